@@ -1,0 +1,57 @@
+// DNS wire constants (RFC 1035 §3.2, §4.1; RFC 3596; RFC 6891).
+
+export const HEADER_SIZE = 12;
+/** RFC 1035 §4.2.1: a UDP message without EDNS is at most 512 bytes. */
+export const UDP_MIN_SIZE = 512;
+/** The EDNS buffer size we advertise (DNS flag day 2020 recommendation). */
+export const EDNS_UDP_SIZE = 1232;
+export const MAX_MESSAGE_SIZE = 65535;
+
+export const QTYPE = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  AXFR: 252,
+  ANY: 255,
+} as const;
+
+export const CLASS_IN = 1;
+
+export const RCODE = {
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+} as const;
+export type Rcode = (typeof RCODE)[keyof typeof RCODE];
+
+export const RCODE_NAMES: Record<number, string> = {
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+};
+
+export const OPCODE_QUERY = 0;
+
+// Header flag bits (second 16-bit word).
+export const FLAG_QR = 0x8000;
+export const FLAG_AA = 0x0400;
+export const FLAG_TC = 0x0200;
+export const FLAG_RD = 0x0100;
+export const FLAG_RA = 0x0080;
+export const FLAG_AD = 0x0020;
+export const FLAG_CD = 0x0010;
+/** EDNS DO bit, in the OPT record's TTL field (RFC 3225). */
+export const EDNS_DO = 0x8000;

@@ -1,0 +1,19 @@
+// Errors carry a stable code and a message that says what is wrong and where (STYLE.md §5).
+
+export type ErrorCode =
+  | 'MESHDNS_MANIFEST_INVALID'
+  | 'MESHDNS_MANIFEST_UNREADABLE'
+  | 'MESHDNS_MANIFESTS_DIR'
+  | 'MESHDNS_RESOLV_CONF'
+  | 'MESHDNS_FLAG_INVALID'
+  | 'MESHDNS_LISTEN'
+  | 'MESHDNS_UPSTREAM';
+
+export class MeshdnsError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MeshdnsError';
+    this.code = code;
+  }
+}

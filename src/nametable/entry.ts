@@ -1,0 +1,104 @@
+// One name of the table with its answers precomputed as wire bytes (Istio's name table does the
+// same with dns.RR values): answering is a header write, a copy of the question and a copy of these.
+import { isIPv4 } from 'node:net';
+import {
+  type AnswerParts,
+  buildAnswer,
+  buildEmpty,
+  encodeName,
+  encodeRecord,
+  QTYPE,
+  type Query,
+  RCODE,
+  recordRun,
+} from '../dns/index.js';
+
+/** SPEC §3: every table answer carries TTL 30 (Istio's value). */
+export const TABLE_TTL = 30;
+
+export type EntryKind = 'host' | 'alias' | 'search' | 'wildcard' | 'endpoint';
+
+/** What `meshdns table` prints for one key: where it came from and what it answers. */
+export interface TableRecord {
+  /** The key, an FQDN; wildcards as `*.example.com.`. */
+  name: string;
+  kind: EntryKind;
+  /** CNAME chain from this name (empty for names that answer addresses directly). */
+  cnames: string[];
+  ipv4: string[];
+  ipv6: string[];
+  /** A CNAME target outside the table, resolved upstream at query time (ExternalName). */
+  external?: string;
+  /** "Service default/productpage (examples/bookinfo.yaml doc 0)". */
+  origin: string;
+}
+
+function ipBytes(address: string): Buffer {
+  let ip = address;
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  const out = Buffer.alloc(16);
+  // An embedded IPv4 tail ("::ffff:192.0.2.1") becomes its two hex groups.
+  const v4Tail = ip.lastIndexOf(':');
+  if (ip.includes('.', v4Tail)) {
+    const b = ip.slice(v4Tail + 1).split('.').map(Number);
+    ip = `${ip.slice(0, v4Tail + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
+  const headParts = head ? head.split(':') : [];
+  const tailParts = tail ? tail.split(':') : [];
+  headParts.forEach((h, i) => out.writeUInt16BE(Number.parseInt(h, 16), i * 2));
+  tailParts.forEach((h, i) => out.writeUInt16BE(Number.parseInt(h, 16), 16 - (tailParts.length - i) * 2));
+  return out;
+}
+
+function chainRecords(cnames: string[]): Buffer {
+  const records: Buffer[] = [];
+  let owner: Buffer | null = null;
+  for (const target of cnames) {
+    const wire = encodeName(target);
+    records.push(encodeRecord(owner, QTYPE.CNAME, TABLE_TTL, wire));
+    owner = wire;
+  }
+  return Buffer.concat(records);
+}
+
+function answerParts(record: TableRecord, type: number, ips: string[]): AnswerParts {
+  const prefix = chainRecords(record.cnames);
+  const last = record.cnames.at(-1);
+  const owner = last === undefined ? null : encodeName(last);
+  const run = recordRun(ips.map((ip) => encodeRecord(owner, type, TABLE_TTL, ipBytes(ip))));
+  return { prefix, prefixCount: record.cnames.length, run };
+}
+
+export class TableEntry {
+  readonly record: TableRecord;
+  private readonly a: AnswerParts;
+  private readonly aaaa: AnswerParts;
+  private readonly other: AnswerParts;
+  /** Rotation counter for DNS load balancing; the only mutable state, and harmless to race. */
+  private turn = 0;
+
+  constructor(record: TableRecord) {
+    this.record = record;
+    this.a = answerParts(record, QTYPE.A, record.ipv4);
+    this.aaaa = answerParts(record, QTYPE.AAAA, record.ipv6);
+    this.other = answerParts(record, QTYPE.A, []);
+  }
+
+  /** The name outside the table this entry's chain ends in, for A/AAAA queries. */
+  get external(): string | undefined {
+    return this.record.external;
+  }
+
+  /**
+   * The authoritative answer for this query. A known name asked for another type gets NOERROR
+   * without records (NODATA), never NXDOMAIN: an NXDOMAIN for AAAA makes some resolvers drop the
+   * A answer too (Istio issue #32164).
+   */
+  respond(query: Buffer, q: Query, limit: number): Buffer {
+    const parts = q.qtype === QTYPE.A ? this.a : q.qtype === QTYPE.AAAA ? this.aaaa : this.other;
+    if (parts.prefixCount === 0 && parts.run === null) return buildEmpty(query, q, RCODE.NOERROR, true);
+    this.turn = (this.turn + 1) & 0x3fffffff;
+    return buildAnswer(query, q, parts, this.turn, limit);
+  }
+}

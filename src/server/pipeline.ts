@@ -1,0 +1,78 @@
+// The request path as one list (STYLE.md): each stage answers or passes. The order lives here.
+import {
+  buildEmpty,
+  buildHeaderOnly,
+  MAX_MESSAGE_SIZE,
+  type Query,
+  RCODE,
+  readQuery,
+  truncateResponse,
+  UDP_MIN_SIZE,
+} from '../dns/index.js';
+
+export type Transport = 'udp' | 'tcp';
+
+export interface Request {
+  msg: Buffer;
+  q: Query;
+  transport: Transport;
+  /** The most bytes the client takes: 512 or its EDNS size over UDP (SPEC §4 "Size"), 65535 over TCP. */
+  limit: number;
+}
+
+/** A stage's result: an answer, `null` to drop the query, or PASS to hand it to the next stage. */
+export const PASS: unique symbol = Symbol('pass');
+export type Outcome = Buffer | null | typeof PASS;
+
+export interface Stage {
+  readonly name: string;
+  handle(req: Request): Outcome | Promise<Outcome>;
+}
+
+/** Called once per answered query with the stage that answered; metrics hook in here later. */
+export type AnswerObserver = (req: Request, stage: string, answer: Buffer | null) => void;
+
+export class Pipeline {
+  private readonly stages: Stage[];
+  private readonly observe: AnswerObserver | undefined;
+
+  constructor(stages: Stage[], observe?: AnswerObserver) {
+    this.stages = stages;
+    this.observe = observe;
+  }
+
+  /**
+   * Answers one message. Synchronous when a synchronous stage answers (table hits), so the hot
+   * path allocates no promise. `null`: send nothing.
+   */
+  answer(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
+    const q = readQuery(msg);
+    if (q === 'drop') return null;
+    if (q === 'formerr') return buildHeaderOnly(msg, RCODE.FORMERR);
+    if (q === 'notimp') return buildHeaderOnly(msg, RCODE.NOTIMP);
+    const limit =
+      transport === 'tcp' ? MAX_MESSAGE_SIZE : q.edns ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE) : UDP_MIN_SIZE;
+    return this.run({ msg, q, transport, limit }, 0);
+  }
+
+  private run(req: Request, from: number): Buffer | null | Promise<Buffer | null> {
+    for (let i = from; i < this.stages.length; i++) {
+      const out = this.stages[i].handle(req);
+      if (out instanceof Promise) {
+        return out.then(
+          (o) => (o === PASS ? this.run(req, i + 1) : this.finish(req, i, o)),
+          () => this.finish(req, i, buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false)),
+        );
+      }
+      if (out !== PASS) return this.finish(req, i, out);
+    }
+    // No stage took it: nothing we can say about the name.
+    return this.finish(req, -1, buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false));
+  }
+
+  private finish(req: Request, stage: number, answer: Buffer | null): Buffer | null {
+    const fitted = answer !== null && answer.length > req.limit ? truncateResponse(answer, req.q, req.limit) : answer;
+    this.observe?.(req, stage < 0 ? 'none' : this.stages[stage].name, fitted);
+    return fitted;
+  }
+}

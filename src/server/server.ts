@@ -1,0 +1,63 @@
+// A DNS server: UDP and TCP on one address and port (SPEC §4).
+import { DEFAULTS } from '../defaults.js';
+import { MeshdnsError } from '../errors.js';
+import type { Pipeline } from './pipeline.js';
+import { type TcpLimits, TcpListener } from './tcp.js';
+import { UdpListener } from './udp.js';
+
+export interface DnsServerOptions {
+  host: string;
+  /** 0 picks a free port (the same for UDP and TCP). */
+  port: number;
+  pipeline: Pipeline;
+  tcp?: Partial<TcpLimits>;
+}
+
+export class DnsServer {
+  private readonly opts: DnsServerOptions;
+  private readonly udp: UdpListener;
+  private readonly tcp: TcpListener;
+  private boundPort = 0;
+
+  constructor(opts: DnsServerOptions) {
+    this.opts = opts;
+    this.udp = new UdpListener(opts.pipeline);
+    this.tcp = new TcpListener(opts.pipeline, {
+      idleTimeoutMs: opts.tcp?.idleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs,
+      maxConnections: opts.tcp?.maxConnections ?? DEFAULTS.tcpMaxConnections,
+      maxInFlightPerConnection: opts.tcp?.maxInFlightPerConnection ?? DEFAULTS.tcpMaxInFlightPerConnection,
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.opts;
+    // With port 0 the UDP port is chosen first; TCP may find it taken, so try a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.boundPort = await this.udp.start(host, port);
+      } catch (err) {
+        throw listenError(host, port, 'udp', err);
+      }
+      try {
+        await this.tcp.start(host, this.boundPort);
+        return;
+      } catch (err) {
+        await this.udp.close();
+        if (port !== 0 || attempt >= 5) throw listenError(host, this.boundPort, 'tcp', err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.udp.close(), this.tcp.close()]);
+  }
+}
+
+function listenError(host: string, port: number, proto: string, err: unknown): MeshdnsError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new MeshdnsError('MESHDNS_LISTEN', `cannot listen on ${host}:${port}/${proto}: ${reason}`, { cause: err });
+}

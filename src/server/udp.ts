@@ -1,0 +1,76 @@
+// UDP listener. Datagrams that arrive in one turn of the event loop are answered as one batch:
+// today each reply is its own send(); the batch is the seam where recvmmsg/sendmmsg go later.
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Pipeline } from './pipeline.js';
+
+export interface Datagram {
+  msg: Buffer;
+  address: string;
+  port: number;
+}
+
+export class UdpListener {
+  private socket: dgram.Socket | undefined;
+  private batch: Datagram[] = [];
+  private scheduled = false;
+  private readonly pipeline: Pipeline;
+
+  constructor(pipeline: Pipeline) {
+    this.pipeline = pipeline;
+  }
+
+  async start(host: string, port: number): Promise<number> {
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    // A send error (e.g. ICMP unreachable surfacing) must not take the listener down.
+    socket.on('error', () => {});
+    socket.on('message', (msg, rinfo) => this.receive({ msg, address: rinfo.address, port: rinfo.port }));
+    return socket.address().port;
+  }
+
+  private receive(d: Datagram): void {
+    this.batch.push(d);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = [];
+    this.scheduled = false;
+    this.answerBatch(batch);
+  }
+
+  /** Answers a batch: synchronous answers go out now, the others when they resolve. */
+  answerBatch(batch: Datagram[]): void {
+    for (const d of batch) {
+      const out = this.pipeline.answer(d.msg, 'udp');
+      if (out === null) continue;
+      if (out instanceof Promise) {
+        out.then((reply) => this.send(reply, d)).catch(() => {});
+      } else {
+        this.send(out, d);
+      }
+    }
+  }
+
+  private send(reply: Buffer | null, d: Datagram): void {
+    if (reply === null || this.socket === undefined) return;
+    this.socket.send(reply, d.port, d.address);
+  }
+
+  async close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}

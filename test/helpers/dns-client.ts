@@ -1,0 +1,101 @@
+// A small DNS client for tests: real sockets on loopback, dns-packet to encode and decode.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dnsPacket from 'dns-packet';
+
+export type Proto = 'udp' | 'tcp';
+
+export interface AskOptions {
+  id?: number;
+  /** EDNS UDP size; omit for a plain query. */
+  edns?: number;
+  timeoutMs?: number;
+  host?: string;
+}
+
+export function encodeQuery(name: string, type: string, opts: AskOptions = {}): Buffer {
+  const packet: dnsPacket.Packet = {
+    type: 'query',
+    id: opts.id ?? 4242,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ name, type: type as dnsPacket.RecordType, class: 'IN' }],
+  };
+  if (opts.edns !== undefined) packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns } as never];
+  return dnsPacket.encode(packet);
+}
+
+export function sendUdp(port: number, msg: Buffer, opts: AskOptions = {}): Promise<Buffer> {
+  const host = opts.host ?? '127.0.0.1';
+  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  return new Promise<Buffer>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no UDP answer from ${host}:${port} within ${opts.timeoutMs ?? 3000} ms`));
+    }, opts.timeoutMs ?? 3000);
+    socket.on('message', (reply) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(reply);
+    });
+    socket.send(msg, port, host);
+  });
+}
+
+/** Sends each message framed on one TCP connection and collects as many replies (pipelining). */
+export function sendTcp(port: number, msgs: Buffer[], opts: AskOptions = {}): Promise<Buffer[]> {
+  const host = opts.host ?? '127.0.0.1';
+  return new Promise<Buffer[]>((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const replies: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`only ${replies.length}/${msgs.length} TCP answers within ${opts.timeoutMs ?? 3000} ms`));
+    }, opts.timeoutMs ?? 3000);
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('connect', () => {
+      for (const m of msgs) {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(m.length);
+        socket.write(Buffer.concat([len, m]));
+      }
+    });
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        const len = pending.readUInt16BE(0);
+        replies.push(pending.subarray(2, 2 + len));
+        pending = pending.subarray(2 + len);
+      }
+      if (replies.length === msgs.length) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(replies);
+      }
+    });
+  });
+}
+
+export async function ask(
+  proto: Proto,
+  port: number,
+  name: string,
+  type: string,
+  opts: AskOptions = {},
+): Promise<dnsPacket.Packet & { raw: Buffer }> {
+  const msg = encodeQuery(name, type, opts);
+  const raw = proto === 'udp' ? await sendUdp(port, msg, opts) : (await sendTcp(port, [msg], opts))[0];
+  return { ...dnsPacket.decode(raw), raw };
+}
+
+export function rcodeOf(raw: Buffer): number {
+  return raw.readUInt16BE(2) & 0xf;
+}
+
+/** The answer section as "type data" strings, in order. */
+export function answersOf(p: dnsPacket.Packet): string[] {
+  return (p.answers ?? []).map((a) => `${a.name} ${a.type} ${'data' in a ? String(a.data) : ''}`);
+}
