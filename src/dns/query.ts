@@ -73,7 +73,13 @@ function lowerKey(buf: Buffer, start: number, end: number): string {
 }
 
 /** Finds an OPT record among the additional records (RFC 6891); `undefined` when the section is malformed. */
-function readEdns(buf: Buffer, off: number, ancount: number, nscount: number, arcount: number): Edns | null | undefined {
+function readEdns(
+  buf: Buffer,
+  off: number,
+  ancount: number,
+  nscount: number,
+  arcount: number,
+): Edns | null | undefined {
   let i = off;
   for (let n = 0; n < ancount + nscount; n++) {
     i = skipRecord(buf, i);

@@ -86,7 +86,13 @@ function writeHeader(out: Buffer, q: Query, flags: number, an: number, ar: numbe
  * An authoritative answer from precomputed parts, rotated by `rotation`, cut at a record boundary
  * with TC set when it does not fit `limit` (RFC 2181 §9).
  */
-export function buildAnswer(query: Buffer, q: Query, parts: AnswerParts, rotation: number, limit: number): Buffer {
+export function buildAnswer(
+  query: Buffer,
+  q: Query,
+  parts: AnswerParts,
+  rotation: number,
+  limit: number,
+): Buffer {
   const run = parts.run;
   const runBytes = run ? run.count * run.stride : 0;
   const optSize = q.edns ? OPT_SIZE : 0;

@@ -126,7 +126,8 @@ function altNames(host: string, scope: TableScope): string[] {
   const prefix = host.slice(0, -suffix.length);
   const out = [`${prefix}.svc.`, `${prefix}.`];
   const nsSuffix = `.${scope.namespace}`;
-  if (prefix.endsWith(nsSuffix) && prefix.length > nsSuffix.length) out.push(`${prefix.slice(0, -nsSuffix.length)}.`);
+  if (prefix.endsWith(nsSuffix) && prefix.length > nsSuffix.length)
+    out.push(`${prefix.slice(0, -nsSuffix.length)}.`);
   return out;
 }
 

@@ -40,14 +40,18 @@ function ipBytes(address: string): Buffer {
   // An embedded IPv4 tail ("::ffff:192.0.2.1") becomes its two hex groups.
   const v4Tail = ip.lastIndexOf(':');
   if (ip.includes('.', v4Tail)) {
-    const b = ip.slice(v4Tail + 1).split('.').map(Number);
+    const b = ip
+      .slice(v4Tail + 1)
+      .split('.')
+      .map(Number);
     ip = `${ip.slice(0, v4Tail + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
   }
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
   const headParts = head ? head.split(':') : [];
   const tailParts = tail ? tail.split(':') : [];
-  headParts.forEach((h, i) => out.writeUInt16BE(Number.parseInt(h, 16), i * 2));
-  tailParts.forEach((h, i) => out.writeUInt16BE(Number.parseInt(h, 16), 16 - (tailParts.length - i) * 2));
+  for (const [i, h] of headParts.entries()) out.writeUInt16BE(Number.parseInt(h, 16), i * 2);
+  for (const [i, h] of tailParts.entries())
+    out.writeUInt16BE(Number.parseInt(h, 16), 16 - (tailParts.length - i) * 2);
   return out;
 }
 

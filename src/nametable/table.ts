@@ -59,7 +59,6 @@ export class NameTable {
  * followed by the wildcard's records, so the client's first search-path try resolves at once.
  */
 function searchWildcardEntry(sw: SearchWildcard, qkey: string): TableEntry {
-  const target = keyToName(qkey.slice(0, qkey.length - sw.searchSuffixKey.length) + '\x00');
+  const target = keyToName(`${qkey.slice(0, qkey.length - sw.searchSuffixKey.length)}\x00`);
   return new TableEntry({ ...sw.record, name: keyToName(qkey), cnames: [target, ...sw.record.cnames] });
 }
-

@@ -1,4 +1,12 @@
-export { type AnswerObserver, type Outcome, PASS, Pipeline, type Request, type Stage, type Transport } from './pipeline.js';
+export {
+  type AnswerObserver,
+  type Outcome,
+  PASS,
+  Pipeline,
+  type Request,
+  type Stage,
+  type Transport,
+} from './pipeline.js';
 export { DnsServer, type DnsServerOptions } from './server.js';
 export { ForwardStage, TableStage, type UpstreamClient } from './stages.js';
 export type { TcpLimits } from './tcp.js';

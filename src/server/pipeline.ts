@@ -51,7 +51,11 @@ export class Pipeline {
     if (q === 'formerr') return buildHeaderOnly(msg, RCODE.FORMERR);
     if (q === 'notimp') return buildHeaderOnly(msg, RCODE.NOTIMP);
     const limit =
-      transport === 'tcp' ? MAX_MESSAGE_SIZE : q.edns ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE) : UDP_MIN_SIZE;
+      transport === 'tcp'
+        ? MAX_MESSAGE_SIZE
+        : q.edns
+          ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE)
+          : UDP_MIN_SIZE;
     return this.run({ msg, q, transport, limit }, 0);
   }
 
@@ -71,7 +75,8 @@ export class Pipeline {
   }
 
   private finish(req: Request, stage: number, answer: Buffer | null): Buffer | null {
-    const fitted = answer !== null && answer.length > req.limit ? truncateResponse(answer, req.q, req.limit) : answer;
+    const fitted =
+      answer !== null && answer.length > req.limit ? truncateResponse(answer, req.q, req.limit) : answer;
     this.observe?.(req, stage < 0 ? 'none' : this.stages[stage].name, fitted);
     return fitted;
   }

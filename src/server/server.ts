@@ -59,5 +59,7 @@ export class DnsServer {
 
 function listenError(host: string, port: number, proto: string, err: unknown): MeshdnsError {
   const reason = err instanceof Error ? err.message : String(err);
-  return new MeshdnsError('MESHDNS_LISTEN', `cannot listen on ${host}:${port}/${proto}: ${reason}`, { cause: err });
+  return new MeshdnsError('MESHDNS_LISTEN', `cannot listen on ${host}:${port}/${proto}: ${reason}`, {
+    cause: err,
+  });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildNameTable } from '../../src/nametable/index.js';
 import { DnsServer, Pipeline, TableStage } from '../../src/server/index.js';
-import { ask, answersOf, type Proto, rcodeOf } from '../helpers/dns-client.js';
+import { answersOf, ask, type Proto, rcodeOf } from '../helpers/dns-client.js';
 import { sampleMesh } from '../helpers/resources.js';
 
 interface Case {
@@ -17,20 +17,59 @@ interface Case {
 
 const S = 'default.svc.cluster.local';
 const cases: Case[] = [
-  { name: 'ClusterIP service', qname: `productpage.${S}`, qtype: 'A', rcode: 0, answers: [`productpage.${S} A 10.96.0.10`] },
+  {
+    name: 'ClusterIP service',
+    qname: `productpage.${S}`,
+    qtype: 'A',
+    rcode: 0,
+    answers: [`productpage.${S} A 10.96.0.10`],
+  },
   { name: 'other family: NODATA', qname: `productpage.${S}`, qtype: 'AAAA', rcode: 0, answers: [] },
   { name: 'other type: NODATA', qname: `productpage.${S}`, qtype: 'TXT', rcode: 0, answers: [] },
-  { name: 'IPv6 cluster IP', qname: `reviews.${S}`, qtype: 'AAAA', rcode: 0, answers: [`reviews.${S} AAAA fd00:10:96::11`] },
-  { name: 'alias name.ns', qname: 'productpage.default', qtype: 'A', rcode: 0, answers: ['productpage.default A 10.96.0.10'] },
-  { name: 'alias name.ns.svc', qname: 'reviews.default.svc', qtype: 'A', rcode: 0, answers: ['reviews.default.svc A 10.96.0.11'] },
-  { name: 'alias name (same ns)', qname: 'productpage', qtype: 'A', rcode: 0, answers: ['productpage A 10.96.0.10'] },
-  { name: 'mixed case keeps the question', qname: 'ProductPage.Default', qtype: 'A', rcode: 0, answers: ['ProductPage.Default A 10.96.0.10'] },
+  {
+    name: 'IPv6 cluster IP',
+    qname: `reviews.${S}`,
+    qtype: 'AAAA',
+    rcode: 0,
+    answers: [`reviews.${S} AAAA fd00:10:96::11`],
+  },
+  {
+    name: 'alias name.ns',
+    qname: 'productpage.default',
+    qtype: 'A',
+    rcode: 0,
+    answers: ['productpage.default A 10.96.0.10'],
+  },
+  {
+    name: 'alias name.ns.svc',
+    qname: 'reviews.default.svc',
+    qtype: 'A',
+    rcode: 0,
+    answers: ['reviews.default.svc A 10.96.0.11'],
+  },
+  {
+    name: 'alias name (same ns)',
+    qname: 'productpage',
+    qtype: 'A',
+    rcode: 0,
+    answers: ['productpage A 10.96.0.10'],
+  },
+  {
+    name: 'mixed case keeps the question',
+    qname: 'ProductPage.Default',
+    qtype: 'A',
+    rcode: 0,
+    answers: ['ProductPage.Default A 10.96.0.10'],
+  },
   {
     name: 'headless: ready endpoints only',
     qname: 'ledger.payments.svc.cluster.local',
     qtype: 'A',
     rcode: 0,
-    answers: ['ledger.payments.svc.cluster.local A 10.244.1.5', 'ledger.payments.svc.cluster.local A 10.244.1.6'],
+    answers: [
+      'ledger.payments.svc.cluster.local A 10.244.1.5',
+      'ledger.payments.svc.cluster.local A 10.244.1.6',
+    ],
   },
   {
     name: 'headless: endpoint hostname',
@@ -44,10 +83,7 @@ const cases: Case[] = [
     qname: `checkout.payments.${S}`,
     qtype: 'A',
     rcode: 0,
-    answers: [
-      `checkout.payments.${S} CNAME checkout.payments`,
-      'checkout.payments A 10.96.1.10',
-    ],
+    answers: [`checkout.payments.${S} CNAME checkout.payments`, 'checkout.payments A 10.96.1.10'],
   },
   {
     name: 'ExternalName to a table name: CNAME chain',
@@ -70,8 +106,20 @@ const cases: Case[] = [
     rcode: 0,
     answers: ['legacy.internal A 192.0.2.20', 'legacy.internal A 192.0.2.21'],
   },
-  { name: 'wildcard, one label', qname: 'en.wiki.example.org', qtype: 'A', rcode: 0, answers: ['en.wiki.example.org A 192.0.2.30'] },
-  { name: 'wildcard, two labels', qname: 'a.b.wiki.example.org', qtype: 'A', rcode: 0, answers: ['a.b.wiki.example.org A 192.0.2.30'] },
+  {
+    name: 'wildcard, one label',
+    qname: 'en.wiki.example.org',
+    qtype: 'A',
+    rcode: 0,
+    answers: ['en.wiki.example.org A 192.0.2.30'],
+  },
+  {
+    name: 'wildcard, two labels',
+    qname: 'a.b.wiki.example.org',
+    qtype: 'A',
+    rcode: 0,
+    answers: ['a.b.wiki.example.org A 192.0.2.30'],
+  },
   {
     name: 'most specific wildcard',
     qname: 'x.deep.wiki.example.org',
@@ -86,10 +134,22 @@ const cases: Case[] = [
     rcode: 0,
     answers: [`en.wiki.example.org.${S} CNAME en.wiki.example.org`, 'en.wiki.example.org A 192.0.2.30'],
   },
-  { name: 'Service beats ServiceEntry', qname: `shared.${S}`, qtype: 'A', rcode: 0, answers: [`shared.${S} A 10.96.0.50`] },
+  {
+    name: 'Service beats ServiceEntry',
+    qname: `shared.${S}`,
+    qtype: 'A',
+    rcode: 0,
+    answers: [`shared.${S} A 10.96.0.50`],
+  },
   // Names outside the table fall through every stage here (no upstream in this test): SERVFAIL.
   { name: 'wildcard apex is not covered', qname: 'wiki.example.org', qtype: 'A', rcode: 2, answers: [] },
-  { name: 'exportTo "." hides other namespaces', qname: 'private.example.com', qtype: 'A', rcode: 2, answers: [] },
+  {
+    name: 'exportTo "." hides other namespaces',
+    qname: 'private.example.com',
+    qtype: 'A',
+    rcode: 2,
+    answers: [],
+  },
   { name: 'no address, no VIP yet', qname: 'vip.example.com', qtype: 'A', rcode: 2, answers: [] },
   { name: 'name alias only in own namespace', qname: 'checkout', qtype: 'A', rcode: 2, answers: [] },
 ];
@@ -99,7 +159,13 @@ for (const proto of ['udp', 'tcp'] as Proto[]) {
     let server: DnsServer;
     before(async () => {
       const stage = new TableStage();
-      stage.set(buildNameTable(sampleMesh(), { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [S] }));
+      stage.set(
+        buildNameTable(sampleMesh(), {
+          namespace: 'default',
+          clusterDomain: 'cluster.local',
+          searchDomains: [S],
+        }),
+      );
       server = new DnsServer({ host: '127.0.0.1', port: 0, pipeline: new Pipeline([stage]) });
       await server.start();
     });

@@ -20,7 +20,8 @@ export function encodeQuery(name: string, type: string, opts: AskOptions = {}): 
     flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ name, type: type as dnsPacket.RecordType, class: 'IN' }],
   };
-  if (opts.edns !== undefined) packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns } as never];
+  if (opts.edns !== undefined)
+    packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns } as never];
   return dnsPacket.encode(packet);
 }
 
@@ -50,7 +51,9 @@ export function sendTcp(port: number, msgs: Buffer[], opts: AskOptions = {}): Pr
     let pending = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`only ${replies.length}/${msgs.length} TCP answers within ${opts.timeoutMs ?? 3000} ms`));
+      reject(
+        new Error(`only ${replies.length}/${msgs.length} TCP answers within ${opts.timeoutMs ?? 3000} ms`),
+      );
     }, opts.timeoutMs ?? 3000);
     socket.on('error', (err) => {
       clearTimeout(timer);

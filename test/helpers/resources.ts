@@ -1,8 +1,8 @@
 // Hand-built resources for unit and component tests, in the model's own types.
 import {
-  emptyResources,
   type Endpoint,
   type EndpointSet,
+  emptyResources,
   type Resources,
   type Service,
   type ServiceEntry,
@@ -11,7 +11,12 @@ import {
 const src = { file: 'test.yaml', doc: 0 };
 const meta = (namespace: string, name: string) => ({ name, namespace, labels: {}, annotations: {} });
 
-export function service(ns: string, name: string, clusterIPs: string[], extra: Partial<Service> = {}): Service {
+export function service(
+  ns: string,
+  name: string,
+  clusterIPs: string[],
+  extra: Partial<Service> = {},
+): Service {
   return {
     kind: 'Service',
     meta: meta(ns, name),
@@ -25,10 +30,21 @@ export function service(ns: string, name: string, clusterIPs: string[], extra: P
 }
 
 export function endpoints(ns: string, svc: string, eps: Endpoint[]): EndpointSet {
-  return { kind: 'EndpointSlice', meta: meta(ns, `${svc}-abc`), serviceName: svc, endpoints: eps, source: src };
+  return {
+    kind: 'EndpointSlice',
+    meta: meta(ns, `${svc}-abc`),
+    serviceName: svc,
+    endpoints: eps,
+    source: src,
+  };
 }
 
-export function serviceEntry(ns: string, name: string, hosts: string[], extra: Partial<ServiceEntry> = {}): ServiceEntry {
+export function serviceEntry(
+  ns: string,
+  name: string,
+  hosts: string[],
+  extra: Partial<ServiceEntry> = {},
+): ServiceEntry {
   return {
     kind: 'ServiceEntry',
     meta: meta(ns, name),
@@ -70,7 +86,10 @@ export function sampleMesh(): Resources {
     serviceEntry('default', 'wiki', ['*.wiki.example.org'], { addresses: ['192.0.2.30'] }),
     serviceEntry('default', 'deep-wiki', ['*.deep.wiki.example.org'], { addresses: ['192.0.2.31'] }),
     serviceEntry('default', 'shadow', ['shared.default.svc.cluster.local'], { addresses: ['192.0.2.99'] }),
-    serviceEntry('payments', 'private', ['private.example.com'], { addresses: ['192.0.2.40'], exportTo: ['.'] }),
+    serviceEntry('payments', 'private', ['private.example.com'], {
+      addresses: ['192.0.2.40'],
+      exportTo: ['.'],
+    }),
     serviceEntry('default', 'many', ['many.example.com'], {
       addresses: Array.from({ length: 40 }, (_, i) => `198.51.100.${i + 1}`),
     }),

@@ -1,0 +1,31 @@
+// Flag values checked once at the edge; a bad value is a one-line error naming the flag.
+import { isIP } from 'node:net';
+import { MeshdnsError } from '../errors.js';
+
+export function flagError(flag: string, value: string, why: string): MeshdnsError {
+  return new MeshdnsError('MESHDNS_FLAG_INVALID', `${flag} "${value}": ${why}`);
+}
+
+/** "127.0.0.1:15053" or "[::1]:15053". */
+export function parseListen(flag: string, value: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
+  if (!m) throw flagError(flag, value, 'expected ADDR:PORT, e.g. 127.0.0.1:15053 or [::1]:15053');
+  const [, host, portText] = m;
+  if (isIP(host) === 0) throw flagError(flag, value, `"${host}" is not an IP address`);
+  const port = Number(portText);
+  if (port > 65535) throw flagError(flag, value, 'port must be 0-65535');
+  return { host, port };
+}
+
+export function parsePositiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw flagError(flag, value, 'expected a positive whole number');
+  return n;
+}
+
+export function parseDomain(flag: string, value: string): string {
+  const d = value.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/.test(d) || d.includes('..'))
+    throw flagError(flag, value, 'not a domain name');
+  return d;
+}
