@@ -1,0 +1,63 @@
+// Upstream messages off the hot path: the anti-spoofing match of a reply against the query we sent
+// (SPEC §10, RFC 5452 §9.1) and the rewrite that gives the client back its own ID and question bytes.
+import { CLASS_IN, encodeName, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, toFqdn } from '../dns/index.js';
+
+/** RCODE of a message (the low 4 bits of the flags word). */
+export function rcodeOf(msg: Buffer): number {
+  return msg[3] & 0x0f;
+}
+
+export function isTruncated(msg: Buffer): boolean {
+  return (msg.readUInt16BE(2) & FLAG_TC) !== 0;
+}
+
+/**
+ * True when `reply` answers `sent`: same ID, QR set, one question equal to ours (the name compared
+ * case-insensitively, as a 0x20-mixing server may change case; type and class exactly).
+ * `qEnd` is the offset past the question in `sent`, whose name is uncompressed.
+ */
+export function answersQuery(reply: Buffer, sent: Buffer, qEnd: number): boolean {
+  if (reply.length < qEnd) return false;
+  if (reply.readUInt16BE(0) !== sent.readUInt16BE(0)) return false;
+  if ((reply.readUInt16BE(2) & FLAG_QR) === 0 || reply.readUInt16BE(4) !== 1) return false;
+  const nameEnd = qEnd - 4;
+  for (let i = HEADER_SIZE; i < nameEnd; i++) {
+    // Length bytes are ≤ 63, below 'A', so folding every byte only folds letters.
+    if (foldAscii(reply[i]) !== foldAscii(sent[i])) return false;
+  }
+  return reply.compare(sent, nameEnd, qEnd, nameEnd, qEnd) === 0;
+}
+
+function foldAscii(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+}
+
+/**
+ * Gives a matched upstream reply the client's ID and question bytes, in place (the reply buffer is
+ * ours). `answersQuery` guaranteed the question has the same length, so the copy lines up.
+ */
+export function toClientReply(reply: Buffer, clientQuery: Buffer, qEnd: number): Buffer {
+  clientQuery.copy(reply, 0, 0, 2);
+  clientQuery.copy(reply, HEADER_SIZE, HEADER_SIZE, qEnd);
+  return reply;
+}
+
+/** A copy of `query` with another ID: the rest (flags, case, EDNS) goes upstream unchanged. */
+export function withId(query: Buffer, id: number): Buffer {
+  const out = Buffer.from(query);
+  out.writeUInt16BE(id, 0);
+  return out;
+}
+
+/** A recursive query (RD set, no EDNS) for `name`; throws RangeError for a name that cannot be encoded. */
+export function buildQuery(name: string, qtype: number, id: number): Buffer {
+  const qname = encodeName(toFqdn(name));
+  const out = Buffer.alloc(HEADER_SIZE + qname.length + 4);
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(FLAG_RD, 2);
+  out.writeUInt16BE(1, 4);
+  qname.copy(out, HEADER_SIZE);
+  out.writeUInt16BE(qtype, HEADER_SIZE + qname.length);
+  out.writeUInt16BE(CLASS_IN, HEADER_SIZE + qname.length + 2);
+  return out;
+}

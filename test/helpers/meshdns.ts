@@ -1,0 +1,90 @@
+// Runs the real CLI (`bin/meshdns`) as a child process, as a user would.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { encodeQuery } from './dns-client.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = `${ROOT}bin/meshdns`;
+
+export interface Running {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export function startCli(args: string[], opts: { detached?: boolean; command?: string[] } = {}): Running {
+  const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
+  const child = spawn(cmd, [...pre, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) {
+        if (opts.detached && child.pid) process.kill(-child.pid, 'SIGTERM');
+        else child.kill('SIGTERM');
+      }
+      return exited;
+    },
+  };
+}
+
+/** Resolves once the server answers a UDP query, or rejects after `timeoutMs`. */
+export async function waitForDns(host: string, port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // A header without a question gets FORMERR at once, whatever the upstreams do.
+  const query = encodeQuery('ready.invalid', 'A').subarray(0, 12);
+  query.writeUInt16BE(0, 4);
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      const t = setTimeout(() => {
+        s.close();
+        resolve(false);
+      }, 200);
+      s.on('error', () => {
+        clearTimeout(t);
+        s.close();
+        resolve(false);
+      });
+      s.on('message', () => {
+        clearTimeout(t);
+        s.close();
+        resolve(true);
+      });
+      s.send(query, port, host);
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no DNS answer from ${host}:${port} within ${timeoutMs} ms`);
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,23 @@
+// Free ports on loopback for tests that start servers as child processes.
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+
+/** A port free for both UDP and TCP on `address`. */
+export async function freePort(address: string): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const udp = createSocket('udp4');
+    const port = await new Promise<number>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, address, () => resolve(udp.address().port));
+    });
+    const tcp = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, address, () => resolve(true));
+    });
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (ok) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    if (ok) return port;
+  }
+  throw new Error(`no port free for both UDP and TCP on ${address}`);
+}
