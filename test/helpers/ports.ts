@@ -1,13 +1,16 @@
-// Free ports on loopback for tests that start servers as child processes.
+// Free ports on loopback for tests that start servers (ours, dnsmasq) on their own.
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { createServer, isIPv6 } from 'node:net';
 
-/** A port free for both UDP and TCP on `address`. */
+/** A port free for both UDP and TCP on `address` (the kernel's ephemeral choice, checked on both). */
 export async function freePort(address: string): Promise<number> {
   for (let i = 0; i < 20; i++) {
-    const udp = createSocket('udp4');
+    const udp = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
     const port = await new Promise<number>((resolve, reject) => {
-      udp.once('error', reject);
+      udp.once('error', (err) => {
+        udp.close();
+        reject(err);
+      });
       udp.bind(0, address, () => resolve(udp.address().port));
     });
     const tcp = createServer();

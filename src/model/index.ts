@@ -1,0 +1,9 @@
+export { formatError, formatPath, formatSource, type ManifestIssue } from './issues.js';
+export { type ParsedManifest, parseManifest, parseManifestText } from './manifest.js';
+export { isMeshConfigFile, KYMA_ISTIO_NAME, MESH_CONFIGMAP } from './mesh.js';
+export { isCidr, isDnsLabel, isHostname, isIPAddress, isWildcardHost, normalizeHost } from './names.js';
+export { readMeshConfig, readProxyConfig } from './proxyconfig.js';
+export { collectResources, type ManifestObject, toResources } from './resources.js';
+export * from './types.js';
+export { type Conversion, toResource } from './validate.js';
+export { PROXY_CONFIG_ANNOTATION } from './workloads.js';

@@ -1,0 +1,110 @@
+// A manifest file's text → its objects: multi-document YAML, or JSON; `List`s are unpacked.
+import { parseAllDocuments } from 'yaml';
+import { MeshdnsError } from '../errors.js';
+import { describeYamlError, formatSource, invalidObject } from './issues.js';
+import { collectResources, type ManifestObject } from './resources.js';
+import type { Resource, SourceRef } from './types.js';
+import { toResource } from './validate.js';
+
+export interface ParsedManifest {
+  file: string;
+  /** The text (or one of its YAML documents) is not valid YAML/JSON; a watcher keeps the last good objects. */
+  syntaxErrors: MeshdnsError[];
+  /** Every object of a known kind, in file order, with its resource or its errors. */
+  objects: ManifestObject[];
+  /** Objects that are not ours (unknown kinds, other ConfigMaps), named for a debug log. */
+  ignored: string[];
+}
+
+// Bounds alias expansion ("billion laughs"): a manifest cannot make us build a huge object.
+const TO_JS = { maxAliasCount: 100 } as const;
+
+function invalid(source: SourceRef, message: string): MeshdnsError {
+  return new MeshdnsError('MESHDNS_MANIFEST_INVALID', `${formatSource(source)}: ${message}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `kind: List` (kubectl) or `ServiceList` (the API): its items, which API lists send without kind. */
+function listItems(value: Record<string, unknown>): unknown[] | undefined {
+  const { kind, apiVersion, items } = value;
+  if (typeof kind !== 'string' || !kind.endsWith('List') || !Array.isArray(items)) return undefined;
+  if (kind === 'List') return items;
+  const itemKind = kind.slice(0, -'List'.length);
+  return items.map((item) =>
+    isRecord(item) && item.kind === undefined ? { apiVersion, kind: itemKind, ...item } : item,
+  );
+}
+
+function addObjects(out: ParsedManifest, value: unknown, source: SourceRef): void {
+  if (value === null || value === undefined) return; // an empty document (a trailing `---`)
+  // Lists are unpacked at the top only; a List inside a List is not a Kubernetes shape.
+  const items = isRecord(value) && source.item === undefined ? listItems(value) : undefined;
+  if (items) {
+    for (const [i, item] of items.entries()) addObjects(out, item, { ...source, item: i });
+    return;
+  }
+  const c = toResource(value, source);
+  if (c.ignored) {
+    out.ignored.push(`${formatSource(source)} ${c.ignored}`);
+    return;
+  }
+  const errors = c.errors.map((issue) => invalidObject(source, c.label, issue));
+  const object: ManifestObject = { source, label: c.label, errors, ...(c.key ? { key: c.key } : {}) };
+  if (c.resource && errors.length === 0) object.resource = c.resource;
+  out.objects.push(object);
+}
+
+function parseJson(out: ParsedManifest, text: string): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    out.syntaxErrors.push(
+      new MeshdnsError('MESHDNS_MANIFEST_INVALID', `${out.file}: invalid JSON: ${(e as Error).message}`),
+    );
+    return;
+  }
+  addObjects(out, value, { file: out.file, doc: 0 });
+}
+
+function parseYaml(out: ParsedManifest, text: string): void {
+  parseAllDocuments(text).forEach((doc, i) => {
+    const source = { file: out.file, doc: i };
+    if (doc.errors.length > 0) {
+      out.syntaxErrors.push(invalid(source, `YAML syntax error ${describeYamlError(doc.errors[0]!)}`));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS(TO_JS);
+    } catch (e) {
+      out.syntaxErrors.push(invalid(source, `YAML could not be read: ${(e as Error).message}`));
+      return;
+    }
+    addObjects(out, value, source);
+  });
+}
+
+/** Parses one manifest file. `file` is used as given in sources and messages (a relative path reads best). */
+export function parseManifest(file: string, text: string): ParsedManifest {
+  const out: ParsedManifest = { file, syntaxErrors: [], objects: [], ignored: [] };
+  if (file.toLowerCase().endsWith('.json')) parseJson(out, text);
+  else parseYaml(out, text);
+  return out;
+}
+
+/** The valid resources of one file, and everything wrong with it; each bad object is rejected alone. */
+export function parseManifestText(
+  file: string,
+  text: string,
+): { resources: Resource[]; errors: MeshdnsError[] } {
+  const parsed = parseManifest(file, text);
+  const { resources, errors } = collectResources(parsed.objects);
+  return {
+    resources,
+    errors: [...parsed.syntaxErrors, ...parsed.objects.flatMap((o) => o.errors), ...errors],
+  };
+}

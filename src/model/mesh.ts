@@ -1,0 +1,58 @@
+// Mesh-wide settings: MeshConfig (the `istio` ConfigMap, or a bare `meshconfig.yaml`) and Kyma's
+// `Istio` CR, whose `spec.config.enableDNSProxying` is Kyma's switch for the same feature.
+import { basename } from 'node:path';
+import { z } from 'zod';
+import { type ConvertResult, check, metadata } from './fields.js';
+import { parseYamlMapping, readMeshConfig } from './proxyconfig.js';
+import type { SourceRef } from './types.js';
+
+/** Istio reads MeshConfig from the ConfigMap of this name (in its own namespace), key `mesh`. */
+export const MESH_CONFIGMAP = 'istio';
+/** The Kyma `Istio` CR that configures the mesh; Kyma ignores CRs of other names. */
+export const KYMA_ISTIO_NAME = 'default';
+
+const configMapSchema = z.object({ metadata, data: z.record(z.string(), z.string()).nullish() });
+
+export function toMeshConfigMap(obj: unknown, source: SourceRef): ConvertResult {
+  const { data, errors } = check(configMapSchema, obj);
+  if (!data) return { errors };
+  const mesh = data.data?.mesh;
+  // Any other ConfigMap is none of our business.
+  if (data.metadata.name !== MESH_CONFIGMAP || mesh === undefined) return { errors: [] };
+  const parsed = parseYamlMapping(mesh, 'data.mesh');
+  if (!parsed.value) return { errors: parsed.errors };
+  return meshConfig(parsed.value, 'data.mesh', source);
+}
+
+/** A document without `kind` in a file named `meshconfig.yaml` is a MeshConfig (istioctl's layout). */
+export function isMeshConfigFile(file: string): boolean {
+  const name = basename(file).toLowerCase();
+  return name === 'meshconfig.yaml' || name === 'meshconfig.yml';
+}
+
+export function meshConfig(value: unknown, path: string, source: SourceRef): ConvertResult {
+  const { proxyMetadata, errors } = readMeshConfig(value, path);
+  if (errors.length > 0) return { errors };
+  return { resource: { kind: 'MeshConfig', proxyMetadata, source }, errors: [] };
+}
+
+const kymaSchema = z.object({
+  metadata,
+  spec: z.object({ config: z.object({ enableDNSProxying: z.boolean().nullish() }).nullish() }).nullish(),
+});
+
+export function toKymaIstio(obj: unknown, source: SourceRef): ConvertResult {
+  const { data, errors } = check(kymaSchema, obj);
+  if (!data) return { errors };
+  if (data.metadata.name !== KYMA_ISTIO_NAME) return { errors: [] };
+  const enabled = data.spec?.config?.enableDNSProxying;
+  return {
+    resource: {
+      kind: 'KymaIstio',
+      proxyMetadata: {},
+      ...(typeof enabled === 'boolean' ? { enableDNSProxying: enabled } : {}),
+      source,
+    },
+    errors: [],
+  };
+}

@@ -1,0 +1,96 @@
+// One parsed object (a YAML document or a List item) → one typed resource, or the reasons it was
+// rejected. Kinds are matched on apiVersion too: Knative also has a `Service`, and it is not ours.
+import type { ConvertResult } from './fields.js';
+import type { ManifestIssue } from './issues.js';
+import { describeValue } from './issues.js';
+import { isMeshConfigFile, meshConfig, toKymaIstio, toMeshConfigMap } from './mesh.js';
+import { toServiceEntry } from './serviceentry.js';
+import { toEndpointSlice, toEndpoints, toService } from './services.js';
+import type { Resource, SourceRef } from './types.js';
+import { toController, toNamespace, toPod } from './workloads.js';
+
+interface KindRule {
+  apiVersions: readonly string[];
+  namespaced: boolean;
+  convert: (obj: unknown, source: SourceRef) => ConvertResult;
+}
+
+const ISTIO_NETWORKING = [
+  'networking.istio.io/v1',
+  'networking.istio.io/v1beta1',
+  'networking.istio.io/v1alpha3',
+];
+
+const KINDS = new Map<string, KindRule>([
+  ['Service', { apiVersions: ['v1'], namespaced: true, convert: toService }],
+  ['Endpoints', { apiVersions: ['v1'], namespaced: true, convert: toEndpoints }],
+  ['EndpointSlice', { apiVersions: ['discovery.k8s.io/v1'], namespaced: true, convert: toEndpointSlice }],
+  ['ServiceEntry', { apiVersions: ISTIO_NETWORKING, namespaced: true, convert: toServiceEntry }],
+  ['Namespace', { apiVersions: ['v1'], namespaced: false, convert: toNamespace }],
+  ['Pod', { apiVersions: ['v1'], namespaced: true, convert: toPod }],
+  ['Deployment', { apiVersions: ['apps/v1'], namespaced: true, convert: toController('Deployment') }],
+  ['StatefulSet', { apiVersions: ['apps/v1'], namespaced: true, convert: toController('StatefulSet') }],
+  ['ConfigMap', { apiVersions: ['v1'], namespaced: true, convert: toMeshConfigMap }],
+  ['Istio', { apiVersions: ['operator.kyma-project.io/v1alpha2'], namespaced: true, convert: toKymaIstio }],
+]);
+
+export interface Conversion {
+  resource?: Resource;
+  errors: ManifestIssue[];
+  /** The object as named in messages: `Service default/db`, `Namespace payments`, or just `Service`. */
+  label: string;
+  /** `Kind/namespace/name` when the object can be identified: the same object across edits. */
+  key?: string;
+  /** Set when the object is not one of ours (unknown kind): why, for a debug log. */
+  ignored?: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Names the object from its raw fields, so even a rejected object is named in its error. */
+function identify(kind: string, namespaced: boolean, obj: Record<string, unknown>) {
+  const meta = isRecord(obj.metadata) ? obj.metadata : {};
+  const name = typeof meta.name === 'string' && meta.name ? meta.name : undefined;
+  const ns = namespaced
+    ? typeof meta.namespace === 'string' && meta.namespace
+      ? meta.namespace
+      : 'default'
+    : '';
+  if (!name) return { label: kind };
+  return { label: namespaced ? `${kind} ${ns}/${name}` : `${kind} ${name}`, key: `${kind}/${ns}/${name}` };
+}
+
+/** Validates one object from a manifest and converts it to our types. */
+export function toResource(obj: unknown, source: SourceRef): Conversion {
+  if (!isRecord(obj)) {
+    const message = `expected a Kubernetes object (a mapping), got ${describeValue(obj)}`;
+    return { errors: [{ path: '', message }], label: '' };
+  }
+  const { kind, apiVersion } = obj;
+  if (kind === undefined && apiVersion === undefined && isMeshConfigFile(source.file)) {
+    return { ...meshConfig(obj, '', source), label: 'MeshConfig', key: 'MeshConfig//' };
+  }
+  const rule = typeof kind === 'string' ? KINDS.get(kind) : undefined;
+  if (!rule || typeof kind !== 'string') {
+    return {
+      errors: [],
+      label: '',
+      ignored: `${String(apiVersion ?? '')} ${String(kind ?? '(no kind)')}`.trim(),
+    };
+  }
+  const id = identify(kind, rule.namespaced, obj);
+  if (apiVersion === undefined || apiVersion === null) {
+    return { errors: [{ path: 'apiVersion', message: 'is required' }], ...id };
+  }
+  if (typeof apiVersion !== 'string' || !rule.apiVersions.includes(apiVersion)) {
+    return { errors: [], ...id, ignored: `${String(apiVersion)} ${kind}` };
+  }
+  const result = rule.convert(obj, source);
+  return {
+    ...result,
+    ...id,
+    ...(result.resource || result.errors.length ? {} : { ignored: `${apiVersion} ${kind}` }),
+  };
+}

@@ -1,0 +1,88 @@
+// Per-file state of a manifests folder, without any I/O: what each file last contributed, so a
+// broken edit degrades to "keep the last good version" instead of dropping names from the table.
+import { createHash } from 'node:crypto';
+import type { MeshdnsError } from '../errors.js';
+import {
+  collectResources,
+  type ManifestObject,
+  parseManifest,
+  type Resources,
+  toResources,
+} from '../model/index.js';
+
+interface FileState {
+  /** Hash of the text last parsed, so a touch without a change is not a change. */
+  hash?: string;
+  /** Objects with a resource: this parse's valid ones and last good versions of invalid ones. */
+  objects: ManifestObject[];
+  errors: MeshdnsError[];
+}
+
+export interface Build {
+  resources: Resources;
+  errors: MeshdnsError[];
+}
+
+export class ManifestFiles {
+  readonly #files = new Map<string, FileState>();
+  #build?: Build;
+
+  /** Parses `text` as the new content of `file`; returns the objects skipped as not ours. */
+  setText(file: string, text: string): { changed: boolean; ignored: string[] } {
+    const hash = createHash('sha256').update(text).digest('hex');
+    const prev = this.#files.get(file);
+    if (prev?.hash === hash) return { changed: false, ignored: [] };
+    const parsed = parseManifest(file, text);
+    const objectErrors = parsed.objects.flatMap((o) => o.errors);
+    let objects: ManifestObject[];
+    if (parsed.syntaxErrors.length > 0 && prev) {
+      // Half-typed YAML says nothing reliable about the file: keep all it had.
+      objects = prev.objects;
+    } else {
+      const before = new Map(prev?.objects.flatMap((o) => (o.key ? [[o.key, o] as const] : [])));
+      // An invalid edit of a known object keeps its last good version; a new invalid object stays out.
+      objects = parsed.objects.flatMap((o) => {
+        const kept = o.resource ? o : o.key ? before.get(o.key) : undefined;
+        return kept ? [kept] : [];
+      });
+    }
+    this.#set(file, { hash, objects, errors: [...parsed.syntaxErrors, ...objectErrors] });
+    return { changed: true, ignored: parsed.ignored };
+  }
+
+  /** The file exists but cannot be used (unreadable, too big): keep its objects, report why. */
+  setUnusable(file: string, error: MeshdnsError): boolean {
+    const prev = this.#files.get(file);
+    const same = prev && prev.hash === undefined && prev.errors[0]?.message === error.message;
+    if (same) return false;
+    this.#set(file, { objects: prev?.objects ?? [], errors: [error] });
+    return true;
+  }
+
+  delete(file: string): boolean {
+    this.#build = undefined;
+    return this.#files.delete(file);
+  }
+
+  files(): string[] {
+    return [...this.#files.keys()];
+  }
+
+  /** Everything, in file path order then document order; duplicates across files are reported. */
+  build(): Build {
+    if (this.#build) return this.#build;
+    const paths = this.files().sort();
+    const states = paths.map((p) => this.#files.get(p)!);
+    const { resources, errors } = collectResources(states.flatMap((s) => s.objects));
+    this.#build = {
+      resources: toResources(resources),
+      errors: [...states.flatMap((s) => s.errors), ...errors],
+    };
+    return this.#build;
+  }
+
+  #set(file: string, state: FileState): void {
+    this.#build = undefined;
+    this.#files.set(file, state);
+  }
+}
