@@ -1,5 +1,8 @@
 // The CLI as a user runs it: bad flags fail fast with one line; `table` prints what a workload gets.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ask } from '../helpers/dns-client.js';
 import { runCli, startCli, waitForDns } from '../helpers/meshdns.js';
@@ -66,6 +69,45 @@ describe('meshdns serve: lifecycle', () => {
     }
     const code = await new Promise((resolve) => agent.child.on('exit', resolve));
     assert.equal(code, 0, agent.output());
+  });
+});
+
+describe('meshdns serve: the folder is watched', () => {
+  it('picks up a new file, keeps the last good state of a broken one, drops a deleted one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshdns-watch-'));
+    const port = await freePort('127.0.0.1');
+    const agent = startCli(['serve', '--manifests', dir, ...serve.slice(3), '--dns-listen', `127.0.0.1:${port}`]);
+    const file = join(dir, 'team.yaml');
+    const svc = (ip: string) =>
+      `apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: default}\nspec: {clusterIP: ${ip}}\n`;
+    const resolves = async (want: string[]) => {
+      const deadline = Date.now() + 5000;
+      let got: string[] = [];
+      while (Date.now() < deadline) {
+        const reply = await ask('udp', port, 'api.default.svc.cluster.local', 'A');
+        got = (reply.answers ?? []).map((a) => String('data' in a ? a.data : ''));
+        if (JSON.stringify(got) === JSON.stringify(want)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(got, want);
+    };
+    try {
+      await waitForDns('127.0.0.1', port);
+      await resolves([]);
+      await writeFile(file, svc('10.1.0.1'));
+      await resolves(['10.1.0.1']);
+      await writeFile(file, svc('10.1.0.2'));
+      await resolves(['10.1.0.2']);
+      await writeFile(file, 'apiVersion: v1\nkind: Service\nmetadata: {name: api\n  broken: [');
+      await new Promise((r) => setTimeout(r, 400));
+      await resolves(['10.1.0.2']);
+      assert.match(agent.output(), /team\.yaml/, 'the broken file is reported by name');
+      await rm(file);
+      await resolves([]);
+    } finally {
+      await agent.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
