@@ -8,6 +8,8 @@ import { Forwarder, type UpstreamServer } from '../upstream/index.js';
 
 export interface AgentOptions {
   listen: { host: string; port: number };
+  /** Also answer on [::1] at the same port (SPEC §4: when upstreams include IPv6); best effort. */
+  listenLoopbackV6?: boolean;
   upstreams: UpstreamServer[];
   upstreamTimeoutMs: number;
   upstreamAttempts?: number;
@@ -22,9 +24,13 @@ export class Agent {
   private readonly forwarder: Forwarder;
   private readonly tableStage: TableStage;
   private readonly server: DnsServer;
+  private readonly pipeline: Pipeline;
+  private v6Server: DnsServer | undefined;
+  private readonly opts: AgentOptions;
   private readonly logger: Logger;
 
   constructor(opts: AgentOptions) {
+    this.opts = opts;
     this.logger = opts.logger;
     this.forwarder = new Forwarder({
       servers: opts.upstreams,
@@ -36,8 +42,8 @@ export class Agent {
       upstream: this.forwarder,
       servfailBeforeTable: opts.servfailBeforeTable,
     });
-    const pipeline = new Pipeline([this.tableStage, new ForwardStage(this.forwarder)]);
-    this.server = new DnsServer({ ...opts.listen, pipeline, tcp: opts.tcp });
+    this.pipeline = new Pipeline([this.tableStage, new ForwardStage(this.forwarder)]);
+    this.server = new DnsServer({ ...opts.listen, pipeline: this.pipeline, tcp: opts.tcp });
   }
 
   get port(): number {
@@ -54,10 +60,24 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.server.start();
+    if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
+      const v6 = new DnsServer({
+        host: '::1',
+        port: this.server.port,
+        pipeline: this.pipeline,
+        tcp: this.opts.tcp,
+      });
+      try {
+        await v6.start();
+        this.v6Server = v6;
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'not answering on [::1]');
+      }
+    }
   }
 
   async close(): Promise<void> {
-    await this.server.close();
+    await Promise.all([this.server.close(), this.v6Server?.close()]);
     await this.forwarder.close();
     this.logger.debug('agent closed');
   }

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 // `meshdns serve`: controller (manifests folder) and agent in one process.
 import { Agent } from '../agent/index.js';
 import { Controller } from '../controller/index.js';
@@ -46,6 +47,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
 
   const agent = new Agent({
     listen,
+    listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isIPv6(u.host)),
     upstreams,
     upstreamTimeoutMs: timeoutMs,
     upstreamAttempts: conf?.attempts,

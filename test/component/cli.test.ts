@@ -72,11 +72,46 @@ describe('meshdns serve: lifecycle', () => {
   });
 });
 
+describe('meshdns serve: IPv6', () => {
+  it('answers on [::1] too when an upstream is IPv6', async () => {
+    const port = await freePort('127.0.0.1');
+    const args = [
+      'serve',
+      '--manifests',
+      'examples',
+      '--upstream',
+      '[::1]:9',
+      '--search',
+      'default.svc.cluster.local',
+    ];
+    const agent = startCli([...args, '--dns-listen', `127.0.0.1:${port}`]);
+    try {
+      await waitForDns('127.0.0.1', port);
+      for (const proto of ['udp', 'tcp'] as const) {
+        const reply = await ask(proto, port, 'reviews.default.svc.cluster.local', 'AAAA', { host: '::1' });
+        assert.deepEqual(
+          reply.answers?.map((a) => ('data' in a ? a.data : '')),
+          ['fd00:10:96::11'],
+        );
+      }
+    } finally {
+      assert.equal(await agent.stop(), 0);
+    }
+  });
+});
+
 describe('meshdns serve: the folder is watched', () => {
   it('picks up a new file, keeps the last good state of a broken one, drops a deleted one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshdns-watch-'));
     const port = await freePort('127.0.0.1');
-    const agent = startCli(['serve', '--manifests', dir, ...serve.slice(3), '--dns-listen', `127.0.0.1:${port}`]);
+    const agent = startCli([
+      'serve',
+      '--manifests',
+      dir,
+      ...serve.slice(3),
+      '--dns-listen',
+      `127.0.0.1:${port}`,
+    ]);
     const file = join(dir, 'team.yaml');
     const svc = (ip: string) =>
       `apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: default}\nspec: {clusterIP: ${ip}}\n`;
