@@ -1,8 +1,6 @@
 // Names have one form inside meshdns: lower-case with the trailing dot ("foo.example.com.").
 // Map keys are the name's uncompressed wire bytes read as latin1 ("\x03foo\x07example\x03com\x00"),
 // so the hot path can turn a question into a key with one toString and no label splitting.
-import { isIP } from 'node:net';
-
 const MAX_LABEL = 63;
 const MAX_NAME = 255;
 
@@ -51,17 +49,4 @@ export function keyToName(key: string): string {
 export function parentKey(key: string): string | undefined {
   const len = key.charCodeAt(0);
   return len === 0 ? undefined : key.slice(len + 1);
-}
-
-const LABEL_RE = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
-
-/** A host name as written in resources (no trailing dot needed); `*.` wildcard allowed when asked. */
-export function isHostname(name: string, opts: { wildcard?: boolean } = {}): boolean {
-  let host = name.endsWith('.') ? name.slice(0, -1) : name;
-  if (opts.wildcard && host.startsWith('*.')) host = host.slice(2);
-  if (host.length === 0 || host.length > 253 || isIP(host) !== 0) return false;
-  return host
-    .toLowerCase()
-    .split('.')
-    .every((label) => LABEL_RE.test(label));
 }

@@ -6,7 +6,6 @@ import {
   buildHeaderOnly,
   encodeName,
   encodeRecord,
-  isHostname,
   keyToName,
   nameToKey,
   parentKey,
@@ -36,21 +35,6 @@ describe('names', () => {
     assert.throws(() => encodeName(`${'abcdefghi.'.repeat(26)}`), RangeError);
     assert.throws(() => encodeName('a..b.'), RangeError);
   });
-  const hostnames: [string, boolean, boolean][] = [
-    ['db-a.example.com', true, true],
-    ['*.example.com', false, true],
-    ['*', false, false],
-    ['-bad.example.com', false, false],
-    ['10.0.0.1', false, false],
-    ['', false, false],
-    ['under_score.local', true, true],
-  ];
-  for (const [name, plain, wildcard] of hostnames) {
-    it(`isHostname(${JSON.stringify(name)})`, () => {
-      assert.equal(isHostname(name), plain);
-      assert.equal(isHostname(name, { wildcard: true }), wildcard);
-    });
-  }
 });
 
 describe('readQuery', () => {
