@@ -1,0 +1,40 @@
+// Free loopback ports: a DNS server needs the same port free on UDP and on TCP.
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+const ATTEMPTS = 20;
+
+function bindUdp(host: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    socket.once('error', reject);
+    socket.bind(port, host, () => resolve(socket));
+  });
+}
+
+function bindTcp(host: string, port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+/** A port free on both UDP and TCP at `host` (a loopback address); released before returning. */
+export async function freeDnsPort(host: string): Promise<number> {
+  if (!host.startsWith('127.') && host !== '::1') throw new Error(`${host} is not a loopback address`);
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const udp = await bindUdp(host, 0);
+    const port = udp.address().port;
+    try {
+      const tcp = await bindTcp(host, port);
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      return port;
+    } catch {
+      // Taken on TCP: try another.
+    } finally {
+      udp.close();
+    }
+  }
+  throw new Error(`no port free on both UDP and TCP at ${host} after ${ATTEMPTS} attempts`);
+}

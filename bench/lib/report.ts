@@ -1,0 +1,83 @@
+// The result table on stdout and the JSON file kept for later comparison.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ScenarioResult } from '../scenarios/scenario.js';
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function rcodeSummary(rcodes: Record<string, number>): string {
+  const total = Object.values(rcodes).reduce((a, b) => a + b, 0);
+  if (total === 0) return 'none';
+  return Object.entries(rcodes)
+    .map(([code, n]) => `${code} ${((n / total) * 100).toFixed(n === total ? 0 : 2)}%`)
+    .join(', ');
+}
+
+function formatRows(rows: string[][]): string[] {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
+  // First column left-aligned (names), the figures right-aligned, the last (rcodes) left-aligned.
+  return rows.map((r) =>
+    r
+      .map((cell, col) =>
+        col === 0 || col === r.length - 1 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]),
+      )
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function formatScenario(result: ScenarioResult): string {
+  const runCount = Math.max(...result.contenders.map((c) => c.runs.length));
+  const header = [
+    'server',
+    ...Array.from({ length: runCount }, (_, i) => `run ${i + 1}`),
+    'median qps',
+    'qps/server-CPU',
+    'server CPU',
+    'client core',
+    'avg latency',
+    'lost',
+    'rcodes',
+  ];
+  const rows = result.contenders.map((c) => {
+    const rcodes: Record<string, number> = {};
+    for (const r of c.runs)
+      for (const [code, n] of Object.entries(r.rcodes)) rcodes[code] = (rcodes[code] ?? 0) + n;
+    return [
+      c.label,
+      ...Array.from({ length: runCount }, (_, i) => (c.runs[i] ? int(c.runs[i].qps) : '')),
+      int(c.medianQps),
+      int(c.medianQpsPerServerCpu),
+      `${Math.round(c.medianServerCpuShare * 100)}%`,
+      Number.isNaN(c.medianClientCoreBusy) ? '-' : `${Math.round(c.medianClientCoreBusy * 100)}%`,
+      `${c.medianAvgLatencyMs.toFixed(3)} ms`,
+      int(c.runs.reduce((sum, r) => sum + r.lost, 0)),
+      rcodeSummary(rcodes),
+    ];
+  });
+  return [
+    `${result.scenario}: ${result.description}`,
+    ...formatRows([header, ...rows]).map((line) => `  ${line}`),
+    ...result.ratios.map(
+      (r) =>
+        `  ratio ${r.label}: ${r.value.toFixed(2)} (median qps), ${r.perServerCpu.toFixed(2)} (per server CPU-second)`,
+    ),
+    ...result.warnings.map((w) => `  WARNING ${w}`),
+  ].join('\n');
+}
+
+/** Writes `<dir>/<scenario>-<date>.json` and returns its path. */
+export async function writeResult(
+  dir: string,
+  date: Date,
+  payload: { result: ScenarioResult } & Record<string, unknown>,
+): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const stamp = date
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const file = path.join(dir, `${payload.result.scenario}-${stamp}.json`);
+  await writeFile(file, `${JSON.stringify(payload, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,104 @@
+// Scenario "table": names answered from the in-memory table (the hot path), against dnsmasq
+// answering the same names from a hosts file. No query is forwarded by either.
+
+import { writeServiceFixture } from '../fixtures/services.js';
+import { compareServers } from '../lib/compare.js';
+import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
+import { dnsperfArgs } from '../lib/dnsperf.js';
+import { freeDnsPort } from '../lib/ports.js';
+import { startDnsmasq } from '../servers/dnsmasq.js';
+import { startMeshdns } from '../servers/meshdns.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
+
+const FIXTURE = { count: 1000, namespaces: 10, clusterDomain: 'cluster.local', seed: 1 } as const;
+
+// One loopback address per server, so neither can answer for the other by mistake.
+const MESHDNS_HOST = '127.0.0.21';
+const DNSMASQ_HOST = '127.0.0.22';
+/** meshdns's upstream: a free port nobody listens on, so a forwarded query would show as an error. */
+const BLACKHOLE_HOST = '127.0.0.23';
+
+/** Names checked on each server before measuring: every 50th, so all namespaces are covered. */
+const CHECK_EVERY = 50;
+
+async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { config, group, log } = ctx;
+  const fixture = await writeServiceFixture(ctx.workDir, FIXTURE);
+  const probeName = fixture.services[0].fqdn;
+  const address = async (host: string): Promise<ServerAddress> => ({ host, port: await freeDnsPort(host) });
+
+  const upstream = await address(BLACKHOLE_HOST);
+  const nodeFlags = process.env.BENCH_MESHDNS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const meshdns = await startMeshdns(group, {
+    manifestsDir: fixture.manifestsDir,
+    listen: await address(MESHDNS_HOST),
+    upstreams: [upstream],
+    // A search domain nothing matches: no expansion of the queried names, and resolv.conf is not read.
+    searchDomains: ['x.invalid'],
+    upstreamTimeoutMs: 1000,
+    probeName,
+    cpu: config.serverCpu,
+    nodeFlags,
+  });
+  log(`  meshdns ${meshdns.version} answering on ${meshdns.address.host}:${meshdns.address.port}`);
+  const dnsmasq = await startDnsmasq(group, {
+    bin: ctx.tools.get('dnsmasq')!,
+    listen: await address(DNSMASQ_HOST),
+    hostsFile: fixture.hostsFile,
+    localDomains: [FIXTURE.clusterDomain],
+    probeName,
+    cpu: config.serverCpu,
+  });
+  log(`  dnsmasq ${dnsmasq.version} answering on ${dnsmasq.address.host}:${dnsmasq.address.port}`);
+
+  // Same names, same addresses on both, and dnsmasq answers from its hosts file (aa bit),
+  // else the figures compare different work.
+  const sample = fixture.services
+    .filter((_, i) => i % CHECK_EVERY === 0)
+    .map((s) => ({ name: s.fqdn, address: s.clusterIP }));
+  const problems = [
+    ...(await checkAnswers(meshdns.address, sample)).map((p) => `meshdns: ${p}`),
+    ...(await checkAnswers(dnsmasq.address, sample, { authoritative: true })).map((p) => `dnsmasq: ${p}`),
+  ];
+  if (problems.length > 0) throw new Error(`wrong answers before measuring:\n  ${problems.join('\n  ')}`);
+
+  const comparison = await compareServers(group, {
+    servers: [meshdns, dnsmasq],
+    queryFile: fixture.queryFile,
+    config,
+    ratios: [{ subject: 'meshdns', baseline: 'dnsmasq' }],
+    log,
+  });
+  await Promise.all([meshdns.proc.stop(), dnsmasq.proc.stop()]);
+  return {
+    scenario: tableScenario.name,
+    description: tableScenario.description,
+    setup: {
+      names: fixture.services.length,
+      namespaces: FIXTURE.namespaces,
+      queryType: 'A',
+      transport: 'udp',
+      dnsperfArgs: dnsperfArgs({
+        server: { host: '<server>', port: 0 },
+        queryFile: '<queries>',
+        seconds: config.seconds,
+        clients: config.clients,
+        threads: config.threads,
+        outstanding: config.outstanding,
+      }),
+      meshdnsNodeFlags: nodeFlags,
+    },
+    ...comparison,
+  };
+}
+
+export const tableScenario: Scenario = {
+  name: 'table',
+  description: `${FIXTURE.count} Service names (A, UDP) from the name table vs dnsmasq from a hosts file`,
+  tools: [
+    { bin: 'dnsperf', pkg: 'dnsperf' },
+    { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
+    { bin: 'taskset', pkg: 'util-linux' },
+  ],
+  run,
+};

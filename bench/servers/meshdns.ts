@@ -1,0 +1,46 @@
+// meshdns under test: `meshdns serve` as a child process, built from this checkout (dist/).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServerAddress, waitUntilAnswering } from '../lib/dns-probe.js';
+import type { ProcessGroup } from '../lib/processes.js';
+import { type DnsServer, START_DEADLINE_MS } from './server.js';
+
+/** The checkout's root: this file runs as dist/bench/servers/meshdns.js. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface MeshdnsOptions {
+  manifestsDir: string;
+  listen: ServerAddress;
+  /** Where misses are forwarded; a benchmark of the table points it at a port nobody answers. */
+  upstreams: ServerAddress[];
+  searchDomains: string[];
+  /** A name in the table to poll until the server answers. */
+  probeName: string;
+  cpu?: number;
+  /** Extra node flags, e.g. ["--cpu-prof", "--cpu-prof-dir=..."] (BENCH_MESHDNS_NODE_FLAGS). */
+  nodeFlags?: string[];
+  upstreamTimeoutMs?: number;
+}
+
+function meshdnsVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): Promise<DnsServer> {
+  const args = [
+    ...(opts.nodeFlags ?? []),
+    path.join(REPO_ROOT, 'bin', 'meshdns'),
+    'serve',
+    ['--manifests', opts.manifestsDir],
+    ['--dns-listen', `${opts.listen.host}:${opts.listen.port}`],
+    opts.upstreams.flatMap((u) => ['--upstream', `${u.host}:${u.port}`]),
+    opts.searchDomains.flatMap((d) => ['--search', d]),
+    opts.upstreamTimeoutMs ? ['--upstream-timeout', String(opts.upstreamTimeoutMs)] : [],
+    ['--log-level', 'warn'],
+  ].flat();
+  const proc = group.spawn('meshdns', process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
+  await waitUntilAnswering(opts.listen, opts.probeName, proc, START_DEADLINE_MS);
+  return { label: 'meshdns', address: opts.listen, proc, version: meshdnsVersion() };
+}
