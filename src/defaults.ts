@@ -12,4 +12,9 @@ export const DEFAULTS = {
   tcpMaxConnections: 1000,
   tcpMaxInFlightPerConnection: 64,
   manifestsDebounceMs: 100,
+  /** SPEC §5: the VIP ranges (Istio's defaults), routed locally by `meshdns capture`. */
+  vipRangeV4: '240.240.0.0/16',
+  vipRangeV6: '2001:2::/48',
+  /** Istio's agent port for DNS. */
+  captureAgentPort: 15053,
 } as const;

@@ -7,7 +7,8 @@ export type ErrorCode =
   | 'MESHDNS_RESOLV_CONF'
   | 'MESHDNS_FLAG_INVALID'
   | 'MESHDNS_LISTEN'
-  | 'MESHDNS_UPSTREAM';
+  | 'MESHDNS_UPSTREAM'
+  | 'MESHDNS_CAPTURE';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
+import { capture } from './capture.js';
 import { serve } from './serve.js';
 import { printTable } from './table.js';
 
@@ -58,5 +59,20 @@ program
   .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
   .action((flags) => printTable(flags).catch(fail));
+
+program
+  .command('capture')
+  .description(
+    'print (default), apply or remove the iptables rules that send DNS to the agent, and the VIP route',
+  )
+  .option('--apply', 'install the rules and routes (needs root); idempotent')
+  .option('--remove', 'remove exactly what --apply installed')
+  .option('--agent-port <port>', "the agent's DNS port", String(DEFAULTS.captureAgentPort))
+  .requiredOption('--agent-uid <uid>', "the agent's user id: its own DNS traffic is not captured")
+  .option('--agent-gid <gid>', "the agent's group id, excluded as well")
+  .option('--dns-servers <ip...>', 'capture only DNS to these servers (default: all DNS)')
+  .option('--vip-range-v4 <cidr>', 'IPv4 VIP range routed locally', DEFAULTS.vipRangeV4)
+  .option('--vip-range-v6 <cidr>', 'IPv6 VIP range routed locally', DEFAULTS.vipRangeV6)
+  .action((flags) => capture(flags).catch(fail));
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,69 @@
+// `meshdns capture`: prints, applies or removes the DNS capture rules and the VIP route.
+import { isIP } from 'node:net';
+import {
+  applyCapture,
+  type CaptureOptions,
+  capturePlan,
+  removalPlan,
+  removeCapture,
+  shellLine,
+} from '../capture/index.js';
+import { flagError, parsePositiveInt } from './flags.js';
+
+export interface CaptureFlags {
+  apply?: boolean;
+  remove?: boolean;
+  agentPort: string;
+  agentUid: string;
+  agentGid?: string;
+  dnsServers?: string[];
+  vipRangeV4: string;
+  vipRangeV6: string;
+}
+
+function parseId(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw flagError(flag, value, 'expected a numeric user or group id');
+  return n;
+}
+
+function parseCidr(flag: string, value: string, family: 4 | 6): string {
+  const [ip, bits] = value.split('/');
+  const max = family === 4 ? 32 : 128;
+  if (isIP(ip) !== family || !/^\d+$/.test(bits ?? '') || Number(bits) > max) {
+    throw flagError(
+      flag,
+      value,
+      `expected an IPv${family} CIDR such as ${family === 4 ? '240.240.0.0/16' : '2001:2::/48'}`,
+    );
+  }
+  return value;
+}
+
+export function captureOptions(flags: CaptureFlags): CaptureOptions {
+  const agentPort = parsePositiveInt('--agent-port', flags.agentPort);
+  if (agentPort > 65535) throw flagError('--agent-port', flags.agentPort, 'port must be 1-65535');
+  for (const s of flags.dnsServers ?? []) {
+    if (isIP(s) === 0) throw flagError('--dns-servers', s, 'not an IP address');
+  }
+  return {
+    agentPort,
+    agentUid: parseId('--agent-uid', flags.agentUid),
+    agentGid: flags.agentGid === undefined ? undefined : parseId('--agent-gid', flags.agentGid),
+    dnsServers: flags.dnsServers ?? [],
+    vipRanges: {
+      v4: parseCidr('--vip-range-v4', flags.vipRangeV4, 4),
+      v6: parseCidr('--vip-range-v6', flags.vipRangeV6, 6),
+    },
+  };
+}
+
+export async function capture(flags: CaptureFlags): Promise<void> {
+  if (flags.apply && flags.remove) throw flagError('--apply', 'with --remove', 'choose one');
+  const opts = captureOptions(flags);
+  if (flags.apply) return applyCapture(opts);
+  if (flags.remove) return removeCapture(opts);
+  process.stdout.write('# meshdns capture: remove an earlier copy (errors ignored), then install\n');
+  for (const step of removalPlan(opts)) process.stdout.write(`${shellLine(step)} 2>/dev/null || true\n`);
+  for (const step of capturePlan(opts)) process.stdout.write(`${shellLine(step)}\n`);
+}
