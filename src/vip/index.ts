@@ -1,0 +1,3 @@
+export { VipProxy, type VipProxyOptions, type VipStats } from './proxy.js';
+export { type BackendResolver, type UpstreamQuerier, upstreamResolver } from './resolver.js';
+export { routeKey, type VipBackend, type VipRoute } from './routes.js';

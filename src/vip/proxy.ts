@@ -1,0 +1,205 @@
+// TCP proxy for VIP:port → backend (SPEC §6). One listener per VIP and port, following the table:
+// listeners come and go with routes while the connections of other routes carry on.
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { BackendResolver } from './resolver.js';
+import { routeKey, sameRoute, type VipBackend, type VipRoute } from './routes.js';
+
+export interface VipProxyOptions {
+  resolve: BackendResolver;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface VipStats {
+  host: string;
+  vip: string;
+  port: number;
+  active: number;
+  total: number;
+  bytesToBackend: number;
+  bytesToClient: number;
+  connectErrors: number;
+}
+
+interface Listener {
+  route: VipRoute;
+  server: net.Server;
+  sockets: Set<net.Socket>;
+  stats: VipStats;
+  /** Round-robin position across the backend addresses (DNS_ROUND_ROBIN-like for every resolution). */
+  turn: number;
+}
+
+export class VipProxy {
+  private readonly opts: VipProxyOptions;
+  private readonly listeners = new Map<string, Listener>();
+  private updating: Promise<void> = Promise.resolve();
+
+  constructor(opts: VipProxyOptions) {
+    this.opts = opts;
+  }
+
+  /** Applies a new set of routes; updates are serialised so listeners never race. */
+  setRoutes(routes: VipRoute[]): Promise<void> {
+    this.updating = this.updating.then(() => this.apply(routes));
+    return this.updating;
+  }
+
+  stats(): VipStats[] {
+    return [...this.listeners.values()].map((l) => ({ ...l.stats }));
+  }
+
+  async close(): Promise<void> {
+    await this.setRoutes([]);
+  }
+
+  private async apply(routes: VipRoute[]): Promise<void> {
+    const wanted = new Map(routes.map((r) => [routeKey(r), r]));
+    for (const [key, l] of this.listeners) {
+      const next = wanted.get(key);
+      if (next && sameRoute(next, l.route)) continue;
+      if (next) {
+        // Same address, new backend: new connections go to the new backend, open ones carry on.
+        l.route = next;
+        l.stats.host = next.host;
+        continue;
+      }
+      this.listeners.delete(key);
+      await this.stop(l);
+    }
+    for (const [key, route] of wanted) {
+      if (this.listeners.has(key)) continue;
+      try {
+        this.listeners.set(key, await this.listen(route));
+      } catch (err) {
+        this.opts.logger.error(
+          { vip: key, host: route.host, err: (err as Error).message },
+          'cannot listen on VIP',
+        );
+      }
+    }
+  }
+
+  private async listen(route: VipRoute): Promise<Listener> {
+    const l: Listener = {
+      route,
+      server: net.createServer({ allowHalfOpen: true }, (client) => this.accept(l, client)),
+      sockets: new Set(),
+      stats: {
+        host: route.host,
+        vip: route.vip,
+        port: route.port,
+        active: 0,
+        total: 0,
+        bytesToBackend: 0,
+        bytesToClient: 0,
+        connectErrors: 0,
+      },
+      turn: 0,
+    };
+    await new Promise<void>((resolve, reject) => {
+      l.server.once('error', reject);
+      l.server.listen({ host: route.vip, port: route.port }, () => {
+        l.server.off('error', reject);
+        resolve();
+      });
+    });
+    l.server.on('error', (err) =>
+      this.opts.logger.warn({ vip: routeKey(route), err: err.message }, 'VIP listener error'),
+    );
+    return l;
+  }
+
+  private async stop(l: Listener): Promise<void> {
+    for (const s of l.sockets) s.destroy();
+    await new Promise<void>((resolve) => l.server.close(() => resolve()));
+  }
+
+  private async backends(route: VipRoute): Promise<VipBackend[]> {
+    const targets =
+      route.endpoints.length > 0 ? route.endpoints : [{ address: route.host, port: route.hostPort }];
+    if (route.resolution === 'STATIC') return targets;
+    const resolved = await Promise.all(
+      targets.map(async (t) =>
+        (await this.opts.resolve(t.address)).map((address) => ({ address, port: t.port })),
+      ),
+    );
+    return resolved.flat();
+  }
+
+  private accept(l: Listener, client: net.Socket): void {
+    const { stats } = l;
+    stats.active++;
+    stats.total++;
+    l.sockets.add(client);
+    client.on('close', () => {
+      stats.active--;
+      l.sockets.delete(client);
+    });
+    client.on('error', () => {});
+    client.pause();
+    this.backends(l.route).then(
+      (list) => {
+        if (client.destroyed) return;
+        if (list.length === 0) return this.refuse(l, client, 'no backend address');
+        const target = list[l.turn++ % list.length];
+        this.connect(l, client, target);
+      },
+      (err: Error) => this.refuse(l, client, err.message),
+    );
+  }
+
+  /** Connect failure closes the client with a reset, as the backend itself would have. */
+  private refuse(l: Listener, client: net.Socket, why: string): void {
+    l.stats.connectErrors++;
+    this.opts.logger.warn({ host: l.route.host, vip: routeKey(l.route), why }, 'VIP backend unreachable');
+    client.resetAndDestroy();
+  }
+
+  private connect(l: Listener, client: net.Socket, target: VipBackend): void {
+    const backend = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
+    l.sockets.add(backend);
+    backend.on('close', () => l.sockets.delete(backend));
+    const timer = setTimeout(() => backend.destroy(new Error('connect timeout')), this.opts.connectTimeoutMs);
+    const failed = (err: Error) => {
+      clearTimeout(timer);
+      this.refuse(l, client, `${target.address}:${target.port}: ${err.message}`);
+    };
+    backend.once('error', failed);
+    backend.once('connect', () => {
+      clearTimeout(timer);
+      backend.off('error', failed);
+      this.splice(l, client, backend);
+    });
+  }
+
+  /** Bytes both ways; FIN is passed on (half-close), an error or idle timeout closes both. */
+  private splice(l: Listener, client: net.Socket, backend: net.Socket): void {
+    const { stats } = l;
+    client.on('data', (d) => {
+      stats.bytesToBackend += d.length;
+      if (!backend.write(d)) client.pause();
+    });
+    backend.on('data', (d) => {
+      stats.bytesToClient += d.length;
+      if (!client.write(d)) backend.pause();
+    });
+    backend.on('drain', () => client.resume());
+    client.on('drain', () => backend.resume());
+    client.on('end', () => backend.end());
+    backend.on('end', () => client.end());
+    backend.on('error', () => client.resetAndDestroy());
+    client.on('error', () => backend.resetAndDestroy());
+    client.on('close', () => backend.destroy());
+    backend.on('close', () => client.destroy());
+    for (const s of [client, backend]) {
+      s.setTimeout(this.opts.idleTimeoutMs, () => {
+        client.destroy();
+        backend.destroy();
+      });
+    }
+    client.resume();
+  }
+}

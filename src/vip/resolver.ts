@@ -1,0 +1,53 @@
+// Backend names are resolved through the upstream resolvers, never through our own table: the
+// table would answer a ServiceEntry host with its VIP, and the proxy would connect to itself.
+import { isIP } from 'node:net';
+import dnsPacket from 'dns-packet';
+import { QTYPE } from '../dns/index.js';
+
+export interface UpstreamQuerier {
+  query(name: string, qtype: number): Promise<Buffer | null>;
+}
+
+/** Addresses of a name, IPv4 first; `[]` when the upstreams know none. */
+export type BackendResolver = (name: string) => Promise<string[]>;
+
+interface Cached {
+  addresses: string[];
+  expires: number;
+}
+
+/** Answers are kept for their TTL, at least `minTtlMs` and at most `maxTtlMs`. */
+export function upstreamResolver(
+  upstream: UpstreamQuerier,
+  opts: { now?: () => number; minTtlMs?: number; maxTtlMs?: number } = {},
+): BackendResolver {
+  const now = opts.now ?? Date.now;
+  const minTtl = opts.minTtlMs ?? 1000;
+  const maxTtl = opts.maxTtlMs ?? 30_000;
+  const cache = new Map<string, Cached>();
+  const ask = async (name: string, qtype: number): Promise<{ ips: string[]; ttl: number }> => {
+    const reply = await upstream.query(name, qtype).catch(() => null);
+    if (!reply) return { ips: [], ttl: 0 };
+    try {
+      const answers = dnsPacket.decode(reply).answers ?? [];
+      const want = qtype === QTYPE.A ? 'A' : 'AAAA';
+      const records = answers.filter((a) => a.type === want) as { data: string; ttl?: number }[];
+      return { ips: records.map((r) => r.data), ttl: Math.min(...records.map((r) => r.ttl ?? 0)) };
+    } catch {
+      return { ips: [], ttl: 0 };
+    }
+  };
+  return async (name) => {
+    if (isIP(name) !== 0) return [name];
+    const hit = cache.get(name);
+    if (hit && hit.expires > now()) return hit.addresses;
+    const [v4, v6] = await Promise.all([ask(name, QTYPE.A), ask(name, QTYPE.AAAA)]);
+    const addresses = [...v4.ips, ...v6.ips];
+    const ttlMs = Math.min(
+      maxTtl,
+      Math.max(minTtl, 1000 * Math.min(v4.ips.length ? v4.ttl : Infinity, v6.ips.length ? v6.ttl : Infinity)),
+    );
+    if (addresses.length > 0) cache.set(name, { addresses, expires: now() + ttlMs });
+    return addresses;
+  };
+}

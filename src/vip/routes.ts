@@ -1,0 +1,34 @@
+// What the VIP proxy listens on and where each listener leads (SPEC §6).
+import type { Resolution } from '../model/index.js';
+
+export interface VipBackend {
+  /** An IP address, or a host name to resolve through the upstream resolvers. */
+  address: string;
+  port: number;
+}
+
+/** One `VIP:port` of a ServiceEntry host and how to reach its backend. */
+export interface VipRoute {
+  vip: string;
+  port: number;
+  /** The ServiceEntry host the VIP stands for. */
+  host: string;
+  resolution: Resolution;
+  /**
+   * `STATIC`: the endpoints. `DNS`/`DNS_ROUND_ROBIN`: the endpoints' addresses if given (resolved
+   * when they are names), else the host itself on `hostPort` (the port's targetPort or number).
+   */
+  endpoints: VipBackend[];
+  hostPort: number;
+  /** "ServiceEntry ns/name", for logs and stats. */
+  origin: string;
+}
+
+export function routeKey(r: Pick<VipRoute, 'vip' | 'port'>): string {
+  return r.vip.includes(':') ? `[${r.vip}]:${r.port}` : `${r.vip}:${r.port}`;
+}
+
+/** Listeners are replaced when anything about the backend changes. */
+export function sameRoute(a: VipRoute, b: VipRoute): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
