@@ -3,10 +3,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildNameTable } from '../../src/nametable/index.js';
-import { DnsServer, Pipeline, TableStage } from '../../src/server/index.js';
+import type { DnsServer } from '../../src/server/index.js';
 import { ask, encodeQuery, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
-import { sampleMesh } from '../helpers/resources.js';
+import { startTableServer } from '../helpers/table-server.js';
 
 const NAME = 'productpage.default.svc.cluster.local';
 
@@ -28,21 +27,7 @@ const bad: { name: string; msg: Buffer; rcode: number | 'none' }[] = [
 describe('server protocol', () => {
   let server: DnsServer;
   before(async () => {
-    const stage = new TableStage();
-    stage.set(
-      buildNameTable(sampleMesh(), {
-        namespace: 'default',
-        clusterDomain: 'cluster.local',
-        searchDomains: [],
-      }),
-    );
-    server = new DnsServer({
-      host: '127.0.0.1',
-      port: 0,
-      pipeline: new Pipeline([stage]),
-      tcp: { idleTimeoutMs: 300 },
-    });
-    await server.start();
+    server = await startTableServer({ tcp: { idleTimeoutMs: 300 } });
   });
   after(() => server.close());
 

@@ -1,10 +1,9 @@
 // SPEC §3–4 table answers over UDP and TCP against a real server on an ephemeral loopback port.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildNameTable } from '../../src/nametable/index.js';
-import { DnsServer, Pipeline, TableStage } from '../../src/server/index.js';
+import type { DnsServer } from '../../src/server/index.js';
 import { answersOf, ask, type Proto, rcodeOf } from '../helpers/dns-client.js';
-import { sampleMesh } from '../helpers/resources.js';
+import { startTableServer } from '../helpers/table-server.js';
 
 interface Case {
   name: string;
@@ -158,16 +157,7 @@ for (const proto of ['udp', 'tcp'] as Proto[]) {
   describe(`table answers over ${proto}`, () => {
     let server: DnsServer;
     before(async () => {
-      const stage = new TableStage();
-      stage.set(
-        buildNameTable(sampleMesh(), {
-          namespace: 'default',
-          clusterDomain: 'cluster.local',
-          searchDomains: [S],
-        }),
-      );
-      server = new DnsServer({ host: '127.0.0.1', port: 0, pipeline: new Pipeline([stage]) });
-      await server.start();
+      server = await startTableServer({ searchDomains: [S] });
     });
     after(() => server.close());
 

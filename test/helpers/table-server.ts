@@ -1,0 +1,25 @@
+// A DNS server answering from the sample mesh's table only, on an ephemeral loopback port.
+import { buildNameTable } from '../../src/nametable/index.js';
+import { DnsServer, Pipeline, TableStage, type TcpLimits } from '../../src/server/index.js';
+import { sampleMesh } from './resources.js';
+
+export async function startTableServer(
+  opts: { searchDomains?: string[]; tcp?: Partial<TcpLimits> } = {},
+): Promise<DnsServer> {
+  const stage = new TableStage();
+  stage.set(
+    buildNameTable(sampleMesh(), {
+      namespace: 'default',
+      clusterDomain: 'cluster.local',
+      searchDomains: opts.searchDomains ?? [],
+    }),
+  );
+  const server = new DnsServer({
+    host: '127.0.0.1',
+    port: 0,
+    pipeline: new Pipeline([stage]),
+    tcp: opts.tcp,
+  });
+  await server.start();
+  return server;
+}
