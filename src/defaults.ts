@@ -12,4 +12,9 @@ export const DEFAULTS = {
   tcpMaxConnections: 1000,
   tcpMaxInFlightPerConnection: 64,
   manifestsDebounceMs: 100,
+  /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */
+  vipRangeV4: '240.240.0.0/16',
+  vipRangeV6: '2001:2::/48',
+  /** The VIP state file, relative to the folder that holds the manifests folder (not inside it). */
+  stateFile: '.meshdns/allocations.json',
 } as const;
