@@ -1,0 +1,137 @@
+// `meshdns serve --workload` (SPEC §2, §5): capture off opens no listener; capture on serves VIPs
+// that stay put across edits of the folder and across restarts.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { answersOf, ask } from '../helpers/dns-client.js';
+import { eventually, runCli, startCli, waitForDns, waitForOutput } from '../helpers/meshdns.js';
+import { freePort } from '../helpers/ports.js';
+
+const quiet = ['--upstream', '127.0.0.1:9', '--search', 'default.svc.cluster.local'];
+
+const entryYaml = (name: string, day: number) =>
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: default, creationTimestamp: "2024-01-${day}T00:00:00Z"}
+spec:
+  hosts: [${name}.example.com]
+  ports: [{number: 3306, name: tcp, protocol: TCP}]
+  resolution: DNS
+`;
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshdns-serve-workload-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe('meshdns serve --workload', () => {
+  it('capture off: says so, opens no DNS listener, exits 0 on SIGTERM', async () => {
+    const port = await freePort('127.0.0.1');
+    const agent = startCli([
+      'serve',
+      '--manifests',
+      'examples',
+      '--workload',
+      'default/reports',
+      '--dns-listen',
+      `127.0.0.1:${port}`,
+      '--state-file',
+      join(dir, 'off.json'),
+      ...quiet,
+    ]);
+    try {
+      await waitForOutput(agent, /DNS capture is off for workload default\/reports: not serving DNS/);
+      await assert.rejects(
+        ask('udp', port, 'productpage.default.svc.cluster.local', 'A', { timeoutMs: 300 }),
+      );
+      await assert.rejects(
+        new Promise<void>((resolve, reject) => {
+          const s = createConnection({ host: '127.0.0.1', port }, () => {
+            s.destroy();
+            resolve();
+          });
+          s.on('error', reject);
+        }),
+        { code: 'ECONNREFUSED' },
+      );
+    } finally {
+      assert.equal(await agent.stop(), 0, agent.output());
+    }
+    assert.doesNotMatch(agent.output(), /"msg":"serving DNS"/);
+  });
+
+  it('capture on: serves VIPs that stay put across edits and restarts (state file)', async () => {
+    const folder = join(dir, 'watched');
+    await mkdir(folder);
+    const state = join(dir, 'watched.json');
+    await writeFile(
+      join(folder, 'app.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\n  annotations:\n    proxy.istio.io/config: "proxyMetadata: {ISTIO_META_DNS_CAPTURE: \'true\'}"\n',
+    );
+    await writeFile(join(folder, 'b.yaml'), entryYaml('db-b', 11));
+    const port = await freePort('127.0.0.1');
+    const args = [
+      'serve',
+      '--manifests',
+      folder,
+      '--workload',
+      'default/app',
+      '--dns-listen',
+      `127.0.0.1:${port}`,
+      '--state-file',
+      state,
+      ...quiet,
+    ];
+    const resolves = (host: string, want: string) =>
+      eventually(async () => {
+        const reply = await ask('udp', port, host, 'A', { timeoutMs: 500 });
+        assert.deepEqual(answersOf(reply), [`${host} A ${want}`]);
+      });
+
+    let agent = startCli(args);
+    try {
+      await waitForDns('127.0.0.1', port);
+      await resolves('db-b.example.com', '240.240.0.1');
+      // An older entry added later does not take db-b's address.
+      await writeFile(join(folder, 'a.yaml'), entryYaml('db-a', 10));
+      await resolves('db-a.example.com', '240.240.0.2');
+      await resolves('db-b.example.com', '240.240.0.1');
+    } finally {
+      assert.equal(await agent.stop(), 0, agent.output());
+    }
+    const saved = JSON.parse(await readFile(state, 'utf8'));
+    assert.deepEqual(
+      saved.allocations.map((a: { host: string; v4: string }) => `${a.host} ${a.v4}`),
+      ['db-a.example.com 240.240.0.2', 'db-b.example.com 240.240.0.1'],
+    );
+
+    // A new process reads the state file: the same VIPs, though allocating afresh would swap them.
+    agent = startCli(args);
+    try {
+      await waitForDns('127.0.0.1', port);
+      await resolves('db-a.example.com', '240.240.0.2');
+      await resolves('db-b.example.com', '240.240.0.1');
+    } finally {
+      assert.equal(await agent.stop(), 0, agent.output());
+    }
+  });
+
+  it('an unknown workload fails at start', async () => {
+    const { code, stderr } = await runCli([
+      'serve',
+      '--manifests',
+      'examples',
+      '--workload',
+      'default/ghost',
+      '--state-file',
+      join(dir, 'ghost.json'),
+      ...quiet,
+    ]);
+    assert.equal(code, 1);
+    assert.match(stderr, /MESHDNS_WORKLOAD_NOT_FOUND: --workload default\/ghost/);
+  });
+});
