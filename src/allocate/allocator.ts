@@ -103,8 +103,9 @@ function age(se: ServiceEntry): number {
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function byAge(a: HostVips, b: HostVips): number {
+  // Two entries without a timestamp give Infinity - Infinity = NaN, which is falsy like a tie.
   const d = age(a.entry) - age(b.entry);
-  return d || 0 || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);
+  return d || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);
 }
 
 function userReservations(entries: readonly ServiceEntry[], family: Family) {

@@ -1,26 +1,12 @@
 // The CLI for SPEC §2 and §5 as a user runs it: `vips` and `config` (`serve --workload` has its own file).
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { serviceEntryYaml, tempFolder } from '../helpers/manifests.js';
 import { runCli } from '../helpers/meshdns.js';
 
-const entryYaml = (name: string, day: number) =>
-  `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default, creationTimestamp: "2024-01-${String(day).padStart(2, '0')}T00:00:00Z"}
-spec:
-  hosts: [${name}.example.com]
-  ports: [{number: 3306, name: tcp, protocol: TCP}]
-  resolution: DNS
-`;
-
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshdns-cli-alloc-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
+const tmp = tempFolder('meshdns-cli-alloc-');
 
 describe('meshdns vips', () => {
   it('prints host, entry, v4, v6 and state; a fresh allocation is "new"', async () => {
@@ -29,7 +15,7 @@ describe('meshdns vips', () => {
       '--manifests',
       'examples',
       '--state-file',
-      join(dir, 'none.json'),
+      join(tmp(), 'none.json'),
     ]);
     assert.equal(code, 0, stderr);
     const lines = stdout.trim().split('\n');
@@ -46,7 +32,7 @@ describe('meshdns vips', () => {
   });
 
   it('--output json; kept addresses come from the state file', async () => {
-    const state = join(dir, 'kept.json');
+    const state = join(tmp(), 'kept.json');
     const kept = {
       namespace: 'default',
       name: 'db-b',
@@ -80,7 +66,7 @@ describe('meshdns vips', () => {
   });
 
   it('a corrupt state file is reported and the allocations are rebuilt', async () => {
-    const state = join(dir, 'corrupt.json');
+    const state = join(tmp(), 'corrupt.json');
     await writeFile(state, '{"version": 1, "allocations": [');
     const { code, stdout, stderr } = await runCli(['vips', '--manifests', 'examples', '--state-file', state]);
     assert.equal(code, 0);
@@ -90,19 +76,19 @@ describe('meshdns vips', () => {
   });
 
   it('exhaustion: the host is named on stderr and shown as exhausted', async () => {
-    const folder = join(dir, 'tiny');
+    const folder = join(tmp(), 'tiny');
     await rm(folder, { recursive: true, force: true });
     await mkdir(folder);
     await writeFile(
       join(folder, 'se.yaml'),
-      [entryYaml('one', 1), entryYaml('two', 2), entryYaml('three', 3)].join('---\n'),
+      [serviceEntryYaml('one', 1), serviceEntryYaml('two', 2), serviceEntryYaml('three', 3)].join('---\n'),
     );
     const { code, stdout, stderr } = await runCli([
       'vips',
       '--manifests',
       folder,
       '--state-file',
-      join(dir, 'tiny.json'),
+      join(tmp(), 'tiny.json'),
       '--vip-range-v4',
       '240.240.0.0/30',
     ]);
@@ -180,7 +166,7 @@ describe('meshdns config', () => {
   });
 
   it("--mesh-config replaces the folder's MeshConfig", async () => {
-    const file = join(dir, 'mesh');
+    const file = join(tmp(), 'mesh');
     await writeFile(file, 'defaultConfig:\n  proxyMetadata:\n    ISTIO_META_DNS_AUTO_ALLOCATE: "false"\n');
     const { code, stdout } = await runCli([
       'config',

@@ -1,32 +1,18 @@
 // `meshdns serve --workload` (SPEC §2, §5): capture off opens no listener; capture on serves VIPs
 // that stay put across edits of the folder and across restarts.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { answersOf, ask } from '../helpers/dns-client.js';
+import { serviceEntryYaml, tempFolder } from '../helpers/manifests.js';
 import { eventually, runCli, startCli, waitForDns, waitForOutput } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 
 const quiet = ['--upstream', '127.0.0.1:9', '--search', 'default.svc.cluster.local'];
 
-const entryYaml = (name: string, day: number) =>
-  `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default, creationTimestamp: "2024-01-${day}T00:00:00Z"}
-spec:
-  hosts: [${name}.example.com]
-  ports: [{number: 3306, name: tcp, protocol: TCP}]
-  resolution: DNS
-`;
-
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshdns-serve-workload-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
+const tmp = tempFolder('meshdns-serve-workload-');
 
 describe('meshdns serve --workload', () => {
   it('capture off: says so, opens no DNS listener, exits 0 on SIGTERM', async () => {
@@ -40,7 +26,7 @@ describe('meshdns serve --workload', () => {
       '--dns-listen',
       `127.0.0.1:${port}`,
       '--state-file',
-      join(dir, 'off.json'),
+      join(tmp(), 'off.json'),
       ...quiet,
     ]);
     try {
@@ -65,14 +51,14 @@ describe('meshdns serve --workload', () => {
   });
 
   it('capture on: serves VIPs that stay put across edits and restarts (state file)', async () => {
-    const folder = join(dir, 'watched');
+    const folder = join(tmp(), 'watched');
     await mkdir(folder);
-    const state = join(dir, 'watched.json');
+    const state = join(tmp(), 'watched.json');
     await writeFile(
       join(folder, 'app.yaml'),
       'apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\n  annotations:\n    proxy.istio.io/config: "proxyMetadata: {ISTIO_META_DNS_CAPTURE: \'true\'}"\n',
     );
-    await writeFile(join(folder, 'b.yaml'), entryYaml('db-b', 11));
+    await writeFile(join(folder, 'b.yaml'), serviceEntryYaml('db-b', 11));
     const port = await freePort('127.0.0.1');
     const args = [
       'serve',
@@ -97,7 +83,7 @@ describe('meshdns serve --workload', () => {
       await waitForDns('127.0.0.1', port);
       await resolves('db-b.example.com', '240.240.0.1');
       // An older entry added later does not take db-b's address.
-      await writeFile(join(folder, 'a.yaml'), entryYaml('db-a', 10));
+      await writeFile(join(folder, 'a.yaml'), serviceEntryYaml('db-a', 10));
       await resolves('db-a.example.com', '240.240.0.2');
       await resolves('db-b.example.com', '240.240.0.1');
     } finally {
@@ -128,7 +114,7 @@ describe('meshdns serve --workload', () => {
       '--workload',
       'default/ghost',
       '--state-file',
-      join(dir, 'ghost.json'),
+      join(tmp(), 'ghost.json'),
       ...quiet,
     ]);
     assert.equal(code, 1);
