@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { answersOf, ask } from '../helpers/dns-client.js';
+import { answersOf, ask, rcodeOf } from '../helpers/dns-client.js';
 import { serviceEntryYaml, tempFolder } from '../helpers/manifests.js';
 import { eventually, runCli, startCli, waitForDns, waitForOutput } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
@@ -54,10 +54,12 @@ describe('meshdns serve --workload', () => {
     const folder = join(tmp(), 'watched');
     await mkdir(folder);
     const state = join(tmp(), 'watched.json');
-    await writeFile(
-      join(folder, 'app.yaml'),
-      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\n  annotations:\n    proxy.istio.io/config: "proxyMetadata: {ISTIO_META_DNS_CAPTURE: \'true\'}"\n',
-    );
+    const app = (metadata: string) =>
+      writeFile(
+        join(folder, 'app.yaml'),
+        `apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\n  annotations:\n    proxy.istio.io/config: "proxyMetadata: {${metadata}}"\n`,
+      );
+    await app("ISTIO_META_DNS_CAPTURE: 'true'");
     await writeFile(join(folder, 'b.yaml'), serviceEntryYaml('db-b', 11));
     const port = await freePort('127.0.0.1');
     const args = [
@@ -71,6 +73,8 @@ describe('meshdns serve --workload', () => {
       '--state-file',
       state,
       ...quiet,
+      '--upstream-timeout',
+      '300',
     ];
     const resolves = (host: string, want: string) =>
       eventually(async () => {
@@ -101,6 +105,20 @@ describe('meshdns serve --workload', () => {
       await waitForDns('127.0.0.1', port);
       await resolves('db-a.example.com', '240.240.0.2');
       await resolves('db-b.example.com', '240.240.0.1');
+      // Auto-allocation follows the annotation: off, the hosts leave the table (forwarded, and the
+      // dead upstream gives SERVFAIL).
+      await app("ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'false'");
+      await eventually(async () => {
+        const reply = await ask('udp', port, 'db-a.example.com', 'A', { timeoutMs: 1000 });
+        assert.equal(rcodeOf(reply.raw), 2);
+      });
+      // Capture is settled at start: turning it off is announced, and DNS is still answered.
+      await app("ISTIO_META_DNS_CAPTURE: 'false'");
+      await waitForOutput(
+        agent,
+        /DNS capture is now off for this workload \(on at start\); restart meshdns serve/,
+      );
+      await waitForDns('127.0.0.1', port);
     } finally {
       assert.equal(await agent.stop(), 0, agent.output());
     }
