@@ -12,9 +12,11 @@ export const DEFAULTS = {
   tcpMaxConnections: 1000,
   tcpMaxInFlightPerConnection: 64,
   manifestsDebounceMs: 100,
-  /** SPEC §5: the VIP ranges (Istio's defaults), routed locally by `meshdns capture`. */
+  /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */
   vipRangeV4: '240.240.0.0/16',
   vipRangeV6: '2001:2::/48',
-  /** Istio's agent port for DNS. */
+  /** The VIP state file, relative to the folder that holds the manifests folder (not inside it). */
+  stateFile: '.meshdns/allocations.json',
+  /** Istio's agent port for DNS, the redirect target of `meshdns capture`. */
   captureAgentPort: 15053,
 } as const;

@@ -8,7 +8,13 @@ export type ErrorCode =
   | 'MESHDNS_FLAG_INVALID'
   | 'MESHDNS_LISTEN'
   | 'MESHDNS_UPSTREAM'
-  | 'MESHDNS_CAPTURE';
+  | 'MESHDNS_CAPTURE'
+  | 'MESHDNS_MESH_CONFIG'
+  | 'MESHDNS_WORKLOAD_NOT_FOUND'
+  | 'MESHDNS_VIP_EXHAUSTED'
+  | 'MESHDNS_VIP_CONFLICT'
+  | 'MESHDNS_STATE_INVALID'
+  | 'MESHDNS_STATE_WRITE';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

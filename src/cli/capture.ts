@@ -8,7 +8,7 @@ import {
   removeCapture,
   shellLine,
 } from '../capture/index.js';
-import { flagError, parsePositiveInt } from './flags.js';
+import { flagError, parsePositiveInt, parseVipRangeFlag } from './flags.js';
 
 export interface CaptureFlags {
   apply?: boolean;
@@ -27,19 +27,6 @@ function parseId(flag: string, value: string): number {
   return n;
 }
 
-function parseCidr(flag: string, value: string, family: 4 | 6): string {
-  const [ip, bits] = value.split('/');
-  const max = family === 4 ? 32 : 128;
-  if (isIP(ip) !== family || !/^\d+$/.test(bits ?? '') || Number(bits) > max) {
-    throw flagError(
-      flag,
-      value,
-      `expected an IPv${family} CIDR such as ${family === 4 ? '240.240.0.0/16' : '2001:2::/48'}`,
-    );
-  }
-  return value;
-}
-
 export function captureOptions(flags: CaptureFlags): CaptureOptions {
   const agentPort = parsePositiveInt('--agent-port', flags.agentPort);
   if (agentPort > 65535) throw flagError('--agent-port', flags.agentPort, 'port must be 1-65535');
@@ -52,8 +39,8 @@ export function captureOptions(flags: CaptureFlags): CaptureOptions {
     agentGid: flags.agentGid === undefined ? undefined : parseId('--agent-gid', flags.agentGid),
     dnsServers: flags.dnsServers ?? [],
     vipRanges: {
-      v4: parseCidr('--vip-range-v4', flags.vipRangeV4, 4),
-      v6: parseCidr('--vip-range-v6', flags.vipRangeV6, 6),
+      v4: parseVipRangeFlag('--vip-range-v4', flags.vipRangeV4, 4).cidr,
+      v6: parseVipRangeFlag('--vip-range-v6', flags.vipRangeV6, 6).cidr,
     },
   };
 }

@@ -3,8 +3,11 @@ import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { capture } from './capture.js';
+import { printConfig } from './config.js';
 import { serve } from './serve.js';
 import { printTable } from './table.js';
+import { printVips } from './vips.js';
+import { allocationOptions, workloadOptions } from './workload.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -19,16 +22,23 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+const outputOption = () =>
+  new Option('--output <format>', 'output format').choices(['text', 'json']).default('text');
+
 const program = new Command('meshdns')
   .description('DNS proxy for service meshes: answers mesh names locally, forwards the rest')
   .showHelpAfterError();
 
-program
+const serveCommand = program
   .command('serve')
   .description('serve DNS for one workload from a folder of manifests (controller and agent in one process)')
   .requiredOption('--manifests <dir>', 'folder of Kubernetes/Istio YAML or JSON manifests (watched)')
-  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen)
-  .option('--namespace <ns>', "the workload's namespace", DEFAULTS.namespace)
+  .option(
+    '--workload <ns/name>',
+    'the Pod, Deployment or StatefulSet served: its namespace and DNS settings (default: capture on)',
+  )
+  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen);
+workloadOptions(serveCommand)
   .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
   .option('--resolv-conf <file>', 'upstream servers and search domains', DEFAULTS.resolvConf)
   .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
@@ -41,7 +51,8 @@ program
     '--upstream-timeout <ms>',
     'total time budget for a forwarded query',
     String(DEFAULTS.upstreamTimeoutMs),
-  )
+  );
+allocationOptions(serveCommand)
   .addOption(
     new Option('--log-level <level>', 'log level')
       .choices(['debug', 'info', 'warn', 'error'])
@@ -49,16 +60,35 @@ program
   )
   .action((flags) => serve(flags).catch(fail));
 
-program
+const tableCommand = program
   .command('table')
   .description('print the name table a workload would get')
   .requiredOption('--manifests <dir>', 'folder of manifests')
-  .option('--namespace <ns>', "the workload's namespace", DEFAULTS.namespace)
+  .option('--workload <ns/name>', 'the workload: its namespace and DNS settings (default: capture on)');
+workloadOptions(tableCommand)
   .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
   .option('--resolv-conf <file>', 'search domains come from here', DEFAULTS.resolvConf)
-  .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
-  .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect);
+allocationOptions(tableCommand)
+  .addOption(outputOption())
   .action((flags) => printTable(flags).catch(fail));
+
+const vipsCommand = program
+  .command('vips')
+  .description('print every ServiceEntry host with its auto-allocated VIPs and their state')
+  .requiredOption('--manifests <dir>', 'folder of manifests');
+allocationOptions(vipsCommand)
+  .addOption(outputOption())
+  .action((flags) => printVips(flags).catch(fail));
+
+const configCommand = program
+  .command('config')
+  .description("print a workload's effective DNS_CAPTURE and DNS_AUTO_ALLOCATE and where each came from")
+  .requiredOption('--manifests <dir>', 'folder of manifests')
+  .requiredOption('--workload <ns/name>', 'the Pod, Deployment or StatefulSet');
+workloadOptions(configCommand)
+  .addOption(outputOption())
+  .action((flags) => printConfig(flags).catch(fail));
 
 program
   .command('capture')

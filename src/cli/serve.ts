@@ -1,7 +1,9 @@
-import { isIPv6 } from 'node:net';
 // `meshdns serve`: controller (manifests folder) and agent in one process.
+import { isIPv6 } from 'node:net';
+import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
 import { Controller } from '../controller/index.js';
+import { loadMeshConfigFile } from '../sources/index.js';
 import {
   parseUpstreamAddress,
   type ResolvConf,
@@ -10,12 +12,10 @@ import {
 } from '../upstream/index.js';
 import { parseDomain, parseListen, parsePositiveInt } from './flags.js';
 import { createLogger } from './logger.js';
+import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
 
-export interface ServeFlags {
-  manifests: string;
+export interface ServeFlags extends WorkloadFlags {
   dnsListen: string;
-  namespace: string;
-  clusterDomain: string;
   resolvConf: string;
   search?: string[];
   upstream?: string[];
@@ -33,19 +33,58 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
   }
 }
 
+/** SIGTERM/SIGINT: close what is open, exit 0. */
+function exitOnSignal(logger: Logger, close: () => Promise<unknown>): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await close();
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
 export async function serve(flags: ServeFlags): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
   const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
-  const clusterDomain = parseDomain('--cluster-domain', flags.clusterDomain);
-  const namespace = parseDomain('--namespace', flags.namespace);
+  const setup = resolveWorkloadFlags(flags);
   const conf = await resolvConfOrNone(flags);
   const upstreams: UpstreamServer[] = flags.upstream?.length
     ? flags.upstream.map((u) => parseUpstreamAddress(u))
     : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: 53 }));
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
+  const meshConfig = setup.meshConfigFile ? await loadMeshConfigFile(setup.meshConfigFile) : undefined;
   const logger = createLogger(flags.logLevel);
 
-  const agent = new Agent({
+  let agent: Agent | undefined;
+  const controller = new Controller({
+    manifestsDir: setup.manifestsDir,
+    scope: { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains },
+    ...(setup.workload ? { workload: setup.workload } : {}),
+    ...(meshConfig ? { meshConfig } : {}),
+    stateFile: setup.stateFile,
+    ranges: setup.ranges,
+    onTable: (table) => agent?.setTable(table),
+    logger,
+  });
+  await controller.start();
+  exitOnSignal(logger, () => Promise.all([agent?.close(), controller.close()]));
+
+  const { capture, autoAllocate } = controller.config();
+  const workload = setup.workload && `${setup.workload.namespace}/${setup.workload.name}`;
+  if (!capture.value) {
+    // SPEC §2: this workload's DNS is not proxied, so there is nothing to listen for.
+    logger.info(
+      { workload, DNS_CAPTURE: false, source: capture.detail },
+      `DNS capture is off for workload ${workload}: not serving DNS`,
+    );
+    return;
+  }
+  agent = new Agent({
     listen,
     listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isIPv6(u.host)),
     upstreams,
@@ -54,33 +93,18 @@ export async function serve(flags: ServeFlags): Promise<void> {
     upstreamPerTryTimeoutMs: conf ? Math.min(conf.timeoutMs, timeoutMs) : undefined,
     logger,
   });
-  const controller = new Controller({
-    manifestsDir: flags.manifests,
-    scope: { namespace, clusterDomain, searchDomains },
-    onTable: (table) => agent.setTable(table),
-    logger,
-  });
-  await controller.start();
+  agent.setTable(controller.table());
   await agent.start();
   logger.info(
     {
       listen: `${listen.host}:${agent.port}`,
       upstreams: upstreams.map((u) => `${u.host}:${u.port}`),
-      namespace,
+      namespace: setup.namespace,
+      workload,
       searchDomains,
+      DNS_AUTO_ALLOCATE: autoAllocate.value,
+      stateFile: setup.stateFile,
     },
     'serving DNS',
   );
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await Promise.all([agent.close(), controller.close()]);
-    logger.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }

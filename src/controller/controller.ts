@@ -1,14 +1,30 @@
 // The control plane for one workload, in-process (`meshdns serve`): resources from a watched
-// manifests folder → name table → the agent. Every change rebuilds the table off the hot path.
+// manifests folder → VIP allocation (persisted in the state file) → effective config → name table
+// → the agent. Every change rebuilds all of it off the hot path.
 import type { Logger } from 'pino';
+import { AllocationFile, type StoredAllocation, type VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
-import type { Resources } from '../model/index.js';
-import { buildNameTable, type NameTable, type TableScope } from '../nametable/index.js';
+import {
+  type EffectiveConfig,
+  findWorkload,
+  formatError,
+  type MeshSettings,
+  type Resources,
+  type Workload,
+} from '../model/index.js';
+import type { NameTable, TableScope } from '../nametable/index.js';
 import { ManifestSource } from '../sources/index.js';
+import { workloadNotFound } from './load.js';
+import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
 
 export interface ControllerOptions {
   manifestsDir: string;
   scope: TableScope;
+  /** `--workload`: its config decides capture and auto-allocation; absent, capture is on. */
+  workload?: WorkloadRef;
+  meshConfig?: MeshSettings;
+  stateFile: string;
+  ranges: VipRanges;
   onTable: (table: NameTable) => void;
   logger: Logger;
   debounceMs?: number;
@@ -17,9 +33,19 @@ export interface ControllerOptions {
 export class Controller {
   private readonly source: ManifestSource;
   private readonly opts: ControllerOptions;
+  private readonly store: AllocationFile;
+  private previous: readonly StoredAllocation[] = [];
+  /** The workload as last seen; kept when it drops out of the folder. */
+  private workload: Workload | undefined;
+  private view: WorkloadView | undefined;
+  private reported = new Set<string>();
+  private startError: MeshdnsError | undefined;
+  private workloadGone = false;
+  private initialCapture: boolean | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
+    this.store = new AllocationFile(opts.stateFile);
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
@@ -28,20 +54,95 @@ export class Controller {
     });
   }
 
-  private rebuild(snapshot: Resources, errors: MeshdnsError[]): void {
-    const table = buildNameTable(snapshot, this.opts.scope);
-    this.opts.logger.info(
-      { names: table.size, errors: errors.length, dir: this.opts.manifestsDir },
-      'name table built',
-    );
-    this.opts.onTable(table);
+  /** Loads the state file and the folder; throws MESHDNS_WORKLOAD_NOT_FOUND for a missing `--workload`. */
+  async start(): Promise<void> {
+    const loaded = await this.store.load();
+    if (loaded.error) this.opts.logger.warn({ code: loaded.error.code }, loaded.error.message);
+    this.previous = loaded.allocations;
+    await this.source.start();
+    if (this.startError) {
+      await this.source.close();
+      throw this.startError;
+    }
   }
 
-  async start(): Promise<void> {
-    await this.source.start();
+  /** The effective config from the latest snapshot (set once `start()` has resolved). */
+  config(): EffectiveConfig {
+    return this.view!.config;
+  }
+
+  /** The name table from the latest snapshot (set once `start()` has resolved). */
+  table(): NameTable {
+    return this.view!.table;
   }
 
   async close(): Promise<void> {
     await this.source.close();
+    await this.store.flush();
+  }
+
+  private rebuild(snapshot: Resources, errors: MeshdnsError[]): void {
+    if (!this.pickWorkload(snapshot)) return;
+    const view = buildView(snapshot, this.previous, this.workload, this.opts);
+    this.previous = view.allocation.state;
+    this.store.save(view.allocation.state, (e) => this.opts.logger.error({ code: e.code }, e.message));
+    this.report([...view.config.errors, ...view.allocation.errors]);
+    this.noteCaptureChange(view.config);
+    this.initialCapture ??= view.config.capture.value;
+    this.view = view;
+    const vips = view.allocation.state.length;
+    this.opts.logger.info(
+      { names: view.table.size, vips, errors: errors.length, dir: this.opts.manifestsDir },
+      'name table built',
+    );
+    this.opts.onTable(view.table);
+  }
+
+  /** False when `--workload` names nothing at start: `start()` then fails with that error. */
+  private pickWorkload(snapshot: Resources): boolean {
+    const ref = this.opts.workload;
+    if (!ref) return true;
+    const found = findWorkload(snapshot, ref.namespace, ref.name);
+    if (found) {
+      this.workload = found;
+      this.workloadGone = false;
+      return true;
+    }
+    if (!this.view) {
+      this.startError = workloadNotFound(ref, this.opts.manifestsDir);
+      return false;
+    }
+    if (!this.workloadGone) {
+      this.opts.logger.warn(
+        { workload: `${ref.namespace}/${ref.name}` },
+        'the workload is no longer in the manifests; keeping its last config',
+      );
+    }
+    this.workloadGone = true;
+    return true;
+  }
+
+  // Each problem is logged when it appears, not again on every rebuild while it lasts.
+  private report(errors: MeshdnsError[]): void {
+    const now = new Set(errors.map(formatError));
+    for (const e of errors) {
+      if (!this.reported.has(formatError(e))) this.opts.logger.warn({ code: e.code }, e.message);
+    }
+    this.reported = now;
+  }
+
+  // Capture decides whether the listener exists at all, which is settled at start (as Istio settles
+  // it when the pod starts); a later change is only announced.
+  private noteCaptureChange(config: EffectiveConfig): void {
+    const before = this.view?.config.capture;
+    if (!before || before.value === config.capture.value) return;
+    const now = config.capture.value ? 'on' : 'off';
+    const at = this.initialCapture ? 'on' : 'off';
+    this.opts.logger.warn(
+      { DNS_CAPTURE: config.capture.value, source: config.capture.detail },
+      now === at
+        ? `DNS capture is ${now} again for this workload, as at start`
+        : `DNS capture is now ${now} for this workload (${at} at start); restart meshdns serve to apply it`,
+    );
   }
 }

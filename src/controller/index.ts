@@ -1,1 +1,3 @@
 export { Controller, type ControllerOptions } from './controller.js';
+export { defaultStateFile, type LoadedView, type LoadOptions, loadView } from './load.js';
+export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';

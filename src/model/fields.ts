@@ -70,4 +70,6 @@ export function toMeta(m: z.output<typeof metadata>, namespaced: boolean): Objec
 export interface ConvertResult {
   resource?: Resource;
   errors: ManifestIssue[];
+  /** Reported like errors, but the object still loads (a workload with a broken annotation). */
+  warnings?: ManifestIssue[];
 }

@@ -1,7 +1,27 @@
+export {
+  DNS_AUTO_ALLOCATE,
+  DNS_CAPTURE,
+  type EffectiveConfig,
+  type EffectiveInput,
+  effectiveConfig,
+  findWorkload,
+  type Setting,
+  type SettingOrigin,
+  workloadLabel,
+} from './effective.js';
+export { check } from './fields.js';
 export { formatError, formatPath, formatSource, type ManifestIssue } from './issues.js';
 export { type ParsedManifest, parseManifest, parseManifestText } from './manifest.js';
-export { isMeshConfigFile, KYMA_ISTIO_NAME, MESH_CONFIGMAP } from './mesh.js';
-export { isCidr, isDnsLabel, isHostname, isIPAddress, isWildcardHost, normalizeHost } from './names.js';
+export { isMeshConfigFile, KYMA_ISTIO_NAME, MESH_CONFIGMAP, meshConfigFromText } from './mesh.js';
+export {
+  ipToBytes,
+  isCidr,
+  isDnsLabel,
+  isHostname,
+  isIPAddress,
+  isWildcardHost,
+  normalizeHost,
+} from './names.js';
 export { readMeshConfig, readProxyConfig } from './proxyconfig.js';
 export { collectResources, type ManifestObject, toResources } from './resources.js';
 export * from './types.js';

@@ -51,9 +51,9 @@ function addObjects(out: ParsedManifest, value: unknown, source: SourceRef): voi
     out.ignored.push(`${formatSource(source)} ${c.ignored}`);
     return;
   }
-  const errors = c.errors.map((issue) => invalidObject(source, c.label, issue));
+  const errors = [...c.errors, ...(c.warnings ?? [])].map((issue) => invalidObject(source, c.label, issue));
   const object: ManifestObject = { source, label: c.label, errors, ...(c.key ? { key: c.key } : {}) };
-  if (c.resource && errors.length === 0) object.resource = c.resource;
+  if (c.resource && c.errors.length === 0) object.resource = c.resource;
   out.objects.push(object);
 }
 

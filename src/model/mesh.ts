@@ -2,9 +2,11 @@
 // `Istio` CR, whose `spec.config.enableDNSProxying` is Kyma's switch for the same feature.
 import { basename } from 'node:path';
 import { z } from 'zod';
+import { MeshdnsError } from '../errors.js';
 import { type ConvertResult, check, metadata } from './fields.js';
+import { invalidObject } from './issues.js';
 import { parseYamlMapping, readMeshConfig } from './proxyconfig.js';
-import type { SourceRef } from './types.js';
+import type { MeshSettings, SourceRef } from './types.js';
 
 /** Istio reads MeshConfig from the ConfigMap of this name (in its own namespace), key `mesh`. */
 export const MESH_CONFIGMAP = 'istio';
@@ -55,4 +57,32 @@ export function toKymaIstio(obj: unknown, source: SourceRef): ConvertResult {
     },
     errors: [],
   };
+}
+
+/**
+ * `--mesh-config FILE`: a bare MeshConfig (what istiod mounts as `/etc/istio/config/mesh`) or the
+ * `istio` ConfigMap holding one under `data.mesh`.
+ */
+export function meshConfigFromText(
+  file: string,
+  text: string,
+): { settings?: MeshSettings; errors: MeshdnsError[] } {
+  const source = { file, doc: 0 };
+  const parsed = parseYamlMapping(text, '');
+  const value = parsed.value as Record<string, unknown> | undefined;
+  const result: ConvertResult = !value
+    ? { errors: parsed.errors }
+    : value.kind === 'ConfigMap'
+      ? toMeshConfigMap(value, source)
+      : meshConfig(value, '', source);
+  const errors = result.errors.map(
+    (issue) => new MeshdnsError('MESHDNS_MESH_CONFIG', invalidObject(source, 'MeshConfig', issue).message),
+  );
+  if (result.resource?.kind === 'MeshConfig' && errors.length === 0)
+    return { settings: result.resource, errors };
+  if (errors.length === 0) {
+    const why = `${file}: no MeshConfig in it (a ConfigMap must be named "${MESH_CONFIGMAP}" with a "mesh" key)`;
+    errors.push(new MeshdnsError('MESHDNS_MESH_CONFIG', why));
+  }
+  return { errors };
 }

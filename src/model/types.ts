@@ -105,6 +105,8 @@ export interface Workload {
   proxyConfig?: string;
   /** `proxyMetadata` of that annotation, parsed and checked (string values only, as in Istio). */
   proxyMetadata?: Record<string, string>;
+  /** Set when the annotation could not be read: why. The workload then uses the mesh-wide values. */
+  proxyConfigError?: string;
   source: SourceRef;
 }
 

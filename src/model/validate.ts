@@ -37,6 +37,8 @@ const KINDS = new Map<string, KindRule>([
 export interface Conversion {
   resource?: Resource;
   errors: ManifestIssue[];
+  /** Reported, but the object still loads. */
+  warnings?: ManifestIssue[];
   /** The object as named in messages: `Service default/db`, `Namespace payments`, or just `Service`. */
   label: string;
   /** `Kind/namespace/name` when the object can be identified: the same object across edits. */

@@ -43,7 +43,20 @@ function workload(
   if (!annotation) return { resource, errors: [] };
   // Checked here so a broken annotation is reported with its file and object, not at table build.
   const { proxyMetadata, errors } = readProxyConfig(annotation.text, formatPath(annotation.path));
-  if (errors.length > 0) return { errors };
+  if (errors.length > 0) {
+    // The workload still exists and still gets a config: the mesh-wide one (SPEC §2), so the
+    // annotation is reported and set aside rather than the whole object rejected.
+    const warnings = errors.map((e) => ({
+      ...e,
+      message: `${e.message}; ignored, the mesh-wide settings apply`,
+    }));
+    const why = warnings.map((w) => `${w.path} ${w.message}`).join('; ');
+    return {
+      resource: { ...resource, proxyConfig: annotation.text, proxyConfigError: why },
+      errors: [],
+      warnings,
+    };
+  }
   return { resource: { ...resource, proxyConfig: annotation.text, proxyMetadata }, errors: [] };
 }
 

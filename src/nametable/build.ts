@@ -16,7 +16,7 @@ export interface TableScope {
   searchDomains: string[];
 }
 
-/** Auto-allocated VIPs of a ServiceEntry host (SPEC §5); absent until allocation is wired in. */
+/** Auto-allocated VIPs of a ServiceEntry host (SPEC §5); absent when the workload has auto-allocation off. */
 export type VipLookup = (entry: ServiceEntry, host: string) => { v4?: string; v6?: string } | undefined;
 
 interface Draft {

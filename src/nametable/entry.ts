@@ -1,6 +1,5 @@
 // One name of the table with its answers precomputed as wire bytes (Istio's name table does the
 // same with dns.RR values): answering is a header write, a copy of the question and a copy of these.
-import { isIPv4 } from 'node:net';
 import {
   type AnswerParts,
   buildAnswer,
@@ -12,6 +11,7 @@ import {
   RCODE,
   recordRun,
 } from '../dns/index.js';
+import { ipToBytes } from '../model/index.js';
 
 /** SPEC §3: every table answer carries TTL 30 (Istio's value). */
 export const TABLE_TTL = 30;
@@ -33,28 +33,6 @@ export interface TableRecord {
   origin: string;
 }
 
-function ipBytes(address: string): Buffer {
-  let ip = address;
-  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
-  const out = Buffer.alloc(16);
-  // An embedded IPv4 tail ("::ffff:192.0.2.1") becomes its two hex groups.
-  const v4Tail = ip.lastIndexOf(':');
-  if (ip.includes('.', v4Tail)) {
-    const b = ip
-      .slice(v4Tail + 1)
-      .split('.')
-      .map(Number);
-    ip = `${ip.slice(0, v4Tail + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
-  }
-  const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
-  const headParts = head ? head.split(':') : [];
-  const tailParts = tail ? tail.split(':') : [];
-  for (const [i, h] of headParts.entries()) out.writeUInt16BE(Number.parseInt(h, 16), i * 2);
-  for (const [i, h] of tailParts.entries())
-    out.writeUInt16BE(Number.parseInt(h, 16), 16 - (tailParts.length - i) * 2);
-  return out;
-}
-
 function chainRecords(cnames: string[]): Buffer {
   const records: Buffer[] = [];
   let owner: Buffer | null = null;
@@ -70,7 +48,7 @@ function answerParts(record: TableRecord, type: number, ips: string[]): AnswerPa
   const prefix = chainRecords(record.cnames);
   const last = record.cnames.at(-1);
   const owner = last === undefined ? null : encodeName(last);
-  const run = recordRun(ips.map((ip) => encodeRecord(owner, type, TABLE_TTL, ipBytes(ip))));
+  const run = recordRun(ips.map((ip) => encodeRecord(owner, type, TABLE_TTL, ipToBytes(ip))));
   return { prefix, prefixCount: record.cnames.length, run };
 }
 

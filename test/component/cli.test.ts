@@ -3,10 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ask } from '../helpers/dns-client.js';
 import { runCli, startCli, waitForDns } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
+
+// Kept out of the checkout's own .meshdns/ (what `npm start` uses).
+const STATE = join(tmpdir(), `meshdns-cli-test-${process.pid}.json`);
+after(() => rm(STATE, { force: true }));
 
 const serve = [
   'serve',
@@ -16,6 +20,8 @@ const serve = [
   '127.0.0.1:9',
   '--search',
   'default.svc.cluster.local',
+  '--state-file',
+  STATE,
 ];
 
 describe('meshdns serve: bad input', () => {
@@ -83,6 +89,8 @@ describe('meshdns serve: IPv6', () => {
       '[::1]:9',
       '--search',
       'default.svc.cluster.local',
+      '--state-file',
+      STATE,
     ];
     const agent = startCli([...args, '--dns-listen', `127.0.0.1:${port}`]);
     try {

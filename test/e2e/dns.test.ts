@@ -64,6 +64,8 @@ describe('meshdns serve with a dnsmasq upstream', { skip: why }, () => {
       `127.0.0.1:${port}`,
       '--resolv-conf',
       conf,
+      '--state-file',
+      join(dir, 'allocations.json'),
     ]);
     await waitForDns('127.0.0.1', port);
   });
@@ -108,6 +110,24 @@ describe('meshdns serve with a dnsmasq upstream', { skip: why }, () => {
       status: 'NOERROR',
       aa: true,
       want: ['CNAME billing.example.net.', 'A 203.0.113.9'],
+    },
+    // The README's quick start: ServiceEntries without addresses answer with their VIPs (SPEC §5).
+    { name: 'VIP', q: 'db-a.example.com', type: 'A', status: 'NOERROR', aa: true, want: ['A 240.240.0.1'] },
+    {
+      name: 'second VIP',
+      q: 'db-b.example.com',
+      type: 'A',
+      status: 'NOERROR',
+      aa: true,
+      want: ['A 240.240.0.2'],
+    },
+    {
+      name: 'IPv6 VIP',
+      q: 'db-a.example.com',
+      type: 'AAAA',
+      status: 'NOERROR',
+      aa: true,
+      want: ['AAAA 2001:2::1'],
     },
     // Forwarded: whatever the upstream says, flags included (dnsmasq marks its local names aa).
     { name: 'forwarded answer', q: 'www.example.org', type: 'A', status: 'NOERROR', want: ['A 203.0.113.5'] },
@@ -169,6 +189,8 @@ describe('meshdns serve with its upstreams down', { skip: why }, () => {
         `127.0.0.1:${port}`,
         '--resolv-conf',
         conf,
+        '--state-file',
+        join(dir, `allocations-${ns}.json`),
       ];
       const agent = startCli([...args, '--upstream-timeout', String(budgetMs)]);
       agents.push(Object.assign(agent, { port }));

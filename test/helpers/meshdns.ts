@@ -88,3 +88,27 @@ export function runCli(args: string[]): Promise<{ code: number | null; stdout: s
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Resolves once the process has written a line matching `pattern`, or rejects after `timeoutMs`. */
+export async function waitForOutput(running: Running, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(running.output())) {
+    if (Date.now() > deadline || running.child.exitCode !== null) {
+      throw new Error(`no output matching ${pattern} within ${timeoutMs} ms:\n${running.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Retries `check` until it passes or `timeoutMs` is over; the last failure is thrown. */
+export async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

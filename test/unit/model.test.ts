@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatError, parseManifestText, type Resource, toResource } from '../../src/model/index.js';
+import {
+  formatError,
+  meshConfigFromText,
+  parseManifestText,
+  type Resource,
+  toResource,
+} from '../../src/model/index.js';
 
 const FILE = 'mesh/db.yaml';
 
@@ -328,16 +334,6 @@ describe('invalid objects: exact messages', () => {
       `${P} Endpoints default/s: subsets[0].addresses[0].ip "x" is not an IP address`,
     ],
     [
-      'proxyMetadata boolean',
-      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {proxy.istio.io/config: "proxyMetadata: {ISTIO_META_DNS_CAPTURE: true}"}}\n',
-      `${P} Pod default/p: metadata.annotations["proxy.istio.io/config"] proxyMetadata.ISTIO_META_DNS_CAPTURE must be a string (got true; quote it: "true")`,
-    ],
-    [
-      'proxy config not YAML',
-      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {proxy.istio.io/config: "a: b: c"}}\n',
-      `${P} Pod default/p: metadata.annotations["proxy.istio.io/config"] is not valid YAML at line 1, column 4: Nested mappings are not allowed in compact mappings`,
-    ],
-    [
       'mesh config shape',
       'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata: {mesh: "defaultConfig: {proxyMetadata: [a]}"}\n',
       `${P} ConfigMap istio-system/istio: data.mesh defaultConfig.proxyMetadata must be a mapping (got a list)`,
@@ -351,6 +347,67 @@ describe('invalid objects: exact messages', () => {
   ];
   for (const [name, text, want] of cases) {
     it(name, () => assert.deepEqual(load(text), { resources: [], errors: [want] }));
+  }
+});
+
+describe('a workload with a broken proxy.istio.io/config still loads (SPEC §2: mesh-wide values apply)', () => {
+  const P = `MESHDNS_MANIFEST_INVALID: ${FILE} doc 0`;
+  const cases: [string, string, string][] = [
+    [
+      'proxyMetadata boolean',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {proxy.istio.io/config: "proxyMetadata: {ISTIO_META_DNS_CAPTURE: true}"}}\n',
+      `${P} Pod default/p: metadata.annotations["proxy.istio.io/config"] proxyMetadata.ISTIO_META_DNS_CAPTURE must be a string (got true; quote it: "true"); ignored, the mesh-wide settings apply`,
+    ],
+    [
+      'proxy config not YAML',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {proxy.istio.io/config: "a: b: c"}}\n',
+      `${P} Pod default/p: metadata.annotations["proxy.istio.io/config"] is not valid YAML at line 1, column 4: Nested mappings are not allowed in compact mappings; ignored, the mesh-wide settings apply`,
+    ],
+  ];
+  for (const [name, text, want] of cases) {
+    it(name, () => {
+      const { resources, errors } = load(text);
+      assert.deepEqual(errors, [want]);
+      assert.equal(resources.length, 1);
+      const w = resources[0]!;
+      assert.ok(w.kind === 'Pod' && w.proxyConfigError && w.proxyMetadata === undefined);
+    });
+  }
+});
+
+describe('--mesh-config file', () => {
+  const cases: [string, string, string][] = [
+    ['bare MeshConfig', 'defaultConfig:\n  proxyMetadata: {ISTIO_META_DNS_CAPTURE: "true"}\n', 'ok true'],
+    [
+      'the istio ConfigMap',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio}\ndata:\n  mesh: "defaultConfig: {proxyMetadata: {ISTIO_META_DNS_CAPTURE: \'false\'}}"\n',
+      'ok false',
+    ],
+    ['empty file', '', 'ok undefined'],
+    [
+      'not YAML',
+      'defaultConfig: [',
+      'MESHDNS_MESH_CONFIG: /etc/istio/mesh doc 0 MeshConfig: is not valid YAML at line 1, column 17: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
+    [
+      'wrong shape',
+      'defaultConfig: {proxyMetadata: {ISTIO_META_DNS_CAPTURE: true}}\n',
+      'MESHDNS_MESH_CONFIG: /etc/istio/mesh doc 0 MeshConfig: defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE must be a string (got true; quote it: "true")',
+    ],
+    [
+      'another ConfigMap',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {mesh: ""}\n',
+      'MESHDNS_MESH_CONFIG: /etc/istio/mesh: no MeshConfig in it (a ConfigMap must be named "istio" with a "mesh" key)',
+    ],
+  ];
+  for (const [name, text, want] of cases) {
+    it(name, () => {
+      const { settings, errors } = meshConfigFromText('/etc/istio/mesh', text);
+      const got = settings
+        ? `ok ${settings.proxyMetadata.ISTIO_META_DNS_CAPTURE}`
+        : errors.map(formatError).join('\n');
+      assert.equal(got, want);
+    });
   }
 });
 

@@ -38,9 +38,9 @@ describe('loadManifests', () => {
     assert.deepEqual(counts, {
       services: 6,
       endpoints: 1,
-      serviceEntries: 3,
+      serviceEntries: 5,
       namespaces: 2,
-      workloads: 1,
+      workloads: 2,
       mesh: 1,
     });
     assert.deepEqual(ips(resources), [
@@ -55,7 +55,12 @@ describe('loadManifests', () => {
       resources.services.find((s) => s.meta.name === 'billing')?.externalName,
       'billing.example.net',
     );
-    assert.deepEqual(resources.workloads[0]?.proxyMetadata, { ISTIO_META_DNS_CAPTURE: 'true' });
+    assert.deepEqual(
+      resources.workloads.map(
+        (w) => `${w.meta.namespace}/${w.meta.name} ${w.proxyMetadata?.ISTIO_META_DNS_CAPTURE}`,
+      ),
+      ['default/reports false', 'payments/checkout true'],
+    );
   });
 
   it('reports each bad object and loads the rest; skips dot-files and other extensions', async () => {

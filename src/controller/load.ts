@@ -1,0 +1,64 @@
+// The one-shot form of the controller, for `meshdns table`, `vips` and `config`: read the folder,
+// the state file and the mesh config once, and build the workload's view. Nothing is written.
+import { dirname, join, resolve } from 'node:path';
+import { readAllocationState, type VipRanges } from '../allocate/index.js';
+import { DEFAULTS } from '../defaults.js';
+import { MeshdnsError } from '../errors.js';
+import { findWorkload, type Resources, type Workload } from '../model/index.js';
+import type { TableScope } from '../nametable/index.js';
+import { loadManifests, loadMeshConfigFile } from '../sources/index.js';
+import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
+
+export interface LoadOptions {
+  manifestsDir: string;
+  /** Default: `defaultStateFile(manifestsDir)`. */
+  stateFile?: string;
+  meshConfigFile?: string;
+  workload?: WorkloadRef;
+  scope: TableScope;
+  ranges: VipRanges;
+}
+
+export interface LoadedView extends WorkloadView {
+  resources: Resources;
+  /** Everything wrong with the inputs, in the order read: manifests, state file, config, allocation. */
+  errors: MeshdnsError[];
+}
+
+/** `.meshdns/allocations.json` in the folder that holds the manifests folder, so it is never a manifest. */
+export function defaultStateFile(manifestsDir: string): string {
+  return join(dirname(resolve(manifestsDir)), DEFAULTS.stateFile);
+}
+
+export function workloadNotFound(ref: WorkloadRef, manifestsDir: string): MeshdnsError {
+  const why = `--workload ${ref.namespace}/${ref.name}: no Pod, Deployment or StatefulSet of that name in ${manifestsDir}`;
+  return new MeshdnsError('MESHDNS_WORKLOAD_NOT_FOUND', why);
+}
+
+function requireWorkload(res: Resources, ref: WorkloadRef, manifestsDir: string): Workload {
+  const w = findWorkload(res, ref.namespace, ref.name);
+  if (w) return w;
+  throw workloadNotFound(ref, manifestsDir);
+}
+
+export async function loadView(opts: LoadOptions): Promise<LoadedView> {
+  const meshConfig = opts.meshConfigFile ? await loadMeshConfigFile(opts.meshConfigFile) : undefined;
+  const { resources, errors } = await loadManifests(opts.manifestsDir);
+  const workload = opts.workload ? requireWorkload(resources, opts.workload, opts.manifestsDir) : undefined;
+  const state = await readAllocationState(opts.stateFile ?? defaultStateFile(opts.manifestsDir));
+  const view = buildView(resources, state.allocations, workload, {
+    scope: opts.scope,
+    ranges: opts.ranges,
+    ...(meshConfig ? { meshConfig } : {}),
+  });
+  return {
+    ...view,
+    resources,
+    errors: [
+      ...errors,
+      ...(state.error ? [state.error] : []),
+      ...view.config.errors,
+      ...view.allocation.errors,
+    ],
+  };
+}

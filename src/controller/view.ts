@@ -1,0 +1,47 @@
+// What one workload gets from one snapshot of the resources: its effective config (SPEC §2), the
+// VIP allocations (§5) and its name table (§3). Pure: the controller calls it on every change, the
+// one-shot commands (`table`, `vips`, `config`) once.
+import { type Allocation, allocate, type StoredAllocation, type VipRanges } from '../allocate/index.js';
+import {
+  type EffectiveConfig,
+  effectiveConfig,
+  type MeshSettings,
+  type Resources,
+  type Workload,
+} from '../model/index.js';
+import { buildNameTable, type NameTable, type TableScope } from '../nametable/index.js';
+
+/** `--workload NS/NAME`. */
+export interface WorkloadRef {
+  namespace: string;
+  name: string;
+}
+
+export interface ViewOptions {
+  scope: TableScope;
+  ranges: VipRanges;
+  /** `--mesh-config`, used instead of the folder's MeshConfigs. */
+  meshConfig?: MeshSettings;
+}
+
+export interface WorkloadView {
+  config: EffectiveConfig;
+  allocation: Allocation;
+  table: NameTable;
+}
+
+/** `workload` undefined: `serve` without `--workload` (capture on, as before SPEC §2 was wired in). */
+export function buildView(
+  res: Resources,
+  previous: readonly StoredAllocation[],
+  workload: Workload | undefined,
+  opts: ViewOptions,
+): WorkloadView {
+  const allocation = allocate(res.serviceEntries, previous, opts.ranges);
+  const config = effectiveConfig({ mesh: res.mesh, meshConfig: opts.meshConfig, workload });
+  // SPEC §3.5: hosts without addresses answer with their VIPs only for a workload that proxies DNS
+  // with auto-allocation on (Istio checks both DNSCapture and DNSAutoAllocate).
+  const withVips = config.capture.value && config.autoAllocate.value;
+  const table = buildNameTable(res, opts.scope, withVips ? allocation.vips : undefined);
+  return { config, allocation, table };
+}
