@@ -1,5 +1,5 @@
-// `npm run bench [scenario...]`: runs meshdns and its peers side by side under dnsperf and prints
-// qps and ratios (STYLE.md §12). Settings: BENCH_* variables, see lib/config.ts.
+// `npm run bench [scenario...]`: runs meshdns and its peers side by side under the same load and
+// prints the figures and ratios (STYLE.md §12). Settings: BENCH_* variables, see lib/config.ts.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -7,13 +7,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchConfig, configFromEnv } from './lib/config.js';
 import { ProcessGroup } from './lib/processes.js';
-import { formatScenario, writeResult } from './lib/report.js';
+import { writeResult } from './lib/report.js';
 import { ensureTools, type Tool } from './lib/tools.js';
 import type { Scenario } from './scenarios/scenario.js';
 import { tableScenario } from './scenarios/table.js';
+import { vipScenario } from './scenarios/vip.js';
 import { REPO_ROOT } from './servers/meshdns.js';
 
-const SCENARIOS: readonly Scenario[] = [tableScenario];
+const SCENARIOS: readonly Scenario[] = [tableScenario, vipScenario];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */
 const RESULTS_DIR = fileURLToPath(new URL('../bench-results/', import.meta.url));
@@ -61,11 +62,8 @@ function describeConfig(c: BenchConfig): string {
   const pin =
     c.serverCpu === undefined
       ? 'no CPU pinning'
-      : `servers on CPU ${c.serverCpu}, dnsperf on CPU ${c.clientCpu}`;
-  return (
-    `${c.runs} runs x ${c.seconds} s per server (+${c.warmupSeconds} s warm-up), ` +
-    `dnsperf -c ${c.clients} -T ${c.threads} -q ${c.outstanding}, ${pin}`
-  );
+      : `servers on CPU ${c.serverCpu}, load generators on CPU ${c.clientCpu}`;
+  return `${c.runs} runs per contender, BENCH_SECONDS ${c.seconds} (+${c.warmupSeconds} s warm-up), ${pin}`;
 }
 
 async function main(): Promise<void> {
@@ -103,7 +101,7 @@ async function main(): Promise<void> {
     chmodSync(workDir, 0o755);
     try {
       const result = await scenario.run({ config, group, tools, workDir, log });
-      process.stdout.write(`${formatScenario(result)}\n`);
+      process.stdout.write(`${scenario.format(result)}\n`);
       const file = await writeResult(config.resultsDir, started, {
         result,
         config,

@@ -16,17 +16,28 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU seconds of `pid` so far; NaN where /proc is not available. */
-export function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
+export interface ProcessTimes {
+  user: number;
+  system: number;
+}
+
+/** User and system CPU seconds of `pid` so far; NaN where /proc is not available. */
+export function processTimes(pid: number | undefined): ProcessTimes {
+  if (pid === undefined) return { user: Number.NaN, system: Number.NaN };
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // proc(5): fields after the ")" that closes the command name; utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+    return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
+}
+
+/** User + system CPU seconds of `pid` so far; NaN where /proc is not available. */
+export function cpuSeconds(pid: number | undefined): number {
+  const t = processTimes(pid);
+  return t.user + t.system;
 }
 
 export interface CoreTimes {

@@ -1,4 +1,4 @@
-// Free loopback ports: a DNS server needs the same port free on UDP and on TCP.
+// Free loopback ports: a DNS server needs the same port free on UDP and on TCP; a TCP proxy, TCP only.
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -37,4 +37,13 @@ export async function freeDnsPort(host: string): Promise<number> {
     }
   }
   throw new Error(`no port free on both UDP and TCP at ${host} after ${ATTEMPTS} attempts`);
+}
+
+/** A TCP port free at `host` (a loopback address); released before returning. */
+export async function freeTcpPort(host: string): Promise<number> {
+  if (!host.startsWith('127.')) throw new Error(`${host} is not an IPv4 loopback address`);
+  const tcp = await bindTcp(host, 0);
+  const { port } = tcp.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  return port;
 }

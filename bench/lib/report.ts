@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ScenarioResult } from '../scenarios/scenario.js';
+import type { Comparison } from './compare.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -13,20 +14,20 @@ function rcodeSummary(rcodes: Record<string, number>): string {
     .join(', ');
 }
 
-function formatRows(rows: string[][]): string[] {
+/** Aligned columns: the first (names) and, unless told otherwise, the last left-aligned, figures right-aligned. */
+export function formatRows(rows: string[][], opts: { lastLeft?: boolean } = {}): string[] {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  // First column left-aligned (names), the figures right-aligned, the last (rcodes) left-aligned.
+  const left = (col: number, count: number) => col === 0 || (col === count - 1 && opts.lastLeft !== false);
   return rows.map((r) =>
     r
-      .map((cell, col) =>
-        col === 0 || col === r.length - 1 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]),
-      )
+      .map((cell, col) => (left(col, r.length) ? cell.padEnd(widths[col]) : cell.padStart(widths[col])))
       .join('  ')
       .trimEnd(),
   );
 }
 
-export function formatScenario(result: ScenarioResult): string {
+/** The dnsperf comparison of a DNS scenario (`table`). */
+export function formatComparison(result: ScenarioResult & Comparison): string {
   const runCount = Math.max(...result.contenders.map((c) => c.runs.length));
   const header = [
     'server',

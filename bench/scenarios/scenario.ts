@@ -1,5 +1,4 @@
 // What every benchmark scenario provides, so run.ts can run, print and save any of them alike.
-import type { Comparison } from '../lib/compare.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { ProcessGroup } from '../lib/processes.js';
 import type { Tool } from '../lib/tools.js';
@@ -14,16 +13,20 @@ export interface ScenarioContext {
   log: (line: string) => void;
 }
 
-export interface ScenarioResult extends Comparison {
+/** What every scenario's result has; each adds its own figures (dnsperf contenders, TCP paths). */
+export interface ScenarioResult {
   scenario: string;
   description: string;
   /** Facts of the set-up worth keeping with the figures (name count, flags, …). */
   setup: Record<string, unknown>;
+  warnings: string[];
 }
 
-export interface Scenario {
+export interface Scenario<R extends ScenarioResult = ScenarioResult> {
   name: string;
   description: string;
   tools: readonly Tool[];
-  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+  run(ctx: ScenarioContext): Promise<R>;
+  /** The result as printed on stdout: figures, ratios, warnings. */
+  format(result: R): string;
 }

@@ -2,10 +2,11 @@
 // answering the same names from a hosts file. No query is forwarded by either.
 
 import { writeServiceFixture } from '../fixtures/services.js';
-import { compareServers } from '../lib/compare.js';
+import { type Comparison, compareServers } from '../lib/compare.js';
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
 import { dnsperfArgs } from '../lib/dnsperf.js';
 import { freeDnsPort } from '../lib/ports.js';
+import { formatComparison } from '../lib/report.js';
 import { startDnsmasq } from '../servers/dnsmasq.js';
 import { startMeshdns } from '../servers/meshdns.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
@@ -21,7 +22,9 @@ const BLACKHOLE_HOST = '127.0.0.23';
 /** Names checked on each server before measuring: every 50th, so all namespaces are covered. */
 const CHECK_EVERY = 50;
 
-async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
+type TableResult = ScenarioResult & Comparison;
+
+async function run(ctx: ScenarioContext): Promise<TableResult> {
   const { config, group, log } = ctx;
   const fixture = await writeServiceFixture(ctx.workDir, FIXTURE);
   const probeName = fixture.services[0].fqdn;
@@ -50,6 +53,9 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     cpu: config.serverCpu,
   });
   log(`  dnsmasq ${dnsmasq.version} answering on ${dnsmasq.address.host}:${dnsmasq.address.port}`);
+  log(
+    `  dnsperf -c ${config.clients} -T ${config.threads} -q ${config.outstanding}, ${config.seconds} s per run`,
+  );
 
   // Same names, same addresses on both, and dnsmasq answers from its hosts file (aa bit),
   // else the figures compare different work.
@@ -92,7 +98,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const tableScenario: Scenario = {
+export const tableScenario: Scenario<TableResult> = {
   name: 'table',
   description: `${FIXTURE.count} Service names (A, UDP) from the name table vs dnsmasq from a hosts file`,
   tools: [
@@ -101,4 +107,5 @@ export const tableScenario: Scenario = {
     { bin: 'taskset', pkg: 'util-linux' },
   ],
   run,
+  format: formatComparison,
 };

@@ -23,7 +23,7 @@ export interface MeshdnsOptions {
   upstreamTimeoutMs?: number;
 }
 
-function meshdnsVersion(): string {
+export function meshdnsVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }

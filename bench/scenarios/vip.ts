@@ -1,0 +1,220 @@
+// Scenario "vip": TCP to one backend directly, through meshdns' VIP proxy and through haproxy (mode
+// tcp, one thread like Node's event loop): bulk throughput both ways with iperf3, then new
+// connections per second with wrk against nginx. Each proxy shares the server CPU with the backend.
+import { spawnSync } from 'node:child_process';
+import type { BenchConfig } from '../lib/config.js';
+import type { ServerAddress } from '../lib/dns-probe.js';
+import { iperf3Args, runIperf3 } from '../lib/iperf3.js';
+import { comparePaths, type MetricComparison, type MetricSpec, type TcpPath } from '../lib/path-compare.js';
+import { formatPaths, type PathsResult } from '../lib/path-report.js';
+import { freeTcpPort } from '../lib/ports.js';
+import { httpGet } from '../lib/tcp-probe.js';
+import { runWrk, wrkArgs } from '../lib/wrk.js';
+import type { TcpServer } from '../servers/server.js';
+import { NGINX_BODY, startIperf3Server, startNginx } from '../servers/tcp-backends.js';
+import { haproxyConfig, startHaproxy, startVipProxy } from '../servers/tcp-proxies.js';
+import type { Scenario, ScenarioContext } from './scenario.js';
+
+// One loopback address each, so no path can reach the backend by another's listener by mistake.
+const HOSTS = { vip: '127.0.0.41', haproxy: '127.0.0.42', backend: '127.0.0.43' } as const;
+/** wrk connections open at once: enough to keep a single-threaded proxy busy. */
+const WRK_CONNECTIONS = 50;
+const RATIOS = [
+  { subject: 'meshdns', baseline: 'direct' },
+  { subject: 'meshdns', baseline: 'haproxy' },
+  { subject: 'haproxy', baseline: 'direct' },
+];
+
+/**
+ * Three measurements per path and run (upload, download, connections) of BENCH_SECONDS/2 each:
+ * a path gets BENCH_SECONDS of bulk traffic per run, and the default run stays under 3 minutes.
+ */
+const measureSeconds = (config: BenchConfig) => Math.max(1, Math.round(config.seconds / 2));
+
+const tcpAddress = async (host: string): Promise<ServerAddress> => ({ host, port: await freeTcpPort(host) });
+
+interface Paths {
+  paths: TcpPath[];
+  servers: TcpServer[];
+}
+
+/** The backend alone, then both proxies in front of it; all on the server CPU. */
+async function startPaths(ctx: ScenarioContext, backend: TcpServer, nodeFlags: string[]): Promise<Paths> {
+  const { config, group, log } = ctx;
+  const meshdns = await startVipProxy(group, {
+    listen: await tcpAddress(HOSTS.vip),
+    backend: backend.address,
+    cpu: config.serverCpu,
+    nodeFlags,
+  });
+  const haproxy = await startHaproxy(group, {
+    bin: ctx.tools.get('haproxy')!,
+    workDir: ctx.workDir,
+    listen: await tcpAddress(HOSTS.haproxy),
+    backend: backend.address,
+    cpu: config.serverCpu,
+  });
+  const at = (s: TcpServer) => `${s.address.host}:${s.address.port}`;
+  log(
+    `  ${backend.label} ${backend.version} on ${at(backend)}; meshdns VIP proxy on ${at(meshdns)}; haproxy on ${at(haproxy)}`,
+  );
+  return {
+    paths: [
+      { label: 'direct', address: backend.address, backend: backend.proc },
+      { label: 'meshdns', address: meshdns.address, proxy: meshdns.proc, backend: backend.proc },
+      { label: 'haproxy', address: haproxy.address, proxy: haproxy.proc, backend: backend.proc },
+    ],
+    servers: [backend, meshdns, haproxy],
+  };
+}
+
+async function stopAll(servers: TcpServer[]): Promise<void> {
+  await Promise.all(servers.map((s) => s.proc.stop()));
+}
+
+function iperf3Spec(ctx: ScenarioContext, reverse: boolean): MetricSpec {
+  return {
+    metric: reverse ? 'download' : 'upload',
+    what: `backend ${reverse ? '→' : '←'} client, one TCP stream, iperf3${reverse ? ' -R' : ''}`,
+    unit: 'Gbit/s',
+    measure: async (path, seconds) => {
+      const r = await runIperf3(ctx.group, {
+        bin: ctx.tools.get('iperf3')!,
+        server: path.address,
+        seconds,
+        reverse,
+        cpu: ctx.config.clientCpu,
+      });
+      return { value: r.bitsPerSecond / 1e9, seconds: r.seconds, details: {}, problems: [] };
+    },
+  };
+}
+
+function wrkSpec(ctx: ScenarioContext): MetricSpec {
+  return {
+    metric: 'connections',
+    what: `wrk, ${WRK_CONNECTIONS} at a time, each one GET then closed (Connection: close), nginx answering`,
+    unit: 'conn/s',
+    measure: async (path, seconds) => {
+      const r = await runWrk(ctx.group, {
+        bin: ctx.tools.get('wrk')!,
+        server: path.address,
+        seconds,
+        connections: WRK_CONNECTIONS,
+        cpu: ctx.config.clientCpu,
+      });
+      const problems = [
+        ...(r.socketErrors > 0 ? [`${r.socketErrors} socket errors of ${r.requests} requests`] : []),
+        ...(r.badStatus > 0 ? [`${r.badStatus} answers not 2xx/3xx`] : []),
+      ];
+      const details = { avgLatencyMs: r.avgLatencyMs, p99LatencyMs: r.p99LatencyMs };
+      return { value: r.requestsPerSecond, seconds: r.seconds, details, problems };
+    },
+  };
+}
+
+async function bulkPhase(ctx: ScenarioContext, seconds: number, nodeFlags: string[]) {
+  const backend = await startIperf3Server(ctx.group, {
+    bin: ctx.tools.get('iperf3')!,
+    listen: await tcpAddress(HOSTS.backend),
+    workDir: ctx.workDir,
+    cpu: ctx.config.serverCpu,
+  });
+  const { paths, servers } = await startPaths(ctx, backend, nodeFlags);
+  try {
+    const opts = { config: ctx.config, seconds, ratios: RATIOS, log: ctx.log };
+    const metrics: MetricComparison[] = [];
+    for (const reverse of [false, true])
+      metrics.push(await comparePaths(paths, iperf3Spec(ctx, reverse), opts));
+    return { metrics, servers };
+  } finally {
+    await stopAll(servers);
+  }
+}
+
+/** Every path must give nginx's own answer, else the rates compare different work. */
+async function checkHttp(paths: TcpPath[]): Promise<void> {
+  const problems: string[] = [];
+  for (const path of paths) {
+    const got = await httpGet(path.address).catch((err: Error) => `error: ${err.message}`);
+    if (!got.startsWith('HTTP/1.1 200 ') || !got.endsWith(`\r\n\r\n${NGINX_BODY}`))
+      problems.push(`${path.label}: ${JSON.stringify(got.slice(0, 200))}`);
+  }
+  if (problems.length > 0) throw new Error(`wrong answers before measuring:\n  ${problems.join('\n  ')}`);
+}
+
+async function connectionPhase(ctx: ScenarioContext, seconds: number, nodeFlags: string[]) {
+  const backend = await startNginx(ctx.group, {
+    bin: ctx.tools.get('nginx')!,
+    listen: await tcpAddress(HOSTS.backend),
+    workDir: ctx.workDir,
+    cpu: ctx.config.serverCpu,
+  });
+  const { paths, servers } = await startPaths(ctx, backend, nodeFlags);
+  try {
+    await checkHttp(paths);
+    const opts = { config: ctx.config, seconds, ratios: RATIOS, log: ctx.log };
+    return { metrics: [await comparePaths(paths, wrkSpec(ctx), opts)], servers };
+  } finally {
+    await stopAll(servers);
+  }
+}
+
+function pinning(config: BenchConfig): string {
+  if (config.serverCpu === undefined) return 'nothing (BENCH_PIN=0 or fewer than 2 CPUs)';
+  return (
+    `backend (iperf3 -s, nginx) and proxy (meshdns VIP proxy runner, haproxy) on CPU ${config.serverCpu}; ` +
+    `client (iperf3 -c, wrk) on CPU ${config.clientCpu} (taskset)`
+  );
+}
+
+function wrkVersion(bin: string): string {
+  // `wrk -v` prints its banner and exits 1.
+  const banner = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stdout ?? '';
+  return /^wrk (\S+)/.exec(banner)?.[1] ?? 'unknown';
+}
+
+async function run(ctx: ScenarioContext): Promise<PathsResult> {
+  const { config, log } = ctx;
+  const seconds = measureSeconds(config);
+  const nodeFlags = process.env.BENCH_MESHDNS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  log(`  pinned: ${pinning(config)}`);
+  log(`  ${seconds} s per measurement: bulk with iperf3 first, then connections with wrk`);
+  const bulk = await bulkPhase(ctx, seconds, nodeFlags);
+  const connections = await connectionPhase(ctx, seconds, nodeFlags);
+  const metrics = [...bulk.metrics, ...connections.metrics];
+  const versions = Object.fromEntries(
+    [...bulk.servers, ...connections.servers].map((s) => [s.label, s.version]),
+  );
+  const placeholder = { host: '<path>', port: 0 };
+  return {
+    scenario: vipScenario.name,
+    description: vipScenario.description,
+    pinning: pinning(config),
+    setup: {
+      hosts: HOSTS,
+      secondsPerMeasurement: seconds,
+      iperf3Args: iperf3Args({ server: placeholder, seconds, reverse: false }),
+      wrkArgs: wrkArgs({ server: placeholder, seconds, connections: WRK_CONNECTIONS }),
+      haproxyConfig: haproxyConfig({ listen: placeholder, backend: placeholder }),
+      versions: { ...versions, wrk: wrkVersion(ctx.tools.get('wrk')!), node: process.version },
+      meshdnsNodeFlags: nodeFlags,
+    },
+    metrics,
+    warnings: metrics.flatMap((m) => m.warnings),
+  };
+}
+
+export const vipScenario: Scenario<PathsResult> = {
+  name: 'vip',
+  description: "TCP to one backend: direct, through meshdns' VIP proxy, through haproxy (mode tcp, 1 thread)",
+  tools: [
+    { bin: 'iperf3', pkg: 'iperf3' },
+    { bin: 'wrk', pkg: 'wrk' },
+    { bin: 'nginx', pkg: 'nginx-light' },
+    { bin: 'haproxy', pkg: 'haproxy' },
+    { bin: 'taskset', pkg: 'util-linux' },
+  ],
+  run,
+  format: formatPaths,
+};

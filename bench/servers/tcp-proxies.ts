@@ -1,0 +1,71 @@
+// The two TCP proxies of the `vip` scenario: meshdns' VipProxy (through vip-proxy-runner) and haproxy
+// in TCP mode with one thread, as close to each other as their settings allow.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServerAddress } from '../lib/dns-probe.js';
+import type { ProcessGroup } from '../lib/processes.js';
+import { waitUntilListening } from '../lib/tcp-probe.js';
+import { meshdnsVersion, REPO_ROOT } from './meshdns.js';
+import { PROXY_TIMEOUTS, START_DEADLINE_MS, type TcpServer } from './server.js';
+
+export interface ProxyOptions {
+  listen: ServerAddress;
+  backend: ServerAddress;
+  cpu?: number;
+}
+
+const RUNNER = fileURLToPath(new URL('./vip-proxy-runner.js', import.meta.url));
+
+export async function startVipProxy(
+  group: ProcessGroup,
+  opts: ProxyOptions & { nodeFlags?: string[] },
+): Promise<TcpServer> {
+  const args = [
+    ...(opts.nodeFlags ?? []),
+    RUNNER,
+    `${opts.listen.host}:${opts.listen.port}`,
+    `${opts.backend.host}:${opts.backend.port}`,
+  ];
+  const proc = group.spawn('meshdns', process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
+  await waitUntilListening(opts.listen, proc, START_DEADLINE_MS);
+  return { label: 'meshdns', address: opts.listen, proc, version: meshdnsVersion() };
+}
+
+/**
+ * One thread like Node's event loop; no splicing (off by default), so both copy through user
+ * space; no logging; the timeouts of the VIP proxy runner.
+ */
+export function haproxyConfig(opts: ProxyOptions): string {
+  return [
+    'global',
+    '  nbthread 1',
+    '  maxconn 4096',
+    'defaults',
+    '  mode tcp',
+    `  timeout connect ${PROXY_TIMEOUTS.connectTimeoutMs}ms`,
+    `  timeout client ${PROXY_TIMEOUTS.idleTimeoutMs}ms`,
+    `  timeout server ${PROXY_TIMEOUTS.idleTimeoutMs}ms`,
+    'frontend vip',
+    `  bind ${opts.listen.host}:${opts.listen.port}`,
+    '  default_backend backend',
+    'backend backend',
+    `  server backend ${opts.backend.host}:${opts.backend.port}`,
+    '',
+  ].join('\n');
+}
+
+export async function startHaproxy(
+  group: ProcessGroup,
+  opts: ProxyOptions & { bin: string; workDir: string },
+): Promise<TcpServer> {
+  const config = path.join(opts.workDir, 'haproxy.cfg');
+  writeFileSync(config, haproxyConfig(opts));
+  // -db: foreground, no daemon, no pid file; a throwaway instance beside any system one.
+  const proc = group.spawn('haproxy', opts.bin, ['-db', '-f', config], { cpu: opts.cpu });
+  await waitUntilListening(opts.listen, proc, START_DEADLINE_MS);
+  const banner = execFileSync(opts.bin, ['-v'], { encoding: 'utf8' });
+  const version = /version (\S+)/.exec(banner)?.[1] ?? 'unknown';
+  return { label: 'haproxy', address: opts.listen, proc, version };
+}
