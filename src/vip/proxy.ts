@@ -32,6 +32,12 @@ interface Listener {
   turn: number;
 }
 
+/** The endpoints, or the host itself on its port when the entry lists none. */
+function targetsOf(route: VipRoute): VipBackend[] {
+  return route.endpoints.length > 0 ? route.endpoints : [{ address: route.host, port: route.hostPort }];
+}
+
+/** Accepts on every VIP:port of its routes and splices each connection to a backend. */
 export class VipProxy {
   private readonly opts: VipProxyOptions;
   private readonly listeners = new Map<string, Listener>();
@@ -85,7 +91,10 @@ export class VipProxy {
   private async listen(route: VipRoute): Promise<Listener> {
     const l: Listener = {
       route,
-      server: net.createServer({ allowHalfOpen: true }, (client) => this.accept(l, client)),
+      // pauseOnConnect: the client is not read until the backend is connected (no start/stop churn).
+      server: net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) =>
+        this.accept(l, client),
+      ),
       sockets: new Set(),
       stats: {
         host: route.host,
@@ -117,12 +126,9 @@ export class VipProxy {
     await new Promise<void>((resolve) => l.server.close(() => resolve()));
   }
 
-  private async backends(route: VipRoute): Promise<VipBackend[]> {
-    const targets =
-      route.endpoints.length > 0 ? route.endpoints : [{ address: route.host, port: route.hostPort }];
-    if (route.resolution === 'STATIC') return targets;
+  private async resolveTargets(route: VipRoute): Promise<VipBackend[]> {
     const resolved = await Promise.all(
-      targets.map(async (t) =>
+      targetsOf(route).map(async (t) =>
         (await this.opts.resolve(t.address)).map((address) => ({ address, port: t.port })),
       ),
     );
@@ -139,16 +145,14 @@ export class VipProxy {
       l.sockets.delete(client);
     });
     client.on('error', () => {});
-    client.pause();
-    this.backends(l.route).then(
-      (list) => {
-        if (client.destroyed) return;
-        if (list.length === 0) return this.refuse(l, client, 'no backend address');
-        const target = list[l.turn++ % list.length];
-        this.connect(l, client, target);
-      },
-      (err: Error) => this.refuse(l, client, err.message),
-    );
+    const pick = (list: VipBackend[]) => {
+      if (client.destroyed) return;
+      if (list.length === 0) return this.refuse(l, client, 'no backend address');
+      this.connect(l, client, list[l.turn++ % list.length]);
+    };
+    // The common STATIC case stays synchronous: no promise per connection.
+    if (l.route.resolution === 'STATIC') return pick(targetsOf(l.route));
+    this.resolveTargets(l.route).then(pick, (err: Error) => this.refuse(l, client, err.message));
   }
 
   /** Connect failure closes the client with a reset, as the backend itself would have. */
@@ -159,7 +163,12 @@ export class VipProxy {
   }
 
   private connect(l: Listener, client: net.Socket, target: VipBackend): void {
-    const backend = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
+    const backend = net.connect({
+      host: target.address,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
     l.sockets.add(backend);
     backend.on('close', () => l.sockets.delete(backend));
     const timer = setTimeout(() => backend.destroy(new Error('connect timeout')), this.opts.connectTimeoutMs);
