@@ -1,0 +1,52 @@
+// The VIP proxy's routes for one workload (SPEC §6): every VIP the workload's table answers with,
+// on every TCP port of its ServiceEntry, to the entry's backend.
+import type { HostVips } from '../allocate/index.js';
+import type { ServiceEntry, ServiceEntryPort } from '../model/index.js';
+import type { VipBackend, VipRoute } from '../vip/index.js';
+import type { WorkloadView } from './view.js';
+
+/** Istio's port protocols all run over TCP except UDP (and SCTP, which we do not proxy). */
+function isTcp(port: ServiceEntryPort): boolean {
+  const p = port.protocol.toUpperCase();
+  return p !== 'UDP' && p !== 'SCTP';
+}
+
+/** Endpoint port: the endpoint's own port of that name, else the targetPort, else the port number. */
+function endpointsFor(se: ServiceEntry, port: ServiceEntryPort): VipBackend[] {
+  return se.endpoints.map((ep) => ({
+    address: ep.address,
+    port: ep.ports[port.name] ?? port.targetPort ?? port.number,
+  }));
+}
+
+function hostRoutes(h: HostVips): VipRoute[] {
+  const se = h.entry;
+  const routes: VipRoute[] = [];
+  for (const vip of [h.v4, h.v6]) {
+    if (vip === undefined) continue;
+    for (const port of se.ports.filter(isTcp)) {
+      routes.push({
+        vip,
+        port: port.number,
+        host: h.host,
+        resolution: se.resolution,
+        endpoints: endpointsFor(se, port),
+        hostPort: port.targetPort ?? port.number,
+        origin: `ServiceEntry ${se.meta.namespace}/${se.meta.name}`,
+      });
+    }
+  }
+  return routes;
+}
+
+/**
+ * The routes for the VIPs in the workload's table: none when its table has no VIPs (capture or
+ * auto-allocation off). Wildcard hosts have no single backend to connect to and get no route.
+ */
+export function vipRoutes(view: WorkloadView): VipRoute[] {
+  const { capture, autoAllocate } = view.config;
+  if (!capture.value || !autoAllocate.value) return [];
+  return view.allocation.hosts
+    .filter((h) => !h.host.startsWith('*.') && view.allocation.vips(h.entry, h.host) !== undefined)
+    .flatMap(hostRoutes);
+}
