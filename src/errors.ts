@@ -7,7 +7,9 @@ export type ErrorCode =
   | 'MESHDNS_RESOLV_CONF'
   | 'MESHDNS_FLAG_INVALID'
   | 'MESHDNS_LISTEN'
-  | 'MESHDNS_UPSTREAM';
+  | 'MESHDNS_UPSTREAM'
+  | 'MESHDNS_ADMIN_REMOTE'
+  | 'MESHDNS_NO_ANSWER';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

@@ -2,7 +2,10 @@
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
+import { registerExplain } from './explain.js';
+import { registerLookup } from './lookup.js';
 import { serve } from './serve.js';
+import { addServeExtraOptions } from './serve-options.js';
 import { printTable } from './table.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -22,7 +25,7 @@ const program = new Command('meshdns')
   .description('DNS proxy for service meshes: answers mesh names locally, forwards the rest')
   .showHelpAfterError();
 
-program
+const serveCommand = program
   .command('serve')
   .description('serve DNS for one workload from a folder of manifests (controller and agent in one process)')
   .requiredOption('--manifests <dir>', 'folder of Kubernetes/Istio YAML or JSON manifests (watched)')
@@ -45,8 +48,8 @@ program
     new Option('--log-level <level>', 'log level')
       .choices(['debug', 'info', 'warn', 'error'])
       .default('info'),
-  )
-  .action((flags) => serve(flags).catch(fail));
+  );
+addServeExtraOptions(serveCommand).action((flags, cmd) => serve(flags, cmd).catch(fail));
 
 program
   .command('table')
@@ -58,5 +61,8 @@ program
   .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
   .action((flags) => printTable(flags).catch(fail));
+
+registerLookup(program, fail);
+registerExplain(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,5 +1,6 @@
-import { isIPv6 } from 'node:net';
 // `meshdns serve`: controller (manifests folder) and agent in one process.
+import { isIPv6 } from 'node:net';
+import type { Command } from 'commander';
 import { Agent } from '../agent/index.js';
 import { Controller } from '../controller/index.js';
 import {
@@ -10,8 +11,9 @@ import {
 } from '../upstream/index.js';
 import { parseDomain, parseListen, parsePositiveInt } from './flags.js';
 import { createLogger } from './logger.js';
+import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends ServeExtraFlags {
   manifests: string;
   dnsListen: string;
   namespace: string;
@@ -33,7 +35,7 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
   }
 }
 
-export async function serve(flags: ServeFlags): Promise<void> {
+export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
   const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
   const clusterDomain = parseDomain('--cluster-domain', flags.clusterDomain);
@@ -44,6 +46,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: 53 }));
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
   const logger = createLogger(flags.logLevel);
+  const extra = agentExtraOptions(flags);
 
   const agent = new Agent({
     listen,
@@ -53,11 +56,23 @@ export async function serve(flags: ServeFlags): Promise<void> {
     upstreamAttempts: conf?.attempts,
     upstreamPerTryTimeoutMs: conf ? Math.min(conf.timeoutMs, timeoutMs) : undefined,
     logger,
+    ...extra,
+    config: {
+      flags: cmd ? flagSources(cmd) : {},
+      upstreams: {
+        value: upstreams,
+        source: flags.upstream?.length ? 'flag' : `resolv.conf ${flags.resolvConf}`,
+      },
+      searchDomains: {
+        value: searchDomains,
+        source: flags.search ? 'flag' : `resolv.conf ${flags.resolvConf}`,
+      },
+    },
   });
   const controller = new Controller({
     manifestsDir: flags.manifests,
     scope: { namespace, clusterDomain, searchDomains },
-    onTable: (table) => agent.setTable(table),
+    onTable: (table, errors) => agent.setTable(table, errors.length),
     logger,
   });
   await controller.start();
@@ -65,6 +80,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
   logger.info(
     {
       listen: `${listen.host}:${agent.port}`,
+      admin: extra.admin ? `${extra.admin.host}:${agent.adminPort}` : null,
+      cache: agent.cache !== undefined,
+      metrics: extra.registry !== undefined,
       upstreams: upstreams.map((u) => `${u.host}:${u.port}`),
       namespace,
       searchDomains,

@@ -9,7 +9,8 @@ import { ManifestSource } from '../sources/index.js';
 export interface ControllerOptions {
   manifestsDir: string;
   scope: TableScope;
-  onTable: (table: NameTable) => void;
+  /** A new table, with the invalid objects left out of it. */
+  onTable: (table: NameTable, errors: MeshdnsError[]) => void;
   logger: Logger;
   debounceMs?: number;
 }
@@ -34,7 +35,7 @@ export class Controller {
       { names: table.size, errors: errors.length, dir: this.opts.manifestsDir },
       'name table built',
     );
-    this.opts.onTable(table);
+    this.opts.onTable(table, errors);
   }
 
   async start(): Promise<void> {
