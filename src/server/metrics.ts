@@ -1,7 +1,7 @@
 // Request metrics: Istio's dns_requests_total and meshdns' requests by protocol and qtype and
 // responses by source and rcode. Counting is a typed-array increment per query (no labels, no
 // allocation on the hot path); the samples are built at scrape time.
-import { keyToName, QTYPE } from '../dns/index.js';
+import { keyToName, QTYPE, qtypeName } from '../dns/index.js';
 import { counterFrom, type Registry, type Sample } from '../metrics.js';
 import type { Request, Transport } from './pipeline.js';
 
@@ -92,7 +92,7 @@ export class ServerMetrics {
       this.log.logger.info(
         {
           qname: keyToName(req.q.qkey),
-          qtype: req.q.qtype,
+          qtype: qtypeName(req.q.qtype),
           protocol: req.transport,
           source,
           rcode: rcodeLabel(rcode),

@@ -14,10 +14,10 @@ import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
 
 const S = 'default.svc.cluster.local';
 
-export async function adminGet(
-  port: number,
-  path: string,
-): Promise<{ status: number; body: any; text: string }> {
+// biome-ignore lint/suspicious/noExplicitAny: JSON of the admin API; the assertions are its checks.
+type Json = any;
+
+async function adminGet(port: number, path: string): Promise<{ status: number; body: Json; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   const text = await res.text();
   let body: unknown;
@@ -151,7 +151,7 @@ describe('admin API', () => {
     source: string;
     /** Seconds the fake clock moves first. */
     wait?: number;
-    check: (b: any) => void;
+    check: (b: Json) => void;
   }[] = [
     {
       name: 'table: exact host',
