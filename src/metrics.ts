@@ -7,12 +7,26 @@ export { Registry };
 /** One labelled sample: label values and the current count. */
 export type Sample = [labels: Record<string, string>, value: number];
 
+type Read = () => number | Sample[];
+
+/** Applies what `read()` returns, one value or labelled samples, after clearing the last scrape's. */
+function refill(
+  metric: Counter<string> | Gauge<string>,
+  read: Read,
+  put: (labels: Record<string, string>, n: number) => void,
+): void {
+  metric.reset();
+  const value = read();
+  if (typeof value === 'number') put({}, value);
+  else for (const [labels, n] of value) put(labels, n);
+}
+
 /** A counter whose value is read from `read()` on every scrape. */
 export function counterFrom(
   registry: Registry,
   name: string,
   help: string,
-  read: () => number | Sample[],
+  read: Read,
   labelNames: string[] = [],
 ): Counter<string> {
   return new Counter({
@@ -21,10 +35,7 @@ export function counterFrom(
     labelNames,
     registers: [registry],
     collect(this: Counter<string>) {
-      this.reset();
-      const value = read();
-      if (typeof value === 'number') this.inc(value);
-      else for (const [labels, n] of value) this.inc(labels, n);
+      refill(this, read, (labels, n) => this.inc(labels, n));
     },
   });
 }
@@ -34,7 +45,7 @@ export function gaugeFrom(
   registry: Registry,
   name: string,
   help: string,
-  read: () => number | Sample[],
+  read: Read,
   labelNames: string[] = [],
 ): Gauge<string> {
   return new Gauge({
@@ -43,10 +54,7 @@ export function gaugeFrom(
     labelNames,
     registers: [registry],
     collect(this: Gauge<string>) {
-      this.reset();
-      const value = read();
-      if (typeof value === 'number') this.set(value);
-      else for (const [labels, n] of value) this.set(labels, n);
+      refill(this, read, (labels, n) => this.set(labels, n));
     },
   });
 }

@@ -80,45 +80,49 @@ const DNSMASQ_BASE = [
   '--pid-file=',
   '--log-facility=-',
 ];
-const asRoot = () => (process.getuid?.() === 0 ? ['--user=root'] : []);
-
-/** dnsmasq answering `zones` from hosts files with TTL `ttl`: the upstream every forwarder asks. */
-export async function startDnsmasqUpstream(
+/** A throwaway dnsmasq on `listen` with `args` on top of the common ones (no pid file, logs to stderr). */
+async function startDnsmasq(
   group: Spawner,
   bin: string,
-  o: { listen: Address; hostsFiles: string[]; zones: string[]; ttl: number; cpu?: number; probeName: string },
+  label: string,
+  o: { listen: Address; cpu?: number; probeName: string },
+  args: string[],
 ): Promise<{ address: Address; proc: Proc }> {
-  const args = [
+  const all = [
     ...DNSMASQ_BASE,
-    ...asRoot(),
+    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
     `--listen-address=${o.listen.host}`,
     `--port=${o.listen.port}`,
-    ...o.hostsFiles.map((f) => `--addn-hosts=${f}`),
-    `--local-ttl=${o.ttl}`,
-    ...o.zones.map((z) => `--local=/${z}/`),
+    ...args,
   ];
-  const proc = group.spawn('dnsmasq-upstream', bin, args, { cpu: o.cpu });
+  const proc = group.spawn(label, bin, all, { cpu: o.cpu });
   await waitAnswering(o.listen, o.probeName, proc);
   return { address: o.listen, proc };
 }
 
+/** dnsmasq answering `zones` from hosts files with TTL `ttl`: the upstream every forwarder asks. */
+export function startDnsmasqUpstream(
+  group: Spawner,
+  bin: string,
+  o: { listen: Address; hostsFiles: string[]; zones: string[]; ttl: number; cpu?: number; probeName: string },
+): Promise<{ address: Address; proc: Proc }> {
+  return startDnsmasq(group, bin, 'dnsmasq-upstream', o, [
+    ...o.hostsFiles.map((f) => `--addn-hosts=${f}`),
+    `--local-ttl=${o.ttl}`,
+    ...o.zones.map((z) => `--local=/${z}/`),
+  ]);
+}
+
 /** dnsmasq as a caching forwarder in front of `upstream`. */
-export async function startDnsmasqForwarder(
+export function startDnsmasqForwarder(
   group: Spawner,
   bin: string,
   o: { listen: Address; upstream: Address; cacheSize: number; cpu?: number; probeName: string },
 ): Promise<{ address: Address; proc: Proc }> {
-  const args = [
-    ...DNSMASQ_BASE,
-    ...asRoot(),
-    `--listen-address=${o.listen.host}`,
-    `--port=${o.listen.port}`,
+  return startDnsmasq(group, bin, 'dnsmasq', o, [
     `--server=${o.upstream.host}#${o.upstream.port}`,
     `--cache-size=${o.cacheSize}`,
-  ];
-  const proc = group.spawn('dnsmasq', bin, args, { cpu: o.cpu });
-  await waitAnswering(o.listen, o.probeName, proc);
-  return { address: o.listen, proc };
+  ]);
 }
 
 function unboundConf(dir: string, listen: Address, body: string[]): string {
