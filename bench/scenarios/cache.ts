@@ -27,6 +27,9 @@ export interface CacheScenarioResult extends PerfComparison {
   scenario: string;
   description: string;
   setup: Record<string, unknown>;
+  /** Steady state: every name cached. */
+  hot: Pick<PerfComparison, 'contenders' | 'ratios'>;
+  text: string[];
 }
 
 async function run(ctx: CacheScenarioContext): Promise<CacheScenarioResult> {
@@ -55,61 +58,81 @@ async function run(ctx: CacheScenarioContext): Promise<CacheScenarioResult> {
   const probeName = warm.names[0];
   const cpu = config.serverCpu;
   const up = upstream.address;
+  const ratios: [string, string][] = [
+    ['meshdns', 'dnsmasq'],
+    ['meshdns', 'unbound'],
+  ];
+  const contenders = [
+    {
+      label: 'meshdns',
+      start: async () =>
+        startMeshdns(group, {
+          manifestsDir: emptyManifests,
+          listen: await at(HOSTS.meshdns),
+          upstream: up,
+          search: ['x.invalid'],
+          extraArgs: ['--cache-size', String(2 * NAMES)],
+          cpu,
+          probeName,
+        }),
+    },
+    {
+      label: 'dnsmasq',
+      start: async () =>
+        startDnsmasqForwarder(group, tools.get('dnsmasq')!, {
+          listen: await at(HOSTS.dnsmasq),
+          upstream: up,
+          cacheSize: 2 * NAMES,
+          cpu,
+          probeName,
+        }),
+    },
+    {
+      label: 'unbound',
+      start: async () =>
+        startUnboundForwarder(group, tools.get('unbound')!, {
+          listen: await at(HOSTS.unbound),
+          upstream: up,
+          workDir,
+          cpu,
+          probeName,
+        }),
+    },
+  ];
+  const check = (address: Address) =>
+    expectAddresses(
+      address,
+      `${address.host}:${address.port}`,
+      [0, 1, WARM_NAMES - 1].map((i): [string, string] => [warm.names[i], benchAddress(i)]),
+    );
+  log('  cold: each run starts the forwarder afresh and sends one pass of the query stream');
   const comparison = await compareAlternating({
     config,
     group,
     log,
     freshEachRun: true,
-    ratios: [
-      ['meshdns', 'dnsmasq'],
-      ['meshdns', 'unbound'],
-    ],
-    contenders: [
-      {
-        label: 'meshdns',
-        start: async () =>
-          startMeshdns(group, {
-            manifestsDir: emptyManifests,
-            listen: await at(HOSTS.meshdns),
-            upstream: up,
-            search: ['x.invalid'],
-            extraArgs: ['--cache-size', String(2 * NAMES)],
-            cpu,
-            probeName,
-          }),
-      },
-      {
-        label: 'dnsmasq',
-        start: async () =>
-          startDnsmasqForwarder(group, tools.get('dnsmasq')!, {
-            listen: await at(HOSTS.dnsmasq),
-            upstream: up,
-            cacheSize: 2 * NAMES,
-            cpu,
-            probeName,
-          }),
-      },
-      {
-        label: 'unbound',
-        start: async () =>
-          startUnboundForwarder(group, tools.get('unbound')!, {
-            listen: await at(HOSTS.unbound),
-            upstream: up,
-            workDir,
-            cpu,
-            probeName,
-          }),
-      },
-    ],
+    ratios,
+    contenders,
     warmUp: async (address) => {
       await runPerf(group, config, { server: address, queryFile: warmFile, onePass: true });
-      await expectAddresses(
-        address,
-        `${address.host}:${address.port}`,
-        [0, 1, WARM_NAMES - 1].map((i) => [warm.names[i], benchAddress(i)]),
-      );
+      await check(address);
     },
     measure: (address) => runPerf(group, config, { server: address, queryFile, onePass: true }),
+  });
+  // Steady state: the same stream once to fill the cache, then timed runs that are all hits.
+  log(`  hot: every name cached, timed runs of ${config.seconds} s`);
+  const hot = await compareAlternating({
+    config,
+    group,
+    log,
+    freshEachRun: false,
+    ratios,
+    contenders,
+    warmUp: async (address) => {
+      await runPerf(group, config, { server: address, queryFile, onePass: true });
+      await check(address);
+    },
+    measure: (address) => runPerf(group, config, { server: address, queryFile }),
   });
   await upstream.proc.stop();
   return {
@@ -128,6 +151,16 @@ async function run(ctx: CacheScenarioContext): Promise<CacheScenarioResult> {
           : `servers on CPU ${cpu}; dnsperf and the upstream on CPU ${config.clientCpu}`,
     },
     ...comparison,
+    warnings: [...comparison.warnings, ...hot.warnings.map((w) => `hot: ${w}`)],
+    hot: { contenders: hot.contenders, ratios: hot.ratios },
+    text: [
+      'hot (all hits):',
+      ...hot.contenders.map(
+        (c) =>
+          `  ${c.label.padEnd(18)} median ${Math.round(c.medianQps)} qps (runs: ${c.runs.map((r) => Math.round(r.qps)).join(', ')})`,
+      ),
+      ...hot.ratios.map((r) => `  ${r.label.padEnd(34)} ${r.value.toFixed(2)}`),
+    ],
   };
 }
 
