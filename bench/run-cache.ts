@@ -13,6 +13,7 @@ import {
   ensureBenchTools,
 } from './lib/cache-harness.js';
 import { cacheScenario } from './scenarios/cache.js';
+import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
 import { searchPathScenario } from './scenarios/search-path.js';
 import { tableMetricsScenario } from './scenarios/table-metrics.js';
 
@@ -25,7 +26,12 @@ interface AnyScenario {
   ): Promise<Partial<PerfComparison> & { setup: Record<string, unknown>; text?: string[] }>;
 }
 
-const SCENARIOS: AnyScenario[] = [cacheScenario, searchPathScenario, tableMetricsScenario];
+const SCENARIOS: AnyScenario[] = [
+  cacheScenario,
+  searchPathScenario,
+  tableMetricsScenario,
+  pipelineMetricsScenario,
+];
 const RESULTS = fileURLToPath(new URL('../bench-results/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 

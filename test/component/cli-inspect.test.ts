@@ -124,3 +124,53 @@ describe('meshdns lookup and explain', () => {
     assert.match(r.stderr, /MESHDNS_ADMIN_REMOTE/);
   });
 });
+
+describe('meshdns serve: switching the cache and metrics off, logging queries', () => {
+  it('--no-cache --no-metrics --log-queries 1', async () => {
+    const port = await freePort('127.0.0.1');
+    const adminPort = await freePort('127.0.0.1');
+    const agent = startCli([
+      'serve',
+      '--manifests',
+      'examples',
+      '--upstream',
+      '127.0.0.1:9',
+      '--search',
+      S,
+      '--dns-listen',
+      `127.0.0.1:${port}`,
+      '--admin-listen',
+      `127.0.0.1:${adminPort}`,
+      '--no-cache',
+      '--no-metrics',
+      '--log-queries',
+      '1',
+    ]);
+    try {
+      await waitReady(adminPort);
+      const get = (path: string) => fetch(`http://127.0.0.1:${adminPort}${path}`);
+      assert.deepEqual(await (await get('/debug/cache')).json(), { enabled: false });
+      const metrics = await get('/metrics');
+      await metrics.text();
+      assert.equal(metrics.status, 404);
+      const config = (await (await get('/debug/config')).json()) as {
+        pipeline: string[];
+        flags: Record<string, { value: unknown; source: string }>;
+      };
+      assert.deepEqual(config.pipeline, ['table', 'upstream']);
+      assert.deepEqual(config.flags.cache, { value: false, source: 'flag' });
+      assert.deepEqual(config.flags.cacheSize.source, 'default');
+      const r = await runCli(['lookup', 'productpage', '--server', `127.0.0.1:${port}`]);
+      assert.equal(r.stdout, '10.96.0.10\n');
+      const deadline = Date.now() + 5000;
+      while (!/"msg":"query"/.test(agent.output()) && Date.now() < deadline)
+        await new Promise((res) => setTimeout(res, 50));
+      assert.match(
+        agent.output(),
+        /"qname":"productpage\.","qtype":"A","protocol":"udp","source":"table","rcode":"NOERROR"/,
+      );
+    } finally {
+      assert.equal(await agent.stop(), 0);
+    }
+  });
+});
