@@ -7,6 +7,8 @@ import { freePort } from '../helpers/ports.js';
 import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
 
 const S = 'default.svc.cluster.local';
+/** The examples, with an upstream nobody answers on. */
+const SERVE_NO_UPSTREAM = ['serve', '--manifests', 'examples', '--upstream', '127.0.0.1:9', '--search', S];
 
 async function waitReady(adminPort: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -108,13 +110,7 @@ describe('meshdns lookup and explain', () => {
 
   it('serve refuses a non-loopback admin address without --admin-allow-remote', async () => {
     const r = await runCli([
-      'serve',
-      '--manifests',
-      'examples',
-      '--upstream',
-      '127.0.0.1:9',
-      '--search',
-      S,
+      ...SERVE_NO_UPSTREAM,
       '--admin-listen',
       '0.0.0.0:0',
       '--dns-listen',
@@ -130,13 +126,7 @@ describe('meshdns serve: switching the cache and metrics off, logging queries', 
     const port = await freePort('127.0.0.1');
     const adminPort = await freePort('127.0.0.1');
     const agent = startCli([
-      'serve',
-      '--manifests',
-      'examples',
-      '--upstream',
-      '127.0.0.1:9',
-      '--search',
-      S,
+      ...SERVE_NO_UPSTREAM,
       '--dns-listen',
       `127.0.0.1:${port}`,
       '--admin-listen',
