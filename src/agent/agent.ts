@@ -96,11 +96,10 @@ export class Agent {
     });
     const stages: Stage[] = [this.tableStage];
     if (opts.cache !== false) {
-      this.cache = new DnsCache(cacheSettings(opts.cache), now);
-      stages.push(
-        new CacheStage({ cache: this.cache, upstream: this.forwarder, isLocal: (k) => this.isLocal(k) }),
-      );
-      if (registry) cacheMetrics(registry, () => (this.cache as DnsCache).stats());
+      const cache = new DnsCache(cacheSettings(opts.cache), now);
+      this.cache = cache;
+      stages.push(new CacheStage({ cache, upstream: this.forwarder, isLocal: (k) => this.isLocal(k) }));
+      if (registry) cacheMetrics(registry, () => cache.stats());
     }
     stages.push(new ForwardStage(this.forwarder));
     this.pipeline = new Pipeline(stages, this.observer(registry, opts));
