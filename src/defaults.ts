@@ -17,6 +17,15 @@ export const DEFAULTS = {
   vipRangeV6: '2001:2::/48',
   /** The VIP state file, relative to the folder that holds the manifests folder (not inside it). */
   stateFile: '.meshdns/allocations.json',
+  /** VIP proxy: Envoy's default connect timeout, and Istio's default TCP idle timeout (1 h). */
+  vipConnectTimeoutMs: 10_000,
+  vipIdleTimeoutMs: 3_600_000,
   /** Istio's agent port for DNS, the redirect target of `meshdns capture`. */
   captureAgentPort: 15053,
+  /** SPEC §8: metrics and debug views; Istio's agent serves its own on this port too. */
+  adminListen: '127.0.0.1:15020',
+  /** At most one log line per this long for a burst of upstream failures. */
+  upstreamFailureLogIntervalMs: 10_000,
+  /** `--log-queries` without a value logs this share of the queries. */
+  logQueriesSample: 0.01,
 } as const;

@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'MESHDNS_VIP_EXHAUSTED'
   | 'MESHDNS_VIP_CONFLICT'
   | 'MESHDNS_STATE_INVALID'
-  | 'MESHDNS_STATE_WRITE';
+  | 'MESHDNS_STATE_WRITE'
+  | 'MESHDNS_ADMIN_REMOTE'
+  | 'MESHDNS_NO_ANSWER';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

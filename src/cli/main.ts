@@ -4,7 +4,11 @@ import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { capture } from './capture.js';
 import { printConfig } from './config.js';
+
+import { registerExplain } from './explain.js';
+import { registerLookup } from './lookup.js';
 import { serve } from './serve.js';
+import { addServeExtraOptions } from './serve-options.js';
 import { printTable } from './table.js';
 import { printVips } from './vips.js';
 import { allocationOptions, workloadOptions } from './workload.js';
@@ -52,13 +56,10 @@ workloadOptions(serveCommand)
     'total time budget for a forwarded query',
     String(DEFAULTS.upstreamTimeoutMs),
   );
-allocationOptions(serveCommand)
-  .addOption(
-    new Option('--log-level <level>', 'log level')
-      .choices(['debug', 'info', 'warn', 'error'])
-      .default('info'),
-  )
-  .action((flags) => serve(flags).catch(fail));
+allocationOptions(serveCommand).addOption(
+  new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
+);
+addServeExtraOptions(serveCommand).action((flags, cmd) => serve(flags, cmd).catch(fail));
 
 const tableCommand = program
   .command('table')
@@ -104,5 +105,8 @@ program
   .option('--vip-range-v4 <cidr>', 'IPv4 VIP range routed locally', DEFAULTS.vipRangeV4)
   .option('--vip-range-v6 <cidr>', 'IPv6 VIP range routed locally', DEFAULTS.vipRangeV6)
   .action((flags) => capture(flags).catch(fail));
+
+registerLookup(program, fail);
+registerExplain(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,8 +1,10 @@
 // `meshdns serve`: controller (manifests folder) and agent in one process.
 import { isIPv6 } from 'node:net';
+import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
-import { Controller } from '../controller/index.js';
+import { Controller, vipRoutes, type WorkloadView, workloadVips } from '../controller/index.js';
+import type { MeshdnsError } from '../errors.js';
 import { loadMeshConfigFile } from '../sources/index.js';
 import {
   parseUpstreamAddress,
@@ -12,9 +14,10 @@ import {
 } from '../upstream/index.js';
 import { parseDomain, parseListen, parsePositiveInt } from './flags.js';
 import { createLogger } from './logger.js';
+import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
 
-export interface ServeFlags extends WorkloadFlags {
+export interface ServeFlags extends WorkloadFlags, ServeExtraFlags {
   dnsListen: string;
   resolvConf: string;
   search?: string[];
@@ -48,7 +51,15 @@ function exitOnSignal(logger: Logger, close: () => Promise<unknown>): void {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-export async function serve(flags: ServeFlags): Promise<void> {
+/** Hands a new view to the agent: the table, and the VIPs with the proxy's routes. */
+function useView(agent: Agent, view: WorkloadView, errors: MeshdnsError[], logger: Logger): void {
+  agent.setTable(view.table, errors.length);
+  agent
+    .setVips(workloadVips(view), vipRoutes(view))
+    .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));
+}
+
+export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
   const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
   const setup = resolveWorkloadFlags(flags);
@@ -59,6 +70,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
   const meshConfig = setup.meshConfigFile ? await loadMeshConfigFile(setup.meshConfigFile) : undefined;
   const logger = createLogger(flags.logLevel);
+  const extra = agentExtraOptions(flags);
 
   let agent: Agent | undefined;
   const controller = new Controller({
@@ -68,7 +80,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     ...(meshConfig ? { meshConfig } : {}),
     stateFile: setup.stateFile,
     ranges: setup.ranges,
-    onTable: (table) => agent?.setTable(table),
+    onView: (view, errors) => agent && useView(agent, view, errors, logger),
     logger,
   });
   await controller.start();
@@ -92,12 +104,28 @@ export async function serve(flags: ServeFlags): Promise<void> {
     upstreamAttempts: conf?.attempts,
     upstreamPerTryTimeoutMs: conf ? Math.min(conf.timeoutMs, timeoutMs) : undefined,
     logger,
+    ...extra,
+    config: {
+      flags: cmd ? flagSources(cmd) : {},
+      upstreams: {
+        value: upstreams,
+        source: flags.upstream?.length ? 'flag' : `resolv.conf ${flags.resolvConf}`,
+      },
+      searchDomains: {
+        value: searchDomains,
+        source: flags.search ? 'flag' : `resolv.conf ${flags.resolvConf}`,
+      },
+    },
   });
-  agent.setTable(controller.table());
+  const { view, errors } = controller.current();
+  useView(agent, view, errors, logger);
   await agent.start();
   logger.info(
     {
       listen: `${listen.host}:${agent.port}`,
+      admin: extra.admin ? `${extra.admin.host}:${agent.adminPort}` : null,
+      cache: agent.cache !== undefined,
+      metrics: extra.registry !== undefined,
       upstreams: upstreams.map((u) => `${u.host}:${u.port}`),
       namespace: setup.namespace,
       workload,

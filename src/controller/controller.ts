@@ -12,7 +12,7 @@ import {
   type Resources,
   type Workload,
 } from '../model/index.js';
-import type { NameTable, TableScope } from '../nametable/index.js';
+import type { TableScope } from '../nametable/index.js';
 import { ManifestSource } from '../sources/index.js';
 import { workloadNotFound } from './load.js';
 import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
@@ -25,7 +25,8 @@ export interface ControllerOptions {
   meshConfig?: MeshSettings;
   stateFile: string;
   ranges: VipRanges;
-  onTable: (table: NameTable) => void;
+  /** A new view (table, VIPs, config), with the invalid objects left out of it. */
+  onView: (view: WorkloadView, errors: MeshdnsError[]) => void;
   logger: Logger;
   debounceMs?: number;
 }
@@ -38,6 +39,7 @@ export class Controller {
   /** The workload as last seen; kept when it drops out of the folder. */
   private workload: Workload | undefined;
   private view: WorkloadView | undefined;
+  private errors: MeshdnsError[] = [];
   private reported = new Set<string>();
   private startError: MeshdnsError | undefined;
   private workloadGone = false;
@@ -71,9 +73,9 @@ export class Controller {
     return this.view!.config;
   }
 
-  /** The name table from the latest snapshot (set once `start()` has resolved). */
-  table(): NameTable {
-    return this.view!.table;
+  /** The latest view and the invalid objects left out of it (set once `start()` has resolved). */
+  current(): { view: WorkloadView; errors: MeshdnsError[] } {
+    return { view: this.view!, errors: this.errors };
   }
 
   async close(): Promise<void> {
@@ -95,7 +97,8 @@ export class Controller {
       { names: view.table.size, vips, errors: errors.length, dir: this.opts.manifestsDir },
       'name table built',
     );
-    this.opts.onTable(view.table);
+    this.errors = errors;
+    this.opts.onView(view, errors);
   }
 
   /** False when `--workload` names nothing at start: `start()` then fails with that error. */

@@ -39,14 +39,16 @@ function hostRoutes(h: HostVips): VipRoute[] {
   return routes;
 }
 
-/**
- * The routes for the VIPs in the workload's table: none when its table has no VIPs (capture or
- * auto-allocation off). Wildcard hosts have no single backend to connect to and get no route.
- */
-export function vipRoutes(view: WorkloadView): VipRoute[] {
+/** The hosts whose VIPs are in the workload's table: none with capture or auto-allocation off. */
+export function workloadVips(view: WorkloadView): HostVips[] {
   const { capture, autoAllocate } = view.config;
   if (!capture.value || !autoAllocate.value) return [];
-  return view.allocation.hosts
-    .filter((h) => !h.host.startsWith('*.') && view.allocation.vips(h.entry, h.host) !== undefined)
+  return view.allocation.hosts.filter((h) => view.allocation.vips(h.entry, h.host) !== undefined);
+}
+
+/** The routes for those VIPs. Wildcard hosts have no single backend to connect to and get none. */
+export function vipRoutes(view: WorkloadView): VipRoute[] {
+  return workloadVips(view)
+    .filter((h) => !h.host.startsWith('*.'))
     .flatMap(hostRoutes);
 }

@@ -55,3 +55,19 @@ export const FLAG_AD = 0x0020;
 export const FLAG_CD = 0x0010;
 /** EDNS DO bit, in the OPT record's TTL field (RFC 3225). */
 export const EDNS_DO = 0x8000;
+
+const QTYPE_BY_NAME: Record<string, number> = { ...QTYPE, SVCB: 64, HTTPS: 65, CAA: 257, DS: 43, DNSKEY: 48 };
+
+/** "A", "aaaa", "TYPE65" or "65" → the type number; undefined for anything else. */
+export function parseQtype(text: string): number | undefined {
+  const t = text.toUpperCase();
+  if (t in QTYPE_BY_NAME) return QTYPE_BY_NAME[t];
+  const m = /^(?:TYPE)?(\d{1,5})$/.exec(t);
+  const n = m ? Number(m[1]) : Number.NaN;
+  return n > 0 && n < 65536 ? n : undefined;
+}
+
+/** The type's mnemonic, or RFC 3597's "TYPEnnn". */
+export function qtypeName(qtype: number): string {
+  return Object.entries(QTYPE_BY_NAME).find(([, n]) => n === qtype)?.[0] ?? `TYPE${qtype}`;
+}

@@ -16,7 +16,8 @@ import {
 import type { Query } from './query.js';
 import { skipRecord } from './query.js';
 
-const OPT_SIZE = 11;
+/** An OPT record with the root owner and no options (RFC 6891 §6.1.2). */
+export const OPT_SIZE = 11;
 /** A compression pointer to the question name, which always starts at offset 12. */
 const PTR_QNAME = Buffer.from([0xc0, HEADER_SIZE]);
 
@@ -62,7 +63,8 @@ function responseFlags(q: Query, extra: number): number {
   return FLAG_QR | FLAG_RA | (q.flags & (FLAG_RD | FLAG_CD)) | extra;
 }
 
-function writeOpt(out: Buffer, o: number, q: Query): number {
+/** Writes our OPT record at `o` for an EDNS client; returns the offset past it. */
+export function writeOpt(out: Buffer, o: number, q: Query): number {
   out[o] = 0;
   out.writeUInt16BE(QTYPE.OPT, o + 1);
   out.writeUInt16BE(EDNS_UDP_SIZE, o + 3);

@@ -1,8 +1,12 @@
+export { CacheStage, type CacheStageOptions } from './cache-stage.js';
+export { type QueryLogger, ServerMetrics, type ServerMetricsOptions } from './metrics.js';
 export {
   type AnswerObserver,
+  type AnswerSource,
   type Outcome,
   PASS,
   Pipeline,
+  type PipelineObserver,
   type Request,
   type Stage,
   type Transport,

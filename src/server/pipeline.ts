@@ -18,7 +18,14 @@ export interface Request {
   transport: Transport;
   /** The most bytes the client takes: 512 or its EDNS size over UDP (SPEC §4 "Size"), 65535 over TCP. */
   limit: number;
+  /**
+   * Where the answer came from when that is not the answering stage's name: the cache stage
+   * answers misses from upstream and, when upstream fails, from stale entries (metrics, logs).
+   */
+  source: AnswerSource | undefined;
 }
+
+export type AnswerSource = 'table' | 'cache' | 'stale' | 'upstream' | 'none';
 
 /** A stage's result: an answer, `null` to drop the query, or PASS to hand it to the next stage. */
 export const PASS: unique symbol = Symbol('pass');
@@ -29,16 +36,27 @@ export interface Stage {
   handle(req: Request): Outcome | Promise<Outcome>;
 }
 
-/** Called once per answered query with the stage that answered; metrics hook in here later. */
-export type AnswerObserver = (req: Request, stage: string, answer: Buffer | null) => void;
+/** Called once per answered query with where the answer came from (metrics, query logs). */
+export type AnswerObserver = (req: Request, source: string, answer: Buffer | null) => void;
+
+/** Sees every message: answered ones, and those refused before any stage (malformed, not a query). */
+export interface PipelineObserver {
+  answered: AnswerObserver;
+  rejected(transport: Transport, problem: 'formerr' | 'notimp' | 'drop'): void;
+}
 
 export class Pipeline {
   private readonly stages: Stage[];
-  private readonly observe: AnswerObserver | undefined;
+  private readonly observer: PipelineObserver | undefined;
 
-  constructor(stages: Stage[], observe?: AnswerObserver) {
+  constructor(stages: Stage[], observer?: PipelineObserver) {
     this.stages = stages;
-    this.observe = observe;
+    this.observer = observer;
+  }
+
+  /** Stage names in order, e.g. ["table", "cache", "upstream"]. */
+  get order(): string[] {
+    return this.stages.map((s) => s.name);
   }
 
   /**
@@ -47,16 +65,18 @@ export class Pipeline {
    */
   answer(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
     const q = readQuery(msg);
-    if (q === 'drop') return null;
-    if (q === 'formerr') return buildHeaderOnly(msg, RCODE.FORMERR);
-    if (q === 'notimp') return buildHeaderOnly(msg, RCODE.NOTIMP);
+    if (typeof q === 'string') {
+      this.observer?.rejected(transport, q);
+      if (q === 'drop') return null;
+      return buildHeaderOnly(msg, q === 'formerr' ? RCODE.FORMERR : RCODE.NOTIMP);
+    }
     const limit =
       transport === 'tcp'
         ? MAX_MESSAGE_SIZE
         : q.edns
           ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE)
           : UDP_MIN_SIZE;
-    return this.run({ msg, q, transport, limit }, 0);
+    return this.run({ msg, q, transport, limit, source: undefined }, 0);
   }
 
   private run(req: Request, from: number): Buffer | null | Promise<Buffer | null> {
@@ -77,7 +97,9 @@ export class Pipeline {
   private finish(req: Request, stage: number, answer: Buffer | null): Buffer | null {
     const fitted =
       answer !== null && answer.length > req.limit ? truncateResponse(answer, req.q, req.limit) : answer;
-    this.observe?.(req, stage < 0 ? 'none' : this.stages[stage].name, fitted);
+    if (this.observer !== undefined) {
+      this.observer.answered(req, req.source ?? (stage < 0 ? 'none' : this.stages[stage].name), fitted);
+    }
     return fitted;
   }
 }

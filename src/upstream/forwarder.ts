@@ -28,6 +28,8 @@ export interface ForwarderOptions {
   random?: () => number;
   /** forward() calls in flight; past it forward() resolves null at once (SPEC §10). Default 1024. */
   maxInFlight?: number;
+  /** Called once per forward() with its duration and whether it got a usable answer (Istio's metrics). */
+  observe?: (seconds: number, ok: boolean) => void;
 }
 
 export interface ServerStats {
@@ -53,6 +55,8 @@ export interface ForwarderStats {
 export interface ForwardOptions {
   /** The client came over TCP: ask upstream over TCP directly. */
   tcp?: boolean;
+  /** For `explain`: ask without moving the rotation or counting in stats and metrics. */
+  probe?: boolean;
 }
 
 interface Settings {
@@ -70,6 +74,7 @@ export class Forwarder {
   readonly #random: () => number;
   readonly #sockets = new Set<TrackedSocket>();
   readonly #hooks: ExchangeHooks;
+  readonly #observe: ((seconds: number, ok: boolean) => void) | undefined;
   #next = 0;
   #inFlight = 0;
   #rejected = 0;
@@ -92,6 +97,7 @@ export class Forwarder {
       lastLatencyMs: null,
     }));
     this.#random = opts.random ?? cryptoRandom();
+    this.#observe = opts.observe;
     this.#hooks = {
       onRejected: () => {
         this.#rejected++;
@@ -110,17 +116,29 @@ export class Forwarder {
    */
   async forward(query: Buffer, q: Query, opts: ForwardOptions = {}): Promise<Buffer | null> {
     if (this.#closed) return null;
+    const probe = opts.probe === true;
     if (this.#inFlight >= this.#settings.maxInFlight) {
       this.#overflows++;
+      if (!probe) this.#observe?.(0, false);
       return null;
     }
     this.#inFlight++;
+    const started = performance.now();
+    let reply: Buffer | null = null;
     try {
-      const reply = await this.#tryAll(query, q.qEnd, opts.tcp === true);
+      reply = await this.#tryAll(query, q.qEnd, opts.tcp === true, probe);
       return reply && toClientReply(reply, query, q.qEnd);
     } finally {
       this.#inFlight--;
+      if (!probe) this.#observe?.((performance.now() - started) / 1000, reply !== null);
     }
+  }
+
+  /** The servers in the order the next forward() tries them first (its first round). */
+  plan(): string[] {
+    const n = this.#servers.length;
+    const start = this.#settings.rotate ? this.#next : 0;
+    return this.#servers.map((_, i) => this.#stats[(start + i) % n].server);
   }
 
   /** A fresh recursive query (RD, no EDNS) for `name` through the same machinery. */
@@ -149,17 +167,17 @@ export class Forwarder {
   }
 
   /** Tries servers in rounds: each round visits every server once, from a start that rotates per call. */
-  async #tryAll(query: Buffer, qEnd: number, tcp: boolean): Promise<Buffer | null> {
+  async #tryAll(query: Buffer, qEnd: number, tcp: boolean, probe: boolean): Promise<Buffer | null> {
     const { timeoutMs, attempts, rotate } = this.#settings;
     const n = this.#servers.length;
     const start = rotate ? this.#next : 0;
-    this.#next = (this.#next + 1) % n;
+    if (!probe) this.#next = (this.#next + 1) % n;
     const deadline = performance.now() + timeoutMs;
     const tries = n * attempts;
     for (let t = 0; t < tries && !this.#closed; t++) {
       const timeout = this.#tryTimeout(deadline, tries - t);
       if (timeout <= 0) return null;
-      const reply = await this.#tryServer((start + t) % n, query, qEnd, tcp, timeout, deadline);
+      const reply = await this.#tryServer((start + t) % n, query, qEnd, tcp, timeout, deadline, probe);
       if (reply) return reply;
     }
     return null;
@@ -179,12 +197,13 @@ export class Forwarder {
     tcp: boolean,
     timeoutMs: number,
     deadline: number,
+    probe: boolean,
   ): Promise<Buffer | null> {
-    let outcome = await this.#exchange(index, query, qEnd, tcp, timeoutMs);
+    let outcome = await this.#exchange(index, query, qEnd, tcp, timeoutMs, probe);
     if (!tcp && outcome.kind === 'reply' && isTruncated(outcome.msg)) {
       const left = Math.floor(deadline - performance.now());
       if (left <= 0) return null;
-      outcome = await this.#exchange(index, query, qEnd, true, Math.min(left, timeoutMs));
+      outcome = await this.#exchange(index, query, qEnd, true, Math.min(left, timeoutMs), probe);
     }
     return outcome.kind === 'reply' ? outcome.msg : null;
   }
@@ -195,9 +214,11 @@ export class Forwarder {
     qEnd: number,
     tcp: boolean,
     timeoutMs: number,
+    probe: boolean,
   ): Promise<Outcome> {
     const server = this.#servers[index];
-    const stats = this.#stats[index];
+    // A probe's exchanges are counted in a throwaway record.
+    const stats = probe ? { ...this.#stats[index] } : this.#stats[index];
     // A fresh random ID per exchange (RFC 5452 §9.2); everything after the ID goes out as the client sent it.
     const packet = withId(query, this.#randomId());
     const started = performance.now();

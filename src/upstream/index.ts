@@ -1,5 +1,23 @@
-// Public surface of upstream/: resolv.conf, upstream addresses, and the forwarder.
-export { FORWARDER_DEFAULTS, RESOLV_DEFAULTS } from './defaults.js';
+// Public surface of upstream/: resolv.conf, upstream addresses, the forwarder and the answer cache.
+
+export { askServer } from './ask.js';
+export {
+  type CacheEntry,
+  type CacheHit,
+  type CacheSettings,
+  type CacheStats,
+  cacheKey,
+  cacheSettings,
+  DnsCache,
+} from './cache.js';
+export {
+  type CachedAnswer,
+  type Prepared,
+  prepareAnswer,
+  renderAnswer,
+  type Uncacheable,
+} from './cache-answer.js';
+export { CACHE_DEFAULTS, FORWARDER_DEFAULTS, RESOLV_DEFAULTS } from './defaults.js';
 export {
   cryptoRandom,
   Forwarder,
@@ -8,6 +26,7 @@ export {
   type ForwardOptions,
   type ServerStats,
 } from './forwarder.js';
+export { buildQuery } from './message.js';
 export {
   formatUpstream,
   parseResolvConf,

@@ -151,8 +151,8 @@ export class VipProxy {
       this.connect(l, client, list[l.turn++ % list.length]);
     };
     // The common STATIC case stays synchronous: no promise per connection.
-    if (l.route.resolution === 'STATIC') return pick(targetsOf(l.route));
-    this.resolveTargets(l.route).then(pick, (err: Error) => this.refuse(l, client, err.message));
+    if (l.route.resolution === 'STATIC') pick(targetsOf(l.route));
+    else this.resolveTargets(l.route).then(pick, (err: Error) => this.refuse(l, client, err.message));
   }
 
   /** Connect failure closes the client with a reset, as the backend itself would have. */

@@ -16,7 +16,10 @@ export interface Running {
 
 export function startCli(args: string[], opts: { detached?: boolean; command?: string[] } = {}): Running {
   const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
-  const child = spawn(cmd, [...pre, ...args], {
+  // Several agents run at once in some tests: each gets its own admin port unless the test picks one.
+  const admin =
+    args[0] === 'serve' && !args.includes('--admin-listen') ? ['--admin-listen', '127.0.0.1:0'] : [];
+  const child = spawn(cmd, [...pre, ...args, ...admin], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached,

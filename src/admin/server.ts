@@ -1,0 +1,95 @@
+// The admin HTTP API (SPEC §8, §10): metrics, readiness and debug views, JSON, GET only. It binds
+// loopback unless `allowRemote`: the debug views show every name and upstream of the workload.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MeshdnsError } from '../errors.js';
+import { isLoopback } from './loopback.js';
+import { route } from './routes.js';
+import type { AdminSource } from './source.js';
+
+export interface AdminOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  allowRemote?: boolean;
+}
+
+export class AdminServer {
+  private server: Server | undefined;
+  private readonly opts: AdminOptions;
+  private readonly source: AdminSource;
+
+  constructor(opts: AdminOptions, source: AdminSource) {
+    if (!opts.allowRemote && !isLoopback(opts.host)) {
+      throw new MeshdnsError(
+        'MESHDNS_ADMIN_REMOTE',
+        `admin address ${opts.host} is not loopback: the admin API shows the whole name table and ` +
+          'configuration; bind 127.0.0.1 or pass --admin-allow-remote',
+      );
+    }
+    this.opts = opts;
+    this.source = source;
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    // Admin clients are scrapers and operators: keep idle connections short so close() is quick.
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) =>
+        reject(
+          new MeshdnsError(
+            'MESHDNS_LISTEN',
+            `cannot listen on ${this.opts.host}:${this.opts.port}/tcp for the admin API: ${err.message}; ` +
+              'choose another --admin-listen',
+            { cause: err },
+          ),
+        ),
+      );
+      server.listen({ host: this.opts.host, port: this.opts.port, exclusive: true }, () => resolve());
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, { error: 'only GET' }, { allow: 'GET, HEAD' });
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://admin');
+    try {
+      const out = await route(this.source, url);
+      if (typeof out.body === 'string') {
+        res.writeHead(out.status, { 'content-type': out.contentType ?? 'text/plain; charset=utf-8' });
+        res.end(out.body);
+      } else {
+        send(res, out.status, out.body);
+      }
+    } catch (err) {
+      const status = err instanceof RangeError ? 400 : 500;
+      send(res, status, { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}

@@ -1,0 +1,90 @@
+// What the agent shows on its admin API (SPEC §8): the AdminSource for admin/, read from the live
+// agent at request time.
+import type { AdminSource } from '../admin/index.js';
+import { keyToName, presentMessage, qtypeName, toFqdn } from '../dns/index.js';
+import { type CacheHit, renderAnswer } from '../upstream/index.js';
+import type { Agent, AgentOptions } from './agent.js';
+import { explain } from './explain.js';
+
+function cacheEntry({ entry, age }: CacheHit) {
+  const fresh = age < entry.ttl;
+  let answer: unknown = null;
+  try {
+    // Rendered for a question of the entry's own name; the debug view never counts as a hit.
+    const q = {
+      id: 0,
+      flags: 0,
+      opcode: 0,
+      qkey: entry.qkey,
+      qtype: entry.qtype,
+      qclass: 1,
+      qEnd: entry.answer.qEnd,
+      edns: null,
+    };
+    const out = renderAnswer(entry.answer, entry.answer.body, q, age, fresh ? undefined : 0, entry.ttl);
+    answer = out && presentMessage(out);
+  } catch {
+    answer = null;
+  }
+  return {
+    name: keyToName(entry.qkey),
+    type: qtypeName(entry.qtype),
+    dnssecOk: entry.do,
+    state: fresh ? 'fresh' : 'stale',
+    negative: entry.answer.negative,
+    ageSeconds: age,
+    ttl: entry.ttl,
+    ttlLeftSeconds: Math.max(0, entry.ttl - age),
+    hits: entry.hits,
+    bytes: entry.size,
+    answer,
+  };
+}
+
+export function agentAdminSource(agent: Agent, opts: AgentOptions): AdminSource {
+  return {
+    readiness: () => {
+      const waiting: string[] = [];
+      if (agent.table() === undefined) waiting.push('no name table yet');
+      if (!agent.ready && waiting.length === 0) waiting.push('DNS listeners not up');
+      return { ready: agent.ready, waiting };
+    },
+    metrics: () => {
+      const registry = opts.registry;
+      return registry?.metrics().then((body) => ({ contentType: registry.contentType, body }));
+    },
+    nameTable: () => {
+      const table = agent.table();
+      return table === undefined
+        ? { loaded: false, names: [] }
+        : { loaded: true, size: table.size, names: table.records() };
+    },
+    config: () => ({
+      pipeline: agent.pipeline.order,
+      ...(opts.config ?? {}),
+    }),
+    vips: () => ({
+      vips: agent.vips,
+      proxy: agent.vipProxy ? { enabled: true, listeners: agent.vipProxy.stats() } : { enabled: false },
+    }),
+    cache: (name) => {
+      if (agent.cache === undefined) return { enabled: false };
+      const stats = agent.cache.stats();
+      if (name === undefined) return { enabled: true, settings: agent.cache.settings, ...stats };
+      const fqdn = toFqdn(name);
+      return { enabled: true, name: fqdn, entries: agent.cache.list(fqdn).map(cacheEntry) };
+    },
+    upstreams: () => ({ order: agent.forwarder.plan(), ...agent.forwarder.stats() }),
+    explain: (name, type) =>
+      explain(
+        {
+          table: agent.table(),
+          servfailBeforeTable: opts.servfailBeforeTable === true,
+          cache: agent.cache,
+          forwarder: agent.forwarder,
+        },
+        name,
+        type,
+      ),
+  };
+}

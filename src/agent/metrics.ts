@@ -1,0 +1,19 @@
+// The agent's own figures: table size and config reloads (SPEC §8), read at scrape time.
+import { counterFrom, gaugeFrom, type Registry } from '../metrics.js';
+
+export interface ConfigCounters {
+  reloads: number;
+  /** Invalid objects left out of the last load. */
+  errors: number;
+}
+
+export function agentMetrics(registry: Registry, tableSize: () => number, config: ConfigCounters): void {
+  gaugeFrom(registry, 'meshdns_table_names', 'Names in the name table (exact, wildcard, search).', tableSize);
+  counterFrom(registry, 'meshdns_config_reloads_total', 'Name tables swapped in.', () => config.reloads);
+  gaugeFrom(
+    registry,
+    'meshdns_config_errors',
+    'Invalid objects left out of the last configuration load.',
+    () => config.errors,
+  );
+}

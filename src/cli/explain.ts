@@ -1,0 +1,79 @@
+// `meshdns explain NAME`: asks a running agent's admin API how it answers NAME and why.
+import { type Command, Option } from 'commander';
+import type { Explanation } from '../agent/explain.js';
+import { DEFAULTS } from '../defaults.js';
+import type { PresentedRecord } from '../dns/index.js';
+import { MeshdnsError } from '../errors.js';
+import { parseListen } from './flags.js';
+
+export interface ExplainFlags {
+  type: string;
+  admin: string;
+  output: string;
+}
+
+const ADMIN_TIMEOUT_MS = 10_000;
+
+function adminUrl(admin: string, path: string): string {
+  const { host, port } = parseListen('--admin', admin);
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+}
+
+const recordLine = (r: PresentedRecord) => `  ${r.name} ${r.ttl} IN ${r.type} ${r.data}`;
+
+function text(e: Explanation): string {
+  const lines = [`${e.name} ${e.type}: answered from ${e.source}`, `  why: ${e.why}`];
+  if (e.table) {
+    lines.push(
+      `  key: ${e.table.key} (${e.table.kind})`,
+      `  rule: ${e.table.rule}`,
+      `  resource: ${e.table.resource}`,
+    );
+  }
+  if (e.cache) {
+    const c = e.cache;
+    lines.push(
+      `  cache: ${c.state}, stored ${c.ageSeconds} s ago, TTL ${c.ttl} s, ${c.ttlLeftSeconds} s left, ${c.hits} hits`,
+    );
+  }
+  if (e.upstream) lines.push(`  upstream: ${e.upstream.order.join(', ')} (in this order)`);
+  if (e.answer === null) {
+    lines.push('answer: none (no upstream answered)');
+  } else {
+    lines.push(`answer: ${e.answer.rcode}${e.answer.flags.length ? ` (${e.answer.flags.join(' ')})` : ''}`);
+    lines.push(...e.answer.answers.map(recordLine), ...e.answer.authorities.map(recordLine));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function explainName(name: string, flags: ExplainFlags): Promise<void> {
+  const url = adminUrl(flags.admin, `/debug/explain?${new URLSearchParams({ name, type: flags.type })}`);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS) });
+  } catch (err) {
+    throw new MeshdnsError(
+      'MESHDNS_NO_ANSWER',
+      `cannot reach the admin API at ${flags.admin} (${(err as Error).cause ?? (err as Error).message}); is meshdns serving there? (--admin ADDR:PORT)`,
+    );
+  }
+  const body = (await res.json()) as Explanation | { error: string };
+  if (!res.ok || 'error' in body) {
+    throw new MeshdnsError(
+      'MESHDNS_FLAG_INVALID',
+      `explain ${name}: ${'error' in body ? body.error : res.status}`,
+    );
+  }
+  process.stdout.write(flags.output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : text(body));
+}
+
+export function registerExplain(program: Command, fail: (err: unknown) => never): void {
+  program
+    .command('explain')
+    .description('how a running agent answers NAME, and why (table, wildcard, cache or upstream)')
+    .argument('<name>', 'the name to explain')
+    .option('--type <type>', 'query type', 'A')
+    .option('--admin <addr:port>', "the agent's admin API", DEFAULTS.adminListen)
+    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((name: string, flags: ExplainFlags) => explainName(name, flags).catch(fail));
+}

@@ -1,0 +1,60 @@
+// Metrics read at scrape time. The request path keeps plain numbers (a typed-array increment costs
+// nothing measurable); prom-client turns them into samples only when /metrics is scraped.
+import { Counter, Gauge, Registry } from 'prom-client';
+
+export { Registry };
+
+/** One labelled sample: label values and the current count. */
+export type Sample = [labels: Record<string, string>, value: number];
+
+type Read = () => number | Sample[];
+
+/** Applies what `read()` returns, one value or labelled samples, after clearing the last scrape's. */
+function refill(
+  metric: Counter<string> | Gauge<string>,
+  read: Read,
+  put: (labels: Record<string, string>, n: number) => void,
+): void {
+  metric.reset();
+  const value = read();
+  if (typeof value === 'number') put({}, value);
+  else for (const [labels, n] of value) put(labels, n);
+}
+
+/** A counter whose value is read from `read()` on every scrape. */
+export function counterFrom(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: Read,
+  labelNames: string[] = [],
+): Counter<string> {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: Counter<string>) {
+      refill(this, read, (labels, n) => this.inc(labels, n));
+    },
+  });
+}
+
+/** A gauge whose value is read from `read()` on every scrape. */
+export function gaugeFrom(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: Read,
+  labelNames: string[] = [],
+): Gauge<string> {
+  return new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: Gauge<string>) {
+      refill(this, read, (labels, n) => this.set(labels, n));
+    },
+  });
+}

@@ -1,0 +1,135 @@
+// The cache stage, between the table and the upstream stage (SPEC §4 "Cache"). It answers what it
+// holds fresh; for a miss it asks upstream itself, so it can keep the answer, share one upstream
+// query among identical misses, and fall back to a stale answer when upstream fails (RFC 8767).
+import { buildEmpty, QTYPE, RCODE } from '../dns/index.js';
+import {
+  type CacheHit,
+  cacheKey,
+  type DnsCache,
+  type Prepared,
+  prepareAnswer,
+  renderAnswer,
+} from '../upstream/index.js';
+import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
+import type { UpstreamClient } from './stages.js';
+
+export interface CacheStageOptions {
+  cache: DnsCache;
+  upstream: UpstreamClient;
+  /**
+   * Names the local table answers are never cached: the table stage comes first, and this check
+   * covers a name that joined the table while its upstream query was in flight.
+   */
+  isLocal(qkey: string): boolean;
+}
+
+interface Flight {
+  /** The upstream reply as the leader's answer (its ID and question), or null when upstream failed. */
+  reply: Buffer | null;
+  prepared: Prepared | null;
+}
+
+/** Types a cache must not answer from a stored reply: ANY (RFC 8482), zone transfers, meta types. */
+const UNCACHED_TYPES = new Set<number>([QTYPE.ANY, QTYPE.AXFR, 251, QTYPE.OPT]);
+const CLASS_IN = 1;
+
+export class CacheStage implements Stage {
+  readonly name = 'cache';
+  private readonly cache: DnsCache;
+  private readonly upstream: UpstreamClient;
+  private readonly isLocal: (qkey: string) => boolean;
+  /** Upstream queries in flight by cache key: identical misses wait for the same one. */
+  private readonly flights = new Map<string, Promise<Flight>>();
+
+  constructor(opts: CacheStageOptions) {
+    this.cache = opts.cache;
+    this.upstream = opts.upstream;
+    this.isLocal = opts.isLocal;
+  }
+
+  handle(req: Request): Outcome | Promise<Outcome> {
+    const q = req.q;
+    if (q.qclass !== CLASS_IN || UNCACHED_TYPES.has(q.qtype)) return PASS;
+    const key = cacheKey(q);
+    const hit = this.cache.lookup(key);
+    if (hit !== undefined) {
+      const out = renderAnswer(hit.entry.answer, req.msg, q, hit.age, undefined, hit.entry.ttl);
+      if (out !== null) {
+        req.source = 'cache';
+        this.prefetch(req, key, hit);
+        return out;
+      }
+    }
+    return this.fill(req, key);
+  }
+
+  private async fill(req: Request, key: string): Promise<Outcome> {
+    let flight = this.flights.get(key);
+    const leader = flight === undefined;
+    if (flight === undefined) flight = this.fetch(req, key);
+    else this.cache.counters.coalesced++;
+    const { reply, prepared } = await this.staleAfter(flight, key);
+    req.source = 'upstream';
+    if (reply !== null) {
+      if (leader) return reply;
+      const shared = prepared?.answer ? renderAnswer(prepared.answer, req.msg, req.q, 0) : null;
+      return shared ?? buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false);
+    }
+    return this.serveStale(req, key) ?? buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false);
+  }
+
+  /** One upstream query for `key`, registered so identical misses join it; stores what may be kept. */
+  private fetch(req: Request, key: string): Promise<Flight> {
+    const msg = req.msg;
+    const q = req.q;
+    const limits = this.cache.settings;
+    const flight = this.upstream
+      .forward(msg, q, { tcp: req.transport === 'tcp' })
+      .catch(() => null)
+      .then((reply): Flight => {
+        if (reply === null) return { reply, prepared: null };
+        const prepared = prepareAnswer(reply, limits);
+        if (prepared.answer && prepared.uncacheable === null && !this.isLocal(q.qkey)) {
+          this.cache.store(key, q, prepared.answer, prepared.ttl);
+        }
+        return { reply, prepared };
+      })
+      .finally(() => this.flights.delete(key));
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  /**
+   * RFC 8767 §5's client response timer: a waiting client with a stale entry at hand gets it after
+   * `staleAfterMs` instead of waiting out the whole upstream budget (glibc gives up after 5 s).
+   */
+  private staleAfter(flight: Promise<Flight>, key: string): Promise<Flight> {
+    if (this.cache.stale(key) === undefined) return flight;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Flight>((resolve) => {
+      timer = setTimeout(() => resolve({ reply: null, prepared: null }), this.cache.settings.staleAfterMs);
+    });
+    return Promise.race([flight, late]).finally(() => clearTimeout(timer));
+  }
+
+  private serveStale(req: Request, key: string): Buffer | null {
+    const stale = this.cache.stale(key);
+    if (stale === undefined) return null;
+    const out = renderAnswer(stale.entry.answer, req.msg, req.q, 0, this.cache.settings.staleTtl);
+    if (out === null) return null;
+    this.cache.counters.stale++;
+    req.source = 'stale';
+    return out;
+  }
+
+  /** A popular entry near expiry is refreshed in the background, so its clients never see a miss. */
+  private prefetch(req: Request, key: string, hit: CacheHit): void {
+    const s = this.cache.settings;
+    const { entry, age } = hit;
+    if (!s.prefetch || entry.hits < s.prefetchMinHits || entry.ttl < s.prefetchMinTtl) return;
+    if (entry.ttl - age > entry.ttl * s.prefetchThreshold || this.flights.has(key)) return;
+    this.cache.counters.prefetches++;
+    // A copy: the listener's buffer is the client's, the refresh outlives this request.
+    void this.fetch({ ...req, msg: Buffer.from(req.msg) }, key);
+  }
+}

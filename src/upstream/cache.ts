@@ -1,0 +1,200 @@
+// The cache index: answers by (name, type, class, DO bit), LRU-bounded by entries and bytes
+// (SPEC §4, §10). Time comes from an injected clock, so tests count TTLs down without sleeping.
+import { keyToName, type Query } from '../dns/index.js';
+import type { CachedAnswer } from './cache-answer.js';
+import { CACHE_DEFAULTS } from './defaults.js';
+
+export interface CacheSettings {
+  maxEntries: number;
+  maxBytes: number;
+  maxTtl: number;
+  maxNegativeTtl: number;
+  serveStale: boolean;
+  staleMaxAge: number;
+  staleTtl: number;
+  staleAfterMs: number;
+  prefetch: boolean;
+  prefetchMinHits: number;
+  prefetchThreshold: number;
+  prefetchMinTtl: number;
+}
+
+export interface CacheEntry {
+  key: string;
+  /** The question name key (dns/name.ts), to drop entries the name table now answers. */
+  qkey: string;
+  qtype: number;
+  do: boolean;
+  answer: CachedAnswer;
+  /** Seconds the answer is fresh. */
+  ttl: number;
+  /** Clock milliseconds when stored. */
+  storedAt: number;
+  /** Hits since stored (prefetch popularity). */
+  hits: number;
+  size: number;
+}
+
+export interface CacheHit {
+  entry: CacheEntry;
+  /** Whole seconds since the entry was stored. */
+  age: number;
+}
+
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+  inserts: number;
+  evictions: number;
+  stale: number;
+  prefetches: number;
+  coalesced: number;
+}
+
+export interface CacheStats extends CacheCounters {
+  entries: number;
+  bytes: number;
+  maxEntries: number;
+  maxBytes: number;
+}
+
+/** Bookkeeping per entry beyond the answer bytes: Map slot, objects, arrays (an estimate). */
+const ENTRY_OVERHEAD = 160;
+
+/** The key: the lower-cased name key, then type, class and DO as one character each. */
+export function cacheKey(q: Query): string {
+  return q.qkey + String.fromCharCode(q.qtype, q.qclass, q.edns?.do ? 1 : 0);
+}
+
+export function cacheSettings(partial: Partial<CacheSettings> = {}): CacheSettings {
+  return { ...CACHE_DEFAULTS, ...partial };
+}
+
+export class DnsCache {
+  readonly settings: CacheSettings;
+  readonly counters: CacheCounters = {
+    hits: 0,
+    misses: 0,
+    inserts: 0,
+    evictions: 0,
+    stale: 0,
+    prefetches: 0,
+    coalesced: 0,
+  };
+  /** Insertion order is recency order: a hit moves its entry to the end, eviction takes the front. */
+  private readonly entries = new Map<string, CacheEntry>();
+  private readonly now: () => number;
+  private bytes = 0;
+
+  constructor(settings: CacheSettings, now: () => number) {
+    this.settings = settings;
+    this.now = now;
+  }
+
+  /** A fresh entry (counted as a hit, moved to the recent end), or undefined (a miss). */
+  lookup(key: string): CacheHit | undefined {
+    const entry = this.entries.get(key);
+    const age = entry && this.ageOf(entry);
+    if (entry === undefined || age === undefined || age >= entry.ttl) {
+      if (entry && age !== undefined && !this.keptStale(entry, age)) this.remove(entry);
+      this.counters.misses++;
+      return undefined;
+    }
+    this.counters.hits++;
+    entry.hits++;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return { entry, age };
+  }
+
+  /** RFC 8767: an expired entry still within the stale window, when serve-stale is on. */
+  stale(key: string): CacheHit | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    const age = this.ageOf(entry);
+    return age >= entry.ttl && this.keptStale(entry, age) ? { entry, age } : undefined;
+  }
+
+  /** An entry fresh or stale, without counting or reordering (for /debug and `explain`). */
+  peek(key: string): CacheHit | undefined {
+    const entry = this.entries.get(key);
+    return entry && { entry, age: this.ageOf(entry) };
+  }
+
+  store(key: string, q: Query, answer: CachedAnswer, ttl: number): void {
+    const size = ENTRY_OVERHEAD + answer.body.length + key.length * 2 + answer.ttls.length * 16;
+    if (size > this.settings.maxBytes) return;
+    const old = this.entries.get(key);
+    if (old) this.remove(old);
+    const entry: CacheEntry = {
+      key,
+      qkey: q.qkey,
+      qtype: q.qtype,
+      do: q.edns?.do === true,
+      answer,
+      ttl,
+      storedAt: this.now(),
+      hits: 0,
+      size,
+    };
+    this.entries.set(key, entry);
+    this.bytes += size;
+    this.counters.inserts++;
+    this.evict();
+  }
+
+  /** Drops every entry `doomed` selects (e.g. names the new name table answers). */
+  purge(doomed: (entry: CacheEntry) => boolean): number {
+    let n = 0;
+    for (const entry of this.entries.values()) {
+      if (doomed(entry)) {
+        this.remove(entry);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Entries from the most recently used, optionally only those for one name ("foo.example."). */
+  list(name?: string): CacheHit[] {
+    const out: CacheHit[] = [];
+    for (const entry of this.entries.values()) {
+      if (name === undefined || keyToName(entry.qkey) === name) out.push({ entry, age: this.ageOf(entry) });
+    }
+    return out.reverse();
+  }
+
+  stats(): CacheStats {
+    return {
+      ...this.counters,
+      entries: this.entries.size,
+      bytes: this.bytes,
+      maxEntries: this.settings.maxEntries,
+      maxBytes: this.settings.maxBytes,
+    };
+  }
+
+  private ageOf(entry: CacheEntry): number {
+    return Math.max(0, Math.floor((this.now() - entry.storedAt) / 1000));
+  }
+
+  private keptStale(entry: CacheEntry, age: number): boolean {
+    return this.settings.serveStale && age < entry.ttl + this.settings.staleMaxAge;
+  }
+
+  private evict(): void {
+    const { maxEntries, maxBytes } = this.settings;
+    while (this.entries.size > maxEntries || this.bytes > maxBytes) {
+      const oldest = this.entries.values().next().value;
+      if (oldest === undefined) return;
+      this.remove(oldest);
+      this.counters.evictions++;
+    }
+  }
+
+  private remove(entry: CacheEntry): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    this.entries.delete(entry.key);
+    this.bytes -= entry.size;
+  }
+}

@@ -1,0 +1,79 @@
+// An in-process upstream for unit tests of the cache: scripted replies per name, a call count,
+// an optional gate that holds replies back (coalescing), and a fake clock for TTLs.
+import dnsPacket from 'dns-packet';
+import type { Query } from '../../src/dns/index.js';
+import type { UpstreamClient } from '../../src/server/index.js';
+
+export type Script = (question: dnsPacket.Question) => Partial<dnsPacket.Packet> | 'fail';
+
+export class FakeUpstream implements UpstreamClient {
+  calls = 0;
+  script: Script;
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+
+  constructor(script: Script) {
+    this.script = script;
+  }
+
+  /** Holds every reply until `release()`. */
+  hold(): void {
+    this.gate = new Promise((resolve) => {
+      this.openGate = resolve;
+    });
+  }
+
+  release(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
+
+  async forward(query: Buffer, _q: Query): Promise<Buffer | null> {
+    this.calls++;
+    const asked = dnsPacket.decode(query);
+    if (this.gate) await this.gate;
+    const reply = this.script(asked.questions![0]);
+    if (reply === 'fail') return null;
+    return dnsPacket.encode({
+      type: 'response',
+      id: asked.id,
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+      questions: asked.questions,
+      ...reply,
+    });
+  }
+
+  async query(): Promise<Buffer | null> {
+    return null;
+  }
+}
+
+export class FakeClock {
+  ms = 1_000_000;
+  readonly now = (): number => this.ms;
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+export const a = (name: string, ttl: number, data = '192.0.2.1'): dnsPacket.Answer => ({
+  name,
+  type: 'A',
+  ttl,
+  data,
+});
+
+export const soa = (zone: string, ttl: number, minimum: number): dnsPacket.Answer => ({
+  name: zone,
+  type: 'SOA',
+  ttl,
+  data: {
+    mname: `ns.${zone}`,
+    rname: `admin.${zone}`,
+    serial: 1,
+    refresh: 3600,
+    retry: 600,
+    expire: 86400,
+    minimum,
+  },
+});
