@@ -1,10 +1,10 @@
 // `meshdns explain NAME`: asks a running agent's admin API how it answers NAME and why.
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Explanation } from '../agent/explain.js';
 import { DEFAULTS } from '../defaults.js';
 import type { PresentedRecord } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
-import { parseListen } from './flags.js';
+import { outputOption, parseListen } from './flags.js';
 
 export interface ExplainFlags {
   type: string;
@@ -74,6 +74,6 @@ export function registerExplain(program: Command, fail: (err: unknown) => never)
     .argument('<name>', 'the name to explain')
     .option('--type <type>', 'query type', 'A')
     .option('--admin <addr:port>', "the agent's admin API", DEFAULTS.adminListen)
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(outputOption())
     .action((name: string, flags: ExplainFlags) => explainName(name, flags).catch(fail));
 }

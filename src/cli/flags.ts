@@ -1,5 +1,6 @@
 // Flag values checked once at the edge; a bad value is a one-line error naming the flag.
 import { isIP } from 'node:net';
+import { Option } from 'commander';
 import { type Family, parseVipRange, type VipRange } from '../allocate/index.js';
 import { MeshdnsError } from '../errors.js';
 import { isDnsLabel } from '../model/index.js';
@@ -49,4 +50,9 @@ export function parseVipRangeFlag(flag: string, value: string, family: Family): 
   const range = parseVipRange(value, family);
   if (typeof range === 'string') throw flagError(flag, value, range);
   return range;
+}
+
+/** `--output text|json`: every command that prints a table or an answer takes it (STYLE.md §14). */
+export function outputOption(): Option {
+  return new Option('--output <format>', 'output format').choices(['text', 'json']).default('text');
 }

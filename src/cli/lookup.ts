@@ -1,11 +1,11 @@
 // `meshdns lookup NAME`: asks the agent like an application would and prints the answer the way
 // `dig +short` does (one RDATA per line), or everything as JSON.
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { parseQtype, presentMessage, qtypeName } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { askServer, buildQuery, cryptoRandom } from '../upstream/index.js';
-import { flagError, parseListen } from './flags.js';
+import { flagError, outputOption, parseListen } from './flags.js';
 
 export interface LookupFlags {
   type: string;
@@ -63,6 +63,6 @@ export function registerLookup(program: Command, fail: (err: unknown) => never):
     .option('--server <addr:port>', "the agent's DNS address", DEFAULTS.dnsListen)
     .option('--tcp', 'ask over TCP')
     .option('--timeout <ms>', 'how long to wait for the answer', '3000')
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(outputOption())
     .action((name: string, flags: LookupFlags) => lookup(name, flags).catch(fail));
 }

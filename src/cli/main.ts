@@ -6,6 +6,7 @@ import { capture } from './capture.js';
 import { printConfig } from './config.js';
 
 import { registerExplain } from './explain.js';
+import { outputOption } from './flags.js';
 import { registerLookup } from './lookup.js';
 import { serve } from './serve.js';
 import { addServeExtraOptions } from './serve-options.js';
@@ -25,9 +26,6 @@ function fail(err: unknown): never {
   process.stderr.write(`meshdns: ${text}\n`);
   process.exit(1);
 }
-
-const outputOption = () =>
-  new Option('--output <format>', 'output format').choices(['text', 'json']).default('text');
 
 const program = new Command('meshdns')
   .description('DNS proxy for service meshes: answers mesh names locally, forwards the rest')
