@@ -24,8 +24,8 @@ export const DEFAULTS = {
   captureAgentPort: 15053,
   /** SPEC §8: metrics and debug views; Istio's agent serves its own on this port too. */
   adminListen: '127.0.0.1:15020',
-  /** At most one log line per this long for a burst of upstream failures. */
-  upstreamFailureLogIntervalMs: 10_000,
+  /** At most one log line per this long for a burst of upstream failures or cache evictions. */
+  burstLogIntervalMs: 10_000,
   /** `--log-queries` without a value logs this share of the queries. */
   logQueriesSample: 0.01,
 } as const;

@@ -28,7 +28,7 @@ import {
 import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
 import { upstreamResolver, VipProxy, type VipRoute, vipMetrics } from '../vip/index.js';
 import { agentAdminSource } from './admin-source.js';
-import { FailureLog } from './failure-log.js';
+import { BurstLog } from './burst-log.js';
 import { agentMetrics, type ConfigCounters } from './metrics.js';
 
 export interface AgentOptions {
@@ -82,8 +82,13 @@ export class Agent {
     const now = opts.now ?? (() => performance.now());
     const registry = opts.registry;
     let countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
-    const failures = new FailureLog(opts.logger, now, DEFAULTS.upstreamFailureLogIntervalMs, () =>
-      this.forwarder.plan(),
+    const interval = DEFAULTS.burstLogIntervalMs;
+    const failures = new BurstLog(
+      opts.logger,
+      now,
+      interval,
+      'upstream failed: no server answered within the budget (SERVFAIL, or a stale answer if cached)',
+      () => ({ upstreams: this.forwarder.plan() }),
     );
     this.forwarder = new Forwarder({
       servers: opts.upstreams,
@@ -93,7 +98,7 @@ export class Agent {
       random: opts.random,
       observe: (seconds, ok) => {
         countUpstream?.(seconds, ok);
-        failures.observe(ok);
+        if (!ok) failures.hit();
       },
     });
     if (registry) countUpstream = upstreamMetrics(registry, () => this.forwarder.stats());
@@ -103,7 +108,16 @@ export class Agent {
     });
     const stages: Stage[] = [this.tableStage];
     if (opts.cache !== false) {
-      const cache = new DnsCache(cacheSettings(opts.cache), now);
+      const evictions = new BurstLog(
+        opts.logger,
+        now,
+        interval,
+        'cache full: least recently used answers evicted',
+        () => ({
+          entries: this.cache?.stats().entries,
+        }),
+      );
+      const cache = new DnsCache(cacheSettings(opts.cache), now, () => evictions.hit());
       this.cache = cache;
       stages.push(new CacheStage({ cache, upstream: this.forwarder, isLocal: (k) => this.isLocal(k) }));
       if (registry) cacheMetrics(registry, () => cache.stats());

@@ -86,9 +86,13 @@ export class DnsCache {
   private readonly now: () => number;
   private bytes = 0;
 
-  constructor(settings: CacheSettings, now: () => number) {
+  private readonly onEvict: () => void;
+
+  /** `onEvict`: called for each answer evicted to stay within the bounds (logged per burst). */
+  constructor(settings: CacheSettings, now: () => number, onEvict: () => void = () => {}) {
     this.settings = settings;
     this.now = now;
+    this.onEvict = onEvict;
   }
 
   /** A fresh entry (counted as a hit, moved to the recent end), or undefined (a miss). */
@@ -189,6 +193,7 @@ export class DnsCache {
       if (oldest === undefined) return;
       this.remove(oldest);
       this.counters.evictions++;
+      this.onEvict();
     }
   }
 

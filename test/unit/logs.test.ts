@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { FailureLog } from '../../src/agent/failure-log.js';
+import { BurstLog } from '../../src/agent/burst-log.js';
 import { readQuery } from '../../src/dns/index.js';
 import { Registry } from '../../src/metrics.js';
 import { type Request, ServerMetrics } from '../../src/server/index.js';
@@ -27,15 +27,16 @@ describe('upstream failure log', () => {
   it('logs the first failure of a burst, then one line per interval with the count', async () => {
     const { logger, lines } = capture();
     const clock = new FakeClock();
-    const log = new FailureLog(logger, clock.now, 10_000, () => ['127.0.0.2:53']);
-    log.observe(true);
-    for (let i = 0; i < 5; i++) log.observe(false);
+    const log = new BurstLog(logger, clock.now, 10_000, 'upstream failed', () => ({
+      upstreams: ['127.0.0.2:53'],
+    }));
+    for (let i = 0; i < 5; i++) log.hit();
     clock.advance(11);
-    log.observe(false);
+    log.hit();
     await settle();
     assert.equal(lines.length, 2);
-    assert.equal(lines[0].failedSinceLastLine, 1);
-    assert.equal(lines[1].failedSinceLastLine, 5);
+    assert.equal(lines[0].sinceLastLine, 1);
+    assert.equal(lines[1].sinceLastLine, 5);
     assert.deepEqual(lines[1].upstreams, ['127.0.0.2:53']);
   });
 });

@@ -11,6 +11,8 @@ interface Rig {
   upstream: FakeUpstream;
   clock: FakeClock;
   cache: DnsCache;
+  /** When each eviction was reported (the agent logs them per burst). */
+  evicted: number[];
   local: Set<string>;
   ask(name: string, type?: string, opts?: { id?: number; do?: boolean; edns?: number }): Promise<Answered>;
 }
@@ -24,7 +26,8 @@ interface Answered {
 function rig(script: Script, settings: Partial<CacheSettings> = {}): Rig {
   const upstream = new FakeUpstream(script);
   const clock = new FakeClock();
-  const cache = new DnsCache(cacheSettings(settings), clock.now);
+  const evicted: number[] = [];
+  const cache = new DnsCache(cacheSettings(settings), clock.now, () => evicted.push(clock.now()));
   const local = new Set<string>();
   const stage = new CacheStage({ cache, upstream, isLocal: (k) => local.has(k) });
   let source = '';
@@ -38,9 +41,20 @@ function rig(script: Script, settings: Partial<CacheSettings> = {}): Rig {
     const msg = opts.do ? queryWithDo(name, type, opts.id ?? 7) : encodeQuery(name, type, opts);
     const raw = await pipeline.answer(msg, 'udp');
     assert.ok(raw, 'an answer');
-    return { packet: dnsPacket.decode(raw), raw, source };
+    return {
+      packet: dnsPacket.decode(raw),
+      raw,
+      source,
+    };
   };
-  return { upstream, clock, cache, local, ask };
+  return {
+    evicted,
+    upstream,
+    clock,
+    cache,
+    local,
+    ask,
+  };
 }
 
 function queryWithDo(name: string, type: string, id: number): Buffer {
@@ -247,6 +261,7 @@ describe('cache: bounds', () => {
     assert.equal((await r.ask('one.test')).source, 'cache');
     assert.equal((await r.ask('two.test')).source, 'upstream');
     assert.equal(r.cache.stats().evictions, 2);
+    assert.equal(r.evicted.length, 2, 'every eviction is reported');
     assert.equal(r.cache.stats().entries, 2);
   });
 
