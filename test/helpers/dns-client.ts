@@ -38,6 +38,11 @@ export function sendUdp(port: number, msg: Buffer, opts: AskOptions = {}): Promi
       socket.close();
       resolve(reply);
     });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(err);
+    });
     socket.send(msg, port, host);
   });
 }
