@@ -9,12 +9,23 @@ import { type BenchConfig, configFromEnv } from './lib/config.js';
 import { ProcessGroup } from './lib/processes.js';
 import { writeResult } from './lib/report.js';
 import { ensureTools, type Tool } from './lib/tools.js';
+import { cacheScenario } from './scenarios/cache.js';
+import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
 import type { Scenario } from './scenarios/scenario.js';
+import { searchPathScenario } from './scenarios/search-path.js';
 import { tableScenario } from './scenarios/table.js';
+import { tableMetricsScenario } from './scenarios/table-metrics.js';
 import { vipScenario } from './scenarios/vip.js';
 import { REPO_ROOT } from './servers/meshdns.js';
 
-const SCENARIOS: readonly Scenario[] = [tableScenario, vipScenario];
+const SCENARIOS: readonly Scenario[] = [
+  tableScenario,
+  vipScenario,
+  cacheScenario,
+  searchPathScenario,
+  tableMetricsScenario,
+  pipelineMetricsScenario,
+];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */
 const RESULTS_DIR = fileURLToPath(new URL('../bench-results/', import.meta.url));
@@ -24,12 +35,22 @@ const BUSY_LOAD = 0.5;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * The scenarios named, or all of them. One that needs root fails up front when named, and is left out
+ * (with a line on stderr) when all are run by someone else.
+ */
 function selectScenarios(names: string[]): Scenario[] {
-  if (names.length === 0) return [...SCENARIOS];
+  const root = process.getuid?.() === 0;
+  if (names.length === 0) {
+    for (const s of SCENARIOS.filter((x) => x.needsRoot && !root))
+      log(`${s.name}: left out, it needs root (${s.needsRoot})`);
+    return SCENARIOS.filter((x) => !x.needsRoot || root);
+  }
   return names.map((name) => {
     const s = SCENARIOS.find((x) => x.name === name);
     if (!s)
       throw new Error(`unknown scenario "${name}"; available: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+    if (s.needsRoot && !root) throw new Error(`${name} needs root: ${s.needsRoot}`);
     return s;
   });
 }

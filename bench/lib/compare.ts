@@ -1,9 +1,10 @@
 // Side by side: the same dnsperf load against each server, runs alternated so that a change in
-// machine load (other work, thermal limits) hits every contender alike; medians compared.
+// machine load (other work, thermal limits) hits every contender alike; medians compared. Servers
+// either keep running from run to run (warm), or are started afresh before each run (cold caches).
 import type { DnsServer } from '../servers/server.js';
 import type { BenchConfig } from './config.js';
 import { busyShare, coreTimes, cpuSeconds } from './cpu-time.js';
-import { type DnsperfResult, dnsperfWarnings, runDnsperf } from './dnsperf.js';
+import { type DnsperfResult, dnsperfLoad, dnsperfWarnings, runDnsperf } from './dnsperf.js';
 import type { ProcessGroup } from './processes.js';
 import { median, spread } from './stats.js';
 
@@ -49,12 +50,25 @@ export interface Comparison {
 }
 
 export interface CompareOptions {
+  /** Started and checked by the scenario. */
   servers: DnsServer[];
   queryFile: string;
   config: BenchConfig;
   /** Ratios reported: each `subject`'s median qps over the `baseline`'s. */
   ratios: { subject: string; baseline: string }[];
   log: (line: string) => void;
+  /** Each measured run sends the query file once (dnsperf -n 1) instead of looping it for BENCH_SECONDS. */
+  onePass?: boolean;
+  /** dnsperf -t of every run; default 1 s. */
+  timeoutSeconds?: number;
+  /**
+   * Cold start: `servers` (fresh, asked nothing but the start-up probe) serve the first run; before
+   * each later run a server is stopped and this starts it afresh. The warm-up then comes right before
+   * every run, and all of them are stopped at the end.
+   */
+  restart?: (stopped: DnsServer) => Promise<DnsServer>;
+  /** Replaces the default warm-up, a timed run of BENCH_WARMUP_SECONDS (none when 0). */
+  warmUp?: (server: DnsServer) => Promise<void>;
 }
 
 /**
@@ -70,42 +84,55 @@ const NOISY_SPREAD = 0.15;
 
 export async function compareServers(group: ProcessGroup, opts: CompareOptions): Promise<Comparison> {
   const { config, log } = opts;
-  const measure = async (server: DnsServer, seconds: number): Promise<RunResult> => {
+  const measure = async (server: DnsServer, length: number | 'once'): Promise<RunResult> => {
     if (!server.proc.running) throw new Error(`${server.label} is no longer running:\n${server.proc.stderr}`);
     const cpuBefore = cpuSeconds(server.proc.child.pid);
     const clientCoreBefore = coreTimes(config.clientCpu);
     const r = await runDnsperf(group, {
       server: server.address,
       queryFile: opts.queryFile,
-      seconds,
-      clients: config.clients,
-      threads: config.threads,
-      outstanding: config.outstanding,
-      cpu: config.clientCpu,
+      length,
+      timeoutSeconds: opts.timeoutSeconds,
+      ...dnsperfLoad(config),
     });
     const serverCpuSeconds = cpuSeconds(server.proc.child.pid) - cpuBefore;
     const clientCoreBusy = busyShare(clientCoreBefore, coreTimes(config.clientCpu));
     return { ...r, serverCpuSeconds, qpsPerServerCpu: r.completed / serverCpuSeconds, clientCoreBusy };
   };
-
-  if (config.warmupSeconds > 0) {
-    for (const server of opts.servers) {
+  const warmUp =
+    opts.warmUp ??
+    (async (server: DnsServer) => {
+      if (config.warmupSeconds === 0) return;
       log(`  warm-up ${server.label} (${config.warmupSeconds} s)`);
       await measure(server, config.warmupSeconds);
-    }
-  }
-  const runs = new Map<string, RunResult[]>(opts.servers.map((s) => [s.label, []]));
+    });
+
+  const servers = [...opts.servers];
+  const runs = new Map<string, RunResult[]>(servers.map((s) => [s.label, []]));
   const warnings: string[] = [];
-  for (let i = 1; i <= config.runs; i++) {
-    for (const server of opts.servers) {
-      const r = await measure(server, config.seconds);
-      log(
-        `  run ${i}/${config.runs} ${server.label}: ${Math.round(r.qps)} qps, avg ${r.avgLatencyMs.toFixed(3)} ms, ` +
-          `server CPU ${r.serverCpuSeconds.toFixed(2)} s`,
-      );
-      warnings.push(...dnsperfWarnings(r).map((w) => `${server.label} run ${i}: ${w}`));
-      runs.get(server.label)!.push(r);
+  try {
+    if (!opts.restart) for (const server of servers) await warmUp(server);
+    for (let i = 1; i <= config.runs; i++) {
+      for (const [k, running] of servers.entries()) {
+        if (opts.restart) {
+          if (i > 1) {
+            await running.proc.stop();
+            servers[k] = await opts.restart(running);
+          }
+          await warmUp(servers[k]);
+        }
+        const server = servers[k];
+        const r = await measure(server, opts.onePass ? 'once' : config.seconds);
+        log(
+          `  run ${i}/${config.runs} ${server.label}: ${Math.round(r.qps)} qps, avg ${r.avgLatencyMs.toFixed(3)} ms, ` +
+            `server CPU ${r.serverCpuSeconds.toFixed(2)} s`,
+        );
+        warnings.push(...dnsperfWarnings(r).map((w) => `${server.label} run ${i}: ${w}`));
+        runs.get(server.label)!.push(r);
+      }
     }
+  } finally {
+    if (opts.restart) await Promise.all(servers.map((s) => s.proc.stop()));
   }
 
   const contenders = opts.servers.map((s): ContenderResult => {

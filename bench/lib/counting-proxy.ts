@@ -1,7 +1,7 @@
 // A UDP proxy in front of an upstream that counts what reaches it: how many queries a workload
 // costs the cluster's DNS, with or without meshdns in front.
 import dgram from 'node:dgram';
-import type { Address } from './cache-dnsperf.js';
+import type { ServerAddress } from './dns-probe.js';
 
 export class CountingProxy {
   /** Each query that reached the upstream, as "name type". */
@@ -12,8 +12,8 @@ export class CountingProxy {
   private nextId = 1;
 
   constructor(
-    private readonly listen: Address,
-    private readonly upstream: Address,
+    private readonly listen: ServerAddress,
+    private readonly upstream: ServerAddress,
   ) {}
 
   async start(): Promise<void> {

@@ -1,14 +1,21 @@
 // Running dnsperf and reading its statistics block.
+import type { BenchConfig } from './config.js';
 import type { ServerAddress } from './dns-probe.js';
 import type { ProcessGroup } from './processes.js';
 
 export interface DnsperfOptions {
   server: ServerAddress;
   queryFile: string;
-  seconds: number;
+  /**
+   * Seconds of a timed run (-l, the query file looped), or 'once': one pass through the file,
+   * each query sent once and in order (-n 1), e.g. to measure a cache filling up from cold.
+   */
+  length: number | 'once';
   clients: number;
   threads: number;
   outstanding: number;
+  /** -t: seconds to wait for an answer before counting the query lost; default 1. */
+  timeoutSeconds?: number;
   cpu?: number;
 }
 
@@ -27,16 +34,28 @@ export interface DnsperfResult {
 /** Seconds dnsperf waits for a late answer (-t); short, as everything is on loopback. */
 const QUERY_TIMEOUT_S = 1;
 
+/** The load of BENCH_CLIENTS/THREADS/OUTSTANDING, from the client CPU: all but what a run sends. */
+export function dnsperfLoad(
+  config: BenchConfig,
+): Pick<DnsperfOptions, 'clients' | 'threads' | 'outstanding' | 'cpu'> {
+  return {
+    clients: config.clients,
+    threads: config.threads,
+    outstanding: config.outstanding,
+    cpu: config.clientCpu,
+  };
+}
+
 export function dnsperfArgs(opts: DnsperfOptions): string[] {
   return [
     ['-s', opts.server.host],
     ['-p', String(opts.server.port)],
     ['-d', opts.queryFile],
-    ['-l', String(opts.seconds)],
+    opts.length === 'once' ? ['-n', '1'] : ['-l', String(opts.length)],
     ['-c', String(opts.clients)],
     ['-T', String(opts.threads)],
     ['-q', String(opts.outstanding)],
-    ['-t', String(QUERY_TIMEOUT_S)],
+    ['-t', String(opts.timeoutSeconds ?? QUERY_TIMEOUT_S)],
   ].flat();
 }
 

@@ -1,7 +1,7 @@
 // The `vip` scenario's tables on stdout: one per metric, paths as rows, then the ratios.
 import type { ScenarioResult } from '../scenarios/scenario.js';
 import type { MetricComparison, PathSummary } from './path-compare.js';
-import { formatRows } from './report.js';
+import { formatRows, warningLines } from './report.js';
 
 export interface PathsResult extends ScenarioResult {
   /** What ran on which CPU, in words. */
@@ -77,6 +77,6 @@ export function formatPaths(result: PathsResult): string {
     ...result.metrics.flatMap(formatMetric),
     "  proxy CPU, backend CPU: share of one core each used (of it user: the proxy's share outside the kernel);",
     "  server core, client core: how busy their CPU was (every process and the kernel's packet work)",
-    ...result.warnings.map((w) => `  WARNING ${w}`),
+    ...warningLines(result),
   ].join('\n');
 }

@@ -26,9 +26,9 @@ export function formatRows(rows: string[][], opts: { lastLeft?: boolean } = {}):
   );
 }
 
-/** The dnsperf comparison of a DNS scenario (`table`). */
-export function formatComparison(result: ScenarioResult & Comparison): string {
-  const runCount = Math.max(...result.contenders.map((c) => c.runs.length));
+/** One dnsperf comparison: a row per server, then the ratios; each line starts with `indent`. */
+export function comparisonLines(c: Pick<Comparison, 'contenders' | 'ratios'>, indent = '  '): string[] {
+  const runCount = Math.max(...c.contenders.map((x) => x.runs.length));
   const header = [
     'server',
     ...Array.from({ length: runCount }, (_, i) => `run ${i + 1}`),
@@ -40,30 +40,41 @@ export function formatComparison(result: ScenarioResult & Comparison): string {
     'lost',
     'rcodes',
   ];
-  const rows = result.contenders.map((c) => {
+  const rows = c.contenders.map((x) => {
     const rcodes: Record<string, number> = {};
-    for (const r of c.runs)
+    for (const r of x.runs)
       for (const [code, n] of Object.entries(r.rcodes)) rcodes[code] = (rcodes[code] ?? 0) + n;
     return [
-      c.label,
-      ...Array.from({ length: runCount }, (_, i) => (c.runs[i] ? int(c.runs[i].qps) : '')),
-      int(c.medianQps),
-      int(c.medianQpsPerServerCpu),
-      `${Math.round(c.medianServerCpuShare * 100)}%`,
-      Number.isNaN(c.medianClientCoreBusy) ? '-' : `${Math.round(c.medianClientCoreBusy * 100)}%`,
-      `${c.medianAvgLatencyMs.toFixed(3)} ms`,
-      int(c.runs.reduce((sum, r) => sum + r.lost, 0)),
+      x.label,
+      ...Array.from({ length: runCount }, (_, i) => (x.runs[i] ? int(x.runs[i].qps) : '')),
+      int(x.medianQps),
+      int(x.medianQpsPerServerCpu),
+      `${Math.round(x.medianServerCpuShare * 100)}%`,
+      Number.isNaN(x.medianClientCoreBusy) ? '-' : `${Math.round(x.medianClientCoreBusy * 100)}%`,
+      `${x.medianAvgLatencyMs.toFixed(3)} ms`,
+      int(x.runs.reduce((sum, r) => sum + r.lost, 0)),
       rcodeSummary(rcodes),
     ];
   });
   return [
-    `${result.scenario}: ${result.description}`,
-    ...formatRows([header, ...rows]).map((line) => `  ${line}`),
-    ...result.ratios.map(
+    ...formatRows([header, ...rows]).map((line) => `${indent}${line}`),
+    ...c.ratios.map(
       (r) =>
-        `  ratio ${r.label}: ${r.value.toFixed(2)} (median qps), ${r.perServerCpu.toFixed(2)} (per server CPU-second)`,
+        `${indent}ratio ${r.label}: ${r.value.toFixed(2)} (median qps), ${r.perServerCpu.toFixed(2)} (per server CPU-second)`,
     ),
-    ...result.warnings.map((w) => `  WARNING ${w}`),
+  ];
+}
+
+/** Every scenario's output ends with its warnings. */
+export const warningLines = (result: ScenarioResult): string[] =>
+  result.warnings.map((w) => `  WARNING ${w}`);
+
+/** The dnsperf comparison of a DNS scenario (`table`, `table-metrics`). */
+export function formatComparison(result: ScenarioResult & Comparison): string {
+  return [
+    `${result.scenario}: ${result.description}`,
+    ...comparisonLines(result),
+    ...warningLines(result),
   ].join('\n');
 }
 

@@ -1,19 +1,21 @@
 // Scenario "cache": forward-with-cache. An upstream dnsmasq holds 10,000 names; meshdns, dnsmasq and
-// unbound each sit in front of it as a caching forwarder, started cold for every run, and dnsperf sends
-// one pass of 100,000 queries of which 90% repeat a name already asked (10% go upstream).
+// unbound each sit in front of it as a caching forwarder. Cold: each is started afresh for every run
+// and dnsperf sends one pass of 100,000 queries of which 90% repeat a name already asked (10% go
+// upstream). Hot: the same stream once to fill the caches, then timed runs that are all hits.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort } from '../../test/helpers/ports.js';
-import { type Address, compareAlternating, type PerfComparison, runPerf } from '../lib/cache-dnsperf.js';
-import { benchAddress, repeatStream, writeQueryFile, writeUpstreamHosts } from '../lib/cache-fixtures.js';
-import type { BenchTool, CacheScenarioContext } from '../lib/cache-harness.js';
-import {
-  expectAddresses,
-  startDnsmasqForwarder,
-  startDnsmasqUpstream,
-  startMeshdns,
-  startUnboundForwarder,
-} from '../lib/cache-servers.js';
+import { writeQueryFile } from '../fixtures/files.js';
+import { benchAddress, repeatStream, writeUpstreamHosts } from '../fixtures/upstream-names.js';
+import { type Comparison, compareServers } from '../lib/compare.js';
+import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
+import { type DnsperfOptions, dnsperfLoad, runDnsperf } from '../lib/dnsperf.js';
+import { freeDnsPort } from '../lib/ports.js';
+import { comparisonLines, warningLines } from '../lib/report.js';
+import { startDnsmasq } from '../servers/dnsmasq.js';
+import { startMeshdns } from '../servers/meshdns.js';
+import type { DnsServer } from '../servers/server.js';
+import { startUnboundForwarder } from '../servers/unbound.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
 
 const NAMES = 10_000;
 const REPEAT_SHARE = 0.9;
@@ -21,20 +23,29 @@ const REPEAT_SHARE = 0.9;
 const WARM_NAMES = 1000;
 const WARM_QUERIES = 20_000;
 const TTL = 3600;
+/**
+ * dnsperf -t: a one-pass run ends when the last query is answered or given up, so a query lost near
+ * the end adds up to this much to the run's time (and takes it off its qps).
+ */
+const QUERY_TIMEOUT_S = 2;
 const HOSTS = { upstream: '127.0.5.31', meshdns: '127.0.5.32', dnsmasq: '127.0.5.33', unbound: '127.0.5.34' };
+const RATIOS = [
+  { subject: 'meshdns', baseline: 'dnsmasq' },
+  { subject: 'meshdns', baseline: 'unbound' },
+];
 
-export interface CacheScenarioResult extends PerfComparison {
-  scenario: string;
-  description: string;
-  setup: Record<string, unknown>;
+type Phase = Omit<Comparison, 'warnings'>;
+
+interface CacheResult extends ScenarioResult {
+  /** A fresh start before every run: one pass of the stream, its first asks are misses. */
+  cold: Phase;
   /** Steady state: every name cached. */
-  hot: Pick<PerfComparison, 'contenders' | 'ratios'>;
-  text: string[];
+  hot: Phase;
 }
 
-async function run(ctx: CacheScenarioContext): Promise<CacheScenarioResult> {
+async function run(ctx: ScenarioContext): Promise<CacheResult> {
   const { config, group, log, tools, workDir } = ctx;
-  const at = async (host: string): Promise<Address> => ({ host, port: await freePort(host) });
+  const at = async (host: string): Promise<ServerAddress> => ({ host, port: await freeDnsPort(host) });
   const bench = await writeUpstreamHosts(workDir, 'bench.test', NAMES);
   const warm = await writeUpstreamHosts(workDir, 'warm.test', WARM_NAMES, 'warm-hosts');
   const stream = repeatStream(bench.names, REPEAT_SHARE, 5);
@@ -47,96 +58,98 @@ async function run(ctx: CacheScenarioContext): Promise<CacheScenarioResult> {
   await mkdir(emptyManifests, { recursive: true });
 
   // The upstream shares dnsperf's CPU: it sees only the misses, and the server under test keeps its own.
-  const upstream = await startDnsmasqUpstream(group, tools.get('dnsmasq')!, {
+  const upstream = await startDnsmasq(group, {
+    bin: tools.get('dnsmasq')!,
+    label: 'dnsmasq-upstream',
     listen: await at(HOSTS.upstream),
     hostsFiles: [bench.hostsFile, warm.hostsFile],
-    zones: ['bench.test', 'warm.test'],
-    ttl: TTL,
+    localDomains: ['bench.test', 'warm.test'],
+    localTtl: TTL,
     cpu: config.clientCpu,
     probeName: bench.names[0],
   });
   const probeName = warm.names[0];
   const cpu = config.serverCpu;
-  const up = upstream.address;
-  const ratios: [string, string][] = [
-    ['meshdns', 'dnsmasq'],
-    ['meshdns', 'unbound'],
-  ];
-  const contenders = [
-    {
-      label: 'meshdns',
-      start: async () =>
-        startMeshdns(group, {
-          manifestsDir: emptyManifests,
-          listen: await at(HOSTS.meshdns),
-          upstream: up,
-          search: ['x.invalid'],
-          extraArgs: ['--cache-size', String(2 * NAMES)],
-          cpu,
-          probeName,
-        }),
-    },
-    {
-      label: 'dnsmasq',
-      start: async () =>
-        startDnsmasqForwarder(group, tools.get('dnsmasq')!, {
-          listen: await at(HOSTS.dnsmasq),
-          upstream: up,
-          cacheSize: 2 * NAMES,
-          cpu,
-          probeName,
-        }),
-    },
-    {
-      label: 'unbound',
-      start: async () =>
-        startUnboundForwarder(group, tools.get('unbound')!, {
-          listen: await at(HOSTS.unbound),
-          upstream: up,
-          workDir,
-          cpu,
-          probeName,
-        }),
-    },
-  ];
-  const check = (address: Address) =>
-    expectAddresses(
-      address,
-      `${address.host}:${address.port}`,
-      [0, 1, WARM_NAMES - 1].map((i): [string, string] => [warm.names[i], benchAddress(i)]),
-    );
+  const starters: Record<string, () => Promise<DnsServer>> = {
+    meshdns: async () =>
+      startMeshdns(group, {
+        manifestsDir: emptyManifests,
+        listen: await at(HOSTS.meshdns),
+        upstreams: [upstream.address],
+        searchDomains: ['x.invalid'],
+        upstreamTimeoutMs: 2000,
+        extraArgs: ['--cache-size', String(2 * NAMES)],
+        cpu,
+        probeName,
+      }),
+    dnsmasq: async () =>
+      startDnsmasq(group, {
+        bin: tools.get('dnsmasq')!,
+        listen: await at(HOSTS.dnsmasq),
+        upstream: upstream.address,
+        cacheSize: 2 * NAMES,
+        cpu,
+        probeName,
+      }),
+    unbound: async () =>
+      startUnboundForwarder(group, {
+        bin: tools.get('unbound')!,
+        listen: await at(HOSTS.unbound),
+        upstream: upstream.address,
+        workDir,
+        cpu,
+        probeName,
+      }),
+  };
+  const startAll = async () => {
+    const servers: DnsServer[] = [];
+    for (const start of Object.values(starters)) servers.push(await start());
+    return servers;
+  };
+  const onePass = (server: DnsServer, file: string): DnsperfOptions => ({
+    server: server.address,
+    queryFile: file,
+    length: 'once',
+    timeoutSeconds: QUERY_TIMEOUT_S,
+    ...dnsperfLoad(config),
+  });
+  // Each forwarder must give the upstream's addresses, else the figures compare different work.
+  const expected = [0, 1, WARM_NAMES - 1].map((i) => ({ name: warm.names[i], address: benchAddress(i) }));
+  const check = async (server: DnsServer) => {
+    const problems = await checkAnswers(server.address, expected);
+    if (problems.length > 0) throw new Error(`${server.label} answers wrong:\n  ${problems.join('\n  ')}`);
+  };
+  const compare = { group, queryFile, config, ratios: RATIOS, log, timeoutSeconds: QUERY_TIMEOUT_S };
+
+  const coldServers = await startAll();
+  log(
+    `  ${coldServers.map((s) => `${s.label} ${s.version}`).join(', ')} as caching forwarders in front of ` +
+      `dnsmasq ${upstream.version} on ${upstream.address.host}:${upstream.address.port}`,
+  );
   log('  cold: each run starts the forwarder afresh and sends one pass of the query stream');
-  const comparison = await compareAlternating({
-    config,
-    group,
-    log,
-    freshEachRun: true,
-    ratios,
-    contenders,
-    warmUp: async (address) => {
-      await runPerf(group, config, { server: address, queryFile: warmFile, onePass: true });
-      await check(address);
+  const cold = await compareServers(group, {
+    ...compare,
+    servers: coldServers,
+    onePass: true,
+    restart: (stopped) => starters[stopped.label](),
+    warmUp: async (server) => {
+      await runDnsperf(group, onePass(server, warmFile));
+      await check(server);
     },
-    measure: (address) => runPerf(group, config, { server: address, queryFile, onePass: true }),
   });
-  // Steady state: the same stream once to fill the cache, then timed runs that are all hits.
   log(`  hot: every name cached, timed runs of ${config.seconds} s`);
-  const hot = await compareAlternating({
-    config,
-    group,
-    log,
-    freshEachRun: false,
-    ratios,
-    contenders,
-    warmUp: async (address) => {
-      await runPerf(group, config, { server: address, queryFile, onePass: true });
-      await check(address);
+  const hotServers = await startAll();
+  const hot = await compareServers(group, {
+    ...compare,
+    servers: hotServers,
+    warmUp: async (server) => {
+      await runDnsperf(group, onePass(server, queryFile));
+      await check(server);
     },
-    measure: (address) => runPerf(group, config, { server: address, queryFile }),
   });
-  await upstream.proc.stop();
+  await Promise.all([...hotServers, upstream].map((s) => s.proc.stop()));
   return {
-    scenario: 'cache',
+    scenario: cacheScenario.name,
     description: cacheScenario.description,
     setup: {
       upstreamNames: NAMES,
@@ -144,36 +157,40 @@ async function run(ctx: CacheScenarioContext): Promise<CacheScenarioResult> {
       repeatShare: REPEAT_SHARE,
       upstreamTtl: TTL,
       warmUp: `${WARM_QUERIES} queries over ${WARM_NAMES} other names after each cold start`,
-      dnsperf: `-n 1 -c ${config.clients} -T ${config.threads} -q ${config.outstanding}`,
+      dnsperf: `-n 1 (cold) / -l ${config.seconds} (hot) -c ${config.clients} -T ${config.threads} -q ${config.outstanding} -t ${QUERY_TIMEOUT_S}`,
       pinning:
         cpu === undefined
           ? 'none'
           : `servers on CPU ${cpu}; dnsperf and the upstream on CPU ${config.clientCpu}`,
+      versions: Object.fromEntries([...coldServers, upstream].map((s) => [s.label, s.version])),
     },
-    ...comparison,
-    warnings: [...comparison.warnings, ...hot.warnings.map((w) => `hot: ${w}`)],
+    cold: { contenders: cold.contenders, ratios: cold.ratios },
     hot: { contenders: hot.contenders, ratios: hot.ratios },
-    text: [
-      'hot (all hits):',
-      ...hot.contenders.map(
-        (c) =>
-          `  ${c.label.padEnd(18)} median ${Math.round(c.medianQps)} qps (runs: ${c.runs.map((r) => Math.round(r.qps)).join(', ')})`,
-      ),
-      ...hot.ratios.map((r) => `  ${r.label.padEnd(34)} ${r.value.toFixed(2)}`),
-    ],
+    warnings: [...cold.warnings.map((w) => `cold: ${w}`), ...hot.warnings.map((w) => `hot: ${w}`)],
   };
 }
 
-const TOOLS: BenchTool[] = [
-  { bin: 'dnsperf', pkg: 'dnsperf' },
-  { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
-  { bin: 'unbound', pkg: 'unbound' },
-  { bin: 'taskset', pkg: 'util-linux' },
-];
+function format(result: CacheResult): string {
+  const queries = Number(result.setup.queries).toLocaleString('en-US');
+  return [
+    `${result.scenario}: ${result.description}`,
+    `  cold: each run a fresh start, ${WARM_QUERIES.toLocaleString('en-US')} warm-up queries on other names, then one pass of ${queries} queries`,
+    ...comparisonLines(result.cold, '    '),
+    '  hot (all hits): the stream once to fill the cache, then timed runs',
+    ...comparisonLines(result.hot, '    '),
+    ...warningLines(result),
+  ].join('\n');
+}
 
-export const cacheScenario = {
+export const cacheScenario: Scenario<CacheResult> = {
   name: 'cache',
   description: `forward-with-cache: ${NAMES} upstream names, ${REPEAT_SHARE * 100}% repeats, cold start each run: meshdns vs dnsmasq vs unbound`,
-  tools: TOOLS,
+  tools: [
+    { bin: 'dnsperf', pkg: 'dnsperf' },
+    { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
+    { bin: 'unbound', pkg: 'unbound' },
+    { bin: 'taskset', pkg: 'util-linux' },
+  ],
   run,
+  format,
 };

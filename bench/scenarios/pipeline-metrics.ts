@@ -8,7 +8,9 @@ import { emptyResources, type Service } from '../../src/model/index.js';
 import { buildNameTable } from '../../src/nametable/index.js';
 import { Pipeline, ServerMetrics, TableStage } from '../../src/server/index.js';
 import { buildQuery } from '../../src/upstream/index.js';
-import type { BenchTool, CacheScenarioContext } from '../lib/cache-harness.js';
+import { warningLines } from '../lib/report.js';
+import { median } from '../lib/stats.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
 
 const NAMES = 1000;
 const QUERIES = 1_000_000;
@@ -31,9 +33,15 @@ function table() {
   return buildNameTable(r, { namespace: 'ns-0', clusterDomain: 'cluster.local', searchDomains: [] });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+interface PipelineMetricsResult extends ScenarioResult {
+  /** ns/query of each round, by variant. */
+  nsPerQuery: Record<'metrics' | 'no metrics', number[]>;
+  medianNsPerQuery: Record<'metrics' | 'no metrics', number>;
+  /** qps with metrics / qps without: the median of the rounds' ratios. */
+  ratio: number;
+}
 
-async function run(ctx: CacheScenarioContext) {
+async function run(ctx: ScenarioContext): Promise<PipelineMetricsResult> {
   const stage = new TableStage();
   stage.set(table());
   const queries = Array.from({ length: NAMES }, (_, i) =>
@@ -43,9 +51,10 @@ async function run(ctx: CacheScenarioContext) {
     metrics: new Pipeline([stage], new ServerMetrics(new Registry())),
     'no metrics': new Pipeline([stage]),
   };
-  const ns: Record<string, number[]> = { metrics: [], 'no metrics': [] };
+  const ns: PipelineMetricsResult['nsPerQuery'] = { metrics: [], 'no metrics': [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, pipeline] of Object.entries(variants)) {
+    for (const label of ['metrics', 'no metrics'] as const) {
+      const pipeline = variants[label];
       const started = performance.now();
       for (let i = 0; i < QUERIES; i++) pipeline.answer(queries[i % NAMES], 'udp');
       ns[label].push(((performance.now() - started) * 1e6) / QUERIES);
@@ -57,26 +66,36 @@ async function run(ctx: CacheScenarioContext) {
   ctx.log(`  ns/query with metrics: ${ns.metrics.map((x) => x.toFixed(0)).join(', ')}`);
   ctx.log(`  ns/query without:      ${ns['no metrics'].map((x) => x.toFixed(0)).join(', ')}`);
   return {
+    scenario: pipelineMetricsScenario.name,
+    description: pipelineMetricsScenario.description,
     setup: {
       names: NAMES,
       queriesPerRound: QUERIES,
       rounds: ROUNDS,
       what: 'Pipeline.answer() of table hits, in-process, no sockets',
     },
-    text: [
-      `median ns/query: with metrics ${withMetrics.toFixed(1)}, without ${without.toFixed(1)}`,
-      `qps ratio with / without metrics (in-process): ${(without / withMetrics).toFixed(3)} of medians, ${pairwise.toFixed(3)} median of rounds`,
-    ],
     nsPerQuery: ns,
+    medianNsPerQuery: { metrics: withMetrics, 'no metrics': without },
     ratio: pairwise,
+    warnings: [],
   };
 }
 
-const TOOLS: BenchTool[] = [];
+function format(r: PipelineMetricsResult): string {
+  const { metrics: withMetrics, 'no metrics': without } = r.medianNsPerQuery;
+  return [
+    `${r.scenario}: ${r.description}`,
+    `  ${r.setup.rounds} rounds of ${Number(r.setup.queriesPerRound).toLocaleString('en-US')} queries a variant, alternated`,
+    `  median ns/query: with metrics ${withMetrics.toFixed(1)}, without ${without.toFixed(1)}`,
+    `  qps ratio with / without metrics (in-process): ${(without / withMetrics).toFixed(3)} of medians, ${r.ratio.toFixed(3)} median of rounds`,
+    ...warningLines(r),
+  ].join('\n');
+}
 
-export const pipelineMetricsScenario = {
+export const pipelineMetricsScenario: Scenario<PipelineMetricsResult> = {
   name: 'pipeline-metrics',
   description: `the cost of counting: ${NAMES} table names through Pipeline.answer() in-process, metrics on and off`,
-  tools: TOOLS,
+  tools: [],
   run,
+  format,
 };

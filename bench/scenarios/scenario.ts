@@ -26,6 +26,8 @@ export interface Scenario<R extends ScenarioResult = ScenarioResult> {
   name: string;
   description: string;
   tools: readonly Tool[];
+  /** Why it must run as root, if it must (e.g. a mount namespace); run.ts checks before starting. */
+  needsRoot?: string;
   run(ctx: ScenarioContext): Promise<R>;
   /** The result as printed on stdout: figures, ratios, warnings. */
   format(result: R): string;

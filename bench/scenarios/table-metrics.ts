@@ -1,99 +1,75 @@
-// Scenario "table-metrics": what counting costs on the hot path. 1,000 Service names answered from
-// the name table by meshdns with metrics on and with --no-metrics, dnsmasq from a hosts file as the
-// reference; the same timed dnsperf load on each, runs alternated.
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { freePort } from '../../test/helpers/ports.js';
-import { type Address, compareAlternating, runPerf } from '../lib/cache-dnsperf.js';
-import {
-  benchAddress,
-  type ServiceSpec,
-  seeded,
-  serviceFqdn,
-  shuffle,
-  writeQueryFile,
-  writeServices,
-} from '../lib/cache-fixtures.js';
-import type { BenchTool, CacheScenarioContext } from '../lib/cache-harness.js';
-import { startDnsmasqUpstream, startMeshdns } from '../lib/cache-servers.js';
+// Scenario "table-metrics": what counting costs on the hot path. table's 1,000 Service names answered
+// from the name table by meshdns with metrics on and with --no-metrics, dnsmasq from a hosts file as
+// the reference; the same timed dnsperf load on each, runs alternated.
+import { writeServiceFixture } from '../fixtures/services.js';
+import { type Comparison, compareServers } from '../lib/compare.js';
+import type { ServerAddress } from '../lib/dns-probe.js';
+import { freeDnsPort } from '../lib/ports.js';
+import { formatComparison } from '../lib/report.js';
+import { startDnsmasq } from '../servers/dnsmasq.js';
+import { startMeshdns } from '../servers/meshdns.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
+import { checkTableAnswers, TABLE_FIXTURE, tableScenario } from './table.js';
 
-const SERVICES = 1000;
 const HOSTS = { metrics: '127.0.5.41', none: '127.0.5.42', dnsmasq: '127.0.5.43', blackhole: '127.0.5.44' };
+/** dnsperf -t. */
+const QUERY_TIMEOUT_S = 2;
 
-async function run(ctx: CacheScenarioContext) {
+type TableMetricsResult = ScenarioResult & Comparison;
+
+async function run(ctx: ScenarioContext): Promise<TableMetricsResult> {
   const { config, group, log, tools, workDir } = ctx;
-  const at = async (host: string): Promise<Address> => ({ host, port: await freePort(host) });
-  const services: ServiceSpec[] = Array.from({ length: SERVICES }, (_, i) => ({
-    name: `svc-${i}`,
-    namespace: `ns-${i % 10}`,
-    clusterIP: benchAddress(i),
-  }));
-  const manifests = await writeServices(path.join(workDir, 'manifests'), services);
-  const hostsFile = path.join(workDir, 'hosts');
-  await writeFile(hostsFile, services.map((s) => `${s.clusterIP} ${serviceFqdn(s)}\n`).join(''), {
-    mode: 0o644,
-  });
-  const random = seeded(1);
-  const order = shuffle(
-    services.map((s) => serviceFqdn(s)),
-    random,
-  );
-  const queryFile = await writeQueryFile(path.join(workDir, 'table-queries.txt'), order);
-  const probeName = serviceFqdn(services[0]);
+  const at = async (host: string): Promise<ServerAddress> => ({ host, port: await freeDnsPort(host) });
+  const fixture = await writeServiceFixture(workDir, TABLE_FIXTURE);
+  const probeName = fixture.services[0].fqdn;
   // A forwarded query would go to a port nobody answers: it would show as SERVFAIL, never as speed.
   const upstream = await at(HOSTS.blackhole);
-  const meshdns = (label: string, host: string, extraArgs: string[]) => ({
-    label,
-    start: async () =>
-      startMeshdns(group, {
-        label,
-        manifestsDir: manifests,
-        listen: await at(host),
-        upstream,
-        search: ['x.invalid'],
-        extraArgs,
-        cpu: config.serverCpu,
-        probeName,
-      }),
-  });
-  const comparison = await compareAlternating({
+  const meshdns = async (label: string, host: string, extraArgs: string[]) =>
+    startMeshdns(group, {
+      label,
+      manifestsDir: fixture.manifestsDir,
+      listen: await at(host),
+      upstreams: [upstream],
+      searchDomains: ['x.invalid'],
+      upstreamTimeoutMs: 2000,
+      extraArgs,
+      cpu: config.serverCpu,
+      probeName,
+    });
+  const servers = [
+    await meshdns('meshdns', HOSTS.metrics, []),
+    await meshdns('meshdns --no-metrics', HOSTS.none, ['--no-metrics']),
+    await startDnsmasq(group, {
+      bin: tools.get('dnsmasq')!,
+      listen: await at(HOSTS.dnsmasq),
+      hostsFiles: [fixture.hostsFile],
+      localDomains: [TABLE_FIXTURE.clusterDomain],
+      localTtl: 30,
+      cpu: config.serverCpu,
+      probeName,
+    }),
+  ];
+  log(`  ${servers.map((s) => `${s.label} ${s.version} on ${s.address.host}:${s.address.port}`).join('; ')}`);
+  await checkTableAnswers(fixture, servers);
+  const comparison = await compareServers(group, {
+    servers,
+    queryFile: fixture.queryFile,
     config,
-    group,
-    log,
-    freshEachRun: false,
+    timeoutSeconds: QUERY_TIMEOUT_S,
     ratios: [
-      ['meshdns', 'meshdns --no-metrics'],
-      ['meshdns', 'dnsmasq'],
-      ['meshdns --no-metrics', 'dnsmasq'],
+      { subject: 'meshdns', baseline: 'meshdns --no-metrics' },
+      { subject: 'meshdns', baseline: 'dnsmasq' },
+      { subject: 'meshdns --no-metrics', baseline: 'dnsmasq' },
     ],
-    contenders: [
-      meshdns('meshdns', HOSTS.metrics, []),
-      meshdns('meshdns --no-metrics', HOSTS.none, ['--no-metrics']),
-      {
-        label: 'dnsmasq',
-        start: async () =>
-          startDnsmasqUpstream(group, tools.get('dnsmasq')!, {
-            listen: await at(HOSTS.dnsmasq),
-            hostsFiles: [hostsFile],
-            zones: ['cluster.local'],
-            ttl: 30,
-            cpu: config.serverCpu,
-            probeName,
-          }),
-      },
-    ],
-    warmUp: async (address) => {
-      if (config.warmupSeconds > 0)
-        await runPerf(group, config, { server: address, queryFile, seconds: config.warmupSeconds });
-    },
-    measure: (address) => runPerf(group, config, { server: address, queryFile }),
+    log,
   });
+  await Promise.all(servers.map((s) => s.proc.stop()));
   return {
-    scenario: 'table-metrics',
+    scenario: tableMetricsScenario.name,
     description: tableMetricsScenario.description,
     setup: {
-      names: SERVICES,
-      dnsperf: `-l ${config.seconds} -c ${config.clients} -T ${config.threads} -q ${config.outstanding}`,
+      names: fixture.services.length,
+      dnsperf: `-l ${config.seconds} -c ${config.clients} -T ${config.threads} -q ${config.outstanding} -t ${QUERY_TIMEOUT_S}`,
       runs: config.runs,
       pinning:
         config.serverCpu === undefined
@@ -104,15 +80,11 @@ async function run(ctx: CacheScenarioContext) {
   };
 }
 
-const TOOLS: BenchTool[] = [
-  { bin: 'dnsperf', pkg: 'dnsperf' },
-  { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
-  { bin: 'taskset', pkg: 'util-linux' },
-];
-
-export const tableMetricsScenario = {
+export const tableMetricsScenario: Scenario<TableMetricsResult> = {
   name: 'table-metrics',
-  description: `${SERVICES} names from the table: meshdns with metrics vs --no-metrics (and dnsmasq from hosts)`,
-  tools: TOOLS,
+  description: `${TABLE_FIXTURE.count} names from the table: meshdns with metrics vs --no-metrics (and dnsmasq from hosts)`,
+  // dnsperf, dnsmasq, taskset.
+  tools: tableScenario.tools,
   run,
+  format: formatComparison,
 };

@@ -1,17 +1,24 @@
 // Scenario "table": names answered from the in-memory table (the hot path), against dnsmasq
 // answering the same names from a hosts file. No query is forwarded by either.
 
-import { writeServiceFixture } from '../fixtures/services.js';
+import { type ServiceFixture, writeServiceFixture } from '../fixtures/services.js';
 import { type Comparison, compareServers } from '../lib/compare.js';
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
-import { dnsperfArgs } from '../lib/dnsperf.js';
+import { dnsperfArgs, dnsperfLoad } from '../lib/dnsperf.js';
 import { freeDnsPort } from '../lib/ports.js';
 import { formatComparison } from '../lib/report.js';
 import { startDnsmasq } from '../servers/dnsmasq.js';
 import { startMeshdns } from '../servers/meshdns.js';
+import type { DnsServer } from '../servers/server.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
 
-const FIXTURE = { count: 1000, namespaces: 10, clusterDomain: 'cluster.local', seed: 1 } as const;
+/** Also table-metrics' names. */
+export const TABLE_FIXTURE = {
+  count: 1000,
+  namespaces: 10,
+  clusterDomain: 'cluster.local',
+  seed: 1,
+} as const;
 
 // One loopback address per server, so neither can answer for the other by mistake.
 const MESHDNS_HOST = '127.0.0.21';
@@ -24,9 +31,27 @@ const CHECK_EVERY = 50;
 
 type TableResult = ScenarioResult & Comparison;
 
+/**
+ * Same names, same addresses on every server, and dnsmasq answers from its hosts file (aa bit),
+ * else the figures compare different work.
+ */
+export async function checkTableAnswers(fixture: ServiceFixture, servers: DnsServer[]): Promise<void> {
+  const sample = fixture.services
+    .filter((_, i) => i % CHECK_EVERY === 0)
+    .map((s) => ({ name: s.fqdn, address: s.clusterIP }));
+  const problems: string[] = [];
+  for (const server of servers) {
+    const authoritative = server.label === 'dnsmasq';
+    problems.push(
+      ...(await checkAnswers(server.address, sample, { authoritative })).map((p) => `${server.label}: ${p}`),
+    );
+  }
+  if (problems.length > 0) throw new Error(`wrong answers before measuring:\n  ${problems.join('\n  ')}`);
+}
+
 async function run(ctx: ScenarioContext): Promise<TableResult> {
   const { config, group, log } = ctx;
-  const fixture = await writeServiceFixture(ctx.workDir, FIXTURE);
+  const fixture = await writeServiceFixture(ctx.workDir, TABLE_FIXTURE);
   const probeName = fixture.services[0].fqdn;
   const address = async (host: string): Promise<ServerAddress> => ({ host, port: await freeDnsPort(host) });
 
@@ -47,8 +72,10 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
   const dnsmasq = await startDnsmasq(group, {
     bin: ctx.tools.get('dnsmasq')!,
     listen: await address(DNSMASQ_HOST),
-    hostsFile: fixture.hostsFile,
-    localDomains: [FIXTURE.clusterDomain],
+    hostsFiles: [fixture.hostsFile],
+    localDomains: [TABLE_FIXTURE.clusterDomain],
+    cacheSize: 10000,
+    localTtl: 30,
     probeName,
     cpu: config.serverCpu,
   });
@@ -57,16 +84,7 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     `  dnsperf -c ${config.clients} -T ${config.threads} -q ${config.outstanding}, ${config.seconds} s per run`,
   );
 
-  // Same names, same addresses on both, and dnsmasq answers from its hosts file (aa bit),
-  // else the figures compare different work.
-  const sample = fixture.services
-    .filter((_, i) => i % CHECK_EVERY === 0)
-    .map((s) => ({ name: s.fqdn, address: s.clusterIP }));
-  const problems = [
-    ...(await checkAnswers(meshdns.address, sample)).map((p) => `meshdns: ${p}`),
-    ...(await checkAnswers(dnsmasq.address, sample, { authoritative: true })).map((p) => `dnsmasq: ${p}`),
-  ];
-  if (problems.length > 0) throw new Error(`wrong answers before measuring:\n  ${problems.join('\n  ')}`);
+  await checkTableAnswers(fixture, [meshdns, dnsmasq]);
 
   const comparison = await compareServers(group, {
     servers: [meshdns, dnsmasq],
@@ -81,16 +99,14 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     description: tableScenario.description,
     setup: {
       names: fixture.services.length,
-      namespaces: FIXTURE.namespaces,
+      namespaces: TABLE_FIXTURE.namespaces,
       queryType: 'A',
       transport: 'udp',
       dnsperfArgs: dnsperfArgs({
         server: { host: '<server>', port: 0 },
         queryFile: '<queries>',
-        seconds: config.seconds,
-        clients: config.clients,
-        threads: config.threads,
-        outstanding: config.outstanding,
+        length: config.seconds,
+        ...dnsperfLoad(config),
       }),
       meshdnsNodeFlags: nodeFlags,
     },
@@ -100,7 +116,7 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
 
 export const tableScenario: Scenario<TableResult> = {
   name: 'table',
-  description: `${FIXTURE.count} Service names (A, UDP) from the name table vs dnsmasq from a hosts file`,
+  description: `${TABLE_FIXTURE.count} Service names (A, UDP) from the name table vs dnsmasq from a hosts file`,
   tools: [
     { bin: 'dnsperf', pkg: 'dnsperf' },
     { bin: 'dnsmasq', pkg: 'dnsmasq-base' },

@@ -10,6 +10,8 @@ import { type DnsServer, START_DEADLINE_MS } from './server.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface MeshdnsOptions {
+  /** Name in the result table; default "meshdns". */
+  label?: string;
   manifestsDir: string;
   listen: ServerAddress;
   /** Where misses are forwarded; a benchmark of the table points it at a port nobody answers. */
@@ -21,6 +23,8 @@ export interface MeshdnsOptions {
   /** Extra node flags, e.g. ["--cpu-prof", "--cpu-prof-dir=..."] (BENCH_MESHDNS_NODE_FLAGS). */
   nodeFlags?: string[];
   upstreamTimeoutMs?: number;
+  /** Further `serve` flags, e.g. ["--no-metrics"], ["--cache-size", "20000"]. */
+  extraArgs?: string[];
 }
 
 export function meshdnsVersion(): string {
@@ -38,9 +42,13 @@ export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): P
     opts.upstreams.flatMap((u) => ['--upstream', `${u.host}:${u.port}`]),
     opts.searchDomains.flatMap((d) => ['--search', d]),
     opts.upstreamTimeoutMs ? ['--upstream-timeout', String(opts.upstreamTimeoutMs)] : [],
+    // A port of its own for the admin API, so two instances (or one beside a real agent) never clash.
+    ['--admin-listen', '127.0.0.1:0'],
     ['--log-level', 'warn'],
+    opts.extraArgs ?? [],
   ].flat();
-  const proc = group.spawn('meshdns', process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
+  const label = opts.label ?? 'meshdns';
+  const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
   await waitUntilAnswering(opts.listen, opts.probeName, proc, START_DEADLINE_MS);
-  return { label: 'meshdns', address: opts.listen, proc, version: meshdnsVersion() };
+  return { label, address: opts.listen, proc, version: meshdnsVersion() };
 }
