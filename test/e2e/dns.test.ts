@@ -31,6 +31,21 @@ const BIG_TXT = Array.from({ length: 12 }, (_, i) => `"${String(i).padStart(2, '
   ',',
 );
 
+/** `serve` on examples/ with its own port, resolv.conf and state file (the checkout stays clean). */
+function serveExamples(port: number, conf: string, stateFile: string): string[] {
+  return [
+    'serve',
+    '--manifests',
+    'examples',
+    '--dns-listen',
+    `127.0.0.1:${port}`,
+    '--resolv-conf',
+    conf,
+    '--state-file',
+    stateFile,
+  ];
+}
+
 async function resolvConf(dir: string, name: string, nameserver: string): Promise<string> {
   const file = join(dir, name);
   await writeFile(
@@ -56,17 +71,7 @@ describe('meshdns serve with a dnsmasq upstream', { skip: why }, () => {
     });
     port = await freePort('127.0.0.1');
     const conf = await resolvConf(dir, 'resolv.conf', upstream.address);
-    agent = startCli([
-      'serve',
-      '--manifests',
-      'examples',
-      '--dns-listen',
-      `127.0.0.1:${port}`,
-      '--resolv-conf',
-      conf,
-      '--state-file',
-      join(dir, 'allocations.json'),
-    ]);
+    agent = startCli(serveExamples(port, conf, join(dir, 'allocations.json')));
     await waitForDns('127.0.0.1', port);
   });
 
@@ -181,17 +186,7 @@ describe('meshdns serve with its upstreams down', { skip: why }, () => {
     for (const ns of [hole, closed]) {
       const port = await freePort('127.0.0.1');
       const conf = await resolvConf(dir, `resolv-${ns}.conf`, ns);
-      const args = [
-        'serve',
-        '--manifests',
-        'examples',
-        '--dns-listen',
-        `127.0.0.1:${port}`,
-        '--resolv-conf',
-        conf,
-        '--state-file',
-        join(dir, `allocations-${ns}.json`),
-      ];
+      const args = serveExamples(port, conf, join(dir, `allocations-${ns}.json`));
       const agent = startCli([...args, '--upstream-timeout', String(budgetMs)]);
       agents.push(Object.assign(agent, { port }));
       await waitForDns('127.0.0.1', port);
