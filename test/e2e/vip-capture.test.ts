@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { dnsmasqPath } from '../helpers/dnsmasq.js';
+import { dnsmasqArgs, dnsmasqPath } from '../helpers/dnsmasq.js';
 import { BIN, ROOT } from '../helpers/meshdns.js';
 import { canMakeNetns, createNetns, type Netns } from '../helpers/netns.js';
 
@@ -144,23 +144,8 @@ describe('two databases on 3306 through their VIPs, DNS captured', { skip: why }
       `nameserver ${DNS}\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
     );
 
-    inNs(out, [
-      dnsmasqPath() as string,
-      '-k',
-      '-C',
-      '/dev/null',
-      '--no-resolv',
-      '--no-hosts',
-      '--bind-interfaces',
-      `--listen-address=${DNS}`,
-      '-p',
-      '53',
-      `--addn-hosts=${join(dir, 'hosts')}`,
-      '--user=root',
-      '--local=/example.com/',
-      '--local=/example.org/',
-      '--local=/cluster.local/',
-    ]);
+    const upstream = { domain: 'example.com', extra: ['--local=/example.org/', '--local=/cluster.local/'] };
+    inNs(out, [dnsmasqPath() as string, ...dnsmasqArgs(upstream, DNS, 53, join(dir, 'hosts'))]);
     inNs(out, [process.execPath, '-e', DATABASES]);
     await waitFor(
       () => out.exec(['dig', `@${DNS}`, '+short', '+time=1', '+tries=1', 'www.example.org']),

@@ -74,7 +74,13 @@ export async function startDnsmasq(opts: DnsmasqOptions = {}): Promise<Dnsmasq> 
   for (let i = 0; i < START_TRIES; i++) {
     const port = opts.port ?? (await freePort(address));
     try {
-      const child = await launch(binary, argsFor(opts, address, port, hostsFile), address, port, opts.domain);
+      const child = await launch(
+        binary,
+        dnsmasqArgs(opts, address, port, hostsFile),
+        address,
+        port,
+        opts.domain,
+      );
       return {
         address,
         port,
@@ -93,7 +99,13 @@ export async function startDnsmasq(opts: DnsmasqOptions = {}): Promise<Dnsmasq> 
   throw lastError ?? new Error('dnsmasq did not start');
 }
 
-function argsFor(opts: DnsmasqOptions, address: string, port: number, hostsFile: string): string[] {
+/** dnsmasq's command line for a test upstream (also for one started inside a network namespace). */
+export function dnsmasqArgs(
+  opts: DnsmasqOptions,
+  address: string,
+  port: number,
+  hostsFile: string,
+): string[] {
   const domain = opts.domain ?? 'test';
   return [
     '-k',
