@@ -15,6 +15,11 @@ export const DEFAULTS = {
   /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */
   vipRangeV4: '240.240.0.0/16',
   vipRangeV6: '2001:2::/48',
+  /**
+   * An absent ServiceEntry (deleted, or its host removed, in a folder that loaded cleanly) keeps its VIPs
+   * this long before another host may take them: an editor's delete-and-recreate never moves a VIP.
+   */
+  vipReleaseGraceMs: 600_000,
   /** The VIP state file, relative to the folder that holds the manifests folder (not inside it). */
   stateFile: '.meshdns/allocations.json',
   /** VIP proxy: Envoy's default connect timeout, and Istio's default TCP idle timeout (1 h). */

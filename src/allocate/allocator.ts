@@ -22,6 +22,22 @@ export interface StoredAllocation {
   host: string;
   v4?: string;
   v6?: string;
+  /** The manifest file the entry was last loaded from: while that file fails to load, the entry is never absent. */
+  file?: string;
+  /** ISO time since which the entry has been absent from cleanly loaded snapshots; none: present. */
+  absentSince?: string;
+  /** Addresses the host held in other VIP ranges, kept so that switching the range back restores them. */
+  outside?: string[];
+}
+
+/** What the allocator needs to know about time and about the snapshot's health. */
+export interface AllocateOptions {
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** How long an absent entry keeps its VIPs before they are freed. */
+  graceMs: number;
+  /** Files that could not be read or parsed in this snapshot: their entries are not absent, only unseen. */
+  failedFiles?: ReadonlySet<string>;
 }
 
 /**
@@ -45,8 +61,10 @@ export interface HostVips {
 export interface Allocation {
   /** Every host of every ServiceEntry, sorted by host, namespace and name. */
   hosts: HostVips[];
-  /** What to persist: every eligible host holding an address, sorted by key. */
+  /** What to persist: every eligible host holding an address, and the held ones, sorted by key. */
   state: StoredAllocation[];
+  /** Allocations of entries absent now, kept (not served) for the grace period or while their file fails. */
+  held: StoredAllocation[];
   /** Conflicts resolved and hosts left without VIPs, each naming the entry and host. */
   errors: MeshdnsError[];
   /** The VIPs a name table uses for a host (both families, or nothing). */
@@ -64,6 +82,45 @@ function label(se: ServiceEntry): string {
   return `ServiceEntry ${se.meta.namespace}/${se.meta.name} (${formatSource(se.source)})`;
 }
 
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The user's addresses (spec.addresses, CIDRs included) of one family, as sorted disjoint blocks, so
+ * that "is this address the user's" is a binary search rather than a scan of every user address.
+ */
+class Reservations {
+  readonly #starts: bigint[] = [];
+  readonly #ends: bigint[] = [];
+  readonly #owners: string[] = [];
+
+  constructor(blocks: { block: AddressBlock; owner: string }[]) {
+    blocks.sort((a, b) => (a.block.start < b.block.start ? -1 : a.block.start > b.block.start ? 1 : 0));
+    for (const { block, owner } of blocks) {
+      const last = this.#ends.length - 1;
+      // Overlapping blocks merge; the first owner names the merged block.
+      if (last >= 0 && block.start <= this.#ends[last]! + 1n) {
+        if (block.end > this.#ends[last]!) this.#ends[last] = block.end;
+        continue;
+      }
+      this.#starts.push(block.start);
+      this.#ends.push(block.end);
+      this.#owners.push(owner);
+    }
+  }
+
+  /** The block holding `v`, if any. */
+  find(v: bigint): { end: bigint; owner: string } | undefined {
+    let lo = 0;
+    let hi = this.#starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#starts[mid]! <= v) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return hi >= 0 && v <= this.#ends[hi]! ? { end: this.#ends[hi]!, owner: this.#owners[hi]! } : undefined;
+  }
+}
+
 /** One family's range: who holds what, and a cursor for sequential allocation. */
 class Pool {
   readonly used = new Map<bigint, string>();
@@ -71,21 +128,29 @@ class Pool {
 
   constructor(
     readonly range: VipRange,
-    readonly reserved: { block: AddressBlock; owner: string }[],
+    readonly reserved: Reservations,
   ) {
     this.#cursor = range.first;
   }
 
-  reservation(v: bigint): { block: AddressBlock; owner: string } | undefined {
-    return this.reserved.find((r) => r.block.start <= v && v <= r.block.end);
+  contains(v: bigint): boolean {
+    return this.range.first <= v && v <= this.range.last;
+  }
+
+  /** Why `v` cannot be kept by a host, or undefined when it can. */
+  conflict(v: bigint): string | undefined {
+    const user = this.reserved.find(v);
+    if (user) return `is also ${user.owner}, and the user's address wins`;
+    const holder = this.used.get(v);
+    return holder ? `is already held by ${holder} (the older entry keeps it)` : undefined;
   }
 
   /** The lowest free address. Nothing is freed during a round, so the cursor only moves forward. */
   peek(): bigint | undefined {
     while (this.#cursor <= this.range.last) {
       const v = this.#cursor;
-      const user = this.reservation(v);
-      if (user) this.#cursor = user.block.end + 1n;
+      const user = this.reserved.find(v);
+      if (user) this.#cursor = user.end + 1n;
       else if (this.used.has(v)) this.#cursor++;
       else return v;
     }
@@ -100,28 +165,48 @@ function age(se: ServiceEntry): number {
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+function userReservations(entries: readonly ServiceEntry[], family: Family): Reservations {
+  return new Reservations(
+    entries.flatMap((se) =>
+      se.addresses.flatMap((a) => {
+        const block = blockOf(a);
+        const owner = `in spec.addresses (${a}) of ServiceEntry ${se.meta.namespace}/${se.meta.name}`;
+        return block && block.family === family ? [{ block, owner }] : [];
+      }),
+    ),
+  );
+}
 
-function byAge(a: HostVips, b: HostVips): number {
+/** A host of the snapshot, with what the allocator needs about its entry computed once. */
+interface Candidate extends HostVips {
+  age: number;
+  /** Addresses held in other ranges, kept for a switch back. */
+  outside: string[];
+}
+
+function byAge(a: Candidate, b: Candidate): number {
   // Two entries without a timestamp give Infinity - Infinity = NaN, which is falsy like a tie.
-  const d = age(a.entry) - age(b.entry);
+  const d = a.age - b.age;
   return d || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);
 }
 
-function userReservations(entries: readonly ServiceEntry[], family: Family) {
-  return entries.flatMap((se) =>
-    se.addresses.flatMap((a) => {
-      const block = blockOf(a);
-      const owner = `in spec.addresses (${a}) of ServiceEntry ${se.meta.namespace}/${se.meta.name}`;
-      return block && block.family === family ? [{ block, owner }] : [];
-    }),
-  );
+/**
+ * A host's earlier addresses of one family, in the order to try them: status.addresses alone where it
+ * has one (it is the source of truth, as for Istio's controller; the state file stands in for it where
+ * manifests carry no status), else those kept from other ranges (older), then the state file's.
+ */
+function heldBefore(h: Candidate, rec: StoredAllocation | undefined, f: Family) {
+  const status = h.entry.statusAddresses.find((a) => a.host === h.host && familyOf(a.value) === f);
+  if (status) return { from: 'status.addresses', values: [status.value] };
+  const values = [...(rec?.outside ?? []), ...(rec?.[field(f)] ? [rec[field(f)]!] : [])];
+  return { from: 'the state file', values: values.filter((v) => familyOf(v) === f) };
 }
 
 export function allocate(
   entries: readonly ServiceEntry[],
   previous: readonly StoredAllocation[],
   ranges: VipRanges,
+  opts: AllocateOptions,
 ): Allocation {
   const errors: MeshdnsError[] = [];
   const pools = {
@@ -129,12 +214,13 @@ export function allocate(
     6: new Pool(ranges.v6, userReservations(entries, 6)),
   };
   const before = new Map(previous.map((p) => [allocationKey(p.namespace, p.name, p.host), p]));
-  const hosts: HostVips[] = [];
+  const hosts: Candidate[] = [];
   for (const se of entries) {
+    const entryAge = age(se);
     for (const host of new Set(se.hosts)) {
       const why = ineligibility(se, host);
       const { namespace, name } = se.meta;
-      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se });
+      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se, age: entryAge, outside: [] });
     }
   }
   const eligible = hosts.filter((h) => h.state === 'new').sort(byAge);
@@ -143,35 +229,36 @@ export function allocate(
   // First every host keeps what it held, oldest first; a contested address stays with the user
   // (spec.addresses), then with the older entry, and the other host is re-allocated below.
   for (const h of eligible) {
-    const key = allocationKey(h.namespace, h.name, h.host);
+    const rec = before.get(allocationKey(h.namespace, h.name, h.host));
     for (const f of FAMILIES) {
-      // status.addresses is the source of truth, as for Istio's controller; the state file stands in
-      // for it where manifests carry no status.
-      const status = h.entry.statusAddresses.find((a) => a.host === h.host && familyOf(a.value) === f);
-      const held = status?.value ?? before.get(key)?.[field(f)];
-      if (held === undefined || familyOf(held) !== f) continue;
-      const from = status ? 'status.addresses' : 'the state file';
       const pool = pools[f];
-      const v = ipToBigInt(held);
-      const conflict =
-        v < pool.range.first || v > pool.range.last
-          ? `is outside the VIP range ${pool.range.cidr}`
-          : pool.reservation(v)
-            ? `is also ${pool.reservation(v)!.owner}, and the user's address wins`
-            : pool.used.has(v)
-              ? `is already held by ${pool.used.get(v)} (the older entry keeps it)`
-              : undefined;
-      if (conflict) {
-        const what = `${label(h.entry)} host ${h.host}: ${held} from ${from} ${conflict}; re-allocating`;
-        errors.push(new MeshdnsError('MESHDNS_VIP_CONFLICT', what));
+      const { from, values } = heldBefore(h, rec, f);
+      // An address of another range is kept aside untouched, never served (issue 8: switching back restores it).
+      const inRange = values.filter((v) => pool.contains(ipToBigInt(v)));
+      h.outside.push(...values.filter((v) => !pool.contains(ipToBigInt(v))));
+      if (inRange.length === 0 && values.length > 0) {
+        const what = `${label(h.entry)} host ${h.host}: ${values.at(-1)} from ${from} is outside the VIP range ${pool.range.cidr}; it is kept aside (restored if the range comes back) and a new address is allocated`;
+        errors.push(new MeshdnsError('MESHDNS_VIP_OUTSIDE_RANGE', what));
         lost.add(h);
-        continue;
       }
-      pool.used.set(v, `ServiceEntry ${h.namespace}/${h.name} host ${h.host}`);
-      h[field(f)] = bigIntToIp(v, f);
-      h.from = h.from === 'status' || status ? 'status' : 'state-file';
+      for (const held of inRange) {
+        const v = ipToBigInt(held);
+        const conflict = pool.conflict(v);
+        if (conflict) {
+          const what = `${label(h.entry)} host ${h.host}: ${held} from ${from} ${conflict}; re-allocating`;
+          errors.push(new MeshdnsError('MESHDNS_VIP_CONFLICT', what));
+          lost.add(h);
+          continue;
+        }
+        pool.used.set(v, `ServiceEntry ${h.namespace}/${h.name} host ${h.host}`);
+        h[field(f)] = bigIntToIp(v, f);
+        h.from = h.from === 'status' || from === 'status.addresses' ? 'status' : 'state-file';
+        break;
+      }
     }
   }
+
+  const held = holdAbsent(previous, hosts, pools, opts);
 
   // Then the hosts still missing an address get the lowest free ones, in the same order. A host
   // gets both families or no new address at all, so it is either fully in the table or left out.
@@ -199,23 +286,68 @@ export function allocate(
     if (h.state !== 'exhausted')
       served.set(allocationKey(h.namespace, h.name, h.host), { v4: h.v4!, v6: h.v6! });
   }
-  const state = eligible
-    .filter((h) => h.v4 !== undefined || h.v6 !== undefined)
-    .map(({ namespace, name, host, v4, v6 }) => ({
-      namespace,
-      name,
-      host,
-      ...(v4 ? { v4 } : {}),
-      ...(v6 ? { v6 } : {}),
-    }))
-    .sort((a, b) =>
-      cmp(allocationKey(a.namespace, a.name, a.host), allocationKey(b.namespace, b.name, b.host)),
-    );
-  hosts.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
+  const state = [...eligible.filter((h) => h.v4 || h.v6 || h.outside.length > 0).map(stored), ...held].sort(
+    (a, b) => cmp(allocationKey(a.namespace, a.name, a.host), allocationKey(b.namespace, b.name, b.host)),
+  );
+  const listed: HostVips[] = hosts.map(({ age: _age, outside: _outside, ...h }) => h);
+  listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
   return {
-    hosts,
+    hosts: listed,
     state,
+    held,
     errors,
     vips: (se, host) => served.get(allocationKey(se.meta.namespace, se.meta.name, host)),
   };
+}
+
+function stored(h: Candidate): StoredAllocation {
+  const outside = [...new Set(h.outside)];
+  return {
+    namespace: h.namespace,
+    name: h.name,
+    host: h.host,
+    ...(h.v4 ? { v4: h.v4 } : {}),
+    ...(h.v6 ? { v6: h.v6 } : {}),
+    file: h.entry.source.file,
+    ...(outside.length > 0 ? { outside } : {}),
+  };
+}
+
+/**
+ * The earlier allocations of hosts that are not in this snapshot (issue 8: a VIP must never move while
+ * its entry exists). An entry is absent only when the file it came from loaded cleanly; then it keeps
+ * its VIPs, reserved but not served, for the grace period. An entry that is present but ineligible
+ * (opted out, resolution NONE, user addresses) loses them at once (SPEC §5).
+ */
+function holdAbsent(
+  previous: readonly StoredAllocation[],
+  hosts: readonly Candidate[],
+  pools: Record<Family, Pool>,
+  opts: AllocateOptions,
+): StoredAllocation[] {
+  const seen = new Set(hosts.map((h) => allocationKey(h.namespace, h.name, h.host)));
+  const failed = opts.failedFiles ?? new Set<string>();
+  const held: StoredAllocation[] = [];
+  for (const rec of previous) {
+    if (seen.has(allocationKey(rec.namespace, rec.name, rec.host))) continue;
+    // A record from before files were recorded: any failing file might be the one that holds it.
+    const unseen = rec.file === undefined ? failed.size > 0 : failed.has(rec.file);
+    let absentSince = rec.absentSince;
+    if (!unseen) {
+      absentSince ??= new Date(opts.now).toISOString();
+      if (opts.now - Date.parse(absentSince) >= opts.graceMs) continue;
+    }
+    const keep: StoredAllocation = { ...rec, ...(absentSince ? { absentSince } : {}) };
+    for (const f of FAMILIES) {
+      const value = rec[field(f)];
+      if (value === undefined) continue;
+      const v = ipToBigInt(value);
+      // The user's address wins over a held one, and so does a host that is here now.
+      if (pools[f].contains(v) && !pools[f].conflict(v))
+        pools[f].used.set(v, `absent ServiceEntry ${rec.namespace}/${rec.name} host ${rec.host} (held)`);
+      else if (pools[f].contains(v)) delete keep[field(f)];
+    }
+    held.push(keep);
+  }
+  return held;
 }

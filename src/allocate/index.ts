@@ -1,4 +1,5 @@
 export {
+  type AllocateOptions,
   type Allocation,
   allocate,
   allocationKey,

@@ -80,6 +80,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     ...(meshConfig ? { meshConfig } : {}),
     stateFile: setup.stateFile,
     ranges: setup.ranges,
+    graceMs: setup.graceMs,
     onView: (view, errors) => agent && useView(agent, view, errors, logger),
     logger,
   });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { VipRanges } from '../allocate/index.js';
 import { defaultStateFile, type LoadOptions, type WorkloadRef } from '../controller/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { flagError, parseDomain, parseVipRangeFlag, parseWorkloadRef } from './flags.js';
+import { flagError, parseDomain, parsePositiveInt, parseVipRangeFlag, parseWorkloadRef } from './flags.js';
 
 export interface WorkloadFlags {
   manifests: string;
@@ -14,6 +14,7 @@ export interface WorkloadFlags {
   stateFile?: string;
   vipRangeV4?: string;
   vipRangeV6?: string;
+  vipReleaseGrace?: string;
 }
 
 export interface WorkloadSetup {
@@ -24,6 +25,8 @@ export interface WorkloadSetup {
   meshConfigFile?: string;
   stateFile: string;
   ranges: VipRanges;
+  /** How long an absent ServiceEntry keeps its VIPs. */
+  graceMs: number;
 }
 
 /** Adds the allocation flags: where the state lives and the ranges. */
@@ -31,7 +34,12 @@ export function allocationOptions(cmd: Command): Command {
   return cmd
     .option('--state-file <file>', `VIP allocations (default: <parent of --manifests>/${DEFAULTS.stateFile})`)
     .option('--vip-range-v4 <cidr>', 'IPv4 range for auto-allocated VIPs', DEFAULTS.vipRangeV4)
-    .option('--vip-range-v6 <cidr>', 'IPv6 range for auto-allocated VIPs', DEFAULTS.vipRangeV6);
+    .option('--vip-range-v6 <cidr>', 'IPv6 range for auto-allocated VIPs', DEFAULTS.vipRangeV6)
+    .option(
+      '--vip-release-grace <seconds>',
+      'how long a deleted ServiceEntry keeps its VIPs before another host may take them',
+      String(DEFAULTS.vipReleaseGraceMs / 1000),
+    );
 }
 
 /** Adds `--namespace` and `--mesh-config` (`--workload` is added by each command: required or not). */
@@ -68,6 +76,9 @@ export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {
       v4: parseVipRangeFlag('--vip-range-v4', flags.vipRangeV4 ?? DEFAULTS.vipRangeV4, 4),
       v6: parseVipRangeFlag('--vip-range-v6', flags.vipRangeV6 ?? DEFAULTS.vipRangeV6, 6),
     },
+    graceMs: flags.vipReleaseGrace
+      ? parsePositiveInt('--vip-release-grace', flags.vipReleaseGrace) * 1000
+      : DEFAULTS.vipReleaseGraceMs,
   };
 }
 
@@ -80,5 +91,6 @@ export function loadOptions(setup: WorkloadSetup, searchDomains: string[]): Load
     ...(setup.workload ? { workload: setup.workload } : {}),
     scope: { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains },
     ranges: setup.ranges,
+    graceMs: setup.graceMs,
   };
 }

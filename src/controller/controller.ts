@@ -25,6 +25,8 @@ export interface ControllerOptions {
   meshConfig?: MeshSettings;
   stateFile: string;
   ranges: VipRanges;
+  /** How long an absent ServiceEntry keeps its VIPs. */
+  graceMs: number;
   /** A new view (table, VIPs, config), with the invalid objects left out of it. */
   onView: (view: WorkloadView, errors: MeshdnsError[]) => void;
   logger: Logger;
@@ -52,7 +54,7 @@ export class Controller {
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
       logger: opts.logger,
-      onChange: (snapshot, errors) => this.rebuild(snapshot, errors),
+      onChange: (snapshot, errors, failedFiles) => this.rebuild(snapshot, errors, failedFiles),
     });
   }
 
@@ -83,18 +85,21 @@ export class Controller {
     await this.store.flush();
   }
 
-  private rebuild(snapshot: Resources, errors: MeshdnsError[]): void {
+  private rebuild(snapshot: Resources, errors: MeshdnsError[], failedFiles?: ReadonlySet<string>): void {
     if (!this.pickWorkload(snapshot)) return;
-    const view = buildView(snapshot, this.previous, this.workload, this.opts);
+    // A file that failed to load hides its entries without deleting them: their VIPs are held.
+    const health = { now: Date.now(), ...(failedFiles ? { failedFiles } : {}) };
+    const view = buildView(snapshot, this.previous, this.workload, this.opts, health);
     this.previous = view.allocation.state;
     this.store.save(view.allocation.state, (e) => this.opts.logger.error({ code: e.code }, e.message));
     this.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;
     this.view = view;
-    const vips = view.allocation.state.length;
+    const vips = view.allocation.state.length - view.allocation.held.length;
+    const held = view.allocation.held.length;
     this.opts.logger.info(
-      { names: view.table.size, vips, errors: errors.length, dir: this.opts.manifestsDir },
+      { names: view.table.size, vips, held, errors: errors.length, dir: this.opts.manifestsDir },
       'name table built',
     );
     this.errors = errors;

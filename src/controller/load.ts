@@ -17,6 +17,7 @@ export interface LoadOptions {
   workload?: WorkloadRef;
   scope: TableScope;
   ranges: VipRanges;
+  graceMs: number;
 }
 
 export interface LoadedView extends WorkloadView {
@@ -46,11 +47,13 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
   const { resources, errors } = await loadManifests(opts.manifestsDir);
   const workload = opts.workload ? requireWorkload(resources, opts.workload, opts.manifestsDir) : undefined;
   const state = await readAllocationState(opts.stateFile ?? defaultStateFile(opts.manifestsDir));
-  const view = buildView(resources, state.allocations, workload, {
-    scope: opts.scope,
-    ranges: opts.ranges,
-    ...(meshConfig ? { meshConfig } : {}),
-  });
+  const view = buildView(
+    resources,
+    state.allocations,
+    workload,
+    { scope: opts.scope, ranges: opts.ranges, graceMs: opts.graceMs, ...(meshConfig ? { meshConfig } : {}) },
+    { now: Date.now() },
+  );
   return {
     ...view,
     resources,

@@ -20,6 +20,8 @@ export interface WorkloadRef {
 export interface ViewOptions {
   scope: TableScope;
   ranges: VipRanges;
+  /** How long an absent ServiceEntry keeps its VIPs (`--vip-release-grace`). */
+  graceMs: number;
   /** `--mesh-config`, used instead of the folder's MeshConfigs. */
   meshConfig?: MeshSettings;
 }
@@ -36,8 +38,12 @@ export function buildView(
   previous: readonly StoredAllocation[],
   workload: Workload | undefined,
   opts: ViewOptions,
+  snapshot: { now: number; failedFiles?: ReadonlySet<string> },
 ): WorkloadView {
-  const allocation = allocate(res.serviceEntries, previous, opts.ranges);
+  const allocation = allocate(res.serviceEntries, previous, opts.ranges, {
+    ...snapshot,
+    graceMs: opts.graceMs,
+  });
   const config = effectiveConfig({ mesh: res.mesh, meshConfig: opts.meshConfig, workload });
   // SPEC §3.5: hosts without addresses answer with their VIPs only for a workload that proxies DNS
   // with auto-allocation on (Istio checks both DNSCapture and DNSAutoAllocate).

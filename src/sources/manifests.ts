@@ -16,7 +16,7 @@ import { ManifestFolder } from './folder.js';
 export interface ManifestSourceOptions {
   dir: string;
   /** Called with each new snapshot and all current errors; first before `start()` resolves. */
-  onChange: (snapshot: Resources, errors: MeshdnsError[]) => void;
+  onChange: (snapshot: Resources, errors: MeshdnsError[], failedFiles?: ReadonlySet<string>) => void;
   debounceMs?: number;
   maxFileBytes?: number;
   logger?: Logger;

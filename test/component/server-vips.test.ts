@@ -93,10 +93,17 @@ for (const t of tables) {
     describe(`VIP answers, ${t.name}, over ${proto}`, () => {
       let server: DnsServer;
       before(async () => {
-        const view = buildView(mesh(), [], workload(t.autoAllocate), {
-          scope: { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [S] },
-          ranges: vipRanges('240.240.0.0/16', '2001:2::/48'),
-        });
+        const view = buildView(
+          mesh(),
+          [],
+          workload(t.autoAllocate),
+          {
+            scope: { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [S] },
+            ranges: vipRanges('240.240.0.0/16', '2001:2::/48'),
+            graceMs: 0,
+          },
+          { now: 0 },
+        );
         const stage = new TableStage();
         stage.set(view.table);
         server = new DnsServer({ host: '127.0.0.1', port: 0, pipeline: new Pipeline([stage]) });

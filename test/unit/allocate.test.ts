@@ -33,6 +33,12 @@ function entry(name: string, hosts: string[], o: EntryOptions = {}): ServiceEntr
 
 interface Step {
   entries: ServiceEntry[];
+  /** Minutes since the scenario began (default: the previous step's time). */
+  at?: number;
+  /** Files that failed to read or parse in this snapshot. */
+  failed?: string[];
+  /** Ranges from this step on (a restart with other --vip-range-* flags). */
+  ranges?: VipRanges;
   /** A new process: the state it starts from (a state file's content; [] for none or a corrupt one). */
   restart?: StoredAllocation[];
   /** Every host: `ns/name/host` → `v4 v6 state` (`-` for no address). */
@@ -71,11 +77,12 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: 'delete frees, re-add takes the lowest free address',
+    name: 'delete frees after the grace period, re-add takes the lowest free address',
     steps: [
       { entries: [a(), b(), c()], want: { [A]: `${V(1)} new`, [B]: `${V(2)} new`, [C]: `${V(3)} new` } },
-      { entries: [b(), c()], want: { [B]: `${V(2)} allocated`, [C]: `${V(3)} allocated` } },
+      { at: 1, entries: [b(), c()], want: { [B]: `${V(2)} allocated`, [C]: `${V(3)} allocated` } },
       {
+        at: 11,
         entries: [b(), c(), entry('d', ['d.example.com'], { day: 4 })],
         want: {
           [B]: `${V(2)} allocated`,
@@ -211,7 +218,7 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: 'exhaustion with a /30: the host is left out and named; a freed address goes to it',
+    name: 'exhaustion with a /30: the host is left out and named; an address freed after the grace period goes to it',
     ranges: vipRanges('240.240.0.0/30', '2001:2::/48'),
     steps: [
       {
@@ -219,7 +226,13 @@ const scenarios: Scenario[] = [
         want: { [A]: `${V(1)} new`, [B]: `${V(2)} new`, [C]: '- - exhausted' },
         errors: ['MESHDNS_VIP_EXHAUSTED c.example.com'],
       },
-      { entries: [b(), c()], want: { [B]: `${V(2)} allocated`, [C]: `${V(1)} new` } },
+      {
+        at: 1,
+        entries: [b(), c()],
+        want: { [B]: `${V(2)} allocated`, [C]: '- - exhausted' },
+        errors: ['MESHDNS_VIP_EXHAUSTED c.example.com'],
+      },
+      { at: 11, entries: [b(), c()], want: { [B]: `${V(2)} allocated`, [C]: `${V(1)} new` } },
     ],
   },
   {
@@ -235,8 +248,11 @@ const scenarios: Scenario[] = [
             host: 'gone.example.com',
             v4: '240.240.0.1',
             v6: '2001:2::1',
+            // Absent since the start of the epoch: long past the grace period.
+            absentSince: new Date(0).toISOString(),
           },
         ],
+        at: 60,
         entries: [c(), b(), a()],
         want: { [A]: `${V(7)} allocated`, [B]: `${V(3)} allocated`, [C]: `${V(1)} new` },
       },
@@ -304,20 +320,118 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: 'a kept address outside the configured range is re-allocated',
-    ranges: vipRanges('240.240.1.0/24', '2001:2::/48'),
+    name: 'a kept address outside the configured range is kept aside, and restored when the range comes back',
     steps: [
       {
         restart: [
           { namespace: 'default', name: 'a', host: 'a.example.com', v4: '240.240.0.1', v6: '2001:2::1' },
+          { namespace: 'default', name: 'b', host: 'b.example.com', v4: '240.240.0.2', v6: '2001:2::2' },
         ],
-        entries: [a()],
-        want: { [A]: '240.240.1.1 2001:2::1 reallocated' },
-        errors: ['MESHDNS_VIP_CONFLICT a.example.com'],
+        ranges: vipRanges('240.240.1.0/24', '2001:2::/48'),
+        entries: [a(), b()],
+        want: { [A]: '240.240.1.1 2001:2::1 reallocated', [B]: '240.240.1.2 2001:2::2 reallocated' },
+        errors: ['MESHDNS_VIP_OUTSIDE_RANGE a.example.com', 'MESHDNS_VIP_OUTSIDE_RANGE b.example.com'],
+      },
+      {
+        // One run with another range must not cost the hosts their addresses (issue 8, finding 5).
+        ranges: vipRanges('240.240.0.0/24', '2001:2::/48'),
+        entries: [a(), b(), c()],
+        want: { [A]: `${V(1)} allocated`, [B]: `${V(2)} allocated`, [C]: `${V(3)} new` },
+      },
+    ],
+  },
+  {
+    name: 'a deleted entry keeps its VIPs for the grace period: a new entry does not take them',
+    steps: [
+      {
+        at: 0,
+        entries: [a(), b(), c()],
+        want: { [A]: `${V(1)} new`, [B]: `${V(2)} new`, [C]: `${V(3)} new` },
+      },
+      {
+        at: 1,
+        entries: [b(), c(), entry('d', ['d.example.com'], { day: 4 })],
+        want: {
+          [B]: `${V(2)} allocated`,
+          [C]: `${V(3)} allocated`,
+          'default/d/d.example.com': `${V(4)} new`,
+        },
+      },
+      {
+        at: 9,
+        entries: [a(), b(), c(), entry('d', ['d.example.com'], { day: 4 })],
+        want: {
+          [A]: `${V(1)} allocated`,
+          [B]: `${V(2)} allocated`,
+          [C]: `${V(3)} allocated`,
+          'default/d/d.example.com': `${V(4)} allocated`,
+        },
+      },
+    ],
+  },
+  {
+    name: 'absent for longer than the grace period: the VIPs are freed',
+    steps: [
+      { at: 0, entries: [a(), b()], want: { [A]: `${V(1)} new`, [B]: `${V(2)} new` } },
+      { at: 1, entries: [b()], want: { [B]: `${V(2)} allocated` } },
+      { at: 10, entries: [b(), c()], want: { [B]: `${V(2)} allocated`, [C]: `${V(3)} new` } },
+      {
+        at: 11,
+        entries: [b(), c(), entry('d', ['d.example.com'], { day: 4 })],
+        want: {
+          [B]: `${V(2)} allocated`,
+          [C]: `${V(3)} allocated`,
+          'default/d/d.example.com': `${V(1)} new`,
+        },
+      },
+    ],
+  },
+  {
+    name: 'an entry whose file failed to load is never absent, even past the grace period',
+    steps: [
+      {
+        at: 0,
+        restart: [
+          {
+            namespace: 'default',
+            name: 'a',
+            host: 'a.example.com',
+            v4: '240.240.0.1',
+            v6: '2001:2::1',
+            file: 'a.yaml',
+          },
+        ],
+        failed: ['a.yaml'],
+        entries: [b()],
+        want: { [B]: `${V(2)} new` },
+      },
+      {
+        at: 60,
+        failed: ['a.yaml'],
+        entries: [b(), c()],
+        want: { [B]: `${V(2)} allocated`, [C]: `${V(3)} new` },
+      },
+      {
+        at: 61,
+        entries: [a(), b(), c()],
+        want: { [A]: `${V(1)} allocated`, [B]: `${V(2)} allocated`, [C]: `${V(3)} allocated` },
+      },
+    ],
+  },
+  {
+    name: 'an entry that becomes ineligible is freed at once (SPEC §5), not held',
+    steps: [
+      { at: 0, entries: [a(), b()], want: { [A]: `${V(1)} new`, [B]: `${V(2)} new` } },
+      {
+        at: 1,
+        entries: [a({ resolution: 'NONE' }), b(), c()],
+        want: { [A]: '- - resolution-none', [B]: `${V(2)} allocated`, [C]: `${V(1)} new` },
       },
     ],
   },
 ];
+
+const GRACE_MS = 10 * 60_000;
 
 function rows(result: ReturnType<typeof allocate>): Record<string, string> {
   return Object.fromEntries(
@@ -331,11 +445,15 @@ function rows(result: ReturnType<typeof allocate>): Record<string, string> {
 describe('allocate (SPEC §5)', () => {
   for (const s of scenarios) {
     it(s.name, () => {
-      const ranges = s.ranges ?? vipRanges('240.240.0.0/16', '2001:2::/48');
+      let ranges = s.ranges ?? vipRanges('240.240.0.0/16', '2001:2::/48');
       let state: readonly StoredAllocation[] = [];
+      let at = 0;
       s.steps.forEach((step, i) => {
         if (step.restart) state = step.restart;
-        const result = allocate(step.entries, state, ranges);
+        ranges = step.ranges ?? ranges;
+        at = step.at ?? at;
+        const opts = { now: at * 60_000, graceMs: GRACE_MS, failedFiles: new Set(step.failed ?? []) };
+        const result = allocate(step.entries, state, ranges, opts);
         assert.deepEqual(rows(result), step.want, `step ${i}`);
         const errors = result.errors.map((e) => `${e.code} ${/host (\S+):/.exec(e.message)?.[1]}`);
         assert.deepEqual(
@@ -344,7 +462,7 @@ describe('allocate (SPEC §5)', () => {
           `step ${i}: ${result.errors.map((e) => e.message).join('\n')}`,
         );
         // Pure: the same input gives the same output, whatever the order of the entries.
-        const again = allocate([...step.entries].reverse(), state, ranges);
+        const again = allocate([...step.entries].reverse(), state, ranges, opts);
         assert.deepEqual(rows(again), step.want, `step ${i}, entries reversed`);
         state = result.state;
       });
@@ -353,9 +471,19 @@ describe('allocate (SPEC §5)', () => {
 
   it('persists every eligible host holding an address, and serves only complete ones', () => {
     const ranges = vipRanges('240.240.0.0/16', '2001:2::/127');
-    const result = allocate([a(), b(), entry('n', ['n.example.com'], { resolution: 'NONE' })], [], ranges);
+    const result = allocate([a(), b(), entry('n', ['n.example.com'], { resolution: 'NONE' })], [], ranges, {
+      now: 0,
+      graceMs: GRACE_MS,
+    });
     assert.deepEqual(result.state, [
-      { namespace: 'default', name: 'a', host: 'a.example.com', v4: '240.240.0.1', v6: '2001:2::1' },
+      {
+        namespace: 'default',
+        name: 'a',
+        host: 'a.example.com',
+        v4: '240.240.0.1',
+        v6: '2001:2::1',
+        file: 'test.yaml',
+      },
     ]);
     assert.deepEqual(result.vips(a(), 'a.example.com'), { v4: '240.240.0.1', v6: '2001:2::1' });
     assert.equal(result.vips(b(), 'b.example.com'), undefined, 'no IPv6 left: b is left out entirely');

@@ -8,6 +8,7 @@ import { serviceEntry } from '../helpers/resources.js';
 const opts = {
   scope: { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [] },
   ranges: vipRanges('240.240.0.0/16', '2001:2::/48'),
+  graceMs: 0,
 };
 
 function mesh() {
@@ -50,7 +51,7 @@ function mesh() {
 
 describe('vipRoutes', () => {
   it('routes each VIP on each TCP port to the entry backend', () => {
-    const routes = vipRoutes(buildView(mesh(), [], undefined, opts));
+    const routes = vipRoutes(buildView(mesh(), [], undefined, opts, { now: 0 }));
     assert.deepEqual(
       routes.map(
         (r) =>
@@ -72,6 +73,6 @@ describe('vipRoutes', () => {
       proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'false' },
       source: { file: 'x.yaml', doc: 0 },
     };
-    assert.deepEqual(vipRoutes(buildView(mesh(), [], off, opts)), []);
+    assert.deepEqual(vipRoutes(buildView(mesh(), [], off, opts, { now: 0 })), []);
   });
 });
