@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
 import { Controller, vipRoutes, type WorkloadView, workloadVips } from '../controller/index.js';
 import type { MeshdnsError } from '../errors.js';
+import type { MeshSettings } from '../model/index.js';
 import { loadMeshConfigFile } from '../sources/index.js';
 import {
   parseUpstreamAddress,
@@ -36,19 +37,24 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
   }
 }
 
-/** SIGTERM/SIGINT: close what is open, exit 0. */
-function exitOnSignal(logger: Logger, close: () => Promise<unknown>): void {
+/**
+ * SIGTERM/SIGINT: close what is open, exit 0 — from the first moment, start-up included (a pod deleted
+ * while it starts must not report a failure).
+ */
+function exitOnSignal(logger: Logger): { closing: (close: () => Promise<unknown>) => void } {
+  const closers: (() => Promise<unknown>)[] = [];
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await close();
+    await Promise.all(closers.map((close) => close().catch(() => undefined)));
     logger.flush();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  return { closing: (close) => closers.push(close) };
 }
 
 /** Hands a new view to the agent: the table, and the VIPs with the proxy's routes. */
@@ -59,45 +65,37 @@ function useView(agent: Agent, view: WorkloadView, errors: MeshdnsError[], logge
     .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));
 }
 
-export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
-  const listen = parseListen('--dns-listen', flags.dnsListen);
-  const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
-  const setup = resolveWorkloadFlags(flags);
+interface Inputs {
+  upstreams: UpstreamServer[];
+  searchDomains: string[];
+  conf: ResolvConf | undefined;
+  meshConfig: MeshSettings | undefined;
+}
+
+/** What `serve` reads from outside its flags: resolv.conf and `--mesh-config`; again on SIGHUP. */
+async function readInputs(flags: ServeFlags, meshConfigFile: string | undefined): Promise<Inputs> {
   const conf = await resolvConfOrNone(flags);
   const upstreams: UpstreamServer[] = flags.upstream?.length
     ? flags.upstream.map((u) => parseUpstreamAddress(u))
     : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: 53 }));
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
-  const meshConfig = setup.meshConfigFile ? await loadMeshConfigFile(setup.meshConfigFile) : undefined;
+  const meshConfig = meshConfigFile ? await loadMeshConfigFile(meshConfigFile) : undefined;
+  return { upstreams, searchDomains, conf, meshConfig };
+}
+
+export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
+  const listen = parseListen('--dns-listen', flags.dnsListen);
+  const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
+  const setup = resolveWorkloadFlags(flags);
   const logger = createLogger(flags.logLevel);
+  const signals = exitOnSignal(logger);
+  const { upstreams, searchDomains, conf, meshConfig } = await readInputs(flags, setup.meshConfigFile);
   const extra = agentExtraOptions(flags);
+  const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
 
-  let agent: Agent | undefined;
-  const controller = new Controller({
-    manifestsDir: setup.manifestsDir,
-    scope: { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains },
-    ...(setup.workload ? { workload: setup.workload } : {}),
-    ...(meshConfig ? { meshConfig } : {}),
-    stateFile: setup.stateFile,
-    ranges: setup.ranges,
-    graceMs: setup.graceMs,
-    onView: (view, errors) => agent && useView(agent, view, errors, logger),
-    logger,
-  });
-  await controller.start();
-  exitOnSignal(logger, () => Promise.all([agent?.close(), controller.close()]));
-
-  const { capture, autoAllocate } = controller.config();
-  const workload = setup.workload && `${setup.workload.namespace}/${setup.workload.name}`;
-  if (!capture.value) {
-    // SPEC §2: this workload's DNS is not proxied, so there is nothing to listen for.
-    logger.info(
-      { workload, DNS_CAPTURE: false, source: capture.detail },
-      `DNS capture is off for workload ${workload}: not serving DNS`,
-    );
-    return;
-  }
-  agent = new Agent({
+  // SPEC §4: the listener answers from the first moment, forwarding every query until the first
+  // table is in (a big folder takes a while to load); it closes again if the workload's capture is off.
+  const agent = new Agent({
     listen,
     listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isIPv6(u.host)),
     upstreams,
@@ -118,9 +116,40 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
       },
     },
   });
-  const { view, errors } = controller.current();
-  useView(agent, view, errors, logger);
+  signals.closing(() => agent.close());
   await agent.start();
+
+  const controller = new Controller({
+    manifestsDir: setup.manifestsDir,
+    scope,
+    ...(setup.workload ? { workload: setup.workload } : {}),
+    ...(meshConfig ? { meshConfig } : {}),
+    stateFile: setup.stateFile,
+    ranges: setup.ranges,
+    graceMs: setup.graceMs,
+    onView: (view, errors) => useView(agent, view, errors, logger),
+    logger,
+  });
+  signals.closing(() => controller.close());
+  try {
+    await controller.start();
+  } catch (err) {
+    await agent.close();
+    throw err;
+  }
+  process.on('SIGHUP', () => void reload(flags, setup.meshConfigFile, agent, controller, logger));
+
+  const { capture, autoAllocate } = controller.config();
+  const workload = setup.workload && `${setup.workload.namespace}/${setup.workload.name}`;
+  if (!capture.value) {
+    // SPEC §2: this workload's DNS is not proxied, so there is nothing to listen for.
+    await agent.close();
+    logger.info(
+      { workload, DNS_CAPTURE: false, source: capture.detail },
+      `DNS capture is off for workload ${workload}: not serving DNS`,
+    );
+    return;
+  }
   logger.info(
     {
       listen: `${listen.host}:${agent.port}`,
@@ -136,4 +165,24 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     },
     'serving DNS',
   );
+}
+
+/** SIGHUP, as daemons do: re-read resolv.conf and `--mesh-config`, rescan the folder. Bad input keeps the old. */
+async function reload(
+  flags: ServeFlags,
+  meshConfigFile: string | undefined,
+  agent: Agent,
+  controller: Controller,
+  logger: Logger,
+): Promise<void> {
+  logger.info('SIGHUP: re-reading resolv.conf, --mesh-config and the manifests folder');
+  try {
+    const inputs = await readInputs(flags, meshConfigFile);
+    agent.forwarder.setServers(inputs.upstreams);
+    const scope = { ...controller.scope(), searchDomains: inputs.searchDomains };
+    controller.reload({ scope, ...(inputs.meshConfig ? { meshConfig: inputs.meshConfig } : {}) });
+  } catch (err) {
+    const e = err as MeshdnsError;
+    logger.error({ code: e.code }, `reload failed, keeping what was loaded before: ${e.message}`);
+  }
 }

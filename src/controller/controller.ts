@@ -35,7 +35,7 @@ export interface ControllerOptions {
 
 export class Controller {
   private readonly source: ManifestSource;
-  private readonly opts: ControllerOptions;
+  private opts: ControllerOptions;
   private readonly store: AllocationFile;
   private previous: readonly StoredAllocation[] = [];
   /** The workload as last seen; kept when it drops out of the folder. */
@@ -45,6 +45,7 @@ export class Controller {
   private reported = new Set<string>();
   private startError: MeshdnsError | undefined;
   private workloadGone = false;
+  private failedFiles: ReadonlySet<string> | undefined;
   private initialCapture: boolean | undefined;
 
   constructor(opts: ControllerOptions) {
@@ -70,6 +71,10 @@ export class Controller {
     }
   }
 
+  scope(): TableScope {
+    return this.opts.scope;
+  }
+
   /** The effective config from the latest snapshot (set once `start()` has resolved). */
   config(): EffectiveConfig {
     return this.view!.config;
@@ -80,12 +85,23 @@ export class Controller {
     return { view: this.view!, errors: this.errors };
   }
 
+  /**
+   * SIGHUP: new search domains (resolv.conf) and mesh config (`--mesh-config`) are taken, the folder is
+   * rescanned, and the view is rebuilt even when no file changed.
+   */
+  reload(update: { scope?: TableScope; meshConfig?: MeshSettings }): void {
+    this.opts = { ...this.opts, ...update };
+    if (this.view) this.rebuild(this.source.snapshot(), this.source.errors(), this.failedFiles);
+    this.source.rescan();
+  }
+
   async close(): Promise<void> {
     await this.source.close();
     await this.store.flush();
   }
 
   private rebuild(snapshot: Resources, errors: MeshdnsError[], failedFiles?: ReadonlySet<string>): void {
+    this.failedFiles = failedFiles;
     if (!this.pickWorkload(snapshot)) return;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const health = { now: Date.now(), ...(failedFiles ? { failedFiles } : {}) };

@@ -68,6 +68,11 @@ export class ManifestSource {
     await this.#running;
   }
 
+  /** Re-reads the folder now, as if a file event had come (SIGHUP). */
+  rescan(): void {
+    if (!this.#closed) this.#rescan();
+  }
+
   snapshot(): Resources {
     return (this.#current ?? this.#folder.files.build()).resources;
   }

@@ -59,6 +59,11 @@ export interface ForwardOptions {
   probe?: boolean;
 }
 
+interface Upstream {
+  server: UpstreamServer;
+  stats: ServerStats;
+}
+
 interface Settings {
   timeoutMs: number;
   attempts: number;
@@ -68,8 +73,8 @@ interface Settings {
 }
 
 export class Forwarder {
-  readonly #servers: UpstreamServer[];
-  readonly #stats: ServerStats[];
+  /** Replaced whole by setServers(); a query in flight keeps the list it started with. */
+  #upstreams: { server: UpstreamServer; stats: ServerStats }[] = [];
   readonly #settings: Settings;
   readonly #random: () => number;
   readonly #sockets = new Set<TrackedSocket>();
@@ -89,13 +94,7 @@ export class Forwarder {
       );
     }
     this.#settings = settingsOf(opts);
-    this.#servers = opts.servers.map((s) => ({ ...s }));
-    this.#stats = this.#servers.map((s) => ({
-      server: formatUpstream(s),
-      queries: 0,
-      failures: 0,
-      lastLatencyMs: null,
-    }));
+    this.setServers(opts.servers);
     this.#random = opts.random ?? cryptoRandom();
     this.#observe = opts.observe;
     this.#hooks = {
@@ -134,11 +133,28 @@ export class Forwarder {
     }
   }
 
+  /** New upstream servers (SIGHUP re-reads resolv.conf); a server kept keeps its counts. */
+  setServers(servers: readonly UpstreamServer[]): void {
+    if (servers.length === 0) {
+      throw new MeshdnsError(
+        'MESHDNS_UPSTREAM',
+        'no upstream server: add a nameserver to resolv.conf or pass --upstream',
+      );
+    }
+    const before = new Map(this.#upstreams.map((u) => [u.stats.server, u.stats]));
+    this.#upstreams = servers.map((s) => {
+      const name = formatUpstream(s);
+      const stats = before.get(name) ?? { server: name, queries: 0, failures: 0, lastLatencyMs: null };
+      return { server: { ...s }, stats };
+    });
+    this.#next = 0;
+  }
+
   /** The servers in the order the next forward() tries them first (its first round). */
   plan(): string[] {
-    const n = this.#servers.length;
+    const n = this.#upstreams.length;
     const start = this.#settings.rotate ? this.#next : 0;
-    return this.#servers.map((_, i) => this.#stats[(start + i) % n].server);
+    return this.#upstreams.map((_, i) => this.#upstreams[(start + i) % n]!.stats.server);
   }
 
   /** A fresh recursive query (RD, no EDNS) for `name` through the same machinery. */
@@ -151,7 +167,7 @@ export class Forwarder {
 
   stats(): ForwarderStats {
     return {
-      servers: this.#stats.map((s) => ({ ...s })),
+      servers: this.#upstreams.map((u) => ({ ...u.stats })),
       rejected: this.#rejected,
       overflows: this.#overflows,
       inFlight: this.#inFlight,
@@ -169,15 +185,17 @@ export class Forwarder {
   /** Tries servers in rounds: each round visits every server once, from a start that rotates per call. */
   async #tryAll(query: Buffer, qEnd: number, tcp: boolean, probe: boolean): Promise<Buffer | null> {
     const { timeoutMs, attempts, rotate } = this.#settings;
-    const n = this.#servers.length;
-    const start = rotate ? this.#next : 0;
+    const upstreams = this.#upstreams;
+    const n = upstreams.length;
+    const start = rotate ? this.#next % n : 0;
     if (!probe) this.#next = (this.#next + 1) % n;
     const deadline = performance.now() + timeoutMs;
     const tries = n * attempts;
     for (let t = 0; t < tries && !this.#closed; t++) {
       const timeout = this.#tryTimeout(deadline, tries - t);
       if (timeout <= 0) return null;
-      const reply = await this.#tryServer((start + t) % n, query, qEnd, tcp, timeout, deadline, probe);
+      const upstream = upstreams[(start + t) % n]!;
+      const reply = await this.#tryServer(upstream, query, qEnd, tcp, timeout, deadline, probe);
       if (reply) return reply;
     }
     return null;
@@ -191,7 +209,7 @@ export class Forwarder {
 
   /** One try: UDP (re-asked over TCP when truncated, RFC 7766 §5) or TCP; null when it gave no usable answer. */
   async #tryServer(
-    index: number,
+    upstream: Upstream,
     query: Buffer,
     qEnd: number,
     tcp: boolean,
@@ -199,26 +217,25 @@ export class Forwarder {
     deadline: number,
     probe: boolean,
   ): Promise<Buffer | null> {
-    let outcome = await this.#exchange(index, query, qEnd, tcp, timeoutMs, probe);
+    let outcome = await this.#exchange(upstream, query, qEnd, tcp, timeoutMs, probe);
     if (!tcp && outcome.kind === 'reply' && isTruncated(outcome.msg)) {
       const left = Math.floor(deadline - performance.now());
       if (left <= 0) return null;
-      outcome = await this.#exchange(index, query, qEnd, true, Math.min(left, timeoutMs), probe);
+      outcome = await this.#exchange(upstream, query, qEnd, true, Math.min(left, timeoutMs), probe);
     }
     return outcome.kind === 'reply' ? outcome.msg : null;
   }
 
   async #exchange(
-    index: number,
+    { server, stats: counted }: Upstream,
     query: Buffer,
     qEnd: number,
     tcp: boolean,
     timeoutMs: number,
     probe: boolean,
   ): Promise<Outcome> {
-    const server = this.#servers[index];
     // A probe's exchanges are counted in a throwaway record.
-    const stats = probe ? { ...this.#stats[index] } : this.#stats[index];
+    const stats = probe ? { ...counted } : counted;
     // A fresh random ID per exchange (RFC 5452 §9.2); everything after the ID goes out as the client sent it.
     const packet = withId(query, this.#randomId());
     const started = performance.now();

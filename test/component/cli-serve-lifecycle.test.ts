@@ -1,0 +1,72 @@
+// `meshdns serve` from start to stop (issue 8): it answers (forwarding) before the first table is
+// built, SIGTERM during start-up exits 0, and SIGHUP reloads instead of killing the process.
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ask } from '../helpers/dns-client.js';
+import { serviceEntryYaml, tempFolder } from '../helpers/manifests.js';
+import { eventually, startCli, waitForOutput } from '../helpers/meshdns.js';
+import { freePort } from '../helpers/ports.js';
+import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
+
+const tmp = tempFolder('meshdns-serve-lifecycle-');
+
+/** The data of each answer record, in order. */
+function data(p: { answers?: unknown[] }): string[] {
+  return (p.answers ?? []).map((a) => String((a as { data: unknown }).data));
+}
+
+describe('meshdns serve: start-up and signals', () => {
+  let upstream: StubDns;
+  before(async () => {
+    upstream = await startStubDns((q) =>
+      q.name === 'up.example' ? { answers: [{ type: 'A', name: q.name, ttl: 60, data: '192.0.2.7' }] } : {},
+    );
+  });
+  after(() => upstream.close());
+
+  it('SIGHUP re-reads --mesh-config and resolv.conf instead of killing the process', async () => {
+    const dir = join(tmp(), 'hup');
+    await mkdir(dir);
+    await writeFile(join(dir, 'db.yaml'), serviceEntryYaml('db', 1));
+    const mesh = join(tmp(), 'mesh.yaml');
+    const autoAllocate = (on: boolean) =>
+      `defaultConfig:\n  proxyMetadata:\n    ISTIO_META_DNS_CAPTURE: "true"\n    ISTIO_META_DNS_AUTO_ALLOCATE: "${on}"\n`;
+    await writeFile(mesh, autoAllocate(true));
+    const resolvConf = join(tmp(), 'resolv.conf');
+    await writeFile(resolvConf, 'nameserver 127.0.0.1\nsearch one.example\n');
+    const port = await freePort('127.0.0.1');
+    const run = startCli([
+      'serve',
+      ...['--manifests', dir, '--dns-listen', `127.0.0.1:${port}`, '--mesh-config', mesh],
+      ...['--upstream', `127.0.0.1:${upstream.port}`, '--resolv-conf', resolvConf],
+      ...['--state-file', join(tmp(), 'hup.json')],
+    ]);
+    try {
+      await waitForOutput(run, /"msg":"serving DNS"/);
+      assert.deepEqual(data(await ask('udp', port, 'db.example.com', 'A')), ['240.240.0.1']);
+      // The search shortcut follows resolv.conf's first search domain (SPEC §3.9).
+      assert.equal(data(await ask('udp', port, 'db.example.com.one.example', 'A')).length, 2);
+
+      await writeFile(mesh, autoAllocate(false));
+      await writeFile(resolvConf, 'nameserver 127.0.0.1\nsearch two.example\n');
+      run.child.kill('SIGHUP');
+      await eventually(async () => {
+        assert.deepEqual(data(await ask('udp', port, 'db.example.com', 'A')), [], 'forwarded: no VIP now');
+      });
+      await writeFile(mesh, autoAllocate(true));
+      run.child.kill('SIGHUP');
+      await eventually(async () => {
+        assert.deepEqual(data(await ask('udp', port, 'db.example.com.two.example', 'A')), [
+          'db.example.com',
+          '240.240.0.1',
+        ]);
+      });
+      assert.equal(run.child.exitCode, null, 'still running');
+      assert.match(run.output(), /SIGHUP: re-reading/);
+    } finally {
+      assert.equal(await run.stop(), 0, run.output());
+    }
+  });
+});
