@@ -15,8 +15,14 @@ export const DEFAULTS = {
   /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */
   vipRangeV4: '240.240.0.0/16',
   vipRangeV6: '2001:2::/48',
-  /** The VIP state file, relative to the folder that holds the manifests folder (not inside it). */
-  stateFile: '.meshdns/allocations.json',
+  /**
+   * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
+   * never inside the folder (it is no manifest), and never shared by two folders of one parent.
+   */
+  stateDir: '.meshdns',
+  stateFileSuffix: '.allocations.json',
+  /** What all folders of one parent shared before issue 8; it seeds a missing default state file. */
+  legacyStateFile: '.meshdns/allocations.json',
   /** VIP proxy: Envoy's default connect timeout, and Istio's default TCP idle timeout (1 h). */
   vipConnectTimeoutMs: 10_000,
   vipIdleTimeoutMs: 3_600_000,

@@ -22,6 +22,10 @@ export interface StoredAllocation {
   host: string;
   v4?: string;
   v6?: string;
+  /** The manifest file the ServiceEntry was last loaded from (`se.source.file`). */
+  file?: string;
+  /** ISO-8601: since when the entry has been absent from cleanly loaded snapshots; none = present. */
+  absentSince?: string;
 }
 
 /**
