@@ -172,6 +172,8 @@ export class AllocationFile {
   #latest: string | undefined;
   #queue: Promise<void> = Promise.resolve();
   #lock: StateLock | undefined;
+  /** A damaged file to keep before the first write replaces it. */
+  #aside: { from: string; to: string } | undefined;
 
   constructor(
     readonly file: string,
@@ -193,16 +195,13 @@ export class AllocationFile {
   async load(): Promise<LoadedState> {
     const read = await readWithSeed(this.file, this.opts);
     const notes = [...read.notes];
+    this.#aside = undefined;
     if (read.damaged && !read.missing) {
-      const aside = `${read.target}.corrupt-${timestamp()}`;
-      try {
-        await rename(read.target, aside);
-      } catch (e) {
-        // Never overwrite what could not be kept: refuse to start rather than lose it.
-        const why = `${this.file}: the damaged VIP state file could not be moved to ${aside} (${(e as Error).message}); move it away by hand`;
-        throw new MeshdnsError('MESHDNS_STATE_WRITE', why, { cause: e });
-      }
-      notes.push(`${this.file}: the damaged VIP state file was moved to ${aside}`);
+      // Moved at the first write, not now: a start that fails before it must find the file as it was.
+      this.#aside = { from: read.target, to: `${read.target}.corrupt-${timestamp()}` };
+      notes.push(
+        `${this.file}: the damaged VIP state file will be moved to ${this.#aside.to} before it is rewritten`,
+      );
     }
     // A damaged, partly bad or seeded file is rewritten at the first save; a good one only on a change.
     if (read.damaged || (read.missing && read.allocations.length > 0)) this.#written = '';
@@ -232,12 +231,23 @@ export class AllocationFile {
     const target = await stateTarget(this.file);
     try {
       await mkdir(dirname(target), { recursive: true });
+      if (this.#aside) await this.#moveAside(this.#aside);
       if (this.#good !== undefined) await replaceFile(`${target}.bak`, this.#good);
       await replaceFile(target, text);
     } catch (e) {
       throw writeFailed(this.file, e);
     }
     this.#good = text;
+  }
+
+  // Never overwrite what could not be kept: when the move fails, so does the write.
+  async #moveAside(aside: { from: string; to: string }): Promise<void> {
+    try {
+      await rename(aside.from, aside.to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    this.#aside = undefined;
   }
 
   /** Resolves once every queued write is done. */
