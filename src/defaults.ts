@@ -20,8 +20,14 @@ export const DEFAULTS = {
    * this long before another host may take them: an editor's delete-and-recreate never moves a VIP.
    */
   vipReleaseGraceMs: 600_000,
-  /** The VIP state file, relative to the folder that holds the manifests folder (not inside it). */
-  stateFile: '.meshdns/allocations.json',
+  /**
+   * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
+   * never inside the folder (it is no manifest), and never shared by two folders of one parent.
+   */
+  stateDir: '.meshdns',
+  stateFileSuffix: '.allocations.json',
+  /** What all folders of one parent shared before issue 8; it seeds a missing default state file. */
+  legacyStateFile: '.meshdns/allocations.json',
   /** VIP proxy: Envoy's default connect timeout, and Istio's default TCP idle timeout (1 h). */
   vipConnectTimeoutMs: 10_000,
   vipIdleTimeoutMs: 3_600_000,

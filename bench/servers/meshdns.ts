@@ -32,6 +32,11 @@ export function meshdnsVersion(): string {
   return pkg.version;
 }
 
+function stateFileOf(opts: MeshdnsOptions): string {
+  const name = `${opts.listen.host}-${opts.listen.port}.allocations.json`;
+  return path.join(path.dirname(path.resolve(opts.manifestsDir)), '.meshdns', `bench-${name}`);
+}
+
 export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): Promise<DnsServer> {
   const args = [
     ...(opts.nodeFlags ?? []),
@@ -44,6 +49,8 @@ export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): P
     opts.upstreamTimeoutMs ? ['--upstream-timeout', String(opts.upstreamTimeoutMs)] : [],
     // A port of its own for the admin API, so two instances (or one beside a real agent) never clash.
     ['--admin-listen', '127.0.0.1:0'],
+    // And a state file of its own: two instances on one folder would otherwise share (and lock) it.
+    ['--state-file', stateFileOf(opts)],
     ['--log-level', 'warn'],
     opts.extraArgs ?? [],
   ].flat();

@@ -17,4 +17,11 @@ export {
   type VipRanges,
   vipRanges,
 } from './range.js';
-export { AllocationFile, readAllocationState, writeAllocationState } from './store.js';
+export { STATE_VERSION } from './state-format.js';
+export {
+  AllocationFile,
+  type LoadedState,
+  readAllocationState,
+  type StateFileOptions,
+  writeAllocationState,
+} from './store.js';

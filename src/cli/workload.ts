@@ -32,7 +32,10 @@ export interface WorkloadSetup {
 /** Adds the allocation flags: where the state lives and the ranges. */
 export function allocationOptions(cmd: Command): Command {
   return cmd
-    .option('--state-file <file>', `VIP allocations (default: <parent of --manifests>/${DEFAULTS.stateFile})`)
+    .option(
+      '--state-file <file>',
+      `VIP allocations (default: <parent of --manifests>/${DEFAULTS.stateDir}/<its name>${DEFAULTS.stateFileSuffix})`,
+    )
     .option('--vip-range-v4 <cidr>', 'IPv4 range for auto-allocated VIPs', DEFAULTS.vipRangeV4)
     .option('--vip-range-v6 <cidr>', 'IPv6 range for auto-allocated VIPs', DEFAULTS.vipRangeV6)
     .option(

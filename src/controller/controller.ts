@@ -14,7 +14,7 @@ import {
 } from '../model/index.js';
 import type { TableScope } from '../nametable/index.js';
 import { ManifestSource } from '../sources/index.js';
-import { workloadNotFound } from './load.js';
+import { legacyStateFile, workloadNotFound } from './load.js';
 import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
 
 export interface ControllerOptions {
@@ -50,7 +50,8 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    this.store = new AllocationFile(opts.stateFile);
+    const seedFrom = legacyStateFile(opts.manifestsDir, opts.stateFile);
+    this.store = new AllocationFile(opts.stateFile, seedFrom ? { seedFrom } : {});
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
@@ -59,15 +60,25 @@ export class Controller {
     });
   }
 
-  /** Loads the state file and the folder; throws MESHDNS_WORKLOAD_NOT_FOUND for a missing `--workload`. */
+  /**
+   * Locks and loads the state file, then the folder; throws MESHDNS_STATE_* for a state file it must
+   * not write (locked, unknown version, not a file) and MESHDNS_WORKLOAD_NOT_FOUND for a missing `--workload`.
+   */
   async start(): Promise<void> {
-    const loaded = await this.store.load();
-    if (loaded.error) this.opts.logger.warn({ code: loaded.error.code }, loaded.error.message);
-    this.previous = loaded.allocations;
-    await this.source.start();
-    if (this.startError) {
-      await this.source.close();
-      throw this.startError;
+    await this.store.lock();
+    try {
+      const loaded = await this.store.load();
+      for (const e of loaded.errors) this.opts.logger.warn({ code: e.code }, e.message);
+      for (const note of loaded.notes) this.opts.logger.info({ stateFile: this.opts.stateFile }, note);
+      this.previous = loaded.allocations;
+      await this.source.start();
+      if (this.startError) {
+        await this.source.close();
+        throw this.startError;
+      }
+    } catch (e) {
+      await this.store.close();
+      throw e;
     }
   }
 
@@ -97,7 +108,7 @@ export class Controller {
 
   async close(): Promise<void> {
     await this.source.close();
-    await this.store.flush();
+    await this.store.close();
   }
 
   private rebuild(snapshot: Resources, errors: MeshdnsError[], failedFiles?: ReadonlySet<string>): void {

@@ -1,6 +1,7 @@
 // The one-shot form of the controller, for `meshdns table`, `vips` and `config`: read the folder,
 // the state file and the mesh config once, and build the workload's view. Nothing is written.
-import { dirname, join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { readAllocationState, type VipRanges } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
@@ -26,9 +27,29 @@ export interface LoadedView extends WorkloadView {
   errors: MeshdnsError[];
 }
 
-/** `.meshdns/allocations.json` in the folder that holds the manifests folder, so it is never a manifest. */
+/**
+ * `<parent>/.meshdns/<name>.allocations.json` for the manifests folder `<parent>/<name>` (symlinks
+ * resolved): beside the folder, so it is never a manifest, and one per folder, so two folders of one
+ * parent never erase each other's VIPs.
+ */
 export function defaultStateFile(manifestsDir: string): string {
-  return join(dirname(resolve(manifestsDir)), DEFAULTS.stateFile);
+  let dir = resolve(manifestsDir);
+  try {
+    dir = realpathSync.native(dir);
+  } catch {
+    // A missing folder is reported by the source; the path is only a default.
+  }
+  const name = basename(dir) || 'root';
+  return join(dirname(dir), DEFAULTS.stateDir, `${name}${DEFAULTS.stateFileSuffix}`);
+}
+
+/**
+ * The state file every folder of one parent shared before (`<parent>/.meshdns/allocations.json`),
+ * when `stateFile` is the default: a missing default starts from a copy of it, so an upgrade keeps its VIPs.
+ */
+export function legacyStateFile(manifestsDir: string, stateFile: string): string | undefined {
+  if (resolve(stateFile) !== defaultStateFile(manifestsDir)) return undefined;
+  return join(dirname(resolve(manifestsDir)), DEFAULTS.legacyStateFile);
 }
 
 export function workloadNotFound(ref: WorkloadRef, manifestsDir: string): MeshdnsError {
@@ -46,7 +67,9 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
   const meshConfig = opts.meshConfigFile ? await loadMeshConfigFile(opts.meshConfigFile) : undefined;
   const { resources, errors } = await loadManifests(opts.manifestsDir);
   const workload = opts.workload ? requireWorkload(resources, opts.workload, opts.manifestsDir) : undefined;
-  const state = await readAllocationState(opts.stateFile ?? defaultStateFile(opts.manifestsDir));
+  const stateFile = opts.stateFile ?? defaultStateFile(opts.manifestsDir);
+  const seedFrom = legacyStateFile(opts.manifestsDir, stateFile);
+  const state = await readAllocationState(stateFile, seedFrom ? { seedFrom } : {});
   const view = buildView(
     resources,
     state.allocations,
@@ -57,11 +80,6 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
   return {
     ...view,
     resources,
-    errors: [
-      ...errors,
-      ...(state.error ? [state.error] : []),
-      ...view.config.errors,
-      ...view.allocation.errors,
-    ],
+    errors: [...errors, ...state.errors, ...view.config.errors, ...view.allocation.errors],
   };
 }

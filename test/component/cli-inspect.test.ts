@@ -1,7 +1,9 @@
 // `meshdns lookup` and `meshdns explain` against a running `meshdns serve`, as an operator uses them.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { a } from '../helpers/fake-upstream.js';
+import { tempFolder } from '../helpers/manifests.js';
 import { type Running, runCli, startCli, waitForDns } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
@@ -24,6 +26,8 @@ async function waitReady(adminPort: number, timeoutMs = 15_000): Promise<void> {
 }
 
 describe('meshdns lookup and explain', () => {
+  // Each serve its own state file: one serve per state file at a time (and not the checkout's own).
+  const tmp = tempFolder('meshdns-inspect-');
   let stub: StubDns;
   let agent: Running;
   let dns: string;
@@ -56,6 +60,8 @@ describe('meshdns lookup and explain', () => {
       dns,
       '--admin-listen',
       admin,
+      '--state-file',
+      join(tmp(), 'serve.json'),
     ]);
     await waitForDns('127.0.0.1', port);
     await waitReady(adminPort);
@@ -115,6 +121,8 @@ describe('meshdns lookup and explain', () => {
       '0.0.0.0:0',
       '--dns-listen',
       '127.0.0.1:0',
+      '--state-file',
+      join(tmp(), 'refused.json'),
     ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /MESHDNS_ADMIN_REMOTE/);
