@@ -1,6 +1,7 @@
 // `meshdns serve` exposure and limits as a user meets them (SPEC §10, issue 8 findings 12 and 13): no open
 // resolver without --allow-from, REFUSED outside it; the TCP connection cap counted and logged once per burst.
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { freePort } from '../helpers/ports.js';
 const S = 'default.svc.cluster.local';
 const NAME = `productpage.${S}`;
 const STATE = join(tmpdir(), `meshdns-exposure-test-${process.pid}.json`);
+after(() => rm(STATE, { force: true }));
 /** The examples, with an upstream nobody answers on and a state file outside the checkout. */
 const SERVE = [
   'serve',
@@ -53,20 +55,12 @@ describe('meshdns serve: a non-loopback DNS listener (SPEC §10)', () => {
     assert.doesNotMatch(run.output(), /serving DNS/);
   });
 
-  const badAllow: { value: string; why: RegExp }[] = [
-    { value: '10.0.0.0/33', why: /prefix length/ },
-    { value: 'not-an-ip/8', why: /not an IP address/ },
-    { value: '2001:db8::/129', why: /prefix length/ },
-    { value: '10.0.0.1/x', why: /prefix length/ },
-  ];
-  for (const c of badAllow) {
-    it(`--allow-from ${c.value}: names the flag and the value`, async () => {
-      const r = await runCli([...SERVE, '--dns-listen', '0.0.0.0:0', '--allow-from', c.value]);
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, new RegExp(`--allow-from "${c.value.replace(/[./]/g, '\\$&')}"`));
-      assert.match(r.stderr, c.why);
-    });
-  }
+  // The table of bad values is in test/unit/serve-limits.test.ts; here, that the CLI reports one.
+  it('--allow-from 10.0.0.0/33: exits non-zero naming the flag and the value', async () => {
+    const r = await runCli([...SERVE, '--dns-listen', '0.0.0.0:0', '--allow-from', '10.0.0.0/33']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /MESHDNS_FLAG_INVALID: --allow-from "10\.0\.0\.0\/33": prefix length/);
+  });
 
   describe('with --allow-from 127.0.0.2/32', () => {
     let run: Running;
@@ -96,22 +90,11 @@ describe('meshdns serve: a non-loopback DNS listener (SPEC §10)', () => {
 });
 
 describe('meshdns serve: limit flags', () => {
-  const bad: { flag: string; value: string }[] = [
-    { flag: '--tcp-max-connections', value: '0' },
-    { flag: '--tcp-max-connections', value: 'many' },
-    { flag: '--tcp-max-in-flight', value: '-1' },
-    { flag: '--tcp-idle-timeout', value: '1.5' },
-    { flag: '--tcp-idle-timeout', value: '3000000000' },
-    { flag: '--tcp-max-queued-bytes', value: '10' },
-    { flag: '--upstream-max-in-flight', value: '0' },
-  ];
-  for (const c of bad) {
-    it(`${c.flag} ${c.value}: exits non-zero naming the flag and the value`, async () => {
-      const r = await runCli([...SERVE, '--dns-listen', '127.0.0.1:0', c.flag, c.value]);
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, new RegExp(`${c.flag} "${c.value.replace('.', '\\.')}"`));
-    });
-  }
+  it('--tcp-idle-timeout 3000000000: exits non-zero naming the flag and the value', async () => {
+    const r = await runCli([...SERVE, '--dns-listen', '127.0.0.1:0', '--tcp-idle-timeout', '3000000000']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--tcp-idle-timeout "3000000000": expected a whole number from 1 to 2147483647/);
+  });
 
   it('serve --help lists every limit flag', async () => {
     const r = await runCli(['serve', '--help']);

@@ -3,11 +3,15 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { Agent } from '../../src/agent/index.js';
 import { buildNameTable } from '../../src/nametable/index.js';
-import { DnsServer, Pipeline, TableStage } from '../../src/server/index.js';
-import { ask, encodeQuery } from '../helpers/dns-client.js';
+import { DnsServer, ForwardStage, Pipeline, TableStage } from '../../src/server/index.js';
+import { ask, encodeQuery, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import { a, FakeUpstream } from '../helpers/fake-upstream.js';
 import { eventually } from '../helpers/meshdns.js';
 import { sampleMesh, serviceEntry } from '../helpers/resources.js';
+import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
 
 const BIG = 'big.example.com';
 /** 1,000 A records: a 16 KB answer, so a few thousand pipelined queries ask for tens of MB. */
@@ -148,5 +152,62 @@ describe('server limits: the TCP connection cap', () => {
     const { reached, tcp } = server.limits.stats();
     assert.equal(reached.tcp_connections, 3);
     assert.equal(tcp.connections, 20);
+  });
+});
+
+describe('server limits: queries in flight per TCP connection', () => {
+  let server: DnsServer;
+  const upstream = new FakeUpstream((q) => ({ answers: [a(q.name, 60)] }));
+  before(async () => {
+    server = new DnsServer({
+      host: '127.0.0.1',
+      port: 0,
+      pipeline: new Pipeline([new ForwardStage(upstream)]),
+      tcp: { maxInFlightPerConnection: 4 },
+    });
+    await server.start();
+  });
+  after(() => server.close());
+
+  it('reads no further than the bound while answers are pending, then answers them all', async () => {
+    upstream.hold();
+    const msgs = Array.from({ length: 10 }, (_, i) => encodeQuery(`q${i}.test`, 'A', { id: i }));
+    const replies = sendTcp(server.port, msgs);
+    await eventually(async () => assert.equal(server.limits.stats().tcp.paused, 1));
+    assert.equal(upstream.calls, 4, 'only as many queries taken as may be in flight');
+    assert.equal(server.limits.stats().reached.tcp_in_flight, 1);
+    upstream.release();
+    const ids = (await replies).map((r) => r.readUInt16BE(0)).sort((x, y) => x - y);
+    assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe('agent limits: upstream queries in flight (--upstream-max-in-flight)', () => {
+  let stub: StubDns;
+  let agent: Agent;
+  before(async () => {
+    stub = await startStubDns((q) => (q.name === 'slow.test' ? 'drop' : { answers: [a(q.name, 60)] }));
+    agent = new Agent({
+      listen: { host: '127.0.0.1', port: 0 },
+      upstreams: [{ host: stub.host, port: stub.port }],
+      upstreamTimeoutMs: 1000,
+      upstreamMaxInFlight: 1,
+      logger: pino({ level: 'silent' }),
+    });
+    await agent.start();
+  });
+  after(async () => {
+    await agent.close();
+    await stub.close();
+  });
+
+  it('past the bound a query gets SERVFAIL without waiting for the one in flight', async () => {
+    const slow = sendUdp(agent.port, encodeQuery('slow.test', 'A', { id: 1 }));
+    await eventually(async () => assert.equal(stub.queries.length, 1));
+    const refused = await sendUdp(agent.port, encodeQuery('other.test', 'A', { id: 2 }));
+    assert.equal(rcodeOf(refused), 2, 'SERVFAIL');
+    assert.equal(agent.forwarder.stats().overflows, 1);
+    assert.equal(stub.queries.length, 1, 'the second query never went upstream');
+    assert.equal(rcodeOf(await slow), 2);
   });
 });
