@@ -98,7 +98,8 @@ export class Agent {
       now,
       interval,
       'upstream failed: no server answered within the budget (SERVFAIL, or a stale answer if cached)',
-      () => ({ upstreams: this.forwarder.plan() }),
+      // overflows: queries refused at --upstream-max-in-flight (SPEC §10), counted among the failures.
+      () => ({ upstreams: this.forwarder.plan(), overflows: this.forwarder.stats().overflows }),
     );
     this.forwarder = new Forwarder({
       servers: opts.upstreams,
