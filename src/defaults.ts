@@ -6,11 +6,15 @@ export const DEFAULTS = {
   resolvConf: '/etc/resolv.conf',
   /** SPEC §4: total time budget for one forwarded query before SERVFAIL. */
   upstreamTimeoutMs: 5000,
-  upstreamMaxInFlight: 1024,
   /** RFC 7766 §6.2.3 leaves the idle timeout to the server; CoreDNS uses 10 s. */
   tcpIdleTimeoutMs: 10_000,
   tcpMaxConnections: 1000,
   tcpMaxInFlightPerConnection: 64,
+  /**
+   * Unsent answer bytes per TCP connection before reading from it pauses: one largest message (64 KiB)
+   * fits, and 1,000 connections that never read hold 64 MiB at most, beside the kernel's socket buffers.
+   */
+  tcpMaxQueuedBytes: 64 * 1024,
   manifestsDebounceMs: 100,
   /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */
   vipRangeV4: '240.240.0.0/16',

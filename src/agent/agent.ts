@@ -9,9 +9,12 @@ import { Registry } from '../metrics.js';
 import type { NameTable } from '../nametable/index.js';
 import {
   CacheStage,
+  type ClientAllowList,
   DnsServer,
   ForwardStage,
+  limitMetrics,
   Pipeline,
+  ServerLimits,
   ServerMetrics,
   type Stage,
   TableStage,
@@ -29,6 +32,7 @@ import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
 import { upstreamResolver, VipProxy, type VipRoute, vipMetrics } from '../vip/index.js';
 import { agentAdminSource } from './admin-source.js';
 import { BurstLog } from './burst-log.js';
+import { limitLog } from './limit-log.js';
 import { agentMetrics, type ConfigCounters } from './metrics.js';
 
 export interface AgentOptions {
@@ -42,6 +46,10 @@ export interface AgentOptions {
   /** SPEC §4.2: answer SERVFAIL instead of forwarding until the first table arrives. */
   servfailBeforeTable?: boolean;
   tcp?: Partial<TcpLimits>;
+  /** SPEC §10: the DNS clients answered (`--allow-from`); required for a non-loopback `listen`. */
+  allowFrom?: ClientAllowList;
+  /** Upstream queries in flight; past it SERVFAIL at once (`--upstream-max-in-flight`). */
+  upstreamMaxInFlight?: number;
   logger: Logger;
   /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with CACHE_DEFAULTS. */
   cache?: Partial<CacheSettings> | false;
@@ -65,6 +73,8 @@ export class Agent {
   readonly tableStage: TableStage;
   readonly cache: DnsCache | undefined;
   readonly pipeline: Pipeline;
+  /** The DNS listeners' bounds reached and TCP figures (SPEC §10). */
+  readonly limits: ServerLimits;
   readonly configCounters: ConfigCounters = { reloads: 0, errors: 0 };
   private readonly server: DnsServer;
   private readonly admin: AdminServer | undefined;
@@ -88,13 +98,15 @@ export class Agent {
       now,
       interval,
       'upstream failed: no server answered within the budget (SERVFAIL, or a stale answer if cached)',
-      () => ({ upstreams: this.forwarder.plan() }),
+      // overflows: queries refused at --upstream-max-in-flight (SPEC §10), counted among the failures.
+      () => ({ upstreams: this.forwarder.plan(), overflows: this.forwarder.stats().overflows }),
     );
     this.forwarder = new Forwarder({
       servers: opts.upstreams,
       timeoutMs: opts.upstreamTimeoutMs,
       attempts: opts.upstreamAttempts,
       perTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
+      maxInFlight: opts.upstreamMaxInFlight,
       random: opts.random,
       observe: (seconds, ok) => {
         countUpstream?.(seconds, ok);
@@ -125,7 +137,9 @@ export class Agent {
     stages.push(new ForwardStage(this.forwarder));
     this.pipeline = new Pipeline(stages, this.observer(registry, opts));
     if (registry) agentMetrics(registry, () => this.table()?.size ?? 0, this.configCounters);
-    this.server = new DnsServer({ ...opts.listen, pipeline: this.pipeline, tcp: opts.tcp });
+    this.limits = new ServerLimits(limitLog(opts.logger, now, interval));
+    if (registry) limitMetrics(registry, this.limits);
+    this.server = new DnsServer({ ...opts.listen, ...this.listenerOptions() });
     if (opts.vipProxy) {
       // Backends are resolved through the upstreams, never our own table (which answers with VIPs).
       this.vipProxy = new VipProxy({
@@ -172,12 +186,7 @@ export class Agent {
   async start(): Promise<void> {
     await this.server.start();
     if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
-      const v6 = new DnsServer({
-        host: '::1',
-        port: this.server.port,
-        pipeline: this.pipeline,
-        tcp: this.opts.tcp,
-      });
+      const v6 = new DnsServer({ host: '::1', port: this.server.port, ...this.listenerOptions() });
       try {
         await v6.start();
         this.v6Server = v6;
@@ -204,6 +213,11 @@ export class Agent {
     ]);
     await this.forwarder.close();
     this.logger.debug('agent closed');
+  }
+
+  private listenerOptions() {
+    const { tcp, allowFrom } = this.opts;
+    return { pipeline: this.pipeline, tcp, allowFrom, limits: this.limits };
   }
 
   private isLocal(qkey: string): boolean {

@@ -1,10 +1,12 @@
-// `serve` flags of the cache, metrics, admin API and query log, and the effective configuration
+// `serve` flags of the cache, metrics, admin API, query log and the DNS server's exposure and limits
+// (SPEC §10), and the effective configuration
 // with where each value came from (/debug/config). Checked once here; the agent trusts them.
 import { type Command, Option } from 'commander';
 import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { Registry } from '../metrics.js';
-import { CACHE_DEFAULTS } from '../upstream/index.js';
+import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from '../server/index.js';
+import { CACHE_DEFAULTS, FORWARDER_DEFAULTS } from '../upstream/index.js';
 import { flagError, parseListen, parsePositiveInt } from './flags.js';
 
 export interface ServeExtraFlags {
@@ -23,10 +25,68 @@ export interface ServeExtraFlags {
   vipProxy?: boolean;
   vipConnectTimeout: string;
   vipIdleTimeout: string;
+  dnsListen: string;
+  allowFrom?: string[];
+  tcpMaxConnections: string;
+  tcpMaxInFlight: string;
+  tcpMaxQueuedBytes: string;
+  tcpIdleTimeout: string;
+  upstreamMaxInFlight: string;
+}
+
+/** Inclusive ranges of the limit flags; timers are capped where Node's setTimeout would wrap (2^31-1 ms). */
+const RANGES = {
+  tcpMaxConnections: [1, 1_000_000],
+  tcpMaxInFlight: [1, 65_535],
+  tcpMaxQueuedBytes: [1024, 1 << 30],
+  tcpIdleTimeout: [1, 2 ** 31 - 1],
+  upstreamMaxInFlight: [1, 1_000_000],
+} as const;
+
+function parseIntIn(flag: string, value: string, [min, max]: readonly [number, number]): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw flagError(flag, value, `expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Limits and exposure flags: `--allow-from` and the bounds a client can reach. */
+function addLimitOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--allow-from <cidr...>',
+      'clients answered (IPv4/IPv6 CIDRs); others get REFUSED. Required when --dns-listen is not loopback',
+    )
+    .option(
+      '--tcp-max-connections <n>',
+      'DNS TCP connections; at the cap the idlest is closed for a new one',
+      String(DEFAULTS.tcpMaxConnections),
+    )
+    .option(
+      '--tcp-max-in-flight <n>',
+      'queries in flight per TCP connection before reading from it pauses',
+      String(DEFAULTS.tcpMaxInFlightPerConnection),
+    )
+    .option(
+      '--tcp-max-queued-bytes <bytes>',
+      'unsent answer bytes per TCP connection before reading from it pauses',
+      String(DEFAULTS.tcpMaxQueuedBytes),
+    )
+    .option(
+      '--tcp-idle-timeout <ms>',
+      'close a DNS TCP connection idle (or leaving its answers unread) this long',
+      String(DEFAULTS.tcpIdleTimeoutMs),
+    )
+    .option(
+      '--upstream-max-in-flight <n>',
+      'upstream queries in flight; past it SERVFAIL at once',
+      String(FORWARDER_DEFAULTS.maxInFlight),
+    );
 }
 
 export function addServeExtraOptions(cmd: Command): Command {
-  return cmd
+  return addLimitOptions(cmd)
     .option(
       '--admin-listen <addr:port>',
       'admin HTTP API: /metrics, /healthz/ready, /debug/*',
@@ -77,10 +137,48 @@ function parseShare(value: string | boolean | undefined): number {
   return n;
 }
 
+/**
+ * SPEC §10: a non-loopback DNS listener needs an allow list, else it is an open resolver. Checked before
+ * anything listens. With `--allow-from`, only those clients are answered, loopback ones included.
+ */
+function allowList(flags: ServeExtraFlags): ClientAllowList | undefined {
+  const listen = parseListen('--dns-listen', flags.dnsListen);
+  const values = flags.allowFrom ?? [];
+  const cidrs = values.map((v): Cidr => {
+    const c = parseCidr(v);
+    if (typeof c === 'string') throw flagError('--allow-from', v, c);
+    return c;
+  });
+  if (cidrs.length > 0) return new ClientAllowList(cidrs);
+  if (isLoopbackHost(listen.host)) return undefined;
+  throw flagError(
+    '--dns-listen',
+    flags.dnsListen,
+    'not a loopback address: it would answer and forward for anyone who reaches it (an open resolver). ' +
+      'Pass --allow-from CIDR... naming the clients (e.g. --allow-from 10.0.0.0/8 fd00::/8), or listen on 127.0.0.1',
+  );
+}
+
 /** The agent options these flags decide. */
 export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions> {
   const admin = parseListen('--admin-listen', flags.adminListen);
   return {
+    allowFrom: allowList(flags),
+    tcp: {
+      maxConnections: parseIntIn('--tcp-max-connections', flags.tcpMaxConnections, RANGES.tcpMaxConnections),
+      maxInFlightPerConnection: parseIntIn(
+        '--tcp-max-in-flight',
+        flags.tcpMaxInFlight,
+        RANGES.tcpMaxInFlight,
+      ),
+      maxQueuedBytes: parseIntIn('--tcp-max-queued-bytes', flags.tcpMaxQueuedBytes, RANGES.tcpMaxQueuedBytes),
+      idleTimeoutMs: parseIntIn('--tcp-idle-timeout', flags.tcpIdleTimeout, RANGES.tcpIdleTimeout),
+    },
+    upstreamMaxInFlight: parseIntIn(
+      '--upstream-max-in-flight',
+      flags.upstreamMaxInFlight,
+      RANGES.upstreamMaxInFlight,
+    ),
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? new Registry() : undefined,
     logQueries: parseShare(flags.logQueries),

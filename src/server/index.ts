@@ -1,4 +1,7 @@
 export { CacheStage, type CacheStageOptions } from './cache-stage.js';
+export { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from './client-access.js';
+export { limitMetrics } from './limit-metrics.js';
+export { LIMIT_NAMES, type LimitName, type LimitObserver, type LimitStats, ServerLimits } from './limits.js';
 export { type QueryLogger, ServerMetrics, type ServerMetricsOptions } from './metrics.js';
 export {
   type AnswerObserver,

@@ -22,7 +22,7 @@ const QTYPES: [string, number][] = [
   ['ANY', QTYPE.ANY],
   ['other', -1],
 ];
-const SOURCES = ['table', 'cache', 'stale', 'upstream', 'none'] as const;
+const SOURCES = ['table', 'cache', 'stale', 'upstream', 'none', 'refused'] as const;
 const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 /** rcodes 0-15, and one slot for queries dropped without an answer. */
 const RCODE_SLOTS = 17;
@@ -41,6 +41,8 @@ function sourceSlot(source: string): number {
       return 2;
     case 'upstream':
       return 3;
+    case 'refused':
+      return 5;
     default:
       return 4;
   }
@@ -77,7 +79,7 @@ export class ServerMetrics {
     counterFrom(
       registry,
       'meshdns_responses_total',
-      'DNS responses by where the answer came from (table, cache, stale, upstream) and rcode.',
+      'DNS responses by where the answer came from (table, cache, stale, upstream, refused) and rcode.',
       () => this.responseSamples(),
       ['source', 'rcode'],
     );

@@ -25,7 +25,8 @@ export interface Request {
   source: AnswerSource | undefined;
 }
 
-export type AnswerSource = 'table' | 'cache' | 'stale' | 'upstream' | 'none';
+/** `refused`: the client is outside the listener's allow list (SPEC §10). */
+export type AnswerSource = 'table' | 'cache' | 'stale' | 'upstream' | 'none' | 'refused';
 
 /** A stage's result: an answer, `null` to drop the query, or PASS to hand it to the next stage. */
 export const PASS: unique symbol = Symbol('pass');
@@ -77,6 +78,18 @@ export class Pipeline {
           ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE)
           : UDP_MIN_SIZE;
     return this.run({ msg, q, transport, limit, source: undefined }, 0);
+  }
+
+  /** REFUSED for a client outside the allow list (SPEC §10), counted like any answer. `null`: send nothing. */
+  refuse(msg: Buffer, transport: Transport): Buffer | null {
+    const q = readQuery(msg);
+    if (typeof q === 'string') {
+      this.observer?.rejected(transport, q);
+      return q === 'drop' ? null : buildHeaderOnly(msg, RCODE.REFUSED);
+    }
+    const limit = transport === 'tcp' ? MAX_MESSAGE_SIZE : UDP_MIN_SIZE;
+    const req: Request = { msg, q, transport, limit, source: 'refused' };
+    return this.finish(req, -1, buildEmpty(msg, q, RCODE.REFUSED, false));
   }
 
   private run(req: Request, from: number): Buffer | null | Promise<Buffer | null> {

@@ -1,6 +1,8 @@
 // A DNS server: UDP and TCP on one address and port (SPEC §4).
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
+import { type ClientAllowList, isLoopbackHost } from './client-access.js';
+import { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
 import { type TcpLimits, TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
@@ -11,6 +13,13 @@ export interface DnsServerOptions {
   port: number;
   pipeline: Pipeline;
   tcp?: Partial<TcpLimits>;
+  /**
+   * The clients answered; the others get REFUSED (SPEC §10). Required for a non-loopback `host`: without
+   * it `start()` refuses, since the server would answer and forward for anyone (an open resolver).
+   */
+  allowFrom?: ClientAllowList;
+  /** Where bounds reached are counted and reported; shared by the listeners of one agent. */
+  limits?: ServerLimits;
 }
 
 export class DnsServer {
@@ -18,15 +27,19 @@ export class DnsServer {
   private readonly udp: UdpListener;
   private readonly tcp: TcpListener;
   private boundPort = 0;
+  readonly limits: ServerLimits;
 
   constructor(opts: DnsServerOptions) {
     this.opts = opts;
-    this.udp = new UdpListener(opts.pipeline);
-    this.tcp = new TcpListener(opts.pipeline, {
+    this.limits = opts.limits ?? new ServerLimits();
+    this.udp = new UdpListener(opts.pipeline, opts.allowFrom, this.limits);
+    const tcp: TcpLimits = {
       idleTimeoutMs: opts.tcp?.idleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs,
       maxConnections: opts.tcp?.maxConnections ?? DEFAULTS.tcpMaxConnections,
       maxInFlightPerConnection: opts.tcp?.maxInFlightPerConnection ?? DEFAULTS.tcpMaxInFlightPerConnection,
-    });
+      maxQueuedBytes: opts.tcp?.maxQueuedBytes ?? DEFAULTS.tcpMaxQueuedBytes,
+    };
+    this.tcp = new TcpListener(opts.pipeline, tcp, this.limits, opts.allowFrom);
   }
 
   get port(): number {
@@ -35,6 +48,14 @@ export class DnsServer {
 
   async start(): Promise<void> {
     const { host, port } = this.opts;
+    if (!isLoopbackHost(host) && this.opts.allowFrom === undefined) {
+      throw new MeshdnsError(
+        'MESHDNS_LISTEN',
+        `will not listen on ${host}:${port} without an allow list: a non-loopback DNS listener would answer ` +
+          'and forward for anyone who reaches it (an open resolver); pass --allow-from CIDR... naming the ' +
+          'clients, or listen on 127.0.0.1',
+      );
+    }
     // With port 0 the UDP port is chosen first; TCP may find it taken, so try a few times.
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,28 +1,38 @@
-// TCP listener (RFC 7766): 2-byte length framing, pipelined queries answered as they complete
-// (possibly out of order), an idle timeout, and caps on connections and queries in flight.
+// TCP listener (RFC 7766): accepts DNS clients up to a cap on connections. At the cap a new client is
+// not reset: the idlest connection is closed to make room for it (SPEC §10; RFC 7766 §6.2.2 lets a server
+// close idle connections under resource pressure), so a flood of idle connections cannot lock clients out.
 import net from 'node:net';
+import type { ClientAllowList } from './client-access.js';
+import type { ServerLimits, TcpGauges } from './limits.js';
 import type { Pipeline } from './pipeline.js';
+import { TcpConnection } from './tcp-connection.js';
 
 export interface TcpLimits {
   idleTimeoutMs: number;
   maxConnections: number;
   maxInFlightPerConnection: number;
+  /** Bytes of answers queued for one client before reading from it pauses. */
+  maxQueuedBytes: number;
 }
 
 export class TcpListener {
   private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  private readonly pipeline: Pipeline;
-  private readonly limits: TcpLimits;
+  /** Open connections, least recently heard from first (a Map keeps insertion order; a read moves one last). */
+  private readonly conns = new Map<net.Socket, TcpConnection>();
+  private untrack: (() => void) | undefined;
 
-  constructor(pipeline: Pipeline, limits: TcpLimits) {
-    this.pipeline = pipeline;
-    this.limits = limits;
-  }
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly limits: TcpLimits,
+    private readonly watch: ServerLimits,
+    private readonly allow: ClientAllowList | undefined,
+  ) {}
 
   async start(host: string, port: number): Promise<number> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
-    server.maxConnections = this.limits.maxConnections;
+    // The high-water mark is the bound on queued bytes: write() returns false past it, and 'drain' follows.
+    const server = net.createServer({ noDelay: true, highWaterMark: this.limits.maxQueuedBytes }, (socket) =>
+      this.accept(socket),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -32,54 +42,58 @@ export class TcpListener {
       });
     });
     server.on('error', () => {});
+    this.untrack = this.watch.track(() => this.gauges());
     return (server.address() as net.AddressInfo).port;
   }
 
   private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
-    let pending = Buffer.alloc(0);
-    let inFlight = 0;
-    const write = (reply: Buffer | null) => {
-      if (reply === null || socket.destroyed) return;
-      const frame = Buffer.allocUnsafe(reply.length + 2);
-      frame.writeUInt16BE(reply.length, 0);
-      reply.copy(frame, 2);
-      socket.write(frame);
-    };
-    const settle = (reply: Buffer | null) => {
-      write(reply);
-      inFlight--;
-      // Back-pressure: stop reading while too many queries of this connection are in flight.
-      if (socket.isPaused() && inFlight < this.limits.maxInFlightPerConnection) socket.resume();
-    };
+    if (this.conns.size >= this.limits.maxConnections) this.closeIdlest();
+    const allowed = this.allow === undefined || this.allow.allows(socket.remoteAddress ?? '');
+    const conn = new TcpConnection(socket, this.pipeline, this.limits, this.watch, !allowed);
+    this.conns.set(socket, conn);
+    socket.on('close', () => this.conns.delete(socket));
     socket.on('data', (chunk) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      let off = 0;
-      while (pending.length - off >= 2) {
-        const len = pending.readUInt16BE(off);
-        if (pending.length - off - 2 < len) break;
-        const msg = pending.subarray(off + 2, off + 2 + len);
-        off += 2 + len;
-        const out = this.pipeline.answer(msg, 'tcp');
-        if (out instanceof Promise) {
-          inFlight++;
-          out.then(settle, () => settle(null));
-        } else {
-          write(out);
-        }
-      }
-      pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
-      if (inFlight >= this.limits.maxInFlightPerConnection) socket.pause();
+      this.conns.delete(socket);
+      this.conns.set(socket, conn);
+      conn.receive(chunk);
     });
+  }
+
+  /** The connection heard from least recently, preferring one with no query in flight. */
+  private closeIdlest(): void {
+    let victim: TcpConnection | undefined;
+    for (const conn of this.conns.values()) {
+      victim ??= conn;
+      if (conn.inFlight === 0) {
+        victim = conn;
+        break;
+      }
+    }
+    if (victim === undefined) return;
+    const s = victim.socket;
+    this.conns.delete(s);
+    s.destroy();
+    this.watch.reached('tcp_connections', {
+      closed: `${s.remoteAddress}:${s.remotePort}`,
+      maxConnections: this.limits.maxConnections,
+    });
+  }
+
+  private gauges(): TcpGauges {
+    const g: TcpGauges = { connections: this.conns.size, paused: 0, queuedBytes: 0 };
+    for (const conn of this.conns.values()) {
+      if (conn.paused) g.paused++;
+      g.queuedBytes += conn.socket.writableLength;
+    }
+    return g;
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const s of this.sockets) s.destroy();
+    this.untrack?.();
+    for (const s of this.conns.keys()) s.destroy();
+    this.conns.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

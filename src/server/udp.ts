@@ -2,6 +2,8 @@
 // today each reply is its own send(); the batch is the seam where recvmmsg/sendmmsg go later.
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import type { ClientAllowList } from './client-access.js';
+import type { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
 
 export interface Datagram {
@@ -15,9 +17,14 @@ export class UdpListener {
   private batch: Datagram[] = [];
   private scheduled = false;
   private readonly pipeline: Pipeline;
+  private readonly allow: ClientAllowList | undefined;
+  private readonly watch: ServerLimits | undefined;
 
-  constructor(pipeline: Pipeline) {
+  /** Without an allow list every client is answered; with one, the others get REFUSED (SPEC §10). */
+  constructor(pipeline: Pipeline, allow?: ClientAllowList, watch?: ServerLimits) {
     this.pipeline = pipeline;
+    this.allow = allow;
+    this.watch = watch;
   }
 
   async start(host: string, port: number): Promise<number> {
@@ -53,7 +60,10 @@ export class UdpListener {
   /** Answers a batch: synchronous answers go out now, the others when they resolve. */
   answerBatch(batch: Datagram[]): void {
     for (const d of batch) {
-      const out = this.pipeline.answer(d.msg, 'udp');
+      const out =
+        this.allow === undefined || this.allow.allows(d.address)
+          ? this.pipeline.answer(d.msg, 'udp')
+          : this.refuse(d);
       if (out === null) continue;
       if (out instanceof Promise) {
         out.then((reply) => this.send(reply, d)).catch(() => {});
@@ -61,6 +71,11 @@ export class UdpListener {
         this.send(out, d);
       }
     }
+  }
+
+  private refuse(d: Datagram): Buffer | null {
+    this.watch?.reached('allow_from', { client: `${d.address}:${d.port}`, protocol: 'udp' });
+    return this.pipeline.refuse(d.msg, 'udp');
   }
 
   private send(reply: Buffer | null, d: Datagram): void {

@@ -11,6 +11,8 @@ export interface AskOptions {
   edns?: number;
   timeoutMs?: number;
   host?: string;
+  /** The client's own address (e.g. 127.0.0.2 on loopback), to be seen as another client. */
+  localAddress?: string;
 }
 
 export function encodeQuery(name: string, type: string, opts: AskOptions = {}): Buffer {
@@ -43,7 +45,9 @@ export function sendUdp(port: number, msg: Buffer, opts: AskOptions = {}): Promi
       socket.close();
       reject(err);
     });
-    socket.send(msg, port, host);
+    const send = () => socket.send(msg, port, host);
+    if (opts.localAddress === undefined) send();
+    else socket.bind(0, opts.localAddress, send);
   });
 }
 
@@ -51,7 +55,7 @@ export function sendUdp(port: number, msg: Buffer, opts: AskOptions = {}): Promi
 export function sendTcp(port: number, msgs: Buffer[], opts: AskOptions = {}): Promise<Buffer[]> {
   const host = opts.host ?? '127.0.0.1';
   return new Promise<Buffer[]>((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host, port, localAddress: opts.localAddress });
     const replies: Buffer[] = [];
     let pending = Buffer.alloc(0);
     const timer = setTimeout(() => {
