@@ -5,7 +5,7 @@ import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { Registry } from '../metrics.js';
 import { CACHE_DEFAULTS } from '../upstream/index.js';
-import { flagError, parseListen, parsePositiveInt } from './flags.js';
+import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
 
 export interface ServeExtraFlags {
   adminListen: string;
@@ -86,17 +86,17 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
     logQueries: parseShare(flags.logQueries),
     vipProxy: flags.vipProxy
       ? {
-          connectTimeoutMs: parsePositiveInt('--vip-connect-timeout', flags.vipConnectTimeout),
-          idleTimeoutMs: parsePositiveInt('--vip-idle-timeout', flags.vipIdleTimeout),
+          connectTimeoutMs: parseMilliseconds('--vip-connect-timeout', flags.vipConnectTimeout),
+          idleTimeoutMs: parseMilliseconds('--vip-idle-timeout', flags.vipIdleTimeout),
         }
       : undefined,
     cache: flags.cache && {
       maxEntries: parsePositiveInt('--cache-size', flags.cacheSize),
       maxBytes: parsePositiveInt('--cache-max-bytes', flags.cacheMaxBytes),
-      maxTtl: parsePositiveInt('--cache-max-ttl', flags.cacheMaxTtl),
-      maxNegativeTtl: parsePositiveInt('--cache-max-negative-ttl', flags.cacheMaxNegativeTtl),
+      maxTtl: parseSeconds('--cache-max-ttl', flags.cacheMaxTtl),
+      maxNegativeTtl: parseSeconds('--cache-max-negative-ttl', flags.cacheMaxNegativeTtl),
       serveStale: flags.serveStale,
-      staleMaxAge: parsePositiveInt('--stale-max-age', flags.staleMaxAge),
+      staleMaxAge: parseSeconds('--stale-max-age', flags.staleMaxAge),
       prefetch: flags.prefetch,
     },
   };

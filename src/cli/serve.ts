@@ -12,7 +12,7 @@ import {
   readResolvConf,
   type UpstreamServer,
 } from '../upstream/index.js';
-import { parseDomain, parseListen, parsePositiveInt } from './flags.js';
+import { parseDomain, parseListen, parseMilliseconds } from './flags.js';
 import { createLogger } from './logger.js';
 import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
@@ -61,7 +61,7 @@ function useView(agent: Agent, view: WorkloadView, errors: MeshdnsError[], logge
 
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
-  const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
+  const timeoutMs = parseMilliseconds('--upstream-timeout', flags.upstreamTimeout);
   const setup = resolveWorkloadFlags(flags);
   const conf = await resolvConfOrNone(flags);
   const upstreams: UpstreamServer[] = flags.upstream?.length
