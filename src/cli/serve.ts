@@ -70,6 +70,12 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
   const meshConfig = setup.meshConfigFile ? await loadMeshConfigFile(setup.meshConfigFile) : undefined;
   const logger = createLogger(flags.logLevel);
+  if (conf?.defaulted && !flags.upstream?.length) {
+    logger.warn(
+      { resolvConf: flags.resolvConf, upstream: `${conf.nameservers[0]}:53` },
+      `${flags.resolvConf} has no nameserver line: forwarding to ${conf.nameservers[0]}:53 as glibc does; add a nameserver line or pass --upstream ADDR:PORT`,
+    );
+  }
   const extra = agentExtraOptions(flags);
 
   let agent: Agent | undefined;
