@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startCli, waitForOutput } from '../helpers/meshdns.js';
 import { tempFolder } from '../helpers/manifests.js';
+import { startCli, waitForOutput } from '../helpers/meshdns.js';
 
 const dir = tempFolder('meshdns-resolvconf-');
 
