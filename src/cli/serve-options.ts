@@ -50,7 +50,7 @@ export function addServeExtraOptions(cmd: Command): Command {
       String(CACHE_DEFAULTS.staleMaxAge),
     )
     .option('--no-prefetch', 'do not refresh popular entries before they expire')
-    .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (SPEC §6)')
+    .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (docs/behaviour.md §6)')
     .option(
       '--vip-connect-timeout <ms>',
       'give up connecting to a VIP backend after this long',
