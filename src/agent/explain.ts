@@ -39,20 +39,20 @@ export interface Explanation {
 function rule(r: TableRecord, qname: string): string {
   switch (r.kind) {
     case 'host':
-      return 'host of a Kubernetes Service or ServiceEntry (SPEC §3.1-5)';
+      return 'host of a Kubernetes Service or ServiceEntry (docs/behaviour.md §3.1-5)';
     case 'endpoint':
-      return 'hostname of a headless Service endpoint (SPEC §3.2)';
+      return 'hostname of a headless Service endpoint (docs/behaviour.md §3.2)';
     case 'wildcard':
-      return `wildcard ServiceEntry host ${r.name}, the most specific one covering ${qname} (SPEC §3.6)`;
+      return `wildcard ServiceEntry host ${r.name}, the most specific one covering ${qname} (docs/behaviour.md §3.6)`;
     case 'search':
-      return `search-domain shortcut: ${r.name} is ${r.cnames[0]} plus the first search domain, answered with a CNAME to it (SPEC §3.9)`;
+      return `search-domain shortcut: ${r.name} is ${r.cnames[0]} plus the first search domain, answered with a CNAME to it (docs/behaviour.md §3.9)`;
     case 'alias': {
       const form = r.name.endsWith('.svc.')
         ? 'name.ns.svc.'
         : r.name.split('.').length === 3
           ? 'name.ns.'
           : 'name.';
-      return `alias ${form} of a Service in the cluster domain${form === 'name.' ? ', for workloads of its namespace' : ''} (SPEC §3.8)`;
+      return `alias ${form} of a Service in the cluster domain${form === 'name.' ? ', for workloads of its namespace' : ''} (docs/behaviour.md §3.8)`;
     }
   }
 }

@@ -4,7 +4,8 @@ import type { Explanation } from '../agent/explain.js';
 import { DEFAULTS } from '../defaults.js';
 import type { PresentedRecord } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
-import { outputOption, parseListen } from './flags.js';
+import { adminGet } from './admin-client.js';
+import { outputOption } from './flags.js';
 
 export interface ExplainFlags {
   type: string;
@@ -13,11 +14,6 @@ export interface ExplainFlags {
 }
 
 const ADMIN_TIMEOUT_MS = 10_000;
-
-function adminUrl(admin: string, path: string): string {
-  const { host, port } = parseListen('--admin', admin);
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
-}
 
 const recordLine = (r: PresentedRecord) => `  ${r.name} ${r.ttl} IN ${r.type} ${r.data}`;
 
@@ -47,21 +43,15 @@ function text(e: Explanation): string {
 }
 
 export async function explainName(name: string, flags: ExplainFlags): Promise<void> {
-  const url = adminUrl(flags.admin, `/debug/explain?${new URLSearchParams({ name, type: flags.type })}`);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS) });
-  } catch (err) {
-    throw new MeshdnsError(
-      'MESHDNS_NO_ANSWER',
-      `cannot reach the admin API at ${flags.admin} (${(err as Error).cause ?? (err as Error).message}); is meshdns serving there? (--admin ADDR:PORT)`,
-    );
-  }
-  const body = (await res.json()) as Explanation | { error: string };
-  if (!res.ok || 'error' in body) {
+  const path = `/debug/explain?${new URLSearchParams({ name, type: flags.type })}`;
+  const res = await adminGet(flags.admin, path, ADMIN_TIMEOUT_MS);
+  const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as
+    | Explanation
+    | { error?: string };
+  if (res.status !== 200 || 'error' in body || !('source' in body)) {
     throw new MeshdnsError(
       'MESHDNS_FLAG_INVALID',
-      `explain ${name}: ${'error' in body ? body.error : res.status}`,
+      `explain ${name}: ${'error' in body ? body.error : `HTTP ${res.status}`}`,
     );
   }
   process.stdout.write(flags.output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : text(body));

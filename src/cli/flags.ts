@@ -20,10 +20,31 @@ export function parseListen(flag: string, value: string): { host: string; port: 
   return { host, port };
 }
 
-export function parsePositiveInt(flag: string, value: string): number {
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay silently becomes 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** RFC 2181 §8: a TTL is at most 2^31-1 seconds; no duration in seconds needs more. */
+export const MAX_SECONDS = 2 ** 31 - 1;
+
+export function parsePositiveInt(
+  flag: string,
+  value: string,
+  max = Number.MAX_SAFE_INTEGER,
+  unit = '',
+): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw flagError(flag, value, 'expected a positive whole number');
+  if (n > max) throw flagError(flag, value, `at most ${max}${unit}`);
   return n;
+}
+
+/** A delay that ends up in a timer: refused above what a timer holds, instead of turning into 1 ms. */
+export function parseMilliseconds(flag: string, value: string): number {
+  return parsePositiveInt(flag, value, MAX_TIMER_MS, ' ms (about 24.8 days: the longest timer Node holds)');
+}
+
+/** A duration in seconds (TTLs, ages): bounded as a DNS TTL is. */
+export function parseSeconds(flag: string, value: string): number {
+  return parsePositiveInt(flag, value, MAX_SECONDS, ' s (the longest TTL, RFC 2181 §8)');
 }
 
 export function parseDomain(flag: string, value: string): string {

@@ -5,7 +5,7 @@ import { DEFAULTS } from '../defaults.js';
 import { parseQtype, presentMessage, qtypeName } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { askServer, buildQuery, cryptoRandom } from '../upstream/index.js';
-import { flagError, outputOption, parseListen } from './flags.js';
+import { flagError, outputOption, parseListen, parseMilliseconds } from './flags.js';
 
 export interface LookupFlags {
   type: string;
@@ -28,8 +28,7 @@ export async function lookup(name: string, flags: LookupFlags): Promise<void> {
   if (qtype === undefined)
     throw flagError('--type', flags.type, 'not a DNS type (A, AAAA, MX, TXT, TYPE65…)');
   const server = parseListen('--server', flags.server);
-  const timeoutMs = Number(flags.timeout);
-  if (!(timeoutMs > 0)) throw flagError('--timeout', flags.timeout, 'expected milliseconds > 0');
+  const timeoutMs = parseMilliseconds('--timeout', flags.timeout);
   let query: Buffer;
   try {
     query = withEdns(buildQuery(name, qtype, Math.floor(cryptoRandom()() * 0x10000)));

@@ -8,6 +8,7 @@ import { printConfig } from './config.js';
 import { registerExplain } from './explain.js';
 import { outputOption } from './flags.js';
 import { registerLookup } from './lookup.js';
+import { exitOnStdoutError } from './output.js';
 import { serve } from './serve.js';
 import { addServeExtraOptions } from './serve-options.js';
 import { printTable } from './table.js';
@@ -29,7 +30,12 @@ function fail(err: unknown): never {
 
 const program = new Command('meshdns')
   .description('DNS proxy for service meshes: answers mesh names locally, forwards the rest')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // The printing commands end cleanly when stdout fails; serve's stdout is not its output (logs go
+  // to stderr), so it keeps serving.
+  .hook('preAction', (_program, command) => {
+    if (command.name() !== 'serve') exitOnStdoutError();
+  });
 
 const serveCommand = program
   .command('serve')

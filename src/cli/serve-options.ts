@@ -7,7 +7,7 @@ import { DEFAULTS } from '../defaults.js';
 import { Registry } from '../metrics.js';
 import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from '../server/index.js';
 import { CACHE_DEFAULTS, FORWARDER_DEFAULTS } from '../upstream/index.js';
-import { flagError, parseListen, parsePositiveInt } from './flags.js';
+import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
 
 export interface ServeExtraFlags {
   adminListen: string;
@@ -110,7 +110,7 @@ export function addServeExtraOptions(cmd: Command): Command {
       String(CACHE_DEFAULTS.staleMaxAge),
     )
     .option('--no-prefetch', 'do not refresh popular entries before they expire')
-    .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (SPEC §6)')
+    .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (docs/behaviour.md §6)')
     .option(
       '--vip-connect-timeout <ms>',
       'give up connecting to a VIP backend after this long',
@@ -184,17 +184,17 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
     logQueries: parseShare(flags.logQueries),
     vipProxy: flags.vipProxy
       ? {
-          connectTimeoutMs: parsePositiveInt('--vip-connect-timeout', flags.vipConnectTimeout),
-          idleTimeoutMs: parsePositiveInt('--vip-idle-timeout', flags.vipIdleTimeout),
+          connectTimeoutMs: parseMilliseconds('--vip-connect-timeout', flags.vipConnectTimeout),
+          idleTimeoutMs: parseMilliseconds('--vip-idle-timeout', flags.vipIdleTimeout),
         }
       : undefined,
     cache: flags.cache && {
       maxEntries: parsePositiveInt('--cache-size', flags.cacheSize),
       maxBytes: parsePositiveInt('--cache-max-bytes', flags.cacheMaxBytes),
-      maxTtl: parsePositiveInt('--cache-max-ttl', flags.cacheMaxTtl),
-      maxNegativeTtl: parsePositiveInt('--cache-max-negative-ttl', flags.cacheMaxNegativeTtl),
+      maxTtl: parseSeconds('--cache-max-ttl', flags.cacheMaxTtl),
+      maxNegativeTtl: parseSeconds('--cache-max-negative-ttl', flags.cacheMaxNegativeTtl),
       serveStale: flags.serveStale,
-      staleMaxAge: parsePositiveInt('--stale-max-age', flags.staleMaxAge),
+      staleMaxAge: parseSeconds('--stale-max-age', flags.staleMaxAge),
       prefetch: flags.prefetch,
     },
   };

@@ -13,7 +13,7 @@ import {
   readResolvConf,
   type UpstreamServer,
 } from '../upstream/index.js';
-import { parseDomain, parseListen, parsePositiveInt } from './flags.js';
+import { parseDomain, parseListen, parseMilliseconds } from './flags.js';
 import { createLogger } from './logger.js';
 import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
@@ -85,11 +85,17 @@ async function readInputs(flags: ServeFlags, meshConfigFile: string | undefined)
 
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
-  const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
+  const timeoutMs = parseMilliseconds('--upstream-timeout', flags.upstreamTimeout);
   const setup = resolveWorkloadFlags(flags);
   const logger = createLogger(flags.logLevel);
   const signals = exitOnSignal(logger);
   const { upstreams, searchDomains, conf, meshConfig } = await readInputs(flags, setup.meshConfigFile);
+  if (conf?.defaulted && !flags.upstream?.length) {
+    logger.warn(
+      { resolvConf: flags.resolvConf, upstream: `${conf.nameservers[0]}:53` },
+      `${flags.resolvConf} has no nameserver line: forwarding to ${conf.nameservers[0]}:53 as glibc does; add a nameserver line or pass --upstream ADDR:PORT`,
+    );
+  }
   const extra = agentExtraOptions(flags);
   const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
 

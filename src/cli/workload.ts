@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { VipRanges } from '../allocate/index.js';
 import { defaultStateFile, type LoadOptions, type WorkloadRef } from '../controller/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { flagError, parseDomain, parsePositiveInt, parseVipRangeFlag, parseWorkloadRef } from './flags.js';
+import { flagError, parseDomain, parseSeconds, parseVipRangeFlag, parseWorkloadRef } from './flags.js';
 
 export interface WorkloadFlags {
   manifests: string;
@@ -80,7 +80,7 @@ export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {
       v6: parseVipRangeFlag('--vip-range-v6', flags.vipRangeV6 ?? DEFAULTS.vipRangeV6, 6),
     },
     graceMs: flags.vipReleaseGrace
-      ? parsePositiveInt('--vip-release-grace', flags.vipReleaseGrace) * 1000
+      ? parseSeconds('--vip-release-grace', flags.vipReleaseGrace) * 1000
       : DEFAULTS.vipReleaseGraceMs,
   };
 }

@@ -99,6 +99,8 @@ function addServiceEntry(
   const ips = se.addresses.filter((a) => isIP(a) !== 0);
   const from = origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source);
   for (const h of se.hosts) {
+    // An IP address host is not a name: clients never ask DNS for it (and it gets no VIP).
+    if (isIP(h) !== 0) continue;
     const host = toFqdn(h);
     let hostIps = ips;
     if (se.addresses.length === 0) {

@@ -48,13 +48,13 @@ export function upstreamMetrics(
   counterFrom(
     registry,
     'meshdns_upstream_rejected_replies_total',
-    'Upstream replies dropped by the anti-spoofing checks (SPEC §10).',
+    'Upstream replies dropped by the anti-spoofing checks (docs/behaviour.md §10).',
     () => stats().rejected,
   );
   counterFrom(
     registry,
     'meshdns_upstream_overflows_total',
-    'Queries answered SERVFAIL at once because the upstream in-flight bound was reached (SPEC §10).',
+    'Queries answered SERVFAIL at once because the upstream in-flight bound was reached (docs/behaviour.md §10).',
     () => stats().overflows,
   );
   return (seconds, ok) => {

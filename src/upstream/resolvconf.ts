@@ -10,6 +10,11 @@ export interface ResolvConf {
    * uses only the first three (MAXNS); the forwarder can fail over across more.
    */
   nameservers: string[];
+  /**
+   * The file names no usable server, so `nameservers` is glibc's fallback (the local host). Kept,
+   * as glibc does, but worth a warning: on most hosts nothing answers on 127.0.0.1:53.
+   */
+  defaulted: boolean;
   /** Search domains, lower-case, no trailing dot. */
   search: string[];
   ndots: number;
@@ -69,8 +74,9 @@ export function parseResolvConf(text: string): ResolvConf {
         break;
     }
   }
-  if (nameservers.length === 0) nameservers.push(RESOLV_DEFAULTS.nameserver);
-  return { nameservers, search, ndots, timeoutMs: timeoutSeconds * 1000, attempts, rotate };
+  const defaulted = nameservers.length === 0;
+  if (defaulted) nameservers.push(RESOLV_DEFAULTS.nameserver);
+  return { nameservers, defaulted, search, ndots, timeoutMs: timeoutSeconds * 1000, attempts, rotate };
 }
 
 /** Reads and parses a resolv.conf; an unreadable file is a startup error that says what to do. */

@@ -2,14 +2,20 @@
 // listeners come and go with routes while the connections of other routes carry on.
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../defaults.js';
 import type { BackendResolver } from './resolver.js';
 import { routeKey, sameRoute, type VipBackend, type VipRoute } from './routes.js';
+import { UnroutedVipLog } from './unrouted-log.js';
 
 export interface VipProxyOptions {
   resolve: BackendResolver;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   logger: Logger;
+  /** The VIP ranges, named in the fix when a VIP cannot be bound (default: DEFAULTS' ranges). */
+  vipRanges?: { v4: string; v6: string };
+  /** The clock of the once-per-burst log (default: Date.now). */
+  now?: () => number;
 }
 
 export interface VipStats {
@@ -42,9 +48,16 @@ export class VipProxy {
   private readonly opts: VipProxyOptions;
   private readonly listeners = new Map<string, Listener>();
   private updating: Promise<void> = Promise.resolve();
+  private readonly unrouted: UnroutedVipLog;
 
   constructor(opts: VipProxyOptions) {
     this.opts = opts;
+    this.unrouted = new UnroutedVipLog({
+      logger: opts.logger,
+      now: opts.now ?? Date.now,
+      intervalMs: DEFAULTS.burstLogIntervalMs,
+      ranges: opts.vipRanges ?? { v4: DEFAULTS.vipRangeV4, v6: DEFAULTS.vipRangeV6 },
+    });
   }
 
   /** Applies a new set of routes; updates are serialised so listeners never race. */
@@ -75,17 +88,22 @@ export class VipProxy {
       this.listeners.delete(key);
       await this.stop(l);
     }
+    const unrouted: VipRoute[] = [];
     for (const [key, route] of wanted) {
       if (this.listeners.has(key)) continue;
       try {
         this.listeners.set(key, await this.listen(route));
       } catch (err) {
-        this.opts.logger.error(
-          { vip: key, host: route.host, err: (err as Error).message },
-          'cannot listen on VIP',
-        );
+        // Not a local address: the range has no local route, which every VIP shares; said once below.
+        if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') unrouted.push(route);
+        else
+          this.opts.logger.error(
+            { vip: key, host: route.host, err: (err as Error).message },
+            'cannot listen on VIP',
+          );
       }
     }
+    this.unrouted.report(unrouted);
   }
 
   private async listen(route: VipRoute): Promise<Listener> {

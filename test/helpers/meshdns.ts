@@ -14,6 +14,12 @@ export interface Running {
   stop(): Promise<number | null>;
 }
 
+/**
+ * `serve` processes by DNS port: `serve` answers (forwarding) before its table is loaded, so waiting
+ * for it means waiting for its "serving DNS" line too.
+ */
+const servers = new Map<number, Running>();
+
 export function startCli(args: string[], opts: { detached?: boolean; command?: string[] } = {}): Running {
   const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
   // Several agents run at once in some tests: each gets its own admin port unless the test picks one.
@@ -32,7 +38,7 @@ export function startCli(args: string[], opts: { detached?: boolean; command?: s
     out += d;
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
+  const running: Running = {
     child,
     output: () => out,
     stop: async () => {
@@ -43,9 +49,13 @@ export function startCli(args: string[], opts: { detached?: boolean; command?: s
       return exited;
     },
   };
+  const listen = args[0] === 'serve' ? args[args.indexOf('--dns-listen') + 1] : undefined;
+  const port = Number(listen?.slice(listen.lastIndexOf(':') + 1));
+  if (args.includes('--dns-listen') && port > 0) servers.set(port, running);
+  return running;
 }
 
-/** Resolves once the server answers a UDP query, or rejects after `timeoutMs`. */
+/** Resolves once the server answers a UDP query (and, for a `serve` started here, has its table), or rejects after `timeoutMs`. */
 export async function waitForDns(host: string, port: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // A header without a question gets FORMERR at once, whatever the upstreams do.
@@ -70,7 +80,11 @@ export async function waitForDns(host: string, port: number, timeoutMs = 15_000)
       });
       s.send(query, port, host);
     });
-    if (ok) return;
+    if (ok) {
+      const running = servers.get(port);
+      if (running) await waitForOutput(running, /"msg":"(serving DNS|[^"]*not serving DNS)"/, timeoutMs);
+      return;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no DNS answer from ${host}:${port} within ${timeoutMs} ms`);

@@ -218,6 +218,18 @@ const scenarios: Scenario[] = [
     ],
   },
   {
+    name: 'a host that is an IP address gets no VIP (ip-host); the other hosts of its entry do',
+    steps: [
+      {
+        entries: [entry('ip', ['10.1.2.3', 'ip.example.com'], { day: 1 })],
+        want: {
+          'default/ip/10.1.2.3': '- - ip-host',
+          'default/ip/ip.example.com': `${V(1)} new`,
+        },
+      },
+    ],
+  },
+  {
     name: 'exhaustion with a /30: the host is left out and named; an address freed after the grace period goes to it',
     ranges: vipRanges('240.240.0.0/30', '2001:2::/48'),
     steps: [

@@ -14,6 +14,7 @@ import {
 
 const DEFAULTS: ResolvConf = {
   nameservers: ['127.0.0.1'],
+  defaulted: true,
   search: [],
   ndots: 1,
   timeoutMs: 5000,
@@ -102,7 +103,9 @@ const resolvCases: Array<{ name: string; text: string; want: Partial<ResolvConf>
 describe('parseResolvConf', () => {
   for (const c of resolvCases) {
     test(c.name, () => {
-      assert.deepEqual(parseResolvConf(c.text), { ...DEFAULTS, ...c.want });
+      // A case that names servers has not fallen back to the local host.
+      const defaulted = c.want.nameservers === undefined;
+      assert.deepEqual(parseResolvConf(c.text), { ...DEFAULTS, defaulted, ...c.want });
     });
   }
 });

@@ -1,0 +1,71 @@
+// Time flags are bounded by what Node's timers hold: a delay above 2^31-1 ms silently becomes 1 ms,
+// so `--upstream-timeout 2147483648` would time every query out at once. Such values are refused.
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startCli } from '../helpers/meshdns.js';
+
+const STATE = join(tmpdir(), `meshdns-bounds-test-${process.pid}.json`);
+after(() => rm(STATE, { force: true }));
+
+const serve = [
+  'serve',
+  '--manifests',
+  'examples',
+  '--upstream',
+  '127.0.0.1:9',
+  '--search',
+  'default.svc.cluster.local',
+  '--state-file',
+  STATE,
+  '--dns-listen',
+  '127.0.0.1:0',
+];
+
+/** Runs the CLI; a process still running after `ms` (it accepted the flag and serves) is stopped. */
+async function runBounded(args: string[], ms = 5000): Promise<{ code: number | null; output: string }> {
+  const run = startCli(args);
+  const exited = new Promise<number | null>((resolve) => {
+    if (run.child.exitCode !== null) resolve(run.child.exitCode);
+    run.child.on('exit', (code) => resolve(code));
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'running'>((resolve) => {
+    timer = setTimeout(() => resolve('running'), ms);
+  });
+  const first = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (first === 'running') {
+    await run.stop();
+    return { code: null, output: `still running after ${ms} ms:\n${run.output()}` };
+  }
+  return { code: first, output: run.output() };
+}
+
+const TOO_BIG = '2147483648';
+
+describe('time flags above what a timer holds are refused, naming flag, value and maximum', () => {
+  const cases: { flag: string; args: string[]; max: RegExp }[] = [
+    { flag: '--upstream-timeout', args: serve, max: /at most 2147483647 ms/ },
+    { flag: '--vip-connect-timeout', args: [...serve, '--vip-proxy'], max: /at most 2147483647 ms/ },
+    { flag: '--vip-idle-timeout', args: [...serve, '--vip-proxy'], max: /at most 2147483647 ms/ },
+    { flag: '--cache-max-ttl', args: serve, max: /at most 2147483647 s/ },
+    { flag: '--cache-max-negative-ttl', args: serve, max: /at most 2147483647 s/ },
+    { flag: '--stale-max-age', args: serve, max: /at most 2147483647 s/ },
+    {
+      flag: '--timeout',
+      args: ['lookup', 'example.org', '--server', '127.0.0.1:9'],
+      max: /at most 2147483647 ms/,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.flag} ${TOO_BIG}`, async () => {
+      const r = await runBounded([...c.args, c.flag, TOO_BIG]);
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.output, new RegExp(`MESHDNS_FLAG_INVALID: ${c.flag} "${TOO_BIG}": `));
+      assert.match(r.output, c.max);
+    });
+  }
+});
