@@ -80,7 +80,7 @@ export class Agent {
   private readonly admin: AdminServer | undefined;
   readonly vipProxy: VipProxy | undefined;
   /** The workload's VIP allocations, for /debug/vips. */
-  vips: Omit<HostVips, 'entry'>[] = [];
+  vips: readonly Omit<HostVips, 'entry'>[] = [];
   private v6Server: DnsServer | undefined;
   private listening = false;
   private readonly opts: AgentOptions;
@@ -169,8 +169,8 @@ export class Agent {
   }
 
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
-  async setVips(vips: HostVips[], routes: VipRoute[]): Promise<void> {
-    this.vips = vips.map(({ entry: _entry, ...rest }) => rest);
+  async setVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): Promise<void> {
+    this.vips = [...vips];
     await this.vipProxy?.setRoutes(routes);
   }
 

@@ -3,8 +3,9 @@ import { isIPv6 } from 'node:net';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
-import { Controller, vipRoutes, type WorkloadView, workloadVips } from '../controller/index.js';
+import { type AppliedView, ControllerWorker } from '../controller/index.js';
 import type { MeshdnsError } from '../errors.js';
+import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
 import { loadMeshConfigFile } from '../sources/index.js';
 import {
@@ -14,7 +15,6 @@ import {
   type UpstreamServer,
 } from '../upstream/index.js';
 import { parseDomain, parseListen, parseMilliseconds } from './flags.js';
-import { createLogger } from './logger.js';
 import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
 
@@ -58,10 +58,10 @@ function exitOnSignal(logger: Logger): { closing: (close: () => Promise<unknown>
 }
 
 /** Hands a new view to the agent: the table, and the VIPs with the proxy's routes. */
-function useView(agent: Agent, view: WorkloadView, errors: MeshdnsError[], logger: Logger): void {
-  agent.setTable(view.table, errors.length);
+function useView(agent: Agent, { table, update }: AppliedView, logger: Logger): void {
+  agent.setTable(table, update.errors);
   agent
-    .setVips(workloadVips(view), vipRoutes(view))
+    .setVips(update.vips, update.routes)
     .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));
 }
 
@@ -125,7 +125,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   signals.closing(() => agent.close());
   await agent.start();
 
-  const controller = new Controller({
+  const controller = new ControllerWorker({
     manifestsDir: setup.manifestsDir,
     scope,
     ...(setup.workload ? { workload: setup.workload } : {}),
@@ -133,14 +133,15 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     stateFile: setup.stateFile,
     ranges: setup.ranges,
     graceMs: setup.graceMs,
-    onView: (view, errors) => useView(agent, view, errors, logger),
-    logger,
+    logLevel: flags.logLevel,
+    onView: (view) => useView(agent, view, logger),
+    onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),
   });
   signals.closing(() => controller.close());
   try {
     await controller.start();
   } catch (err) {
-    await agent.close();
+    await Promise.all([agent.close(), controller.close()]);
     throw err;
   }
   process.on('SIGHUP', () => void reload(flags, setup.meshConfigFile, agent, controller, logger));
@@ -178,7 +179,7 @@ async function reload(
   flags: ServeFlags,
   meshConfigFile: string | undefined,
   agent: Agent,
-  controller: Controller,
+  controller: ControllerWorker,
   logger: Logger,
 ): Promise<void> {
   logger.info('SIGHUP: re-reading resolv.conf, --mesh-config and the manifests folder');

@@ -6,5 +6,7 @@ export {
   legacyStateFile,
   loadView,
 } from './load.js';
+export type { ViewUpdate } from './messages.js';
+export { type AppliedView, ControllerWorker, type ControllerWorkerOptions } from './remote.js';
 export { vipRoutes, workloadVips } from './routes.js';
 export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';

@@ -9,7 +9,7 @@ import {
   type Resources,
   type Workload,
 } from '../model/index.js';
-import { buildNameTable, type NameTable, type TableScope } from '../nametable/index.js';
+import { buildTableRecords, NameTable, type TableRecords, type TableScope } from '../nametable/index.js';
 
 /** `--workload NS/NAME`. */
 export interface WorkloadRef {
@@ -29,7 +29,10 @@ export interface ViewOptions {
 export interface WorkloadView {
   config: EffectiveConfig;
   allocation: Allocation;
-  table: NameTable;
+  /** The name table as data: what the controller diffs and sends to the agent. */
+  records: TableRecords;
+  /** The same, ready to answer from; built on first use (the one-shot commands, tests). */
+  readonly table: NameTable;
 }
 
 /** `workload` undefined: `serve` without `--workload` (capture on, as before SPEC §2 was wired in). */
@@ -48,6 +51,15 @@ export function buildView(
   // SPEC §3.5: hosts without addresses answer with their VIPs only for a workload that proxies DNS
   // with auto-allocation on (Istio checks both DNSCapture and DNSAutoAllocate).
   const withVips = config.capture.value && config.autoAllocate.value;
-  const table = buildNameTable(res, opts.scope, withVips ? allocation.vips : undefined);
-  return { config, allocation, table };
+  const records = buildTableRecords(res, opts.scope, withVips ? allocation.vips : undefined);
+  let table: NameTable | undefined;
+  return {
+    config,
+    allocation,
+    records,
+    get table() {
+      table ??= NameTable.fromRecords(records);
+      return table;
+    },
+  };
 }

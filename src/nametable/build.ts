@@ -3,7 +3,7 @@
 import { isIP, isIPv4 } from 'node:net';
 import { encodeName, nameToKey, toFqdn } from '../dns/index.js';
 import type { Resources, Service, ServiceEntry, SourceRef } from '../model/index.js';
-import { type EntryKind, TableEntry, type TableRecord } from './entry.js';
+import type { EntryKind, TableRecord } from './entry.js';
 import { NameTable, type SearchWildcard } from './table.js';
 
 /** What about the workload shapes its table. */
@@ -139,7 +139,21 @@ function toRecord(name: string, d: Draft, kind: EntryKind, cnames: string[] = []
   return record;
 }
 
+/**
+ * A table as plain data, keyed by wire key: what the controller computes (off the thread that answers)
+ * and sends; `NameTable.fromRecords` turns it into answers with precomputed wire bytes.
+ */
+export interface TableRecords {
+  exact: Map<string, TableRecord>;
+  wildcards: Map<string, TableRecord>;
+  searchWildcards: Map<string, SearchWildcard>;
+}
+
 export function buildNameTable(res: Resources, scope: TableScope, vips?: VipLookup): NameTable {
+  return NameTable.fromRecords(buildTableRecords(res, scope, vips));
+}
+
+export function buildTableRecords(res: Resources, scope: TableScope, vips?: VipLookup): TableRecords {
   const hosts = new Map<string, Draft>();
   const wildcards = new Map<string, Draft>();
   for (const svc of res.services) addService(hosts, svc, res, scope.clusterDomain);
@@ -168,8 +182,8 @@ export function buildNameTable(res: Resources, scope: TableScope, vips?: VipLook
   }
 
   const search = scope.searchDomains[0] ? toFqdn(scope.searchDomains[0]) : undefined;
-  const exact = new Map<string, TableEntry>();
-  for (const r of records.values()) exact.set(nameToKey(r.name), new TableEntry(r));
+  const exact = new Map<string, TableRecord>();
+  for (const r of records.values()) exact.set(nameToKey(r.name), r);
   if (search !== undefined) {
     // SPEC §3.9: "h.<search>." → CNAME "h.", so the resolver's first search-path try is answered
     // in one round trip instead of NXDOMAIN from upstream followed by the real query.
@@ -178,15 +192,15 @@ export function buildNameTable(res: Resources, scope: TableScope, vips?: VipLook
       if (r.name.endsWith(`.${search}`) || !fits(expanded)) continue;
       const key = nameToKey(expanded);
       if (exact.has(key)) continue;
-      exact.set(key, new TableEntry({ ...r, name: expanded, kind: 'search', cnames: [r.name, ...r.cnames] }));
+      exact.set(key, { ...r, name: expanded, kind: 'search', cnames: [r.name, ...r.cnames] });
     }
   }
 
-  const wild = new Map<string, TableEntry>();
+  const wild = new Map<string, TableRecord>();
   const searchWild = new Map<string, SearchWildcard>();
   for (const [suffix, d] of wildcards) {
     const name = `*.${suffix}`;
-    wild.set(nameToKey(suffix), new TableEntry(toRecord(name, d, 'wildcard')));
+    wild.set(nameToKey(suffix), toRecord(name, d, 'wildcard'));
     if (search !== undefined && fits(`${suffix}${search}`)) {
       searchWild.set(nameToKey(`${suffix}${search}`), {
         record: toRecord(`*.${suffix}${search}`, d, 'search'),
@@ -194,5 +208,5 @@ export function buildNameTable(res: Resources, scope: TableScope, vips?: VipLook
       });
     }
   }
-  return new NameTable(exact, wild, searchWild);
+  return { exact, wildcards: wild, searchWildcards: searchWild };
 }

@@ -1,3 +1,10 @@
-export { buildNameTable, type TableScope, type VipLookup } from './build.js';
+export {
+  buildNameTable,
+  buildTableRecords,
+  type TableRecords,
+  type TableScope,
+  type VipLookup,
+} from './build.js';
+export { diffTables, type TableDiff, timeSlicer } from './diff.js';
 export { type EntryKind, TABLE_TTL, TableEntry, type TableRecord } from './entry.js';
-export { NameTable } from './table.js';
+export { NameTable, type SearchWildcard, type Slicer } from './table.js';

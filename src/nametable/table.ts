@@ -1,6 +1,10 @@
 // The immutable lookup structure one workload answers from. Built off the hot path and swapped in
-// by one reference assignment (STYLE.md "Build, then swap").
+// by one reference assignment (STYLE.md "Build, then swap"). The exact names are split into shards so
+// that a change of a few names copies a few small shards, never the whole table, on the thread that
+// answers (issue 8: an edit must not stall answering at 100,000 objects).
 import { keyToName, parentKey } from '../dns/index.js';
+import type { TableRecords } from './build.js';
+import type { TableDiff } from './diff.js';
 import { TableEntry, type TableRecord } from './entry.js';
 
 /** A wildcard reached through the search-domain shortcut: its CNAME target depends on the question. */
@@ -10,32 +14,64 @@ export interface SearchWildcard {
   searchSuffixKey: string;
 }
 
+const SHARDS = 256;
+
+/** The shard of a key: a hash of its length and first label, the part that tells names apart. */
+function shardOf(key: string): number {
+  let h = key.length;
+  const end = Math.min(key.length, key.charCodeAt(0) + 1, 32);
+  for (let i = 1; i < end; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 15)) & (SHARDS - 1);
+}
+
+/** Lets the event loop run between slices of a long table update. */
+export interface Slicer {
+  /** True when the current slice has used its time. */
+  due(): boolean;
+  /** Resolves on a later turn of the event loop, starting a new slice. */
+  pause(): Promise<void>;
+}
+
 export class NameTable {
-  private readonly exact: Map<string, TableEntry>;
+  private readonly shards: readonly Map<string, TableEntry>[];
   private readonly wildcards: Map<string, TableEntry>;
   private readonly searchWildcards: Map<string, SearchWildcard>;
+  readonly #exactSize: number;
 
-  constructor(
-    exact: Map<string, TableEntry>,
+  private constructor(
+    shards: readonly Map<string, TableEntry>[],
     wildcards: Map<string, TableEntry>,
     searchWildcards: Map<string, SearchWildcard>,
   ) {
-    this.exact = exact;
+    this.shards = shards;
     this.wildcards = wildcards;
     this.searchWildcards = searchWildcards;
+    this.#exactSize = shards.reduce((n, s) => n + s.size, 0);
   }
 
   static empty(): NameTable {
-    return new NameTable(new Map(), new Map(), new Map());
+    return new NameTable(
+      Array.from({ length: SHARDS }, () => new Map()),
+      new Map(),
+      new Map(),
+    );
+  }
+
+  /** The whole table at once (one-shot commands, tests); the agent applies diffs with `withDiff`. */
+  static fromRecords(records: TableRecords): NameTable {
+    const shards: Map<string, TableEntry>[] = Array.from({ length: SHARDS }, () => new Map());
+    for (const [key, r] of records.exact) shards[shardOf(key)]!.set(key, new TableEntry(r));
+    const wild = new Map([...records.wildcards].map(([k, r]) => [k, new TableEntry(r)]));
+    return new NameTable(shards, wild, new Map(records.searchWildcards));
   }
 
   get size(): number {
-    return this.exact.size + this.wildcards.size + this.searchWildcards.size;
+    return this.#exactSize + this.wildcards.size + this.searchWildcards.size;
   }
 
   /** Exact name first, then the most specific wildcard covering at least one more label (SPEC §3.6). */
   lookup(qkey: string): TableEntry | undefined {
-    const hit = this.exact.get(qkey);
+    const hit = this.shards[shardOf(qkey)]!.get(qkey);
     if (hit !== undefined || this.wildcards.size + this.searchWildcards.size === 0) return hit;
     for (let k = parentKey(qkey); k !== undefined; k = parentKey(k)) {
       const wild = this.wildcards.get(k);
@@ -48,9 +84,43 @@ export class NameTable {
 
   /** Every key with its answers and origin, sorted by name (for `meshdns table`). */
   records(): TableRecord[] {
-    const all = [...this.exact.values(), ...this.wildcards.values()].map((e) => e.record);
+    const all = this.shards.flatMap((s) => [...s.values()].map((e) => e.record));
+    all.push(...[...this.wildcards.values()].map((e) => e.record));
     all.push(...[...this.searchWildcards.values()].map((s) => s.record));
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * A new table with `diff` applied: the shards it touches are copied and changed, the others shared,
+   * and unchanged names keep their entries (and their rotation). The work is done in slices, so the
+   * event loop keeps answering from this table until the new one is swapped in.
+   */
+  async withDiff(diff: TableDiff, slicer: Slicer): Promise<NameTable> {
+    const touched = new Map<number, { set: [string, TableRecord][]; remove: string[] }>();
+    const bucket = (key: string) => {
+      const i = shardOf(key);
+      const b = touched.get(i) ?? { set: [], remove: [] };
+      touched.set(i, b);
+      return b;
+    };
+    for (const entry of diff.set) bucket(entry[0]).set.push(entry);
+    for (const key of diff.remove) bucket(key).remove.push(key);
+    const shards = [...this.shards];
+    for (const [i, change] of touched) {
+      const shard = new Map(shards[i]);
+      for (const key of change.remove) shard.delete(key);
+      for (const [key, r] of change.set) {
+        shard.set(key, new TableEntry(r));
+        if (slicer.due()) await slicer.pause();
+      }
+      shards[i] = shard;
+      if (slicer.due()) await slicer.pause();
+    }
+    const wild = diff.wildcards
+      ? new Map(diff.wildcards.map(([k, r]) => [k, new TableEntry(r)]))
+      : this.wildcards;
+    const searchWild = diff.searchWildcards ? new Map(diff.searchWildcards) : this.searchWildcards;
+    return new NameTable(shards, wild, searchWild);
   }
 }
 

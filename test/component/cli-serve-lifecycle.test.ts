@@ -12,6 +12,20 @@ import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
 
 const tmp = tempFolder('meshdns-serve-lifecycle-');
 
+/** Enough Services that building the first table takes a noticeable while. */
+const SERVICES = 10_000;
+
+function bigFolderYaml(): string {
+  const docs: string[] = [];
+  for (let i = 0; i < SERVICES; i++) {
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    docs.push(
+      `apiVersion: v1\nkind: Service\nmetadata: {name: svc-${i}, namespace: ns-${i % 50}}\nspec: {clusterIP: ${ip}, ports: [{port: 80}]}\n`,
+    );
+  }
+  return docs.join('---\n');
+}
+
 /** The data of each answer record, in order. */
 function data(p: { answers?: unknown[] }): string[] {
   return (p.answers ?? []).map((a) => String((a as { data: unknown }).data));
@@ -19,12 +33,70 @@ function data(p: { answers?: unknown[] }): string[] {
 
 describe('meshdns serve: start-up and signals', () => {
   let upstream: StubDns;
+  let big: string;
   before(async () => {
     upstream = await startStubDns((q) =>
       q.name === 'up.example' ? { answers: [{ type: 'A', name: q.name, ttl: 60, data: '192.0.2.7' }] } : {},
     );
+    big = join(tmp(), 'big');
+    await mkdir(big);
+    await writeFile(join(big, 'services.yaml'), bigFolderYaml());
   });
   after(() => upstream.close());
+
+  async function serveBig(): Promise<{ port: number; run: ReturnType<typeof startCli> }> {
+    const port = await freePort('127.0.0.1');
+    const run = startCli([
+      'serve',
+      ...['--manifests', big, '--dns-listen', `127.0.0.1:${port}`],
+      ...['--upstream', `127.0.0.1:${upstream.port}`, '--search', 'default.svc.cluster.local'],
+      ...['--state-file', join(tmp(), `state-${port}.json`)],
+    ]);
+    return { port, run };
+  }
+
+  /** The first answer to a forwarded name, polled as a client would. */
+  async function firstForwarded(port: number, run: ReturnType<typeof startCli>): Promise<string[]> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && run.child.exitCode === null) {
+      try {
+        return data(await ask('udp', port, 'up.example', 'A', { timeoutMs: 100 }));
+      } catch {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    throw new Error(`no answer from serve:\n${run.output()}`);
+  }
+
+  it('forwards from the first moment: answers come before the first table is built', async () => {
+    const { port, run } = await serveBig();
+    try {
+      assert.deepEqual(await firstForwarded(port, run), ['192.0.2.7']);
+      assert.doesNotMatch(run.output(), /name table built/, 'the table was built before the first answer');
+      await waitForOutput(run, /"msg":"serving DNS"/, 60_000);
+      const svc = await ask(
+        'udp',
+        port,
+        `svc-${SERVICES - 1}.ns-${(SERVICES - 1) % 50}.svc.cluster.local`,
+        'A',
+      );
+      assert.deepEqual(data(svc), [`10.0.${((SERVICES - 1) >> 8) & 255}.${(SERVICES - 1) & 255}`]);
+    } finally {
+      assert.equal(await run.stop(), 0, run.output());
+    }
+  });
+
+  it('SIGTERM during start-up exits 0', async () => {
+    const { port, run } = await serveBig();
+    let code: number | null;
+    try {
+      await firstForwarded(port, run);
+      assert.doesNotMatch(run.output(), /"msg":"serving DNS"/, 'start-up was over before the signal');
+    } finally {
+      code = await run.stop();
+    }
+    assert.equal(code, 0, run.output());
+  });
 
   it('SIGHUP re-reads --mesh-config and resolv.conf instead of killing the process', async () => {
     const dir = join(tmp(), 'hup');

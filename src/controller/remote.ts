@@ -1,0 +1,105 @@
+// The controller as seen from the agent's thread: a worker thread that reads the folder and builds
+// views, and here only the application of each view's table diff, in slices, then one swap. Views are
+// applied in the order they were built (each diff is relative to the one before).
+import { Worker } from 'node:worker_threads';
+import { MeshdnsError } from '../errors.js';
+import type { MeshSettings, Setting } from '../model/index.js';
+import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
+import type { ToAgent, ToController, ViewUpdate, WorkerOptions } from './messages.js';
+
+export interface AppliedView {
+  table: NameTable;
+  update: ViewUpdate;
+}
+
+export interface ControllerWorkerOptions extends WorkerOptions {
+  /** Called with each view once its table is built, in order. */
+  onView: (view: AppliedView) => void | Promise<void>;
+  /** Hears a view that could not be applied; the next one is applied as usual. */
+  onError: (err: unknown) => void;
+  /** How long one slice of applying a diff may hold the event loop. */
+  sliceMs?: number;
+}
+
+/** Longest one slice of table work may keep the event loop from answering. */
+const SLICE_MS = 4;
+
+export class ControllerWorker {
+  readonly #opts: ControllerWorkerOptions;
+  readonly #slicer: Slicer;
+  #worker: Worker | undefined;
+  #table = NameTable.empty();
+  #applying: Promise<void> = Promise.resolve();
+  #last: ViewUpdate | undefined;
+  #scope: TableScope;
+  #closed: (() => void) | undefined;
+
+  constructor(opts: ControllerWorkerOptions) {
+    this.#opts = opts;
+    this.#scope = opts.scope;
+    this.#slicer = timeSlicer(opts.sliceMs ?? SLICE_MS);
+  }
+
+  /** Starts the worker; resolves once the first view is applied. Throws what the controller's start threw. */
+  start(): Promise<void> {
+    const { onView: _onView, onError: _onError, sliceMs: _sliceMs, ...workerData } = this.#opts;
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+    this.#worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: ToAgent) => {
+        if (m.type === 'view') this.#enqueue(m);
+        else if (m.type === 'started') this.#applying.then(resolve, reject);
+        else if (m.type === 'failed')
+          reject(m.code ? new MeshdnsError(m.code, m.message) : new Error(m.message));
+        else if (m.type === 'closed') this.#closed?.();
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => {
+        this.#closed?.();
+        reject(new Error(`the controller thread exited (${code}) before it started`));
+      });
+    });
+  }
+
+  /** The capture and auto-allocation settings of the latest view (set once `start()` has resolved). */
+  config(): { capture: Setting; autoAllocate: Setting } {
+    return { capture: this.#last!.capture, autoAllocate: this.#last!.autoAllocate };
+  }
+
+  scope(): TableScope {
+    return this.#scope;
+  }
+
+  reload(update: { scope?: TableScope; meshConfig?: MeshSettings }): void {
+    if (update.scope) this.#scope = update.scope;
+    this.#post({ type: 'reload', update });
+  }
+
+  /** Lets the controller finish (state file writes, the lock), then ends the thread. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return;
+    this.#worker = undefined;
+    await new Promise<void>((resolve) => {
+      this.#closed = resolve;
+      worker.postMessage({ type: 'close' } satisfies ToController);
+    });
+    await worker.terminate();
+  }
+
+  #post(m: ToController): void {
+    this.#worker?.postMessage(m);
+  }
+
+  #enqueue(update: ViewUpdate): void {
+    this.#applying = this.#applying.then(async () => {
+      try {
+        this.#table = await this.#table.withDiff(update.diff, this.#slicer);
+        this.#last = update;
+        await this.#opts.onView({ table: this.#table, update });
+      } catch (err) {
+        this.#opts.onError(err);
+      }
+    });
+  }
+}

@@ -1,0 +1,54 @@
+// The controller's thread (`meshdns serve`): reading and parsing the folder, allocating VIPs and
+// building the table all happen here, never on the thread that answers DNS (issue 8: a rebuild at
+// 50,000 objects stalled answers for seconds). What it sends is a diff of the table, so the agent's
+// thread only copies the few shards an edit touched.
+import { parentPort, workerData } from 'node:worker_threads';
+import { MeshdnsError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { diffTables, type TableRecords } from '../nametable/index.js';
+import { Controller } from './controller.js';
+import type { ToAgent, ToController, WorkerOptions } from './messages.js';
+import { vipRoutes, workloadVips } from './routes.js';
+
+const port = parentPort!;
+const opts = workerData as WorkerOptions;
+const logger = createLogger(opts.logLevel);
+const send = (m: ToAgent) => port.postMessage(m);
+
+let previous: TableRecords | undefined;
+const controller = new Controller({
+  ...opts,
+  logger,
+  onView: (view, errors) => {
+    const diff = diffTables(previous, view.records);
+    previous = view.records;
+    const { capture, autoAllocate } = view.config;
+    send({
+      type: 'view',
+      diff,
+      vips: workloadVips(view).map(({ entry: _entry, ...h }) => h),
+      routes: vipRoutes(view),
+      capture,
+      autoAllocate,
+      errors: errors.length,
+    });
+  },
+});
+
+port.on('message', (m: ToController) => {
+  if (m.type === 'reload') controller.reload(m.update);
+  else if (m.type === 'close') {
+    void controller.close().finally(() => {
+      logger.flush();
+      send({ type: 'closed' });
+    });
+  }
+});
+
+controller.start().then(
+  () => send({ type: 'started' }),
+  (err: unknown) => {
+    const e = err instanceof MeshdnsError ? err : undefined;
+    send({ type: 'failed', code: e?.code, message: err instanceof Error ? err.message : String(err) });
+  },
+);

@@ -1,0 +1,77 @@
+// What changed between two tables, as plain data the controller sends to the agent (today from a
+// worker thread, later over the xDS stream): an edit of one file sends the few names it changed, not
+// the table.
+import type { TableRecords } from './build.js';
+import type { TableRecord } from './entry.js';
+import type { SearchWildcard, Slicer } from './table.js';
+
+export interface TableDiff {
+  /** Exact names added or changed, by wire key. */
+  set: [string, TableRecord][];
+  /** Exact names gone. */
+  remove: string[];
+  /** Every wildcard, when any changed (they are few). */
+  wildcards?: [string, TableRecord][];
+  searchWildcards?: [string, SearchWildcard][];
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+function sameRecord(a: TableRecord, b: TableRecord): boolean {
+  return (
+    a.name === b.name &&
+    a.kind === b.kind &&
+    a.origin === b.origin &&
+    a.external === b.external &&
+    sameList(a.cnames, b.cnames) &&
+    sameList(a.ipv4, b.ipv4) &&
+    sameList(a.ipv6, b.ipv6)
+  );
+}
+
+function sameMap<T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => boolean): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (w === undefined || !same(v, w)) return false;
+  }
+  return true;
+}
+
+/** The diff that turns `before` (nothing: an empty table) into `after`. */
+export function diffTables(before: TableRecords | undefined, after: TableRecords): TableDiff {
+  const set: [string, TableRecord][] = [];
+  const remove: string[] = [];
+  for (const [key, r] of after.exact) {
+    const old = before?.exact.get(key);
+    if (old === undefined || !sameRecord(old, r)) set.push([key, r]);
+  }
+  if (before) {
+    for (const key of before.exact.keys()) if (!after.exact.has(key)) remove.push(key);
+  }
+  const diff: TableDiff = { set, remove };
+  if (!before || !sameMap(before.wildcards, after.wildcards, sameRecord))
+    diff.wildcards = [...after.wildcards];
+  const sameSearch = (x: SearchWildcard, y: SearchWildcard) =>
+    x.searchSuffixKey === y.searchSuffixKey && sameRecord(x.record, y.record);
+  if (!before || !sameMap(before.searchWildcards, after.searchWildcards, sameSearch))
+    diff.searchWildcards = [...after.searchWildcards];
+  return diff;
+}
+
+/** A slicer that yields to the event loop after `budgetMs` of work (checked every few operations). */
+export function timeSlicer(budgetMs: number): Slicer {
+  let start = performance.now();
+  let ops = 0;
+  return {
+    due: () => (++ops & 63) === 0 && performance.now() - start > budgetMs,
+    pause: () =>
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          start = performance.now();
+          resolve();
+        }),
+      ),
+  };
+}

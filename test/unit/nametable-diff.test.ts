@@ -1,0 +1,107 @@
+// Table diffs (issue 8): the agent applies what changed instead of rebuilding the table. Applying the
+// diffs of a run of edits must give exactly the table built from scratch, and a name the edit did not
+// touch keeps its entry (and so its place in the address rotation).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { nameToKey } from '../../src/dns/index.js';
+import { emptyResources, type Resources } from '../../src/model/index.js';
+import {
+  buildTableRecords,
+  diffTables,
+  NameTable,
+  type TableRecords,
+  type TableScope,
+  timeSlicer,
+} from '../../src/nametable/index.js';
+import { service, serviceEntry } from '../helpers/resources.js';
+
+const scope: TableScope = {
+  namespace: 'default',
+  clusterDomain: 'cluster.local',
+  searchDomains: ['default.svc.cluster.local'],
+};
+
+function mesh(edit: (r: Resources) => void = () => {}): Resources {
+  const r = emptyResources();
+  for (let i = 0; i < 300; i++)
+    r.services.push(service(`ns${i % 3}`, `svc${i}`, [`10.0.${i >> 8}.${i & 255}`]));
+  r.serviceEntries.push(
+    serviceEntry('default', 'wild', ['*.wiki.example.org'], { addresses: ['192.0.2.1'] }),
+    serviceEntry('default', 'api', ['api.example.com'], { addresses: ['192.0.2.2', '192.0.2.3'] }),
+  );
+  edit(r);
+  return r;
+}
+
+const view = (t: NameTable) => t.records().map((r) => JSON.stringify(r));
+
+/** Every slice boundary taken, to exercise the pauses. */
+const everyStep = { due: () => true, pause: () => new Promise<void>((r) => setImmediate(r)) };
+
+const edits: { name: string; edit: (r: Resources) => void }[] = [
+  { name: 'nothing', edit: () => {} },
+  { name: 'a Service address changed', edit: (r) => (r.services[7]!.clusterIPs = ['10.9.9.9']) },
+  { name: 'Services removed', edit: (r) => r.services.splice(10, 50) },
+  {
+    name: 'a wildcard changed',
+    edit: (r) => (r.serviceEntries[0]!.addresses = ['192.0.2.9']),
+  },
+  {
+    name: 'a wildcard added',
+    edit: (r) =>
+      r.serviceEntries.push(
+        serviceEntry('default', 'w2', ['*.docs.example.org'], { addresses: ['192.0.2.4'] }),
+      ),
+  },
+];
+
+describe('table diffs', () => {
+  for (const e of edits) {
+    it(`applied in slices, give the table built from scratch: ${e.name}`, async () => {
+      const before = buildTableRecords(mesh(), scope);
+      const after = buildTableRecords(mesh(e.edit), scope);
+      const first = await NameTable.empty().withDiff(diffTables(undefined, before), everyStep);
+      assert.deepEqual(view(first), view(NameTable.fromRecords(before)));
+      const second = await first.withDiff(diffTables(before, after), timeSlicer(1));
+      assert.deepEqual(view(second), view(NameTable.fromRecords(after)));
+      assert.equal(second.size, NameTable.fromRecords(after).size);
+    });
+  }
+
+  it('sends only what changed', () => {
+    const before: TableRecords = buildTableRecords(mesh(), scope);
+    const after = buildTableRecords(
+      mesh((r) => {
+        r.services[7]!.clusterIPs = ['10.9.9.9'];
+      }),
+      scope,
+    );
+    const diff = diffTables(before, after);
+    // The host, its two alternate names, the short alias (ns1 is not the workload's namespace: none)
+    // and the search shortcuts of each.
+    assert.ok(diff.set.length > 0 && diff.set.length <= 6, `${diff.set.length} names sent`);
+    assert.deepEqual(diff.remove, []);
+    assert.equal(diff.wildcards, undefined);
+    assert.equal(diff.searchWildcards, undefined);
+  });
+
+  it('keeps the entry of an unchanged name, and with it the rotation', async () => {
+    const before = buildTableRecords(mesh(), scope);
+    const t1 = await NameTable.empty().withDiff(diffTables(undefined, before), everyStep);
+    const key = nameToKey('api.example.com.');
+    const entry = t1.lookup(key);
+    const after = buildTableRecords(
+      mesh((r) => r.services.splice(0, 1)),
+      scope,
+    );
+    const t2 = await t1.withDiff(diffTables(before, after), everyStep);
+    assert.equal(t2.lookup(key), entry);
+    assert.equal(t1.lookup(nameToKey('svc0.ns0.svc.cluster.local.')) !== undefined, true);
+    assert.equal(t2.lookup(nameToKey('svc0.ns0.svc.cluster.local.')), undefined, 'removed');
+    assert.notEqual(
+      t1.lookup(nameToKey('svc0.ns0.svc.cluster.local.')),
+      undefined,
+      'the old table is unchanged',
+    );
+  });
+});
