@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander';
 import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { Registry } from '../metrics.js';
+import { processMetrics, Registry } from '../metrics.js';
 import { CACHE_DEFAULTS } from '../upstream/index.js';
 import { flagError, parseListen, parsePositiveInt } from './flags.js';
 
@@ -82,7 +82,7 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
   const admin = parseListen('--admin-listen', flags.adminListen);
   return {
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
-    registry: flags.metrics ? new Registry() : undefined,
+    registry: flags.metrics ? processMetrics(new Registry()) : undefined,
     logQueries: parseShare(flags.logQueries),
     vipProxy: flags.vipProxy
       ? {
