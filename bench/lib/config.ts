@@ -73,7 +73,7 @@ export const SCALE_DEFAULTS = {
   layouts: ['100-files', 'per-object'],
   edits: 30,
   deadlineSeconds: 300,
-  editDeadlineSeconds: 20,
+  editDeadlineSeconds: 60,
 } as const;
 
 function listFromEnv(env: NodeJS.ProcessEnv, key: string, fallback: readonly string[]): string[] {

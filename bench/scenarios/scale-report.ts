@@ -18,6 +18,9 @@ const LAYOUT_TITLES: Record<string, string> = {
   'per-object': 'one file per object',
 };
 
+/** Queries the load-time probe must have sent for its silence to mean anything. */
+const MIN_PROBES = 10;
+
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function duration(ms: number): string {
@@ -52,7 +55,8 @@ interface Row {
 function cell(row: Row, r: ScaleRun): string {
   const v = row.value(r);
   const text = v === null ? (row.missing ?? '-') : row.show(v);
-  if (row.target === undefined) return text;
+  // A figure that could not be told ("-") is neither met nor missed; one past a deadline is missed.
+  if (row.target === undefined || (v === null && row.missing === undefined)) return text;
   return `${text} ${v !== null && v < row.target ? '✓' : '✗'}`;
 }
 
@@ -79,7 +83,8 @@ function rows(t: ScaleTargets, edits: number, deadlineS: number, editDeadlineS: 
     { label: '/healthz/ready', value: (r) => r.readyMs, ...ms, missing: late },
     {
       label: 'longest silence, load (1 ms probe)',
-      value: (r) => r.loadSilence?.longestGapMs ?? null,
+      // "-" when the full table came within a few ms of the first answer: nothing to tell.
+      value: (r) => (r.loadSilence && r.loadSilence.sent >= MIN_PROBES ? r.loadSilence.longestGapMs : null),
       ...ms,
       target: t.stallMs,
     },
@@ -106,7 +111,13 @@ function rows(t: ScaleTargets, edits: number, deadlineS: number, editDeadlineS: 
       show: int,
     },
     { label: 'longest stall inside, load', value: (r) => r.loadStallMs, ...ms, target: t.stallMs },
-    { label: 'longest stall inside, edits', value: (r) => maxOf(r.editStallMs), ...ms, target: t.stallMs },
+    {
+      label: 'longest stall inside, edits',
+      value: (r) => maxOf(r.editStallMs),
+      ...ms,
+      target: t.stallMs,
+      missing: '?',
+    },
     {
       label: 'longest silence, edits (1 ms probe)',
       value: (r) => r.editSilence?.longestGapMs ?? null,

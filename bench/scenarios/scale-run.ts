@@ -25,7 +25,11 @@ const READY_POLL_MS = 10;
 const SETTLE_AFTER_LOAD_MS = 1000;
 /** After an edit's answer shows: the rest of the rebuild (state file, GC) still counts for that edit. */
 const SETTLE_AFTER_EDIT_MS = 250;
-const SCRAPE_TIMEOUT_MS = 10_000;
+/**
+ * A scrape is never given up before the run's deadline: one abandoned by the client is still answered
+ * later, and that answer's reset would take the stall it should have reported.
+ */
+const scrapeTimeout = (deadline: number) => Math.max(1000, Math.round(deadline - performance.now()));
 /** prom-client's name for the longest monitorEventLoopDelay sample since the last scrape (seconds). */
 export const LAG_MAX = 'nodejs_eventloop_lag_max_seconds';
 
@@ -62,7 +66,7 @@ export interface ScaleRun {
   editsPlanned: number;
   /** One per edit made, ms from just before the write until the new address answered; null: missed. */
   editMs: (number | null)[];
-  /** monitorEventLoopDelay max per edit (ms), null when the scrape did not answer. */
+  /** monitorEventLoopDelay max of each scrape during the edits (ms), null when one did not answer. */
   editStallMs: (number | null)[];
   /** The 1 ms probe of a table name over all edits. */
   editSilence: StallReport | null;
@@ -133,13 +137,13 @@ async function load(
 }
 
 /** Memory and the start-up's stall, once the full table is in; then a sample of answers checked. */
-async function afterLoad(run: ScaleRun, proc: BenchProcess, t: RunTarget): Promise<void> {
+async function afterLoad(run: ScaleRun, proc: BenchProcess, t: RunTarget, deadline: number): Promise<void> {
   await sleep(SETTLE_AFTER_LOAD_MS);
   const pid = proc.child.pid!;
   run.rssAfterLoadMiB = rssMiB(pid);
   run.peakRssLoadMiB = peakRssMiB(pid);
   run.peakReset = resetPeakRss(pid);
-  run.loadStallMs = secondsToMs(await scrapeGauge(t.admin, LAG_MAX, SCRAPE_TIMEOUT_MS));
+  run.loadStallMs = secondsToMs(await scrapeGauge(t.admin, LAG_MAX, scrapeTimeout(deadline)));
   if (run.loadStallMs === null)
     run.warnings.push(`${LAG_MAX} is not in /metrics: no stall figure from inside`);
   const problems = await checkAnswers(t.dns, [
@@ -170,7 +174,11 @@ async function edit(
         run.stopped = `meshdns exited (code ${await proc.exited}) after ${k} edits`;
         break;
       }
-      await scrapeGauge(t.admin, LAG_MAX, SCRAPE_TIMEOUT_MS); // starts this edit's window
+      // Each scrape reads and resets the maximum. After a long stall the recording of it can land on
+      // either side of the scrape that waited for it, so every scrape but the first (which closes the
+      // window of the checks after load) counts for the edits.
+      const before = secondsToMs(await scrapeGauge(t.admin, LAG_MAX, scrapeTimeout(deadline)));
+      if (k > 0) run.editStallMs.push(before);
       const writeAt = performance.now();
       const change = await fixture.editEntry(fixture.editTarget(k, cfg.edits), k);
       const at = await pollUntil(t.dns, change.host, (r) => r.addresses.includes(change.address), {
@@ -180,7 +188,7 @@ async function edit(
       });
       run.editMs.push(at === undefined ? null : at - writeAt);
       await sleep(SETTLE_AFTER_EDIT_MS);
-      run.editStallMs.push(secondsToMs(await scrapeGauge(t.admin, LAG_MAX, SCRAPE_TIMEOUT_MS)));
+      run.editStallMs.push(secondsToMs(await scrapeGauge(t.admin, LAG_MAX, scrapeTimeout(deadline))));
     }
   } finally {
     run.editSilence = await probe.stop();
@@ -227,7 +235,7 @@ export async function measureRun(
   });
   try {
     if (await load(run, proc, fixture, t, spawnedAt, deadline)) {
-      await afterLoad(run, proc, t);
+      await afterLoad(run, proc, t, deadline);
       await edit(run, proc, fixture, t, cfg, deadline);
     }
   } finally {
