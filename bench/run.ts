@@ -11,6 +11,7 @@ import { writeResult } from './lib/report.js';
 import { ensureTools, type Tool } from './lib/tools.js';
 import { cacheScenario } from './scenarios/cache.js';
 import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
+import { scaleScenario } from './scenarios/scale.js';
 import type { Scenario } from './scenarios/scenario.js';
 import { searchPathScenario } from './scenarios/search-path.js';
 import { tableScenario } from './scenarios/table.js';
@@ -25,6 +26,7 @@ const SCENARIOS: readonly Scenario[] = [
   searchPathScenario,
   tableMetricsScenario,
   pipelineMetricsScenario,
+  scaleScenario,
 ];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */

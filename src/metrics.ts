@@ -1,6 +1,6 @@
 // Metrics read at scrape time. The request path keeps plain numbers (a typed-array increment costs
 // nothing measurable); prom-client turns them into samples only when /metrics is scraped.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export { Registry };
 
@@ -57,4 +57,15 @@ export function gaugeFrom(
       refill(this, read, (labels, n) => this.set(labels, n));
     },
   });
+}
+
+/**
+ * The process's own figures under prom-client's standard names (RSS, heap, GC), among them
+ * `nodejs_eventloop_lag_max_seconds`: the longest event-loop stall since the last scrape
+ * (monitorEventLoopDelay), which is how "never stall" (DESIGN.md invariants) is checked from outside.
+ * Once per process: it starts a monitor that lives as long as the process.
+ */
+export function processMetrics(registry: Registry): Registry {
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }

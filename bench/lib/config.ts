@@ -54,3 +54,54 @@ export function configFromEnv(env: NodeJS.ProcessEnv, resultsDir: string): Bench
     resultsDir,
   };
 }
+
+/** The `scale` scenario's settings (BENCH_SCALE_*): which folders, how many edits, how long at most. */
+export interface ScaleConfig {
+  /** Folder sizes by name, see scenarios/scale.ts (10000, 50000, 100000). */
+  sizes: number[];
+  layouts: string[];
+  edits: number;
+  /** A size and layout that has not finished by then reports "> deadline" for what is left. */
+  deadlineSeconds: number;
+  /** One edit not answered by then counts as missed, and the next edit starts. */
+  editDeadlineSeconds: number;
+}
+
+export const SCALE_DEFAULTS = {
+  // 100,000 on request: today it needs far more than the ~10 minutes the default run takes.
+  sizes: [10_000, 50_000],
+  layouts: ['100-files', 'per-object'],
+  edits: 30,
+  deadlineSeconds: 300,
+  editDeadlineSeconds: 60,
+} as const;
+
+function listFromEnv(env: NodeJS.ProcessEnv, key: string, fallback: readonly string[]): string[] {
+  const text = env[key];
+  if (text === undefined || text.trim() === '') return [...fallback];
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function scaleConfigFromEnv(env: NodeJS.ProcessEnv): ScaleConfig {
+  const sizes = listFromEnv(env, 'BENCH_SCALE_SIZES', SCALE_DEFAULTS.sizes.map(String)).map((s) => {
+    const n = Number(s.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 2)
+      throw new Error(`BENCH_SCALE_SIZES: "${s}" is not a whole number >= 2`);
+    return n;
+  });
+  return {
+    sizes,
+    layouts: listFromEnv(env, 'BENCH_SCALE_LAYOUTS', SCALE_DEFAULTS.layouts),
+    edits: intFromEnv(env, 'BENCH_SCALE_EDITS', SCALE_DEFAULTS.edits, 1),
+    deadlineSeconds: intFromEnv(env, 'BENCH_SCALE_DEADLINE_SECONDS', SCALE_DEFAULTS.deadlineSeconds, 1),
+    editDeadlineSeconds: intFromEnv(
+      env,
+      'BENCH_SCALE_EDIT_DEADLINE_SECONDS',
+      SCALE_DEFAULTS.editDeadlineSeconds,
+      1,
+    ),
+  };
+}

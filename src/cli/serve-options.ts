@@ -4,7 +4,7 @@
 import { type Command, Option } from 'commander';
 import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { Registry } from '../metrics.js';
+import { processMetrics, Registry } from '../metrics.js';
 import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from '../server/index.js';
 import { CACHE_DEFAULTS, FORWARDER_DEFAULTS } from '../upstream/index.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
@@ -180,7 +180,7 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       RANGES.upstreamMaxInFlight,
     ),
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
-    registry: flags.metrics ? new Registry() : undefined,
+    registry: flags.metrics ? processMetrics(new Registry()) : undefined,
     logQueries: parseShare(flags.logQueries),
     vipProxy: flags.vipProxy
       ? {

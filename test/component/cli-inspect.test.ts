@@ -114,6 +114,19 @@ describe('meshdns lookup and explain', () => {
     assert.match(r.stderr, /MESHDNS_NO_ANSWER: cannot reach the admin API/);
   });
 
+  it("/metrics has the process's figures, the longest event-loop stall among them", async () => {
+    const res = await fetch(`http://${admin}/metrics`);
+    const text = await res.text();
+    // prom-client's standard names; the stall is the max of monitorEventLoopDelay since the last scrape.
+    for (const name of [
+      'nodejs_eventloop_lag_max_seconds',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      assert.match(text, new RegExp(`^${name} \\d`, 'm'), `${name} missing from /metrics`);
+    }
+  });
+
   it('serve refuses a non-loopback admin address without --admin-allow-remote', async () => {
     const r = await runCli([
       ...SERVE_NO_UPSTREAM,
