@@ -16,11 +16,20 @@ interface FileState {
   /** Objects with a resource: this parse's valid ones and last good versions of invalid ones. */
   objects: ManifestObject[];
   errors: MeshdnsError[];
+  /** The content could not be used as a whole: unreadable, too big, a YAML/JSON syntax error. */
+  broken: boolean;
+  /** Still being written when last read: the last good state stands in until it settles. */
+  changing?: boolean;
 }
 
 export interface Build {
   resources: Resources;
   errors: MeshdnsError[];
+  /**
+   * Sorted: files whose current content could not be read or parsed, whether or not their last good
+   * objects stand in for them. A snapshot that lacks an object of one of these did not load cleanly.
+   */
+  failedFiles: string[];
 }
 
 export class ManifestFiles {
@@ -31,7 +40,12 @@ export class ManifestFiles {
   setText(file: string, text: string): { changed: boolean; ignored: string[] } {
     const hash = createHash('sha256').update(text).digest('hex');
     const prev = this.#files.get(file);
-    if (prev?.hash === hash) return { changed: false, ignored: [] };
+    if (prev?.hash === hash) {
+      if (!prev.changing) return { changed: false, ignored: [] };
+      // Rewritten with the same text: it has settled, and is no longer a failed file.
+      this.#set(file, { ...prev, changing: false });
+      return { changed: true, ignored: [] };
+    }
     const parsed = parseManifest(file, text);
     const objectErrors = parsed.objects.flatMap((o) => o.errors);
     let objects: ManifestObject[];
@@ -46,8 +60,17 @@ export class ManifestFiles {
         return kept ? [kept] : [];
       });
     }
-    this.#set(file, { hash, objects, errors: [...parsed.syntaxErrors, ...objectErrors] });
+    const errors = [...parsed.syntaxErrors, ...objectErrors];
+    this.#set(file, { hash, objects, errors, broken: parsed.syntaxErrors.length > 0 });
     return { changed: true, ignored: parsed.ignored };
+  }
+
+  /** The file changed while it was read: keep what it had (nothing, if new) until it settles. */
+  setChanging(file: string): boolean {
+    const prev = this.#files.get(file);
+    if (prev?.changing) return false;
+    this.#set(file, { ...(prev ?? { objects: [], errors: [], broken: false }), changing: true });
+    return true;
   }
 
   /** The file exists but cannot be used (unreadable, too big): keep its objects, report why. */
@@ -55,7 +78,7 @@ export class ManifestFiles {
     const prev = this.#files.get(file);
     const same = prev && prev.hash === undefined && prev.errors[0]?.message === error.message;
     if (same) return false;
-    this.#set(file, { objects: prev?.objects ?? [], errors: [error] });
+    this.#set(file, { objects: prev?.objects ?? [], errors: [error], broken: true });
     return true;
   }
 
@@ -68,6 +91,10 @@ export class ManifestFiles {
     return [...this.#files.keys()];
   }
 
+  has(file: string): boolean {
+    return this.#files.has(file);
+  }
+
   /** Everything, in file path order then document order; duplicates across files are reported. */
   build(): Build {
     if (this.#build) return this.#build;
@@ -77,6 +104,7 @@ export class ManifestFiles {
     this.#build = {
       resources: toResources(resources),
       errors: [...states.flatMap((s) => s.errors), ...errors],
+      failedFiles: paths.filter((_p, i) => states[i]!.broken || states[i]!.changing === true),
     };
     return this.#build;
   }
