@@ -12,7 +12,7 @@ import {
   readResolvConf,
   type UpstreamServer,
 } from '../upstream/index.js';
-import { parseDomain, parseListen, parsePositiveInt } from './flags.js';
+import { flagError, parseDomain, parseListen, parsePositiveInt } from './flags.js';
 import { createLogger } from './logger.js';
 import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
@@ -24,7 +24,12 @@ export interface ServeFlags extends WorkloadFlags, ServeExtraFlags {
   upstream?: string[];
   upstreamTimeout: string;
   logLevel: string;
+  manifestsRescanInterval: string;
+  maxManifestBytes: string;
 }
+
+/** The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefined> {
   try {
@@ -62,6 +67,16 @@ function useView(agent: Agent, view: WorkloadView, errors: MeshdnsError[], logge
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
   const timeoutMs = parsePositiveInt('--upstream-timeout', flags.upstreamTimeout);
+  const rescanIntervalMs = parsePositiveInt('--manifests-rescan-interval', flags.manifestsRescanInterval);
+  // Node turns a longer timer into 1 ms, which would rescan without pause.
+  if (rescanIntervalMs > MAX_TIMER_MS) {
+    throw flagError(
+      '--manifests-rescan-interval',
+      flags.manifestsRescanInterval,
+      `at most ${MAX_TIMER_MS} ms`,
+    );
+  }
+  const maxManifestBytes = parsePositiveInt('--max-manifest-bytes', flags.maxManifestBytes);
   const setup = resolveWorkloadFlags(flags);
   const conf = await resolvConfOrNone(flags);
   const upstreams: UpstreamServer[] = flags.upstream?.length
@@ -80,6 +95,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     ...(meshConfig ? { meshConfig } : {}),
     stateFile: setup.stateFile,
     ranges: setup.ranges,
+    rescanIntervalMs,
+    maxManifestBytes,
     onView: (view, errors) => agent && useView(agent, view, errors, logger),
     logger,
   });
