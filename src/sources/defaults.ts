@@ -18,3 +18,5 @@ export const LOAD_SETTLE_ATTEMPTS = 5;
 export const FS_CONCURRENCY = 16;
 /** Longest run of scanning/parsing work before the event loop gets a turn (one big file is one run). */
 export const SLICE_MS = 4;
+/** Files or objects gathered into a snapshot between two turns of the event loop. */
+export const BUILD_SLICE = 2000;

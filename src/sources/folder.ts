@@ -6,7 +6,7 @@ import { basename, dirname, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import { FS_CONCURRENCY } from './defaults.js';
-import { ManifestFiles } from './files.js';
+import { type Build, ManifestFiles } from './files.js';
 import { errorText, isManifestName, type Listing, listManifestFiles } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
 import { type ReadRules, readManifestFile, stampOf } from './read.js';
@@ -34,6 +34,11 @@ export class ManifestFolder {
     readonly rules: ReadRules,
     readonly logger?: Logger,
   ) {}
+
+  /** The snapshot of the files as they are, built in slices. */
+  build(): Promise<Build> {
+    return this.files.buildPaced(() => this.#pacer.pace());
+  }
 
   /** Lists the whole folder and re-reads every file whose stat changed. Throws MESHDNS_MANIFESTS_DIR. */
   async scan(): Promise<ScanResult> {

@@ -96,7 +96,7 @@ export class ManifestSource {
   /** Reads the folder, publishes the first snapshot, then watches. Throws MESHDNS_MANIFESTS_DIR. */
   async start(): Promise<void> {
     const first = await this.#folder.scan();
-    this.#publish();
+    await this.#publish();
     this.#after(first, true);
     this.#watch.follow(this.#folder.dirs);
     // Changes made between the first scan and the watches would otherwise wait for the rescan.
@@ -167,7 +167,8 @@ export class ManifestSource {
         return;
       }
       if (this.#closed) return;
-      if (result.changed) this.#publish();
+      if (result.changed) await this.#publish();
+      if (this.#closed) return;
       this.#after(result, full);
       // Folders that appeared get a watch; what landed in them before it is read by listing them.
       for (const dir of this.#watch.follow(this.#folder.dirs)) {
@@ -214,9 +215,9 @@ export class ManifestSource {
     }, WATCH_RETRY_MS);
   }
 
-  #publish(): void {
+  async #publish(): Promise<void> {
     const before = new Set(this.#current?.errors.map(formatError));
-    this.#current = this.#folder.files.build();
+    this.#current = await this.#folder.build();
     for (const e of this.#current.errors) {
       if (!before.has(formatError(e))) this.#opts.logger?.warn({ code: e.code }, e.message);
     }
