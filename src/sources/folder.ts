@@ -43,9 +43,14 @@ export class ManifestFolder {
   /** Lists the whole folder and re-reads every file whose stat changed. Throws MESHDNS_MANIFESTS_DIR. */
   async scan(): Promise<ScanResult> {
     const listed = await listManifestFiles(this.dir, this.logger, this.#pacer);
-    const present = new Set(listed.files);
+    const present = new Set<string>();
+    for (const file of listed.files) {
+      await this.#pacer.pace();
+      present.add(file);
+    }
     let changed = false;
     for (const file of this.files.files()) {
+      await this.#pacer.pace();
       if (!present.has(file)) changed = this.#forget(file) || changed;
     }
     this.dirs = listed.dirs;

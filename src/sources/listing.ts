@@ -26,7 +26,7 @@ export interface Listing {
 }
 
 /**
- * Every manifest under `dir`, sorted, and the folders walked. Dot-files and dot-folders are skipped
+ * Every manifest under `dir` (in no set order: a snapshot sorts them once), and the folders walked. Dot-files and dot-folders are skipped
  * (editor swap files, `.git`, and the `..data` folders of a mounted ConfigMap, whose files are
  * reached through the top-level symlinks). Symlinked folders are not followed, so no loops.
  * Throws MESHDNS_MANIFESTS_DIR when `dir` itself cannot be read.
@@ -37,7 +37,6 @@ export async function listManifestFiles(dir: string, logger?: Logger, pacer?: Pa
   await walk(dir, true, out, errors, pacer);
   // Folders below the top that cannot be read drop out like deleted ones; say so.
   for (const e of errors) logger?.warn({ code: e.code }, e.message);
-  out.files.sort();
   return out;
 }
 
