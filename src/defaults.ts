@@ -15,7 +15,15 @@ export const DEFAULTS = {
    * fits, and 1,000 connections that never read hold 64 MiB at most, beside the kernel's socket buffers.
    */
   tcpMaxQueuedBytes: 64 * 1024,
+  /** Quiet time after the last file event before the changed files are read (editors write in bursts). */
   manifestsDebounceMs: 100,
+  /**
+   * File events are hints: the whole folder is re-stat'ed this often, so a change no event reported
+   * (a write through a hard link, a missed inotify event, a network filesystem) is still seen.
+   */
+  manifestsRescanIntervalMs: 2000,
+  /** SPEC §10: bound on one manifest file; a bigger one is reported and its last good objects kept. */
+  maxManifestBytes: 4 * 1024 * 1024,
   /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */
   vipRangeV4: '240.240.0.0/16',
   vipRangeV6: '2001:2::/48',

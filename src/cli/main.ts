@@ -45,7 +45,17 @@ const serveCommand = program
     '--workload <ns/name>',
     'the Pod, Deployment or StatefulSet served: its namespace and DNS settings (default: capture on)',
   )
-  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen);
+  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen)
+  .option(
+    '--manifests-rescan-interval <ms>',
+    're-check every file this often, file events or not (a change is seen within this + 100 ms)',
+    String(DEFAULTS.manifestsRescanIntervalMs),
+  )
+  .option(
+    '--max-manifest-bytes <bytes>',
+    'a bigger manifest file is reported and its last good objects kept',
+    String(DEFAULTS.maxManifestBytes),
+  );
 workloadOptions(serveCommand)
   .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
   .option('--resolv-conf <file>', 'upstream servers and search domains', DEFAULTS.resolvConf)

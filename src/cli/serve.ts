@@ -14,7 +14,7 @@ import {
   readResolvConf,
   type UpstreamServer,
 } from '../upstream/index.js';
-import { parseDomain, parseListen, parseMilliseconds } from './flags.js';
+import { parseDomain, parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
 import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
 
@@ -24,6 +24,8 @@ export interface ServeFlags extends WorkloadFlags, ServeExtraFlags {
   search?: string[];
   upstream?: string[];
   upstreamTimeout: string;
+  manifestsRescanInterval: string;
+  maxManifestBytes: string;
   logLevel: string;
 }
 
@@ -86,6 +88,8 @@ async function readInputs(flags: ServeFlags, meshConfigFile: string | undefined)
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
   const timeoutMs = parseMilliseconds('--upstream-timeout', flags.upstreamTimeout);
+  const rescanIntervalMs = parseMilliseconds('--manifests-rescan-interval', flags.manifestsRescanInterval);
+  const maxManifestBytes = parsePositiveInt('--max-manifest-bytes', flags.maxManifestBytes);
   const setup = resolveWorkloadFlags(flags);
   const logger = createLogger(flags.logLevel);
   const signals = exitOnSignal(logger);
@@ -133,6 +137,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     stateFile: setup.stateFile,
     ranges: setup.ranges,
     graceMs: setup.graceMs,
+    rescanIntervalMs,
+    maxManifestBytes,
     logLevel: flags.logLevel,
     onView: (view) => useView(agent, view, logger),
     onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),

@@ -31,6 +31,10 @@ export interface ControllerOptions {
   onView: (view: WorkloadView, errors: MeshdnsError[]) => void;
   logger: Logger;
   debounceMs?: number;
+  /** `--manifests-rescan-interval`: how often the whole folder is re-stat'ed, events or not. */
+  rescanIntervalMs?: number;
+  /** `--max-manifest-bytes`: a bigger file is reported and its last good objects kept. */
+  maxManifestBytes?: number;
 }
 
 export class Controller {
@@ -55,6 +59,8 @@ export class Controller {
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
+      rescanIntervalMs: opts.rescanIntervalMs,
+      maxFileBytes: opts.maxManifestBytes,
       logger: opts.logger,
       onChange: (snapshot, errors, failedFiles) => this.rebuild(snapshot, errors, failedFiles),
     });

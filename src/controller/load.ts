@@ -65,7 +65,7 @@ function requireWorkload(res: Resources, ref: WorkloadRef, manifestsDir: string)
 
 export async function loadView(opts: LoadOptions): Promise<LoadedView> {
   const meshConfig = opts.meshConfigFile ? await loadMeshConfigFile(opts.meshConfigFile) : undefined;
-  const { resources, errors } = await loadManifests(opts.manifestsDir);
+  const { resources, errors, failedFiles } = await loadManifests(opts.manifestsDir);
   const workload = opts.workload ? requireWorkload(resources, opts.workload, opts.manifestsDir) : undefined;
   const stateFile = opts.stateFile ?? defaultStateFile(opts.manifestsDir);
   const seedFrom = legacyStateFile(opts.manifestsDir, stateFile);
@@ -75,7 +75,7 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
     state.allocations,
     workload,
     { scope: opts.scope, ranges: opts.ranges, graceMs: opts.graceMs, ...(meshConfig ? { meshConfig } : {}) },
-    { now: Date.now() },
+    { now: Date.now(), failedFiles: new Set(failedFiles) },
   );
   return {
     ...view,

@@ -47,11 +47,14 @@ export function toResources(list: Iterable<Resource>): Resources {
  * The valid resources of `objects` in order. The API server holds one object per kind/namespace/name,
  * so a second copy in the folder is a mistake: the first one wins and the other is reported.
  */
-export function collectResources(objects: Iterable<ManifestObject>): {
+export function collectResources(
+  objects: Iterable<ManifestObject>,
+  /** The same map across calls collects a long list in slices (the manifests source yields between them). */
+  seen = new Map<string, SourceRef>(),
+): {
   resources: Resource[];
   errors: MeshdnsError[];
 } {
-  const seen = new Map<string, SourceRef>();
   const resources: Resource[] = [];
   const errors: MeshdnsError[] = [];
   for (const o of objects) {

@@ -1,10 +1,22 @@
-// Defaults of the manifests source, in one place (STYLE.md §9).
+// The manifests source's own tuning; the defaults a user can change live in src/defaults.ts.
+import { DEFAULTS } from '../defaults.js';
 
-/** Quiet time after the last file event before the folder is re-read (editors write in bursts). */
-export const DEFAULT_DEBOUNCE_MS = 100;
+export const DEFAULT_DEBOUNCE_MS = DEFAULTS.manifestsDebounceMs;
+export const DEFAULT_RESCAN_INTERVAL_MS = DEFAULTS.manifestsRescanIntervalMs;
+export const DEFAULT_MAX_FILE_BYTES = DEFAULTS.maxManifestBytes;
 /** A folder that never goes quiet (a file rewritten in a loop) is still re-read this often, in debounce periods. */
 export const DEBOUNCE_MAX_PERIODS = 10;
-/** Bound on one manifest file (SPEC §10): a bigger file is reported and its last good objects kept. */
-export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** How often to try to watch the folder again after the watcher failed or the folder vanished. */
 export const WATCH_RETRY_MS = 1000;
+/** A read that raced a writer (the file changed while it was read) is tried this many times in all. */
+export const READ_ATTEMPTS = 3;
+/** Pause between those tries: a writer's next chunk usually lands within a few ms. */
+export const READ_RETRY_MS = 5;
+/** `loadManifests` (no last good state to keep) waits this many debounce periods for a file being written. */
+export const LOAD_SETTLE_ATTEMPTS = 5;
+/** File system calls in flight at once: libuv has 4 threads, more only queue (and hold memory). */
+export const FS_CONCURRENCY = 16;
+/** Longest run of scanning/parsing work before the event loop gets a turn (one big file is one run). */
+export const SLICE_MS = 4;
+/** Files or objects gathered into a snapshot between two turns of the event loop. */
+export const BUILD_SLICE = 2000;

@@ -4,11 +4,15 @@ import { createHash } from 'node:crypto';
 import type { MeshdnsError } from '../errors.js';
 import {
   collectResources,
+  emptyResources,
   type ManifestObject,
   parseManifest,
+  type Resource,
   type Resources,
+  type SourceRef,
   toResources,
 } from '../model/index.js';
+import { BUILD_SLICE } from './defaults.js';
 
 interface FileState {
   /** Hash of the text last parsed, so a touch without a change is not a change. */
@@ -16,22 +20,38 @@ interface FileState {
   /** Objects with a resource: this parse's valid ones and last good versions of invalid ones. */
   objects: ManifestObject[];
   errors: MeshdnsError[];
+  /** The content could not be used as a whole: unreadable, too big, a YAML/JSON syntax error. */
+  broken: boolean;
+  /** Still being written when last read: the last good state stands in until it settles. */
+  changing?: boolean;
 }
 
 export interface Build {
   resources: Resources;
   errors: MeshdnsError[];
+  /**
+   * Sorted: files whose current content could not be read or parsed, whether or not their last good
+   * objects stand in for them. A snapshot that lacks an object of one of these did not load cleanly.
+   */
+  failedFiles: string[];
 }
 
 export class ManifestFiles {
   readonly #files = new Map<string, FileState>();
+  /** The paths in order, kept until a file comes or goes (sorting 50,000 paths is not free). */
+  #sorted?: string[];
   #build?: Build;
 
   /** Parses `text` as the new content of `file`; returns the objects skipped as not ours. */
   setText(file: string, text: string): { changed: boolean; ignored: string[] } {
     const hash = createHash('sha256').update(text).digest('hex');
     const prev = this.#files.get(file);
-    if (prev?.hash === hash) return { changed: false, ignored: [] };
+    if (prev?.hash === hash) {
+      if (!prev.changing) return { changed: false, ignored: [] };
+      // Rewritten with the same text: it has settled, and is no longer a failed file.
+      this.#set(file, { ...prev, changing: false });
+      return { changed: true, ignored: [] };
+    }
     const parsed = parseManifest(file, text);
     const objectErrors = parsed.objects.flatMap((o) => o.errors);
     let objects: ManifestObject[];
@@ -46,8 +66,17 @@ export class ManifestFiles {
         return kept ? [kept] : [];
       });
     }
-    this.#set(file, { hash, objects, errors: [...parsed.syntaxErrors, ...objectErrors] });
+    const errors = [...parsed.syntaxErrors, ...objectErrors];
+    this.#set(file, { hash, objects, errors, broken: parsed.syntaxErrors.length > 0 });
     return { changed: true, ignored: parsed.ignored };
+  }
+
+  /** The file changed while it was read: keep what it had (nothing, if new) until it settles. */
+  setChanging(file: string): boolean {
+    const prev = this.#files.get(file);
+    if (prev?.changing) return false;
+    this.#set(file, { ...(prev ?? { objects: [], errors: [], broken: false }), changing: true });
+    return true;
   }
 
   /** The file exists but cannot be used (unreadable, too big): keep its objects, report why. */
@@ -55,12 +84,13 @@ export class ManifestFiles {
     const prev = this.#files.get(file);
     const same = prev && prev.hash === undefined && prev.errors[0]?.message === error.message;
     if (same) return false;
-    this.#set(file, { objects: prev?.objects ?? [], errors: [error] });
+    this.#set(file, { objects: prev?.objects ?? [], errors: [error], broken: true });
     return true;
   }
 
   delete(file: string): boolean {
     this.#build = undefined;
+    this.#sorted = undefined;
     return this.#files.delete(file);
   }
 
@@ -68,21 +98,64 @@ export class ManifestFiles {
     return [...this.#files.keys()];
   }
 
+  has(file: string): boolean {
+    return this.#files.has(file);
+  }
+
   /** Everything, in file path order then document order; duplicates across files are reported. */
   build(): Build {
     if (this.#build) return this.#build;
-    const paths = this.files().sort();
-    const states = paths.map((p) => this.#files.get(p)!);
-    const { resources, errors } = collectResources(states.flatMap((s) => s.objects));
-    this.#build = {
-      resources: toResources(resources),
-      errors: [...states.flatMap((s) => s.errors), ...errors],
-    };
+    const steps = this.#assemble();
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    return step.value;
+  }
+
+  /** `build()` in slices, awaiting `pace` between them (50,000 objects take ~100 ms in one go). */
+  async buildPaced(pace: () => Promise<void>): Promise<Build> {
+    if (this.#build) return this.#build;
+    const steps = this.#assemble();
+    let step = steps.next();
+    while (!step.done) {
+      await pace();
+      step = steps.next();
+    }
+    return step.value;
+  }
+
+  // Yields every BUILD_SLICE objects or files; nothing else changes the files meanwhile (one pass at a time).
+  *#assemble(): Generator<void, Build> {
+    this.#sorted ??= [...this.#files.keys()].sort();
+    const paths = this.#sorted;
+    const objects: ManifestObject[] = [];
+    const fileErrors: MeshdnsError[] = [];
+    const failedFiles: string[] = [];
+    for (const [i, path] of paths.entries()) {
+      if (i % BUILD_SLICE === 0) yield;
+      const state = this.#files.get(path)!;
+      for (const o of state.objects) objects.push(o);
+      for (const e of state.errors) fileErrors.push(e);
+      if (state.broken || state.changing) failedFiles.push(path);
+    }
+    const seen = new Map<string, SourceRef>();
+    const all = emptyResources();
+    const duplicates: MeshdnsError[] = [];
+    for (let i = 0; i < objects.length; i += BUILD_SLICE) {
+      yield;
+      const { resources, errors } = collectResources(objects.slice(i, i + BUILD_SLICE), seen);
+      const some = toResources(resources);
+      for (const kind of Object.keys(all) as (keyof Resources)[]) {
+        for (const r of some[kind]) (all[kind] as Resource[]).push(r);
+      }
+      for (const e of errors) duplicates.push(e);
+    }
+    this.#build = { resources: all, errors: [...fileErrors, ...duplicates], failedFiles };
     return this.#build;
   }
 
   #set(file: string, state: FileState): void {
     this.#build = undefined;
+    if (!this.#files.has(file)) this.#sorted = undefined;
     this.#files.set(file, state);
   }
 }

@@ -1,97 +1,149 @@
-// Reading a manifests folder into ManifestFiles: list, stat, and re-read only what changed.
-import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// Reading a manifests folder into ManifestFiles: a full scan (list, stat, re-read only what
+// changed) or a refresh of the paths file events named. Either way a read that raced a writer does
+// not count, and the work is paced so the event loop keeps turning.
+import { lstat, stat } from 'node:fs/promises';
+import { basename, dirname, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
-import { ManifestFiles } from './files.js';
+import { FS_CONCURRENCY } from './defaults.js';
+import { type Build, ManifestFiles } from './files.js';
+import { errorText, isManifestName, type Listing, listManifestFiles } from './listing.js';
+import { eachLimited, Pacer } from './pacing.js';
+import { type ReadRules, readManifestFile, stampOf } from './read.js';
 
-const MANIFEST = /\.(ya?ml|json)$/i;
-
-// Node's fs messages already start with the code: `ENOENT: no such file or directory, scandir 'x'`.
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+export interface ScanResult {
+  /** Some file's contribution, errors or failed state changed: a new snapshot is due. */
+  changed: boolean;
+  /** Files that were still being written: read them again once they may have settled. */
+  changing: string[];
 }
 
-/**
- * Every `*.yaml`, `*.yml` and `*.json` under `dir`, sorted, and the folders walked. Dot-files and
- * dot-folders are skipped (editor swap files, `.git`, and the `..data` folders of a mounted
- * ConfigMap, whose files are reached through the top-level symlinks). Symlinked folders are not
- * followed, so no loops.
- */
-export async function listManifestFiles(
-  dir: string,
-  logger?: Logger,
-): Promise<{ files: string[]; dirs: string[] }> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    throw new MeshdnsError(
-      'MESHDNS_MANIFESTS_DIR',
-      `${dir}: cannot read the manifests folder (${errorText(e)}); check the path given to --manifests`,
-      { cause: e },
-    );
-  }
-  const files: string[] = [];
-  const dirs: string[] = [dir];
-  await Promise.all(
-    entries.map(async (entry) => {
-      if (entry.name.startsWith('.')) return;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        const sub = await listManifestFiles(path, logger).catch((e) => skip(e, logger));
-        files.push(...sub.files);
-        dirs.push(...sub.dirs);
-      } else if (MANIFEST.test(entry.name) && (entry.isFile() || entry.isSymbolicLink())) {
-        if (
-          entry.isFile() ||
-          (await stat(path).then(
-            (s) => s.isFile(),
-            () => false,
-          ))
-        )
-          files.push(path);
-      }
-    }),
-  );
-  return { files: files.sort(), dirs: dirs.sort() };
-}
+/** What a path named by a file event is, as far as the folder is concerned. */
+type Named = 'file' | 'folder' | 'gone' | 'everything' | 'nothing';
 
-// A sub-folder that cannot be read drops out of the listing like a deleted one; say so.
-function skip(e: unknown, logger?: Logger): { files: string[]; dirs: string[] } {
-  logger?.warn({ code: (e as MeshdnsError).code }, (e as Error).message);
-  return { files: [], dirs: [] };
-}
-
-/** A folder's files and what each last contributed; `scan()` brings it up to date. */
+/** A folder's files and what each last contributed; `scan()` and `refresh()` bring it up to date. */
 export class ManifestFolder {
   readonly files = new ManifestFiles();
+  /** The folders walked and their inodes, for a watcher to follow. */
+  dirs = new Map<string, bigint>();
   readonly #stamps = new Map<string, string>();
-  #dirs: string | undefined;
+  readonly #pacer = new Pacer();
 
   constructor(
     readonly dir: string,
-    readonly maxFileBytes: number,
+    readonly rules: ReadRules,
     readonly logger?: Logger,
   ) {}
 
+  /** The snapshot of the files as they are, built in slices. */
+  build(): Promise<Build> {
+    return this.files.buildPaced(() => this.#pacer.pace());
+  }
+
+  /** Lists the whole folder and re-reads every file whose stat changed. Throws MESHDNS_MANIFESTS_DIR. */
+  async scan(): Promise<ScanResult> {
+    const listed = await listManifestFiles(this.dir, this.logger, this.#pacer);
+    const present = new Set<string>();
+    for (const file of listed.files) {
+      await this.#pacer.pace();
+      present.add(file);
+    }
+    let changed = false;
+    for (const file of this.files.files()) {
+      await this.#pacer.pace();
+      if (!present.has(file)) changed = this.#forget(file) || changed;
+    }
+    this.dirs = listed.dirs;
+    return this.#refreshFiles(listed.files, changed);
+  }
+
   /**
-   * Re-reads the folder. `changed`: some file's contribution changed; `dirsChanged`: the set of
-   * folders did, which a watcher must follow. Throws MESHDNS_MANIFESTS_DIR.
+   * Brings the paths that file events named up to date: files read again, folders that appeared
+   * listed, what went forgotten. Throws MESHDNS_MANIFESTS_DIR when the folder itself is gone.
    */
-  async scan(): Promise<{ changed: boolean; dirsChanged: boolean }> {
-    const listed = await listManifestFiles(this.dir, this.logger);
+  async refresh(paths: Iterable<string>): Promise<ScanResult> {
+    const files = new Set<string>();
+    let changed = false;
+    let rootChecked = false;
+    for (const path of paths) {
+      await this.#pacer.pace();
+      const named = await this.#name(path);
+      if (named === 'everything') return this.scan();
+      if (named === 'file') files.add(path);
+      else if (named === 'folder') {
+        const listed = await listManifestFiles(path, this.logger, this.#pacer).catch(() => undefined);
+        if (listed) {
+          changed = this.#replaceUnder(path, listed) || changed;
+          for (const file of listed.files) files.add(file);
+        } else changed = this.#forgetUnder(path) || changed;
+      } else if (named === 'gone') {
+        // `rm -r` of the whole folder empties it first: keep the last snapshot rather than an empty one.
+        if (!rootChecked) await this.#checkRoot();
+        rootChecked = true;
+        changed = this.#forgetUnder(path) || changed;
+      }
+    }
+    return this.#refreshFiles([...files], changed);
+  }
+
+  async #refreshFiles(files: string[], changedBefore: boolean): Promise<ScanResult> {
+    let changed = changedBefore;
+    const changing: string[] = [];
+    await eachLimited(files, FS_CONCURRENCY, async (file) => {
+      const r = await this.#refresh(file);
+      changed = r.changed || changed;
+      if (r.changing) changing.push(file);
+    });
+    return { changed, changing: changing.sort() };
+  }
+
+  async #name(path: string): Promise<Named> {
+    const parent = dirname(path);
+    const name = basename(path);
+    // An event from a folder no longer walked (renamed away, or a dot-folder): the rescan has it.
+    if (!this.dirs.has(parent)) return 'nothing';
+    let entry: Awaited<ReturnType<typeof lstat>>;
+    try {
+      entry = await lstat(path);
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : 'everything';
+    }
+    if (entry.isDirectory()) return name.startsWith('.') ? 'nothing' : 'folder';
+    if (isManifestName(name)) return 'file';
+    // A symlink that is not a manifest (a ConfigMap's ..data) may lead other files elsewhere.
+    return entry.isSymbolicLink() ? 'everything' : 'nothing';
+  }
+
+  async #checkRoot(): Promise<void> {
+    const ino = await stat(this.dir, { bigint: true }).then(
+      (s) => (s.isDirectory() ? s.ino : undefined),
+      () => undefined,
+    );
+    if (ino !== undefined && ino === this.dirs.get(this.dir)) return;
+    throw new MeshdnsError(
+      'MESHDNS_MANIFESTS_DIR',
+      `${this.dir}: the manifests folder is gone or was replaced; check the path given to --manifests`,
+    );
+  }
+
+  /** A folder listed again: what is under it now is `listed`, nothing else. */
+  #replaceUnder(path: string, listed: Listing): boolean {
     const present = new Set(listed.files);
     let changed = false;
     for (const file of this.files.files()) {
-      if (!present.has(file)) changed = this.#forget(file) || changed;
+      if (isUnder(file, path) && !present.has(file)) changed = this.#forget(file) || changed;
     }
-    for (const file of listed.files) changed = (await this.#refresh(file)) || changed;
-    const dirs = listed.dirs.join('\0');
-    const dirsChanged = this.#dirs !== undefined && this.#dirs !== dirs;
-    this.#dirs = dirs;
-    return { changed, dirsChanged };
+    for (const dir of [...this.dirs.keys()]) if (isUnder(dir, path)) this.dirs.delete(dir);
+    for (const [dir, ino] of listed.dirs) this.dirs.set(dir, ino);
+    return changed;
+  }
+
+  #forgetUnder(path: string): boolean {
+    let changed = this.#forget(path);
+    if (!this.dirs.has(path)) return changed;
+    for (const file of this.files.files()) if (isUnder(file, path)) changed = this.#forget(file) || changed;
+    for (const dir of [...this.dirs.keys()]) if (dir === path || isUnder(dir, path)) this.dirs.delete(dir);
+    return changed;
   }
 
   #forget(file: string): boolean {
@@ -99,30 +151,38 @@ export class ManifestFolder {
     return this.files.delete(file);
   }
 
-  async #refresh(file: string): Promise<boolean> {
+  async #refresh(file: string): Promise<{ changed: boolean; changing?: boolean }> {
     try {
       const s = await stat(file, { bigint: true });
-      // Size, inode and times: a rewrite, a rename over the file, or a ConfigMap symlink swap.
-      const stamp = `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-      if (this.#stamps.get(file) === stamp) return false;
-      this.#stamps.set(file, stamp);
-      if (s.size > BigInt(this.maxFileBytes)) {
-        const message = `${file}: ${s.size} bytes is over the limit of ${this.maxFileBytes}; split it or raise the limit`;
-        return this.files.setUnusable(file, new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message));
+      if (!s.isFile()) return { changed: this.#forget(file) };
+      if (this.#stamps.get(file) === stampOf(s)) return { changed: false };
+      // Only a file that had content is held back while it settles: a new file's early read loses nothing.
+      const settleMs = this.files.has(file) ? this.rules.settleMs : 0;
+      const read = await readManifestFile(file, { ...this.rules, settleMs });
+      if (read.kind === 'changing') return { changed: this.files.setChanging(file), changing: true };
+      if (read.kind === 'not-a-file') return { changed: this.#forget(file) };
+      this.#stamps.set(file, read.stamp);
+      if (read.kind === 'too-big') {
+        const limit = this.rules.maxBytes;
+        const message = `${file}: ${read.size} bytes is over the limit of ${limit} (--max-manifest-bytes); split it or raise the limit`;
+        return {
+          changed: this.files.setUnusable(file, new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message)),
+        };
       }
-      const { changed, ignored } = this.files.setText(file, await readFile(file, 'utf8'));
+      await this.#pacer.pace();
+      const { changed, ignored } = this.files.setText(file, read.text);
       for (const what of ignored) this.logger?.debug(`ignored ${what}: not a kind meshdns reads`);
-      return changed;
+      return { changed };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.#forget(file);
-      const error = new MeshdnsError(
-        'MESHDNS_MANIFEST_UNREADABLE',
-        `${file}: cannot read (${errorText(e)})`,
-        {
-          cause: e,
-        },
-      );
-      return this.files.setUnusable(file, error);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { changed: this.#forget(file) };
+      // Not stamped: the next scan tries again (an EIO or EACCES may pass).
+      const message = `${file}: cannot read (${errorText(e)})`;
+      const error = new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message, { cause: e });
+      return { changed: this.files.setUnusable(file, error) };
     }
   }
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path.startsWith(dir + sep);
 }

@@ -1,5 +1,6 @@
-export { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_FILE_BYTES } from './defaults.js';
+export { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_FILE_BYTES, DEFAULT_RESCAN_INTERVAL_MS } from './defaults.js';
 export { type Build, ManifestFiles } from './files.js';
-export { listManifestFiles, ManifestFolder } from './folder.js';
+export { ManifestFolder } from './folder.js';
+export { listManifestFiles } from './listing.js';
 export { loadManifests, ManifestSource, type ManifestSourceOptions } from './manifests.js';
 export { loadMeshConfigFile } from './meshconfig.js';

@@ -1,23 +1,38 @@
-// The manifests folder as a source of resources: read once, then watched. Every change re-scans
-// the folder (cheap: only changed files are re-read) and hands a new immutable snapshot over.
-import { type FSWatcher, watch } from 'node:fs';
+// The manifests folder as a source of resources: read once, then followed. File events are hints:
+// each names a path that is stat'ed and read again if it changed; a periodic rescan of the whole
+// folder is the truth, so every change is seen within debounce + rescan interval however it was
+// made (in place, by rename, through a ConfigMap's ..data symlink swap, through a hard link).
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { MeshdnsError } from '../errors.js';
+import { MeshdnsError } from '../errors.js';
 import { formatError, type Resources } from '../model/index.js';
 import {
   DEBOUNCE_MAX_PERIODS,
   DEFAULT_DEBOUNCE_MS,
   DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_RESCAN_INTERVAL_MS,
+  LOAD_SETTLE_ATTEMPTS,
   WATCH_RETRY_MS,
 } from './defaults.js';
 import type { Build } from './files.js';
-import { ManifestFolder } from './folder.js';
+import { ManifestFolder, type ScanResult } from './folder.js';
+import { FolderWatch } from './watch.js';
 
 export interface ManifestSourceOptions {
   dir: string;
-  /** Called with each new snapshot and all current errors; first before `start()` resolves. */
-  onChange: (snapshot: Resources, errors: MeshdnsError[], failedFiles?: ReadonlySet<string>) => void;
+  /**
+   * Called with each new snapshot, all current errors, and the files whose current content could not
+   * be read or parsed (see `Build.failedFiles`); first before `start()` resolves.
+   */
+  onChange: (snapshot: Resources, errors: MeshdnsError[], failedFiles: ReadonlySet<string>) => void;
+  /**
+   * Quiet time after the last event before the named files are read; also how long a file that had
+   * content must be unchanged before it is read (a writer may be between two chunks).
+   */
   debounceMs?: number;
+  /** How often the whole folder is stat'ed, events or not. */
+  rescanIntervalMs?: number;
   maxFileBytes?: number;
   logger?: Logger;
 }
@@ -26,51 +41,83 @@ export interface ManifestSourceOptions {
 export async function loadManifests(
   dir: string,
   options: { maxFileBytes?: number; logger?: Logger } = {},
-): Promise<{ resources: Resources; errors: MeshdnsError[] }> {
-  const folder = new ManifestFolder(dir, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, options.logger);
-  await folder.scan();
+): Promise<Build> {
+  const rules = { maxBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, settleMs: 0 };
+  const folder = new ManifestFolder(dir, rules, options.logger);
+  let { changing } = await folder.scan();
+  // No last good state to fall back on: wait a little for a file being written, then say so.
+  for (let i = 0; i < LOAD_SETTLE_ATTEMPTS && changing.length > 0; i++) {
+    await sleep(DEFAULT_DEBOUNCE_MS);
+    ({ changing } = await folder.refresh(changing));
+  }
+  for (const file of changing) {
+    const why = `${file}: kept changing while it was read; run again once it is written`;
+    folder.files.setUnusable(file, new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', why));
+  }
   return folder.files.build();
 }
 
 export class ManifestSource {
   readonly #opts: ManifestSourceOptions;
   readonly #folder: ManifestFolder;
+  readonly #watch: FolderWatch;
   readonly #debounceMs: number;
+  readonly #rescanMs: number;
   #current: Build | undefined;
-  #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
+  /** Work for the next pass: paths events named, or the whole folder. */
+  readonly #dirty = new Set<string>();
+  #full = false;
+  /** A debounce, rescan or settle timer fired: the work gathered so far is due. */
+  #due = false;
+  /** Files still being written, read again after a debounce period. */
+  readonly #settling = new Set<string>();
+  #debounceTimer: NodeJS.Timeout | undefined;
   #pendingSince: number | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
+  #rescanTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
   #closed = false;
   #lost = false;
 
   constructor(opts: ManifestSourceOptions) {
     this.#opts = opts;
     this.#debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-    this.#folder = new ManifestFolder(opts.dir, opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, opts.logger);
+    this.#rescanMs = opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
+    const rules = { maxBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, settleMs: this.#debounceMs };
+    this.#folder = new ManifestFolder(opts.dir, rules, opts.logger);
+    this.#watch = new FolderWatch({
+      onEvent: (dir, name) => this.#onEvent(dir, name),
+      logger: opts.logger,
+      rescanIntervalMs: this.#rescanMs,
+    });
   }
 
   /** Reads the folder, publishes the first snapshot, then watches. Throws MESHDNS_MANIFESTS_DIR. */
   async start(): Promise<void> {
-    await this.#folder.scan();
-    this.#publish();
-    this.#watch();
-    // Changes made between the first scan and the watch would otherwise wait for the next event.
+    const first = await this.#folder.scan();
+    await this.#publish();
+    this.#after(first, true);
+    this.#watch.follow(this.#folder.dirs);
+    // Changes made between the first scan and the watches would otherwise wait for the rescan.
+    this.#full = true;
     this.#schedule();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#watcher?.close();
-    this.#watcher = undefined;
+    for (const t of [this.#debounceTimer, this.#settleTimer, this.#rescanTimer, this.#retryTimer]) {
+      clearTimeout(t);
+    }
+    this.#watch.close();
     await this.#running;
   }
 
   /** Re-reads the folder now, as if a file event had come (SIGHUP). */
   rescan(): void {
-    if (!this.#closed) this.#rescan();
+    if (this.#closed) return;
+    this.#full = true;
+    this.#kick();
   }
 
   snapshot(): Resources {
@@ -81,88 +128,109 @@ export class ManifestSource {
     return (this.#current ?? this.#folder.files.build()).errors;
   }
 
-  #watch(): void {
+  #onEvent(dir: string, name: string | null): void {
     if (this.#closed) return;
-    try {
-      // Any event just triggers a re-scan: names in events are unreliable across renames and editors.
-      this.#watcher = watch(this.#opts.dir, { recursive: true }, () => this.#schedule());
-      this.#watcher.on('error', (e) => this.#lostWatch(e));
-    } catch (e) {
-      this.#lostWatch(e);
+    if (name === null) this.#full = true;
+    else this.#dirty.add(join(dir, name));
+    this.#schedule();
+  }
+
+  // Debounced: a burst of events (3,000 files copied) becomes a few passes, each reading only what
+  // changed. A folder that never goes quiet still gets a pass every DEBOUNCE_MAX_PERIODS.
+  #schedule(): void {
+    if (this.#closed || this.#lost) return;
+    const now = Date.now();
+    this.#pendingSince ??= now;
+    if (now - this.#pendingSince >= this.#debounceMs * DEBOUNCE_MAX_PERIODS) return; // let it fire
+    clearTimeout(this.#debounceTimer);
+    this.#debounceTimer = setTimeout(() => {
+      this.#pendingSince = undefined;
+      this.#kick();
+    }, this.#debounceMs);
+  }
+
+  #kick(): void {
+    this.#due = true;
+    if (this.#running || this.#closed) return; // the running pass takes it when it is done
+    this.#running = this.#work().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async #work(): Promise<void> {
+    // Events that arrive during a pass wait for their own debounce, so a burst is a few passes.
+    while (this.#due && !this.#closed) {
+      this.#due = false;
+      const full = this.#full;
+      const paths = [...this.#dirty];
+      this.#full = false;
+      this.#dirty.clear();
+      let result: ScanResult;
+      try {
+        result = full ? await this.#folder.scan() : await this.#folder.refresh(paths);
+      } catch (e) {
+        // The folder is gone or unreadable: serve the last snapshot rather than an empty one.
+        this.#lostFolder(e);
+        return;
+      }
+      if (this.#closed) return;
+      if (result.changed) await this.#publish();
+      if (this.#closed) return;
+      this.#after(result, full);
+      // Folders that appeared get a watch; what landed in them before it is read by listing them.
+      for (const dir of this.#watch.follow(this.#folder.dirs)) {
+        this.#dirty.add(dir);
+        this.#due = true;
+      }
     }
   }
 
-  // The watcher died (often: the folder was deleted). Keep the last snapshot, and keep trying;
-  // say so once per outage, not once per retry.
-  #lostWatch(e: unknown): void {
+  #after(result: ScanResult, full: boolean): void {
+    if (full) {
+      this.#lost = false;
+      clearTimeout(this.#rescanTimer);
+      this.#rescanTimer = setTimeout(() => {
+        this.#full = true;
+        this.#kick();
+      }, this.#rescanMs);
+    }
+    if (result.changing.length === 0) return;
+    for (const file of result.changing) this.#settling.add(file);
+    this.#settleTimer ??= setTimeout(() => {
+      this.#settleTimer = undefined;
+      for (const file of this.#settling) this.#dirty.add(file);
+      this.#settling.clear();
+      this.#kick();
+    }, this.#debounceMs);
+  }
+
+  // Keep the last snapshot, and keep trying; say so once per outage, not once per retry.
+  #lostFolder(e: unknown): void {
     if (!this.#lost) {
       const why = e instanceof Error ? formatError(e) : String(e);
       this.#opts.logger?.warn({ dir: this.#opts.dir }, `${why}; keeping the last snapshot, retrying`);
     }
     this.#lost = true;
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    if (this.#closed) return;
-    clearTimeout(this.#timer);
+    this.#watch.close();
+    clearTimeout(this.#debounceTimer);
     this.#pendingSince = undefined;
-    this.#timer = setTimeout(() => {
-      this.#watch();
-      this.#schedule();
+    this.#dirty.clear();
+    if (this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#full = true;
+      this.#kick();
     }, WATCH_RETRY_MS);
   }
 
-  #rewatch(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    this.#watch();
-    this.#again = true; // what changed while no watcher was open
-  }
-
-  #schedule(): void {
-    if (this.#closed || !this.#watcher) return;
-    const now = Date.now();
-    this.#pendingSince ??= now;
-    if (now - this.#pendingSince >= this.#debounceMs * DEBOUNCE_MAX_PERIODS) return; // let it fire
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#rescan(), this.#debounceMs);
-  }
-
-  #rescan(): void {
-    this.#pendingSince = undefined;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#scanLoop().finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  async #scanLoop(): Promise<void> {
-    do {
-      this.#again = false;
-      try {
-        const { changed, dirsChanged } = await this.#folder.scan();
-        this.#lost = false;
-        if (changed && !this.#closed) this.#publish();
-        // Node's recursive watch on Linux loses track of a folder once it is renamed: watch afresh.
-        if (dirsChanged) this.#rewatch();
-      } catch (e) {
-        // The folder is gone or unreadable: serve the last snapshot rather than an empty one.
-        this.#lostWatch(e);
-        return;
-      }
-    } while (this.#again && !this.#closed);
-  }
-
-  #publish(): void {
+  async #publish(): Promise<void> {
     const before = new Set(this.#current?.errors.map(formatError));
-    this.#current = this.#folder.files.build();
+    this.#current = await this.#folder.build();
     for (const e of this.#current.errors) {
       if (!before.has(formatError(e))) this.#opts.logger?.warn({ code: e.code }, e.message);
     }
     try {
-      this.#opts.onChange(this.#current.resources, this.#current.errors);
+      const { resources, errors, failedFiles } = this.#current;
+      this.#opts.onChange(resources, errors, new Set(failedFiles));
     } catch (e) {
       this.#opts.logger?.error({ err: e }, 'manifests onChange handler failed');
     }

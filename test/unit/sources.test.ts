@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open as openFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +21,12 @@ const service = (name: string, ip: string) =>
 /** `name=ip` of every Service, sorted: the part of a snapshot these tests look at. */
 const ips = (r: Resources) => r.services.map((s) => `${s.meta.name}=${s.clusterIPs.join(',')}`).sort();
 const texts = (errors: MeshdnsError[]) => errors.map(formatError);
+
+/**
+ * The tests' debounce (20 ms) plus rescan interval (200 ms) bound how late a change may be seen;
+ * the wait allows for a slow machine on top, and a change never seen still fails.
+ */
+const BOUND_MS = 2000;
 
 async function waitFor(what: string, ok: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -125,16 +131,20 @@ describe('ManifestFiles (per-file state)', () => {
 describe('ManifestSource (watched folder)', () => {
   let dir: string;
   let source: ManifestSource | undefined;
-  let last: { snapshot: Resources; errors: MeshdnsError[] } | undefined;
+  let last: { snapshot: Resources; errors: MeshdnsError[]; failed: string[] } | undefined;
+  /** `services()` of every snapshot published, in order. */
+  let history: string[][] = [];
   let calls = 0;
 
-  const open = async (extra: { logger?: pino.Logger; debounceMs?: number } = {}) => {
+  type Extra = Partial<Omit<ConstructorParameters<typeof ManifestSource>[0], 'onChange'>>;
+  const open = async (extra: Extra = {}) => {
     source = new ManifestSource({
       dir,
       debounceMs: 20,
-      onChange: (snapshot, errors) => {
+      onChange: (snapshot, errors, failedFiles) => {
         calls++;
-        last = { snapshot, errors };
+        last = { snapshot, errors, failed: [...failedFiles] };
+        history.push(ips(snapshot));
       },
       ...extra,
     });
@@ -146,6 +156,7 @@ describe('ManifestSource (watched folder)', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshdns-src-'));
     last = undefined;
+    history = [];
     calls = 0;
   });
   afterEach(async () => {
@@ -215,18 +226,112 @@ describe('ManifestSource (watched folder)', () => {
     assert.deepEqual(services(), ['y=10.0.0.5']);
   });
 
-  it('follows a ConfigMap volume update (atomic ..data symlink swap)', async () => {
-    await mkdir(join(dir, '..v1'));
-    await writeFile(join(dir, '..v1', 'svc.yaml'), service('cm', '10.0.0.1'));
+  it('follows ConfigMap volume updates (atomic ..data symlink swaps), round after round', async () => {
+    // What the kubelet does: a new timestamped folder, a ..data_tmp symlink renamed over ..data, the
+    // old folder removed; the user's files are symlinks through ..data and never change themselves.
+    const version = async (i: number) => {
+      await mkdir(join(dir, `..v${i}`));
+      await writeFile(join(dir, `..v${i}`, 'svc.yaml'), service('cm', `10.0.0.${i}`));
+    };
+    await version(1);
     await symlink('..v1', join(dir, '..data'));
     await symlink('..data/svc.yaml', join(dir, 'svc.yaml'));
-    await open();
+    await open({ rescanIntervalMs: 200 });
     assert.deepEqual(services(), ['cm=10.0.0.1']);
-    await mkdir(join(dir, '..v2'));
-    await writeFile(join(dir, '..v2', 'svc.yaml'), service('cm', '10.0.0.2'));
-    await symlink('..v2', join(dir, '..data_tmp'));
-    await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-    await waitFor('swap seen', () => services()[0] === 'cm=10.0.0.2');
+    for (let i = 2; i <= 6; i++) {
+      await version(i);
+      await symlink(`..v${i}`, join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      await rm(join(dir, `..v${i - 1}`), { recursive: true });
+      await waitFor(`swap ${i} seen`, () => services()[0] === `cm=10.0.0.${i}`, BOUND_MS);
+    }
+    assert.deepEqual(last!.failed, []);
+  });
+
+  it('sees in-place writes after a rename-replace, round after round (issue 8 finding 7)', async () => {
+    const file = join(dir, 'a.yaml');
+    await writeFile(file, service('a', '10.0.0.1'));
+    await open({ rescanIntervalMs: 200 });
+    for (let i = 1; i <= 10; i++) {
+      // `sed -i` and editors' atomic saves: a temporary file in the same folder renamed over the file.
+      await writeFile(join(dir, 'sedX1b2c3'), service('a', `10.0.1.${i}`));
+      await rename(join(dir, 'sedX1b2c3'), file);
+      await waitFor(`rename ${i} seen`, () => services()[0] === `a=10.0.1.${i}`, BOUND_MS);
+      await writeFile(file, service('a', `10.0.2.${i}`));
+      await waitFor(`in-place write ${i} seen`, () => services()[0] === `a=10.0.2.${i}`, BOUND_MS);
+    }
+  });
+
+  it('a change no event reports is seen by the periodic rescan', async () => {
+    // A write through a hard link outside the watched folder reaches the file without any event in
+    // the folder (inotify reports a write to the folder the file was opened through).
+    const folder = join(dir, 'manifests');
+    const file = join(folder, 'a.yaml');
+    await mkdir(folder);
+    await writeFile(file, service('a', '10.0.0.1'));
+    await open({ dir: folder, rescanIntervalMs: 200 });
+    await writeFile(join(folder, 'sedX1b2c3'), service('a', '10.0.0.2'));
+    await rename(join(folder, 'sedX1b2c3'), file);
+    await waitFor('rename seen', () => services()[0] === 'a=10.0.0.2', BOUND_MS);
+    await link(file, join(dir, 'elsewhere.yaml'));
+    await writeFile(join(dir, 'elsewhere.yaml'), service('a', '10.0.0.3')); // same size
+    await waitFor('event-less write seen', () => services()[0] === 'a=10.0.0.3', BOUND_MS);
+  });
+
+  it('an in-place rewrite read mid-write never publishes the file without its objects (issue 8 finding 1)', async () => {
+    // `open('w')` then two writes with a pause: the file is briefly empty, then holds a first
+    // document that parses on its own. A folder busy for longer than 10 debounce periods is read
+    // mid-write; that read must not count.
+    const file = join(dir, 'ab.yaml');
+    const content = (i: number) => [`${service('a', '10.0.0.1')}---\n`, service('b', `10.0.1.${i}`)];
+    await writeFile(file, content(0).join(''));
+    await open({ debounceMs: 50, rescanIntervalMs: 100 });
+    let i = 0;
+    for (const until = Date.now() + 1500; Date.now() < until && i < 250; ) {
+      i++;
+      const [first, second] = content(i);
+      const handle = await openFile(file, 'w');
+      try {
+        await handle.write(first!);
+        await sleep(20);
+        await handle.write(second!);
+      } finally {
+        await handle.close();
+      }
+    }
+    await waitFor('the last write', () => services().includes(`b=10.0.1.${i}`), BOUND_MS);
+    const torn = history.filter((s) => s.length !== 2);
+    assert.deepEqual(torn, [], `${torn.length} of ${history.length} snapshots lack an object`);
+    assert.deepEqual(last!.failed, []);
+  });
+
+  it('failedFiles names the files that cannot be read or parsed, until they are fixed', async () => {
+    const [ok, big, typo] = ['ok.yaml', 'big.yaml', 'typo.yaml'].map((f) => join(dir, f));
+    await writeFile(ok, service('ok', '10.0.0.1'));
+    await writeFile(big, `${service('big', '10.0.0.2')}#${'x'.repeat(200)}\n`);
+    await writeFile(typo, service('typo', '10.0.0.3'));
+    await open({ maxFileBytes: 200 });
+    assert.deepEqual(last!.failed, [big]);
+    assert.deepEqual(services(), ['ok=10.0.0.1', 'typo=10.0.0.3']);
+    assert.match(
+      last!.errors[0]!.message,
+      /big\.yaml: \d+ bytes is over the limit of 200 \(--max-manifest-bytes\)/,
+    );
+
+    await writeFile(typo, 'a: b: c\n'); // its last good objects stand in, and it is still listed
+    await waitFor('typo listed', () => last!.failed.length === 2, BOUND_MS);
+    assert.deepEqual(last!.failed, [big, typo]);
+    assert.deepEqual(services(), ['ok=10.0.0.1', 'typo=10.0.0.3']);
+    const loaded = await loadManifests(dir, { maxFileBytes: 200 });
+    assert.deepEqual(loaded.failedFiles, [big, typo]);
+
+    await writeFile(big, service('big', '10.0.0.2'));
+    await waitFor('big fixed', () => last!.failed.length === 1, BOUND_MS);
+    assert.deepEqual(last!.failed, [typo]);
+    await writeFile(typo, service('typo', '10.0.0.4'));
+    await waitFor('typo fixed', () => last!.failed.length === 0, BOUND_MS);
+    assert.deepEqual(services(), ['big=10.0.0.2', 'ok=10.0.0.1', 'typo=10.0.0.4']);
+    assert.deepEqual(last!.errors, []);
   });
 
   it('logs each new error once at warn', async () => {

@@ -1,0 +1,75 @@
+// Reading one manifest file so that a read racing a writer never counts (issue 8 finding 1):
+// `open('w')` empties the file before the new text lands, and a writer may pause between chunks.
+import type { BigIntStats } from 'node:fs';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { READ_ATTEMPTS, READ_RETRY_MS } from './defaults.js';
+
+/** Size, inode and times: a rewrite, a rename over the file, or a ConfigMap symlink swap changes it. */
+export function stampOf(s: BigIntStats): string {
+  return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+export type FileRead =
+  | { kind: 'text'; text: string; stamp: string }
+  | { kind: 'too-big'; size: bigint; stamp: string }
+  /** Changed during every try, or changed less than `settleMs` ago: not to be trusted yet. */
+  | { kind: 'changing' }
+  /** Replaced by a folder, a FIFO or a device since it was listed. */
+  | { kind: 'not-a-file' };
+
+export interface ReadRules {
+  maxBytes: number;
+  /**
+   * A file changed more recently than this may be between a writer's chunks; 0 reads it anyway.
+   * Only a file that had content is held back: a new file's early read loses nothing.
+   */
+  settleMs: number;
+}
+
+/** Milliseconds since the file last changed (ctime: also moved by renames, never set by `touch -d`). */
+function ageMs(s: BigIntStats): number {
+  return Date.now() - Number(s.ctimeNs / 1_000_000n);
+}
+
+/**
+ * The file's text, read between two stats of the same open file that agree (same size, times and
+ * inode) and with as many bytes as the size said. Throws the fs error (ENOENT: the file is gone).
+ */
+export async function readManifestFile(file: string, rules: ReadRules): Promise<FileRead> {
+  // O_NONBLOCK: a FIFO put in the file's place must not hang the read (it has no effect on files).
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const before = await handle.stat({ bigint: true });
+      if (!before.isFile()) return { kind: 'not-a-file' };
+      const stamp = stampOf(before);
+      // A clock set back makes the age negative: such a file counts as settled, not as changing forever.
+      const age = ageMs(before);
+      if (age >= 0 && age < rules.settleMs) return { kind: 'changing' };
+      if (before.size > BigInt(rules.maxBytes)) return { kind: 'too-big', size: before.size, stamp };
+      const bytes = await readUpTo(handle, Number(before.size) + 1);
+      const after = await handle.stat({ bigint: true });
+      if (bytes.length === Number(before.size) && stampOf(after) === stamp) {
+        return { kind: 'text', text: bytes.toString('utf8'), stamp };
+      }
+      if (attempt >= READ_ATTEMPTS) return { kind: 'changing' };
+      await sleep(READ_RETRY_MS);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+// Reads from the start until `limit` bytes or the end; one byte past the size shows a file that grew.
+async function readUpTo(handle: FileHandle, limit: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(limit);
+  let length = 0;
+  while (length < limit) {
+    const { bytesRead } = await handle.read(buffer, length, limit - length, length);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  return buffer.subarray(0, length);
+}
