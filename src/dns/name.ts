@@ -10,26 +10,46 @@ export function toFqdn(name: string): string {
   return lower.endsWith('.') ? lower : `${lower}.`;
 }
 
+/**
+ * "foo.example.com." → its wire form as a latin1 string ("\x03foo\x07example\x03com\x00"), built
+ * without a Buffer per label (the table builds hundreds of thousands of these). Throws on labels that
+ * do not fit the wire format.
+ */
+function wireString(fqdn: string): string {
+  if (fqdn === '.' || fqdn === '') return '\x00';
+  const end = fqdn.endsWith('.') ? fqdn.length - 1 : fqdn.length;
+  let out = '';
+  let start = 0;
+  while (start <= end) {
+    let dot = fqdn.indexOf('.', start);
+    if (dot === -1 || dot > end) dot = end;
+    const len = dot - start;
+    if (len === 0 || len > MAX_LABEL) throw new RangeError(`bad label in name "${fqdn}"`);
+    out += String.fromCharCode(len) + fqdn.slice(start, dot);
+    start = dot + 1;
+  }
+  if (out.length + 1 > MAX_NAME) throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME} bytes`);
+  return `${out}\x00`;
+}
+
 /** "foo.example.com." → wire bytes, uncompressed. Throws on labels that do not fit the wire format. */
 export function encodeName(fqdn: string): Buffer {
-  if (fqdn === '.' || fqdn === '') return Buffer.from([0]);
-  const labels = (fqdn.endsWith('.') ? fqdn.slice(0, -1) : fqdn).split('.');
-  const parts: Buffer[] = [];
-  let size = 1;
-  for (const label of labels) {
-    const bytes = Buffer.from(label, 'latin1');
-    if (bytes.length === 0 || bytes.length > MAX_LABEL) throw new RangeError(`bad label in name "${fqdn}"`);
-    parts.push(Buffer.from([bytes.length]), bytes);
-    size += bytes.length + 1;
-  }
-  if (size > MAX_NAME) throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME} bytes`);
-  parts.push(Buffer.from([0]));
-  return Buffer.concat(parts, size);
+  return Buffer.from(wireString(fqdn), 'latin1');
 }
 
 /** "Foo.example.com." → the lower-cased wire key. */
 export function nameToKey(fqdn: string): string {
-  return encodeName(fqdn.toLowerCase()).toString('latin1');
+  return wireString(fqdn.toLowerCase());
+}
+
+/** Whether `fqdn` fits the wire format (labels of 1–63 bytes, at most 255 in all). */
+export function fitsWire(fqdn: string): boolean {
+  try {
+    wireString(fqdn);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The wire key back to "foo.example.com.". */

@@ -1,7 +1,7 @@
 // Builds one workload's name table from the resources (SPEC §3), the way istiod builds the
 // NameTable it sends to each proxy and istio-agent expands it into its lookup table.
 import { isIP, isIPv4 } from 'node:net';
-import { encodeName, nameToKey, toFqdn } from '../dns/index.js';
+import { fitsWire, nameToKey, toFqdn } from '../dns/index.js';
 import type { Resources, Service, ServiceEntry, SourceRef } from '../model/index.js';
 import type { EntryKind, TableRecord } from './entry.js';
 import { NameTable, type SearchWildcard } from './table.js';
@@ -42,15 +42,6 @@ function addIps(d: Draft, ips: Iterable<string>): void {
   for (const ip of ips) {
     if (isIPv4(ip)) d.ipv4.add(ip);
     else if (isIP(ip) === 6) d.ipv6.add(ip.toLowerCase());
-  }
-}
-
-function fits(fqdn: string): boolean {
-  try {
-    encodeName(fqdn);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -189,7 +180,7 @@ export function buildTableRecords(res: Resources, scope: TableScope, vips?: VipL
     // in one round trip instead of NXDOMAIN from upstream followed by the real query.
     for (const r of records.values()) {
       const expanded = `${r.name}${search}`;
-      if (r.name.endsWith(`.${search}`) || !fits(expanded)) continue;
+      if (r.name.endsWith(`.${search}`) || !fitsWire(expanded)) continue;
       const key = nameToKey(expanded);
       if (exact.has(key)) continue;
       exact.set(key, { ...r, name: expanded, kind: 'search', cnames: [r.name, ...r.cnames] });
@@ -201,7 +192,7 @@ export function buildTableRecords(res: Resources, scope: TableScope, vips?: VipL
   for (const [suffix, d] of wildcards) {
     const name = `*.${suffix}`;
     wild.set(nameToKey(suffix), toRecord(name, d, 'wildcard'));
-    if (search !== undefined && fits(`${suffix}${search}`)) {
+    if (search !== undefined && fitsWire(`${suffix}${search}`)) {
       searchWild.set(nameToKey(`${suffix}${search}`), {
         record: toRecord(`*.${suffix}${search}`, d, 'search'),
         searchSuffixKey: nameToKey(search),
