@@ -24,6 +24,8 @@ export interface ViewUpdate {
 
 export type ToAgent =
   | ViewUpdate
+  /** Names of the next view's `diff.set`, sent ahead in parts. */
+  | { type: 'view-part'; set: TableDiff['set'] }
   | { type: 'started' }
   | { type: 'failed'; code: ErrorCode | undefined; message: string }
   | { type: 'closed' };

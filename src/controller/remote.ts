@@ -31,6 +31,8 @@ export class ControllerWorker {
   #table = NameTable.empty();
   #applying: Promise<void> = Promise.resolve();
   #last: ViewUpdate | undefined;
+  /** Parts of the view being received. */
+  #parts: ViewUpdate['diff']['set'][] = [];
   #scope: TableScope;
   #closed: (() => void) | undefined;
 
@@ -47,7 +49,8 @@ export class ControllerWorker {
     this.#worker = worker;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToAgent) => {
-        if (m.type === 'view') this.#enqueue(m);
+        if (m.type === 'view-part') this.#parts.push(m.set);
+        else if (m.type === 'view') this.#enqueue(m);
         else if (m.type === 'started') this.#applying.then(resolve, reject);
         else if (m.type === 'failed')
           reject(m.code ? new MeshdnsError(m.code, m.message) : new Error(m.message));
@@ -92,6 +95,10 @@ export class ControllerWorker {
   }
 
   #enqueue(update: ViewUpdate): void {
+    if (this.#parts.length > 0) {
+      update.diff.set = [...this.#parts.flat(), ...update.diff.set];
+      this.#parts = [];
+    }
     this.#applying = this.#applying.then(async () => {
       try {
         this.#table = await this.#table.withDiff(update.diff, this.#slicer);

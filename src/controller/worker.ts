@@ -14,6 +14,8 @@ const port = parentPort!;
 const opts = workerData as WorkerOptions;
 const logger = createLogger(opts.logLevel);
 const send = (m: ToAgent) => port.postMessage(m);
+/** Names per message (about 0.2 MB): the agent's thread decodes one message in a few milliseconds. */
+const PART = 1000;
 
 let previous: TableRecords | undefined;
 const controller = new Controller({
@@ -23,6 +25,8 @@ const controller = new Controller({
     const diff = diffTables(previous, view.records);
     previous = view.records;
     const { capture, autoAllocate } = view.config;
+    // The receiving thread decodes each message in one go: many small messages keep each decode short.
+    while (diff.set.length > PART) send({ type: 'view-part', set: diff.set.splice(0, PART) });
     send({
       type: 'view',
       diff,

@@ -32,14 +32,32 @@ export interface Slicer {
   pause(): Promise<void>;
 }
 
+/**
+ * A shard maps wire keys to entries. A name arrives as its record and becomes an entry (answers
+ * encoded) the first time it is asked for: a table of 200,000 names is swapped in without encoding
+ * 200,000 answers on the thread that answers, and names never asked cost no more than their record.
+ */
+type Shard = Map<string, TableEntry | TableRecord>;
+
+function entryOf(shard: Shard, key: string, hit: TableEntry | TableRecord): TableEntry {
+  if (hit instanceof TableEntry) return hit;
+  // Shards are shared between a table and the next; the entry is the same in both, so caching it
+  // here is safe (and keeps the rotation of a name across swaps).
+  const entry = new TableEntry(hit);
+  shard.set(key, entry);
+  return entry;
+}
+
+const recordOf = (e: TableEntry | TableRecord) => (e instanceof TableEntry ? e.record : e);
+
 export class NameTable {
-  private readonly shards: readonly Map<string, TableEntry>[];
+  private readonly shards: readonly Shard[];
   private readonly wildcards: Map<string, TableEntry>;
   private readonly searchWildcards: Map<string, SearchWildcard>;
   readonly #exactSize: number;
 
   private constructor(
-    shards: readonly Map<string, TableEntry>[],
+    shards: readonly Shard[],
     wildcards: Map<string, TableEntry>,
     searchWildcards: Map<string, SearchWildcard>,
   ) {
@@ -59,8 +77,8 @@ export class NameTable {
 
   /** The whole table at once (one-shot commands, tests); the agent applies diffs with `withDiff`. */
   static fromRecords(records: TableRecords): NameTable {
-    const shards: Map<string, TableEntry>[] = Array.from({ length: SHARDS }, () => new Map());
-    for (const [key, r] of records.exact) shards[shardOf(key)]!.set(key, new TableEntry(r));
+    const shards: Shard[] = Array.from({ length: SHARDS }, () => new Map());
+    for (const [key, r] of records.exact) shards[shardOf(key)]!.set(key, r);
     const wild = new Map([...records.wildcards].map(([k, r]) => [k, new TableEntry(r)]));
     return new NameTable(shards, wild, new Map(records.searchWildcards));
   }
@@ -71,8 +89,10 @@ export class NameTable {
 
   /** Exact name first, then the most specific wildcard covering at least one more label (SPEC §3.6). */
   lookup(qkey: string): TableEntry | undefined {
-    const hit = this.shards[shardOf(qkey)]!.get(qkey);
-    if (hit !== undefined || this.wildcards.size + this.searchWildcards.size === 0) return hit;
+    const shard = this.shards[shardOf(qkey)]!;
+    const hit = shard.get(qkey);
+    if (hit !== undefined) return entryOf(shard, qkey, hit);
+    if (this.wildcards.size + this.searchWildcards.size === 0) return undefined;
     for (let k = parentKey(qkey); k !== undefined; k = parentKey(k)) {
       const wild = this.wildcards.get(k);
       if (wild !== undefined) return wild;
@@ -84,7 +104,7 @@ export class NameTable {
 
   /** Every key with its answers and origin, sorted by name (for `meshdns table`). */
   records(): TableRecord[] {
-    const all = this.shards.flatMap((s) => [...s.values()].map((e) => e.record));
+    const all = this.shards.flatMap((s) => [...s.values()].map(recordOf));
     all.push(...[...this.wildcards.values()].map((e) => e.record));
     all.push(...[...this.searchWildcards.values()].map((s) => s.record));
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -110,7 +130,7 @@ export class NameTable {
       const shard = new Map(shards[i]);
       for (const key of change.remove) shard.delete(key);
       for (const [key, r] of change.set) {
-        shard.set(key, new TableEntry(r));
+        shard.set(key, r);
         if (slicer.due()) await slicer.pause();
       }
       shards[i] = shard;
