@@ -56,10 +56,13 @@ export class ControllerWorker {
           reject(m.code ? new MeshdnsError(m.code, m.message) : new Error(m.message));
         else if (m.type === 'closed') this.#closed?.();
       });
-      worker.on('error', reject);
+      // After start, a dead controller thread leaves the agent answering from its last table: say so.
+      worker.on('error', (err) => (this.#last ? this.#opts.onError(err) : reject(err)));
       worker.on('exit', (code) => {
+        const closing = this.#closed !== undefined;
         this.#closed?.();
-        reject(new Error(`the controller thread exited (${code}) before it started`));
+        const err = new Error(`the controller thread exited (${code}); the last table stays in use`);
+        if (!closing) this.#last ? this.#opts.onError(err) : reject(err);
       });
     });
   }

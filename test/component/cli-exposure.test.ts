@@ -1,31 +1,23 @@
 // `meshdns serve` exposure and limits as a user meets them (SPEC §10, issue 8 findings 12 and 13): no open
 // resolver without --allow-from, REFUSED outside it; the TCP connection cap counted and logged once per burst.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ask, encodeQuery, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
-import { eventually, type Running, runCli, startCli, waitForOutput } from '../helpers/meshdns.js';
+import {
+  eventually,
+  type Running,
+  runCli,
+  serveExamples,
+  startCli,
+  waitForOutput,
+} from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 
 const S = 'default.svc.cluster.local';
 const NAME = `productpage.${S}`;
-const STATE = join(tmpdir(), `meshdns-exposure-test-${process.pid}.json`);
-after(() => rm(STATE, { force: true }));
 /** The examples, with an upstream nobody answers on and a state file outside the checkout. */
-const SERVE = [
-  'serve',
-  '--manifests',
-  'examples',
-  '--upstream',
-  '127.0.0.1:9',
-  '--search',
-  S,
-  '--state-file',
-  STATE,
-];
+const SERVE = serveExamples('exposure-test').args;
 const REFUSED = 5;
 
 /** The exit code, or a failed assertion (and the process stopped) if it is still running after `ms`. */

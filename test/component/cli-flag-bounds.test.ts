@@ -1,28 +1,10 @@
 // Time flags are bounded by what Node's timers hold: a delay above 2^31-1 ms silently becomes 1 ms,
 // so `--upstream-timeout 2147483648` would time every query out at once. Such values are refused.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { startCli } from '../helpers/meshdns.js';
+import { describe, it } from 'node:test';
+import { serveExamples, startCli } from '../helpers/meshdns.js';
 
-const STATE = join(tmpdir(), `meshdns-bounds-test-${process.pid}.json`);
-after(() => rm(STATE, { force: true }));
-
-const serve = [
-  'serve',
-  '--manifests',
-  'examples',
-  '--upstream',
-  '127.0.0.1:9',
-  '--search',
-  'default.svc.cluster.local',
-  '--state-file',
-  STATE,
-  '--dns-listen',
-  '127.0.0.1:0',
-];
+const serve = [...serveExamples('bounds-test').args, '--dns-listen', '127.0.0.1:0'];
 
 /** Runs the CLI; a process still running after `ms` (it accepted the flag and serves) is stopped. */
 async function runBounded(args: string[], ms = 5000): Promise<{ code: number | null; output: string }> {

@@ -3,26 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ask } from '../helpers/dns-client.js';
-import { runCli, startCli, waitForDns } from '../helpers/meshdns.js';
+import { runCli, serveExamples, startCli, waitForDns } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 
-// Kept out of the checkout's own .meshdns/ (what `npm start` uses).
-const STATE = join(tmpdir(), `meshdns-cli-test-${process.pid}.json`);
-after(() => rm(STATE, { force: true }));
-
-const serve = [
-  'serve',
-  '--manifests',
-  'examples',
-  '--upstream',
-  '127.0.0.1:9',
-  '--search',
-  'default.svc.cluster.local',
-  '--state-file',
-  STATE,
-];
+const { args: serve, state: STATE } = serveExamples('cli-test');
 
 describe('meshdns serve: bad input', () => {
   const cases: { name: string; args: string[]; error: RegExp }[] = [

@@ -1,11 +1,26 @@
 // Runs the real CLI (`bin/meshdns`) as a child process, as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { encodeQuery } from './dns-client.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = `${ROOT}bin/meshdns`;
+
+/**
+ * `serve` of the examples with an upstream nobody answers on, and a state file of the test file's own
+ * (kept out of the checkout's .meshdns/, which `npm start` uses), removed after the file's tests.
+ */
+export function serveExamples(name: string, upstream = '127.0.0.1:9'): { args: string[]; state: string } {
+  const state = join(tmpdir(), `meshdns-${name}-${process.pid}.json`);
+  after(() => Promise.all([state, `${state}.bak`].map((f) => rm(f, { force: true }))));
+  const args = ['serve', '--manifests', 'examples', '--upstream', upstream];
+  return { args: [...args, '--search', 'default.svc.cluster.local', '--state-file', state], state };
+}
 
 export interface Running {
   child: ChildProcess;
