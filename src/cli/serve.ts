@@ -144,13 +144,13 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),
   });
   signals.closing(() => controller.close());
+  process.on('SIGHUP', () => void reload(flags, setup.meshConfigFile, agent, controller, logger));
   try {
     await controller.start();
   } catch (err) {
     await Promise.all([agent.close(), controller.close()]);
     throw err;
   }
-  process.on('SIGHUP', () => void reload(flags, setup.meshConfigFile, agent, controller, logger));
 
   const { capture, autoAllocate } = controller.config();
   const workload = setup.workload && `${setup.workload.namespace}/${setup.workload.name}`;

@@ -35,6 +35,7 @@ export class ControllerWorker {
   #parts: ViewUpdate['diff']['set'][] = [];
   #scope: TableScope;
   #closed: (() => void) | undefined;
+  #exited = false;
 
   constructor(opts: ControllerWorkerOptions) {
     this.#opts = opts;
@@ -59,6 +60,7 @@ export class ControllerWorker {
       // After start, a dead controller thread leaves the agent answering from its last table: say so.
       worker.on('error', (err) => (this.#last ? this.#opts.onError(err) : reject(err)));
       worker.on('exit', (code) => {
+        this.#exited = true;
         const closing = this.#closed !== undefined;
         this.#closed?.();
         const err = new Error(`the controller thread exited (${code}); the last table stays in use`);
@@ -84,8 +86,8 @@ export class ControllerWorker {
   /** Lets the controller finish (state file writes, the lock), then ends the thread. */
   async close(): Promise<void> {
     const worker = this.#worker;
-    if (!worker) return;
     this.#worker = undefined;
+    if (!worker || this.#exited) return;
     await new Promise<void>((resolve) => {
       this.#closed = resolve;
       worker.postMessage({ type: 'close' } satisfies ToController);
