@@ -233,16 +233,16 @@ export function allocate(
     for (const f of FAMILIES) {
       const pool = pools[f];
       const { from, values } = heldBefore(h, rec, f);
+      const parsed = values.map((v) => [v, ipToBigInt(v)] as const);
       // An address of another range is kept aside untouched, never served (issue 8: switching back restores it).
-      const inRange = values.filter((v) => pool.contains(ipToBigInt(v)));
-      h.outside.push(...values.filter((v) => !pool.contains(ipToBigInt(v))));
+      const inRange = parsed.filter(([, v]) => pool.contains(v));
+      for (const [held, v] of parsed) if (!pool.contains(v)) h.outside.push(held);
       if (inRange.length === 0 && values.length > 0) {
         const what = `${label(h.entry)} host ${h.host}: ${values.at(-1)} from ${from} is outside the VIP range ${pool.range.cidr}; it is kept aside (restored if the range comes back) and a new address is allocated`;
         errors.push(new MeshdnsError('MESHDNS_VIP_OUTSIDE_RANGE', what));
         lost.add(h);
       }
-      for (const held of inRange) {
-        const v = ipToBigInt(held);
+      for (const [held, v] of inRange) {
         const conflict = pool.conflict(v);
         if (conflict) {
           const what = `${label(h.entry)} host ${h.host}: ${held} from ${from} ${conflict}; re-allocating`;

@@ -1,6 +1,6 @@
 // VIP ranges and addresses as numbers: allocation walks a range in order, so addresses are
 // bigints inside and strings (IPv6 in its RFC 5952 form) at the edges.
-import { isIP } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { ipToBytes, isCidr } from '../model/index.js';
 
 export type Family = 4 | 6;
@@ -32,6 +32,11 @@ export function familyOf(address: string): Family | undefined {
 }
 
 export function ipToBigInt(address: string): bigint {
+  // IPv4 in plain numbers: allocation parses every kept address on every rebuild.
+  if (isIPv4(address)) {
+    const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number];
+    return BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d);
+  }
   let n = 0n;
   for (const byte of ipToBytes(address)) n = (n << 8n) | BigInt(byte);
   return n;

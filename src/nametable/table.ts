@@ -123,7 +123,10 @@ export class NameTable {
       touched.set(i, b);
       return b;
     };
-    for (const entry of diff.set) bucket(entry[0]).set.push(entry);
+    for (const entry of diff.set) {
+      bucket(entry[0]).set.push(entry);
+      if (slicer.due()) await slicer.pause();
+    }
     for (const key of diff.remove) bucket(key).remove.push(key);
     const shards = [...this.shards];
     for (const [i, change] of touched) {
