@@ -12,7 +12,7 @@ import {
   type Resources,
   type Workload,
 } from '../model/index.js';
-import type { TableScope } from '../nametable/index.js';
+import type { TableRecords, TableScope } from '../nametable/index.js';
 import { ManifestSource } from '../sources/index.js';
 import { legacyStateFile, workloadNotFound } from './load.js';
 import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
@@ -132,7 +132,7 @@ export class Controller {
     const vips = view.allocation.state.length - view.allocation.held.length;
     const held = view.allocation.held.length;
     this.opts.logger.info(
-      { names: view.table.size, vips, held, errors: errors.length, dir: this.opts.manifestsDir },
+      { names: tableSize(view.records), vips, held, errors: errors.length, dir: this.opts.manifestsDir },
       'name table built',
     );
     this.errors = errors;
@@ -186,4 +186,9 @@ export class Controller {
         : `DNS capture is now ${now} for this workload (${at} at start); restart meshdns serve to apply it`,
     );
   }
+}
+
+/** Names in a table, without building it (the worker only sends records). */
+function tableSize(r: TableRecords): number {
+  return r.exact.size + r.wildcards.size + r.searchWildcards.size;
 }
