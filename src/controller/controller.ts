@@ -1,6 +1,6 @@
-// The control plane for one workload, in-process (`meshdns serve`): resources from a watched
-// manifests folder → VIP allocation (persisted in the state file) → effective config → name table
-// → the agent. Every change rebuilds all of it off the hot path.
+// The control plane for one workload (`meshdns serve` runs it in a worker thread, worker.ts): resources
+// from a watched manifests folder → VIP allocation (persisted in the state file) → effective config →
+// name table records → the agent. Every change rebuilds all of it, on a thread that answers no DNS.
 import type { Logger } from 'pino';
 import { AllocationFile, type StoredAllocation, type VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
@@ -45,7 +45,6 @@ export class Controller {
   /** The workload as last seen; kept when it drops out of the folder. */
   private workload: Workload | undefined;
   private view: WorkloadView | undefined;
-  private errors: MeshdnsError[] = [];
   private reported = new Set<string>();
   private startError: MeshdnsError | undefined;
   private workloadGone = false;
@@ -88,20 +87,6 @@ export class Controller {
     }
   }
 
-  scope(): TableScope {
-    return this.opts.scope;
-  }
-
-  /** The effective config from the latest snapshot (set once `start()` has resolved). */
-  config(): EffectiveConfig {
-    return this.view!.config;
-  }
-
-  /** The latest view and the invalid objects left out of it (set once `start()` has resolved). */
-  current(): { view: WorkloadView; errors: MeshdnsError[] } {
-    return { view: this.view!, errors: this.errors };
-  }
-
   /**
    * SIGHUP: new search domains (resolv.conf) and mesh config (`--mesh-config`) are taken, the folder is
    * rescanned, and the view is rebuilt even when no file changed.
@@ -135,7 +120,6 @@ export class Controller {
       { names: tableSize(view.records), vips, held, errors: errors.length, dir: this.opts.manifestsDir },
       'name table built',
     );
-    this.errors = errors;
     this.opts.onView(view, errors);
   }
 
