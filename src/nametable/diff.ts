@@ -6,8 +6,12 @@ import type { TableRecord } from './entry.js';
 import type { SearchWildcard, Slicer } from './table.js';
 
 export interface TableDiff {
-  /** Exact names added or changed, by wire key. */
-  set: [string, TableRecord][];
+  /**
+   * Exact names added or changed: wire key and the record as JSON. One string per name, not a record
+   * of arrays: the receiving thread holds hundreds of thousands of these, and a string is one object
+   * for its garbage collector to mark (and is decoded only when the name is first asked for).
+   */
+  set: [string, string][];
   /** Exact names gone. */
   remove: string[];
   /** Every wildcard, when any changed (they are few). */
@@ -41,11 +45,11 @@ function sameMap<T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => 
 
 /** The diff that turns `before` (nothing: an empty table) into `after`. */
 export function diffTables(before: TableRecords | undefined, after: TableRecords): TableDiff {
-  const set: [string, TableRecord][] = [];
+  const set: [string, string][] = [];
   const remove: string[] = [];
   for (const [key, r] of after.exact) {
     const old = before?.exact.get(key);
-    if (old === undefined || !sameRecord(old, r)) set.push([key, r]);
+    if (old === undefined || !sameRecord(old, r)) set.push([key, JSON.stringify(r)]);
   }
   if (before) {
     for (const key of before.exact.keys()) if (!after.exact.has(key)) remove.push(key);

@@ -37,18 +37,20 @@ export interface Slicer {
  * encoded) the first time it is asked for: a table of 200,000 names is swapped in without encoding
  * 200,000 answers on the thread that answers, and names never asked cost no more than their record.
  */
-type Shard = Map<string, TableEntry | TableRecord>;
+type Shard = Map<string, TableEntry | TableRecord | string>;
 
-function entryOf(shard: Shard, key: string, hit: TableEntry | TableRecord): TableEntry {
+/** A record as it arrived: as JSON from a diff (see TableDiff.set), or as itself from `fromRecords`. */
+const recordOf = (e: TableEntry | TableRecord | string): TableRecord =>
+  typeof e === 'string' ? (JSON.parse(e) as TableRecord) : e instanceof TableEntry ? e.record : e;
+
+function entryOf(shard: Shard, key: string, hit: TableEntry | TableRecord | string): TableEntry {
   if (hit instanceof TableEntry) return hit;
   // Shards are shared between a table and the next; the entry is the same in both, so caching it
   // here is safe (and keeps the rotation of a name across swaps).
-  const entry = new TableEntry(hit);
+  const entry = new TableEntry(recordOf(hit));
   shard.set(key, entry);
   return entry;
 }
-
-const recordOf = (e: TableEntry | TableRecord) => (e instanceof TableEntry ? e.record : e);
 
 export class NameTable {
   private readonly shards: readonly Shard[];
@@ -116,7 +118,7 @@ export class NameTable {
    * event loop keeps answering from this table until the new one is swapped in.
    */
   async withDiff(diff: TableDiff, slicer: Slicer): Promise<NameTable> {
-    const touched = new Map<number, { set: [string, TableRecord][]; remove: string[] }>();
+    const touched = new Map<number, { set: [string, string][]; remove: string[] }>();
     const bucket = (key: string) => {
       const i = shardOf(key);
       const b = touched.get(i) ?? { set: [], remove: [] };
