@@ -1,9 +1,9 @@
 // `meshdns serve` exposure and limits as a user meets them (SPEC §10, issue 8 findings 12 and 13): no open
 // resolver without --allow-from, REFUSED outside it; the TCP connection cap counted and logged once per burst.
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { ask, encodeQuery, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import { ask, encodeQuery, idleTcpConnection, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
 import {
   eventually,
   type Running,
@@ -109,24 +109,6 @@ function sample(text: string, series: string): number {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-function framed(msg: Buffer): Buffer {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(msg.length);
-  return Buffer.concat([len, msg]);
-}
-
-/** A TCP connection that has had one answer and stays open. */
-async function openConnection(port: number, id: number): Promise<net.Socket> {
-  const s = net.connect(port, '127.0.0.1');
-  s.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    s.once('data', () => resolve());
-    s.once('close', () => reject(new Error(`connection ${id} closed before its answer`)));
-    s.write(framed(encodeQuery(NAME, 'A', { id })));
-  });
-  return s;
-}
-
 describe('meshdns serve --tcp-max-connections 20', () => {
   const conns: net.Socket[] = [];
   let run: Running | undefined;
@@ -148,10 +130,10 @@ describe('meshdns serve --tcp-max-connections 20', () => {
       '20',
     ]);
     await waitForOutput(run, /serving DNS/);
-    for (let i = 0; i < 20; i++) conns.push(await openConnection(port, i));
+    for (let i = 0; i < 20; i++) conns.push(await idleTcpConnection(port, NAME, i));
     const first = new Promise<void>((resolve) => conns[0].once('close', () => resolve()));
     // A burst of 5 new clients, each kept open: each finds the server at the cap.
-    for (let n = 0; n < 5; n++) conns.push(await openConnection(port, 100 + n));
+    for (let n = 0; n < 5; n++) conns.push(await idleTcpConnection(port, NAME, 100 + n));
     await first;
     // UDP and a short TCP exchange are answered as usual.
     assert.equal(rcodeOf(await sendUdp(port, encodeQuery(NAME, 'A'))), 0);

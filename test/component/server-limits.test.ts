@@ -7,7 +7,15 @@ import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
 import { buildNameTable } from '../../src/nametable/index.js';
 import { DnsServer, ForwardStage, Pipeline, TableStage } from '../../src/server/index.js';
-import { ask, encodeQuery, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import {
+  ask,
+  encodeQuery,
+  framed,
+  idleTcpConnection,
+  rcodeOf,
+  sendTcp,
+  sendUdp,
+} from '../helpers/dns-client.js';
 import { a, FakeUpstream } from '../helpers/fake-upstream.js';
 import { eventually } from '../helpers/meshdns.js';
 import { sampleMesh, serviceEntry } from '../helpers/resources.js';
@@ -29,12 +37,6 @@ function bigTableStage(): TableStage {
   return stage;
 }
 
-function framed(msg: Buffer): Buffer {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(msg.length);
-  return Buffer.concat([len, msg]);
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `p`, or a failed assertion after `ms` (the timer is cleared either way: no handle left behind). */
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -49,18 +51,6 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 const closed = (s: net.Socket) => new Promise<void>((resolve) => s.once('close', () => resolve()));
-
-/** A TCP connection that has sent one query and read its answer, then stays idle. */
-async function idleConnection(port: number, id: number): Promise<net.Socket> {
-  const s = net.connect(port, '127.0.0.1');
-  s.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    s.once('data', () => resolve());
-    s.once('close', () => reject(new Error(`connection ${id} closed before its answer`)));
-    s.write(framed(encodeQuery(NAME, 'A', { id })));
-  });
-  return s;
-}
 
 describe('server limits: a TCP client that pipelines and never reads', () => {
   let server: DnsServer;
@@ -130,7 +120,7 @@ describe('server limits: the TCP connection cap', () => {
   });
 
   it('at the cap, a new client is answered and the idlest connection is closed', async () => {
-    for (let i = 0; i < 20; i++) conns.push(await idleConnection(server.port, i));
+    for (let i = 0; i < 20; i++) conns.push(await idleTcpConnection(server.port, NAME, i));
     const isClosed = conns.map(() => false);
     for (const [i, c] of conns.entries()) {
       c.on('close', () => {
@@ -140,7 +130,7 @@ describe('server limits: the TCP connection cap', () => {
 
     // The new clients stay connected too, so each one finds the server at the cap.
     for (let n = 1; n <= 3; n++) {
-      conns.push(await idleConnection(server.port, 100 + n));
+      conns.push(await idleTcpConnection(server.port, NAME, 100 + n));
       await eventually(async () => {
         assert.deepEqual(
           isClosed.map((c, i) => (c ? i : -1)).filter((i) => i >= 0),

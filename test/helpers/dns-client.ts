@@ -52,6 +52,25 @@ export function sendUdp(port: number, msg: Buffer, opts: AskOptions = {}): Promi
 }
 
 /** Sends each message framed on one TCP connection and collects as many replies (pipelining). */
+/** A message with its 2-byte TCP length prefix (RFC 1035 §4.2.2). */
+export function framed(msg: Buffer): Buffer {
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(msg.length);
+  return Buffer.concat([len, msg]);
+}
+
+/** A TCP connection that has asked for `name` once, read its answer, and then stays open and idle. */
+export async function idleTcpConnection(port: number, name: string, id: number): Promise<net.Socket> {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    s.once('data', () => resolve());
+    s.once('close', () => reject(new Error(`connection ${id} closed before its answer`)));
+    s.write(framed(encodeQuery(name, 'A', { id })));
+  });
+  return s;
+}
+
 export function sendTcp(port: number, msgs: Buffer[], opts: AskOptions = {}): Promise<Buffer[]> {
   const host = opts.host ?? '127.0.0.1';
   return new Promise<Buffer[]>((resolve, reject) => {
@@ -69,11 +88,7 @@ export function sendTcp(port: number, msgs: Buffer[], opts: AskOptions = {}): Pr
       reject(err);
     });
     socket.on('connect', () => {
-      for (const m of msgs) {
-        const len = Buffer.alloc(2);
-        len.writeUInt16BE(m.length);
-        socket.write(Buffer.concat([len, m]));
-      }
+      for (const m of msgs) socket.write(framed(m));
     });
     socket.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
