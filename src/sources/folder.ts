@@ -1,6 +1,7 @@
 // Reading a manifests folder into ManifestFiles: a full scan (list, stat, re-read only what
 // changed) or a refresh of the paths file events named. Either way a read that raced a writer does
 // not count, and the work is paced so the event loop keeps turning.
+import { statSync } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -153,7 +154,8 @@ export class ManifestFolder {
 
   async #refresh(file: string): Promise<{ changed: boolean; changing?: boolean }> {
     try {
-      const s = await stat(file, { bigint: true });
+      // Synchronous, like the read: the source runs on the controller's thread (see read.ts).
+      const s = statSync(file, { bigint: true });
       if (!s.isFile()) return { changed: this.#forget(file) };
       if (this.#stamps.get(file) === stampOf(s)) return { changed: false };
       // Only a file that had content is held back while it settles: a new file's early read loses nothing.

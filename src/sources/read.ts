@@ -1,8 +1,6 @@
 // Reading one manifest file so that a read racing a writer never counts (issue 8 finding 1):
 // `open('w')` empties the file before the new text lands, and a writer may pause between chunks.
-import type { BigIntStats } from 'node:fs';
-import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { READ_ATTEMPTS, READ_RETRY_MS } from './defaults.js';
 
@@ -38,19 +36,21 @@ function ageMs(s: BigIntStats): number {
  * inode) and with as many bytes as the size said. Throws the fs error (ENOENT: the file is gone).
  */
 export async function readManifestFile(file: string, rules: ReadRules): Promise<FileRead> {
+  // Synchronous calls: the source runs on the controller's thread, never on the one answering DNS, and
+  // a manifest is small; a promise round trip per call cost more than the read (10,000 files: ~2 s).
   // O_NONBLOCK: a FIFO put in the file's place must not hang the read (it has no effect on files).
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     for (let attempt = 1; ; attempt++) {
-      const before = await handle.stat({ bigint: true });
+      const before = fstatSync(fd, { bigint: true });
       if (!before.isFile()) return { kind: 'not-a-file' };
       const stamp = stampOf(before);
       // A clock set back makes the age negative: such a file counts as settled, not as changing forever.
       const age = ageMs(before);
       if (age >= 0 && age < rules.settleMs) return { kind: 'changing' };
       if (before.size > BigInt(rules.maxBytes)) return { kind: 'too-big', size: before.size, stamp };
-      const bytes = await readUpTo(handle, Number(before.size) + 1);
-      const after = await handle.stat({ bigint: true });
+      const bytes = readUpTo(fd, Number(before.size) + 1);
+      const after = fstatSync(fd, { bigint: true });
       if (bytes.length === Number(before.size) && stampOf(after) === stamp) {
         return { kind: 'text', text: bytes.toString('utf8'), stamp };
       }
@@ -58,16 +58,16 @@ export async function readManifestFile(file: string, rules: ReadRules): Promise<
       await sleep(READ_RETRY_MS);
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
 // Reads from the start until `limit` bytes or the end; one byte past the size shows a file that grew.
-async function readUpTo(handle: FileHandle, limit: number): Promise<Buffer> {
+function readUpTo(fd: number, limit: number): Buffer {
   const buffer = Buffer.allocUnsafe(limit);
   let length = 0;
   while (length < limit) {
-    const { bytesRead } = await handle.read(buffer, length, limit - length, length);
+    const bytesRead = readSync(fd, buffer, length, limit - length, length);
     if (bytesRead === 0) break;
     length += bytesRead;
   }
