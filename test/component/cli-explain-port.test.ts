@@ -1,15 +1,11 @@
 // `explain --admin` reaches an admin API on any port, including those the fetch standard blocks
 // (6000 for X11, 6665-6669 for IRC, …: undici refuses them before connecting).
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { runCli, startCli, waitForOutput } from '../helpers/meshdns.js';
+import { describe, it } from 'node:test';
+import { runCli, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
 
-const STATE = join(tmpdir(), `meshdns-explain-port-test-${process.pid}.json`);
-after(() => rm(STATE, { force: true }));
+const examples = serveExamples('explain-port-test');
 
 /** Some of the fetch standard's "bad ports" (https://fetch.spec.whatwg.org/#port-blocking). */
 const BAD_PORTS = [6000, 6665, 6666, 6667, 6668, 6669, 6697, 10080, 4045, 5060, 5061];
@@ -33,21 +29,7 @@ describe('explain --admin on a port fetch blocks', () => {
     const port = await freeBadPort();
     if (port === undefined) return t.skip(`none of ${BAD_PORTS.join(', ')} is free`);
     const admin = `127.0.0.1:${port}`;
-    const agent = startCli([
-      'serve',
-      '--manifests',
-      'examples',
-      '--state-file',
-      STATE,
-      '--upstream',
-      '127.0.0.1:9',
-      '--search',
-      'default.svc.cluster.local',
-      '--dns-listen',
-      '127.0.0.1:0',
-      '--admin-listen',
-      admin,
-    ]);
+    const agent = startCli([...examples.args(), '--dns-listen', '127.0.0.1:0', '--admin-listen', admin]);
     try {
       await waitForOutput(agent, /serving DNS/);
       const r = await runCli(['explain', 'productpage', '--admin', admin]);

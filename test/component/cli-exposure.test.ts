@@ -17,7 +17,7 @@ import { freePort } from '../helpers/ports.js';
 const S = 'default.svc.cluster.local';
 const NAME = `productpage.${S}`;
 /** The examples, with an upstream nobody answers on and a state file outside the checkout. */
-const SERVE = serveExamples('exposure-test').args;
+const SERVE = serveExamples('exposure-test').args();
 const REFUSED = 5;
 
 /** The exit code, or a failed assertion (and the process stopped) if it is still running after `ms`. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { serveExamples, startCli } from '../helpers/meshdns.js';
 
-const serve = [...serveExamples('bounds-test').args, '--dns-listen', '127.0.0.1:0'];
+const serve = [...serveExamples('bounds-test').args(), '--dns-listen', '127.0.0.1:0'];
 
 /** Runs the CLI; a process still running after `ms` (it accepted the flag and serves) is stopped. */
 async function runBounded(args: string[], ms = 5000): Promise<{ code: number | null; output: string }> {

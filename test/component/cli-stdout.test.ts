@@ -3,18 +3,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { a } from '../helpers/fake-upstream.js';
-import { BIN, ROOT, type Running, startCli, waitForDns, waitForOutput } from '../helpers/meshdns.js';
+import {
+  BIN,
+  ROOT,
+  type Running,
+  serveExamples,
+  startCli,
+  waitForDns,
+  waitForOutput,
+} from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
 
 const S = 'default.svc.cluster.local';
-const STATE = join(tmpdir(), `meshdns-stdout-test-${process.pid}.json`);
-after(() => rm(STATE, { force: true }));
+const examples = serveExamples('stdout-test');
+const STATE = examples.state;
 
 type Stdout = 'closed-pipe' | '/dev/full';
 
@@ -52,15 +57,7 @@ describe('printing commands: stdout closed early or full', () => {
     dns = `127.0.0.1:${port}`;
     admin = `127.0.0.1:${await freePort('127.0.0.1')}`;
     agent = startCli([
-      'serve',
-      '--manifests',
-      'examples',
-      '--state-file',
-      STATE,
-      '--upstream',
-      `${stub.host}:${stub.port}`,
-      '--search',
-      S,
+      ...examples.args(`${stub.host}:${stub.port}`),
       '--dns-listen',
       dns,
       '--admin-listen',

@@ -8,7 +8,8 @@ import { ask } from '../helpers/dns-client.js';
 import { runCli, serveExamples, startCli, waitForDns } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 
-const { args: serve, state: STATE } = serveExamples('cli-test');
+const examples = serveExamples('cli-test');
+const serve = examples.args();
 
 describe('meshdns serve: bad input', () => {
   const cases: { name: string; args: string[]; error: RegExp }[] = [
@@ -67,17 +68,7 @@ describe('meshdns serve: lifecycle', () => {
 describe('meshdns serve: IPv6', () => {
   it('answers on [::1] too when an upstream is IPv6', async () => {
     const port = await freePort('127.0.0.1');
-    const args = [
-      'serve',
-      '--manifests',
-      'examples',
-      '--upstream',
-      '[::1]:9',
-      '--search',
-      'default.svc.cluster.local',
-      '--state-file',
-      STATE,
-    ];
+    const args = examples.args('[::1]:9');
     const agent = startCli([...args, '--dns-listen', `127.0.0.1:${port}`]);
     try {
       await waitForDns('127.0.0.1', port);

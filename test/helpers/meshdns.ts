@@ -12,14 +12,18 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = `${ROOT}bin/meshdns`;
 
 /**
- * `serve` of the examples with an upstream nobody answers on, and a state file of the test file's own
- * (kept out of the checkout's .meshdns/, which `npm start` uses), removed after the file's tests.
+ * `serve` of the examples with a state file of the test file's own (kept out of the checkout's
+ * .meshdns/, which `npm start` uses), removed after the file's tests; call at the top of a test file.
+ * `args(upstream)` asks that upstream (default: one nobody answers on).
  */
-export function serveExamples(name: string, upstream = '127.0.0.1:9'): { args: string[]; state: string } {
+export function serveExamples(name: string): { args: (upstream?: string) => string[]; state: string } {
   const state = join(tmpdir(), `meshdns-${name}-${process.pid}.json`);
   after(() => Promise.all([state, `${state}.bak`].map((f) => rm(f, { force: true }))));
-  const args = ['serve', '--manifests', 'examples', '--upstream', upstream];
-  return { args: [...args, '--search', 'default.svc.cluster.local', '--state-file', state], state };
+  const args = (upstream = '127.0.0.1:9') => [
+    ...['serve', '--manifests', 'examples', '--upstream', upstream],
+    ...['--search', 'default.svc.cluster.local', '--state-file', state],
+  ];
+  return { args, state };
 }
 
 export interface Running {
