@@ -2,6 +2,7 @@
 // worker thread, later over the xDS stream): an edit of one file sends the few names it changed, not
 // the table.
 import type { TableRecords } from './build.js';
+import { sameRecord } from './builder.js';
 import type { TableRecord } from './entry.js';
 import type { SearchWildcard, Slicer } from './table.js';
 
@@ -17,21 +18,6 @@ export interface TableDiff {
   /** Every wildcard, when any changed (they are few). */
   wildcards?: [string, TableRecord][];
   searchWildcards?: [string, SearchWildcard][];
-}
-
-const sameList = (a: readonly string[], b: readonly string[]) =>
-  a.length === b.length && a.every((x, i) => x === b[i]);
-
-function sameRecord(a: TableRecord, b: TableRecord): boolean {
-  return (
-    a.name === b.name &&
-    a.kind === b.kind &&
-    a.origin === b.origin &&
-    a.external === b.external &&
-    sameList(a.cnames, b.cnames) &&
-    sameList(a.ipv4, b.ipv4) &&
-    sameList(a.ipv6, b.ipv6)
-  );
 }
 
 function sameMap<T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => boolean): boolean {

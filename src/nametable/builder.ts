@@ -1,0 +1,462 @@
+// The name table kept up to date one change at a time (issue 8: an edit at 100,000 objects must
+// reach the answers in under a second, so it cannot rebuild every name). Resources are indexed by
+// the names they give; a change recomputes only the hosts it touches, then only the names that
+// depend on those hosts (their aliases, the ExternalNames pointing at them, their search-path
+// shortcuts). A full build is the same code with every resource added, so the two cannot drift.
+import { isIP, isIPv4 } from 'node:net';
+import { fitsWire, nameToKey, toFqdn } from '../dns/index.js';
+import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
+import type { TableRecords, TableScope, VipLookup } from './build.js';
+import type { EntryKind, TableRecord } from './entry.js';
+import type { SearchWildcard } from './table.js';
+
+/** The addresses one host answers with, merged from everything that names it (SPEC §3). */
+interface Draft {
+  kind: EntryKind;
+  ipv4: Set<string>;
+  ipv6: Set<string>;
+  external?: string;
+  origin: string;
+  fromService: boolean;
+}
+
+/** What one `update` changed, by wire key: the names to send again and the names gone. */
+export interface TableChange {
+  set: string[];
+  remove: string[];
+  /** Some wildcard (or its search-path form) changed: they are few and sent whole. */
+  wildcards: boolean;
+}
+
+/** Resources that left and came (by object identity), and hosts whose VIPs moved. */
+export interface ResourceChange {
+  removed?: Iterable<Resource>;
+  added?: Iterable<Resource>;
+  /** `allocationKey`s (`namespace/name/host`) whose VIPs changed. */
+  vipsChanged?: Iterable<string>;
+}
+
+function origin(kind: string, ns: string, name: string, source: SourceRef): string {
+  return `${kind} ${ns}/${name} (${source.file} doc ${source.doc})`;
+}
+
+function draft(kind: EntryKind, fromService: boolean, originText: string, ips: Iterable<string> = []): Draft {
+  const d: Draft = { kind, ipv4: new Set(), ipv6: new Set(), origin: originText, fromService };
+  addIps(d, ips);
+  return d;
+}
+
+function addIps(d: Draft, ips: Iterable<string>): void {
+  for (const ip of ips) {
+    if (isIPv4(ip)) d.ipv4.add(ip);
+    else if (isIP(ip) === 6) d.ipv6.add(ip.toLowerCase());
+  }
+}
+
+/** The order of the snapshot (file, document, list item): merges follow it, as a full build would. */
+function bySource(a: { source: SourceRef }, b: { source: SourceRef }): number {
+  const x = a.source;
+  const y = b.source;
+  if (x.file !== y.file) return x.file < y.file ? -1 : 1;
+  return x.doc - y.doc || (x.item ?? -1) - (y.item ?? -1);
+}
+
+/** SPEC §3.7: `exportTo` `*` (default), `.` (own namespace) or namespace names. */
+function visible(se: ServiceEntry, namespace: string): boolean {
+  const to = se.exportTo.length === 0 ? ['*'] : se.exportTo;
+  return to.some((t) => t === '*' || t === namespace || (t === '.' && se.meta.namespace === namespace));
+}
+
+/** The names of an entry: exact hosts as FQDNs, wildcards as their suffix. IP hosts are no names. */
+function entryHosts(se: ServiceEntry): { exact: string[]; wild: string[] } {
+  const exact: string[] = [];
+  const wild: string[] = [];
+  for (const h of se.hosts) {
+    if (isIP(h) !== 0) continue;
+    const host = toFqdn(h);
+    if (host.startsWith('*.')) wild.push(host.slice(2));
+    else exact.push(host);
+  }
+  return { exact, wild };
+}
+
+function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (set) set.add(value);
+  else index.set(key, new Set([value]));
+}
+
+function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+export function sameRecord(a: TableRecord, b: TableRecord): boolean {
+  return (
+    a.name === b.name &&
+    a.kind === b.kind &&
+    a.origin === b.origin &&
+    a.external === b.external &&
+    sameList(a.cnames, b.cnames) &&
+    sameList(a.ipv4, b.ipv4) &&
+    sameList(a.ipv6, b.ipv6)
+  );
+}
+
+function toRecord(name: string, d: Draft, kind: EntryKind): TableRecord {
+  const record: TableRecord = {
+    name,
+    kind,
+    cnames: [],
+    ipv4: [...d.ipv4],
+    ipv6: [...d.ipv6],
+    origin: d.origin,
+  };
+  if (d.external !== undefined) record.external = d.external;
+  return record;
+}
+
+export class TableBuilder {
+  readonly #scope: TableScope;
+  readonly #vips: VipLookup | undefined;
+  /** The first search domain as an FQDN: it gets the search-path shortcuts (SPEC §3.9). */
+  readonly #search: string | undefined;
+  readonly #svcSuffix: string;
+
+  // What the resources say, indexed by the names they give.
+  readonly #services = new Map<string, Service>();
+  readonly #endpoints = new Map<string, Set<EndpointSet>>();
+  readonly #entries = new Map<string, Set<ServiceEntry>>();
+  readonly #wildEntries = new Map<string, Set<ServiceEntry>>();
+  /** A headless Service's host → the endpoint hostnames it gives (`pod.svc.ns.svc.cluster.local.`). */
+  readonly #endpointHosts = new Map<string, Set<string>>();
+  /** The reverse: an endpoint hostname → the Service host that gives it. */
+  readonly #endpointOwner = new Map<string, string>();
+
+  // What follows from them.
+  readonly #drafts = new Map<string, Draft>();
+  /** Alias name → the hosts that would give it; the first by name wins where several do. */
+  readonly #aliasClaims = new Map<string, Set<string>>();
+  /** ExternalName target → the hosts pointing at it, whose answers follow the target's. */
+  readonly #externalRefs = new Map<string, Set<string>>();
+  /** Every exact record by name. */
+  readonly #byName = new Map<string, TableRecord>();
+
+  /** The table as data, changed in place by `update`. */
+  readonly records: TableRecords = { exact: new Map(), wildcards: new Map(), searchWildcards: new Map() };
+
+  constructor(scope: TableScope, vips?: VipLookup) {
+    this.#scope = scope;
+    this.#vips = vips;
+    this.#search = scope.searchDomains[0] ? toFqdn(scope.searchDomains[0]) : undefined;
+    this.#svcSuffix = `.svc.${toFqdn(scope.clusterDomain)}`;
+  }
+
+  update(change: ResourceChange): TableChange {
+    const hosts = new Set<string>();
+    const services = new Set<string>();
+    const wild = new Set<string>();
+    for (const r of change.removed ?? []) this.#index(r, false, hosts, services, wild);
+    for (const r of change.added ?? []) this.#index(r, true, hosts, services, wild);
+    for (const key of change.vipsChanged ?? []) {
+      const host = toFqdn(key.slice(key.lastIndexOf('/') + 1));
+      if (host.startsWith('*.')) wild.add(host.slice(2));
+      else hosts.add(host);
+    }
+    // A headless Service's endpoints give hostnames of their own: those come and go with it.
+    for (const svcHost of services) {
+      hosts.add(svcHost);
+      this.#refreshEndpointHosts(svcHost, hosts);
+    }
+    const names = new Set<string>();
+    for (const host of hosts) this.#redraft(host, names);
+    // Names answered through another: ExternalNames at a changed name, then search-path shortcuts.
+    for (const name of [...names]) {
+      for (const host of this.#externalRefs.get(name) ?? []) this.#ownNames(host, names);
+    }
+    if (this.#search !== undefined) {
+      for (const name of [...names])
+        if (!name.endsWith(`.${this.#search}`)) names.add(`${name}${this.#search}`);
+    }
+    const out: TableChange = { set: [], remove: [], wildcards: false };
+    for (const name of names) this.#settle(name, out);
+    if (wild.size > 0) out.wildcards = this.#rewild(wild);
+    return out;
+  }
+
+  #index(r: Resource, add: boolean, hosts: Set<string>, services: Set<string>, wild: Set<string>): void {
+    switch (r.kind) {
+      case 'Service': {
+        const host = this.#serviceHost(r.meta.namespace, r.meta.name);
+        if (add) this.#services.set(host, r);
+        else if (this.#services.get(host) === r) this.#services.delete(host);
+        services.add(host);
+        return;
+      }
+      case 'EndpointSlice':
+      case 'Endpoints': {
+        const key = `${r.meta.namespace}/${r.serviceName}`;
+        if (add) addTo(this.#endpoints, key, r);
+        else removeFrom(this.#endpoints, key, r);
+        services.add(this.#serviceHost(r.meta.namespace, r.serviceName));
+        return;
+      }
+      case 'ServiceEntry': {
+        const { exact, wild: suffixes } = entryHosts(r);
+        for (const host of exact) {
+          if (add) addTo(this.#entries, host, r);
+          else removeFrom(this.#entries, host, r);
+          hosts.add(host);
+        }
+        for (const suffix of suffixes) {
+          if (add) addTo(this.#wildEntries, suffix, r);
+          else removeFrom(this.#wildEntries, suffix, r);
+          wild.add(suffix);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #serviceHost(namespace: string, name: string): string {
+    return toFqdn(`${name}.${namespace}.svc.${this.#scope.clusterDomain}`);
+  }
+
+  /** The endpoint hostnames a headless Service gives now; the ones it gave before are changed too. */
+  #refreshEndpointHosts(svcHost: string, hosts: Set<string>): void {
+    const before = this.#endpointHosts.get(svcHost);
+    for (const h of before ?? []) {
+      hosts.add(h);
+      if (this.#endpointOwner.get(h) === svcHost) this.#endpointOwner.delete(h);
+    }
+    this.#endpointHosts.delete(svcHost);
+    const svc = this.#services.get(svcHost);
+    if (!svc?.headless || svc.externalName !== undefined) return;
+    const now = new Set<string>();
+    for (const set of this.#endpointSets(svc)) {
+      for (const ep of set.endpoints) {
+        if (ep.hostname && (ep.ready || svc.publishNotReadyAddresses))
+          now.add(toFqdn(`${ep.hostname}.${svcHost}`));
+      }
+    }
+    if (now.size === 0) return;
+    this.#endpointHosts.set(svcHost, now);
+    for (const h of now) {
+      hosts.add(h);
+      if (!this.#endpointOwner.has(h)) this.#endpointOwner.set(h, svcHost);
+    }
+  }
+
+  #endpointSets(svc: Service): EndpointSet[] {
+    const sets = this.#endpoints.get(`${svc.meta.namespace}/${svc.meta.name}`);
+    return sets ? [...sets].sort(bySource) : [];
+  }
+
+  /** Recomputes one host's draft; the names that depend on it go into `names`. */
+  #redraft(host: string, names: Set<string>): void {
+    const before = this.#drafts.get(host);
+    const after = this.#draftOf(host);
+    if (before?.external !== undefined) removeFrom(this.#externalRefs, before.external, host);
+    if (after?.external !== undefined) addTo(this.#externalRefs, after.external, host);
+    for (const alias of this.#altNames(host)) {
+      if (after) addTo(this.#aliasClaims, alias, host);
+      else removeFrom(this.#aliasClaims, alias, host);
+    }
+    if (after) this.#drafts.set(host, after);
+    else this.#drafts.delete(host);
+    this.#ownNames(host, names);
+  }
+
+  /** A host's name and its aliases: the names its draft may answer. */
+  #ownNames(host: string, names: Set<string>): void {
+    names.add(host);
+    for (const alias of this.#altNames(host)) names.add(alias);
+  }
+
+  #draftOf(host: string): Draft | undefined {
+    const svc = this.#services.get(host);
+    let d = svc ? this.#serviceDraft(svc) : undefined;
+    if (!d) {
+      const owner = this.#endpointOwner.get(host);
+      const ownerSvc = owner === undefined ? undefined : this.#services.get(owner);
+      if (ownerSvc) d = this.#endpointDraft(host, ownerSvc);
+    }
+    // SPEC §3.4: a Kubernetes Service owns its host; ServiceEntries for one host merge their IPs.
+    if (d) return d;
+    return this.#entryDraft(this.#entries.get(host), host, 'host');
+  }
+
+  #serviceDraft(svc: Service): Draft | undefined {
+    const { name, namespace } = svc.meta;
+    const from = origin('Service', namespace, name, svc.source);
+    if (svc.externalName !== undefined)
+      return { ...draft('host', true, from), external: toFqdn(svc.externalName) };
+    if (!svc.headless)
+      return svc.clusterIPs.length > 0 ? draft('host', true, from, svc.clusterIPs) : undefined;
+    // Headless: the ready endpoints themselves (SPEC §3.2).
+    const d = draft('host', true, from);
+    for (const set of this.#endpointSets(svc)) {
+      for (const ep of set.endpoints) if (ep.ready || svc.publishNotReadyAddresses) addIps(d, ep.addresses);
+    }
+    return d.ipv4.size + d.ipv6.size > 0 ? d : undefined;
+  }
+
+  /** `pod.svc.ns.svc.cluster.local.`: the addresses of the endpoints with that hostname. */
+  #endpointDraft(host: string, svc: Service): Draft {
+    const from = origin('Service', svc.meta.namespace, svc.meta.name, svc.source);
+    const svcHost = this.#serviceHost(svc.meta.namespace, svc.meta.name);
+    const d = draft('endpoint', true, from);
+    for (const set of this.#endpointSets(svc)) {
+      for (const ep of set.endpoints) {
+        if (!ep.hostname || !(ep.ready || svc.publishNotReadyAddresses)) continue;
+        if (toFqdn(`${ep.hostname}.${svcHost}`) === host) addIps(d, ep.addresses);
+      }
+    }
+    return d;
+  }
+
+  /** The entries naming `name` that this workload sees, merged in snapshot order. */
+  #entryDraft(entries: Set<ServiceEntry> | undefined, name: string, kind: EntryKind): Draft | undefined {
+    if (!entries) return undefined;
+    let d: Draft | undefined;
+    for (const se of [...entries].sort(bySource)) {
+      if (!visible(se, this.#scope.namespace)) continue;
+      const ips = this.#entryIps(se, name, kind);
+      if (ips.length === 0) continue;
+      if (d) addIps(d, ips);
+      else d = draft(kind, false, origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source), ips);
+    }
+    return d;
+  }
+
+  /** An entry's own addresses, or for one without, the VIPs of the host (if auto-allocation is on). */
+  #entryIps(se: ServiceEntry, name: string, kind: EntryKind): string[] {
+    if (se.addresses.length > 0) return se.addresses.filter((a) => isIP(a) !== 0);
+    // The allocator knows the host as written: find it by the name it gives.
+    const host = se.hosts.find((h) => toFqdn(h) === (kind === 'wildcard' ? `*.${name}` : name));
+    const vip = host === undefined ? undefined : this.#vips?.(se, host);
+    return [vip?.v4, vip?.v6].filter((ip): ip is string => ip !== undefined);
+  }
+
+  /**
+   * SPEC §3.8 (Istio's generateAltHosts): "name.ns.svc.cluster.local." is also reachable as
+   * "name.ns.svc.", "name.ns." and, from the same namespace, "name.".
+   */
+  #altNames(host: string): string[] {
+    if (!host.endsWith(this.#svcSuffix)) return [];
+    const prefix = host.slice(0, -this.#svcSuffix.length);
+    const out = [`${prefix}.svc.`, `${prefix}.`];
+    const nsSuffix = `.${this.#scope.namespace}`;
+    if (prefix.endsWith(nsSuffix) && prefix.length > nsSuffix.length)
+      out.push(`${prefix.slice(0, -nsSuffix.length)}.`);
+    return out;
+  }
+
+  /** The record a name answers with now: its own host, else an alias, else a search-path shortcut. */
+  #recordOf(name: string): TableRecord | undefined {
+    const base = this.#baseRecord(name);
+    if (base || this.#search === undefined || !name.endsWith(this.#search)) return base;
+    // SPEC §3.9: "h.<search>." → CNAME "h.", so the resolver's first search-path try is answered
+    // in one round trip instead of NXDOMAIN from upstream followed by the real query.
+    const short = name.slice(0, -this.#search.length);
+    if (short === '' || !short.endsWith('.') || short.endsWith(`.${this.#search}`) || !fitsWire(name))
+      return undefined;
+    const r = this.#baseRecord(short);
+    return r && { ...r, name, kind: 'search', cnames: [r.name, ...r.cnames] };
+  }
+
+  #baseRecord(name: string): TableRecord | undefined {
+    const own = this.#drafts.get(name);
+    if (own) return this.#resolve(name, own, own.kind);
+    const claims = this.#aliasClaims.get(name);
+    if (!claims) return undefined;
+    let winner: string | undefined;
+    for (const h of claims) if (winner === undefined || h < winner) winner = h;
+    return this.#resolve(name, this.#drafts.get(winner!)!, 'alias');
+  }
+
+  /** An ExternalName pointing at a name we hold answers from the table instead of going upstream. */
+  #resolve(name: string, d: Draft, kind: EntryKind): TableRecord {
+    const r = toRecord(name, d, kind);
+    if (d.external === undefined) return r;
+    const target = this.#drafts.get(d.external) ?? this.#aliasDraft(d.external);
+    if (target === undefined || target.external !== undefined) {
+      r.cnames = [d.external];
+      return r;
+    }
+    delete r.external;
+    r.cnames = [d.external];
+    r.ipv4 = [...target.ipv4];
+    r.ipv6 = [...target.ipv6];
+    return r;
+  }
+
+  #aliasDraft(name: string): Draft | undefined {
+    const claims = this.#aliasClaims.get(name);
+    if (!claims) return undefined;
+    let winner: string | undefined;
+    for (const h of claims) if (winner === undefined || h < winner) winner = h;
+    return this.#drafts.get(winner!);
+  }
+
+  /** Puts a name's current record in the table; notes it in `out` when it changed. */
+  #settle(name: string, out: TableChange): void {
+    const before = this.#byName.get(name);
+    const after = this.#recordOf(name);
+    if (after === undefined) {
+      if (before === undefined) return;
+      this.#byName.delete(name);
+      const key = nameToKey(name);
+      this.records.exact.delete(key);
+      out.remove.push(key);
+      return;
+    }
+    if (before !== undefined && sameRecord(before, after)) return;
+    this.#byName.set(name, after);
+    const key = nameToKey(name);
+    this.records.exact.set(key, after);
+    out.set.push(key);
+  }
+
+  /** Recomputes the changed wildcards; true when any of them (or their search-path form) changed. */
+  #rewild(suffixes: Set<string>): boolean {
+    let changed = false;
+    for (const suffix of suffixes) {
+      const before = this.records.wildcards.get(nameToKey(suffix));
+      const d = this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard');
+      const after = d && toRecord(`*.${suffix}`, d, 'wildcard');
+      if (before === undefined ? after === undefined : after !== undefined && sameRecord(before, after))
+        continue;
+      changed = true;
+      this.#setWildcard(suffix, after);
+    }
+    return changed;
+  }
+
+  #setWildcard(suffix: string, record: TableRecord | undefined): void {
+    const key = nameToKey(suffix);
+    const search = this.#search;
+    const viaSearch =
+      search !== undefined && fitsWire(`${suffix}${search}`) ? nameToKey(`${suffix}${search}`) : undefined;
+    if (record === undefined) {
+      this.records.wildcards.delete(key);
+      if (viaSearch !== undefined) this.records.searchWildcards.delete(viaSearch);
+      return;
+    }
+    this.records.wildcards.set(key, record);
+    if (viaSearch !== undefined) {
+      const sw: SearchWildcard = {
+        record: { ...record, name: `*.${suffix}${search}`, kind: 'search' },
+        searchSuffixKey: nameToKey(search!),
+      };
+      this.records.searchWildcards.set(viaSearch, sw);
+    }
+  }
+}
