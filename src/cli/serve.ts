@@ -60,10 +60,12 @@ function exitOnSignal(logger: Logger): { closing: (close: () => Promise<unknown>
 }
 
 /** Hands a new view to the agent: the table, and the VIPs with the proxy's routes. */
-function useView(agent: Agent, { table, update }: AppliedView, logger: Logger): void {
-  agent.setTable(table, update.errors);
+function useView(agent: Agent, view: AppliedView, logger: Logger): void {
+  agent.setTable(view.table, view.update.errors);
+  // Only when they changed: at 100,000 entries, building the lists on every edit stalls answering.
+  if (!view.vipsChanged) return;
   agent
-    .setVips(update.vips, update.routes)
+    .setVips(view.vips(), view.routes())
     .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));
 }
 

@@ -1,6 +1,7 @@
 // The control plane for one workload (`meshdns serve` runs it in a worker thread, worker.ts): resources
 // from a watched manifests folder → VIP allocation (persisted in the state file) → effective config →
-// name table records → the agent. Every change rebuilds all of it, on a thread that answers no DNS.
+// name table records → the agent, on a thread that answers no DNS. A change recomputes only the names
+// it touches (live.ts).
 import type { Logger } from 'pino';
 import { AllocationFile, type StoredAllocation, type VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
@@ -12,10 +13,11 @@ import {
   type Resources,
   type Workload,
 } from '../model/index.js';
-import type { TableRecords, TableScope } from '../nametable/index.js';
+import type { TableDiff, TableRecords, TableScope } from '../nametable/index.js';
 import { ManifestSource } from '../sources/index.js';
+import { LiveView } from './live.js';
 import { legacyStateFile, workloadNotFound } from './load.js';
-import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
+import type { WorkloadRef, WorkloadView } from './view.js';
 
 export interface ControllerOptions {
   manifestsDir: string;
@@ -27,8 +29,8 @@ export interface ControllerOptions {
   ranges: VipRanges;
   /** How long an absent ServiceEntry keeps its VIPs. */
   graceMs: number;
-  /** A new view (table, VIPs, config), with the invalid objects left out of it. */
-  onView: (view: WorkloadView, errors: MeshdnsError[]) => void;
+  /** A new view (table, VIPs, config), with the invalid objects left out of it, and its table's change. */
+  onView: (view: WorkloadView, errors: MeshdnsError[], diff: TableDiff) => void;
   logger: Logger;
   debounceMs?: number;
   /** `--manifests-rescan-interval`: how often the whole folder is re-stat'ed, events or not. */
@@ -45,6 +47,7 @@ export class Controller {
   /** The workload as last seen; kept when it drops out of the folder. */
   private workload: Workload | undefined;
   private view: WorkloadView | undefined;
+  private readonly live = new LiveView();
   private reported = new Set<string>();
   private startError: MeshdnsError | undefined;
   private workloadGone = false;
@@ -107,7 +110,9 @@ export class Controller {
     if (!this.pickWorkload(snapshot)) return;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const health = { now: Date.now(), ...(failedFiles ? { failedFiles } : {}) };
-    const view = buildView(snapshot, this.previous, this.workload, this.opts, health);
+    const { view, diff } = this.live.update(snapshot, this.previous, this.workload, this.opts, health);
+    // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
+    this.opts.onView(view, errors, diff);
     this.previous = view.allocation.state;
     this.store.save(view.allocation.state, (e) => this.opts.logger.error({ code: e.code }, e.message));
     this.report([...view.config.errors, ...view.allocation.errors]);
@@ -120,7 +125,6 @@ export class Controller {
       { names: tableSize(view.records), vips, held, errors: errors.length, dir: this.opts.manifestsDir },
       'name table built',
     );
-    this.opts.onView(view, errors);
   }
 
   /** False when `--workload` names nothing at start: `start()` then fails with that error. */

@@ -10,22 +10,40 @@ import type { ControllerOptions } from './controller.js';
 /** What the worker is started with: the controller's options without its callbacks and logger. */
 export type WorkerOptions = Omit<ControllerOptions, 'onView' | 'logger'> & { logLevel: string };
 
+/** A served host's VIPs as the agent shows them (/debug/vips). */
+export type ServedVips = Omit<HostVips, 'entry'>;
+
+/** What changed in a keyed collection since the previous view: only that crosses the threads. */
+export interface KeyedDiff<T> {
+  set: [string, T][];
+  remove: string[];
+}
+
 /** One new view, as the agent needs it. */
 export interface ViewUpdate {
   type: 'view';
   diff: TableDiff;
-  vips: Omit<HostVips, 'entry'>[];
-  routes: VipRoute[];
+  /** By allocation key (namespace/name/host). */
+  vips: KeyedDiff<ServedVips>;
+  /** Each served host's routes, by allocation key. */
+  routes: KeyedDiff<VipRoute[]>;
   capture: Setting;
   autoAllocate: Setting;
   /** Invalid objects left out of the view. */
   errors: number;
 }
 
+export interface ViewPart {
+  type: 'view-part';
+  set?: TableDiff['set'];
+  vips?: KeyedDiff<ServedVips>['set'];
+  routes?: KeyedDiff<VipRoute[]>['set'];
+}
+
 export type ToAgent =
   | ViewUpdate
-  /** Names of the next view's `diff.set`, sent ahead in parts. */
-  | { type: 'view-part'; set: TableDiff['set'] }
+  /** Part of the next view's `diff.set`, `vips.set` or `routes.set`, sent ahead in small messages. */
+  | ViewPart
   | { type: 'started' }
   | { type: 'failed'; code: ErrorCode | undefined; message: string }
   | { type: 'closed' };

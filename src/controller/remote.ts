@@ -5,11 +5,19 @@ import { Worker } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import type { MeshSettings, Setting } from '../model/index.js';
 import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
-import type { ToAgent, ToController, ViewUpdate, WorkerOptions } from './messages.js';
+import type { VipRoute } from '../vip/index.js';
+import type { ServedVips, ToAgent, ToController, ViewPart, ViewUpdate, WorkerOptions } from './messages.js';
+import { applyKeyed } from './mirror.js';
 
 export interface AppliedView {
   table: NameTable;
   update: ViewUpdate;
+  /** The served VIPs or their routes changed with this view. */
+  vipsChanged: boolean;
+  /** Every served host's VIPs, sorted by host (built on call). */
+  vips(): ServedVips[];
+  /** Every route of those VIPs (built on call). */
+  routes(): VipRoute[];
 }
 
 export interface ControllerWorkerOptions extends WorkerOptions {
@@ -32,8 +40,11 @@ export class ControllerWorker {
   #applying: Promise<void> = Promise.resolve();
   #last: ViewUpdate | undefined;
   /** Parts of the view being received. */
-  #parts: ViewUpdate['diff']['set'][] = [];
+  #parts: ViewPart[] = [];
   #scope: TableScope;
+  /** The agent's copies of the served VIPs and their routes, by allocation key. */
+  readonly #vips = new Map<string, ServedVips>();
+  readonly #routes = new Map<string, VipRoute[]>();
   #closed: (() => void) | undefined;
   #exited = false;
 
@@ -50,7 +61,7 @@ export class ControllerWorker {
     this.#worker = worker;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToAgent) => {
-        if (m.type === 'view-part') this.#parts.push(m.set);
+        if (m.type === 'view-part') this.#parts.push(m);
         else if (m.type === 'view') this.#enqueue(m);
         else if (m.type === 'started') this.#applying.then(resolve, reject);
         else if (m.type === 'failed')
@@ -101,17 +112,37 @@ export class ControllerWorker {
 
   #enqueue(update: ViewUpdate): void {
     if (this.#parts.length > 0) {
-      update.diff.set = [...this.#parts.flat(), ...update.diff.set];
+      const parts = this.#parts;
+      update.diff.set = [...parts.flatMap((p) => p.set ?? []), ...update.diff.set];
+      update.vips.set = [...parts.flatMap((p) => p.vips ?? []), ...update.vips.set];
+      update.routes.set = [...parts.flatMap((p) => p.routes ?? []), ...update.routes.set];
       this.#parts = [];
     }
     this.#applying = this.#applying.then(async () => {
       try {
         this.#table = await this.#table.withDiff(update.diff, this.#slicer);
         this.#last = update;
-        await this.#opts.onView({ table: this.#table, update });
+        const vipsChanged = applyKeyed(this.#vips, update.vips);
+        const routesChanged = applyKeyed(this.#routes, update.routes);
+        await this.#opts.onView({
+          table: this.#table,
+          update,
+          vipsChanged: vipsChanged || routesChanged,
+          vips: () => sortedVips(this.#vips),
+          routes: () => [...this.#routes.values()].flat(),
+        });
       } catch (err) {
         this.#opts.onError(err);
       }
     });
   }
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** In the allocator's order: host, namespace, name. */
+function sortedVips(vips: Map<string, ServedVips>): ServedVips[] {
+  return [...vips.values()].sort(
+    (a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name),
+  );
 }

@@ -19,7 +19,9 @@ function endpointsFor(se: ServiceEntry, port: ServiceEntryPort): VipBackend[] {
   }));
 }
 
-function hostRoutes(h: HostVips): VipRoute[] {
+/** One served host's routes; a wildcard host has no single backend to connect to and gets none. */
+export function hostRoutes(h: HostVips): VipRoute[] {
+  if (h.host.startsWith('*.')) return [];
   const se = h.entry;
   const routes: VipRoute[] = [];
   for (const vip of [h.v4, h.v6]) {
@@ -48,7 +50,5 @@ export function workloadVips(view: WorkloadView): HostVips[] {
 
 /** The routes for those VIPs. Wildcard hosts have no single backend to connect to and get none. */
 export function vipRoutes(view: WorkloadView): VipRoute[] {
-  return workloadVips(view)
-    .filter((h) => !h.host.startsWith('*.'))
-    .flatMap(hostRoutes);
+  return workloadVips(view).flatMap(hostRoutes);
 }
