@@ -17,7 +17,25 @@ interface Draft {
   ipv6: Set<string>;
   external?: string;
   origin: string;
-  fromService: boolean;
+}
+
+/**
+ * A finished draft, as kept between changes: arrays, not sets (a table holds hundreds of thousands),
+ * shared by its records, so nothing may change them.
+ */
+interface Host {
+  kind: EntryKind;
+  ipv4: readonly string[];
+  ipv6: readonly string[];
+  external?: string;
+  origin: string;
+}
+
+function finish(d: Draft | undefined): Host | undefined {
+  if (d === undefined) return undefined;
+  const host: Host = { kind: d.kind, ipv4: [...d.ipv4], ipv6: [...d.ipv6], origin: d.origin };
+  if (d.external !== undefined) host.external = d.external;
+  return host;
 }
 
 /** What one `update` changed, by wire key: the names to send again and the names gone. */
@@ -40,8 +58,8 @@ function origin(kind: string, ns: string, name: string, source: SourceRef): stri
   return `${kind} ${ns}/${name} (${source.file} doc ${source.doc})`;
 }
 
-function draft(kind: EntryKind, fromService: boolean, originText: string, ips: Iterable<string> = []): Draft {
-  const d: Draft = { kind, ipv4: new Set(), ipv6: new Set(), origin: originText, fromService };
+function draft(kind: EntryKind, originText: string, ips: Iterable<string> = []): Draft {
+  const d: Draft = { kind, ipv4: new Set(), ipv6: new Set(), origin: originText };
   addIps(d, ips);
   return d;
 }
@@ -108,13 +126,14 @@ export function sameRecord(a: TableRecord, b: TableRecord): boolean {
   );
 }
 
-function toRecord(name: string, d: Draft, kind: EntryKind): TableRecord {
+function toRecord(name: string, d: Host, kind: EntryKind): TableRecord {
+  // The host's arrays, not copies: records are never changed once made.
   const record: TableRecord = {
     name,
     kind,
     cnames: [],
-    ipv4: [...d.ipv4],
-    ipv6: [...d.ipv6],
+    ipv4: d.ipv4 as string[],
+    ipv6: d.ipv6 as string[],
     origin: d.origin,
   };
   if (d.external !== undefined) record.external = d.external;
@@ -139,7 +158,7 @@ export class TableBuilder {
   readonly #endpointOwner = new Map<string, string>();
 
   // What follows from them.
-  readonly #drafts = new Map<string, Draft>();
+  readonly #drafts = new Map<string, Host>();
   /** Alias name → the hosts that would give it; the first by name wins where several do. */
   readonly #aliasClaims = new Map<string, Set<string>>();
   /** ExternalName target → the hosts pointing at it, whose answers follow the target's. */
@@ -280,7 +299,7 @@ export class TableBuilder {
     for (const alias of this.#altNames(host)) names.add(alias);
   }
 
-  #draftOf(host: string): Draft | undefined {
+  #draftOf(host: string): Host | undefined {
     const svc = this.#services.get(host);
     let d = svc ? this.#serviceDraft(svc) : undefined;
     if (!d) {
@@ -289,19 +308,16 @@ export class TableBuilder {
       if (ownerSvc) d = this.#endpointDraft(host, ownerSvc);
     }
     // SPEC §3.4: a Kubernetes Service owns its host; ServiceEntries for one host merge their IPs.
-    if (d) return d;
-    return this.#entryDraft(this.#entries.get(host), host, 'host');
+    return finish(d ?? this.#entryDraft(this.#entries.get(host), host, 'host'));
   }
 
   #serviceDraft(svc: Service): Draft | undefined {
     const { name, namespace } = svc.meta;
     const from = origin('Service', namespace, name, svc.source);
-    if (svc.externalName !== undefined)
-      return { ...draft('host', true, from), external: toFqdn(svc.externalName) };
-    if (!svc.headless)
-      return svc.clusterIPs.length > 0 ? draft('host', true, from, svc.clusterIPs) : undefined;
+    if (svc.externalName !== undefined) return { ...draft('host', from), external: toFqdn(svc.externalName) };
+    if (!svc.headless) return svc.clusterIPs.length > 0 ? draft('host', from, svc.clusterIPs) : undefined;
     // Headless: the ready endpoints themselves (SPEC §3.2).
-    const d = draft('host', true, from);
+    const d = draft('host', from);
     for (const set of this.#endpointSets(svc)) {
       for (const ep of set.endpoints) if (ep.ready || svc.publishNotReadyAddresses) addIps(d, ep.addresses);
     }
@@ -312,7 +328,7 @@ export class TableBuilder {
   #endpointDraft(host: string, svc: Service): Draft {
     const from = origin('Service', svc.meta.namespace, svc.meta.name, svc.source);
     const svcHost = this.#serviceHost(svc.meta.namespace, svc.meta.name);
-    const d = draft('endpoint', true, from);
+    const d = draft('endpoint', from);
     for (const set of this.#endpointSets(svc)) {
       for (const ep of set.endpoints) {
         if (!ep.hostname || !(ep.ready || svc.publishNotReadyAddresses)) continue;
@@ -331,7 +347,7 @@ export class TableBuilder {
       const ips = this.#entryIps(se, name, kind);
       if (ips.length === 0) continue;
       if (d) addIps(d, ips);
-      else d = draft(kind, false, origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source), ips);
+      else d = draft(kind, origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source), ips);
     }
     return d;
   }
@@ -383,7 +399,7 @@ export class TableBuilder {
   }
 
   /** An ExternalName pointing at a name we hold answers from the table instead of going upstream. */
-  #resolve(name: string, d: Draft, kind: EntryKind): TableRecord {
+  #resolve(name: string, d: Host, kind: EntryKind): TableRecord {
     const r = toRecord(name, d, kind);
     if (d.external === undefined) return r;
     const target = this.#drafts.get(d.external) ?? this.#aliasDraft(d.external);
@@ -393,12 +409,12 @@ export class TableBuilder {
     }
     delete r.external;
     r.cnames = [d.external];
-    r.ipv4 = [...target.ipv4];
-    r.ipv6 = [...target.ipv6];
+    r.ipv4 = target.ipv4 as string[];
+    r.ipv6 = target.ipv6 as string[];
     return r;
   }
 
-  #aliasDraft(name: string): Draft | undefined {
+  #aliasDraft(name: string): Host | undefined {
     const claims = this.#aliasClaims.get(name);
     if (!claims) return undefined;
     let winner: string | undefined;
@@ -430,7 +446,7 @@ export class TableBuilder {
     let changed = false;
     for (const suffix of suffixes) {
       const before = this.records.wildcards.get(nameToKey(suffix));
-      const d = this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard');
+      const d = finish(this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard'));
       const after = d && toRecord(`*.${suffix}`, d, 'wildcard');
       if (before === undefined ? after === undefined : after !== undefined && sameRecord(before, after))
         continue;
