@@ -69,8 +69,9 @@ function hasTextOnlyYamlReads(text: string): boolean {
     // shift the `doc` index of every later document.
     text.startsWith('...') ||
     text.includes('\n...') ||
-    // An indented `---` or `...`: js-yaml takes it for a marker at the start of a document.
-    /^ +(?:---|\.\.\.)/m.test(text) ||
+    // An indented `---`, `...` or `%`: js-yaml takes it for a marker or a directive at the start of
+    // a document. Any `%` line: js-yaml does not report unknown directives, so they are found here.
+    /^ *%|^ +(?:---|\.\.\.)/m.test(text) ||
     // Block scalars with an indentation indicator (`|2`) or keep chomping (`|+`): trailing and
     // leading spaces differ.
     /[|>](?:[-+]?[1-9]|[1-9]?\+)/.test(text)

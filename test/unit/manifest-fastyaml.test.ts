@@ -124,6 +124,8 @@ const ROUTED: { name: string; text: string }[] = [
   { name: 'an alias as key', text: '&a a: b\n*a : c\n' },
   { name: 'a %YAML 1.1 directive (yaml: yes is true)', text: '%YAML 1.1\n---\na: yes\n' },
   { name: 'a %TAG directive', text: '%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n' },
+  { name: 'an unknown directive', text: '%FOO bar\n---\na: 1\n' },
+  { name: 'an indented % (yaml: a syntax error)', text: ' %Y :.2\n---\na:\n' },
   { name: 'a document end before any document (yaml: an empty document)', text: '...\n' },
   { name: 'two document ends (yaml: an empty document)', text: 'a: 1\n...\n...\n' },
   { name: 'a BOM', text: '\uFEFFa: 1\n' },
