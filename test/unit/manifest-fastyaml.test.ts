@@ -225,7 +225,7 @@ describe('YAML fast path', () => {
       return ((t ^ (t >>> 14)) >>> 0) % n;
     };
     let fast = 0;
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 2000; i++) {
       let text = seeds[random(seeds.length)]!;
       for (let edits = 1 + random(3); edits > 0; edits--) {
         const at = random(text.length + 1);
@@ -237,7 +237,7 @@ describe('YAML fast path', () => {
       fast++;
       assert.deepEqual(values, viaYaml(text), JSON.stringify(text));
     }
-    assert.ok(fast > 500, `${fast} mutants took the fast path`);
+    assert.ok(fast > 400, `${fast} mutants took the fast path`);
   });
 });
 
