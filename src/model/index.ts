@@ -9,6 +9,7 @@ export {
   type SettingOrigin,
   workloadLabel,
 } from './effective.js';
+export { fastYamlDocuments } from './fastyaml.js';
 export { check } from './fields.js';
 export { formatError, formatPath, formatSource, type ManifestIssue } from './issues.js';
 export { type ParsedManifest, parseManifest, parseManifestText } from './manifest.js';

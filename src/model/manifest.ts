@@ -1,6 +1,7 @@
 // A manifest file's text → its objects: multi-document YAML, or JSON; `List`s are unpacked.
 import { parseAllDocuments } from 'yaml';
 import { MeshdnsError } from '../errors.js';
+import { fastYamlDocuments } from './fastyaml.js';
 import { describeYamlError, formatSource, invalidObject } from './issues.js';
 import { collectResources, type ManifestObject } from './resources.js';
 import type { Resource, SourceRef } from './types.js';
@@ -71,6 +72,12 @@ function parseJson(out: ParsedManifest, text: string): void {
 }
 
 function parseYaml(out: ParsedManifest, text: string): void {
+  // Most files take the fast path; the rest (and every file with an error) are read by `yaml` below.
+  const values = fastYamlDocuments(text);
+  if (values) {
+    for (const [i, value] of values.entries()) addObjects(out, value, { file: out.file, doc: i });
+    return;
+  }
   parseAllDocuments(text).forEach((doc, i) => {
     const source = { file: out.file, doc: i };
     if (doc.errors.length > 0) {
