@@ -1,3 +1,4 @@
+export * from './codec.js';
 export * from './constants.js';
 export * from './name.js';
 export * from './present.js';
