@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MeshdnsError } from '../errors.js';
-import { isLoopback } from './loopback.js';
+import { checkAdminExposure } from './loopback.js';
 import { route } from './routes.js';
 import type { AdminSource } from './source.js';
 
@@ -20,13 +20,7 @@ export class AdminServer {
   private readonly source: AdminSource;
 
   constructor(opts: AdminOptions, source: AdminSource) {
-    if (!opts.allowRemote && !isLoopback(opts.host)) {
-      throw new MeshdnsError(
-        'MESHDNS_ADMIN_REMOTE',
-        `admin address ${opts.host} is not loopback: the admin API shows the whole name table and ` +
-          'configuration; bind 127.0.0.1 or pass --admin-allow-remote',
-      );
-    }
+    checkAdminExposure(opts);
     this.opts = opts;
     this.source = source;
   }

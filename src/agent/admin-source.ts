@@ -2,6 +2,7 @@
 // agent at request time.
 import type { AdminSource } from '../admin/index.js';
 import { keyToName, presentMessage, qtypeName, toFqdn } from '../dns/index.js';
+import type { Registry } from '../metrics.js';
 import { type CacheHit, renderAnswer } from '../upstream/index.js';
 import type { Agent, AgentOptions } from './agent.js';
 import { explain } from './explain.js';
@@ -41,7 +42,12 @@ function cacheEntry({ entry, age }: CacheHit) {
   };
 }
 
-export function agentAdminSource(agent: Agent, opts: AgentOptions): AdminSource {
+/** `registry`: where the agent's metrics were registered (the one `opts.registry` gave), if any. */
+export function agentAdminSource(
+  agent: Agent,
+  opts: AgentOptions,
+  registry: Registry | undefined,
+): AdminSource {
   return {
     readiness: () => {
       const waiting: string[] = [];
@@ -50,7 +56,6 @@ export function agentAdminSource(agent: Agent, opts: AgentOptions): AdminSource 
       return { ready: agent.ready, waiting };
     },
     metrics: () => {
-      const registry = opts.registry;
       return registry?.metrics().then((body) => ({ contentType: registry.contentType, body }));
     },
     nameTable: () => {
