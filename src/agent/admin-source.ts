@@ -5,7 +5,6 @@ import { keyToName, presentMessage, qtypeName, toFqdn } from '../dns/index.js';
 import type { Registry } from '../metrics.js';
 import { type CacheHit, renderAnswer } from '../upstream/index.js';
 import type { Agent, AgentOptions } from './agent.js';
-import { explain } from './explain.js';
 
 function cacheEntry({ entry, age }: CacheHit) {
   const fresh = age < entry.ttl;
@@ -80,8 +79,9 @@ export function agentAdminSource(
       return { enabled: true, name: fqdn, entries: agent.cache.list(fqdn).map(cacheEntry) };
     },
     upstreams: () => ({ order: agent.forwarder.plan(), ...agent.forwarder.stats() }),
-    explain: (name, type) =>
-      explain(
+    // Loaded on the first request: it brings the name table's code, which answering does not need.
+    explain: async (name, type) =>
+      (await import('./explain.js')).explain(
         {
           table: agent.table(),
           servfailBeforeTable: opts.servfailBeforeTable === true,
