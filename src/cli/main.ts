@@ -6,9 +6,9 @@ import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import type { CaptureFlags } from './capture.js';
 import type { ConfigFlags } from './config.js';
-import { registerExplain } from './explain.js';
+import type { ExplainFlags } from './explain.js';
 import { outputOption } from './flags.js';
-import { registerLookup } from './lookup.js';
+import type { LookupFlags } from './lookup.js';
 import { exitOnStdoutError } from './output.js';
 import type { ServeFlags } from './serve.js';
 import { addServeExtraOptions } from './serve-options.js';
@@ -127,7 +127,28 @@ program
   .option('--vip-range-v6 <cidr>', 'IPv6 VIP range routed locally', DEFAULTS.vipRangeV6)
   .action((flags: CaptureFlags) => import('./capture.js').then(({ capture }) => capture(flags)).catch(fail));
 
-registerLookup(program, fail);
-registerExplain(program, fail);
+program
+  .command('lookup')
+  .description('ask the agent for NAME and print the answer like dig +short')
+  .argument('<name>', 'the name to look up')
+  .option('--type <type>', 'query type', 'A')
+  .option('--server <addr:port>', "the agent's DNS address", DEFAULTS.dnsListen)
+  .option('--tcp', 'ask over TCP')
+  .option('--timeout <ms>', 'how long to wait for the answer', '3000')
+  .addOption(outputOption())
+  .action((name: string, flags: LookupFlags) =>
+    import('./lookup.js').then(({ lookup }) => lookup(name, flags)).catch(fail),
+  );
+
+program
+  .command('explain')
+  .description('how a running agent answers NAME, and why (table, wildcard, cache or upstream)')
+  .argument('<name>', 'the name to explain')
+  .option('--type <type>', 'query type', 'A')
+  .option('--admin <addr:port>', "the agent's admin API", DEFAULTS.adminListen)
+  .addOption(outputOption())
+  .action((name: string, flags: ExplainFlags) =>
+    import('./explain.js').then(({ explainName }) => explainName(name, flags)).catch(fail),
+  );
 
 program.parseAsync(process.argv).catch(fail);
