@@ -1,6 +1,6 @@
 // The admin HTTP API (SPEC §8, §10): metrics, readiness and debug views, JSON, GET only. It binds
 // loopback unless `allowRemote`: the debug views show every name and upstream of the workload.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MeshdnsError } from '../errors.js';
 import { checkAdminExposure } from './loopback.js';
@@ -30,6 +30,8 @@ export class AdminServer {
   }
 
   async start(): Promise<void> {
+    // Loaded here: the agent imports this module before its DNS listeners are up, node:http after.
+    const { createServer } = await import('node:http');
     const server = createServer((req, res) => void this.handle(req, res));
     // Admin clients are scrapers and operators: keep idle connections short so close() is quick.
     server.keepAliveTimeout = 1000;

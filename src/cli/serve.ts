@@ -2,11 +2,11 @@
 // SPEC §4: the agent answers from the first moment, so what it needs to forward is imported here and
 // the rest (the controller, the mesh model and its validation, the manifests source) only once its
 // listeners are up: that keeps their loading off the path to the first answer.
-import { isIPv6 } from 'node:net';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
 import type { AppliedView, ControllerWorker } from '../controller/index.js';
+import { isCheckedIPv6 } from '../dns/index.js';
 import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
@@ -112,7 +112,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   // table is in (a big folder takes a while to load); it closes again if the workload's capture is off.
   const agent = new Agent({
     listen,
-    listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isIPv6(u.host)),
+    listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isCheckedIPv6(u.host)),
     upstreams,
     upstreamTimeoutMs: timeoutMs,
     upstreamAttempts: conf?.attempts,
