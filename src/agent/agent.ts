@@ -3,6 +3,7 @@
 // (`setTable`); in `serve` the controller runs in-process, later an xDS stream delivers tables the same way.
 // SPEC §4: it forwards from the first moment, so only what answers is loaded before the DNS listeners
 // are up; the metrics, the VIP proxy and the admin API (services.ts) are loaded and started after.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type AdminOptions, type AdminServer, checkAdminExposure } from '../admin/index.js';
 import type { HostVips } from '../allocate/index.js';
@@ -226,9 +227,12 @@ export class Agent {
 
   /** Loaded here, once the listeners answer: nothing of it is needed to forward (SPEC §4). */
   private async startServices(): Promise<void> {
-    const { startServices } = await import('./services.js');
+    // Each import holds the event loop while its modules run; a turn between the two lets the queries
+    // that came meanwhile be answered, so the longest hold is one of them, not both (DESIGN: never stall).
     const registry =
       typeof this.opts.registry === 'function' ? await this.opts.registry() : this.opts.registry;
+    await nextTurn();
+    const { startServices } = await import('./services.js');
     // A SIGTERM during start-up closed the agent while this loaded: start nothing more.
     if (this.closed) return;
     const started = startServices(this, this.opts, registry);

@@ -2,6 +2,7 @@
 // SPEC §4: the agent answers from the first moment, so what it needs to forward is imported here and
 // the rest (the controller, the mesh model and its validation, the manifests source) only once its
 // listeners are up: that keeps their loading off the path to the first answer.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
@@ -39,6 +40,28 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
     if (flags.upstream?.length && flags.search) return undefined;
     throw err;
   }
+}
+
+/**
+ * The controller's modules, one layer of DESIGN.md's module map at a time with a turn of the event loop
+ * between: each import holds the loop that answers DNS while its modules run, so this keeps the
+ * longest hold to one layer's instead of the whole graph's.
+ */
+async function loadController() {
+  const layers = [
+    // The libraries under the model first, each alone: together they are the longest hold.
+    () => import('zod'),
+    () => import('yaml'),
+    () => import('../model/index.js'),
+    () => import('../allocate/index.js'),
+    () => import('../nametable/index.js'),
+    () => import('../sources/index.js'),
+  ];
+  for (const load of layers) {
+    await load();
+    await nextTurn();
+  }
+  return Promise.all([import('../controller/index.js'), import('./workload.js')]);
 }
 
 /**
@@ -135,10 +158,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   await agent.start();
 
   // Checked once the agent forwards: these flags need the mesh model, which is not needed to answer.
-  const [{ ControllerWorker }, { resolveWorkloadFlags }] = await Promise.all([
-    import('../controller/index.js'),
-    import('./workload.js'),
-  ]);
+  const [{ ControllerWorker }, { resolveWorkloadFlags }] = await loadController();
   let setup: ReturnType<typeof resolveWorkloadFlags>;
   let meshConfig: MeshSettings | undefined;
   try {
