@@ -1,9 +1,9 @@
 // The admin HTTP API (SPEC §8, §10): metrics, readiness and debug views, JSON, GET only. It binds
 // loopback unless `allowRemote`: the debug views show every name and upstream of the workload.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MeshdnsError } from '../errors.js';
-import { isLoopback } from './loopback.js';
+import { checkAdminExposure } from './loopback.js';
 import { route } from './routes.js';
 import type { AdminSource } from './source.js';
 
@@ -20,13 +20,7 @@ export class AdminServer {
   private readonly source: AdminSource;
 
   constructor(opts: AdminOptions, source: AdminSource) {
-    if (!opts.allowRemote && !isLoopback(opts.host)) {
-      throw new MeshdnsError(
-        'MESHDNS_ADMIN_REMOTE',
-        `admin address ${opts.host} is not loopback: the admin API shows the whole name table and ` +
-          'configuration; bind 127.0.0.1 or pass --admin-allow-remote',
-      );
-    }
+    checkAdminExposure(opts);
     this.opts = opts;
     this.source = source;
   }
@@ -36,6 +30,8 @@ export class AdminServer {
   }
 
   async start(): Promise<void> {
+    // Loaded here: the agent imports this module before its DNS listeners are up, node:http after.
+    const { createServer } = await import('node:http');
     const server = createServer((req, res) => void this.handle(req, res));
     // Admin clients are scrapers and operators: keep idle connections short so close() is quick.
     server.keepAliveTimeout = 1000;

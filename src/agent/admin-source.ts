@@ -2,9 +2,9 @@
 // agent at request time.
 import type { AdminSource } from '../admin/index.js';
 import { keyToName, presentMessage, qtypeName, toFqdn } from '../dns/index.js';
+import type { Registry } from '../metrics.js';
 import { type CacheHit, renderAnswer } from '../upstream/index.js';
 import type { Agent, AgentOptions } from './agent.js';
-import { explain } from './explain.js';
 
 function cacheEntry({ entry, age }: CacheHit) {
   const fresh = age < entry.ttl;
@@ -41,7 +41,12 @@ function cacheEntry({ entry, age }: CacheHit) {
   };
 }
 
-export function agentAdminSource(agent: Agent, opts: AgentOptions): AdminSource {
+/** `registry`: where the agent's metrics were registered (the one `opts.registry` gave), if any. */
+export function agentAdminSource(
+  agent: Agent,
+  opts: AgentOptions,
+  registry: Registry | undefined,
+): AdminSource {
   return {
     readiness: () => {
       const waiting: string[] = [];
@@ -50,7 +55,6 @@ export function agentAdminSource(agent: Agent, opts: AgentOptions): AdminSource 
       return { ready: agent.ready, waiting };
     },
     metrics: () => {
-      const registry = opts.registry;
       return registry?.metrics().then((body) => ({ contentType: registry.contentType, body }));
     },
     nameTable: () => {
@@ -75,8 +79,9 @@ export function agentAdminSource(agent: Agent, opts: AgentOptions): AdminSource 
       return { enabled: true, name: fqdn, entries: agent.cache.list(fqdn).map(cacheEntry) };
     },
     upstreams: () => ({ order: agent.forwarder.plan(), ...agent.forwarder.stats() }),
-    explain: (name, type) =>
-      explain(
+    // Loaded on the first request: it brings the name table's code, which answering does not need.
+    explain: async (name, type) =>
+      (await import('./explain.js')).explain(
         {
           table: agent.table(),
           servfailBeforeTable: opts.servfailBeforeTable === true,

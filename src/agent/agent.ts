@@ -1,21 +1,23 @@
 // The data plane of one workload: DNS server, request pipeline (table → cache → upstream), upstream
 // forwarder, metrics and the admin API. It answers from whatever table it was last given
 // (`setTable`); in `serve` the controller runs in-process, later an xDS stream delivers tables the same way.
+// SPEC §4: it forwards from the first moment, so only what answers is loaded before the DNS listeners
+// are up; the metrics, the VIP proxy and the admin API (services.ts) are loaded and started after.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { type AdminOptions, AdminServer } from '../admin/index.js';
+import { type AdminOptions, type AdminServer, checkAdminExposure } from '../admin/index.js';
 import type { HostVips } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { Registry } from '../metrics.js';
+import type { Registry } from '../metrics.js';
 import type { NameTable } from '../nametable/index.js';
 import {
   CacheStage,
   type ClientAllowList,
   DnsServer,
   ForwardStage,
-  limitMetrics,
   Pipeline,
+  QueryCounts,
   ServerLimits,
-  ServerMetrics,
   type Stage,
   TableStage,
   type TcpLimits,
@@ -26,14 +28,13 @@ import {
   cryptoRandom,
   DnsCache,
   Forwarder,
+  PendingUpstreamCounts,
   type UpstreamServer,
 } from '../upstream/index.js';
-import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
-import { upstreamResolver, VipProxy, type VipRoute, vipMetrics } from '../vip/index.js';
-import { agentAdminSource } from './admin-source.js';
+import type { VipProxy, VipRoute } from '../vip/index.js';
 import { BurstLog } from './burst-log.js';
 import { limitLog } from './limit-log.js';
-import { agentMetrics, type ConfigCounters } from './metrics.js';
+import type { ConfigCounters } from './metrics.js';
 
 export interface AgentOptions {
   listen: { host: string; port: number };
@@ -53,8 +54,11 @@ export interface AgentOptions {
   logger: Logger;
   /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with CACHE_DEFAULTS. */
   cache?: Partial<CacheSettings> | false;
-  /** Where metrics are registered; absent: none are counted (`--no-metrics`). */
-  registry?: Registry;
+  /**
+   * Where metrics are registered; absent: none are counted (`--no-metrics`). A function is called
+   * once the DNS listeners are up (serve: prom-client loads then); queries are counted from the first.
+   */
+  registry?: Registry | (() => Promise<Registry>);
   /** The admin HTTP API; absent: none. */
   admin?: AdminOptions;
   /** Share of queries logged (`--log-queries`); 0 or absent: none. */
@@ -76,22 +80,32 @@ export class Agent {
   /** The DNS listeners' bounds reached and TCP figures (SPEC §10). */
   readonly limits: ServerLimits;
   readonly configCounters: ConfigCounters = { reloads: 0, errors: 0 };
+  /** Request counts behind the metrics and the query log; absent with neither. */
+  readonly queryCounts: QueryCounts | undefined;
+  /** Forwarded queries counted until the upstream metrics are registered (services.ts). */
+  readonly pendingUpstream: PendingUpstreamCounts | undefined;
   private readonly server: DnsServer;
-  private readonly admin: AdminServer | undefined;
-  readonly vipProxy: VipProxy | undefined;
+  private admin: AdminServer | undefined;
+  /** SPEC §6: set once started, with `--vip-proxy`. */
+  vipProxy: VipProxy | undefined;
   /** The workload's VIP allocations, for /debug/vips. */
   vips: readonly Omit<HostVips, 'entry'>[] = [];
+  /** The routes last given, for a proxy started after them. */
+  routes: VipRoute[] = [];
   private v6Server: DnsServer | undefined;
   private listening = false;
+  private closed = false;
+  private countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
     this.logger = opts.logger;
+    // SPEC §10: refused before anything listens, as a bad flag is.
+    if (opts.admin) checkAdminExposure(opts.admin);
     const now = opts.now ?? (() => performance.now());
-    const registry = opts.registry;
-    let countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
+    const counting = opts.registry !== undefined;
     const interval = DEFAULTS.burstLogIntervalMs;
     const failures = new BurstLog(
       opts.logger,
@@ -101,6 +115,8 @@ export class Agent {
       // overflows: queries refused at --upstream-max-in-flight (SPEC §10), counted among the failures.
       () => ({ upstreams: this.forwarder.plan(), overflows: this.forwarder.stats().overflows }),
     );
+    this.pendingUpstream = counting ? new PendingUpstreamCounts() : undefined;
+    this.countUpstream = this.pendingUpstream?.observe;
     this.forwarder = new Forwarder({
       servers: opts.upstreams,
       timeoutMs: opts.upstreamTimeoutMs,
@@ -109,11 +125,10 @@ export class Agent {
       maxInFlight: opts.upstreamMaxInFlight,
       random: opts.random,
       observe: (seconds, ok) => {
-        countUpstream?.(seconds, ok);
+        this.countUpstream?.(seconds, ok);
         if (!ok) failures.hit();
       },
     });
-    if (registry) countUpstream = upstreamMetrics(registry, () => this.forwarder.stats());
     this.tableStage = new TableStage({
       upstream: this.forwarder,
       servfailBeforeTable: opts.servfailBeforeTable,
@@ -132,24 +147,12 @@ export class Agent {
       const cache = new DnsCache(cacheSettings(opts.cache), now, () => evictions.hit());
       this.cache = cache;
       stages.push(new CacheStage({ cache, upstream: this.forwarder, isLocal: (k) => this.isLocal(k) }));
-      if (registry) cacheMetrics(registry, () => cache.stats());
     }
     stages.push(new ForwardStage(this.forwarder));
-    this.pipeline = new Pipeline(stages, this.observer(registry, opts));
-    if (registry) agentMetrics(registry, () => this.table()?.size ?? 0, this.configCounters);
+    this.queryCounts = this.counts(counting, opts);
+    this.pipeline = new Pipeline(stages, this.queryCounts);
     this.limits = new ServerLimits(limitLog(opts.logger, now, interval));
-    if (registry) limitMetrics(registry, this.limits);
     this.server = new DnsServer({ ...opts.listen, ...this.listenerOptions() });
-    if (opts.vipProxy) {
-      // Backends are resolved through the upstreams, never our own table (which answers with VIPs).
-      this.vipProxy = new VipProxy({
-        ...opts.vipProxy,
-        resolve: upstreamResolver(this.forwarder),
-        logger: opts.logger,
-      });
-      if (registry) vipMetrics(registry, () => this.vipProxy?.stats() ?? []);
-    }
-    this.admin = opts.admin && new AdminServer(opts.admin, agentAdminSource(this, opts));
   }
 
   get port(): number {
@@ -171,6 +174,7 @@ export class Agent {
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
   async setVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): Promise<void> {
     this.vips = [...vips];
+    this.routes = routes;
     await this.vipProxy?.setRoutes(routes);
   }
 
@@ -183,19 +187,11 @@ export class Agent {
     return this.listening && this.table() !== undefined;
   }
 
+  /** The DNS listeners, then the metrics, the VIP proxy and the admin API. */
   async start(): Promise<void> {
-    await this.server.start();
-    if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
-      const v6 = new DnsServer({ host: '::1', port: this.server.port, ...this.listenerOptions() });
-      try {
-        await v6.start();
-        this.v6Server = v6;
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'not answering on [::1]');
-      }
-    }
+    await this.listen();
     try {
-      await this.admin?.start();
+      await this.startServices();
     } catch (err) {
       await this.close();
       throw err;
@@ -204,6 +200,7 @@ export class Agent {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.listening = false;
     await Promise.all([
       this.server.close(),
@@ -215,6 +212,37 @@ export class Agent {
     this.logger.debug('agent closed');
   }
 
+  private async listen(): Promise<void> {
+    await this.server.start();
+    if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
+      const v6 = new DnsServer({ host: '::1', port: this.server.port, ...this.listenerOptions() });
+      try {
+        await v6.start();
+        this.v6Server = v6;
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'not answering on [::1]');
+      }
+    }
+  }
+
+  /** Loaded here, once the listeners answer: nothing of it is needed to forward (SPEC §4). */
+  private async startServices(): Promise<void> {
+    // Each import holds the event loop while its modules run; a turn between the two lets the queries
+    // that came meanwhile be answered, so the longest hold is one of them, not both (DESIGN: never stall).
+    const registry =
+      typeof this.opts.registry === 'function' ? await this.opts.registry() : this.opts.registry;
+    await nextTurn();
+    const { startServices } = await import('./services.js');
+    // A SIGTERM during start-up closed the agent while this loaded: start nothing more.
+    if (this.closed) return;
+    const started = startServices(this, this.opts, registry);
+    this.countUpstream = started.countUpstream ?? this.countUpstream;
+    this.vipProxy = started.vipProxy;
+    this.admin = started.admin;
+    await this.vipProxy?.setRoutes(this.routes);
+    await this.admin?.start();
+  }
+
   private listenerOptions() {
     const { tcp, allowFrom } = this.opts;
     return { pipeline: this.pipeline, tcp, allowFrom, limits: this.limits };
@@ -224,11 +252,11 @@ export class Agent {
     return this.table()?.lookup(qkey) !== undefined;
   }
 
-  private observer(registry: Registry | undefined, opts: AgentOptions): ServerMetrics | undefined {
+  private counts(counting: boolean, opts: AgentOptions): QueryCounts | undefined {
     const sample = opts.logQueries ?? 0;
-    if (!registry && sample <= 0) return undefined;
-    // Without a registry (--no-metrics) the counts go to a throwaway one; only the query log is wanted.
-    return new ServerMetrics(registry ?? new Registry(), {
+    if (!counting && sample <= 0) return undefined;
+    // Without a registry (--no-metrics) the counts are kept for nobody; only the query log is wanted.
+    return new QueryCounts({
       logQueries: { sample, logger: this.logger, random: opts.random ?? cryptoRandom() },
     });
   }

@@ -8,7 +8,8 @@ import {
   removeCapture,
   shellLine,
 } from '../capture/index.js';
-import { flagError, parsePositiveInt, parseVipRangeFlag } from './flags.js';
+import { flagError, parsePositiveInt } from './flags.js';
+import { parseVipRangeFlag } from './mesh-flags.js';
 
 export interface CaptureFlags {
   apply?: boolean;

@@ -1,11 +1,8 @@
 // `meshdns explain NAME`: asks a running agent's admin API how it answers NAME and why.
-import type { Command } from 'commander';
 import type { Explanation } from '../agent/explain.js';
-import { DEFAULTS } from '../defaults.js';
 import type { PresentedRecord } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { adminGet } from './admin-client.js';
-import { outputOption } from './flags.js';
 
 export interface ExplainFlags {
   type: string;
@@ -55,15 +52,4 @@ export async function explainName(name: string, flags: ExplainFlags): Promise<vo
     );
   }
   process.stdout.write(flags.output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : text(body));
-}
-
-export function registerExplain(program: Command, fail: (err: unknown) => never): void {
-  program
-    .command('explain')
-    .description('how a running agent answers NAME, and why (table, wildcard, cache or upstream)')
-    .argument('<name>', 'the name to explain')
-    .option('--type <type>', 'query type', 'A')
-    .option('--admin <addr:port>', "the agent's admin API", DEFAULTS.adminListen)
-    .addOption(outputOption())
-    .action((name: string, flags: ExplainFlags) => explainName(name, flags).catch(fail));
 }

@@ -1,9 +1,8 @@
-// Flag values checked once at the edge; a bad value is a one-line error naming the flag.
+// Flag values checked once at the edge; a bad value is a one-line error naming the flag. Only light
+// imports here: every command loads this file (the parsers that need the mesh model are in mesh-flags.ts).
 import { isIP } from 'node:net';
 import { Option } from 'commander';
-import { type Family, parseVipRange, type VipRange } from '../allocate/index.js';
 import { MeshdnsError } from '../errors.js';
-import { isDnsLabel } from '../model/index.js';
 
 export function flagError(flag: string, value: string, why: string): MeshdnsError {
   return new MeshdnsError('MESHDNS_FLAG_INVALID', `${flag} "${value}": ${why}`);
@@ -52,25 +51,6 @@ export function parseDomain(flag: string, value: string): string {
   if (!/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/.test(d) || d.includes('..'))
     throw flagError(flag, value, 'not a domain name');
   return d;
-}
-
-// A Kubernetes object name (RFC 1123 subdomain): what Pods, Deployments and StatefulSets are called.
-const OBJECT_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
-
-/** "payments/checkout": the workload's namespace and name. */
-export function parseWorkloadRef(flag: string, value: string): { namespace: string; name: string } {
-  const [namespace, name, ...rest] = value.split('/');
-  if (!namespace || !name || rest.length > 0)
-    throw flagError(flag, value, 'expected NAMESPACE/NAME, e.g. payments/checkout');
-  if (!isDnsLabel(namespace)) throw flagError(flag, value, `"${namespace}" is not a namespace name`);
-  if (!OBJECT_NAME.test(name)) throw flagError(flag, value, `"${name}" is not a Kubernetes object name`);
-  return { namespace, name };
-}
-
-export function parseVipRangeFlag(flag: string, value: string, family: Family): VipRange {
-  const range = parseVipRange(value, family);
-  if (typeof range === 'string') throw flagError(flag, value, range);
-  return range;
 }
 
 /** `--output text|json`: every command that prints a table or an answer takes it (STYLE.md §14). */

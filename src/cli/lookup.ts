@@ -1,11 +1,9 @@
 // `meshdns lookup NAME`: asks the agent like an application would and prints the answer the way
 // `dig +short` does (one RDATA per line), or everything as JSON.
-import type { Command } from 'commander';
-import { DEFAULTS } from '../defaults.js';
 import { parseQtype, presentMessage, qtypeName } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { askServer, buildQuery, cryptoRandom } from '../upstream/index.js';
-import { flagError, outputOption, parseListen, parseMilliseconds } from './flags.js';
+import { flagError, parseListen, parseMilliseconds } from './flags.js';
 
 export interface LookupFlags {
   type: string;
@@ -51,17 +49,4 @@ export async function lookup(name: string, flags: LookupFlags): Promise<void> {
   for (const r of msg.answers) process.stdout.write(`${r.data}\n`);
   // dig +short prints nothing for NXDOMAIN; say it on stderr so scripts reading stdout are unaffected.
   if (msg.rcode !== 'NOERROR') process.stderr.write(`${msg.rcode}\n`);
-}
-
-export function registerLookup(program: Command, fail: (err: unknown) => never): void {
-  program
-    .command('lookup')
-    .description('ask the agent for NAME and print the answer like dig +short')
-    .argument('<name>', 'the name to look up')
-    .option('--type <type>', 'query type', 'A')
-    .option('--server <addr:port>', "the agent's DNS address", DEFAULTS.dnsListen)
-    .option('--tcp', 'ask over TCP')
-    .option('--timeout <ms>', 'how long to wait for the answer', '3000')
-    .addOption(outputOption())
-    .action((name: string, flags: LookupFlags) => lookup(name, flags).catch(fail));
 }

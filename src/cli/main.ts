@@ -1,19 +1,20 @@
 // The CLI is a thin shell: parse flags, call the modules, format output (STYLE.md §14).
+// Every command's options are defined here, so --help lists them all; a command's code is imported
+// only when it runs, so that `serve` does not load what `table` needs and the other way round.
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
-import { capture } from './capture.js';
-import { printConfig } from './config.js';
-
-import { registerExplain } from './explain.js';
+import type { CaptureFlags } from './capture.js';
+import type { ConfigFlags } from './config.js';
+import type { ExplainFlags } from './explain.js';
 import { outputOption } from './flags.js';
-import { registerLookup } from './lookup.js';
+import type { LookupFlags } from './lookup.js';
 import { exitOnStdoutError } from './output.js';
-import { serve } from './serve.js';
+import type { ServeFlags } from './serve.js';
 import { addServeExtraOptions } from './serve-options.js';
-import { printTable } from './table.js';
-import { printVips } from './vips.js';
-import { allocationOptions, workloadOptions } from './workload.js';
+import type { TableFlags } from './table.js';
+import type { VipsFlags } from './vips.js';
+import { allocationOptions, workloadOptions } from './workload-options.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -73,7 +74,9 @@ workloadOptions(serveCommand)
 allocationOptions(serveCommand).addOption(
   new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
 );
-addServeExtraOptions(serveCommand).action((flags, cmd) => serve(flags, cmd).catch(fail));
+addServeExtraOptions(serveCommand).action((flags: ServeFlags, cmd: Command) =>
+  import('./serve.js').then(({ serve }) => serve(flags, cmd)).catch(fail),
+);
 
 const tableCommand = program
   .command('table')
@@ -86,7 +89,9 @@ workloadOptions(tableCommand)
   .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect);
 allocationOptions(tableCommand)
   .addOption(outputOption())
-  .action((flags) => printTable(flags).catch(fail));
+  .action((flags: TableFlags) =>
+    import('./table.js').then(({ printTable }) => printTable(flags)).catch(fail),
+  );
 
 const vipsCommand = program
   .command('vips')
@@ -94,7 +99,7 @@ const vipsCommand = program
   .requiredOption('--manifests <dir>', 'folder of manifests');
 allocationOptions(vipsCommand)
   .addOption(outputOption())
-  .action((flags) => printVips(flags).catch(fail));
+  .action((flags: VipsFlags) => import('./vips.js').then(({ printVips }) => printVips(flags)).catch(fail));
 
 const configCommand = program
   .command('config')
@@ -103,7 +108,9 @@ const configCommand = program
   .requiredOption('--workload <ns/name>', 'the Pod, Deployment or StatefulSet');
 workloadOptions(configCommand)
   .addOption(outputOption())
-  .action((flags) => printConfig(flags).catch(fail));
+  .action((flags: ConfigFlags) =>
+    import('./config.js').then(({ printConfig }) => printConfig(flags)).catch(fail),
+  );
 
 program
   .command('capture')
@@ -118,9 +125,30 @@ program
   .option('--dns-servers <ip...>', 'capture only DNS to these servers (default: all DNS)')
   .option('--vip-range-v4 <cidr>', 'IPv4 VIP range routed locally', DEFAULTS.vipRangeV4)
   .option('--vip-range-v6 <cidr>', 'IPv6 VIP range routed locally', DEFAULTS.vipRangeV6)
-  .action((flags) => capture(flags).catch(fail));
+  .action((flags: CaptureFlags) => import('./capture.js').then(({ capture }) => capture(flags)).catch(fail));
 
-registerLookup(program, fail);
-registerExplain(program, fail);
+program
+  .command('lookup')
+  .description('ask the agent for NAME and print the answer like dig +short')
+  .argument('<name>', 'the name to look up')
+  .option('--type <type>', 'query type', 'A')
+  .option('--server <addr:port>', "the agent's DNS address", DEFAULTS.dnsListen)
+  .option('--tcp', 'ask over TCP')
+  .option('--timeout <ms>', 'how long to wait for the answer', '3000')
+  .addOption(outputOption())
+  .action((name: string, flags: LookupFlags) =>
+    import('./lookup.js').then(({ lookup }) => lookup(name, flags)).catch(fail),
+  );
+
+program
+  .command('explain')
+  .description('how a running agent answers NAME, and why (table, wildcard, cache or upstream)')
+  .argument('<name>', 'the name to explain')
+  .option('--type <type>', 'query type', 'A')
+  .option('--admin <addr:port>', "the agent's admin API", DEFAULTS.adminListen)
+  .addOption(outputOption())
+  .action((name: string, flags: ExplainFlags) =>
+    import('./explain.js').then(({ explainName }) => explainName(name, flags)).catch(fail),
+  );
 
 program.parseAsync(process.argv).catch(fail);

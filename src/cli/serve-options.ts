@@ -4,7 +4,7 @@
 import { type Command, Option } from 'commander';
 import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { processMetrics, Registry } from '../metrics.js';
+import type { Registry } from '../metrics.js';
 import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from '../server/index.js';
 import { CACHE_DEFAULTS, FORWARDER_DEFAULTS } from '../upstream/index.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
@@ -159,6 +159,15 @@ function allowList(flags: ServeExtraFlags): ClientAllowList | undefined {
   );
 }
 
+/**
+ * The registry, with the process's own metrics. prom-client is loaded only when the agent calls this,
+ * once its DNS listeners are up: it is not needed to answer (SPEC §4: forwarding from the first moment).
+ */
+async function metricsRegistry(): Promise<Registry> {
+  const { processMetrics, Registry } = await import('../metrics.js');
+  return processMetrics(new Registry());
+}
+
 /** The agent options these flags decide. */
 export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions> {
   const admin = parseListen('--admin-listen', flags.adminListen);
@@ -180,7 +189,7 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       RANGES.upstreamMaxInFlight,
     ),
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
-    registry: flags.metrics ? processMetrics(new Registry()) : undefined,
+    registry: flags.metrics ? metricsRegistry : undefined,
     logQueries: parseShare(flags.logQueries),
     vipProxy: flags.vipProxy
       ? {

@@ -1,13 +1,16 @@
 // `meshdns serve`: controller (manifests folder) and agent in one process.
-import { isIPv6 } from 'node:net';
+// SPEC §4: the agent answers from the first moment, so what it needs to forward is imported here and
+// the rest (the controller, the mesh model and its validation, the manifests source) only once its
+// listeners are up: that keeps their loading off the path to the first answer.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
-import { type AppliedView, ControllerWorker } from '../controller/index.js';
+import type { AppliedView, ControllerWorker } from '../controller/index.js';
+import { isCheckedIPv6 } from '../dns/index.js';
 import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
-import { loadMeshConfigFile } from '../sources/index.js';
 import {
   parseUpstreamAddress,
   type ResolvConf,
@@ -16,7 +19,7 @@ import {
 } from '../upstream/index.js';
 import { parseDomain, parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
 import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
-import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
+import type { WorkloadFlags } from './workload.js';
 
 export interface ServeFlags extends WorkloadFlags, ServeExtraFlags {
   dnsListen: string;
@@ -37,6 +40,28 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
     if (flags.upstream?.length && flags.search) return undefined;
     throw err;
   }
+}
+
+/**
+ * The controller's modules, one layer of DESIGN.md's module map at a time with a turn of the event loop
+ * between: each import holds the loop that answers DNS while its modules run, so this keeps the
+ * longest hold to one layer's instead of the whole graph's.
+ */
+async function loadController() {
+  const layers = [
+    // The libraries under the model first, each alone: together they are the longest hold.
+    () => import('zod'),
+    () => import('yaml'),
+    () => import('../model/index.js'),
+    () => import('../allocate/index.js'),
+    () => import('../nametable/index.js'),
+    () => import('../sources/index.js'),
+  ];
+  for (const load of layers) {
+    await load();
+    await nextTurn();
+  }
+  return Promise.all([import('../controller/index.js'), import('./workload.js')]);
 }
 
 /**
@@ -69,22 +94,27 @@ function useView(agent: Agent, view: AppliedView, logger: Logger): void {
     .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));
 }
 
-interface Inputs {
+interface Resolvers {
   upstreams: UpstreamServer[];
   searchDomains: string[];
   conf: ResolvConf | undefined;
-  meshConfig: MeshSettings | undefined;
 }
 
-/** What `serve` reads from outside its flags: resolv.conf and `--mesh-config`; again on SIGHUP. */
-async function readInputs(flags: ServeFlags, meshConfigFile: string | undefined): Promise<Inputs> {
+/** What the agent reads from outside its flags: resolv.conf; again on SIGHUP. */
+async function readResolvers(flags: ServeFlags): Promise<Resolvers> {
   const conf = await resolvConfOrNone(flags);
   const upstreams: UpstreamServer[] = flags.upstream?.length
     ? flags.upstream.map((u) => parseUpstreamAddress(u))
     : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: 53 }));
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
-  const meshConfig = meshConfigFile ? await loadMeshConfigFile(meshConfigFile) : undefined;
-  return { upstreams, searchDomains, conf, meshConfig };
+  return { upstreams, searchDomains, conf };
+}
+
+/** `--mesh-config`, read at start and again on SIGHUP (the manifests source is loaded with it). */
+async function readMeshConfig(meshConfigFile: string | undefined): Promise<MeshSettings | undefined> {
+  if (!meshConfigFile) return undefined;
+  const { loadMeshConfigFile } = await import('../sources/index.js');
+  return loadMeshConfigFile(meshConfigFile);
 }
 
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
@@ -92,10 +122,9 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const timeoutMs = parseMilliseconds('--upstream-timeout', flags.upstreamTimeout);
   const rescanIntervalMs = parseMilliseconds('--manifests-rescan-interval', flags.manifestsRescanInterval);
   const maxManifestBytes = parsePositiveInt('--max-manifest-bytes', flags.maxManifestBytes);
-  const setup = resolveWorkloadFlags(flags);
   const logger = createLogger(flags.logLevel);
   const signals = exitOnSignal(logger);
-  const { upstreams, searchDomains, conf, meshConfig } = await readInputs(flags, setup.meshConfigFile);
+  const { upstreams, searchDomains, conf } = await readResolvers(flags);
   if (conf?.defaulted && !flags.upstream?.length) {
     logger.warn(
       { resolvConf: flags.resolvConf, upstream: `${conf.nameservers[0]}:53` },
@@ -103,13 +132,12 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     );
   }
   const extra = agentExtraOptions(flags);
-  const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
 
   // SPEC §4: the listener answers from the first moment, forwarding every query until the first
   // table is in (a big folder takes a while to load); it closes again if the workload's capture is off.
   const agent = new Agent({
     listen,
-    listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isIPv6(u.host)),
+    listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isCheckedIPv6(u.host)),
     upstreams,
     upstreamTimeoutMs: timeoutMs,
     upstreamAttempts: conf?.attempts,
@@ -131,6 +159,18 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   signals.closing(() => agent.close());
   await agent.start();
 
+  // Checked once the agent forwards: these flags need the mesh model, which is not needed to answer.
+  const [{ ControllerWorker }, { resolveWorkloadFlags }] = await loadController();
+  let setup: ReturnType<typeof resolveWorkloadFlags>;
+  let meshConfig: MeshSettings | undefined;
+  try {
+    setup = resolveWorkloadFlags(flags);
+    meshConfig = await readMeshConfig(setup.meshConfigFile);
+  } catch (err) {
+    await agent.close();
+    throw err;
+  }
+  const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
   const controller = new ControllerWorker({
     manifestsDir: setup.manifestsDir,
     scope,
@@ -192,10 +232,11 @@ async function reload(
 ): Promise<void> {
   logger.info('SIGHUP: re-reading resolv.conf, --mesh-config and the manifests folder');
   try {
-    const inputs = await readInputs(flags, meshConfigFile);
+    const inputs = await readResolvers(flags);
+    const meshConfig = await readMeshConfig(meshConfigFile);
     agent.forwarder.setServers(inputs.upstreams);
     const scope = { ...controller.scope(), searchDomains: inputs.searchDomains };
-    controller.reload({ scope, ...(inputs.meshConfig ? { meshConfig: inputs.meshConfig } : {}) });
+    controller.reload({ scope, ...(meshConfig ? { meshConfig } : {}) });
   } catch (err) {
     const e = err as MeshdnsError;
     logger.error({ code: e.code }, `reload failed, keeping what was loaded before: ${e.message}`);

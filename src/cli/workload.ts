@@ -1,9 +1,9 @@
 // The flags every workload-shaped command shares (`serve`, `table`, `vips`, `config`), checked once.
-import type { Command } from 'commander';
 import type { VipRanges } from '../allocate/index.js';
 import { defaultStateFile, type LoadOptions, type WorkloadRef } from '../controller/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { flagError, parseDomain, parseSeconds, parseVipRangeFlag, parseWorkloadRef } from './flags.js';
+import { flagError, parseDomain, parseSeconds } from './flags.js';
+import { parseVipRangeFlag, parseWorkloadRef } from './mesh-flags.js';
 
 export interface WorkloadFlags {
   manifests: string;
@@ -27,35 +27,6 @@ export interface WorkloadSetup {
   ranges: VipRanges;
   /** How long an absent ServiceEntry keeps its VIPs. */
   graceMs: number;
-}
-
-/** Adds the allocation flags: where the state lives and the ranges. */
-export function allocationOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--state-file <file>',
-      `VIP allocations (default: <parent of --manifests>/${DEFAULTS.stateDir}/<its name>${DEFAULTS.stateFileSuffix})`,
-    )
-    .option('--vip-range-v4 <cidr>', 'IPv4 range for auto-allocated VIPs', DEFAULTS.vipRangeV4)
-    .option('--vip-range-v6 <cidr>', 'IPv6 range for auto-allocated VIPs', DEFAULTS.vipRangeV6)
-    .option(
-      '--vip-release-grace <seconds>',
-      'how long a deleted ServiceEntry keeps its VIPs before another host may take them',
-      String(DEFAULTS.vipReleaseGraceMs / 1000),
-    );
-}
-
-/** Adds `--namespace` and `--mesh-config` (`--workload` is added by each command: required or not). */
-export function workloadOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--namespace <ns>',
-      `the workload's namespace (default: --workload's, else "${DEFAULTS.namespace}")`,
-    )
-    .option(
-      '--mesh-config <file>',
-      "MeshConfig to use instead of the folder's (meshconfig.yaml, ConfigMap istio)",
-    );
 }
 
 export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {

@@ -1,3 +1,5 @@
+export * from './address.js';
+export * from './codec.js';
 export * from './constants.js';
 export * from './name.js';
 export * from './present.js';

@@ -1,6 +1,7 @@
 // Records in presentation format (RFC 1035 §5.1), as `dig` prints them: for `lookup`, `explain` and
 // the debug views. Off the hot path, so the message is decoded with dns-packet.
-import dnsPacket from 'dns-packet';
+import type dnsPacket from 'dns-packet';
+import { dnsCodec } from './codec.js';
 import { RCODE_NAMES } from './constants.js';
 
 export interface PresentedRecord {
@@ -49,7 +50,7 @@ function present(list: dnsPacket.Answer[] | undefined): PresentedRecord[] {
 
 /** A response message for people; throws when it does not decode. */
 export function presentMessage(msg: Buffer): PresentedMessage {
-  const p = dnsPacket.decode(msg);
+  const p = dnsCodec().decode(msg);
   const flags = msg.readUInt16BE(2);
   const names: [number, string][] = [
     [0x0400, 'aa'],

@@ -1,8 +1,6 @@
 export { CacheStage, type CacheStageOptions } from './cache-stage.js';
 export { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from './client-access.js';
-export { limitMetrics } from './limit-metrics.js';
 export { LIMIT_NAMES, type LimitName, type LimitObserver, type LimitStats, ServerLimits } from './limits.js';
-export { type QueryLogger, ServerMetrics, type ServerMetricsOptions } from './metrics.js';
 export {
   type AnswerObserver,
   type AnswerSource,
@@ -14,6 +12,7 @@ export {
   type Stage,
   type Transport,
 } from './pipeline.js';
+export { QueryCounts, type QueryCountsOptions, type QueryLogger } from './query-counts.js';
 export { DnsServer, type DnsServerOptions } from './server.js';
 export { ForwardStage, TableStage, type UpstreamClient } from './stages.js';
 export type { TcpLimits } from './tcp.js';

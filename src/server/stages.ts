@@ -1,7 +1,6 @@
 // The stages of the request path: the name table, then the upstream forwarder (the cache goes
 // between them in a later issue).
-import dnsPacket from 'dns-packet';
-import { buildEmpty, QTYPE, RCODE } from '../dns/index.js';
+import { buildEmpty, dnsCodec, QTYPE, RCODE } from '../dns/index.js';
 import type { NameTable, TableEntry } from '../nametable/index.js';
 import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 
@@ -55,12 +54,12 @@ export class TableStage implements Stage {
     if (!reply) return ours;
     try {
       if ((reply.readUInt16BE(2) & 0xf) !== RCODE.NOERROR) return ours;
-      const theirs = dnsPacket.decode(reply);
-      const mine = dnsPacket.decode(ours);
+      const theirs = dnsCodec().decode(reply);
+      const mine = dnsCodec().decode(ours);
       if (!theirs.answers?.length) return ours;
       mine.answers = [...(mine.answers ?? []), ...theirs.answers];
       mine.flags = (mine.flags ?? 0) & ~0x0200;
-      const out = dnsPacket.encode(mine);
+      const out = dnsCodec().encode(mine);
       // dns-packet lower-cases nothing but rewrites the question; restore the client's bytes.
       req.msg.copy(out, 12, 12, req.q.qEnd);
       return out;

@@ -1,7 +1,7 @@
 // UDP listener. Datagrams that arrive in one turn of the event loop are answered as one batch:
 // today each reply is its own send(); the batch is the seam where recvmmsg/sendmmsg go later.
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isCheckedIPv6 } from '../dns/index.js';
 import type { ClientAllowList } from './client-access.js';
 import type { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
@@ -28,7 +28,10 @@ export class UdpListener {
   }
 
   async start(host: string, port: number): Promise<number> {
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    const socket = dgram.createSocket({
+      type: isCheckedIPv6(host) ? 'udp6' : 'udp4',
+      recvBufferSize: 4 << 20,
+    });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);

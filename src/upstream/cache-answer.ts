@@ -1,6 +1,6 @@
 // What of an upstream reply the cache keeps, for how long, and how a kept answer is given to a client.
-import dnsPacket from 'dns-packet';
 import {
+  dnsCodec,
   FLAG_AA,
   FLAG_CD,
   FLAG_RD,
@@ -90,13 +90,13 @@ function rebuild(reply: Buffer, view: MessageView, keep: boolean[]): Buffer | nu
   }
   try {
     // Rare: dropping records from the middle breaks compression pointers, so re-encode.
-    const packet = dnsPacket.decode(reply);
+    const packet = dnsCodec().decode(reply);
     let i = 0;
     const pick = <T>(list: T[] | undefined) => (list ?? []).filter(() => keep[i++]);
     packet.answers = pick(packet.answers);
     packet.authorities = pick(packet.authorities);
     packet.additionals = pick(packet.additionals);
-    const body = dnsPacket.encode(packet);
+    const body = dnsCodec().encode(packet);
     body.writeUInt16BE(reply.readUInt16BE(2), 2);
     return body;
   } catch {

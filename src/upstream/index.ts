@@ -27,6 +27,7 @@ export {
   type ServerStats,
 } from './forwarder.js';
 export { buildQuery } from './message.js';
+export { PendingUpstreamCounts, UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
 export {
   formatUpstream,
   parseResolvConf,

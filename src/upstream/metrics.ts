@@ -4,9 +4,9 @@ import { Counter, Histogram } from 'prom-client';
 import { counterFrom, gaugeFrom, type Registry } from '../metrics.js';
 import type { CacheStats } from './cache.js';
 import type { ForwarderStats } from './forwarder.js';
+import { UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
 
-/** Istio's buckets for dns_upstream_request_duration_seconds. */
-export const UPSTREAM_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.1, 1, 5];
+export { UPSTREAM_DURATION_BUCKETS };
 
 /** Counts forwarded queries as Istio does: once per query, failed when no upstream answered. */
 export function upstreamMetrics(

@@ -1,6 +1,7 @@
 // resolv.conf(5) as glibc reads it (resolv/res_init.c), and upstream addresses given as flags.
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
+import { isCheckedIPv6 } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { DNS_PORT, RESOLV_DEFAULTS } from './defaults.js';
 
@@ -31,7 +32,7 @@ export interface UpstreamServer {
 
 /** "1.2.3.4:53", "[::1]:53": the form used in logs, stats and metrics. */
 export function formatUpstream(server: UpstreamServer): string {
-  return isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+  return isCheckedIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
 /**
@@ -99,6 +100,14 @@ export async function readResolvConf(path: string): Promise<ResolvConf> {
  * Parses an `--upstream` value: `1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]`, `[fe80::1%eth0]:53`.
  * Host names are refused: the forwarder is where names get resolved, so it cannot depend on one.
  */
+/**
+ * Every IPv6 address has two colons or more; an IPv4 address with its port has one. Testing this first
+ * keeps IPv4 upstreams away from net.isIPv6, whose first call is slow (see dns/address.ts).
+ */
+function hasTwoColons(value: string): boolean {
+  return value.indexOf(':') !== value.lastIndexOf(':');
+}
+
 export function parseUpstreamAddress(spec: string, defaultPort = DNS_PORT): UpstreamServer {
   const value = spec.trim();
   const fail = (reason: string): never => {
@@ -115,7 +124,7 @@ export function parseUpstreamAddress(spec: string, defaultPort = DNS_PORT): Upst
     host = bracketed[1];
     portText = bracketed[2];
     if (!isIPv6(host)) return fail(`"${host}" in brackets is not an IPv6 address`);
-  } else if (!isIPv6(value)) {
+  } else if (!(hasTwoColons(value) && isIPv6(value))) {
     const colon = value.lastIndexOf(':');
     if (colon >= 0) {
       host = value.slice(0, colon);

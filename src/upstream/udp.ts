@@ -1,6 +1,6 @@
 // One query to one server over UDP, on a fresh socket (RFC 5452 §9.2: a random source port per query).
 import { createSocket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isCheckedIPv6 } from '../dns/index.js';
 import { type ExchangeHooks, errorOutcome, type Outcome } from './exchange.js';
 import { answersQuery } from './message.js';
 import type { UpstreamServer } from './resolvconf.js';
@@ -22,7 +22,7 @@ export function udpExchange(
   hooks: ExchangeHooks,
 ): Promise<Outcome> {
   return new Promise((resolve) => {
-    const socket = createSocket(isIPv6(server.host) ? 'udp6' : 'udp4');
+    const socket = createSocket(isCheckedIPv6(server.host) ? 'udp6' : 'udp4');
     let remote: { address: string; port: number } | undefined;
     let done = false;
     const finish = (outcome: Outcome): void => {

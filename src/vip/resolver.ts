@@ -1,8 +1,7 @@
 // Backend names are resolved through the upstream resolvers, never through our own table: the
 // table would answer a ServiceEntry host with its VIP, and the proxy would connect to itself.
 import { isIP } from 'node:net';
-import dnsPacket from 'dns-packet';
-import { QTYPE } from '../dns/index.js';
+import { dnsCodec, QTYPE } from '../dns/index.js';
 
 export interface UpstreamQuerier {
   query(name: string, qtype: number): Promise<Buffer | null>;
@@ -29,7 +28,7 @@ export function upstreamResolver(
     const reply = await upstream.query(name, qtype).catch(() => null);
     if (!reply) return { ips: [], ttl: 0 };
     try {
-      const answers = dnsPacket.decode(reply).answers ?? [];
+      const answers = dnsCodec().decode(reply).answers ?? [];
       const want = qtype === QTYPE.A ? 'A' : 'AAAA';
       const records = answers.filter((a) => a.type === want) as { data: string; ttl?: number }[];
       return { ips: records.map((r) => r.data), ttl: Math.min(...records.map((r) => r.ttl ?? 0)) };

@@ -86,6 +86,41 @@ describe('meshdns serve: start-up and signals', () => {
     }
   });
 
+  it('counts the queries forwarded before its metrics are loaded (they load once it answers)', async () => {
+    const port = await freePort('127.0.0.1');
+    const admin = await freePort('127.0.0.1');
+    const name = 'counted.example';
+    const run = startCli([
+      'serve',
+      ...['--manifests', big, '--dns-listen', `127.0.0.1:${port}`],
+      ...['--upstream', `127.0.0.1:${upstream.port}`, '--admin-listen', `127.0.0.1:${admin}`],
+      ...['--state-file', join(tmp(), `state-${port}.json`)],
+    ]);
+    try {
+      const deadline = Date.now() + 30_000;
+      let answered = false;
+      while (!answered && Date.now() < deadline && run.child.exitCode === null) {
+        answered = await ask('udp', port, name, 'A', { timeoutMs: 100 }).then(
+          () => true,
+          () => new Promise<boolean>((r) => setTimeout(() => r(false), 2)),
+        );
+      }
+      assert.ok(answered, run.output());
+      // Every query the upstream saw is in Istio's counters and histogram, the first ones included.
+      await eventually(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+        const value = (metric: string) => Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1]);
+        const seen = upstream.queries.filter((q) => q.name === name).length;
+        assert.ok(seen >= 1);
+        assert.equal(value('dns_upstream_requests_total'), seen);
+        assert.equal(value('dns_upstream_request_duration_seconds_count'), seen);
+        assert.ok(value('dns_requests_total') >= seen);
+      }, 10_000);
+    } finally {
+      assert.equal(await run.stop(), 0, run.output());
+    }
+  });
+
   it('SIGTERM during start-up exits 0', async () => {
     const { port, run } = await serveBig();
     let code: number | null;

@@ -6,7 +6,8 @@ import pino from 'pino';
 import { BurstLog } from '../../src/agent/burst-log.js';
 import { readQuery } from '../../src/dns/index.js';
 import { Registry } from '../../src/metrics.js';
-import { type Request, ServerMetrics } from '../../src/server/index.js';
+import type { Request } from '../../src/server/index.js';
+import { ServerMetrics } from '../../src/server/metrics.js';
 import { encodeQuery } from '../helpers/dns-client.js';
 import { FakeClock } from '../helpers/fake-upstream.js';
 

@@ -1,0 +1,51 @@
+// What the agent starts once its DNS listeners answer: the metrics, the VIP proxy (SPEC §6) and the
+// admin API (SPEC §8). agent.ts imports this file only then, so that prom-client, the HTTP server and
+// the name table's model are not loaded before the first answer (SPEC §4).
+import { AdminServer } from '../admin/index.js';
+import type { Registry } from '../metrics.js';
+import { limitMetrics } from '../server/limit-metrics.js';
+import { queryMetrics } from '../server/metrics.js';
+import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
+import { upstreamResolver, VipProxy, vipMetrics } from '../vip/index.js';
+import { agentAdminSource } from './admin-source.js';
+import type { Agent, AgentOptions } from './agent.js';
+import { agentMetrics } from './metrics.js';
+
+export interface AgentServices {
+  /** Counts a forwarded query into Istio's upstream metrics; absent without a registry. */
+  countUpstream?: (seconds: number, ok: boolean) => void;
+  vipProxy?: VipProxy;
+  admin?: AdminServer;
+}
+
+/** Registers the agent's metrics and builds its proxy and admin server (not started). */
+export function startServices(
+  agent: Agent,
+  opts: AgentOptions,
+  registry: Registry | undefined,
+): AgentServices {
+  const out: AgentServices = {};
+  if (registry) {
+    const count = upstreamMetrics(registry, () => agent.forwarder.stats());
+    // The queries forwarded before the registry existed are counted as if seen live.
+    agent.pendingUpstream?.replay(count);
+    out.countUpstream = count;
+    const cache = agent.cache;
+    if (cache) cacheMetrics(registry, () => cache.stats());
+    if (agent.queryCounts) queryMetrics(registry, agent.queryCounts);
+    agentMetrics(registry, () => agent.table()?.size ?? 0, agent.configCounters);
+    limitMetrics(registry, agent.limits);
+  }
+  if (opts.vipProxy) {
+    // Backends are resolved through the upstreams, never our own table (which answers with VIPs).
+    const proxy = new VipProxy({
+      ...opts.vipProxy,
+      resolve: upstreamResolver(agent.forwarder),
+      logger: opts.logger,
+    });
+    out.vipProxy = proxy;
+    if (registry) vipMetrics(registry, () => proxy.stats());
+  }
+  if (opts.admin) out.admin = new AdminServer(opts.admin, agentAdminSource(agent, opts, registry));
+  return out;
+}

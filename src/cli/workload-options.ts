@@ -1,0 +1,33 @@
+// The flags every workload-shaped command shares (`serve`, `table`, `vips`, `config`): their
+// definitions only, so that the CLI can list them without loading what checks them (workload.ts).
+import type { Command } from 'commander';
+import { DEFAULTS } from '../defaults.js';
+
+/** Adds the allocation flags: where the state lives and the ranges. */
+export function allocationOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--state-file <file>',
+      `VIP allocations (default: <parent of --manifests>/${DEFAULTS.stateDir}/<its name>${DEFAULTS.stateFileSuffix})`,
+    )
+    .option('--vip-range-v4 <cidr>', 'IPv4 range for auto-allocated VIPs', DEFAULTS.vipRangeV4)
+    .option('--vip-range-v6 <cidr>', 'IPv6 range for auto-allocated VIPs', DEFAULTS.vipRangeV6)
+    .option(
+      '--vip-release-grace <seconds>',
+      'how long a deleted ServiceEntry keeps its VIPs before another host may take them',
+      String(DEFAULTS.vipReleaseGraceMs / 1000),
+    );
+}
+
+/** Adds `--namespace` and `--mesh-config` (`--workload` is added by each command: required or not). */
+export function workloadOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--namespace <ns>',
+      `the workload's namespace (default: --workload's, else "${DEFAULTS.namespace}")`,
+    )
+    .option(
+      '--mesh-config <file>',
+      "MeshConfig to use instead of the folder's (meshconfig.yaml, ConfigMap istio)",
+    );
+}

@@ -1,0 +1,126 @@
+// The pipeline's counts behind the request metrics (metrics.ts): requests by protocol and qtype and
+// responses by source and rcode. Counting is a typed-array increment per query (no labels, no
+// allocation on the hot path); the samples are built at scrape time. No prom-client here: the agent
+// counts from its first query and registers the metrics once its listeners are up.
+import { keyToName, QTYPE, qtypeName } from '../dns/index.js';
+import type { Sample } from '../metrics.js';
+import type { Request, Transport } from './pipeline.js';
+
+const PROTOCOLS: Transport[] = ['udp', 'tcp'];
+/** The qtypes with their own label value; any other is "other". */
+const QTYPES: [string, number][] = [
+  ['A', QTYPE.A],
+  ['AAAA', QTYPE.AAAA],
+  ['CNAME', QTYPE.CNAME],
+  ['MX', QTYPE.MX],
+  ['TXT', QTYPE.TXT],
+  ['SRV', QTYPE.SRV],
+  ['PTR', QTYPE.PTR],
+  ['NS', QTYPE.NS],
+  ['SOA', QTYPE.SOA],
+  ['SVCB', 64],
+  ['HTTPS', 65],
+  ['ANY', QTYPE.ANY],
+  ['other', -1],
+];
+const SOURCES = ['table', 'cache', 'stale', 'upstream', 'none', 'refused'] as const;
+const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+/** rcodes 0-15, and one slot for queries dropped without an answer. */
+const RCODE_SLOTS = 17;
+const DROPPED = 16;
+
+const qtypeSlot = new Uint8Array(65536).fill(QTYPES.length - 1);
+for (const [i, [, code]] of QTYPES.entries()) if (code >= 0) qtypeSlot[code] = i;
+
+function sourceSlot(source: string): number {
+  switch (source) {
+    case 'table':
+      return 0;
+    case 'cache':
+      return 1;
+    case 'stale':
+      return 2;
+    case 'upstream':
+      return 3;
+    case 'refused':
+      return 5;
+    default:
+      return 4;
+  }
+}
+
+const rcodeLabel = (slot: number) => (slot === DROPPED ? 'dropped' : (RCODE_LABELS[slot] ?? `RCODE${slot}`));
+
+export interface QueryLogger {
+  info(fields: Record<string, unknown>, msg: string): void;
+}
+
+export interface QueryCountsOptions {
+  /** Share of answered queries logged (SPEC §8 `--log-queries`); 0 or absent: none. */
+  logQueries?: { sample: number; logger: QueryLogger; random: () => number };
+}
+
+/** The pipeline's observer: counts every message and logs a sample of queries. */
+export class QueryCounts {
+  private readonly requests = new Float64Array(PROTOCOLS.length * QTYPES.length);
+  private readonly responses = new Float64Array(SOURCES.length * RCODE_SLOTS);
+  private readonly malformed = new Float64Array(PROTOCOLS.length);
+  private readonly log: QueryCountsOptions['logQueries'];
+
+  constructor(opts: QueryCountsOptions = {}) {
+    this.log = opts.logQueries && opts.logQueries.sample > 0 ? opts.logQueries : undefined;
+  }
+
+  readonly answered = (req: Request, source: string, answer: Buffer | null): void => {
+    const p = req.transport === 'udp' ? 0 : 1;
+    this.requests[p * QTYPES.length + qtypeSlot[req.q.qtype]]++;
+    const rcode = answer === null || answer.length < 4 ? DROPPED : answer[3] & 0xf;
+    this.responses[sourceSlot(source) * RCODE_SLOTS + rcode]++;
+    if (this.log !== undefined && this.log.random() < this.log.sample) {
+      this.log.logger.info(
+        {
+          qname: keyToName(req.q.qkey),
+          qtype: qtypeName(req.q.qtype),
+          protocol: req.transport,
+          source,
+          rcode: rcodeLabel(rcode),
+        },
+        'query',
+      );
+    }
+  };
+
+  readonly rejected = (transport: Transport): void => {
+    this.malformed[transport === 'udp' ? 0 : 1]++;
+  };
+
+  total(): number {
+    let n = 0;
+    for (const v of this.requests) n += v;
+    for (const v of this.malformed) n += v;
+    return n;
+  }
+
+  requestSamples(): Sample[] {
+    const out: Sample[] = [];
+    for (const [p, protocol] of PROTOCOLS.entries()) {
+      for (const [t, [qtype]] of QTYPES.entries()) {
+        const n = this.requests[p * QTYPES.length + t];
+        if (n > 0) out.push([{ protocol, qtype }, n]);
+      }
+      if (this.malformed[p] > 0) out.push([{ protocol, qtype: 'invalid' }, this.malformed[p]]);
+    }
+    return out;
+  }
+
+  responseSamples(): Sample[] {
+    const out: Sample[] = [];
+    for (const [s, source] of SOURCES.entries()) {
+      for (let r = 0; r < RCODE_SLOTS; r++) {
+        const n = this.responses[s * RCODE_SLOTS + r];
+        if (n > 0) out.push([{ source, rcode: rcodeLabel(r) }, n]);
+      }
+    }
+    return out;
+  }
+}
