@@ -1,7 +1,7 @@
 // VIP ranges and addresses as numbers: allocation walks a range in order, so addresses are
 // bigints inside and strings (IPv6 in its RFC 5952 form) at the edges.
 import { isIP, isIPv4 } from 'node:net';
-import { ipToBytes, isCidr } from '../model/index.js';
+import { ipToBytes, isCidr } from '../dns/index.js';
 
 export type Family = 4 | 6;
 

@@ -1,7 +1,8 @@
-// Flag parsers that need the mesh model or the VIP allocator (zod comes with them), apart from
-// flags.ts so that commands which take no such flag (lookup, explain, serve's listener) do not load them.
-import { type Family, parseVipRange, type VipRange } from '../allocate/index.js';
-import { isDnsLabel } from '../model/index.js';
+// Flag parsers for the workload and the VIP ranges, apart from flags.ts so that commands which take no
+// such flag (lookup, explain) do not load them. The range parser is imported on its own, not through
+// the allocator's index, which loads the model (zod): serve reads these on the thread that answers DNS.
+import { type Family, parseVipRange, type VipRange } from '../allocate/range.js';
+import { isDnsLabel } from '../dns/index.js';
 import { flagError } from './flags.js';
 
 // A Kubernetes object name (RFC 1123 subdomain): what Pods, Deployments and StatefulSets are called.

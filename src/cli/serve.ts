@@ -1,8 +1,7 @@
 // `meshdns serve`: controller (manifests folder) and agent in one process.
 // SPEC §4: the agent answers from the first moment, so what it needs to forward is imported here and
-// the rest (the controller, the mesh model and its validation, the manifests source) only once its
-// listeners are up: that keeps their loading off the path to the first answer.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+// the controller's handle once its listeners are up; the controller's own modules (the mesh model and
+// its validation, the manifests source) load in its worker thread, never on this one.
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
@@ -43,25 +42,12 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
 }
 
 /**
- * The controller's modules, one layer of DESIGN.md's module map at a time with a turn of the event loop
- * between: each import holds the loop that answers DNS while its modules run, so this keeps the
- * longest hold to one layer's instead of the whole graph's.
+ * What the agent's thread needs of the controller: the worker's handle and the flag checks. The
+ * model (zod), the manifests source (yaml) and the allocator load in the worker thread only, so
+ * loading them never holds the loop that answers DNS.
  */
-async function loadController() {
-  const layers = [
-    // The libraries under the model first, each alone: together they are the longest hold.
-    () => import('zod'),
-    () => import('yaml'),
-    () => import('../model/index.js'),
-    () => import('../allocate/index.js'),
-    () => import('../nametable/index.js'),
-    () => import('../sources/index.js'),
-  ];
-  for (const load of layers) {
-    await load();
-    await nextTurn();
-  }
-  return Promise.all([import('../controller/index.js'), import('./workload.js')]);
+function loadController() {
+  return Promise.all([import('../controller/remote.js'), import('./workload.js')]);
 }
 
 /**

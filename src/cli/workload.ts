@@ -1,6 +1,9 @@
 // The flags every workload-shaped command shares (`serve`, `table`, `vips`, `config`), checked once.
 import type { VipRanges } from '../allocate/index.js';
-import { defaultStateFile, type LoadOptions, type WorkloadRef } from '../controller/index.js';
+import type { LoadOptions, WorkloadRef } from '../controller/index.js';
+// Not through the controller's index: serve reads these flags on the thread that answers DNS, which
+// must not load the model (zod) and the manifests source (yaml) that only the controller's worker needs.
+import { defaultStateFile } from '../controller/state-path.js';
 import { DEFAULTS } from '../defaults.js';
 import { flagError, parseDomain, parseSeconds } from './flags.js';
 import { parseVipRangeFlag, parseWorkloadRef } from './mesh-flags.js';

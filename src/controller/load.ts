@@ -1,14 +1,16 @@
 // The one-shot form of the controller, for `meshdns table`, `vips` and `config`: read the folder,
 // the state file and the mesh config once, and build the workload's view. Nothing is written.
-import { realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { readAllocationState, type VipRanges } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { findWorkload, type Resources, type Workload } from '../model/index.js';
 import type { TableScope } from '../nametable/index.js';
 import { loadManifests, loadMeshConfigFile } from '../sources/index.js';
+import { defaultStateFile } from './state-path.js';
 import { buildView, type WorkloadRef, type WorkloadView } from './view.js';
+
+export { defaultStateFile };
 
 export interface LoadOptions {
   manifestsDir: string;
@@ -25,22 +27,6 @@ export interface LoadedView extends WorkloadView {
   resources: Resources;
   /** Everything wrong with the inputs, in the order read: manifests, state file, config, allocation. */
   errors: MeshdnsError[];
-}
-
-/**
- * `<parent>/.meshdns/<name>.allocations.json` for the manifests folder `<parent>/<name>` (symlinks
- * resolved): beside the folder, so it is never a manifest, and one per folder, so two folders of one
- * parent never erase each other's VIPs.
- */
-export function defaultStateFile(manifestsDir: string): string {
-  let dir = resolve(manifestsDir);
-  try {
-    dir = realpathSync.native(dir);
-  } catch {
-    // A missing folder is reported by the source; the path is only a default.
-  }
-  const name = basename(dir) || 'root';
-  return join(dirname(dir), DEFAULTS.stateDir, `${name}${DEFAULTS.stateFileSuffix}`);
 }
 
 /**

@@ -70,3 +70,11 @@ export function parentKey(key: string): string | undefined {
   const len = key.charCodeAt(0);
   return len === 0 ? undefined : key.slice(len + 1);
 }
+
+// An LDH label (RFC 1123 §2.1): letters, digits and inner hyphens, 1-63 characters.
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A Kubernetes object name that becomes one DNS label (Service, Namespace, hostname). */
+export function isDnsLabel(name: string): boolean {
+  return LABEL.test(name);
+}

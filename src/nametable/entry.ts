@@ -6,12 +6,12 @@ import {
   buildEmpty,
   encodeName,
   encodeRecord,
+  ipToBytes,
   QTYPE,
   type Query,
   RCODE,
   recordRun,
 } from '../dns/index.js';
-import { ipToBytes } from '../model/index.js';
 
 /** SPEC §3: every table answer carries TTL 30 (Istio's value). */
 export const TABLE_TTL = 30;
