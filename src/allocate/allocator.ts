@@ -4,16 +4,8 @@
 import { MeshdnsError } from '../errors.js';
 import { formatSource, type ServiceEntry } from '../model/index.js';
 import { type Ineligible, ineligibility } from './eligibility.js';
-import {
-  type AddressBlock,
-  bigIntToIp,
-  blockOf,
-  type Family,
-  familyOf,
-  ipToBigInt,
-  type VipRange,
-  type VipRanges,
-} from './range.js';
+import { bigIntToIp, type Family, familyOf, ipToBigInt, type VipRange, type VipRanges } from './range.js';
+import { type Reservations, userReservations } from './reservations.js';
 
 /** One host's VIPs as persisted, keyed by (namespace, entry name, host). */
 export interface StoredAllocation {
@@ -84,43 +76,6 @@ function label(se: ServiceEntry): string {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * The user's addresses (spec.addresses, CIDRs included) of one family, as sorted disjoint blocks, so
- * that "is this address the user's" is a binary search rather than a scan of every user address.
- */
-class Reservations {
-  readonly #starts: bigint[] = [];
-  readonly #ends: bigint[] = [];
-  readonly #owners: string[] = [];
-
-  constructor(blocks: { block: AddressBlock; owner: string }[]) {
-    blocks.sort((a, b) => (a.block.start < b.block.start ? -1 : a.block.start > b.block.start ? 1 : 0));
-    for (const { block, owner } of blocks) {
-      const last = this.#ends.length - 1;
-      // Overlapping blocks merge; the first owner names the merged block.
-      if (last >= 0 && block.start <= this.#ends[last]! + 1n) {
-        if (block.end > this.#ends[last]!) this.#ends[last] = block.end;
-        continue;
-      }
-      this.#starts.push(block.start);
-      this.#ends.push(block.end);
-      this.#owners.push(owner);
-    }
-  }
-
-  /** The block holding `v`, if any. */
-  find(v: bigint): { end: bigint; owner: string } | undefined {
-    let lo = 0;
-    let hi = this.#starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#starts[mid]! <= v) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return hi >= 0 && v <= this.#ends[hi]! ? { end: this.#ends[hi]!, owner: this.#owners[hi]! } : undefined;
-  }
-}
-
 /** One family's range: who holds what, and a cursor for sequential allocation. */
 class Pool {
   readonly used = new Map<bigint, string>();
@@ -160,21 +115,9 @@ class Pool {
 
 // Oldest first (SPEC §5: the oldest entry keeps a contested VIP); entries without a readable
 // creationTimestamp count as newest. Ties fall back to names so the order never depends on files.
-function age(se: ServiceEntry): number {
+export function entryAge(se: ServiceEntry): number {
   const t = se.meta.creationTimestamp ? Date.parse(se.meta.creationTimestamp) : Number.NaN;
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
-}
-
-function userReservations(entries: readonly ServiceEntry[], family: Family): Reservations {
-  return new Reservations(
-    entries.flatMap((se) =>
-      se.addresses.flatMap((a) => {
-        const block = blockOf(a);
-        const owner = `in spec.addresses (${a}) of ServiceEntry ${se.meta.namespace}/${se.meta.name}`;
-        return block && block.family === family ? [{ block, owner }] : [];
-      }),
-    ),
-  );
 }
 
 /** A host of the snapshot, with what the allocator needs about its entry computed once. */
@@ -216,11 +159,11 @@ export function allocate(
   const before = new Map(previous.map((p) => [allocationKey(p.namespace, p.name, p.host), p]));
   const hosts: Candidate[] = [];
   for (const se of entries) {
-    const entryAge = age(se);
+    const seAge = entryAge(se);
     for (const host of new Set(se.hosts)) {
       const why = ineligibility(se, host);
       const { namespace, name } = se.meta;
-      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se, age: entryAge, outside: [] });
+      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se, age: seAge, outside: [] });
     }
   }
   const eligible = hosts.filter((h) => h.state === 'new').sort(byAge);

@@ -1,0 +1,89 @@
+// One family's range for the incremental allocator: who holds what, and the lowest free address
+// found without scanning from the start on every call (the one-shot allocator walks a cursor that
+// only moves forward; here addresses are also freed between calls).
+import type { VipRange } from './range.js';
+import type { Reservations } from './reservations.js';
+
+/** Undoes one change; the allocator replays them in reverse when it gives up on a fast update. */
+export type Undo = () => void;
+
+export class FreePool {
+  /** Address → the allocationKey of the host (present or held) using it. */
+  readonly used = new Map<bigint, string>();
+  /** Every address below the hint is used, reserved, or in `#freed` (which may hold stale ones). */
+  #hint: bigint;
+  readonly #freed: bigint[] = [];
+
+  constructor(
+    readonly range: VipRange,
+    readonly reserved: Reservations,
+  ) {
+    this.#hint = range.first;
+  }
+
+  contains(v: bigint): boolean {
+    return this.range.first <= v && v <= this.range.last;
+  }
+
+  isReserved(v: bigint): boolean {
+    return this.reserved.find(v) !== undefined;
+  }
+
+  take(v: bigint, key: string, undo: Undo[]): void {
+    const before = this.used.get(v);
+    this.used.set(v, key);
+    undo.push(() => (before === undefined ? this.release(v, []) : this.used.set(v, before)));
+  }
+
+  release(v: bigint, undo: Undo[]): void {
+    const before = this.used.get(v);
+    if (before === undefined) return;
+    this.used.delete(v);
+    if (v < this.#hint) heapPush(this.#freed, v);
+    undo.push(() => this.used.set(v, before));
+  }
+
+  /** The lowest address neither used nor reserved, as the one-shot allocator's `peek()` finds it. */
+  lowest(): bigint | undefined {
+    const heap = this.#freed;
+    while (heap.length > 0 && (this.used.has(heap[0]!) || this.isReserved(heap[0]!))) heapPop(heap);
+    if (heap.length > 0) return heap[0];
+    while (this.#hint <= this.range.last) {
+      const v = this.#hint;
+      const user = this.reserved.find(v);
+      if (user) this.#hint = user.end + 1n;
+      else if (this.used.has(v)) this.#hint++;
+      else return v;
+    }
+    return undefined;
+  }
+}
+
+// A binary min-heap of freed addresses: freeing is rare (grace expiry, opt-outs), so stale entries
+// are dropped when they reach the top rather than searched for.
+function heapPush(heap: bigint[], v: bigint): void {
+  heap.push(v);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= v) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = v;
+}
+
+function heapPop(heap: bigint[]): void {
+  const last = heap.pop()!;
+  if (heap.length === 0) return;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= heap.length) break;
+    const c = l + 1 < heap.length && heap[l + 1]! < heap[l]! ? l + 1 : l;
+    if (heap[c]! >= last) break;
+    heap[i] = heap[c]!;
+    i = c;
+  }
+  heap[i] = last;
+}
