@@ -59,8 +59,6 @@ interface Tables {
   /** Hosts given an address in the last call: the next call lists them as `allocated`. */
   fresh: string[];
   pools: Record<Family, FreePool>;
-  /** Per family, the addresses where a change of user reservations could change an answer. */
-  spans: Record<Family, { lo: bigint; hi: bigint }>;
   count: number;
 }
 
@@ -115,12 +113,12 @@ export class VipAllocator {
       if (byName.has(entryName(se))) return undefined;
       byName.set(entryName(se), se);
     }
+    // Only the user's addresses inside the ranges matter here: the fast path asks whether an address is
+    // reserved, never who reserved it (that is in conflict errors, which it leaves to allocate()).
     const pools = {
-      4: new FreePool(this.#ranges.v4, userReservations(entries, 4)),
-      6: new FreePool(this.#ranges.v6, userReservations(entries, 6)),
+      4: new FreePool(this.#ranges.v4, userReservations(entries, 4, this.#ranges.v4)),
+      6: new FreePool(this.#ranges.v6, userReservations(entries, 6, this.#ranges.v6)),
     };
-    const spans = { 4: pools[4].reserved.span(this.#ranges.v4), 6: pools[6].reserved.span(this.#ranges.v6) };
-    if (spans[4].ordered || spans[6].ordered) return undefined;
     const t: Tables = {
       entries: byName,
       hosts: new Map(),
@@ -129,7 +127,6 @@ export class VipAllocator {
       served: new Map(),
       fresh: [],
       pools,
-      spans,
       count: entries.length,
     };
     for (const h of allocation.hosts) {
@@ -150,12 +147,12 @@ export class VipAllocator {
     return t;
   }
 
-  /** Whether the entry's spec.addresses could reserve, or rename the owner of, an address in a VIP range. */
-  #touchesReservations(t: Tables, se: ServiceEntry): boolean {
+  /** Whether the entry's spec.addresses reserve an address in a VIP range. */
+  #touchesReservations(se: ServiceEntry): boolean {
     return se.addresses.some((a) => {
       const block = blockOf(a);
-      const span = block && t.spans[block.family];
-      return span !== undefined && block!.start <= span.hi + 1n && block!.end >= span.lo - 1n;
+      const range = block && (block.family === 4 ? this.#ranges.v4 : this.#ranges.v6);
+      return range !== undefined && block!.start <= range.last && block!.end >= range.first;
     });
   }
 
@@ -167,7 +164,7 @@ export class VipAllocator {
     undo: Undo[],
   ): AllocationUpdate | undefined {
     if (entries.length !== t.count - delta.removed.length + delta.added.length) return undefined;
-    if ([...delta.removed, ...delta.added].some((se) => this.#touchesReservations(t, se))) return undefined;
+    if ([...delta.removed, ...delta.added].some((se) => this.#touchesReservations(se))) return undefined;
     const removedNames = new Set<string>();
     for (const se of delta.removed) {
       if (t.entries.get(entryName(se)) !== se || removedNames.has(entryName(se))) return undefined;
