@@ -77,8 +77,23 @@ function label(se: ServiceEntry): string {
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** One family's range: who holds what, and a cursor for sequential allocation. */
+/** Who holds an address: a host of the snapshot, or a held record (absent entry). */
+export interface Holder {
+  namespace: string;
+  name: string;
+  host: string;
+}
+
+/** What allocate() leaves behind per family, for the incremental allocator to start from. */
+export interface PoolState {
+  used: Map<bigint, Holder>;
+  reserved: Reservations;
+  /** Every address below it is used or reserved. */
+  next: bigint;
+}
+
 class Pool {
-  readonly used = new Map<bigint, string>();
+  readonly used = new Map<bigint, Holder>();
   #cursor: bigint;
 
   constructor(
@@ -96,8 +111,15 @@ class Pool {
   conflict(v: bigint): string | undefined {
     const user = this.reserved.find(v);
     if (user) return `is also ${user.owner}, and the user's address wins`;
+    // Only hosts of the snapshot hold addresses while conflicts are decided (held records come after).
     const holder = this.used.get(v);
-    return holder ? `is already held by ${holder} (the older entry keeps it)` : undefined;
+    return holder
+      ? `is already held by ServiceEntry ${holder.namespace}/${holder.name} host ${holder.host} (the older entry keeps it)`
+      : undefined;
+  }
+
+  get cursor(): bigint {
+    return this.#cursor;
   }
 
   /** The lowest free address. Nothing is freed during a round, so the cursor only moves forward. */
@@ -151,6 +173,16 @@ export function allocate(
   ranges: VipRanges,
   opts: AllocateOptions,
 ): Allocation {
+  return allocateWithPools(entries, previous, ranges, opts).allocation;
+}
+
+/** allocate(), and the pools it filled: the incremental allocator starts from them rather than re-reading the state. */
+export function allocateWithPools(
+  entries: readonly ServiceEntry[],
+  previous: readonly StoredAllocation[],
+  ranges: VipRanges,
+  opts: AllocateOptions,
+): { allocation: Allocation; pools: Record<Family, PoolState> } {
   const errors: MeshdnsError[] = [];
   const pools = {
     4: new Pool(ranges.v4, userReservations(entries, 4)),
@@ -193,7 +225,7 @@ export function allocate(
           lost.add(h);
           continue;
         }
-        pool.used.set(v, `ServiceEntry ${h.namespace}/${h.name} host ${h.host}`);
+        pool.used.set(v, h);
         h[field(f)] = bigIntToIp(v, f);
         h.from = h.from === 'status' || from === 'status.addresses' ? 'status' : 'state-file';
         break;
@@ -218,7 +250,7 @@ export function allocate(
       continue;
     }
     for (const [f, v] of found) {
-      pools[f].used.set(v!, `ServiceEntry ${h.namespace}/${h.name} host ${h.host}`);
+      pools[f].used.set(v!, h);
       h[field(f)] = bigIntToIp(v!, f);
     }
     h.state = kept ? 'allocated' : lost.has(h) ? 'reallocated' : 'new';
@@ -234,13 +266,19 @@ export function allocate(
   );
   const listed: HostVips[] = hosts.map(({ age: _age, outside: _outside, ...h }) => h);
   listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
-  return {
+  const allocation: Allocation = {
     hosts: listed,
     state,
     held,
     errors,
     vips: (se, host) => served.get(allocationKey(se.meta.namespace, se.meta.name, host)),
   };
+  const left = (f: Family): PoolState => ({
+    used: pools[f].used,
+    reserved: pools[f].reserved,
+    next: pools[f].cursor,
+  });
+  return { allocation, pools: { 4: left(4), 6: left(6) } };
 }
 
 function stored(h: Candidate): StoredAllocation {
@@ -286,8 +324,7 @@ function holdAbsent(
       if (value === undefined) continue;
       const v = ipToBigInt(value);
       // The user's address wins over a held one, and so does a host that is here now.
-      if (pools[f].contains(v) && !pools[f].conflict(v))
-        pools[f].used.set(v, `absent ServiceEntry ${rec.namespace}/${rec.name} host ${rec.host} (held)`);
+      if (pools[f].contains(v) && !pools[f].conflict(v)) pools[f].used.set(v, rec);
       else if (pools[f].contains(v)) delete keep[field(f)];
     }
     held.push(keep);

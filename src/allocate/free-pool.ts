@@ -1,6 +1,7 @@
 // One family's range for the incremental allocator: who holds what, and the lowest free address
 // found without scanning from the start on every call (the one-shot allocator walks a cursor that
 // only moves forward; here addresses are also freed between calls).
+import type { Holder, PoolState } from './allocator.js';
 import type { VipRange } from './range.js';
 import type { Reservations } from './reservations.js';
 
@@ -8,17 +9,21 @@ import type { Reservations } from './reservations.js';
 export type Undo = () => void;
 
 export class FreePool {
-  /** Address → the allocationKey of the host (present or held) using it. */
-  readonly used = new Map<bigint, string>();
+  /** Address → the host (present or held) using it; only its namespace/name/host count, not its other fields. */
+  readonly used: Map<bigint, Holder>;
+  readonly reserved: Reservations;
   /** Every address below the hint is used, reserved, or in `#freed` (which may hold stale ones). */
   #hint: bigint;
   readonly #freed: bigint[] = [];
 
+  /** Takes over what allocate() left (it is not used again), so nothing is parsed twice. */
   constructor(
     readonly range: VipRange,
-    readonly reserved: Reservations,
+    from: PoolState,
   ) {
-    this.#hint = range.first;
+    this.used = from.used;
+    this.reserved = from.reserved;
+    this.#hint = from.next;
   }
 
   contains(v: bigint): boolean {
@@ -29,9 +34,9 @@ export class FreePool {
     return this.reserved.find(v) !== undefined;
   }
 
-  take(v: bigint, key: string, undo: Undo[]): void {
+  take(v: bigint, holder: Holder, undo: Undo[]): void {
     const before = this.used.get(v);
-    this.used.set(v, key);
+    this.used.set(v, holder);
     undo.push(() => (before === undefined ? this.release(v, []) : this.used.set(v, before)));
   }
 

@@ -8,16 +8,16 @@ import type { ServiceEntry } from '../model/index.js';
 import {
   type AllocateOptions,
   type Allocation,
-  allocate,
+  allocateWithPools,
   allocationKey,
   entryAge,
   type HostVips,
+  type PoolState,
   type StoredAllocation,
 } from './allocator.js';
 import { ineligibility } from './eligibility.js';
 import { FreePool, type Undo } from './free-pool.js';
 import { bigIntToIp, blockOf, type Family, familyOf, ipToBigInt, type VipRanges } from './range.js';
-import { userReservations } from './reservations.js';
 
 /** The entries (by object identity) that left and came since the previous call. */
 export interface EntryDelta {
@@ -96,15 +96,20 @@ export class VipAllocator {
       for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     }
     this.counts.full++;
-    const allocation = allocate(entries, this.#last ? this.#last.state : this.#initial, this.#ranges, opts);
+    const previous = this.#last ? this.#last.state : this.#initial;
+    const { allocation, pools } = allocateWithPools(entries, previous, this.#ranges, opts);
     this.#generation++;
     this.#last = allocation;
-    this.#tables = this.#adopt(entries, allocation);
+    this.#tables = this.#adopt(entries, allocation, pools);
     return { allocation, changed: 'all' };
   }
 
   /** The tables for the next fast update, or undefined when the next update must be a full one. */
-  #adopt(entries: readonly ServiceEntry[], allocation: Allocation): Tables | undefined {
+  #adopt(
+    entries: readonly ServiceEntry[],
+    allocation: Allocation,
+    left: Record<Family, PoolState>,
+  ): Tables | undefined {
     // Errors mean contested or missing addresses: who gets what then depends on every other host.
     if (allocation.errors.length > 0) return undefined;
     const byName = new Map<string, ServiceEntry>();
@@ -113,12 +118,7 @@ export class VipAllocator {
       if (byName.has(entryName(se))) return undefined;
       byName.set(entryName(se), se);
     }
-    // Only the user's addresses inside the ranges matter here: the fast path asks whether an address is
-    // reserved, never who reserved it (that is in conflict errors, which it leaves to allocate()).
-    const pools = {
-      4: new FreePool(this.#ranges.v4, userReservations(entries, 4, this.#ranges.v4)),
-      6: new FreePool(this.#ranges.v6, userReservations(entries, 6, this.#ranges.v6)),
-    };
+    const pools = { 4: new FreePool(this.#ranges.v4, left[4]), 6: new FreePool(this.#ranges.v6, left[6]) };
     const t: Tables = {
       entries: byName,
       hosts: new Map(),
@@ -138,11 +138,6 @@ export class VipAllocator {
     for (const rec of allocation.state) {
       const key = keyOf(rec);
       (t.hosts.has(key) ? t.records : t.held).set(key, rec);
-      for (const f of FAMILIES) {
-        const value = rec[field(f)];
-        const v = value === undefined ? undefined : ipToBigInt(value);
-        if (v !== undefined && pools[f].contains(v)) pools[f].used.set(v, key);
-      }
     }
     return t;
   }
@@ -242,7 +237,8 @@ export class VipAllocator {
       const value = rec[field(f)];
       if (value === undefined) continue;
       const v = ipToBigInt(value);
-      if (t.pools[f].used.get(v) === key) t.pools[f].release(v, undo);
+      const holder = t.pools[f].used.get(v);
+      if (holder && keyOf(holder) === key) t.pools[f].release(v, undo);
     }
   }
 
@@ -278,7 +274,7 @@ export class VipAllocator {
         const v = ipToBigInt(value);
         const pool = t.pools[f];
         if (!pool.contains(v)) continue;
-        if (!pool.isReserved(v) && !pool.used.has(v)) pool.take(v, key, undo);
+        if (!pool.isReserved(v) && !pool.used.has(v)) pool.take(v, keep, undo);
         else delete keep[field(f)];
       }
       mapSet(t.held, key, keep, undo);
@@ -327,7 +323,7 @@ export class VipAllocator {
           families.push(f);
           continue;
         }
-        if (!this.#claim(t, key, value, f, undo)) return false;
+        if (!this.#claim(t, h, value, f, undo)) return false;
         h[field(f)] = bigIntToIp(ipToBigInt(value), f);
         h.from = h.from === 'status' || status ? 'status' : 'state-file';
       }
@@ -340,7 +336,7 @@ export class VipAllocator {
       for (const f of families) {
         const v = t.pools[f].lowest();
         if (v === undefined) return false;
-        t.pools[f].take(v, keyOf(h), undo);
+        t.pools[f].take(v, h, undo);
         h[field(f)] = bigIntToIp(v, f);
       }
     }
@@ -356,7 +352,7 @@ export class VipAllocator {
   }
 
   /** Takes an address a host held before, if allocate() would let it keep it without a word. */
-  #claim(t: Tables, key: string, value: string, f: Family, undo: Undo[]): boolean {
+  #claim(t: Tables, h: HostVips, value: string, f: Family, undo: Undo[]): boolean {
     const pool = t.pools[f];
     const v = ipToBigInt(value);
     if (!pool.contains(v) || pool.isReserved(v)) return false;
@@ -364,13 +360,13 @@ export class VipAllocator {
     if (holder !== undefined) {
       // A present host outranks a held one (allocate() places held records last); another present
       // host means a conflict settled by age.
-      const held = t.held.get(holder);
+      const held = t.held.get(keyOf(holder));
       if (!held) return false;
       const keep: Mutable<StoredAllocation> = { ...held };
       delete keep[field(f)];
-      mapSet(t.held, holder, keep, undo);
+      mapSet(t.held, keyOf(holder), keep, undo);
     }
-    pool.take(v, key, undo);
+    pool.take(v, h, undo);
     return true;
   }
 

@@ -41,19 +41,12 @@ export function reservationOwner(se: ServiceEntry, address: string): string {
   return `in spec.addresses (${address}) of ServiceEntry ${se.meta.namespace}/${se.meta.name}`;
 }
 
-/** `within`: only the blocks that reach into these addresses (the incremental allocator asks about its ranges only). */
-export function userReservations(
-  entries: readonly ServiceEntry[],
-  family: Family,
-  within?: { first: bigint; last: bigint },
-): Reservations {
+export function userReservations(entries: readonly ServiceEntry[], family: Family): Reservations {
   const blocks: { block: AddressBlock; owner: string }[] = [];
   for (const se of entries) {
     for (const a of se.addresses) {
       const block = blockOf(a);
-      if (!block || block.family !== family) continue;
-      if (within && (block.end < within.first || block.start > within.last)) continue;
-      blocks.push({ block, owner: reservationOwner(se, a) });
+      if (block && block.family === family) blocks.push({ block, owner: reservationOwner(se, a) });
     }
   }
   return new Reservations(blocks);
