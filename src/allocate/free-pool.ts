@@ -4,9 +4,7 @@
 import type { Holder, PoolState } from './allocator.js';
 import type { VipRange } from './range.js';
 import type { Reservations } from './reservations.js';
-
-/** Undoes one change; the allocator replays them in reverse when it gives up on a fast update. */
-export type Undo = () => void;
+import type { Undo } from './undo.js';
 
 export class FreePool {
   /** Address → the host (present or held) using it; only its namespace/name/host count, not its other fields. */
