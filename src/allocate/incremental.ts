@@ -22,6 +22,7 @@ import {
   keyFor,
   keyOf,
   release,
+  sameRecord,
   settleFresh,
   type Tables,
   type Vips,
@@ -42,6 +43,11 @@ export interface AllocationUpdate {
   allocation: Allocation;
   /** allocationKey()s whose served VIPs differ from the previous call's, or 'all' after a full allocation. */
   changed: ReadonlySet<string> | 'all';
+  /**
+   * False when `allocation.state` is the same as the previous call's (nothing to persist), so a caller need
+   * not build and serialize the whole state after every edit. True after a full allocation.
+   */
+  stateChanged: boolean;
 }
 
 export class VipAllocator {
@@ -83,7 +89,7 @@ export class VipAllocator {
     this.#generation++;
     this.#last = allocation;
     this.#tables = this.#adopt(entries, allocation, pools);
-    return { allocation, changed: 'all' };
+    return { allocation, changed: 'all', stateChanged: true };
   }
 
   /** The tables for the next fast update, or undefined when the next update must be a full one. */
@@ -110,6 +116,7 @@ export class VipAllocator {
       fresh: [],
       pools,
       count: entries.length,
+      heldEdits: 0,
     };
     for (const h of allocation.hosts) {
       const key = keyOf(h);
@@ -160,6 +167,9 @@ export class VipAllocator {
     for (const key of [...leaving, ...arrivingKeys]) before.set(key, t.served.get(key));
     const recordBefore = new Map<string, StoredAllocation | undefined>();
     for (const key of arrivingKeys) recordBefore.set(key, t.records.get(key) ?? t.held.get(key));
+    const stateBefore = new Map<string, StoredAllocation | undefined>();
+    for (const key of before.keys()) stateBefore.set(key, t.records.get(key) ?? t.held.get(key));
+    const heldEdits = t.heldEdits;
 
     settleFresh(t, leaving, undo);
     for (const se of delta.removed) mapDelete(t.entries, entryName(se), undo);
@@ -201,6 +211,9 @@ export class VipAllocator {
         );
     });
     this.#last = allocation;
-    return { allocation, changed };
+    let stateChanged = t.heldEdits !== heldEdits;
+    for (const [key, was] of stateBefore)
+      stateChanged ||= !sameRecord(was, t.records.get(key) ?? t.held.get(key));
+    return { allocation, changed, stateChanged };
   }
 }

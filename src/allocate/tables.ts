@@ -38,6 +38,8 @@ export interface Tables {
   fresh: string[];
   pools: Record<Family, FreePool>;
   count: number;
+  /** Counts changes to held records (a counter, not undone): an update compares it before and after. */
+  heldEdits: number;
 }
 
 /** Hosts given addresses last call keep them now, read back from the state (as allocate() would). */
@@ -88,13 +90,17 @@ export function hold(
       if (opts.now - Date.parse(absentSince) >= opts.graceMs) {
         if (placed.has(rec)) {
           mapDelete(t.held, key, undo);
+          t.heldEdits++;
           release(t, key, rec, undo);
         }
         continue;
       }
     }
     if (placed.has(rec)) {
-      if (absentSince !== rec.absentSince) mapSet(t.held, key, { ...rec, absentSince: absentSince! }, undo);
+      if (absentSince !== rec.absentSince) {
+        mapSet(t.held, key, { ...rec, absentSince: absentSince! }, undo);
+        t.heldEdits++;
+      }
       continue;
     }
     const keep: Mutable<StoredAllocation> = { ...rec, ...(absentSince ? { absentSince } : {}) };
@@ -109,6 +115,19 @@ export function hold(
     }
     mapSet(t.held, key, keep, undo);
   }
+}
+
+/** Whether two state records would be written the same. */
+export function sameRecord(a: StoredAllocation | undefined, b: StoredAllocation | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.v4 === b.v4 &&
+    a.v6 === b.v6 &&
+    a.file === b.file &&
+    a.absentSince === b.absentSince &&
+    (a.outside ?? []).join() === (b.outside ?? []).join()
+  );
 }
 
 /**
@@ -195,6 +214,7 @@ export function claim(t: Tables, h: HostVips, value: string, f: Family, undo: Un
     const keep: Mutable<StoredAllocation> = { ...held };
     delete keep[field(f)];
     mapSet(t.held, keyOf(holder), keep, undo);
+    t.heldEdits++;
   }
   pool.take(v, h, undo);
   return true;

@@ -162,7 +162,7 @@ function walk(w: World, seed: number, steps: number, initial: StoredAllocation[]
     if (rng.chance(0.1)) entries.reverse();
     const opts = { now, graceMs: GRACE_MS, failedFiles: failed };
     const known: EntryDelta | undefined = step === 0 || rng.chance(0.03) ? undefined : delta;
-    const { allocation, changed } = allocator.update(entries, known, opts);
+    const { allocation, changed, stateChanged } = allocator.update(entries, known, opts);
     const want = allocate(entries, previous, w.ranges, opts);
     assertSame(allocation, want, `seed ${seed} step ${step}`);
     const after = served(want);
@@ -174,6 +174,8 @@ function walk(w: World, seed: number, steps: number, initial: StoredAllocation[]
           `seed ${seed} step ${step}: changed ${key}`,
         );
     }
+    if (!stateChanged)
+      assert.deepStrictEqual(want.state, previous, `seed ${seed} step ${step}: state unchanged`);
     previous = want.state;
     before = after;
   }
@@ -274,6 +276,22 @@ describe('VipAllocator: the fast path', () => {
     );
     assert.deepStrictEqual(allocation.hosts, want.hosts);
     assert.deepStrictEqual(allocator.counts, { full: 2, fast: 0 });
+  });
+
+  it('an edit of an entry with its own addresses changes no VIP and nothing to persist', () => {
+    const mine = se('mine', { addresses: ['192.0.2.1'] });
+    const entries = [se('a'), mine, se('b')];
+    const allocator = new VipAllocator(ranges, []);
+    allocator.update(entries, undefined, opts);
+    const edited = se('mine', { addresses: ['203.0.113.7'] });
+    const update = allocator.update(
+      [entries[0]!, edited, entries[2]!],
+      { removed: [mine], added: [edited] },
+      opts,
+    );
+    assert.deepStrictEqual([...(update.changed as Set<string>)], []);
+    assert.equal(update.stateChanged, false);
+    assert.deepStrictEqual(allocator.counts, { full: 1, fast: 1 });
   });
 
   it('an allocation read after a later update says so instead of answering from newer tables', () => {
