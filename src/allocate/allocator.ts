@@ -4,16 +4,8 @@
 import { MeshdnsError } from '../errors.js';
 import { formatSource, type ServiceEntry } from '../model/index.js';
 import { type Ineligible, ineligibility } from './eligibility.js';
-import {
-  type AddressBlock,
-  bigIntToIp,
-  blockOf,
-  type Family,
-  familyOf,
-  ipToBigInt,
-  type VipRange,
-  type VipRanges,
-} from './range.js';
+import { bigIntToIp, type Family, familyOf, ipToBigInt, type VipRange, type VipRanges } from './range.js';
+import { type Reservations, userReservations } from './reservations.js';
 
 /** One host's VIPs as persisted, keyed by (namespace, entry name, host). */
 export interface StoredAllocation {
@@ -84,46 +76,24 @@ function label(se: ServiceEntry): string {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * The user's addresses (spec.addresses, CIDRs included) of one family, as sorted disjoint blocks, so
- * that "is this address the user's" is a binary search rather than a scan of every user address.
- */
-class Reservations {
-  readonly #starts: bigint[] = [];
-  readonly #ends: bigint[] = [];
-  readonly #owners: string[] = [];
-
-  constructor(blocks: { block: AddressBlock; owner: string }[]) {
-    blocks.sort((a, b) => (a.block.start < b.block.start ? -1 : a.block.start > b.block.start ? 1 : 0));
-    for (const { block, owner } of blocks) {
-      const last = this.#ends.length - 1;
-      // Overlapping blocks merge; the first owner names the merged block.
-      if (last >= 0 && block.start <= this.#ends[last]! + 1n) {
-        if (block.end > this.#ends[last]!) this.#ends[last] = block.end;
-        continue;
-      }
-      this.#starts.push(block.start);
-      this.#ends.push(block.end);
-      this.#owners.push(owner);
-    }
-  }
-
-  /** The block holding `v`, if any. */
-  find(v: bigint): { end: bigint; owner: string } | undefined {
-    let lo = 0;
-    let hi = this.#starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#starts[mid]! <= v) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return hi >= 0 && v <= this.#ends[hi]! ? { end: this.#ends[hi]!, owner: this.#owners[hi]! } : undefined;
-  }
+/** One family's range: who holds what, and a cursor for sequential allocation. */
+/** Who holds an address: a host of the snapshot, or a held record (absent entry). */
+export interface Holder {
+  namespace: string;
+  name: string;
+  host: string;
 }
 
-/** One family's range: who holds what, and a cursor for sequential allocation. */
+/** What allocate() leaves behind per family, for the incremental allocator to start from. */
+export interface PoolState {
+  used: Map<bigint, Holder>;
+  reserved: Reservations;
+  /** Every address below it is used or reserved. */
+  next: bigint;
+}
+
 class Pool {
-  readonly used = new Map<bigint, string>();
+  readonly used = new Map<bigint, Holder>();
   #cursor: bigint;
 
   constructor(
@@ -141,8 +111,15 @@ class Pool {
   conflict(v: bigint): string | undefined {
     const user = this.reserved.find(v);
     if (user) return `is also ${user.owner}, and the user's address wins`;
+    // Only hosts of the snapshot hold addresses while conflicts are decided (held records come after).
     const holder = this.used.get(v);
-    return holder ? `is already held by ${holder} (the older entry keeps it)` : undefined;
+    return holder
+      ? `is already held by ServiceEntry ${holder.namespace}/${holder.name} host ${holder.host} (the older entry keeps it)`
+      : undefined;
+  }
+
+  get cursor(): bigint {
+    return this.#cursor;
   }
 
   /** The lowest free address. Nothing is freed during a round, so the cursor only moves forward. */
@@ -160,21 +137,9 @@ class Pool {
 
 // Oldest first (SPEC §5: the oldest entry keeps a contested VIP); entries without a readable
 // creationTimestamp count as newest. Ties fall back to names so the order never depends on files.
-function age(se: ServiceEntry): number {
+export function entryAge(se: ServiceEntry): number {
   const t = se.meta.creationTimestamp ? Date.parse(se.meta.creationTimestamp) : Number.NaN;
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
-}
-
-function userReservations(entries: readonly ServiceEntry[], family: Family): Reservations {
-  return new Reservations(
-    entries.flatMap((se) =>
-      se.addresses.flatMap((a) => {
-        const block = blockOf(a);
-        const owner = `in spec.addresses (${a}) of ServiceEntry ${se.meta.namespace}/${se.meta.name}`;
-        return block && block.family === family ? [{ block, owner }] : [];
-      }),
-    ),
-  );
 }
 
 /** A host of the snapshot, with what the allocator needs about its entry computed once. */
@@ -208,6 +173,16 @@ export function allocate(
   ranges: VipRanges,
   opts: AllocateOptions,
 ): Allocation {
+  return allocateWithPools(entries, previous, ranges, opts).allocation;
+}
+
+/** allocate(), and the pools it filled: the incremental allocator starts from them rather than re-reading the state. */
+export function allocateWithPools(
+  entries: readonly ServiceEntry[],
+  previous: readonly StoredAllocation[],
+  ranges: VipRanges,
+  opts: AllocateOptions,
+): { allocation: Allocation; pools: Record<Family, PoolState> } {
   const errors: MeshdnsError[] = [];
   const pools = {
     4: new Pool(ranges.v4, userReservations(entries, 4)),
@@ -216,11 +191,11 @@ export function allocate(
   const before = new Map(previous.map((p) => [allocationKey(p.namespace, p.name, p.host), p]));
   const hosts: Candidate[] = [];
   for (const se of entries) {
-    const entryAge = age(se);
+    const seAge = entryAge(se);
     for (const host of new Set(se.hosts)) {
       const why = ineligibility(se, host);
       const { namespace, name } = se.meta;
-      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se, age: entryAge, outside: [] });
+      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se, age: seAge, outside: [] });
     }
   }
   const eligible = hosts.filter((h) => h.state === 'new').sort(byAge);
@@ -250,7 +225,7 @@ export function allocate(
           lost.add(h);
           continue;
         }
-        pool.used.set(v, `ServiceEntry ${h.namespace}/${h.name} host ${h.host}`);
+        pool.used.set(v, h);
         h[field(f)] = bigIntToIp(v, f);
         h.from = h.from === 'status' || from === 'status.addresses' ? 'status' : 'state-file';
         break;
@@ -275,7 +250,7 @@ export function allocate(
       continue;
     }
     for (const [f, v] of found) {
-      pools[f].used.set(v!, `ServiceEntry ${h.namespace}/${h.name} host ${h.host}`);
+      pools[f].used.set(v!, h);
       h[field(f)] = bigIntToIp(v!, f);
     }
     h.state = kept ? 'allocated' : lost.has(h) ? 'reallocated' : 'new';
@@ -291,13 +266,19 @@ export function allocate(
   );
   const listed: HostVips[] = hosts.map(({ age: _age, outside: _outside, ...h }) => h);
   listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
-  return {
+  const allocation: Allocation = {
     hosts: listed,
     state,
     held,
     errors,
     vips: (se, host) => served.get(allocationKey(se.meta.namespace, se.meta.name, host)),
   };
+  const left = (f: Family): PoolState => ({
+    used: pools[f].used,
+    reserved: pools[f].reserved,
+    next: pools[f].cursor,
+  });
+  return { allocation, pools: { 4: left(4), 6: left(6) } };
 }
 
 function stored(h: Candidate): StoredAllocation {
@@ -343,8 +324,7 @@ function holdAbsent(
       if (value === undefined) continue;
       const v = ipToBigInt(value);
       // The user's address wins over a held one, and so does a host that is here now.
-      if (pools[f].contains(v) && !pools[f].conflict(v))
-        pools[f].used.set(v, `absent ServiceEntry ${rec.namespace}/${rec.name} host ${rec.host} (held)`);
+      if (pools[f].contains(v) && !pools[f].conflict(v)) pools[f].used.set(v, rec);
       else if (pools[f].contains(v)) delete keep[field(f)];
     }
     held.push(keep);

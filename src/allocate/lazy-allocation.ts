@@ -1,0 +1,49 @@
+// The incremental allocator's Allocation: the sorted lists of every host are built on first read, so an
+// edit that nobody lists costs nothing, and vips() is one Map lookup.
+import { type Allocation, allocationKey, type HostVips, type StoredAllocation } from './allocator.js';
+
+/** The allocator's live tables, keyed by allocationKey(). */
+export interface AllocationTables {
+  hosts: ReadonlyMap<string, HostVips>;
+  records: ReadonlyMap<string, StoredAllocation>;
+  held: ReadonlyMap<string, StoredAllocation>;
+  served: ReadonlyMap<string, { v4: string; v6: string }>;
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byKey = (a: StoredAllocation, b: StoredAllocation) =>
+  cmp(allocationKey(a.namespace, a.name, a.host), allocationKey(b.namespace, b.name, b.host));
+
+/** `live(what)` throws once the tables have moved on: a list read late would describe a later snapshot. */
+export function lazyAllocation(t: AllocationTables, live: (what: string) => void): Allocation {
+  let hosts: HostVips[] | undefined;
+  let state: StoredAllocation[] | undefined;
+  let held: StoredAllocation[] | undefined;
+  return {
+    get hosts() {
+      if (hosts) return hosts;
+      live('hosts');
+      hosts = [...t.hosts.values()].sort(
+        (a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name),
+      );
+      return hosts;
+    },
+    get state() {
+      if (state) return state;
+      live('state');
+      state = [...t.records.values(), ...t.held.values()].sort(byKey);
+      return state;
+    },
+    get held() {
+      if (held) return held;
+      live('held');
+      held = [...t.held.values()].sort(byKey);
+      return held;
+    },
+    errors: [],
+    vips: (se, host) => {
+      live('vips()');
+      return t.served.get(allocationKey(se.meta.namespace, se.meta.name, host));
+    },
+  };
+}
