@@ -59,6 +59,8 @@ export interface Allocation {
   held: StoredAllocation[];
   /** Conflicts resolved and hosts left without VIPs, each naming the entry and host. */
   errors: MeshdnsError[];
+  /** One host's entry in `hosts`, by allocationKey(). */
+  host(key: string): HostVips | undefined;
   /** The VIPs a name table uses for a host (both families, or nothing). */
   vips(entry: ServiceEntry, host: string): { v4: string; v6: string } | undefined;
 }
@@ -266,11 +268,16 @@ export function allocateWithPools(
   );
   const listed: HostVips[] = hosts.map(({ age: _age, outside: _outside, ...h }) => h);
   listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
+  let byKey: Map<string, HostVips> | undefined;
   const allocation: Allocation = {
     hosts: listed,
     state,
     held,
     errors,
+    host: (key) => {
+      byKey ??= new Map(listed.map((h) => [allocationKey(h.namespace, h.name, h.host), h]));
+      return byKey.get(key);
+    },
     vips: (se, host) => served.get(allocationKey(se.meta.namespace, se.meta.name, host)),
   };
   const left = (f: Family): PoolState => ({

@@ -41,6 +41,10 @@ export function lazyAllocation(t: AllocationTables, live: (what: string) => void
       return held;
     },
     errors: [],
+    host: (key) => {
+      live('host()');
+      return t.hosts.get(key);
+    },
     vips: (se, host) => {
       live('vips()');
       return t.served.get(allocationKey(se.meta.namespace, se.meta.name, host));

@@ -3,7 +3,7 @@
 // name table records → the agent, on a thread that answers no DNS. A change recomputes only the names
 // it touches (live.ts).
 import type { Logger } from 'pino';
-import { AllocationFile, type StoredAllocation, type VipRanges } from '../allocate/index.js';
+import { AllocationFile, type VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
 import {
   type EffectiveConfig,
@@ -13,9 +13,9 @@ import {
   type Resources,
   type Workload,
 } from '../model/index.js';
-import type { TableDiff, TableRecords, TableScope } from '../nametable/index.js';
-import { ManifestSource } from '../sources/index.js';
-import { LiveView } from './live.js';
+import type { TableRecords, TableScope } from '../nametable/index.js';
+import { ManifestSource, type SnapshotChange } from '../sources/index.js';
+import { type LiveUpdate, LiveView } from './live.js';
 import { legacyStateFile, workloadNotFound } from './load.js';
 import type { WorkloadRef, WorkloadView } from './view.js';
 
@@ -30,7 +30,7 @@ export interface ControllerOptions {
   /** How long an absent ServiceEntry keeps its VIPs. */
   graceMs: number;
   /** A new view (table, VIPs, config), with the invalid objects left out of it, and its table's change. */
-  onView: (view: WorkloadView, errors: MeshdnsError[], diff: TableDiff) => void;
+  onView: (view: WorkloadView, errors: MeshdnsError[], update: LiveUpdate) => void;
   logger: Logger;
   debounceMs?: number;
   /** `--manifests-rescan-interval`: how often the whole folder is re-stat'ed, events or not. */
@@ -43,11 +43,11 @@ export class Controller {
   private readonly source: ManifestSource;
   private opts: ControllerOptions;
   private readonly store: AllocationFile;
-  private previous: readonly StoredAllocation[] = [];
   /** The workload as last seen; kept when it drops out of the folder. */
   private workload: Workload | undefined;
   private view: WorkloadView | undefined;
-  private readonly live = new LiveView();
+  /** Made once the state file is read: it allocates from what the file holds. */
+  private live: LiveView | undefined;
   private reported = new Set<string>();
   private startError: MeshdnsError | undefined;
   private workloadGone = false;
@@ -64,7 +64,8 @@ export class Controller {
       rescanIntervalMs: opts.rescanIntervalMs,
       maxFileBytes: opts.maxManifestBytes,
       logger: opts.logger,
-      onChange: (snapshot, errors, failedFiles) => this.rebuild(snapshot, errors, failedFiles),
+      onChange: (snapshot, errors, failedFiles, change) =>
+        this.rebuild(snapshot, errors, failedFiles, change),
     });
   }
 
@@ -78,7 +79,7 @@ export class Controller {
       const loaded = await this.store.load();
       for (const e of loaded.errors) this.opts.logger.warn({ code: e.code }, e.message);
       for (const note of loaded.notes) this.opts.logger.info({ stateFile: this.opts.stateFile }, note);
-      this.previous = loaded.allocations;
+      this.live = new LiveView(this.opts.ranges, loaded.allocations);
       await this.source.start();
       if (this.startError) {
         await this.source.close();
@@ -105,24 +106,35 @@ export class Controller {
     await this.store.close();
   }
 
-  private rebuild(snapshot: Resources, errors: MeshdnsError[], failedFiles?: ReadonlySet<string>): void {
+  private rebuild(
+    snapshot: Resources,
+    errors: MeshdnsError[],
+    failedFiles?: ReadonlySet<string>,
+    change?: SnapshotChange,
+  ): void {
     this.failedFiles = failedFiles;
     if (!this.pickWorkload(snapshot)) return;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const health = { now: Date.now(), ...(failedFiles ? { failedFiles } : {}) };
-    const { view, diff } = this.live.update(snapshot, this.previous, this.workload, this.opts, health);
+    const update = this.live!.update(snapshot, this.workload, this.opts, health, change);
+    const { view } = update;
     // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
-    this.opts.onView(view, errors, diff);
-    this.previous = view.allocation.state;
-    this.store.save(view.allocation.state, (e) => this.opts.logger.error({ code: e.code }, e.message));
+    this.opts.onView(view, errors, update);
+    if (update.stateChanged)
+      this.store.save(view.allocation.state, (e) => this.opts.logger.error({ code: e.code }, e.message));
     this.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;
     this.view = view;
-    const vips = view.allocation.state.length - view.allocation.held.length;
     const held = view.allocation.held.length;
     this.opts.logger.info(
-      { names: tableSize(view.records), vips, held, errors: errors.length, dir: this.opts.manifestsDir },
+      {
+        names: tableSize(view.records),
+        vips: update.served,
+        held,
+        errors: errors.length,
+        dir: this.opts.manifestsDir,
+      },
       'name table built',
     );
   }

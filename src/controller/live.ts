@@ -1,8 +1,16 @@
 // The view `meshdns serve` keeps: the same answers as buildView (view.ts), but kept up to date one
 // change at a time (issue 8: an edit at 100,000 objects must reach the answers in under a second).
 // What changed is found by object identity: the manifests source hands back the same objects for
-// the files it did not re-read, so an edit touches only the objects of the files that changed.
-import { type Allocation, allocate, allocationKey, type StoredAllocation } from '../allocate/index.js';
+// the files it did not re-read, so an edit touches only the objects of the files that changed; the
+// allocator (VipAllocator) and the table (TableBuilder) then work in proportion to that.
+import {
+  type Allocation,
+  allocationKey,
+  type HostVips,
+  type StoredAllocation,
+  VipAllocator,
+  type VipRanges,
+} from '../allocate/index.js';
 import {
   effectiveConfig,
   type Resource,
@@ -11,7 +19,6 @@ import {
   type Workload,
 } from '../model/index.js';
 import {
-  type TableBuilder as Builder,
   diffTables,
   NameTable,
   nameGivers,
@@ -20,12 +27,24 @@ import {
   type TableDiff,
   type TableRecords,
 } from '../nametable/index.js';
+import type { SnapshotChange } from '../sources/index.js';
+import type { VipRoute } from '../vip/index.js';
+import type { KeyedDiff, ServedVips } from './messages.js';
+import { KeyedMirror } from './mirror.js';
+import { hostRoutes } from './routes.js';
 import type { ViewOptions, WorkloadView } from './view.js';
 
-/** A view and how its table differs from the previous one's. */
+/** A view and how it differs from the previous one, as the agent takes it. */
 export interface LiveUpdate {
   view: WorkloadView;
   diff: TableDiff;
+  /** Served VIPs and their routes, by allocation key. */
+  vips: KeyedDiff<ServedVips>;
+  routes: KeyedDiff<VipRoute[]>;
+  /** Hosts answering with VIPs now. */
+  served: number;
+  /** The allocations to persist changed (`view.allocation.state` is then worth writing). */
+  stateChanged: boolean;
 }
 
 /** What an incremental table depends on besides the resources: a change rebuilds it whole. */
@@ -33,52 +52,83 @@ function tableShape(opts: ViewOptions, withVips: boolean): string {
   return JSON.stringify([opts.scope, withVips]);
 }
 
+const entryKey = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
+
 export class LiveView {
-  #builder: Builder | undefined;
+  readonly #allocator: VipAllocator;
+  #allocation: Allocation | undefined;
+  #builder: TableBuilder | undefined;
   #shape: string | undefined;
   /** The snapshot's objects that give names (Services, endpoints, entries), by identity. */
   #givers = new Set<Resource>();
-  #allocation: Allocation | undefined;
+  /** The source's number of the snapshot last taken: a delta from it can be trusted. */
+  #seq: number | undefined;
+  /** The snapshot's entries by namespace/name. */
+  readonly #entries = new Map<string, ServiceEntry>();
+  readonly #sentVips = new KeyedMirror<ServedVips>();
+  readonly #sentRoutes = new KeyedMirror<VipRoute[]>();
+
+  constructor(ranges: VipRanges, previous: readonly StoredAllocation[]) {
+    this.#allocator = new VipAllocator(ranges, previous);
+  }
 
   update(
     res: Resources,
-    previous: readonly StoredAllocation[],
     workload: Workload | undefined,
     opts: ViewOptions,
     health: { now: number; failedFiles?: ReadonlySet<string> },
+    change?: SnapshotChange,
   ): LiveUpdate {
-    const before = this.#allocation;
-    const allocation = allocate(res.serviceEntries, previous, opts.ranges, {
+    const { removed, added } = this.#changed(res, change);
+    const first = this.#allocation === undefined;
+    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
+    for (const se of entries.removed)
+      if (this.#entries.get(entryKey(se)) === se) this.#entries.delete(entryKey(se));
+    for (const se of entries.added) this.#entries.set(entryKey(se), se);
+
+    const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
       ...health,
       graceMs: opts.graceMs,
     });
+    const allocation = allocated.allocation;
     this.#allocation = allocation;
     const config = effectiveConfig({ mesh: res.mesh, meshConfig: opts.meshConfig, workload });
     // SPEC §3.5: hosts without addresses answer with their VIPs only for a workload that proxies DNS
     // with auto-allocation on (Istio checks both DNSCapture and DNSAutoAllocate).
     const withVips = config.capture.value && config.autoAllocate.value;
 
-    const givers = new Set<Resource>(nameGivers(res));
     const shape = tableShape(opts, withVips);
+    const whole = !this.#builder || this.#shape !== shape;
     let diff: TableDiff;
-    if (this.#builder && this.#shape === shape) {
-      const removed = [...this.#givers].filter((r) => !givers.has(r));
-      const added = [...givers].filter((r) => !this.#givers.has(r));
-      const vipsChanged = withVips ? movedVips(before, allocation, res.serviceEntries) : [];
+    if (!whole && this.#builder) {
+      const vipsChanged = !withVips ? [] : allocated.changed === 'all' ? this.#allKeys() : allocated.changed;
       diff = toDiff(this.#builder.update({ removed, added, vipsChanged }), this.#builder.records);
     } else {
       const old = this.#builder?.records;
       // The lookup reads the latest allocation, so the builder outlives one update.
-      const builder = new TableBuilder(
-        opts.scope,
-        withVips ? (se, host) => this.#allocation?.vips(se, host) : undefined,
-      );
-      builder.update({ added: givers });
+      const lookup = withVips
+        ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
+        : undefined;
+      const builder = new TableBuilder(opts.scope, lookup);
+      builder.update({ added: this.#givers });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
     }
-    this.#givers = givers;
+
+    // The hosts whose VIPs or routes may differ: those the allocator moved and those of changed entries.
+    const touched =
+      whole || allocated.changed === 'all'
+        ? 'all'
+        : new Set([...allocated.changed, ...[...entries.removed, ...entries.added].flatMap(hostKeys)]);
+    const served = (key: string) => {
+      const h = withVips ? allocation.host(key) : undefined;
+      return h && allocation.vips(h.entry, h.host) ? h : undefined;
+    };
+    const all = () => this.#allKeys();
+    const vips = this.#sentVips.diff(touched, (key) => plain(served(key)), all);
+    const routes = this.#sentRoutes.diff(touched, (key) => routesOf(served(key)), all);
+
     const records = this.#builder.records;
     let table: NameTable | undefined;
     return {
@@ -92,26 +142,62 @@ export class LiveView {
         },
       },
       diff,
+      vips,
+      routes,
+      served: this.#sentVips.size,
+      stateChanged: allocated.stateChanged,
     };
+  }
+
+  /**
+   * The name-giving objects that left and came: from the source's delta when it follows the snapshot
+   * taken last (an edit costs what it touched), else by comparing the two snapshots whole.
+   */
+  #changed(res: Resources, change: SnapshotChange | undefined): { removed: Resource[]; added: Resource[] } {
+    const delta = change?.delta;
+    const trusted = delta !== undefined && this.#seq !== undefined && delta.base === this.#seq;
+    this.#seq = change?.seq;
+    if (trusted) {
+      const removed = delta.removed.filter((r) => this.#givers.delete(r));
+      const added = delta.added.filter(isGiver);
+      for (const r of added) this.#givers.add(r);
+      return { removed, added };
+    }
+    const givers = new Set<Resource>(nameGivers(res));
+    const removed = [...this.#givers].filter((r) => !givers.has(r));
+    const added = [...givers].filter((r) => !this.#givers.has(r));
+    this.#givers = givers;
+    return { removed, added };
+  }
+
+  #allKeys(): string[] {
+    return [...this.#entries.values()].flatMap(hostKeys);
   }
 }
 
-/** The hosts whose served VIPs differ between two allocations. */
-function movedVips(
-  before: Allocation | undefined,
-  after: Allocation,
-  entries: readonly ServiceEntry[],
-): string[] {
-  const moved: string[] = [];
-  for (const se of entries) {
-    for (const host of se.hosts) {
-      const a = before?.vips(se, host);
-      const b = after.vips(se, host);
-      if (a?.v4 !== b?.v4 || a?.v6 !== b?.v6)
-        moved.push(allocationKey(se.meta.namespace, se.meta.name, host));
-    }
-  }
-  return moved;
+function isGiver(r: Resource): boolean {
+  return (
+    r.kind === 'Service' || r.kind === 'ServiceEntry' || r.kind === 'EndpointSlice' || r.kind === 'Endpoints'
+  );
+}
+
+function isEntry(r: Resource): r is ServiceEntry {
+  return r.kind === 'ServiceEntry';
+}
+
+function hostKeys(se: ServiceEntry): string[] {
+  return se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h));
+}
+
+function plain(h: HostVips | undefined): ServedVips | undefined {
+  if (!h) return undefined;
+  const { entry: _entry, ...rest } = h;
+  return rest;
+}
+
+function routesOf(h: HostVips | undefined): VipRoute[] | undefined {
+  const routes = h ? hostRoutes(h) : [];
+  return routes.length > 0 ? routes : undefined;
 }
 
 /** The changed names with their records, as the agent takes them. */

@@ -26,7 +26,22 @@ interface FileState {
   changing?: boolean;
 }
 
+/** The objects (by identity) that left and came between two builds. */
+export interface BuildDelta {
+  /** The `seq` of the build this one follows. */
+  base: number;
+  removed: Resource[];
+  added: Resource[];
+}
+
 export interface Build {
+  /** Counts builds: a delta applies only to a copy of build `delta.base`. */
+  seq: number;
+  /**
+   * What changed since the previous build, found from the files that changed (an edit costs what it
+   * touched, not the whole folder); absent when duplicates could move which copy wins.
+   */
+  delta?: BuildDelta;
   resources: Resources;
   errors: MeshdnsError[];
   /**
@@ -41,6 +56,14 @@ export class ManifestFiles {
   /** The paths in order, kept until a file comes or goes (sorting 50,000 paths is not free). */
   #sorted?: string[];
   #build?: Build;
+  #seq = 0;
+  /** Files changed since the last build, with the objects they had then. */
+  readonly #before = new Map<string, ManifestObject[]>();
+  /** How many objects claim each kind/namespace/name, and how many of those are claimed twice. */
+  readonly #claims = new Map<string, number>();
+  #contested = 0;
+  /** A key was claimed twice at some point since the last build: a delta could miss a switch of winner. */
+  #wasContested = false;
 
   /** Parses `text` as the new content of `file`; returns the objects skipped as not ours. */
   setText(file: string, text: string): { changed: boolean; ignored: string[] } {
@@ -91,6 +114,9 @@ export class ManifestFiles {
   delete(file: string): boolean {
     this.#build = undefined;
     this.#sorted = undefined;
+    const prev = this.#files.get(file);
+    if (!prev) return false;
+    this.#remember(file, prev.objects, []);
     return this.#files.delete(file);
   }
 
@@ -137,9 +163,15 @@ export class ManifestFiles {
       for (const e of state.errors) fileErrors.push(e);
       if (state.broken || state.changing) failedFiles.push(path);
     }
-    const seen = new Map<string, SourceRef>();
+    if (this.#contested === 0) {
+      // No kind/namespace/name is claimed twice (the usual case): nothing to drop, so no map of keys.
+      const resources: Resource[] = [];
+      for (const o of objects) if (o.resource) resources.push(o.resource);
+      return this.#finish(toResources(resources), [...fileErrors], failedFiles);
+    }
     const all = emptyResources();
     const duplicates: MeshdnsError[] = [];
+    const seen = new Map<string, SourceRef>();
     for (let i = 0; i < objects.length; i += BUILD_SLICE) {
       yield;
       const { resources, errors } = collectResources(objects.slice(i, i + BUILD_SLICE), seen);
@@ -149,13 +181,54 @@ export class ManifestFiles {
       }
       for (const e of errors) duplicates.push(e);
     }
-    this.#build = { resources: all, errors: [...fileErrors, ...duplicates], failedFiles };
+    return this.#finish(all, [...fileErrors, ...duplicates], failedFiles);
+  }
+
+  #finish(resources: Resources, errors: MeshdnsError[], failedFiles: string[]): Build {
+    const delta = this.#delta();
+    this.#seq++;
+    this.#build = { seq: this.#seq, ...(delta ? { delta } : {}), resources, errors, failedFiles };
     return this.#build;
   }
 
   #set(file: string, state: FileState): void {
+    this.#remember(file, this.#files.get(file)?.objects ?? [], state.objects);
     this.#build = undefined;
     if (!this.#files.has(file)) this.#sorted = undefined;
     this.#files.set(file, state);
+  }
+
+  #remember(file: string, before: ManifestObject[], after: ManifestObject[]): void {
+    if (!this.#before.has(file)) this.#before.set(file, before);
+    for (const o of before) if (o.resource && o.key) this.#claim(o.key, -1);
+    for (const o of after) if (o.resource && o.key) this.#claim(o.key, 1);
+    if (this.#contested > 0) this.#wasContested = true;
+  }
+
+  #claim(key: string, by: number): void {
+    const was = this.#claims.get(key) ?? 0;
+    const now = was + by;
+    if (now === 0) this.#claims.delete(key);
+    else this.#claims.set(key, now);
+    if (was <= 1 && now > 1) this.#contested++;
+    if (was > 1 && now <= 1) this.#contested--;
+  }
+
+  /** The change since the last build, from the files that changed; undefined when duplicates were about. */
+  #delta(): BuildDelta | undefined {
+    const clean = !this.#wasContested && this.#contested === 0;
+    const delta: BuildDelta = { base: this.#seq, removed: [], added: [] };
+    if (clean) {
+      for (const [file, before] of this.#before) {
+        const now = this.#files.get(file)?.objects ?? [];
+        const kept = new Set(now);
+        const old = new Set(before);
+        for (const o of before) if (o.resource && !kept.has(o)) delta.removed.push(o.resource);
+        for (const o of now) if (o.resource && !old.has(o)) delta.added.push(o.resource);
+      }
+    }
+    this.#before.clear();
+    this.#wasContested = this.#contested > 0;
+    return clean ? delta : undefined;
   }
 }

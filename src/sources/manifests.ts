@@ -15,7 +15,14 @@ import {
   LOAD_SETTLE_ATTEMPTS,
   WATCH_RETRY_MS,
 } from './defaults.js';
-import type { Build } from './files.js';
+import type { Build, BuildDelta } from './files.js';
+
+/** Snapshot `seq`, and its change from snapshot `delta.base`. */
+export interface SnapshotChange {
+  seq: number;
+  delta?: BuildDelta;
+}
+
 import { ManifestFolder, type ScanResult } from './folder.js';
 import { FolderWatch } from './watch.js';
 
@@ -25,7 +32,13 @@ export interface ManifestSourceOptions {
    * Called with each new snapshot, all current errors, and the files whose current content could not
    * be read or parsed (see `Build.failedFiles`); first before `start()` resolves.
    */
-  onChange: (snapshot: Resources, errors: MeshdnsError[], failedFiles: ReadonlySet<string>) => void;
+  onChange: (
+    snapshot: Resources,
+    errors: MeshdnsError[],
+    failedFiles: ReadonlySet<string>,
+    /** The snapshot's number, and what changed since an earlier one when the source could tell. */
+    change: SnapshotChange,
+  ) => void;
   /**
    * Quiet time after the last event before the named files are read; also how long a file that had
    * content must be unchanged before it is read (a writer may be between two chunks).
@@ -229,8 +242,8 @@ export class ManifestSource {
       if (!before.has(formatError(e))) this.#opts.logger?.warn({ code: e.code }, e.message);
     }
     try {
-      const { resources, errors, failedFiles } = this.#current;
-      this.#opts.onChange(resources, errors, new Set(failedFiles));
+      const { resources, errors, failedFiles, seq, delta } = this.#current;
+      this.#opts.onChange(resources, errors, new Set(failedFiles), { seq, ...(delta ? { delta } : {}) });
     } catch (e) {
       this.#opts.logger?.error({ err: e }, 'manifests onChange handler failed');
     }

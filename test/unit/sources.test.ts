@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { MeshdnsError } from '../../src/errors.js';
-import { formatError, type Resources } from '../../src/model/index.js';
+import { formatError, type Resource, type Resources } from '../../src/model/index.js';
 import { loadManifests, ManifestFiles, ManifestSource } from '../../src/sources/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -125,6 +125,33 @@ describe('ManifestFiles (per-file state)', () => {
     files.delete('a.yaml');
     assert.deepEqual(files.build().errors, []);
     assert.equal(files.build().resources.services.length, 0);
+  });
+
+  it('tells each build what changed since the one before, unless duplicates could swap winners', () => {
+    const files = new ManifestFiles();
+    const names = (list: Resource[] = []) =>
+      list.map((r) => (r.kind === 'Service' ? `${r.meta.name}=${r.clusterIPs.join(',')}` : r.kind));
+    files.setText('a.yaml', `${service('x', '10.0.0.1')}---\n${service('y', '10.0.0.2')}`);
+    files.setText('b.yaml', service('z', '10.0.0.3'));
+    const first = files.build();
+    assert.deepEqual(names(first.delta?.added), ['x=10.0.0.1', 'y=10.0.0.2', 'z=10.0.0.3']);
+    // An edit of b: only b's object leaves and comes; a's objects are the same objects as before.
+    files.setText('b.yaml', service('z', '10.0.0.4'));
+    const second = files.build();
+    assert.equal(second.delta?.base, first.seq);
+    assert.deepEqual(names(second.delta?.removed), ['z=10.0.0.3']);
+    assert.deepEqual(names(second.delta?.added), ['z=10.0.0.4']);
+    assert.equal(second.resources.services[0], first.resources.services[0]);
+    // A second copy of x in b: which copy wins is decided over the whole folder, so no delta.
+    files.setText('b.yaml', `${service('z', '10.0.0.4')}---\n${service('x', '10.0.0.9')}`);
+    assert.equal(files.build().delta, undefined);
+    assert.equal(files.build().errors.length, 1);
+    files.setText('b.yaml', service('z', '10.0.0.4'));
+    assert.equal(files.build().delta, undefined, 'the build that resolves the duplicate has no delta either');
+    files.delete('a.yaml');
+    const last = files.build();
+    assert.deepEqual(names(last.delta?.removed), ['x=10.0.0.1', 'y=10.0.0.2']);
+    assert.deepEqual(names(last.delta?.added), []);
   });
 });
 
