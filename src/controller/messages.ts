@@ -50,4 +50,6 @@ export type ToAgent =
 
 export type ToController =
   | { type: 'reload'; update: { scope?: TableScope; meshConfig?: MeshSettings } }
+  /** A view part was taken: the next message may come. */
+  | { type: 'ack' }
   | { type: 'close' };

@@ -61,8 +61,11 @@ export class ControllerWorker {
     this.#worker = worker;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToAgent) => {
-        if (m.type === 'view-part') this.#parts.push(m);
-        else if (m.type === 'view') this.#enqueue(m);
+        if (m.type === 'view-part') {
+          this.#parts.push(m);
+          // To this worker even while it closes: its 'closed' may be queued behind the next part.
+          worker.postMessage({ type: 'ack' } satisfies ToController);
+        } else if (m.type === 'view') this.#enqueue(m);
         else if (m.type === 'started') this.#applying.then(resolve, reject);
         else if (m.type === 'failed')
           reject(m.code ? new MeshdnsError(m.code, m.message) : new Error(m.message));

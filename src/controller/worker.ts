@@ -11,9 +11,27 @@ import type { ToAgent, ToController, WorkerOptions } from './messages.js';
 const port = parentPort!;
 const opts = workerData as WorkerOptions;
 const logger = createLogger(opts.logLevel);
-const send = (m: ToAgent) => port.postMessage(m);
 /** Names per message (about 0.2 MB): the agent's thread decodes one message in a few milliseconds. */
 const PART = 1000;
+
+/**
+ * Messages leave in order, and after a view part the next waits for the agent's ack: a port delivers
+ * every message waiting in it in one go, so 100 parts sent at once held the agent's loop for 300 ms
+ * (50,000 objects); one part per turn of its loop holds it for one decode.
+ */
+const outbox: ToAgent[] = [];
+let awaitingAck = false;
+function send(m: ToAgent): void {
+  outbox.push(m);
+  pump();
+}
+function pump(): void {
+  while (!awaitingAck && outbox.length > 0) {
+    const m = outbox.shift()!;
+    port.postMessage(m);
+    awaitingAck = m.type === 'view-part';
+  }
+}
 
 const controller = new Controller({
   ...opts,
@@ -29,7 +47,10 @@ const controller = new Controller({
 });
 
 port.on('message', (m: ToController) => {
-  if (m.type === 'reload') controller.reload(m.update);
+  if (m.type === 'ack') {
+    awaitingAck = false;
+    pump();
+  } else if (m.type === 'reload') controller.reload(m.update);
   else if (m.type === 'close') {
     void controller.close().finally(() => {
       logger.flush();
