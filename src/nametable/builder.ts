@@ -126,12 +126,15 @@ export function sameRecord(a: TableRecord, b: TableRecord): boolean {
   );
 }
 
+/** Shared by every record that answers addresses directly (most of them). */
+const NO_CNAMES: string[] = [];
+
 function toRecord(name: string, d: Host, kind: EntryKind): TableRecord {
   // The host's arrays, not copies: records are never changed once made.
   const record: TableRecord = {
     name,
     kind,
-    cnames: [],
+    cnames: NO_CNAMES,
     ipv4: d.ipv4 as string[],
     ipv6: d.ipv6 as string[],
     origin: d.origin,
@@ -163,8 +166,6 @@ export class TableBuilder {
   readonly #aliasClaims = new Map<string, Set<string>>();
   /** ExternalName target → the hosts pointing at it, whose answers follow the target's. */
   readonly #externalRefs = new Map<string, Set<string>>();
-  /** Every exact record by name. */
-  readonly #byName = new Map<string, TableRecord>();
 
   /** The table as data, changed in place by `update`. */
   readonly records: TableRecords = { exact: new Map(), wildcards: new Map(), searchWildcards: new Map() };
@@ -424,19 +425,18 @@ export class TableBuilder {
 
   /** Puts a name's current record in the table; notes it in `out` when it changed. */
   #settle(name: string, out: TableChange): void {
-    const before = this.#byName.get(name);
     const after = this.#recordOf(name);
+    // A name too long for the wire format (the search-path form of a long name) was never in the table.
+    if (after === undefined && !fitsWire(name)) return;
+    const key = nameToKey(name);
+    const before = this.records.exact.get(key);
     if (after === undefined) {
       if (before === undefined) return;
-      this.#byName.delete(name);
-      const key = nameToKey(name);
       this.records.exact.delete(key);
       out.remove.push(key);
       return;
     }
     if (before !== undefined && sameRecord(before, after)) return;
-    this.#byName.set(name, after);
-    const key = nameToKey(name);
     this.records.exact.set(key, after);
     out.set.push(key);
   }
