@@ -20,7 +20,6 @@ import {
 } from '../model/index.js';
 import {
   diffTables,
-  NameTable,
   nameGivers,
   TableBuilder,
   type TableChange,
@@ -32,7 +31,7 @@ import type { VipRoute } from '../vip/index.js';
 import type { KeyedDiff, ServedVips } from './messages.js';
 import { KeyedMirror } from './mirror.js';
 import { hostRoutes } from './routes.js';
-import type { ViewOptions, WorkloadView } from './view.js';
+import { type ViewOptions, type WorkloadView, workloadView } from './view.js';
 
 /** A view and how it differs from the previous one, as the agent takes it. */
 export interface LiveUpdate {
@@ -129,18 +128,8 @@ export class LiveView {
     const vips = this.#sentVips.diff(touched, (key) => plain(served(key)), all);
     const routes = this.#sentRoutes.diff(touched, (key) => routesOf(served(key)), all);
 
-    const records = this.#builder.records;
-    let table: NameTable | undefined;
     return {
-      view: {
-        config,
-        allocation,
-        records,
-        get table() {
-          table ??= NameTable.fromRecords(records);
-          return table;
-        },
-      },
+      view: workloadView(config, allocation, this.#builder.records),
       diff,
       vips,
       routes,

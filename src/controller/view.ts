@@ -51,7 +51,19 @@ export function buildView(
   // SPEC §3.5: hosts without addresses answer with their VIPs only for a workload that proxies DNS
   // with auto-allocation on (Istio checks both DNSCapture and DNSAutoAllocate).
   const withVips = config.capture.value && config.autoAllocate.value;
-  const records = buildTableRecords(res, opts.scope, withVips ? allocation.vips : undefined);
+  return workloadView(
+    config,
+    allocation,
+    buildTableRecords(res, opts.scope, withVips ? allocation.vips : undefined),
+  );
+}
+
+/** A view of these parts; its answering table is built on first use (the one-shot commands, tests). */
+export function workloadView(
+  config: EffectiveConfig,
+  allocation: Allocation,
+  records: TableRecords,
+): WorkloadView {
   let table: NameTable | undefined;
   return {
     config,

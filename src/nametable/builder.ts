@@ -126,6 +126,9 @@ export function sameRecord(a: TableRecord, b: TableRecord): boolean {
   );
 }
 
+/** ExternalNames followed through the table before the rest is left to upstream (a loop stops sooner). */
+const MAX_CNAME_CHAIN = 8;
+
 /** Shared by every record that answers addresses directly (most of them). */
 const NO_CNAMES: string[] = [];
 
@@ -195,9 +198,17 @@ export class TableBuilder {
     }
     const names = new Set<string>();
     for (const host of hosts) this.#redraft(host, names);
-    // Names answered through another: ExternalNames at a changed name, then search-path shortcuts.
-    for (const name of [...names]) {
-      for (const host of this.#externalRefs.get(name) ?? []) this.#ownNames(host, names);
+    // Names answered through another: ExternalNames leading to a changed name (through any number of
+    // ExternalNames), then search-path shortcuts.
+    const queue = [...names];
+    for (let i = 0; i < queue.length; i++) {
+      for (const host of this.#externalRefs.get(queue[i]!) ?? []) {
+        for (const name of [host, ...this.#altNames(host)]) {
+          if (names.has(name)) continue;
+          names.add(name);
+          queue.push(name);
+        }
+      }
     }
     if (this.#search !== undefined) {
       for (const name of [...names])
@@ -400,18 +411,32 @@ export class TableBuilder {
   }
 
   /** An ExternalName pointing at a name we hold answers from the table instead of going upstream. */
+  /**
+   * An ExternalName is followed through the table, ExternalName after ExternalName: the CNAME chain
+   * ends at addresses we hold, or at a name outside the table, which is resolved upstream at query
+   * time (a loop, or a chain longer than MAX_CNAME_CHAIN, ends there too).
+   */
   #resolve(name: string, d: Host, kind: EntryKind): TableRecord {
     const r = toRecord(name, d, kind);
-    if (d.external === undefined) return r;
-    const target = this.#drafts.get(d.external) ?? this.#aliasDraft(d.external);
-    if (target === undefined || target.external !== undefined) {
-      r.cnames = [d.external];
-      return r;
+    const chain: string[] = [];
+    const seen = new Set([name]);
+    for (let target = d.external; target !== undefined; ) {
+      chain.push(target);
+      const next = seen.has(target) ? undefined : (this.#drafts.get(target) ?? this.#aliasDraft(target));
+      seen.add(target);
+      if (next === undefined || chain.length >= MAX_CNAME_CHAIN) {
+        r.external = target;
+        break;
+      }
+      if (next.external === undefined) {
+        delete r.external;
+        r.ipv4 = next.ipv4 as string[];
+        r.ipv6 = next.ipv6 as string[];
+        break;
+      }
+      target = next.external;
     }
-    delete r.external;
-    r.cnames = [d.external];
-    r.ipv4 = target.ipv4 as string[];
-    r.ipv6 = target.ipv6 as string[];
+    if (chain.length > 0) r.cnames = chain;
     return r;
   }
 

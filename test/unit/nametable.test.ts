@@ -62,6 +62,29 @@ describe('buildNameTable', () => {
     assert.deepEqual(entry?.record.cnames, ['billing.example.net.']);
   });
 
+  it('follows ExternalNames through the table, whatever their order, and stops at a loop', () => {
+    const fqdn = (name: string) => `${name}.default.svc.cluster.local`;
+    const r = emptyResources();
+    // The first in the file points at the second, which points at a ClusterIP Service.
+    r.services.push(
+      service('default', 'a', [], { externalName: fqdn('b') }),
+      service('default', 'b', [], { externalName: fqdn('c') }),
+      service('default', 'c', ['10.0.0.3']),
+      service('default', 'out', [], { externalName: fqdn('ext') }),
+      service('default', 'ext', [], { externalName: 'api.example.net' }),
+      service('default', 'x', [], { externalName: fqdn('y') }),
+      service('default', 'y', [], { externalName: fqdn('x') }),
+    );
+    const t = buildNameTable(r, scope('default', []));
+    const answer = (name: string) => {
+      const e = t.lookup(nameToKey(`${fqdn(name)}.`));
+      return [e?.record.cnames, e?.record.ipv4, e?.external];
+    };
+    assert.deepEqual(answer('a'), [[`${fqdn('b')}.`, `${fqdn('c')}.`], ['10.0.0.3'], undefined]);
+    assert.deepEqual(answer('out'), [[`${fqdn('ext')}.`, 'api.example.net.'], [], 'api.example.net.']);
+    assert.deepEqual(answer('x'), [[`${fqdn('y')}.`, `${fqdn('x')}.`], [], `${fqdn('x')}.`]);
+  });
+
   it('takes VIPs for entries without addresses from the allocator hook', () => {
     const r = emptyResources();
     r.serviceEntries.push(serviceEntry('default', 'db', ['db-a.example.com'], { resolution: 'DNS' }));
