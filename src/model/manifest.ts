@@ -58,14 +58,27 @@ function addObjects(out: ParsedManifest, value: unknown, source: SourceRef): voi
   out.objects.push(object);
 }
 
+/**
+ * V8's reason, with the place as line and column: Node 20 says only "at position N", Node 22 and later
+ * add the line and column themselves, so the message is ours in both.
+ */
+function jsonError(e: Error, text: string): string {
+  const m = /^(.*?)(?: in JSON)? at position (\d+)/.exec(e.message);
+  if (!m) return e.message;
+  const at = Number(m[2]);
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  return `line ${line} column ${at - before.lastIndexOf('\n')}: ${m[1]}`;
+}
+
 function parseJson(out: ParsedManifest, text: string): void {
   let value: unknown;
+  const json = text.replace(/^\uFEFF/, '');
   try {
-    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+    value = JSON.parse(json);
   } catch (e) {
-    out.syntaxErrors.push(
-      new MeshdnsError('MESHDNS_MANIFEST_INVALID', `${out.file}: invalid JSON: ${(e as Error).message}`),
-    );
+    const why = jsonError(e as Error, json);
+    out.syntaxErrors.push(new MeshdnsError('MESHDNS_MANIFEST_INVALID', `${out.file}: invalid JSON: ${why}`));
     return;
   }
   addObjects(out, value, { file: out.file, doc: 0 });

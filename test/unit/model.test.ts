@@ -469,9 +469,12 @@ describe('manifest files', () => {
     assert.equal(load(text).resources.length, 2);
   });
 
-  it('invalid JSON', () => {
+  it('invalid JSON: the place as line and column, on every Node version', () => {
     assert.deepEqual(load('{"kind": "Service",}', 'mesh/x.json').errors, [
-      'MESHDNS_MANIFEST_INVALID: mesh/x.json: invalid JSON: Expected double-quoted property name in JSON at position 19',
+      'MESHDNS_MANIFEST_INVALID: mesh/x.json: invalid JSON: line 1 column 20: Expected double-quoted property name',
+    ]);
+    assert.deepEqual(load('{\n  "kind": "Service",\n}', 'mesh/x.json').errors, [
+      'MESHDNS_MANIFEST_INVALID: mesh/x.json: invalid JSON: line 3 column 1: Expected double-quoted property name',
     ]);
   });
 
