@@ -52,16 +52,23 @@ function answerParts(record: TableRecord, type: number, ips: string[]): AnswerPa
   return { prefix, prefixCount: record.cnames.length, run };
 }
 
+/** Where a name's answers are in their rotation. */
+export interface Rotation {
+  turn: number;
+}
+
 export class TableEntry {
   readonly record: TableRecord;
   private readonly a: AnswerParts;
   private readonly aaaa: AnswerParts;
   private readonly other: AnswerParts;
   /** Rotation counter for DNS load balancing; the only mutable state, and harmless to race. */
-  private turn = 0;
+  private readonly rotation: Rotation;
 
-  constructor(record: TableRecord) {
+  /** `rotation`: shared by the entries made per question for one search-path wildcard. */
+  constructor(record: TableRecord, rotation: Rotation = { turn: 0 }) {
     this.record = record;
+    this.rotation = rotation;
     this.a = answerParts(record, QTYPE.A, record.ipv4);
     this.aaaa = answerParts(record, QTYPE.AAAA, record.ipv6);
     this.other = answerParts(record, QTYPE.A, []);
@@ -80,7 +87,8 @@ export class TableEntry {
   respond(query: Buffer, q: Query, limit: number): Buffer {
     const parts = q.qtype === QTYPE.A ? this.a : q.qtype === QTYPE.AAAA ? this.aaaa : this.other;
     if (parts.prefixCount === 0 && parts.run === null) return buildEmpty(query, q, RCODE.NOERROR, true);
-    this.turn = (this.turn + 1) & 0x3fffffff;
-    return buildAnswer(query, q, parts, this.turn, limit);
+    const turn = (this.rotation.turn + 1) & 0x3fffffff;
+    this.rotation.turn = turn;
+    return buildAnswer(query, q, parts, turn, limit);
   }
 }

@@ -5,7 +5,7 @@
 import { keyToName, parentKey } from '../dns/index.js';
 import type { TableRecords } from './build.js';
 import type { TableDiff } from './diff.js';
-import { TableEntry, type TableRecord } from './entry.js';
+import { type Rotation, TableEntry, type TableRecord } from './entry.js';
 
 /** A wildcard reached through the search-domain shortcut: its CNAME target depends on the question. */
 export interface SearchWildcard {
@@ -39,6 +39,15 @@ export interface Slicer {
  */
 type Shard = Map<string, TableEntry | TableRecord | string>;
 
+/** A search-path wildcard as the table holds it: one rotation for every name it answers. */
+interface HeldSearchWildcard extends SearchWildcard {
+  rotation: Rotation;
+}
+
+function hold(sw: Iterable<[string, SearchWildcard]>): Map<string, HeldSearchWildcard> {
+  return new Map([...sw].map(([k, w]) => [k, { ...w, rotation: { turn: 0 } }]));
+}
+
 /** A record as it arrived: as JSON from a diff (see TableDiff.set), or as itself from `fromRecords`. */
 const recordOf = (e: TableEntry | TableRecord | string): TableRecord =>
   typeof e === 'string' ? (JSON.parse(e) as TableRecord) : e instanceof TableEntry ? e.record : e;
@@ -55,13 +64,13 @@ function entryOf(shard: Shard, key: string, hit: TableEntry | TableRecord | stri
 export class NameTable {
   private readonly shards: readonly Shard[];
   private readonly wildcards: Map<string, TableEntry>;
-  private readonly searchWildcards: Map<string, SearchWildcard>;
+  private readonly searchWildcards: Map<string, HeldSearchWildcard>;
   readonly #exactSize: number;
 
   private constructor(
     shards: readonly Shard[],
     wildcards: Map<string, TableEntry>,
-    searchWildcards: Map<string, SearchWildcard>,
+    searchWildcards: Map<string, HeldSearchWildcard>,
   ) {
     this.shards = shards;
     this.wildcards = wildcards;
@@ -82,7 +91,7 @@ export class NameTable {
     const shards: Shard[] = Array.from({ length: SHARDS }, () => new Map());
     for (const [key, r] of records.exact) shards[shardOf(key)]!.set(key, r);
     const wild = new Map([...records.wildcards].map(([k, r]) => [k, new TableEntry(r)]));
-    return new NameTable(shards, wild, new Map(records.searchWildcards));
+    return new NameTable(shards, wild, hold(records.searchWildcards));
   }
 
   get size(): number {
@@ -144,7 +153,7 @@ export class NameTable {
     const wild = diff.wildcards
       ? new Map(diff.wildcards.map(([k, r]) => [k, new TableEntry(r)]))
       : this.wildcards;
-    const searchWild = diff.searchWildcards ? new Map(diff.searchWildcards) : this.searchWildcards;
+    const searchWild = diff.searchWildcards ? hold(diff.searchWildcards) : this.searchWildcards;
     return new NameTable(shards, wild, searchWild);
   }
 }
@@ -153,7 +162,8 @@ export class NameTable {
  * "foo.wiki.example.org.<search>." under "*.wiki.example.org": a CNAME to "foo.wiki.example.org."
  * followed by the wildcard's records, so the client's first search-path try resolves at once.
  */
-function searchWildcardEntry(sw: SearchWildcard, qkey: string): TableEntry {
+function searchWildcardEntry(sw: HeldSearchWildcard, qkey: string): TableEntry {
   const target = keyToName(`${qkey.slice(0, qkey.length - sw.searchSuffixKey.length)}\x00`);
-  return new TableEntry({ ...sw.record, name: keyToName(qkey), cnames: [target, ...sw.record.cnames] });
+  const record = { ...sw.record, name: keyToName(qkey), cnames: [target, ...sw.record.cnames] };
+  return new TableEntry(record, sw.rotation);
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nameToKey } from '../../src/dns/index.js';
+import dnsPacket from 'dns-packet';
+import { nameToKey, readQuery } from '../../src/dns/index.js';
 import { emptyResources } from '../../src/model/index.js';
 import { buildNameTable, type TableScope } from '../../src/nametable/index.js';
 import { sampleMesh, service, serviceEntry } from '../helpers/resources.js';
@@ -100,4 +101,42 @@ describe('buildNameTable', () => {
     assert.equal(t.lookup(nameToKey('wiki.example.org.')), undefined);
     assert.equal(t.lookup(nameToKey('example.org.')), undefined);
   });
+});
+
+describe('rotation (SPEC §4: answers rotate among the addresses of a name)', () => {
+  const pool = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+  const r = emptyResources();
+  r.services.push(service('default', 'pool', pool));
+  r.serviceEntries.push(
+    serviceEntry('default', 'wild', ['*.pool.example.org'], { addresses: pool }),
+    serviceEntry('default', 'exact', ['pool.example.com'], { addresses: pool }),
+  );
+  const table = buildNameTable(r, scope('default'));
+
+  /** The first address of each of `n` answers to NAME, asked through the table as the server does. */
+  function firsts(name: string, n: number): string[] {
+    const out: string[] = [];
+    for (let id = 1; id <= n; id++) {
+      const query = dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: 'A', name }] });
+      const q = readQuery(query);
+      assert.ok(typeof q === 'object');
+      const answer = table.lookup(q.qkey)!.respond(query, q, 512);
+      const a = dnsPacket.decode(answer).answers!.filter((x) => x.type === 'A');
+      out.push((a[0] as { data: string }).data);
+    }
+    return out;
+  }
+
+  const turns = ['192.0.2.2', '192.0.2.3', '192.0.2.1', '192.0.2.2'];
+  for (const [kind, name] of [
+    ['exact name', 'pool.example.com'],
+    ['alias', 'pool.default'],
+    ['wildcard', 'x.pool.example.org'],
+    ['search shortcut', 'pool.example.com.default.svc.cluster.local'],
+    ['wildcard through the search domain', 'x.pool.example.org.default.svc.cluster.local'],
+  ]) {
+    it(`${kind}: each answer starts one address further`, () => {
+      assert.deepEqual(firsts(name!, 4), turns);
+    });
+  }
 });
