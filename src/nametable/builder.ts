@@ -403,11 +403,8 @@ export class TableBuilder {
   #baseRecord(name: string): TableRecord | undefined {
     const own = this.#drafts.get(name);
     if (own) return this.#resolve(name, own, own.kind);
-    const claims = this.#aliasClaims.get(name);
-    if (!claims) return undefined;
-    let winner: string | undefined;
-    for (const h of claims) if (winner === undefined || h < winner) winner = h;
-    return this.#resolve(name, this.#drafts.get(winner!)!, 'alias');
+    const alias = this.#aliasDraft(name);
+    return alias && this.#resolve(name, alias, 'alias');
   }
 
   /** An ExternalName pointing at a name we hold answers from the table instead of going upstream. */
@@ -440,6 +437,7 @@ export class TableBuilder {
     return r;
   }
 
+  /** The draft behind an alias: of the hosts that give it, the first by name (the order never matters). */
   #aliasDraft(name: string): Host | undefined {
     const claims = this.#aliasClaims.get(name);
     if (!claims) return undefined;
