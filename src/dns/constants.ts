@@ -6,6 +6,11 @@ export const UDP_MIN_SIZE = 512;
 /** The EDNS buffer size we advertise (DNS flag day 2020 recommendation). */
 export const EDNS_UDP_SIZE = 1232;
 export const MAX_MESSAGE_SIZE = 65535;
+/** RFC 1035 §2.3.4: a label is at most 63 bytes, a name at most 255 on the wire. */
+export const MAX_LABEL_LENGTH = 63;
+export const MAX_NAME_LENGTH = 255;
+/** RFC 1035 §4.2: the port servers listen on. */
+export const DNS_PORT = 53;
 
 export const QTYPE = {
   A: 1,
@@ -18,6 +23,7 @@ export const QTYPE = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  IXFR: 251,
   AXFR: 252,
   ANY: 255,
 } as const;
@@ -44,6 +50,8 @@ export const RCODE_NAMES: Record<number, string> = {
 };
 
 export const OPCODE_QUERY = 0;
+/** The RCODE field: the low 4 bits of the flags word (byte 3 of the header). */
+export const RCODE_MASK = 0x000f;
 
 // Header flag bits (second 16-bit word).
 export const FLAG_QR = 0x8000;
