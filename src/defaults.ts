@@ -88,6 +88,8 @@ export const DEFAULTS = {
   captureAgentPort: 15053,
   /** SPEC §8: metrics and debug views; Istio's agent serves its own on this port too. */
   adminListen: '127.0.0.1:15020',
+  /** `meshdns lookup --timeout`: how long it waits for the agent's answer. */
+  lookupTimeoutMs: 3000,
   /** At most one log line per this long for a burst of upstream failures or cache evictions. */
   burstLogIntervalMs: 10_000,
   /** `--log-queries` without a value logs this share of the queries. */

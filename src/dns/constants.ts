@@ -38,7 +38,6 @@ export const RCODE = {
   NOTIMP: 4,
   REFUSED: 5,
 } as const;
-export type Rcode = (typeof RCODE)[keyof typeof RCODE];
 
 export const RCODE_NAMES: Record<number, string> = {
   0: 'NOERROR',
@@ -59,7 +58,6 @@ export const FLAG_AA = 0x0400;
 export const FLAG_TC = 0x0200;
 export const FLAG_RD = 0x0100;
 export const FLAG_RA = 0x0080;
-export const FLAG_AD = 0x0020;
 export const FLAG_CD = 0x0010;
 /** EDNS DO bit, in the OPT record's TTL field (RFC 3225). */
 export const EDNS_DO = 0x8000;
