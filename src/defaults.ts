@@ -1,11 +1,48 @@
-// Every default in one place (STYLE.md §9).
+// Every default a user can see or change, in one place (STYLE.md §9): flags, config objects and
+// option fields take theirs from here. Module-internal tuning that no user sets stays beside its
+// module (sources/tuning.ts, a few named constants); DNS protocol constants live in dns/constants.ts.
 export const DEFAULTS = {
   dnsListen: '127.0.0.1:15053',
   namespace: 'default',
   clusterDomain: 'cluster.local',
   resolvConf: '/etc/resolv.conf',
-  /** SPEC §4: total time budget for one forwarded query before SERVFAIL. */
+  /** SPEC §4: total time budget for one forwarded query before SERVFAIL, all servers and tries included. */
   upstreamTimeoutMs: 5000,
+  /** Tries per upstream server: glibc's RES_DFLRETRY, also what a resolv.conf without `attempts:` means. */
+  upstreamAttempts: 2,
+  /** Upstream queries in flight; past it a forward fails at once (SPEC §10). */
+  upstreamMaxInFlight: 1024,
+  /** Each forward starts at the next server, so the load spreads over all of them. */
+  upstreamRotate: true,
+  /** glibc's resolv.conf defaults (resolv/resolv.h): RES_TIMEOUT per try, ndots, and the local host
+   *  as the server when no `nameserver` line is given. */
+  resolvTimeoutSeconds: 5,
+  resolvNdots: 1,
+  resolvNameserver: '127.0.0.1',
+  /** The cache of upstream answers (SPEC §4 "Cache", §10 bounds). Seconds unless named otherwise. */
+  cache: {
+    maxEntries: 10_000,
+    /** SPEC §10: cache bytes are bounded too (answers, keys and bookkeeping, estimated). */
+    maxBytes: 32 * 1024 * 1024,
+    /** Positive answers live their smallest TTL, at most this (CoreDNS's cache plugin: 1 h). */
+    maxTtl: 3600,
+    /** RFC 2308 §5 recommends 1-3 h as the cap for negative answers; meshdns is stricter: 5 min. */
+    maxNegativeTtl: 300,
+    serveStale: true,
+    /** RFC 8767 §5 suggests 1-3 days for how long an expired answer may still be served. */
+    staleMaxAge: 86_400,
+    /** RFC 8767 §4: stale answers carry TTL 30. */
+    staleTtl: 30,
+    /** RFC 8767 §5's client response timer: a stale answer is sent if upstream has not answered by then. */
+    staleAfterMs: 1800,
+    prefetch: true,
+    /** An entry hit this often since it was stored is popular enough to refresh in the background… */
+    prefetchMinHits: 2,
+    /** …once this share of its TTL is left (unbound's prefetch: 10%)… */
+    prefetchThreshold: 0.1,
+    /** …if its TTL is at least this long (short TTLs are meant to expire). */
+    prefetchMinTtl: 10,
+  },
   /** RFC 7766 §6.2.3 leaves the idle timeout to the server; CoreDNS uses 10 s. */
   tcpIdleTimeoutMs: 10_000,
   tcpMaxConnections: 1000,
@@ -43,10 +80,16 @@ export const DEFAULTS = {
   /** VIP proxy: Envoy's default connect timeout, and Istio's default TCP idle timeout (1 h). */
   vipConnectTimeoutMs: 10_000,
   vipIdleTimeoutMs: 3_600_000,
+  /** A backend's resolved addresses are kept for their TTL, within these bounds (a TTL of 0 still
+   *  spares the upstreams a query per connection; a long TTL still follows a moved backend). */
+  vipBackendMinTtlMs: 1000,
+  vipBackendMaxTtlMs: 30_000,
   /** Istio's agent port for DNS, the redirect target of `meshdns capture`. */
   captureAgentPort: 15053,
   /** SPEC §8: metrics and debug views; Istio's agent serves its own on this port too. */
   adminListen: '127.0.0.1:15020',
+  /** `meshdns lookup --timeout`: how long it waits for the agent's answer. */
+  lookupTimeoutMs: 3000,
   /** At most one log line per this long for a burst of upstream failures or cache evictions. */
   burstLogIntervalMs: 10_000,
   /** `--log-queries` without a value logs this share of the queries. */

@@ -52,7 +52,7 @@ export interface AgentOptions {
   /** Upstream queries in flight; past it SERVFAIL at once (`--upstream-max-in-flight`). */
   upstreamMaxInFlight?: number;
   logger: Logger;
-  /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with CACHE_DEFAULTS. */
+  /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with DEFAULTS.cache. */
   cache?: Partial<CacheSettings> | false;
   /**
    * Where metrics are registered; absent: none are counted (`--no-metrics`). A function is called

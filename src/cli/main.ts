@@ -134,7 +134,7 @@ program
   .option('--type <type>', 'query type', 'A')
   .option('--server <addr:port>', "the agent's DNS address", DEFAULTS.dnsListen)
   .option('--tcp', 'ask over TCP')
-  .option('--timeout <ms>', 'how long to wait for the answer', '3000')
+  .option('--timeout <ms>', 'how long to wait for the answer', String(DEFAULTS.lookupTimeoutMs))
   .addOption(outputOption())
   .action((name: string, flags: LookupFlags) =>
     import('./lookup.js').then(({ lookup }) => lookup(name, flags)).catch(fail),

@@ -6,7 +6,6 @@ import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Registry } from '../metrics.js';
 import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from '../server/index.js';
-import { CACHE_DEFAULTS, FORWARDER_DEFAULTS } from '../upstream/index.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
 
 export interface ServeExtraFlags {
@@ -81,7 +80,7 @@ function addLimitOptions(cmd: Command): Command {
     .option(
       '--upstream-max-in-flight <n>',
       'upstream queries in flight; past it SERVFAIL at once',
-      String(FORWARDER_DEFAULTS.maxInFlight),
+      String(DEFAULTS.upstreamMaxInFlight),
     );
 }
 
@@ -95,19 +94,19 @@ export function addServeExtraOptions(cmd: Command): Command {
     .option('--admin-allow-remote', 'allow a non-loopback --admin-listen address')
     .option('--no-metrics', 'count nothing (for measuring what counting costs)')
     .option('--no-cache', 'forward every miss of the table, keep no answers')
-    .option('--cache-size <entries>', 'most answers kept (LRU)', String(CACHE_DEFAULTS.maxEntries))
-    .option('--cache-max-bytes <bytes>', 'most bytes the cache holds', String(CACHE_DEFAULTS.maxBytes))
-    .option('--cache-max-ttl <seconds>', 'longest a positive answer is kept', String(CACHE_DEFAULTS.maxTtl))
+    .option('--cache-size <entries>', 'most answers kept (LRU)', String(DEFAULTS.cache.maxEntries))
+    .option('--cache-max-bytes <bytes>', 'most bytes the cache holds', String(DEFAULTS.cache.maxBytes))
+    .option('--cache-max-ttl <seconds>', 'longest a positive answer is kept', String(DEFAULTS.cache.maxTtl))
     .option(
       '--cache-max-negative-ttl <seconds>',
       'longest an NXDOMAIN/NODATA answer is kept',
-      String(CACHE_DEFAULTS.maxNegativeTtl),
+      String(DEFAULTS.cache.maxNegativeTtl),
     )
     .option('--no-serve-stale', 'never answer from expired entries when upstream fails (RFC 8767)')
     .option(
       '--stale-max-age <seconds>',
       'oldest expired answer still served when upstream fails',
-      String(CACHE_DEFAULTS.staleMaxAge),
+      String(DEFAULTS.cache.staleMaxAge),
     )
     .option('--no-prefetch', 'do not refresh popular entries before they expire')
     .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (docs/behaviour.md §6)')

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/index.js';
 import type { AppliedView, ControllerWorker } from '../controller/index.js';
-import { isCheckedIPv6 } from '../dns/index.js';
+import { DNS_PORT, isCheckedIPv6 } from '../dns/index.js';
 import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
@@ -91,7 +91,7 @@ async function readResolvers(flags: ServeFlags): Promise<Resolvers> {
   const conf = await resolvConfOrNone(flags);
   const upstreams: UpstreamServer[] = flags.upstream?.length
     ? flags.upstream.map((u) => parseUpstreamAddress(u))
-    : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: 53 }));
+    : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: DNS_PORT }));
   const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
   return { upstreams, searchDomains, conf };
 }
@@ -113,8 +113,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const { upstreams, searchDomains, conf } = await readResolvers(flags);
   if (conf?.defaulted && !flags.upstream?.length) {
     logger.warn(
-      { resolvConf: flags.resolvConf, upstream: `${conf.nameservers[0]}:53` },
-      `${flags.resolvConf} has no nameserver line: forwarding to ${conf.nameservers[0]}:53 as glibc does; add a nameserver line or pass --upstream ADDR:PORT`,
+      { resolvConf: flags.resolvConf, upstream: `${conf.nameservers[0]}:${DNS_PORT}` },
+      `${flags.resolvConf} has no nameserver line: forwarding to ${conf.nameservers[0]}:${DNS_PORT} as glibc does; add a nameserver line or pass --upstream ADDR:PORT`,
     );
   }
   const extra = agentExtraOptions(flags);

@@ -6,6 +6,11 @@ export const UDP_MIN_SIZE = 512;
 /** The EDNS buffer size we advertise (DNS flag day 2020 recommendation). */
 export const EDNS_UDP_SIZE = 1232;
 export const MAX_MESSAGE_SIZE = 65535;
+/** RFC 1035 §2.3.4: a label is at most 63 bytes, a name at most 255 on the wire. */
+export const MAX_LABEL_LENGTH = 63;
+export const MAX_NAME_LENGTH = 255;
+/** RFC 1035 §4.2: the port servers listen on. */
+export const DNS_PORT = 53;
 
 export const QTYPE = {
   A: 1,
@@ -18,6 +23,7 @@ export const QTYPE = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  IXFR: 251,
   AXFR: 252,
   ANY: 255,
 } as const;
@@ -32,7 +38,6 @@ export const RCODE = {
   NOTIMP: 4,
   REFUSED: 5,
 } as const;
-export type Rcode = (typeof RCODE)[keyof typeof RCODE];
 
 export const RCODE_NAMES: Record<number, string> = {
   0: 'NOERROR',
@@ -44,6 +49,8 @@ export const RCODE_NAMES: Record<number, string> = {
 };
 
 export const OPCODE_QUERY = 0;
+/** The RCODE field: the low 4 bits of the flags word (byte 3 of the header). */
+export const RCODE_MASK = 0x000f;
 
 // Header flag bits (second 16-bit word).
 export const FLAG_QR = 0x8000;
@@ -51,7 +58,6 @@ export const FLAG_AA = 0x0400;
 export const FLAG_TC = 0x0200;
 export const FLAG_RD = 0x0100;
 export const FLAG_RA = 0x0080;
-export const FLAG_AD = 0x0020;
 export const FLAG_CD = 0x0010;
 /** EDNS DO bit, in the OPT record's TTL field (RFC 3225). */
 export const EDNS_DO = 0x8000;

@@ -1,8 +1,7 @@
 // Names have one form inside meshdns: lower-case with the trailing dot ("foo.example.com.").
 // Map keys are the name's uncompressed wire bytes read as latin1 ("\x03foo\x07example\x03com\x00"),
 // so the hot path can turn a question into a key with one toString and no label splitting.
-const MAX_LABEL = 63;
-const MAX_NAME = 255;
+import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH } from './constants.js';
 
 /** "Foo.Example.com" → "foo.example.com." */
 export function toFqdn(name: string): string {
@@ -24,11 +23,12 @@ function wireString(fqdn: string): string {
     let dot = fqdn.indexOf('.', start);
     if (dot === -1 || dot > end) dot = end;
     const len = dot - start;
-    if (len === 0 || len > MAX_LABEL) throw new RangeError(`bad label in name "${fqdn}"`);
+    if (len === 0 || len > MAX_LABEL_LENGTH) throw new RangeError(`bad label in name "${fqdn}"`);
     out += String.fromCharCode(len) + fqdn.slice(start, dot);
     start = dot + 1;
   }
-  if (out.length + 1 > MAX_NAME) throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME} bytes`);
+  if (out.length + 1 > MAX_NAME_LENGTH)
+    throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME_LENGTH} bytes`);
   return `${out}\x00`;
 }
 

@@ -2,7 +2,7 @@
 // the debug views. Off the hot path, so the message is decoded with dns-packet.
 import type dnsPacket from 'dns-packet';
 import { dnsCodec } from './codec.js';
-import { RCODE_NAMES } from './constants.js';
+import { FLAG_AA, FLAG_RA, FLAG_RD, FLAG_TC, RCODE_MASK, RCODE_NAMES } from './constants.js';
 
 export interface PresentedRecord {
   name: string;
@@ -53,13 +53,13 @@ export function presentMessage(msg: Buffer): PresentedMessage {
   const p = dnsCodec().decode(msg);
   const flags = msg.readUInt16BE(2);
   const names: [number, string][] = [
-    [0x0400, 'aa'],
-    [0x0200, 'tc'],
-    [0x0100, 'rd'],
-    [0x0080, 'ra'],
+    [FLAG_AA, 'aa'],
+    [FLAG_TC, 'tc'],
+    [FLAG_RD, 'rd'],
+    [FLAG_RA, 'ra'],
   ];
   return {
-    rcode: RCODE_NAMES[flags & 0xf] ?? `RCODE${flags & 0xf}`,
+    rcode: RCODE_NAMES[flags & RCODE_MASK] ?? `RCODE${flags & RCODE_MASK}`,
     flags: names.filter(([bit]) => flags & bit).map(([, n]) => n),
     answers: present(p.answers),
     authorities: present(p.authorities),

@@ -1,6 +1,6 @@
 // Walking every record of a whole message. Off the hot path: only upstream replies on their way into
 // the cache are scanned. Counts read off the wire are hints; every offset is checked (miekg's rule).
-import { HEADER_SIZE } from './constants.js';
+import { HEADER_SIZE, MAX_NAME_LENGTH, RCODE_MASK } from './constants.js';
 import { skipName } from './query.js';
 
 /** RFC 1035 §4.1.4 allows pointers to pointers; a name longer than 255 bytes cannot need more hops. */
@@ -45,7 +45,7 @@ export function readNameKey(buf: Buffer, off: number): string | undefined {
   let hops = 0;
   while (i < buf.length) {
     const len = buf[i];
-    if (len === 0) return key.length + 1 <= 255 ? `${key}\x00` : undefined;
+    if (len === 0) return key.length + 1 <= MAX_NAME_LENGTH ? `${key}\x00` : undefined;
     if ((len & 0xc0) === 0xc0) {
       if (i + 1 >= buf.length || ++hops > MAX_POINTER_HOPS) return undefined;
       const target = ((len & 0x3f) << 8) | buf[i + 1];
@@ -55,7 +55,7 @@ export function readNameKey(buf: Buffer, off: number): string | undefined {
     }
     if ((len & 0xc0) !== 0 || i + 1 + len > buf.length) return undefined;
     key += buf.toString('latin1', i, i + 1 + len).toLowerCase();
-    if (key.length > 255) return undefined;
+    if (key.length > MAX_NAME_LENGTH) return undefined;
     i += len + 1;
   }
   return undefined;
@@ -96,7 +96,7 @@ export function scanMessage(buf: Buffer): MessageView | null {
   const flags = buf.readUInt16BE(2);
   return {
     flags,
-    rcode: flags & 0xf,
+    rcode: flags & RCODE_MASK,
     qkey,
     qtype: buf.readUInt16BE(nameEnd),
     qclass: buf.readUInt16BE(nameEnd + 2),

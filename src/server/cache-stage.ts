@@ -1,7 +1,7 @@
 // The cache stage, between the table and the upstream stage (SPEC §4 "Cache"). It answers what it
 // holds fresh; for a miss it asks upstream itself, so it can keep the answer, share one upstream
 // query among identical misses, and fall back to a stale answer when upstream fails (RFC 8767).
-import { buildEmpty, QTYPE, RCODE } from '../dns/index.js';
+import { buildEmpty, CLASS_IN, QTYPE, RCODE } from '../dns/index.js';
 import {
   type CacheHit,
   cacheKey,
@@ -30,8 +30,7 @@ interface Flight {
 }
 
 /** Types a cache must not answer from a stored reply: ANY (RFC 8482), zone transfers, meta types. */
-const UNCACHED_TYPES = new Set<number>([QTYPE.ANY, QTYPE.AXFR, 251, QTYPE.OPT]);
-const CLASS_IN = 1;
+const UNCACHED_TYPES = new Set<number>([QTYPE.ANY, QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT]);
 
 export class CacheStage implements Stage {
   readonly name = 'cache';

@@ -2,7 +2,7 @@
 // responses by source and rcode. Counting is a typed-array increment per query (no labels, no
 // allocation on the hot path); the samples are built at scrape time. No prom-client here: the agent
 // counts from its first query and registers the metrics once its listeners are up.
-import { keyToName, QTYPE, qtypeName } from '../dns/index.js';
+import { keyToName, QTYPE, qtypeName, RCODE_MASK } from '../dns/index.js';
 import type { Sample } from '../metrics.js';
 import type { Request, Transport } from './pipeline.js';
 
@@ -74,7 +74,7 @@ export class QueryCounts {
   readonly answered = (req: Request, source: string, answer: Buffer | null): void => {
     const p = req.transport === 'udp' ? 0 : 1;
     this.requests[p * QTYPES.length + qtypeSlot[req.q.qtype]]++;
-    const rcode = answer === null || answer.length < 4 ? DROPPED : answer[3] & 0xf;
+    const rcode = answer === null || answer.length < 4 ? DROPPED : answer[3] & RCODE_MASK;
     this.responses[sourceSlot(source) * RCODE_SLOTS + rcode]++;
     if (this.log !== undefined && this.log.random() < this.log.sample) {
       this.log.logger.info(

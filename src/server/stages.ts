@@ -1,6 +1,6 @@
 // The stages of the request path: the name table, then the upstream forwarder (the cache goes
 // between them in a later issue).
-import { buildEmpty, dnsCodec, QTYPE, RCODE } from '../dns/index.js';
+import { buildEmpty, dnsCodec, FLAG_TC, HEADER_SIZE, QTYPE, RCODE, RCODE_MASK } from '../dns/index.js';
 import type { NameTable, TableEntry } from '../nametable/index.js';
 import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 
@@ -53,15 +53,15 @@ export class TableStage implements Stage {
     const reply = await this.upstream?.query(external, req.q.qtype).catch(() => null);
     if (!reply) return ours;
     try {
-      if ((reply.readUInt16BE(2) & 0xf) !== RCODE.NOERROR) return ours;
+      if ((reply.readUInt16BE(2) & RCODE_MASK) !== RCODE.NOERROR) return ours;
       const theirs = dnsCodec().decode(reply);
       const mine = dnsCodec().decode(ours);
       if (!theirs.answers?.length) return ours;
       mine.answers = [...(mine.answers ?? []), ...theirs.answers];
-      mine.flags = (mine.flags ?? 0) & ~0x0200;
+      mine.flags = (mine.flags ?? 0) & ~FLAG_TC;
       const out = dnsCodec().encode(mine);
       // dns-packet lower-cases nothing but rewrites the question; restore the client's bytes.
-      req.msg.copy(out, 12, 12, req.q.qEnd);
+      req.msg.copy(out, HEADER_SIZE, HEADER_SIZE, req.q.qEnd);
       return out;
     } catch {
       return ours;

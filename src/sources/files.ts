@@ -12,7 +12,7 @@ import {
   type SourceRef,
   toResources,
 } from '../model/index.js';
-import { BUILD_SLICE } from './defaults.js';
+import { BUILD_SLICE } from './tuning.js';
 
 interface FileState {
   /** Hash of the text last parsed, so a touch without a change is not a change. */

@@ -6,11 +6,11 @@ import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
-import { FS_CONCURRENCY } from './defaults.js';
 import { type Build, ManifestFiles } from './files.js';
 import { errorText, isManifestName, type Listing, listManifestFiles } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
 import { type ReadRules, readManifestFile, stampOf } from './read.js';
+import { FS_CONCURRENCY } from './tuning.js';
 
 export interface ScanResult {
   /** Some file's contribution, errors or failed state changed: a new snapshot is due. */

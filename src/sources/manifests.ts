@@ -5,17 +5,11 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { formatError, type Resources } from '../model/index.js';
-import {
-  DEBOUNCE_MAX_PERIODS,
-  DEFAULT_DEBOUNCE_MS,
-  DEFAULT_MAX_FILE_BYTES,
-  DEFAULT_RESCAN_INTERVAL_MS,
-  LOAD_SETTLE_ATTEMPTS,
-  WATCH_RETRY_MS,
-} from './defaults.js';
 import type { Build, BuildDelta } from './files.js';
+import { DEBOUNCE_MAX_PERIODS, LOAD_SETTLE_ATTEMPTS, WATCH_RETRY_MS } from './tuning.js';
 
 /** Snapshot `seq`, and its change from snapshot `delta.base`. */
 export interface SnapshotChange {
@@ -55,12 +49,12 @@ export async function loadManifests(
   dir: string,
   options: { maxFileBytes?: number; logger?: Logger } = {},
 ): Promise<Build> {
-  const rules = { maxBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, settleMs: 0 };
+  const rules = { maxBytes: options.maxFileBytes ?? DEFAULTS.maxManifestBytes, settleMs: 0 };
   const folder = new ManifestFolder(dir, rules, options.logger);
   let { changing } = await folder.scan();
   // No last good state to fall back on: wait a little for a file being written, then say so.
   for (let i = 0; i < LOAD_SETTLE_ATTEMPTS && changing.length > 0; i++) {
-    await sleep(DEFAULT_DEBOUNCE_MS);
+    await sleep(DEFAULTS.manifestsDebounceMs);
     ({ changing } = await folder.refresh(changing));
   }
   for (const file of changing) {
@@ -95,9 +89,9 @@ export class ManifestSource {
 
   constructor(opts: ManifestSourceOptions) {
     this.#opts = opts;
-    this.#debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-    this.#rescanMs = opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
-    const rules = { maxBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, settleMs: this.#debounceMs };
+    this.#debounceMs = opts.debounceMs ?? DEFAULTS.manifestsDebounceMs;
+    this.#rescanMs = opts.rescanIntervalMs ?? DEFAULTS.manifestsRescanIntervalMs;
+    const rules = { maxBytes: opts.maxFileBytes ?? DEFAULTS.maxManifestBytes, settleMs: this.#debounceMs };
     this.#folder = new ManifestFolder(opts.dir, rules, opts.logger);
     this.#watch = new FolderWatch({
       onEvent: (dir, name) => this.#onEvent(dir, name),

@@ -2,7 +2,7 @@
 // bounded pool, and CPU work (listing, hashing, parsing) runs in slices of a few ms with a turn of
 // the event loop between them.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { SLICE_MS } from './defaults.js';
+import { SLICE_MS } from './tuning.js';
 
 export class Pacer {
   #sliceStart = performance.now();

@@ -2,7 +2,7 @@
 // `open('w')` empties the file before the new text lands, and a writer may pause between chunks.
 import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { READ_ATTEMPTS, READ_RETRY_MS } from './defaults.js';
+import { READ_ATTEMPTS, READ_RETRY_MS } from './tuning.js';
 
 /** Size, inode and times: a rewrite, a rename over the file, or a ConfigMap symlink swap changes it. */
 export function stampOf(s: BigIntStats): string {

@@ -1,8 +1,8 @@
 // The cache index: answers by (name, type, class, DO bit), LRU-bounded by entries and bytes
 // (SPEC §4, §10). Time comes from an injected clock, so tests count TTLs down without sleeping.
+import { DEFAULTS } from '../defaults.js';
 import { keyToName, type Query } from '../dns/index.js';
 import type { CachedAnswer } from './cache-answer.js';
-import { CACHE_DEFAULTS } from './defaults.js';
 
 export interface CacheSettings {
   maxEntries: number;
@@ -67,7 +67,7 @@ export function cacheKey(q: Query): string {
 }
 
 export function cacheSettings(partial: Partial<CacheSettings> = {}): CacheSettings {
-  return { ...CACHE_DEFAULTS, ...partial };
+  return { ...DEFAULTS.cache, ...partial };
 }
 
 export class DnsCache {

@@ -1,20 +1,26 @@
 // Forwarding to the upstream resolvers: rotation, failover, a total time budget, TCP on truncation.
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { DEFAULTS } from '../defaults.js';
 import { type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
-import { FORWARDER_DEFAULTS } from './defaults.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
 import { buildQuery, isTruncated, rcodeOf, toClientReply, withId } from './message.js';
 import { formatUpstream, type UpstreamServer } from './resolvconf.js';
 import { tcpExchange } from './tcp.js';
 import { udpExchange } from './udp.js';
 
+/**
+ * Internal tuning, no user setting: a per-try timeout is never shorter than this, so a loaded
+ * loopback still gets a chance.
+ */
+const MIN_PER_TRY_TIMEOUT_MS = 100;
+
 export interface ForwarderOptions {
   servers: UpstreamServer[];
-  /** Total budget of one forward(), every server and attempt included. Default 5000. */
+  /** Total budget of one forward(), every server and attempt included. Default: DEFAULTS.upstreamTimeoutMs. */
   timeoutMs?: number;
-  /** Tries per server. Default 2. */
+  /** Tries per server. Default: DEFAULTS.upstreamAttempts. */
   attempts?: number;
   /**
    * Upper bound of one try (resolv.conf `timeout:`). A try gets the budget left shared among the
@@ -22,11 +28,11 @@ export interface ForwarderOptions {
    * this, at least 100 ms, and never more than the budget left. Default: no bound but the share.
    */
   perTryTimeoutMs?: number;
-  /** Start each forward at the next server (round-robin). Default true (SPEC §4). */
+  /** Start each forward at the next server (round-robin). Default: DEFAULTS.upstreamRotate (SPEC §4). */
   rotate?: boolean;
   /** Uniform in [0, 1); injectable so tests can choose IDs. Default: crypto-random. */
   random?: () => number;
-  /** forward() calls in flight; past it forward() resolves null at once (SPEC §10). Default 1024. */
+  /** forward() calls in flight; past it forward() resolves null at once (SPEC §10). Default: DEFAULTS.upstreamMaxInFlight. */
   maxInFlight?: number;
   /** Called once per forward() with its duration and whether it got a usable answer (Istio's metrics). */
   observe?: (seconds: number, ok: boolean) => void;
@@ -204,7 +210,7 @@ export class Forwarder {
   #tryTimeout(deadline: number, triesLeft: number): number {
     const left = Math.floor(deadline - performance.now());
     const share = Math.min(Math.floor(left / triesLeft), this.#settings.perTryTimeoutMs ?? left);
-    return Math.min(left, Math.max(FORWARDER_DEFAULTS.minPerTryTimeoutMs, share));
+    return Math.min(left, Math.max(MIN_PER_TRY_TIMEOUT_MS, share));
   }
 
   /** One try: UDP (re-asked over TCP when truncated, RFC 7766 §5) or TCP; null when it gave no usable answer. */
@@ -269,11 +275,11 @@ function settingsOf(opts: ForwarderOptions): Settings {
     return value;
   };
   return {
-    timeoutMs: positive(opts.timeoutMs, 'timeoutMs') ?? FORWARDER_DEFAULTS.timeoutMs,
-    attempts: Math.floor(positive(opts.attempts, 'attempts') ?? FORWARDER_DEFAULTS.attempts) || 1,
+    timeoutMs: positive(opts.timeoutMs, 'timeoutMs') ?? DEFAULTS.upstreamTimeoutMs,
+    attempts: Math.floor(positive(opts.attempts, 'attempts') ?? DEFAULTS.upstreamAttempts) || 1,
     perTryTimeoutMs: positive(opts.perTryTimeoutMs, 'perTryTimeoutMs'),
-    rotate: opts.rotate ?? FORWARDER_DEFAULTS.rotate,
-    maxInFlight: Math.floor(positive(opts.maxInFlight, 'maxInFlight') ?? FORWARDER_DEFAULTS.maxInFlight) || 1,
+    rotate: opts.rotate ?? DEFAULTS.upstreamRotate,
+    maxInFlight: Math.floor(positive(opts.maxInFlight, 'maxInFlight') ?? DEFAULTS.upstreamMaxInFlight) || 1,
   };
 }
 

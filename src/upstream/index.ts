@@ -17,7 +17,6 @@ export {
   renderAnswer,
   type Uncacheable,
 } from './cache-answer.js';
-export { CACHE_DEFAULTS, FORWARDER_DEFAULTS, RESOLV_DEFAULTS } from './defaults.js';
 export {
   cryptoRandom,
   Forwarder,

@@ -1,10 +1,18 @@
 // Upstream messages off the hot path: the anti-spoofing match of a reply against the query we sent
 // (SPEC §10, RFC 5452 §9.1) and the rewrite that gives the client back its own ID and question bytes.
-import { CLASS_IN, encodeName, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, toFqdn } from '../dns/index.js';
+import {
+  CLASS_IN,
+  encodeName,
+  FLAG_QR,
+  FLAG_RD,
+  FLAG_TC,
+  HEADER_SIZE,
+  RCODE_MASK,
+  toFqdn,
+} from '../dns/index.js';
 
-/** RCODE of a message (the low 4 bits of the flags word). */
 export function rcodeOf(msg: Buffer): number {
-  return msg[3] & 0x0f;
+  return msg[3] & RCODE_MASK;
 }
 
 export function isTruncated(msg: Buffer): boolean {

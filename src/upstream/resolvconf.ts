@@ -1,9 +1,12 @@
 // resolv.conf(5) as glibc reads it (resolv/res_init.c), and upstream addresses given as flags.
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
-import { isCheckedIPv6 } from '../dns/index.js';
+import { DEFAULTS } from '../defaults.js';
+import { DNS_PORT, isCheckedIPv6 } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
-import { DNS_PORT, RESOLV_DEFAULTS } from './defaults.js';
+
+/** glibc's caps on resolv.conf options (resolv/resolv.h: RES_MAXNDOTS, RES_MAXRETRANS, RES_MAXRETRY). */
+const GLIBC_MAX = { ndots: 15, timeoutSeconds: 30, attempts: 5 } as const;
 
 export interface ResolvConf {
   /**
@@ -43,9 +46,9 @@ export function formatUpstream(server: UpstreamServer): string {
 export function parseResolvConf(text: string): ResolvConf {
   const nameservers: string[] = [];
   let search: string[] = [];
-  let ndots: number = RESOLV_DEFAULTS.ndots;
-  let timeoutSeconds: number = RESOLV_DEFAULTS.timeoutSeconds;
-  let attempts: number = RESOLV_DEFAULTS.attempts;
+  let ndots: number = DEFAULTS.resolvNdots;
+  let timeoutSeconds: number = DEFAULTS.resolvTimeoutSeconds;
+  let attempts: number = DEFAULTS.upstreamAttempts;
   let rotate = false;
 
   for (const line of text.split(/\r?\n/)) {
@@ -67,16 +70,16 @@ export function parseResolvConf(text: string): ResolvConf {
       case 'options':
         for (const word of words) {
           if (word === 'rotate') rotate = true;
-          ndots = option(word, 'ndots:', 0, RESOLV_DEFAULTS.maxNdots) ?? ndots;
+          ndots = option(word, 'ndots:', 0, GLIBC_MAX.ndots) ?? ndots;
           // glibc treats timeout:0 as 1 s and attempts:0 as "no try at all"; both are clamped to 1 here.
-          timeoutSeconds = option(word, 'timeout:', 1, RESOLV_DEFAULTS.maxTimeoutSeconds) ?? timeoutSeconds;
-          attempts = option(word, 'attempts:', 1, RESOLV_DEFAULTS.maxAttempts) ?? attempts;
+          timeoutSeconds = option(word, 'timeout:', 1, GLIBC_MAX.timeoutSeconds) ?? timeoutSeconds;
+          attempts = option(word, 'attempts:', 1, GLIBC_MAX.attempts) ?? attempts;
         }
         break;
     }
   }
   const defaulted = nameservers.length === 0;
-  if (defaulted) nameservers.push(RESOLV_DEFAULTS.nameserver);
+  if (defaulted) nameservers.push(DEFAULTS.resolvNameserver);
   return { nameservers, defaulted, search, ndots, timeoutMs: timeoutSeconds * 1000, attempts, rotate };
 }
 

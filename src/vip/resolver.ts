@@ -1,6 +1,7 @@
 // Backend names are resolved through the upstream resolvers, never through our own table: the
 // table would answer a ServiceEntry host with its VIP, and the proxy would connect to itself.
 import { isIP } from 'node:net';
+import { DEFAULTS } from '../defaults.js';
 import { dnsCodec, QTYPE } from '../dns/index.js';
 
 export interface UpstreamQuerier {
@@ -21,8 +22,8 @@ export function upstreamResolver(
   opts: { now?: () => number; minTtlMs?: number; maxTtlMs?: number } = {},
 ): BackendResolver {
   const now = opts.now ?? Date.now;
-  const minTtl = opts.minTtlMs ?? 1000;
-  const maxTtl = opts.maxTtlMs ?? 30_000;
+  const minTtl = opts.minTtlMs ?? DEFAULTS.vipBackendMinTtlMs;
+  const maxTtl = opts.maxTtlMs ?? DEFAULTS.vipBackendMaxTtlMs;
   const cache = new Map<string, Cached>();
   const ask = async (name: string, qtype: number): Promise<{ ips: string[]; ttl: number }> => {
     const reply = await upstream.query(name, qtype).catch(() => null);

@@ -1,9 +1,5 @@
-// The manifests source's own tuning; the defaults a user can change live in src/defaults.ts.
-import { DEFAULTS } from '../defaults.js';
-
-export const DEFAULT_DEBOUNCE_MS = DEFAULTS.manifestsDebounceMs;
-export const DEFAULT_RESCAN_INTERVAL_MS = DEFAULTS.manifestsRescanIntervalMs;
-export const DEFAULT_MAX_FILE_BYTES = DEFAULTS.maxManifestBytes;
+// The manifests source's internal tuning: no flag or option sets these, and nothing outside
+// sources/ uses them. The defaults a user can see or change live in src/defaults.ts.
 /** A folder that never goes quiet (a file rewritten in a loop) is still re-read this often, in debounce periods. */
 export const DEBOUNCE_MAX_PERIODS = 10;
 /** How often to try to watch the folder again after the watcher failed or the folder vanished. */
