@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { DnsServer } from '../../src/server/index.js';
 import dnsPacket from 'dns-packet';
+import type { DnsServer } from '../../src/server/index.js';
 import { ask, encodeQuery, framed, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
 import { startTableServer } from '../helpers/table-server.js';
 
