@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import dnsPacket from 'dns-packet';
 import type { DnsServer } from '../../src/server/index.js';
-import { ask, encodeQuery, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
+import { ask, encodeQuery, framed, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
 import { startTableServer } from '../helpers/table-server.js';
 
 const NAME = 'productpage.default.svc.cluster.local';
@@ -53,26 +54,42 @@ describe('server protocol', () => {
     assert.deepEqual(replies.map((r) => r.readUInt16BE(0)).sort(), [100, 101, 102, 103]);
   });
 
-  it('TCP: a query split across segments is reassembled', async () => {
-    const msg = encodeQuery(NAME, 'A', { id: 9 });
-    const framed = Buffer.concat([Buffer.from([0, msg.length]), msg]);
-    const reply = await new Promise<Buffer>((resolve, reject) => {
-      const s = net.connect(server.port, '127.0.0.1', async () => {
-        s.write(framed.subarray(0, 1));
-        await new Promise((r) => setTimeout(r, 30));
-        s.write(framed.subarray(1, 10));
-        await new Promise((r) => setTimeout(r, 30));
-        s.write(framed.subarray(10));
-      });
-      s.on('data', (d) => {
+  // The frame is cut where the server must hold a partial frame: inside the length prefix, right
+  // after it, inside the header, one byte short. The first write ends with a complete query whose
+  // answer must come back before the rest is sent, so the server provably read the cut frame in two
+  // reads (RFC 7766 §8: a message may arrive in any number of segments).
+  const cuts = [
+    { name: 'inside the length prefix', at: () => 1 },
+    { name: 'after the length prefix', at: () => 2 },
+    { name: 'inside the header', at: () => 7 },
+    { name: 'one byte short', at: (len: number) => len - 1 },
+  ];
+  for (const cut of cuts) {
+    it(`TCP: a query split ${cut.name} is reassembled from two reads`, async () => {
+      const first = framed(encodeQuery(NAME, 'A', { id: 8 }));
+      const split = framed(encodeQuery(NAME, 'A', { id: 9 }));
+      const at = cut.at(split.length);
+      const s = net.connect(server.port, '127.0.0.1');
+      try {
+        s.setNoDelay(true);
+        const replies = tcpReplies(s);
+        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+        s.write(Buffer.concat([first, split.subarray(0, at)]));
+        const answered = await replies.next();
+        assert.equal(answered.readUInt16BE(0), 8, 'the complete query is answered first');
+        assert.equal(replies.buffered(), 0, 'nothing answered for the partial frame');
+        // Another tick, after the server has answered what it read: the rest is a later read.
+        await new Promise((resolve) => setImmediate(resolve));
+        s.write(split.subarray(at));
+        const reply = await replies.next();
+        assert.equal(reply.readUInt16BE(0), 9);
+        assert.equal(rcodeOf(reply), 0);
+        assert.equal(dnsPacket.decode(reply).answers?.length, 1);
+      } finally {
         s.destroy();
-        resolve(d.subarray(2));
-      });
-      s.on('error', reject);
+      }
     });
-    assert.equal(reply.readUInt16BE(0), 9);
-    assert.equal(rcodeOf(reply), 0);
-  });
+  }
 
   it('TCP: an idle connection is closed by the server', async () => {
     const closedBy = await new Promise<string>((resolve) => {
@@ -90,3 +107,38 @@ describe('server protocol', () => {
     assert.equal(closedBy, 'server');
   });
 });
+
+/** Reads 2-byte-length-framed replies off `s` one at a time; fails if the connection ends first. */
+function tcpReplies(s: net.Socket): { next(): Promise<Buffer>; buffered(): number } {
+  let pending = Buffer.alloc(0);
+  let waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  const take = (): Buffer | undefined => {
+    if (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0)) return undefined;
+    const len = pending.readUInt16BE(0);
+    const msg = pending.subarray(2, 2 + len);
+    pending = pending.subarray(2 + len);
+    return msg;
+  };
+  const deliver = () => {
+    if (!waiter) return;
+    const msg = take();
+    if (!msg) return;
+    const w = waiter;
+    waiter = undefined;
+    w.resolve(msg);
+  };
+  s.on('data', (d: Buffer) => {
+    pending = Buffer.concat([pending, d]);
+    deliver();
+  });
+  s.on('error', (e) => waiter?.reject(e));
+  s.on('close', () => waiter?.reject(new Error('connection closed before the reply')));
+  return {
+    next: () =>
+      new Promise<Buffer>((resolve, reject) => {
+        waiter = { resolve, reject };
+        deliver();
+      }),
+    buffered: () => pending.length,
+  };
+}

@@ -6,9 +6,9 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { freePort } from './ports.js';
+import { freePort, randomLoopback } from './ports.js';
 
-export { freePort };
+export { freePort, randomLoopback };
 
 export interface DnsmasqOptions {
   /** Loopback address to listen on (`::1` works too); default a random one in 127.0.0.2–127.0.0.250. */
@@ -52,11 +52,6 @@ export function dnsmasqPath(): string | null {
     }
   }
   return null;
-}
-
-/** A random loopback address that is not 127.0.0.1 (which a system resolver may hold). */
-export function randomLoopback(): string {
-  return `127.0.0.${2 + Math.floor(Math.random() * 249)}`;
 }
 
 export async function startDnsmasq(opts: DnsmasqOptions = {}): Promise<Dnsmasq> {

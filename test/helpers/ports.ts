@@ -24,3 +24,8 @@ export async function freePort(address: string): Promise<number> {
   }
   throw new Error(`no port free for both UDP and TCP on ${address}`);
 }
+
+/** A random loopback address that is not 127.0.0.1 (which a system resolver may hold). */
+export function randomLoopback(): string {
+  return `127.0.0.${2 + Math.floor(Math.random() * 249)}`;
+}

@@ -1,6 +1,9 @@
-// A scripted DNS server on loopback UDP for component tests: answers from a function, counts queries.
+// Scripted DNS servers on loopback UDP for component tests (no system packages): one that answers
+// from a function and counts queries, one whose raw replies the test writes, and an address with
+// nothing listening.
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
+import { freePort, randomLoopback } from './ports.js';
 
 export type StubScript = (q: dnsPacket.Question) => Partial<dnsPacket.Packet> | 'drop';
 
@@ -11,30 +14,53 @@ export interface StubDns {
   close(): Promise<void>;
 }
 
-export async function startStubDns(script: StubScript, host = '127.0.0.1'): Promise<StubDns> {
+export interface RawDns {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** `reply` sends from the server's own address and port; `from` is the asking socket. */
+export type RawScript = (query: Buffer, reply: (msg: Buffer) => void, from: dgram.RemoteInfo) => void;
+
+/** A UDP server whose replies `script` writes byte by byte (anti-spoofing, several replies, none). */
+export async function startRawDns(script: RawScript, host = randomLoopback()): Promise<RawDns> {
   const socket = dgram.createSocket('udp4');
-  const queries: dnsPacket.Question[] = [];
   socket.on('message', (msg, rinfo) => {
-    const asked = dnsPacket.decode(msg);
-    const question = asked.questions?.[0];
-    if (!question) return;
-    queries.push(question);
-    const reply = script(question);
-    if (reply === 'drop') return;
-    const out = dnsPacket.encode({
-      type: 'response',
-      id: asked.id,
-      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-      questions: asked.questions,
-      ...reply,
-    });
-    socket.send(out, rinfo.port, rinfo.address);
+    script(msg, (reply) => socket.send(reply, rinfo.port, rinfo.address), rinfo);
   });
   await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
   return {
     host,
     port: socket.address().port,
-    queries,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
+}
+
+export async function startStubDns(script: StubScript, host = '127.0.0.1'): Promise<StubDns> {
+  const queries: dnsPacket.Question[] = [];
+  const raw = await startRawDns((msg, reply) => {
+    const asked = dnsPacket.decode(msg);
+    const question = asked.questions?.[0];
+    if (!question) return;
+    queries.push(question);
+    const answer = script(question);
+    if (answer === 'drop') return;
+    reply(
+      dnsPacket.encode({
+        type: 'response',
+        id: asked.id,
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: asked.questions,
+        ...answer,
+      }),
+    );
+  }, host);
+  return { ...raw, queries };
+}
+
+/** A loopback address and port with nothing listening: UDP gets ICMP port unreachable, TCP a RST. */
+export async function deadAddress(): Promise<{ host: string; port: number }> {
+  const host = randomLoopback();
+  return { host, port: await freePort(host) };
 }

@@ -380,14 +380,31 @@ describe('ManifestSource (watched folder)', () => {
   });
 
   it('keeps the last snapshot while the folder is gone, and picks it up again when it is back', async () => {
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        const line = JSON.parse(String(chunk)) as { level: number; msg: string };
+        if (line.level === 40) warnings.push(line.msg);
+        done();
+      },
+    });
     await writeFile(join(dir, 'a.yaml'), service('a', '10.0.0.1'));
-    await open();
+    await open({ logger: pino({ level: 'warn' }, sink) });
     await rm(dir, { recursive: true });
-    await sleep(200);
-    assert.deepEqual(services(), ['a=10.0.0.1']);
+    // The source says it lost the folder: everything it made of the removal has happened by now.
+    await waitFor('the folder reported gone', () =>
+      warnings.some((w) => w.includes('MESHDNS_MANIFESTS_DIR')),
+    );
+    assert.deepEqual(history, [['a=10.0.0.1']], 'no snapshot published for the removal');
     await mkdir(dir);
     await writeFile(join(dir, 'b.yaml'), service('b', '10.0.0.2'));
     await waitFor('folder back', () => services().join() === 'b=10.0.0.2');
+    assert.deepEqual(history, [['a=10.0.0.1'], ['b=10.0.0.2']], 'never an empty snapshot in between');
+    assert.equal(
+      warnings.filter((w) => w.includes('MESHDNS_MANIFESTS_DIR')).length,
+      1,
+      'said once per outage',
+    );
   });
 
   it('a folder that never goes quiet is still re-read', async () => {
@@ -415,12 +432,29 @@ describe('ManifestSource (watched folder)', () => {
   });
 
   it('calls nothing after close', async () => {
-    const s = await open();
+    const s = await open({ rescanIntervalMs: 50 });
     await s.close();
     await s.close();
     const before = calls;
-    await writeFile(join(dir, 'late.yaml'), service('late', '10.0.0.7'));
-    await sleep(100);
+    // A witness on the same folder, opened after the close, publishes the late file. Its debounce is
+    // longer than the closed source's debounce (20 ms) and rescan interval (50 ms), so any pass the
+    // closed source could still make would come (timers fire in order) before the witness's.
+    let witnessSaw: string[] = [];
+    const witness = new ManifestSource({
+      dir,
+      debounceMs: 300,
+      onChange: (snapshot) => {
+        witnessSaw = ips(snapshot);
+      },
+    });
+    await witness.start();
+    try {
+      await writeFile(join(dir, 'late.yaml'), service('late', '10.0.0.7'));
+      await waitFor('the witness saw late.yaml', () => witnessSaw.includes('late=10.0.0.7'));
+    } finally {
+      await witness.close();
+    }
     assert.equal(calls, before);
+    assert.deepEqual(history, [[]], 'only the first snapshot, of the empty folder');
   });
 });

@@ -1,0 +1,170 @@
+// The forwarder against hand-made upstreams on loopback (no dnsmasq): anti-spoofing, the in-flight
+// cap, close(), and the time budget when no server answers. The dnsmasq cases are in test/e2e.
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import { Forwarder } from '../../src/upstream/index.js';
+import { rcodeOf } from '../helpers/dns-client.js';
+import { forwardQuery, withForwarder } from '../helpers/forwarder.js';
+import { randomLoopback } from '../helpers/ports.js';
+import { deadAddress, startRawDns, startStubDns } from '../helpers/stub-dns.js';
+
+const NOERROR = 0;
+const SERVFAIL = 2;
+
+/** The query turned into a response (QR, RD) with the rcode given; question and ID unchanged. */
+function replyTo(query: Buffer, rcode = NOERROR): Buffer {
+  const resp = Buffer.from(query);
+  resp.writeUInt16BE(0x8000 | 0x0100 | rcode, 2);
+  return resp;
+}
+
+describe('Forwarder without a working upstream', () => {
+  test('all servers down → null within the budget, two tries per server', async () => {
+    const silent = await startStubDns(() => 'drop', randomLoopback());
+    const dead = await deadAddress();
+    try {
+      await withForwarder({ servers: [dead, silent], timeoutMs: 600 }, async (f) => {
+        const { buf, q } = forwardQuery('foo.test', 'A');
+        const started = Date.now();
+        const resp = await f.forward(buf, q);
+        const took = Date.now() - started;
+        assert.equal(resp, null);
+        // The silent server holds each try until its share of the budget runs out; the budget bounds all.
+        assert.ok(took >= 400 && took < 2000, `took ${took} ms`);
+        const stats = f.stats();
+        assert.deepEqual(
+          stats.servers.map((s) => [s.queries, s.failures]),
+          [
+            [2, 2],
+            [2, 2],
+          ],
+          'two attempts per server, each a failure',
+        );
+        assert.equal(silent.queries.length, 2, 'the silent server was asked twice');
+        assert.equal(stats.inFlight, 0);
+      });
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test('SERVFAIL from every server → null', async () => {
+    const fake = await startRawDns((query, reply) => reply(replyTo(query, SERVFAIL)));
+    try {
+      await withForwarder({ servers: [fake], timeoutMs: 1000, attempts: 2 }, async (f) => {
+        const { buf, q } = forwardQuery('foo.test', 'A');
+        assert.equal(await f.forward(buf, q), null);
+        assert.deepEqual([f.stats().servers[0]!.queries, f.stats().servers[0]!.failures], [2, 2]);
+      });
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test('anti-spoofing: only the reply from the server, with our ID and question, is accepted', async () => {
+    const sent: Array<{ query: Buffer; port: number }> = [];
+    const stranger = createSocket('udp4');
+    const fake = await startRawDns((query, reply, rinfo) => {
+      sent.push({ query, port: rinfo.port });
+      const wrongId = replyTo(query);
+      wrongId.writeUInt16BE(wrongId.readUInt16BE(0) ^ 0x5a5a, 0);
+      const notAResponse = Buffer.from(query);
+      notAResponse.writeUInt16BE(0x0100, 2);
+      const wrongQuestion = replyTo(query);
+      wrongQuestion[13] = 'g'.charCodeAt(0); // foo.test → goo.test
+      reply(wrongId);
+      // From another port of the server's host: the connected socket never sees it.
+      stranger.send(replyTo(query), rinfo.port, rinfo.address);
+      reply(wrongQuestion);
+      reply(notAResponse);
+      // After the three bad replies (one socket, so in order): the forwarder must still be waiting.
+      reply(replyTo(query));
+    });
+    // Same host as the server, another port.
+    await new Promise<void>((resolve) => stranger.bind(0, fake.host, () => resolve()));
+    try {
+      await withForwarder({ servers: [fake], timeoutMs: 2000, random: () => 0.5 }, async (f) => {
+        const { buf, q } = forwardQuery('foo.test', 'A', { id: 0x0101 });
+        const resp = await f.forward(buf, q);
+        assert.ok(resp);
+        assert.equal(resp.readUInt16BE(0), 0x0101);
+        assert.equal(rcodeOf(resp), NOERROR);
+        assert.equal(f.stats().rejected, 3);
+        assert.deepEqual([f.stats().servers[0]!.queries, f.stats().servers[0]!.failures], [1, 0]);
+        // Upstream saw our random ID (0.5 → 0x8000) and otherwise the client's bytes unchanged.
+        assert.equal(sent[0]!.query.readUInt16BE(0), 0x8000);
+        assert.ok(sent[0]!.query.subarray(2).equals(buf.subarray(2)));
+
+        const again = forwardQuery('foo.test', 'A');
+        assert.ok(await f.forward(again.buf, again.q));
+        assert.notEqual(sent[1]!.port, sent[0]!.port, 'a fresh source port per query');
+      });
+    } finally {
+      await Promise.all([fake.close(), new Promise<void>((resolve) => stranger.close(() => resolve()))]);
+    }
+  });
+
+  test('maxInFlight: past it forward() resolves null at once; close() cancels the rest', async () => {
+    const silent = await startStubDns(() => 'drop', randomLoopback());
+    try {
+      const f = new Forwarder({ servers: [silent], timeoutMs: 10_000, maxInFlight: 1 });
+      const { buf, q } = forwardQuery('foo.test', 'A');
+      const pending = f.forward(buf, q);
+      assert.equal(await f.forward(buf, q), null);
+      assert.equal(f.stats().overflows, 1);
+      assert.equal(f.stats().inFlight, 1);
+      // close() must not wait for the 10 s budget of the query in flight.
+      const started = Date.now();
+      await f.close();
+      assert.equal(await pending, null);
+      assert.ok(Date.now() - started < 1000);
+      assert.equal(f.stats().inFlight, 0);
+      assert.equal(await f.forward(buf, q), null, 'closed');
+    } finally {
+      await silent.close();
+    }
+    // No socket or timer of the forwarder is left behind. Handles are released in the loop's close
+    // phase, so give the loop a few turns (bounded) before the last look.
+    const open = () => process.getActiveResourcesInfo().filter((r) => /UDP|TCP|Timeout/.test(r));
+    for (let turn = 0; turn < 10 && open().length > 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(open(), []);
+  });
+
+  test('close() cancels TCP exchanges too', async () => {
+    const host = randomLoopback();
+    const held: net.Socket[] = [];
+    let queryArrived: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      queryArrived = resolve;
+    });
+    // Reads the query and never answers.
+    const server = net.createServer((s) => {
+      held.push(s);
+      s.once('data', () => queryArrived());
+    });
+    await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const f = new Forwarder({ servers: [{ host, port }], timeoutMs: 10_000 });
+      const { buf, q } = forwardQuery('foo.test', 'A');
+      const pending = f.forward(buf, q, { tcp: true });
+      await arrived;
+      const started = Date.now();
+      await f.close();
+      assert.equal(await pending, null);
+      assert.ok(Date.now() - started < 1000);
+      assert.equal(f.stats().inFlight, 0);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('no servers is a MESHDNS_UPSTREAM error', () => {
+    assert.throws(() => new Forwarder({ servers: [] }), { code: 'MESHDNS_UPSTREAM' });
+  });
+});
