@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { Controller } from './controller.js';
-import type { ToAgent, ToController, WorkerOptions } from './messages.js';
+import type { ToAgent, ToController, ViewPart, WorkerOptions } from './messages.js';
 
 const port = parentPort!;
 const opts = workerData as WorkerOptions;
@@ -33,15 +33,22 @@ function pump(): void {
   }
 }
 
+/** Sends `list` ahead in parts of PART, all but the last; returns that last part. */
+function sendAhead<T>(list: T[], part: (slice: T[]) => ViewPart): T[] {
+  let start = 0;
+  for (; list.length - start > PART; start += PART) send(part(list.slice(start, start + PART)));
+  return start === 0 ? list : list.slice(start);
+}
+
 const controller = new Controller({
   ...opts,
   logger,
   onView: (view, errors, { diff, vips, routes }) => {
     const { capture, autoAllocate } = view.config;
     // The receiving thread decodes each message in one go: many small messages keep each decode short.
-    while (diff.set.length > PART) send({ type: 'view-part', set: diff.set.splice(0, PART) });
-    while (vips.set.length > PART) send({ type: 'view-part', vips: vips.set.splice(0, PART) });
-    while (routes.set.length > PART) send({ type: 'view-part', routes: routes.set.splice(0, PART) });
+    diff.set = sendAhead(diff.set, (set) => ({ type: 'view-part', set }));
+    vips.set = sendAhead(vips.set, (part) => ({ type: 'view-part', vips: part }));
+    routes.set = sendAhead(routes.set, (part) => ({ type: 'view-part', routes: part }));
     send({ type: 'view', diff, vips, routes, capture, autoAllocate, errors: errors.length });
   },
 });
