@@ -5,7 +5,7 @@ import { MeshdnsError } from '../errors.js';
 import { formatSource, type ServiceEntry } from '../model/index.js';
 import { type Ineligible, ineligibility } from './eligibility.js';
 import { bigIntToIp, type Family, familyOf, ipToBigInt, type VipRange, type VipRanges } from './range.js';
-import { type Reservations, userReservations } from './reservations.js';
+import { firstFree, type Reservations, userReservations } from './reservations.js';
 
 /** One host's VIPs as persisted, keyed by (namespace, entry name, host). */
 export interface StoredAllocation {
@@ -126,14 +126,9 @@ class Pool {
 
   /** The lowest free address. Nothing is freed during a round, so the cursor only moves forward. */
   peek(): bigint | undefined {
-    while (this.#cursor <= this.range.last) {
-      const v = this.#cursor;
-      const user = this.reserved.find(v);
-      if (user) this.#cursor = user.end + 1n;
-      else if (this.used.has(v)) this.#cursor++;
-      else return v;
-    }
-    return undefined;
+    const { free, next } = firstFree(this.#cursor, this.range.last, this.reserved, this.used);
+    this.#cursor = next;
+    return free;
   }
 }
 

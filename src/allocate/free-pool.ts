@@ -3,7 +3,7 @@
 // only moves forward; here addresses are also freed between calls).
 import type { Holder, PoolState } from './allocator.js';
 import type { VipRange } from './range.js';
-import type { Reservations } from './reservations.js';
+import { firstFree, type Reservations } from './reservations.js';
 import type { Undo } from './undo.js';
 
 export class FreePool {
@@ -51,14 +51,9 @@ export class FreePool {
     const heap = this.#freed;
     while (heap.length > 0 && (this.used.has(heap[0]!) || this.isReserved(heap[0]!))) heapPop(heap);
     if (heap.length > 0) return heap[0];
-    while (this.#hint <= this.range.last) {
-      const v = this.#hint;
-      const user = this.reserved.find(v);
-      if (user) this.#hint = user.end + 1n;
-      else if (this.used.has(v)) this.#hint++;
-      else return v;
-    }
-    return undefined;
+    const { free, next } = firstFree(this.#hint, this.range.last, this.reserved, this.used);
+    this.#hint = next;
+    return free;
   }
 }
 

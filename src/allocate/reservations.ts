@@ -51,3 +51,23 @@ export function userReservations(entries: readonly ServiceEntry[], family: Famil
   }
   return new Reservations(blocks);
 }
+
+/**
+ * The first address from `from` to `last` that no user reserves and no one holds, and where the next
+ * search may start (reserved blocks are skipped whole, by binary search).
+ */
+export function firstFree(
+  from: bigint,
+  last: bigint,
+  reserved: Reservations,
+  used: { has(v: bigint): boolean },
+): { free?: bigint; next: bigint } {
+  let v = from;
+  while (v <= last) {
+    const user = reserved.find(v);
+    if (user) v = user.end + 1n;
+    else if (used.has(v)) v++;
+    else return { free: v, next: v };
+  }
+  return { next: v };
+}
