@@ -203,7 +203,7 @@ export class TableBuilder {
     const queue = [...names];
     for (let i = 0; i < queue.length; i++) {
       for (const host of this.#externalRefs.get(queue[i]!) ?? []) {
-        for (const name of [host, ...this.#altNames(host)]) {
+        for (const name of this.#ownNames(host)) {
           if (names.has(name)) continue;
           names.add(name);
           queue.push(name);
@@ -302,13 +302,12 @@ export class TableBuilder {
     }
     if (after) this.#drafts.set(host, after);
     else this.#drafts.delete(host);
-    this.#ownNames(host, names);
+    for (const name of this.#ownNames(host)) names.add(name);
   }
 
   /** A host's name and its aliases: the names its draft may answer. */
-  #ownNames(host: string, names: Set<string>): void {
-    names.add(host);
-    for (const alias of this.#altNames(host)) names.add(alias);
+  #ownNames(host: string): string[] {
+    return [host, ...this.#altNames(host)];
   }
 
   #draftOf(host: string): Host | undefined {
