@@ -1,4 +1,5 @@
 export { Controller, type ControllerOptions } from './controller.js';
+export { type LiveUpdate, LiveView } from './live.js';
 export {
   defaultStateFile,
   type LoadedView,
@@ -8,5 +9,4 @@ export {
 } from './load.js';
 export type { ViewUpdate } from './messages.js';
 export { type AppliedView, ControllerWorker, type ControllerWorkerOptions } from './remote.js';
-export { vipRoutes, workloadVips } from './routes.js';
 export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';

@@ -3,7 +3,6 @@
 import type { HostVips } from '../allocate/index.js';
 import type { ServiceEntry, ServiceEntryPort } from '../model/index.js';
 import type { VipBackend, VipRoute } from '../vip/index.js';
-import type { WorkloadView } from './view.js';
 
 /** Istio's port protocols all run over TCP except UDP (and SCTP, which we do not proxy). */
 function isTcp(port: ServiceEntryPort): boolean {
@@ -39,16 +38,4 @@ export function hostRoutes(h: HostVips): VipRoute[] {
     }
   }
   return routes;
-}
-
-/** The hosts whose VIPs are in the workload's table: none with capture or auto-allocation off. */
-export function workloadVips(view: WorkloadView): HostVips[] {
-  const { capture, autoAllocate } = view.config;
-  if (!capture.value || !autoAllocate.value) return [];
-  return view.allocation.hosts.filter((h) => view.allocation.vips(h.entry, h.host) !== undefined);
-}
-
-/** The routes for those VIPs. Wildcard hosts have no single backend to connect to and get none. */
-export function vipRoutes(view: WorkloadView): VipRoute[] {
-  return workloadVips(view).flatMap(hostRoutes);
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { vipRanges } from '../../src/allocate/index.js';
-import { buildView, vipRoutes } from '../../src/controller/index.js';
+import { LiveView } from '../../src/controller/index.js';
 import { emptyResources, type Workload } from '../../src/model/index.js';
+import type { VipRoute } from '../../src/vip/index.js';
 import { serviceEntry } from '../helpers/resources.js';
 
 const opts = {
@@ -49,9 +50,15 @@ function mesh() {
   return r;
 }
 
-describe('vipRoutes', () => {
+/** The routes `serve` sends for a first view of the mesh, in the order sent. */
+function vipRoutes(workload?: Workload): VipRoute[] {
+  const live = new LiveView(opts.ranges, []);
+  return live.update(mesh(), workload, opts, { now: 0 }).routes.set.flatMap(([, routes]) => routes);
+}
+
+describe('VIP routes', () => {
   it('routes each VIP on each TCP port to the entry backend', () => {
-    const routes = vipRoutes(buildView(mesh(), [], undefined, opts, { now: 0 }));
+    const routes = vipRoutes();
     assert.deepEqual(
       routes.map(
         (r) =>
@@ -73,6 +80,6 @@ describe('vipRoutes', () => {
       proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'false' },
       source: { file: 'x.yaml', doc: 0 },
     };
-    assert.deepEqual(vipRoutes(buildView(mesh(), [], off, opts, { now: 0 })), []);
+    assert.deepEqual(vipRoutes(off), []);
   });
 });
