@@ -69,7 +69,8 @@ export class UdpListener {
           : this.refuse(d);
       if (out === null) continue;
       if (out instanceof Promise) {
-        out.then((reply) => this.send(reply, d)).catch(() => {});
+        // The pipeline's promise never rejects; send() has nothing to throw once the socket is gone.
+        void out.then((reply) => this.send(reply, d));
       } else {
         this.send(out, d);
       }
@@ -82,7 +83,8 @@ export class UdpListener {
   }
 
   private send(reply: Buffer | null, d: Datagram): void {
-    if (reply === null || this.socket === undefined) return;
+    // Port 0 cannot be sent to (dgram throws ERR_SOCKET_BAD_PORT): a forged source, no one to answer.
+    if (reply === null || this.socket === undefined || d.port === 0) return;
     this.socket.send(reply, d.port, d.address);
   }
 

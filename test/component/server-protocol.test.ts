@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
-import type { DnsServer } from '../../src/server/index.js';
+import { type DnsServer, UdpListener } from '../../src/server/index.js';
 import { ask, encodeQuery, framed, rcodeOf, sendTcp, sendUdp } from '../helpers/dns-client.js';
-import { startTableServer } from '../helpers/table-server.js';
+import { startTableServer, tablePipeline } from '../helpers/table-server.js';
 
 const NAME = 'productpage.default.svc.cluster.local';
 
@@ -46,6 +46,21 @@ describe('server protocol', () => {
       assert.equal(good.answers?.length, 1);
     });
   }
+
+  it('UDP: a datagram from source port 0 is dropped (nothing can answer it), and serving goes on', async () => {
+    // Found by hand: one raw packet with source port 0 made dgram's send() throw ERR_SOCKET_BAD_PORT
+    // out of the answer loop and killed the process.
+    const listener = new UdpListener(tablePipeline());
+    await listener.start('127.0.0.1', 0);
+    try {
+      const query = encodeQuery(NAME, 'A', { id: 7 });
+      assert.doesNotThrow(() => listener.answerBatch([{ msg: query, address: '127.0.0.1', port: 0 }]));
+    } finally {
+      await listener.close();
+    }
+    const good = await ask('udp', server.port, NAME, 'A');
+    assert.equal(good.answers?.length, 1);
+  });
 
   it('TCP: pipelined queries on one connection each get their answer', async () => {
     const names = [NAME, 'reviews.default.svc.cluster.local', 'api.partner.com', NAME];

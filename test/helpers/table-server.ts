@@ -3,21 +3,22 @@ import { buildNameTable } from '../../src/nametable/index.js';
 import { DnsServer, Pipeline, TableStage, type TcpLimits } from '../../src/server/index.js';
 import { sampleMesh } from './resources.js';
 
+/** A pipeline of one table stage holding the sample mesh's table. */
+export function tablePipeline(searchDomains: string[] = []): Pipeline {
+  const stage = new TableStage();
+  stage.set(
+    buildNameTable(sampleMesh(), { namespace: 'default', clusterDomain: 'cluster.local', searchDomains }),
+  );
+  return new Pipeline([stage]);
+}
+
 export async function startTableServer(
   opts: { searchDomains?: string[]; tcp?: Partial<TcpLimits> } = {},
 ): Promise<DnsServer> {
-  const stage = new TableStage();
-  stage.set(
-    buildNameTable(sampleMesh(), {
-      namespace: 'default',
-      clusterDomain: 'cluster.local',
-      searchDomains: opts.searchDomains ?? [],
-    }),
-  );
   const server = new DnsServer({
     host: '127.0.0.1',
     port: 0,
-    pipeline: new Pipeline([stage]),
+    pipeline: tablePipeline(opts.searchDomains),
     tcp: opts.tcp,
   });
   await server.start();
