@@ -14,6 +14,7 @@ import {
   CacheStage,
   type ClientAllowList,
   DnsServer,
+  FailureCounts,
   ForwardStage,
   Pipeline,
   QueryCounts,
@@ -33,6 +34,7 @@ import {
 } from '../upstream/index.js';
 import type { VipProxy, VipRoute } from '../vip/index.js';
 import { BurstLog } from './burst-log.js';
+import { failureLog } from './failure-log.js';
 import { limitLog } from './limit-log.js';
 import type { ConfigCounters } from './metrics.js';
 
@@ -80,6 +82,8 @@ export class Agent {
   /** The DNS listeners' bounds reached and TCP figures (SPEC §10). */
   readonly limits: ServerLimits;
   readonly configCounters: ConfigCounters = { reloads: 0, errors: 0 };
+  /** Every failure of the failure table (server/failures.ts), counted for the metrics. */
+  readonly failures = new FailureCounts();
   /** Request counts behind the metrics and the query log; absent with neither. */
   readonly queryCounts: QueryCounts | undefined;
   /** Forwarded queries counted until the upstream metrics are registered (services.ts). */
@@ -107,14 +111,9 @@ export class Agent {
     const now = opts.now ?? (() => performance.now());
     const counting = opts.registry !== undefined;
     const interval = DEFAULTS.burstLogIntervalMs;
-    const failures = new BurstLog(
-      opts.logger,
-      now,
-      interval,
-      'upstream failed: no server answered within the budget (SERVFAIL, or a stale answer if cached)',
-      // overflows: queries refused at --upstream-max-in-flight (SPEC §10), counted among the failures.
-      () => ({ upstreams: this.forwarder.plan(), overflows: this.forwarder.stats().overflows }),
-    );
+    const failed = failureLog(opts.logger, now, interval, this.failures, () => ({
+      upstreams: this.forwarder.plan(),
+    }));
     this.pendingUpstream = counting ? new PendingUpstreamCounts() : undefined;
     this.countUpstream = this.pendingUpstream?.observe;
     this.forwarder = new Forwarder({
@@ -124,9 +123,9 @@ export class Agent {
       perTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
       maxInFlight: opts.upstreamMaxInFlight,
       random: opts.random,
-      observe: (seconds, ok) => {
-        this.countUpstream?.(seconds, ok);
-        if (!ok) failures.hit();
+      observe: (seconds, result) => {
+        this.countUpstream?.(seconds, result.kind === 'answered');
+        if (result.kind !== 'answered') failed(result.kind, { detail: result.detail });
       },
     });
     this.tableStage = new TableStage({
@@ -150,7 +149,7 @@ export class Agent {
     }
     stages.push(new ForwardStage(this.forwarder));
     this.queryCounts = this.counts(counting, opts);
-    this.pipeline = new Pipeline(stages, this.queryCounts);
+    this.pipeline = new Pipeline(stages, this.queryCounts, failed);
     this.limits = new ServerLimits(limitLog(opts.logger, now, interval));
     this.server = new DnsServer({ ...opts.listen, ...this.listenerOptions() });
   }

@@ -13,6 +13,7 @@ export class BurstLog {
     private readonly intervalMs: number,
     private readonly message: string,
     private readonly fields: () => Record<string, unknown> = () => ({}),
+    private readonly level: 'warn' | 'error' = 'warn',
   ) {}
 
   hit(): void {
@@ -21,7 +22,7 @@ export class BurstLog {
       this.suppressed++;
       return;
     }
-    this.logger.warn({ ...this.fields(), sinceLastLine: this.suppressed + 1 }, this.message);
+    this.logger[this.level]({ ...this.fields(), sinceLastLine: this.suppressed + 1 }, this.message);
     this.suppressed = 0;
     this.lastLogged = now;
   }

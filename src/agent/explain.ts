@@ -31,7 +31,8 @@ export interface Explanation {
   why: string;
   table?: { key: string; kind: string; rule: string; resource: string; cnames: string[]; external?: string };
   cache?: { state: 'fresh' | 'stale'; ageSeconds: number; ttlLeftSeconds: number; ttl: number; hits: number };
-  upstream?: { first: string; order: string[] };
+  /** `failure`: why upstream gave no answer (the failure table's kinds, upstream/outcome.ts). */
+  upstream?: { first: string; order: string[]; failure?: { reason: string; detail: string } };
   answer: PresentedMessage | null;
 }
 
@@ -130,7 +131,7 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
     }
   }
   const order = deps.forwarder.plan();
-  const reply = await deps.forwarder.forward(query, q, { probe: true });
+  const result = await deps.forwarder.forward(query, q, { probe: true });
   const staleNote = cache
     ? ` (the cached answer expired ${cache.ageSeconds - cache.ttl} s ago; it is served stale only if every upstream fails)`
     : '';
@@ -140,7 +141,11 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
     source: 'upstream',
     why: `${notes}${deps.cache ? 'not in the cache, ' : ''}so it is forwarded to ${order[0]}${order.length > 1 ? `, then ${order.slice(1).join(', ')}` : ''}${staleNote}`,
     ...(cache ? { cache } : {}),
-    upstream: { first: order[0], order },
-    answer: reply === null ? null : presentMessage(reply),
+    upstream: {
+      first: order[0],
+      order,
+      ...(result.kind === 'answered' ? {} : { failure: { reason: result.kind, detail: result.detail } }),
+    },
+    answer: result.kind === 'answered' ? presentMessage(result.reply) : null,
   };
 }

@@ -3,8 +3,10 @@
 // the name table's model are not loaded before the first answer (SPEC §4).
 import { AdminServer } from '../admin/index.js';
 import type { Registry } from '../metrics.js';
+import { failureMetrics } from '../server/failure-metrics.js';
 import { limitMetrics } from '../server/limit-metrics.js';
 import { queryMetrics } from '../server/metrics.js';
+import { replyOf } from '../upstream/index.js';
 import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
 import { upstreamResolver, VipProxy, vipMetrics } from '../vip/index.js';
 import { agentAdminSource } from './admin-source.js';
@@ -35,12 +37,15 @@ export function startServices(
     if (agent.queryCounts) queryMetrics(registry, agent.queryCounts);
     agentMetrics(registry, () => agent.table()?.size ?? 0, agent.configCounters);
     limitMetrics(registry, agent.limits);
+    failureMetrics(registry, agent.failures);
   }
   if (opts.vipProxy) {
     // Backends are resolved through the upstreams, never our own table (which answers with VIPs).
     const proxy = new VipProxy({
       ...opts.vipProxy,
-      resolve: upstreamResolver(agent.forwarder),
+      resolve: upstreamResolver({
+        query: async (name, qtype) => replyOf(await agent.forwarder.query(name, qtype)),
+      }),
       logger: opts.logger,
     });
     out.vipProxy = proxy;

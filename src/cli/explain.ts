@@ -31,7 +31,10 @@ function text(e: Explanation): string {
   }
   if (e.upstream) lines.push(`  upstream: ${e.upstream.order.join(', ')} (in this order)`);
   if (e.answer === null) {
-    lines.push('answer: none (no upstream answered)');
+    const failure = e.upstream?.failure;
+    lines.push(
+      `answer: none (no upstream answered${failure ? `: ${failure.reason}, ${failure.detail}` : ''})`,
+    );
   } else {
     lines.push(`answer: ${e.answer.rcode}${e.answer.flags.length ? ` (${e.answer.flags.join(' ')})` : ''}`);
     lines.push(...e.answer.answers.map(recordLine), ...e.answer.authorities.map(recordLine));

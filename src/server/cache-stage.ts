@@ -1,15 +1,17 @@
 // The cache stage, between the table and the upstream stage (SPEC §4 "Cache"). It answers what it
 // holds fresh; for a miss it asks upstream itself, so it can keep the answer, share one upstream
 // query among identical misses, and fall back to a stale answer when upstream fails (RFC 8767).
-import { buildEmpty, CLASS_IN, QTYPE, RCODE } from '../dns/index.js';
+import { CLASS_IN, QTYPE } from '../dns/index.js';
 import {
   type CacheHit,
   cacheKey,
   type DnsCache,
+  type ForwardFailure,
   type Prepared,
   prepareAnswer,
   renderAnswer,
 } from '../upstream/index.js';
+import { failureAnswer } from './failures.js';
 import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 import type { UpstreamClient } from './stages.js';
 
@@ -23,11 +25,8 @@ export interface CacheStageOptions {
   isLocal(qkey: string): boolean;
 }
 
-interface Flight {
-  /** The upstream reply as the leader's answer (its ID and question), or null when upstream failed. */
-  reply: Buffer | null;
-  prepared: Prepared | null;
-}
+/** An upstream query for one cache key: the leader's answer (its ID and question), or why there is none. */
+type Flight = { reply: Buffer; prepared: Prepared } | { reply: null; failure: ForwardFailure | 'late' };
 
 /** Types a cache must not answer from a stored reply: ANY (RFC 8482), zone transfers, meta types. */
 const UNCACHED_TYPES = new Set<number>([QTYPE.ANY, QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT]);
@@ -67,14 +66,18 @@ export class CacheStage implements Stage {
     const leader = flight === undefined;
     if (flight === undefined) flight = this.fetch(req, key);
     else this.cache.counters.coalesced++;
-    const { reply, prepared } = await this.staleAfter(flight, key);
+    const done = await this.staleAfter(flight, key);
     req.source = 'upstream';
-    if (reply !== null) {
-      if (leader) return reply;
-      const shared = prepared?.answer ? renderAnswer(prepared.answer, req.msg, req.q, 0) : null;
-      return shared ?? buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false);
+    if (done.reply !== null) {
+      if (leader) return done.reply;
+      const shared = done.prepared.answer ? renderAnswer(done.prepared.answer, req.msg, req.q, 0) : null;
+      // A reply that cannot be kept (malformed past its question) is the leader's alone.
+      return shared ?? failureAnswer(req, 'failed');
     }
-    return this.serveStale(req, key) ?? buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false);
+    // `late`: the stale entry was there when the timer started, and stale() only ages out.
+    return (
+      this.serveStale(req, key) ?? failureAnswer(req, done.failure === 'late' ? 'timeout' : done.failure)
+    );
   }
 
   /** One upstream query for `key`, registered so identical misses join it; stores what may be kept. */
@@ -84,14 +87,13 @@ export class CacheStage implements Stage {
     const limits = this.cache.settings;
     const flight = this.upstream
       .forward(msg, q, { tcp: req.transport === 'tcp' })
-      .catch(() => null)
-      .then((reply): Flight => {
-        if (reply === null) return { reply, prepared: null };
-        const prepared = prepareAnswer(reply, limits);
+      .then((result): Flight => {
+        if (result.kind !== 'answered') return { reply: null, failure: result.kind };
+        const prepared = prepareAnswer(result.reply, limits, result);
         if (prepared.answer && prepared.uncacheable === null && !this.isLocal(q.qkey)) {
           this.cache.store(key, q, prepared.answer, prepared.ttl);
         }
-        return { reply, prepared };
+        return { reply: result.reply, prepared };
       })
       .finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
@@ -106,7 +108,7 @@ export class CacheStage implements Stage {
     if (this.cache.stale(key) === undefined) return flight;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<Flight>((resolve) => {
-      timer = setTimeout(() => resolve({ reply: null, prepared: null }), this.cache.settings.staleAfterMs);
+      timer = setTimeout(() => resolve({ reply: null, failure: 'late' }), this.cache.settings.staleAfterMs);
     });
     return Promise.race([flight, late]).finally(() => clearTimeout(timer));
   }

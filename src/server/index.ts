@@ -1,5 +1,13 @@
 export { CacheStage, type CacheStageOptions } from './cache-stage.js';
 export { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from './client-access.js';
+export {
+  FAILURE_KINDS,
+  FAILURES,
+  FailureCounts,
+  type FailureKind,
+  type FailureObserver,
+  failureAnswer,
+} from './failures.js';
 export { LIMIT_NAMES, type LimitName, type LimitObserver, type LimitStats, ServerLimits } from './limits.js';
 export {
   type AnswerObserver,

@@ -9,6 +9,7 @@ import {
   truncateResponse,
   UDP_MIN_SIZE,
 } from '../dns/index.js';
+import { type FailureObserver, failureAnswer } from './failures.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -49,10 +50,13 @@ export interface PipelineObserver {
 export class Pipeline {
   private readonly stages: Stage[];
   private readonly observer: PipelineObserver | undefined;
+  private readonly onFailure: FailureObserver | undefined;
 
-  constructor(stages: Stage[], observer?: PipelineObserver) {
+  /** `onFailure` hears of every stage that throws (failures.ts: logged and counted, never silent). */
+  constructor(stages: Stage[], observer?: PipelineObserver, onFailure?: FailureObserver) {
     this.stages = stages;
     this.observer = observer;
+    this.onFailure = onFailure;
   }
 
   /** Stage names in order, e.g. ["table", "cache", "upstream"]. */
@@ -62,7 +66,7 @@ export class Pipeline {
 
   /**
    * Answers one message. Synchronous when a synchronous stage answers (table hits), so the hot
-   * path allocates no promise. `null`: send nothing.
+   * path allocates no promise. `null`: send nothing. A returned promise never rejects.
    */
   answer(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
     const q = readQuery(msg);
@@ -94,17 +98,35 @@ export class Pipeline {
 
   private run(req: Request, from: number): Buffer | null | Promise<Buffer | null> {
     for (let i = from; i < this.stages.length; i++) {
-      const out = this.stages[i].handle(req);
+      let out: Outcome | Promise<Outcome>;
+      try {
+        out = this.stages[i].handle(req);
+      } catch (err) {
+        return this.failed(req, i, err);
+      }
       if (out instanceof Promise) {
-        return out.then(
-          (o) => (o === PASS ? this.run(req, i + 1) : this.finish(req, i, o)),
-          () => this.finish(req, i, buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false)),
-        );
+        return out
+          .then(
+            (o) => (o === PASS ? this.run(req, i + 1) : this.finish(req, i, o)),
+            (err: unknown) => this.failed(req, i, err),
+          )
+          .catch((err: unknown) => {
+            // Fitting or counting the answer threw: nothing can be sent, but it is reported.
+            this.onFailure?.('stage', { stage: 'answer', detail: String(err) });
+            return null;
+          });
       }
       if (out !== PASS) return this.finish(req, i, out);
     }
     // No stage took it: nothing we can say about the name.
     return this.finish(req, -1, buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false));
+  }
+
+  /** A stage threw: the failure table's answer, and the failure reported (logged, counted). */
+  private failed(req: Request, stage: number, err: unknown): Buffer | null {
+    const name = this.stages[stage].name;
+    this.onFailure?.('stage', { stage: name, detail: err instanceof Error ? err.message : String(err) });
+    return this.finish(req, stage, failureAnswer(req, 'stage'));
   }
 
   private finish(req: Request, stage: number, answer: Buffer | null): Buffer | null {

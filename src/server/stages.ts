@@ -1,13 +1,15 @@
-// The stages of the request path: the name table, then the upstream forwarder (the cache goes
-// between them in a later issue).
-import { buildEmpty, dnsCodec, FLAG_TC, HEADER_SIZE, QTYPE, RCODE, RCODE_MASK } from '../dns/index.js';
+// The stages of the request path that cache-stage.ts does not hold: the name table first, and the
+// upstream forwarder last (without a cache, or for what the cache does not keep).
+import { buildEmpty, dnsCodec, FLAG_TC, HEADER_SIZE, QTYPE, RCODE } from '../dns/index.js';
 import type { NameTable, TableEntry } from '../nametable/index.js';
+import type { ForwardResult } from '../upstream/index.js';
+import { failureAnswer } from './failures.js';
 import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 
 /** What the stages need of the upstream side (implemented by `upstream/Forwarder`). */
 export interface UpstreamClient {
-  forward(query: Buffer, q: Request['q'], opts?: { tcp?: boolean }): Promise<Buffer | null>;
-  query(name: string, qtype: number): Promise<Buffer | null>;
+  forward(query: Buffer, q: Request['q'], opts?: { tcp?: boolean }): Promise<ForwardResult>;
+  query(name: string, qtype: number): Promise<ForwardResult>;
 }
 
 /** Holds the current table; `set` swaps it in one assignment, readers never wait. */
@@ -50,11 +52,11 @@ export class TableStage implements Stage {
    */
   private async chase(req: Request, entry: TableEntry, ours: Buffer): Promise<Outcome> {
     const external = entry.external as string;
-    const reply = await this.upstream?.query(external, req.q.qtype).catch(() => null);
-    if (!reply) return ours;
+    const result = await this.upstream?.query(external, req.q.qtype);
+    // No answer, or none with records: the CNAME alone (the failure is logged by whoever observes the forwarder).
+    if (result?.kind !== 'answered' || result.replyClass !== 'success') return ours;
     try {
-      if ((reply.readUInt16BE(2) & RCODE_MASK) !== RCODE.NOERROR) return ours;
-      const theirs = dnsCodec().decode(reply);
+      const theirs = dnsCodec().decode(result.reply);
       const mine = dnsCodec().decode(ours);
       if (!theirs.answers?.length) return ours;
       mine.answers = [...(mine.answers ?? []), ...theirs.answers];
@@ -78,8 +80,7 @@ export class ForwardStage implements Stage {
   }
 
   async handle(req: Request): Promise<Outcome> {
-    const reply = await this.upstream.forward(req.msg, req.q, { tcp: req.transport === 'tcp' });
-    // SPEC §4: SERVFAIL when every upstream failed within the budget.
-    return reply ?? buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false);
+    const result = await this.upstream.forward(req.msg, req.q, { tcp: req.transport === 'tcp' });
+    return result.kind === 'answered' ? result.reply : failureAnswer(req, result.kind);
   }
 }

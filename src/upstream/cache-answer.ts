@@ -11,13 +11,13 @@ import {
   OPT_SIZE,
   QTYPE,
   type Query,
-  RCODE,
   type RecordView,
   readNameKey,
   SECTION,
   scanMessage,
   writeOpt,
 } from '../dns/index.js';
+import { classifyReply, type ReplyClass, readReply } from './outcome.js';
 
 const DNAME = 39;
 
@@ -37,7 +37,7 @@ export interface TtlLimits {
   maxNegativeTtl: number;
 }
 
-export type Uncacheable = 'malformed' | 'truncated' | 'rcode' | 'no-soa' | 'ttl-zero';
+export type Uncacheable = 'malformed' | 'truncated' | 'rcode' | 'referral' | 'no-soa' | 'ttl-zero';
 
 /** A prepared reply and either how long it stays fresh (seconds) or why it is not cached. */
 export interface Prepared {
@@ -109,39 +109,62 @@ function negativeTtl(body: Buffer, soa: RecordView): number {
   return Math.min(soa.ttl, body.readUInt32BE(soa.rdataOffset + soa.rdLength - 4));
 }
 
-function freshFor(view: MessageView, limits: TtlLimits, body: Buffer): number | Uncacheable {
+function freshFor(
+  view: MessageView,
+  replyClass: ReplyClass,
+  limits: TtlLimits,
+  body: Buffer,
+): number | Uncacheable {
   if (view.flags & FLAG_TC) return 'truncated';
-  if (view.rcode !== RCODE.NOERROR && view.rcode !== RCODE.NXDOMAIN) return 'rcode';
-  const answers = view.records.filter((r) => r.section === SECTION.answer);
-  const soa = view.records.find((r) => r.section === SECTION.authority && r.type === QTYPE.SOA);
   let ttl: number;
-  if (view.rcode === RCODE.NOERROR && answers.length > 0) {
-    // The answer lives as long as its shortest-lived record (RFC 2181 §5.2 makes an RRset's TTLs equal).
-    ttl = Math.min(limits.maxTtl, ...view.records.map((r) => r.ttl));
-  } else {
-    // RFC 2308 §5: negative answers without an SOA are not cached.
-    if (soa === undefined || soa.rdLength < 22) return 'no-soa';
-    ttl = Math.min(limits.maxNegativeTtl, negativeTtl(body, soa));
+  switch (replyClass) {
+    case 'error':
+      return 'rcode';
+    case 'referral':
+      // A recursive server answers; a referral from one is a misconfiguration, not an answer to keep.
+      return 'referral';
+    case 'success':
+      // The answer lives as long as its shortest-lived record (RFC 2181 §5.2 makes an RRset's TTLs equal).
+      ttl = Math.min(limits.maxTtl, ...view.records.map((r) => r.ttl));
+      break;
+    case 'nxdomain':
+    case 'nodata': {
+      // RFC 2308 §5: negative answers without an SOA are not cached.
+      const soa = view.records.find((r) => r.section === SECTION.authority && r.type === QTYPE.SOA);
+      if (soa === undefined || soa.rdLength < 22) return 'no-soa';
+      ttl = Math.min(limits.maxNegativeTtl, negativeTtl(body, soa));
+    }
   }
   return ttl > 0 ? ttl : 'ttl-zero';
 }
 
-/** Scrubs and measures an upstream reply for the cache. */
-export function prepareAnswer(reply: Buffer, limits: TtlLimits): Prepared {
-  const scanned = scanMessage(reply);
+/**
+ * Scrubs and measures an upstream reply for the cache. `read`: the reply's records and class as the
+ * forwarder read them (outcome.ts), so the reply is not scanned twice; absent, they are read here.
+ */
+export function prepareAnswer(
+  reply: Buffer,
+  limits: TtlLimits,
+  read: { view: MessageView | null; replyClass: ReplyClass } = readReply(reply),
+): Prepared {
+  const scanned = read.view;
   if (scanned === null) return { answer: null, ttl: 0, uncacheable: 'malformed' };
-  const body = rebuild(reply, scanned, inScope(scanned, reply));
-  const view = body && scanMessage(body);
+  const keep = inScope(scanned, reply);
+  const body = rebuild(reply, scanned, keep);
+  // Records were dropped (out of scope, or the OPT): the body has other offsets, and maybe another class.
+  const whole = keep.every(Boolean);
+  const view = body && (whole ? scanned : scanMessage(body));
   if (body === null || view === null) return { answer: null, ttl: 0, uncacheable: 'malformed' };
+  const replyClass = whole ? read.replyClass : classifyReply(view);
   const answer: CachedAnswer = {
     body,
     qEnd: view.qEnd,
     rcode: view.rcode,
-    negative: view.rcode === RCODE.NXDOMAIN || !view.records.some((r) => r.section === SECTION.answer),
+    negative: replyClass !== 'success',
     ttlOffsets: view.records.map((r) => r.ttlOffset),
     ttls: view.records.map((r) => r.ttl),
   };
-  const ttl = freshFor(view, limits, body);
+  const ttl = freshFor(view, replyClass, limits, body);
   return typeof ttl === 'number' ? { answer, ttl, uncacheable: null } : { answer, ttl: 0, uncacheable: ttl };
 }
 

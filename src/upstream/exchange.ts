@@ -2,7 +2,8 @@
 
 export type Outcome =
   | { kind: 'reply'; msg: Buffer }
-  | { kind: 'timeout' }
+  /** No reply answered the query in time; `rejected` replies that did not answer it came meanwhile. */
+  | { kind: 'timeout'; rejected: number }
   | { kind: 'error'; code: string }
   | { kind: 'cancelled' };
 

@@ -6,6 +6,14 @@ import { type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
 import { buildQuery, isTruncated, rcodeOf, toClientReply, withId } from './message.js';
+import {
+  type Answered,
+  type ForwardFailure,
+  type ForwardResult,
+  type NotAnswered,
+  type ReplyClass,
+  readReply,
+} from './outcome.js';
 import { formatUpstream, type UpstreamServer } from './resolvconf.js';
 import { tcpExchange } from './tcp.js';
 import { udpExchange } from './udp.js';
@@ -32,11 +40,13 @@ export interface ForwarderOptions {
   rotate?: boolean;
   /** Uniform in [0, 1); injectable so tests can choose IDs. Default: crypto-random. */
   random?: () => number;
-  /** forward() calls in flight; past it forward() resolves null at once (SPEC §10). Default: DEFAULTS.upstreamMaxInFlight. */
+  /** forward() calls in flight; past it forward() resolves `overflow` at once (SPEC §10). Default: DEFAULTS.upstreamMaxInFlight. */
   maxInFlight?: number;
-  /** Called once per forward() with its duration and whether it got a usable answer (Istio's metrics). */
-  observe?: (seconds: number, ok: boolean) => void;
+  /** Called once per forward() (not for probes) with its duration and result: metrics, failure logs. */
+  observe?: ForwardObserver;
 }
+
+export type ForwardObserver = (seconds: number, result: ForwardResult) => void;
 
 export interface ServerStats {
   /** "1.2.3.4:53" or "[::1]:53". */
@@ -56,6 +66,8 @@ export interface ForwarderStats {
   /** forward() calls refused at once because maxInFlight was reached. */
   overflows: number;
   inFlight: number;
+  /** Answered forward() calls by the kind of reply (outcome.ts). */
+  replies: Record<ReplyClass, number>;
 }
 
 export interface ForwardOptions {
@@ -85,7 +97,14 @@ export class Forwarder {
   readonly #random: () => number;
   readonly #sockets = new Set<TrackedSocket>();
   readonly #hooks: ExchangeHooks;
-  readonly #observe: ((seconds: number, ok: boolean) => void) | undefined;
+  readonly #observe: ForwardObserver | undefined;
+  readonly #classes: Record<ReplyClass, number> = {
+    success: 0,
+    nxdomain: 0,
+    nodata: 0,
+    referral: 0,
+    error: 0,
+  };
   #next = 0;
   #inFlight = 0;
   #rejected = 0;
@@ -115,27 +134,35 @@ export class Forwarder {
   }
 
   /**
-   * Forwards a client's query and resolves with the upstream's answer carrying the client's ID and
-   * question bytes, or null when every try failed, the budget ran out, or the forwarder is full or closed.
-   * The answer is not truncated to the client's UDP limit: that is the server's job.
+   * Forwards a client's query: the upstream's answer, carrying the client's ID and question bytes, or
+   * why there is none (outcome.ts). Never rejects. The answer is not truncated to the client's UDP
+   * limit: that is the server's job.
    */
-  async forward(query: Buffer, q: Query, opts: ForwardOptions = {}): Promise<Buffer | null> {
-    if (this.#closed) return null;
+  async forward(query: Buffer, q: Query, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    if (this.#closed) return { kind: 'closed', detail: 'the forwarder is closed' };
     const probe = opts.probe === true;
     if (this.#inFlight >= this.#settings.maxInFlight) {
       this.#overflows++;
-      if (!probe) this.#observe?.(0, false);
-      return null;
+      const result: ForwardResult = {
+        kind: 'overflow',
+        detail: `${this.#settings.maxInFlight} queries in flight already`,
+      };
+      if (!probe) this.#observe?.(0, result);
+      return result;
     }
     this.#inFlight++;
     const started = performance.now();
-    let reply: Buffer | null = null;
+    let result: ForwardResult = { kind: 'closed', detail: 'the forwarder is closed' };
     try {
-      reply = await this.#tryAll(query, q.qEnd, opts.tcp === true, probe);
-      return reply && toClientReply(reply, query, q.qEnd);
+      result = await this.#tryAll(query, q.qEnd, opts.tcp === true, probe);
+      if (result.kind === 'answered') {
+        toClientReply(result.reply, query, q.qEnd);
+        if (!probe) this.#classes[result.replyClass]++;
+      }
+      return result;
     } finally {
       this.#inFlight--;
-      if (!probe) this.#observe?.((performance.now() - started) / 1000, reply !== null);
+      if (!probe) this.#observe?.((performance.now() - started) / 1000, result);
     }
   }
 
@@ -164,7 +191,7 @@ export class Forwarder {
   }
 
   /** A fresh recursive query (RD, no EDNS) for `name` through the same machinery. */
-  async query(name: string, qtype: number): Promise<Buffer | null> {
+  async query(name: string, qtype: number): Promise<ForwardResult> {
     const packet = buildQuery(name, qtype, this.#randomId());
     const q = readQuery(packet);
     if (typeof q === 'string') throw new RangeError(`cannot build a query for "${name}"`);
@@ -177,10 +204,11 @@ export class Forwarder {
       rejected: this.#rejected,
       overflows: this.#overflows,
       inFlight: this.#inFlight,
+      replies: { ...this.#classes },
     };
   }
 
-  /** Cancels the queries in flight (they resolve null) and resolves once their sockets are closed. */
+  /** Cancels the queries in flight (they resolve `closed`) and resolves once their sockets are closed. */
   async close(): Promise<void> {
     this.#closed = true;
     const open = [...this.#sockets];
@@ -189,7 +217,7 @@ export class Forwarder {
   }
 
   /** Tries servers in rounds: each round visits every server once, from a start that rotates per call. */
-  async #tryAll(query: Buffer, qEnd: number, tcp: boolean, probe: boolean): Promise<Buffer | null> {
+  async #tryAll(query: Buffer, qEnd: number, tcp: boolean, probe: boolean): Promise<ForwardResult> {
     const { timeoutMs, attempts, rotate } = this.#settings;
     const upstreams = this.#upstreams;
     const n = upstreams.length;
@@ -197,14 +225,17 @@ export class Forwarder {
     if (!probe) this.#next = (this.#next + 1) % n;
     const deadline = performance.now() + timeoutMs;
     const tries = n * attempts;
-    for (let t = 0; t < tries && !this.#closed; t++) {
+    const failures: TryFailure[] = [];
+    for (let t = 0; t < tries; t++) {
+      if (this.#closed) return notAnswered('closed', failures);
       const timeout = this.#tryTimeout(deadline, tries - t);
-      if (timeout <= 0) return null;
+      if (timeout <= 0) return notAnswered('timeout', failures);
       const upstream = upstreams[(start + t) % n]!;
-      const reply = await this.#tryServer(upstream, query, qEnd, tcp, timeout, deadline, probe);
-      if (reply) return reply;
+      const result = await this.#tryServer(upstream, query, qEnd, tcp, timeout, deadline, probe);
+      if (result.kind === 'answered') return result;
+      failures.push(result);
     }
-    return null;
+    return notAnswered(worstOf(failures), failures);
   }
 
   #tryTimeout(deadline: number, triesLeft: number): number {
@@ -213,7 +244,7 @@ export class Forwarder {
     return Math.min(left, Math.max(MIN_PER_TRY_TIMEOUT_MS, share));
   }
 
-  /** One try: UDP (re-asked over TCP when truncated, RFC 7766 §5) or TCP; null when it gave no usable answer. */
+  /** One try: UDP (re-asked over TCP when truncated, RFC 7766 §5) or TCP. */
   async #tryServer(
     upstream: Upstream,
     query: Buffer,
@@ -222,14 +253,14 @@ export class Forwarder {
     timeoutMs: number,
     deadline: number,
     probe: boolean,
-  ): Promise<Buffer | null> {
+  ): Promise<Answered | TryFailure> {
     let outcome = await this.#exchange(upstream, query, qEnd, tcp, timeoutMs, probe);
-    if (!tcp && outcome.kind === 'reply' && isTruncated(outcome.msg)) {
+    if (!tcp && outcome.kind === 'answered' && isTruncated(outcome.reply)) {
       const left = Math.floor(deadline - performance.now());
-      if (left <= 0) return null;
+      if (left <= 0) return { kind: 'timeout', server: upstream.stats.server, what: 'no time left for TCP' };
       outcome = await this.#exchange(upstream, query, qEnd, true, Math.min(left, timeoutMs), probe);
     }
-    return outcome.kind === 'reply' ? outcome.msg : null;
+    return outcome;
   }
 
   async #exchange(
@@ -239,7 +270,7 @@ export class Forwarder {
     tcp: boolean,
     timeoutMs: number,
     probe: boolean,
-  ): Promise<Outcome> {
+  ): Promise<Answered | TryFailure> {
     // A probe's exchanges are counted in a throwaway record.
     const stats = probe ? { ...counted } : counted;
     // A fresh random ID per exchange (RFC 5452 §9.2); everything after the ID goes out as the client sent it.
@@ -248,23 +279,65 @@ export class Forwarder {
     stats.queries++;
     const exchange = tcp ? tcpExchange : udpExchange;
     const outcome = await exchange(server, packet, qEnd, timeoutMs, this.#hooks);
-    if (outcome.kind === 'cancelled') return outcome;
+    const failure = tryFailure(outcome, stats.server);
+    if (failure !== undefined) {
+      if (failure.kind !== 'closed') stats.failures++;
+      return failure;
+    }
+    const msg = (outcome as { msg: Buffer }).msg;
+    const { view, replyClass } = readReply(msg);
     // SERVFAIL and REFUSED say "not from me": another server may answer (glibc res_send does the same).
-    const usable =
-      outcome.kind === 'reply' &&
-      rcodeOf(outcome.msg) !== RCODE.SERVFAIL &&
-      rcodeOf(outcome.msg) !== RCODE.REFUSED;
-    if (!usable) {
+    const rcode = rcodeOf(msg);
+    if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) {
       stats.failures++;
-      return outcome.kind === 'reply' ? { kind: 'error', code: `rcode ${rcodeOf(outcome.msg)}` } : outcome;
+      const kind = rcode === RCODE.REFUSED ? 'refused' : 'failed';
+      return {
+        kind,
+        server: stats.server,
+        what: `rcode ${rcode === RCODE.REFUSED ? 'REFUSED' : 'SERVFAIL'}`,
+      };
     }
     stats.lastLatencyMs = performance.now() - started;
-    return outcome;
+    return { kind: 'answered', reply: msg, view, replyClass, server: stats.server };
   }
 
   #randomId(): number {
     return Math.floor(this.#random() * 0x10000) & 0xffff;
   }
+}
+
+/** One try that gave no usable answer: why, from which server. */
+interface TryFailure {
+  kind: ForwardFailure;
+  server: string;
+  what: string;
+}
+
+function tryFailure(outcome: Outcome, server: string): TryFailure | undefined {
+  switch (outcome.kind) {
+    case 'reply':
+      return undefined;
+    case 'cancelled':
+      return { kind: 'closed', server, what: 'cancelled' };
+    case 'timeout':
+      return outcome.rejected > 0
+        ? { kind: 'rejected', server, what: `timeout after ${outcome.rejected} mismatched replies` }
+        : { kind: 'timeout', server, what: 'timeout' };
+    case 'error':
+      return { kind: outcome.code === 'ECONNREFUSED' ? 'refused' : 'failed', server, what: outcome.code };
+  }
+}
+
+/** The failure kinds from the most to the least telling, when the tries of one forward differ. */
+const TELLING: readonly ForwardFailure[] = ['closed', 'rejected', 'timeout', 'failed', 'refused', 'overflow'];
+
+function worstOf(failures: readonly TryFailure[]): ForwardFailure {
+  return TELLING.find((kind) => failures.some((f) => f.kind === kind)) ?? 'timeout';
+}
+
+function notAnswered(kind: ForwardFailure, failures: readonly TryFailure[]): NotAnswered {
+  const detail = failures.map((f) => `${f.server} ${f.what}`).join('; ');
+  return { kind, detail: detail || 'no try started' };
 }
 
 function settingsOf(opts: ForwarderOptions): Settings {

@@ -22,10 +22,22 @@ export {
   Forwarder,
   type ForwarderOptions,
   type ForwarderStats,
+  type ForwardObserver,
   type ForwardOptions,
   type ServerStats,
 } from './forwarder.js';
 export { buildQuery } from './message.js';
+export {
+  type Answered,
+  classifyReply,
+  FORWARD_FAILURES,
+  type ForwardFailure,
+  type ForwardResult,
+  type NotAnswered,
+  REPLY_CLASSES,
+  type ReplyClass,
+  replyOf,
+} from './outcome.js';
 export { PendingUpstreamCounts, UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
 export {
   formatUpstream,

@@ -4,6 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import { counterFrom, gaugeFrom, type Registry } from '../metrics.js';
 import type { CacheStats } from './cache.js';
 import type { ForwarderStats } from './forwarder.js';
+import { REPLY_CLASSES } from './outcome.js';
 import { UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
 
 export { UPSTREAM_DURATION_BUCKETS };
@@ -53,9 +54,13 @@ export function upstreamMetrics(
   );
   counterFrom(
     registry,
-    'meshdns_upstream_overflows_total',
-    'Queries answered SERVFAIL at once because the upstream in-flight bound was reached (docs/behaviour.md §10).',
-    () => stats().overflows,
+    'meshdns_upstream_replies_total',
+    'Forwarded queries answered, by kind of reply: success, nxdomain, nodata, referral, error.',
+    () => {
+      const { replies } = stats();
+      return REPLY_CLASSES.map((c): [Record<string, string>, number] => [{ class: c }, replies[c]]);
+    },
+    ['class'],
   );
   return (seconds, ok) => {
     requests.inc();

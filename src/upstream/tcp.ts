@@ -19,6 +19,7 @@ export function tcpExchange(
     const socket = connect({ host: server.host, port: server.port, noDelay: true });
     let pending: Buffer = Buffer.alloc(0);
     let done = false;
+    let rejected = 0;
     const finish = (outcome: Outcome): void => {
       if (done) return;
       done = true;
@@ -26,7 +27,7 @@ export function tcpExchange(
       socket.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
+    const timer = setTimeout(() => finish({ kind: 'timeout', rejected }), timeoutMs);
     const closed = new Promise<void>((resolveClosed) => socket.once('close', () => resolveClosed()));
     hooks.track({ cancel: () => finish({ kind: 'cancelled' }), closed });
 
@@ -47,7 +48,10 @@ export function tcpExchange(
         const msg = Buffer.from(pending.subarray(2, 2 + size));
         pending = pending.subarray(2 + size);
         if (answersQuery(msg, packet, qEnd)) finish({ kind: 'reply', msg });
-        else hooks.onRejected();
+        else {
+          rejected++;
+          hooks.onRejected();
+        }
       }
     });
   });

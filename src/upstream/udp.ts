@@ -25,6 +25,7 @@ export function udpExchange(
     const socket = createSocket(isCheckedIPv6(server.host) ? 'udp6' : 'udp4');
     let remote: { address: string; port: number } | undefined;
     let done = false;
+    let rejected = 0;
     const finish = (outcome: Outcome): void => {
       if (done) return;
       done = true;
@@ -36,7 +37,7 @@ export function udpExchange(
       }
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
+    const timer = setTimeout(() => finish({ kind: 'timeout', rejected }), timeoutMs);
     const closed = new Promise<void>((resolveClosed) => socket.once('close', () => resolveClosed()));
     hooks.track({ cancel: () => finish({ kind: 'cancelled' }), closed });
 
@@ -46,7 +47,10 @@ export function udpExchange(
       const fromServer =
         remote !== undefined && rinfo.address === remote.address && rinfo.port === remote.port;
       if (fromServer && answersQuery(msg, packet, qEnd)) finish({ kind: 'reply', msg });
-      else hooks.onRejected();
+      else {
+        rejected++;
+        hooks.onRejected();
+      }
     });
     socket.connect(server.port, server.host, () => {
       if (done) return;

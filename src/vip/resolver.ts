@@ -5,6 +5,10 @@ import { DEFAULTS } from '../defaults.js';
 import { dnsCodec, QTYPE } from '../dns/index.js';
 
 export interface UpstreamQuerier {
+  /**
+   * A reply, or null when upstream gave none (the forwarder's observer logs and counts why). Never
+   * rejects.
+   */
   query(name: string, qtype: number): Promise<Buffer | null>;
 }
 
@@ -26,7 +30,7 @@ export function upstreamResolver(
   const maxTtl = opts.maxTtlMs ?? DEFAULTS.vipBackendMaxTtlMs;
   const cache = new Map<string, Cached>();
   const ask = async (name: string, qtype: number): Promise<{ ips: string[]; ttl: number }> => {
-    const reply = await upstream.query(name, qtype).catch(() => null);
+    const reply = await upstream.query(name, qtype);
     if (!reply) return { ips: [], ttl: 0 };
     try {
       const answers = dnsCodec().decode(reply).answers ?? [];

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { Forwarder } from '../../src/upstream/index.js';
+import { Forwarder, replyOf } from '../../src/upstream/index.js';
 import { rcodeOf } from '../helpers/dns-client.js';
 import { forwardQuery, withForwarder } from '../helpers/forwarder.js';
 import { randomLoopback } from '../helpers/ports.js';
@@ -12,6 +12,7 @@ import { deadAddress, startRawDns, startStubDns } from '../helpers/stub-dns.js';
 
 const NOERROR = 0;
 const SERVFAIL = 2;
+const REFUSED = 5;
 
 /** The query turned into a response (QR, RD) with the rcode given; question and ID unchanged. */
 function replyTo(query: Buffer, rcode = NOERROR): Buffer {
@@ -21,7 +22,7 @@ function replyTo(query: Buffer, rcode = NOERROR): Buffer {
 }
 
 describe('Forwarder without a working upstream', () => {
-  test('all servers down → null within the budget, two tries per server', async () => {
+  test('all servers down → timeout within the budget, two tries per server, each named', async () => {
     const silent = await startStubDns(() => 'drop', randomLoopback());
     const dead = await deadAddress();
     try {
@@ -30,7 +31,11 @@ describe('Forwarder without a working upstream', () => {
         const started = Date.now();
         const resp = await f.forward(buf, q);
         const took = Date.now() - started;
-        assert.equal(resp, null);
+        assert.equal(resp.kind, 'timeout');
+        assert.ok(!('reply' in resp));
+        // Every try is named with its server and what it ended with.
+        assert.match(resp.detail, new RegExp(`${dead.host}:${dead.port} ECONNREFUSED`));
+        assert.match(resp.detail, new RegExp(`${silent.host}:${silent.port} timeout`));
         // The silent server holds each try until its share of the budget runs out; the budget bounds all.
         assert.ok(took >= 400 && took < 2000, `took ${took} ms`);
         const stats = f.stats();
@@ -50,13 +55,49 @@ describe('Forwarder without a working upstream', () => {
     }
   });
 
-  test('SERVFAIL from every server → null', async () => {
+  test('a dead server → refused at once, not a timeout', async () => {
+    const dead = await deadAddress();
+    await withForwarder({ servers: [dead], timeoutMs: 5000, attempts: 2 }, async (f) => {
+      const { buf, q } = forwardQuery('foo.test', 'A');
+      const started = Date.now();
+      const resp = await f.forward(buf, q);
+      assert.equal(resp.kind, 'refused');
+      assert.ok(Date.now() - started < 2500, 'ICMP port unreachable ends each try, not the budget');
+    });
+  });
+
+  test('SERVFAIL from every server → failed; REFUSED → refused', async () => {
     const fake = await startRawDns((query, reply) => reply(replyTo(query, SERVFAIL)));
+    const refusing = await startRawDns((query, reply) => reply(replyTo(query, REFUSED)));
     try {
       await withForwarder({ servers: [fake], timeoutMs: 1000, attempts: 2 }, async (f) => {
         const { buf, q } = forwardQuery('foo.test', 'A');
-        assert.equal(await f.forward(buf, q), null);
+        const resp = await f.forward(buf, q);
+        assert.equal(resp.kind, 'failed');
+        assert.match(resp.kind === 'failed' ? resp.detail : '', /rcode SERVFAIL/);
         assert.deepEqual([f.stats().servers[0]!.queries, f.stats().servers[0]!.failures], [2, 2]);
+      });
+      await withForwarder({ servers: [refusing], timeoutMs: 1000, attempts: 1 }, async (f) => {
+        const { buf, q } = forwardQuery('foo.test', 'A');
+        assert.equal((await f.forward(buf, q)).kind, 'refused');
+      });
+    } finally {
+      await Promise.all([fake.close(), refusing.close()]);
+    }
+  });
+
+  test('only replies that do not answer the query → rejected, each counted', async () => {
+    const fake = await startRawDns((query, reply) => {
+      const wrongId = replyTo(query);
+      wrongId.writeUInt16BE(wrongId.readUInt16BE(0) ^ 0x5a5a, 0);
+      reply(wrongId);
+    });
+    try {
+      await withForwarder({ servers: [fake], timeoutMs: 400, attempts: 1 }, async (f) => {
+        const { buf, q } = forwardQuery('foo.test', 'A');
+        const resp = await f.forward(buf, q);
+        assert.equal(resp.kind, 'rejected');
+        assert.equal(f.stats().rejected, 1);
       });
     } finally {
       await fake.close();
@@ -87,10 +128,12 @@ describe('Forwarder without a working upstream', () => {
     try {
       await withForwarder({ servers: [fake], timeoutMs: 2000, random: () => 0.5 }, async (f) => {
         const { buf, q } = forwardQuery('foo.test', 'A', { id: 0x0101 });
-        const resp = await f.forward(buf, q);
-        assert.ok(resp);
+        const result = await f.forward(buf, q);
+        assert.equal(result.kind, 'answered');
+        const resp = replyOf(result)!;
         assert.equal(resp.readUInt16BE(0), 0x0101);
         assert.equal(rcodeOf(resp), NOERROR);
+        assert.equal(result.kind === 'answered' && result.server, `${fake.host}:${fake.port}`);
         assert.equal(f.stats().rejected, 3);
         assert.deepEqual([f.stats().servers[0]!.queries, f.stats().servers[0]!.failures], [1, 0]);
         // Upstream saw our random ID (0.5 → 0x8000) and otherwise the client's bytes unchanged.
@@ -98,7 +141,7 @@ describe('Forwarder without a working upstream', () => {
         assert.ok(sent[0]!.query.subarray(2).equals(buf.subarray(2)));
 
         const again = forwardQuery('foo.test', 'A');
-        assert.ok(await f.forward(again.buf, again.q));
+        assert.equal((await f.forward(again.buf, again.q)).kind, 'answered');
         assert.notEqual(sent[1]!.port, sent[0]!.port, 'a fresh source port per query');
       });
     } finally {
@@ -106,22 +149,22 @@ describe('Forwarder without a working upstream', () => {
     }
   });
 
-  test('maxInFlight: past it forward() resolves null at once; close() cancels the rest', async () => {
+  test('maxInFlight: past it forward() resolves overflow at once; close() cancels the rest', async () => {
     const silent = await startStubDns(() => 'drop', randomLoopback());
     try {
       const f = new Forwarder({ servers: [silent], timeoutMs: 10_000, maxInFlight: 1 });
       const { buf, q } = forwardQuery('foo.test', 'A');
       const pending = f.forward(buf, q);
-      assert.equal(await f.forward(buf, q), null);
+      assert.equal((await f.forward(buf, q)).kind, 'overflow');
       assert.equal(f.stats().overflows, 1);
       assert.equal(f.stats().inFlight, 1);
       // close() must not wait for the 10 s budget of the query in flight.
       const started = Date.now();
       await f.close();
-      assert.equal(await pending, null);
+      assert.equal((await pending).kind, 'closed');
       assert.ok(Date.now() - started < 1000);
       assert.equal(f.stats().inFlight, 0);
-      assert.equal(await f.forward(buf, q), null, 'closed');
+      assert.equal((await f.forward(buf, q)).kind, 'closed');
     } finally {
       await silent.close();
     }
@@ -155,7 +198,7 @@ describe('Forwarder without a working upstream', () => {
       await arrived;
       const started = Date.now();
       await f.close();
-      assert.equal(await pending, null);
+      assert.equal((await pending).kind, 'closed');
       assert.ok(Date.now() - started < 1000);
       assert.equal(f.stats().inFlight, 0);
     } finally {

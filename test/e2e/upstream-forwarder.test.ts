@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import type { UpstreamServer } from '../../src/upstream/index.js';
+import { replyOf, type UpstreamServer } from '../../src/upstream/index.js';
 import { rcodeOf } from '../helpers/dns-client.js';
 import { DNSMASQ_MISSING, type Dnsmasq, dnsmasqPath, startDnsmasq } from '../helpers/dnsmasq.js';
 import { forwardQuery, withForwarder } from '../helpers/forwarder.js';
@@ -56,15 +56,18 @@ describe('Forwarder with dnsmasq', { skip }, () => {
 
   for (const { name, tcp } of TRANSPORTS) {
     const cases = [
-      { qname: 'FoO.TeSt', qtype: 'A', rcode: NOERROR, answers: ['10.1.0.1'] },
-      { qname: 'v6.test', qtype: 'AAAA', rcode: NOERROR, answers: ['2001:db8::1'] },
-      { qname: 'nope.test', qtype: 'A', rcode: NXDOMAIN, answers: [] },
+      { qname: 'FoO.TeSt', qtype: 'A', rcode: NOERROR, answers: ['10.1.0.1'], cls: 'success' },
+      { qname: 'v6.test', qtype: 'AAAA', rcode: NOERROR, answers: ['2001:db8::1'], cls: 'success' },
+      { qname: 'foo.test', qtype: 'AAAA', rcode: NOERROR, answers: [], cls: 'nodata' },
+      { qname: 'nope.test', qtype: 'A', rcode: NXDOMAIN, answers: [], cls: 'nxdomain' },
     ] as const;
     for (const c of cases) {
       test(`${name}: ${c.qname} ${c.qtype} → ${c.rcode}, client ID and question bytes`, async () => {
         await withForwarder({ servers: [serverOf(alpha)], timeoutMs: 2000 }, async (f) => {
           const { buf, q } = forwardQuery(c.qname, c.qtype, { id: 0x1234 });
-          const resp = await f.forward(buf, q, { tcp });
+          const result = await f.forward(buf, q, { tcp });
+          assert.equal(result.kind === 'answered' && result.replyClass, c.cls);
+          const resp = replyOf(result);
           assert.ok(resp, 'an answer');
           assert.equal(resp.readUInt16BE(0), 0x1234);
           assert.ok(resp.subarray(12, q.qEnd).equals(buf.subarray(12, q.qEnd)), 'question bytes, case kept');
@@ -77,13 +80,13 @@ describe('Forwarder with dnsmasq', { skip }, () => {
     test(`${name}: EDNS OPT passes through both ways`, async () => {
       await withForwarder({ servers: [serverOf(alpha)], timeoutMs: 2000 }, async (f) => {
         const withOpt = forwardQuery('foo.test', 'A', { edns: true });
-        const resp = await f.forward(withOpt.buf, withOpt.q, { tcp });
+        const resp = replyOf(await f.forward(withOpt.buf, withOpt.q, { tcp }));
         assert.ok(resp);
         const opt = dnsPacket.decode(resp).additionals?.find((a) => a.type === 'OPT');
         assert.ok(opt, 'an OPT record in the answer');
 
         const plain = forwardQuery('foo.test', 'A');
-        const resp2 = await f.forward(plain.buf, plain.q, { tcp });
+        const resp2 = replyOf(await f.forward(plain.buf, plain.q, { tcp }));
         assert.ok(resp2);
         assert.equal(dnsPacket.decode(resp2).additionals?.length ?? 0, 0, 'no OPT without one in the query');
       });
@@ -92,7 +95,7 @@ describe('Forwarder with dnsmasq', { skip }, () => {
     test(`${name}: a big TXT answer (> 512 bytes) comes back whole`, async () => {
       await withForwarder({ servers: [serverOf(alpha)], timeoutMs: 3000 }, async (f) => {
         const { buf, q } = forwardQuery('big.test', 'TXT');
-        const resp = await f.forward(buf, q, { tcp });
+        const resp = replyOf(await f.forward(buf, q, { tcp }));
         assert.ok(resp);
         assert.ok(resp.length > 512, `${resp.length} bytes`);
         const decoded = dnsPacket.decode(resp);
@@ -110,7 +113,7 @@ describe('Forwarder with dnsmasq', { skip }, () => {
       await withForwarder({ servers: [dead, serverOf(alpha)], timeoutMs: 3000, rotate: false }, async (f) => {
         const { buf, q } = forwardQuery('foo.test', 'A');
         const started = Date.now();
-        const resp = await f.forward(buf, q, { tcp });
+        const resp = replyOf(await f.forward(buf, q, { tcp }));
         assert.ok(resp);
         assert.deepEqual(addresses(resp), ['10.1.0.1']);
         // ECONNREFUSED (ICMP on a connected UDP socket, RST on TCP) fails over without waiting.
@@ -127,7 +130,7 @@ describe('Forwarder with dnsmasq', { skip }, () => {
         { servers: [serverOf(alpha), serverOf(other)], timeoutMs: 2000, rotate: false },
         async (f) => {
           const { buf, q } = forwardQuery('x.other', 'A');
-          const resp = await f.forward(buf, q, { tcp });
+          const resp = replyOf(await f.forward(buf, q, { tcp }));
           assert.ok(resp);
           assert.deepEqual(addresses(resp), ['10.3.0.1']);
           assert.equal(f.stats().servers[0].failures, 1);
@@ -143,7 +146,7 @@ describe('Forwarder with dnsmasq', { skip }, () => {
         { servers: [silent, serverOf(alpha)], timeoutMs: 2000, rotate: false },
         async (f) => {
           const { buf, q } = forwardQuery('foo.test', 'A');
-          const resp = await f.forward(buf, q);
+          const resp = replyOf(await f.forward(buf, q));
           assert.ok(resp);
           assert.deepEqual(addresses(resp), ['10.1.0.1']);
           assert.equal(f.stats().servers[0].failures, 1);
@@ -166,7 +169,7 @@ describe('Forwarder with dnsmasq', { skip }, () => {
       try {
         await withForwarder({ servers: [serverOf(v6)], timeoutMs: 2000 }, async (f) => {
           const { buf, q } = forwardQuery('six.test', 'A');
-          const resp = await f.forward(buf, q, { tcp });
+          const resp = replyOf(await f.forward(buf, q, { tcp }));
           assert.ok(resp);
           assert.deepEqual(addresses(resp), ['10.6.0.1']);
           assert.equal(f.stats().servers[0].server, `[::1]:${v6.port}`);
@@ -182,7 +185,7 @@ describe('Forwarder with dnsmasq', { skip }, () => {
       const seen: string[] = [];
       for (let i = 0; i < 4; i++) {
         const { buf, q } = forwardQuery('rr.test', 'A');
-        const resp = await f.forward(buf, q);
+        const resp = replyOf(await f.forward(buf, q));
         assert.ok(resp);
         seen.push(...addresses(resp));
       }
@@ -192,13 +195,13 @@ describe('Forwarder with dnsmasq', { skip }, () => {
 
   test('query() builds a recursive query for a name', async () => {
     await withForwarder({ servers: [serverOf(alpha)], timeoutMs: 2000 }, async (f) => {
-      const resp = await f.query('Foo.Test.', 1);
+      const resp = replyOf(await f.query('Foo.Test.', 1));
       assert.ok(resp);
       const decoded = dnsPacket.decode(resp);
       assert.equal(decoded.flag_rd, true);
       assert.equal(decoded.questions?.[0].name, 'foo.test');
       assert.deepEqual(addresses(resp), ['10.1.0.1']);
-      const missing = await f.query('missing.test', 28);
+      const missing = replyOf(await f.query('missing.test', 28));
       assert.ok(missing);
       assert.equal(rcodeOf(missing), NXDOMAIN);
     });

@@ -1,8 +1,9 @@
 // An in-process upstream for unit tests of the cache: scripted replies per name, a call count,
 // an optional gate that holds replies back (coalescing), and a fake clock for TTLs.
 import dnsPacket from 'dns-packet';
-import type { Query } from '../../src/dns/index.js';
+import { type Query, scanMessage } from '../../src/dns/index.js';
 import type { UpstreamClient } from '../../src/server/index.js';
+import { classifyReply, type ForwardResult } from '../../src/upstream/index.js';
 
 export type Script = (question: dnsPacket.Question) => Partial<dnsPacket.Packet> | 'fail';
 
@@ -28,23 +29,25 @@ export class FakeUpstream implements UpstreamClient {
     this.gate = undefined;
   }
 
-  async forward(query: Buffer, _q: Query): Promise<Buffer | null> {
+  async forward(query: Buffer, _q: Query): Promise<ForwardResult> {
     this.calls++;
     const asked = dnsPacket.decode(query);
     if (this.gate) await this.gate;
     const reply = this.script(asked.questions![0]);
-    if (reply === 'fail') return null;
-    return dnsPacket.encode({
+    if (reply === 'fail') return { kind: 'timeout', detail: 'scripted failure' };
+    const msg = dnsPacket.encode({
       type: 'response',
       id: asked.id,
       flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
       questions: asked.questions,
       ...reply,
     });
+    const view = scanMessage(msg);
+    return { kind: 'answered', reply: msg, view, replyClass: classifyReply(view), server: 'fake' };
   }
 
-  async query(): Promise<Buffer | null> {
-    return null;
+  async query(): Promise<ForwardResult> {
+    return { kind: 'failed', detail: 'the fake upstream answers forward() only' };
   }
 }
 

@@ -147,6 +147,22 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'referral (NS in authority, no SOA): not cached',
+    reply: { authorities: [{ name: 'test', type: 'NS', ttl: 300, data: 'ns.test' }] },
+    steps: [
+      [0, 'upstream', 300],
+      [1, 'upstream', 300],
+    ],
+  },
+  {
+    name: 'answers only for another name, no SOA: nothing left to keep (RFC 5452), not cached',
+    reply: { answers: [a('evil.test', 300)] },
+    steps: [
+      [0, 'upstream', 300],
+      [1, 'upstream', 300],
+    ],
+  },
+  {
     name: 'SERVFAIL: not cached',
     reply: { flags: 2 },
     steps: [

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { readQuery } from '../../src/dns/index.js';
+import { readQuery, scanMessage } from '../../src/dns/index.js';
+import { classifyReply } from '../../src/upstream/index.js';
 import { answersQuery, buildQuery, toClientReply, withId } from '../../src/upstream/message.js';
 
 function query(name: string, id = 0x4242, type: 'A' | 'AAAA' = 'A'): Buffer {
@@ -82,4 +83,53 @@ test('buildQuery: RD, one question, lower-case FQDN, no EDNS', () => {
   assert.deepEqual(decoded.questions, [{ name: 'db.example.com', type: 'AAAA', class: 'IN' }]);
   assert.equal(decoded.additionals?.length, 0);
   assert.throws(() => buildQuery(`${'a'.repeat(64)}.example`, 1, 1), RangeError);
+});
+
+describe('classifyReply: the kind of an upstream reply, decided once', () => {
+  const soaRecord = {
+    name: 'example',
+    type: 'SOA',
+    ttl: 60,
+    data: {
+      mname: 'ns.example',
+      rname: 'admin.example',
+      serial: 1,
+      refresh: 1,
+      retry: 1,
+      expire: 1,
+      minimum: 30,
+    },
+  } as const;
+  const cases: [string, Partial<dnsPacket.Packet>, string][] = [
+    ['answers', { answers: [{ name: 'foo.example', type: 'A', ttl: 5, data: '192.0.2.1' }] }, 'success'],
+    ['NXDOMAIN', { flags: 3, authorities: [soaRecord] }, 'nxdomain'],
+    ['NXDOMAIN without SOA', { flags: 3 }, 'nxdomain'],
+    ['no answers, SOA', { authorities: [soaRecord] }, 'nodata'],
+    ['no answers, nothing else', {}, 'nodata'],
+    [
+      'no answers, NS only',
+      { authorities: [{ name: 'example', type: 'NS', ttl: 5, data: 'ns.example' }] },
+      'referral',
+    ],
+    ['SERVFAIL', { flags: 2 }, 'error'],
+    ['FORMERR', { flags: 1 }, 'error'],
+  ];
+  for (const [name, fields, want] of cases) {
+    test(`${name} → ${want}`, () => {
+      const reply = dnsPacket.encode({
+        type: 'response',
+        id: 1,
+        flags: (fields.flags ?? 0) | dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'A', name: 'foo.example' }],
+        answers: fields.answers ?? [],
+        authorities: fields.authorities ?? [],
+      });
+      assert.equal(classifyReply(scanMessage(reply)), want);
+    });
+  }
+  test('a reply that does not parse → error', () => {
+    const reply = replyTo(query('foo.example'));
+    reply.writeUInt16BE(1, 6); // ANCOUNT 1, no record follows
+    assert.equal(classifyReply(scanMessage(reply)), 'error');
+  });
 });

@@ -6,7 +6,13 @@ import { Registry } from '../../src/metrics.js';
 import { PendingUpstreamCounts } from '../../src/upstream/index.js';
 import { upstreamMetrics } from '../../src/upstream/metrics.js';
 
-const stats = () => ({ servers: [], rejected: 0, overflows: 0, inFlight: 0 });
+const stats = () => ({
+  servers: [],
+  rejected: 0,
+  overflows: 0,
+  inFlight: 0,
+  replies: { success: 0, nxdomain: 0, nodata: 0, referral: 0, error: 0 },
+});
 
 /** The dns_upstream_* lines of a registry's exposition, values rounded (sums are float additions). */
 async function upstreamLines(registry: Registry): Promise<string[]> {
