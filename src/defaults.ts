@@ -14,6 +14,10 @@ export const DEFAULTS = {
   upstreamMaxInFlight: 1024,
   /** Each forward starts at the next server, so the load spreads over all of them. */
   upstreamRotate: true,
+  /** Failed tries in a row that mark an upstream server down (CoreDNS forward's max_fails); 0: never. */
+  upstreamMaxFails: 3,
+  /** How often a down upstream server is probed to bring it back (CoreDNS forward's health_check). */
+  upstreamHealthCheckMs: 500,
   /** glibc's resolv.conf defaults (resolv/resolv.h): RES_TIMEOUT per try, ndots, and the local host
    *  as the server when no `nameserver` line is given. */
   resolvTimeoutSeconds: 5,

@@ -53,6 +53,10 @@ export interface AgentOptions {
   allowFrom?: ClientAllowList;
   /** Upstream queries in flight; past it SERVFAIL at once (`--upstream-max-in-flight`). */
   upstreamMaxInFlight?: number;
+  /** Failed tries in a row that mark an upstream down (`--upstream-max-fails`); 0: never. */
+  upstreamMaxFails?: number;
+  /** How often a down upstream is probed (`--upstream-health-check`). */
+  upstreamHealthCheckMs?: number;
   logger: Logger;
   /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with DEFAULTS.cache. */
   cache?: Partial<CacheSettings> | false;
@@ -122,6 +126,18 @@ export class Agent {
       attempts: opts.upstreamAttempts,
       perTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
       maxInFlight: opts.upstreamMaxInFlight,
+      maxFails: opts.upstreamMaxFails,
+      healthCheckMs: opts.upstreamHealthCheckMs,
+      onHealthChange: (server, down, consecutiveFailures) => {
+        if (down) {
+          this.logger.warn(
+            { server, consecutiveFailures },
+            'upstream server marked down: skipped while another answers, probed until it replies',
+          );
+        } else {
+          this.logger.info({ server }, 'upstream server answers again');
+        }
+      },
       random: opts.random,
       observe: (seconds, result) => {
         this.countUpstream?.(seconds, result.kind === 'answered');

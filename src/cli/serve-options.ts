@@ -31,6 +31,8 @@ export interface ServeExtraFlags {
   tcpMaxQueuedBytes: string;
   tcpIdleTimeout: string;
   upstreamMaxInFlight: string;
+  upstreamMaxFails: string;
+  upstreamHealthCheck: string;
 }
 
 /** Inclusive ranges of the limit flags; timers are capped where Node's setTimeout would wrap (2^31-1 ms). */
@@ -40,6 +42,8 @@ const RANGES = {
   tcpMaxQueuedBytes: [1024, 1 << 30],
   tcpIdleTimeout: [1, 2 ** 31 - 1],
   upstreamMaxInFlight: [1, 1_000_000],
+  upstreamMaxFails: [0, 1_000_000],
+  upstreamHealthCheck: [10, 2 ** 31 - 1],
 } as const;
 
 function parseIntIn(flag: string, value: string, [min, max]: readonly [number, number]): number {
@@ -81,6 +85,16 @@ function addLimitOptions(cmd: Command): Command {
       '--upstream-max-in-flight <n>',
       'upstream queries in flight; past it SERVFAIL at once',
       String(DEFAULTS.upstreamMaxInFlight),
+    )
+    .option(
+      '--upstream-max-fails <n>',
+      'failed tries in a row that mark an upstream server down (skipped until a probe gets a reply); 0: never',
+      String(DEFAULTS.upstreamMaxFails),
+    )
+    .option(
+      '--upstream-health-check <ms>',
+      'how often a down upstream server is probed',
+      String(DEFAULTS.upstreamHealthCheckMs),
     );
 }
 
@@ -186,6 +200,12 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       '--upstream-max-in-flight',
       flags.upstreamMaxInFlight,
       RANGES.upstreamMaxInFlight,
+    ),
+    upstreamMaxFails: parseIntIn('--upstream-max-fails', flags.upstreamMaxFails, RANGES.upstreamMaxFails),
+    upstreamHealthCheckMs: parseIntIn(
+      '--upstream-health-check',
+      flags.upstreamHealthCheck,
+      RANGES.upstreamHealthCheck,
     ),
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? metricsRegistry : undefined,

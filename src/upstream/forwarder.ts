@@ -5,6 +5,7 @@ import { DEFAULTS } from '../defaults.js';
 import { type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
+import { HealthTracker } from './health.js';
 import { buildQuery, isTruncated, rcodeOf, toClientReply, withId } from './message.js';
 import {
   type Answered,
@@ -44,6 +45,12 @@ export interface ForwarderOptions {
   maxInFlight?: number;
   /** Called once per forward() (not for probes) with its duration and result: metrics, failure logs. */
   observe?: ForwardObserver;
+  /** Failed tries in a row that mark a server down (health.ts); 0: never. Default: DEFAULTS.upstreamMaxFails. */
+  maxFails?: number;
+  /** How often a down server is probed. Default: DEFAULTS.upstreamHealthCheckMs. */
+  healthCheckMs?: number;
+  /** Told when a server is marked down or comes back (for the log). */
+  onHealthChange?: (server: string, down: boolean, consecutiveFailures: number) => void;
 }
 
 export type ForwardObserver = (seconds: number, result: ForwardResult) => void;
@@ -57,6 +64,10 @@ export interface ServerStats {
   failures: number;
   /** Round trip of the last usable answer; null before the first. */
   lastLatencyMs: number | null;
+  /** Tries in a row without a reply (timeouts, refused or failed connections) since the last reply. */
+  consecutiveFailures: number;
+  /** Marked down (health.ts): skipped while another server is up, probed until it answers. */
+  down: boolean;
 }
 
 export interface ForwarderStats {
@@ -88,11 +99,14 @@ interface Settings {
   perTryTimeoutMs: number | undefined;
   rotate: boolean;
   maxInFlight: number;
+  maxFails: number;
+  healthCheckMs: number;
 }
 
 export class Forwarder {
   /** Replaced whole by setServers(); a query in flight keeps the list it started with. */
-  #upstreams: { server: UpstreamServer; stats: ServerStats }[] = [];
+  #upstreams: Upstream[] = [];
+  readonly #health: HealthTracker;
   readonly #settings: Settings;
   readonly #random: () => number;
   readonly #sockets = new Set<TrackedSocket>();
@@ -119,7 +133,6 @@ export class Forwarder {
       );
     }
     this.#settings = settingsOf(opts);
-    this.setServers(opts.servers);
     this.#random = opts.random ?? cryptoRandom();
     this.#observe = opts.observe;
     this.#hooks = {
@@ -131,6 +144,18 @@ export class Forwarder {
         void socket.closed.then(() => this.#sockets.delete(socket));
       },
     };
+    const onHealthChange = opts.onHealthChange;
+    this.#health = new HealthTracker(
+      { maxFails: this.#settings.maxFails, probeIntervalMs: this.#settings.healthCheckMs },
+      this.#hooks,
+      this.#random,
+      onHealthChange &&
+        ((server, down) => {
+          const stats = this.#upstreams.find((u) => u.server === server)?.stats;
+          if (stats) onHealthChange(stats.server, down, stats.consecutiveFailures);
+        }),
+    );
+    this.setServers(opts.servers);
   }
 
   /**
@@ -177,17 +202,32 @@ export class Forwarder {
     const before = new Map(this.#upstreams.map((u) => [u.stats.server, u.stats]));
     this.#upstreams = servers.map((s) => {
       const name = formatUpstream(s);
-      const stats = before.get(name) ?? { server: name, queries: 0, failures: 0, lastLatencyMs: null };
+      const stats = before.get(name) ?? {
+        server: name,
+        queries: 0,
+        failures: 0,
+        lastLatencyMs: null,
+        consecutiveFailures: 0,
+        down: false,
+      };
       return { server: { ...s }, stats };
     });
+    this.#health.track(this.#upstreams.map((u) => ({ server: u.server, health: u.stats })));
     this.#next = 0;
   }
 
-  /** The servers in the order the next forward() tries them first (its first round). */
+  /** The servers in the order the next forward() tries them first (its first round); down ones are left out. */
   plan(): string[] {
-    const n = this.#upstreams.length;
-    const start = this.#settings.rotate ? this.#next : 0;
-    return this.#upstreams.map((_, i) => this.#upstreams[(start + i) % n]!.stats.server);
+    const pool = this.#pool();
+    const n = pool.length;
+    const start = this.#settings.rotate ? this.#next % n : 0;
+    return pool.map((_, i) => pool[(start + i) % n]!.stats.server);
+  }
+
+  /** The servers a forward tries: those up, or every one when all are down (then a try is the only probe that counts). */
+  #pool(): Upstream[] {
+    const up = this.#upstreams.filter((u) => !u.stats.down);
+    return up.length > 0 ? up : this.#upstreams;
   }
 
   /** A fresh recursive query (RD, no EDNS) for `name` through the same machinery. */
@@ -211,6 +251,7 @@ export class Forwarder {
   /** Cancels the queries in flight (they resolve `closed`) and resolves once their sockets are closed. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#health.close();
     const open = [...this.#sockets];
     for (const socket of open) socket.cancel();
     await Promise.all(open.map((socket) => socket.closed));
@@ -219,7 +260,7 @@ export class Forwarder {
   /** Tries servers in rounds: each round visits every server once, from a start that rotates per call. */
   async #tryAll(query: Buffer, qEnd: number, tcp: boolean, probe: boolean): Promise<ForwardResult> {
     const { timeoutMs, attempts, rotate } = this.#settings;
-    const upstreams = this.#upstreams;
+    const upstreams = this.#pool();
     const n = upstreams.length;
     const start = rotate ? this.#next % n : 0;
     if (!probe) this.#next = (this.#next + 1) % n;
@@ -264,14 +305,15 @@ export class Forwarder {
   }
 
   async #exchange(
-    { server, stats: counted }: Upstream,
+    upstream: Upstream,
     query: Buffer,
     qEnd: number,
     tcp: boolean,
     timeoutMs: number,
     probe: boolean,
   ): Promise<Answered | TryFailure> {
-    // A probe's exchanges are counted in a throwaway record.
+    const { server, stats: counted } = upstream;
+    // A probe's exchanges are counted in a throwaway record, and say nothing of health.
     const stats = probe ? { ...counted } : counted;
     // A fresh random ID per exchange (RFC 5452 §9.2); everything after the ID goes out as the client sent it.
     const packet = withId(query, this.#randomId());
@@ -281,9 +323,14 @@ export class Forwarder {
     const outcome = await exchange(server, packet, qEnd, timeoutMs, this.#hooks);
     const failure = tryFailure(outcome, stats.server);
     if (failure !== undefined) {
-      if (failure.kind !== 'closed') stats.failures++;
+      if (failure.kind !== 'closed') {
+        stats.failures++;
+        if (!probe) this.#health.failed({ server, health: stats });
+      }
       return failure;
     }
+    // A reply, whatever its rcode: the server is there.
+    if (!probe) this.#health.succeeded({ server, health: stats });
     const msg = (outcome as { msg: Buffer }).msg;
     const { view, replyClass } = readReply(msg);
     // SERVFAIL and REFUSED say "not from me": another server may answer (glibc res_send does the same).
@@ -353,6 +400,8 @@ function settingsOf(opts: ForwarderOptions): Settings {
     perTryTimeoutMs: positive(opts.perTryTimeoutMs, 'perTryTimeoutMs'),
     rotate: opts.rotate ?? DEFAULTS.upstreamRotate,
     maxInFlight: Math.floor(positive(opts.maxInFlight, 'maxInFlight') ?? DEFAULTS.upstreamMaxInFlight) || 1,
+    maxFails: Math.max(0, Math.floor(opts.maxFails ?? DEFAULTS.upstreamMaxFails)),
+    healthCheckMs: positive(opts.healthCheckMs, 'healthCheckMs') ?? DEFAULTS.upstreamHealthCheckMs,
   };
 }
 

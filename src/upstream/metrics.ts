@@ -46,6 +46,13 @@ export function upstreamMetrics(
     perServer((s) => s.failures),
     ['server'],
   );
+  gaugeFrom(
+    registry,
+    'meshdns_upstream_healthy',
+    'Whether each upstream server is up (1) or marked down after --upstream-max-fails failed tries (0).',
+    perServer((s) => (s.down ? 0 : 1)),
+    ['server'],
+  );
   counterFrom(
     registry,
     'meshdns_upstream_rejected_replies_total',

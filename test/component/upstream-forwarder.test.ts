@@ -211,3 +211,70 @@ describe('Forwarder without a working upstream', () => {
     assert.throws(() => new Forwarder({ servers: [] }), { code: 'MESHDNS_UPSTREAM' });
   });
 });
+
+describe('Forwarder: upstream health', () => {
+  const answer = () => ({ answers: [{ name: 'foo.test', type: 'A' as const, ttl: 5, data: '192.0.2.1' }] });
+
+  /** Polls `check` each loop turn with a short pause, at most `ms`; the positive signal tests wait for. */
+  async function until(check: () => boolean, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    return check();
+  }
+
+  test('a server failing maxFails tries in a row is skipped, and a probe brings it back', async () => {
+    const good = await startStubDns(answer, randomLoopback());
+    const dead = await deadAddress();
+    const deadName = `${dead.host}:${dead.port}`;
+    let revived: Awaited<ReturnType<typeof startStubDns>> | undefined;
+    try {
+      await withForwarder(
+        { servers: [dead, good], timeoutMs: 2000, maxFails: 3, healthCheckMs: 50 },
+        async (f) => {
+          const { buf, q } = forwardQuery('foo.test', 'A');
+          // Rotation starts every other forward at the dead server: each of those is one failed try.
+          for (let i = 0; i < 6; i++) assert.equal((await f.forward(buf, q)).kind, 'answered');
+          const deadStats = () => f.stats().servers.find((s) => s.server === deadName)!;
+          assert.deepEqual(
+            [deadStats().down, deadStats().consecutiveFailures, deadStats().queries],
+            [true, 3, 3],
+          );
+          assert.deepEqual(f.plan(), [`${good.host}:${good.port}`]);
+          for (let i = 0; i < 6; i++) assert.equal((await f.forward(buf, q)).kind, 'answered');
+          assert.equal(deadStats().queries, 3, 'a down server costs no query its time');
+
+          // The server comes back on the same address: a probe sees it, and it is used again.
+          revived = await startStubDns(answer, dead.host, dead.port);
+          assert.ok(await until(() => !deadStats().down, 3000), 'marked up by a probe');
+          assert.equal(deadStats().consecutiveFailures, 0);
+          assert.equal(f.plan().length, 2);
+          for (let i = 0; i < 2; i++) await f.forward(buf, q);
+          assert.ok(
+            revived.queries.some((x) => x.type === 'A'),
+            'asked again',
+          );
+          assert.ok(
+            revived.queries.some((x) => x.name === '' || x.name === '.'),
+            'the probe is `. NS`',
+          );
+        },
+      );
+    } finally {
+      await Promise.all([good.close(), revived?.close()]);
+    }
+  });
+
+  test('when every server is down, forwards still try them; maxFails 0 never marks one down', async () => {
+    const dead = await deadAddress();
+    await withForwarder({ servers: [dead], timeoutMs: 1000, attempts: 1, maxFails: 2 }, async (f) => {
+      const { buf, q } = forwardQuery('foo.test', 'A');
+      for (let i = 0; i < 4; i++) assert.equal((await f.forward(buf, q)).kind, 'refused');
+      assert.deepEqual([f.stats().servers[0]!.down, f.stats().servers[0]!.queries], [true, 4]);
+    });
+    await withForwarder({ servers: [dead], timeoutMs: 1000, attempts: 1, maxFails: 0 }, async (f) => {
+      const { buf, q } = forwardQuery('foo.test', 'A');
+      for (let i = 0; i < 4; i++) await f.forward(buf, q);
+      assert.deepEqual([f.stats().servers[0]!.down, f.stats().servers[0]!.consecutiveFailures], [false, 4]);
+    });
+  });
+});

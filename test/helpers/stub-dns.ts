@@ -24,12 +24,12 @@ export interface RawDns {
 export type RawScript = (query: Buffer, reply: (msg: Buffer) => void, from: dgram.RemoteInfo) => void;
 
 /** A UDP server whose replies `script` writes byte by byte (anti-spoofing, several replies, none). */
-export async function startRawDns(script: RawScript, host = randomLoopback()): Promise<RawDns> {
+export async function startRawDns(script: RawScript, host = randomLoopback(), port = 0): Promise<RawDns> {
   const socket = dgram.createSocket('udp4');
   socket.on('message', (msg, rinfo) => {
     script(msg, (reply) => socket.send(reply, rinfo.port, rinfo.address), rinfo);
   });
-  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(port, host, () => resolve()));
   return {
     host,
     port: socket.address().port,
@@ -37,25 +37,29 @@ export async function startRawDns(script: RawScript, host = randomLoopback()): P
   };
 }
 
-export async function startStubDns(script: StubScript, host = '127.0.0.1'): Promise<StubDns> {
+export async function startStubDns(script: StubScript, host = '127.0.0.1', port = 0): Promise<StubDns> {
   const queries: dnsPacket.Question[] = [];
-  const raw = await startRawDns((msg, reply) => {
-    const asked = dnsPacket.decode(msg);
-    const question = asked.questions?.[0];
-    if (!question) return;
-    queries.push(question);
-    const answer = script(question);
-    if (answer === 'drop') return;
-    reply(
-      dnsPacket.encode({
-        type: 'response',
-        id: asked.id,
-        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-        questions: asked.questions,
-        ...answer,
-      }),
-    );
-  }, host);
+  const raw = await startRawDns(
+    (msg, reply) => {
+      const asked = dnsPacket.decode(msg);
+      const question = asked.questions?.[0];
+      if (!question) return;
+      queries.push(question);
+      const answer = script(question);
+      if (answer === 'drop') return;
+      reply(
+        dnsPacket.encode({
+          type: 'response',
+          id: asked.id,
+          flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+          questions: asked.questions,
+          ...answer,
+        }),
+      );
+    },
+    host,
+    port,
+  );
   return { ...raw, queries };
 }
 
