@@ -15,8 +15,18 @@ import { failureAnswer } from './failures.js';
 import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 import type { UpstreamClient } from './stages.js';
 
+/** Runs `fn` after `ms` milliseconds on the clock the cache lives by; returns its cancel function. */
+export type Schedule = (ms: number, fn: () => void) => () => void;
+
+const realTimers: Schedule = (ms, fn) => {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+};
+
 export interface CacheStageOptions {
   cache: DnsCache;
+  /** Timers on the cache's clock (tests drive both with one fake clock). Default: real timers. */
+  schedule?: Schedule;
   upstream: UpstreamClient;
   /**
    * Names the local table answers are never cached: the table stage comes first, and this check
@@ -36,6 +46,7 @@ export class CacheStage implements Stage {
   private readonly cache: DnsCache;
   private readonly upstream: UpstreamClient;
   private readonly isLocal: (qkey: string) => boolean;
+  private readonly schedule: Schedule;
   /** Upstream queries in flight by cache key: identical misses wait for the same one. */
   private readonly flights = new Map<string, Promise<Flight>>();
 
@@ -43,6 +54,7 @@ export class CacheStage implements Stage {
     this.cache = opts.cache;
     this.upstream = opts.upstream;
     this.isLocal = opts.isLocal;
+    this.schedule = opts.schedule ?? realTimers;
   }
 
   handle(req: Request): Outcome | Promise<Outcome> {
@@ -106,11 +118,13 @@ export class CacheStage implements Stage {
    */
   private staleAfter(flight: Promise<Flight>, key: string): Promise<Flight> {
     if (this.cache.stale(key) === undefined) return flight;
-    let timer: NodeJS.Timeout | undefined;
+    let cancel: () => void = () => {};
     const late = new Promise<Flight>((resolve) => {
-      timer = setTimeout(() => resolve({ reply: null, failure: 'late' }), this.cache.settings.staleAfterMs);
+      cancel = this.schedule(this.cache.settings.staleAfterMs, () =>
+        resolve({ reply: null, failure: 'late' }),
+      );
     });
-    return Promise.race([flight, late]).finally(() => clearTimeout(timer));
+    return Promise.race([flight, late]).finally(() => cancel());
   }
 
   private serveStale(req: Request, key: string): Buffer | null {

@@ -51,11 +51,27 @@ export class FakeUpstream implements UpstreamClient {
   }
 }
 
+/** Milliseconds that move only when told, and timers that fire when the time passes theirs. */
 export class FakeClock {
   ms = 1_000_000;
+  private timers: { at: number; fn: () => void }[] = [];
   readonly now = (): number => this.ms;
+  readonly schedule = (ms: number, fn: () => void): (() => void) => {
+    const timer = { at: this.ms + ms, fn };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((t) => t !== timer);
+    };
+  };
   advance(seconds: number): void {
     this.ms += seconds * 1000;
+    const due = this.timers.filter((t) => t.at <= this.ms).sort((x, y) => x.at - y.at);
+    this.timers = this.timers.filter((t) => t.at > this.ms);
+    for (const t of due) t.fn();
+  }
+  /** Timers set and not yet fired or cancelled. */
+  get pending(): number {
+    return this.timers.length;
   }
 }
 

@@ -23,13 +23,18 @@ interface Answered {
   source: string;
 }
 
+/** A few turns of the event loop, so settled promises run their callbacks. */
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
 function rig(script: Script, settings: Partial<CacheSettings> = {}): Rig {
   const upstream = new FakeUpstream(script);
   const clock = new FakeClock();
   const evicted: number[] = [];
   const cache = new DnsCache(cacheSettings(settings), clock.now, () => evicted.push(clock.now()));
   const local = new Set<string>();
-  const stage = new CacheStage({ cache, upstream, isLocal: (k) => local.has(k) });
+  const stage = new CacheStage({ cache, upstream, isLocal: (k) => local.has(k), schedule: clock.schedule });
   let source = '';
   const pipeline = new Pipeline([stage, new ForwardStage(upstream)], {
     answered: (_req, s) => {
@@ -333,6 +338,41 @@ describe('cache: coalescing, serve-stale, prefetch', () => {
       }
     });
   }
+
+  it('RFC 8767 §5: a stale answer goes out once upstream is slower than staleAfterMs, not before', async () => {
+    const r = rig(() => ({ answers: [a('www.test', 300)] }), { staleAfterMs: 1800 });
+    await r.ask('www.test');
+    r.clock.advance(600);
+    r.upstream.hold();
+    const pending = r.ask('www.test');
+    const answered = { yet: false };
+    void pending.then(() => {
+      answered.yet = true;
+    });
+    await settle();
+    assert.equal(r.clock.pending, 1, 'the client response timer runs');
+    r.clock.advance(1.7);
+    await settle();
+    assert.equal(answered.yet, false, 'before staleAfterMs the client waits for upstream');
+    r.clock.advance(0.1);
+    const got = await pending;
+    assert.equal(got.source, 'stale');
+    assert.equal(first(got.packet).ttl, 30);
+    // Upstream answers later: the entry is refreshed, and nothing more is scheduled.
+    r.upstream.release();
+    await settle();
+    assert.equal(r.clock.pending, 0);
+    assert.equal((await r.ask('www.test')).source, 'cache');
+  });
+
+  it('RFC 8767 §5: an upstream answer before staleAfterMs goes out and cancels the timer', async () => {
+    const r = rig(() => ({ answers: [a('www.test', 300)] }), { staleAfterMs: 1800 });
+    await r.ask('www.test');
+    r.clock.advance(600);
+    const got = await r.ask('www.test');
+    assert.equal(got.source, 'upstream');
+    assert.equal(r.clock.pending, 0);
+  });
 
   it('refreshes a popular entry near expiry in the background', async () => {
     let address = '192.0.2.1';
