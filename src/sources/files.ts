@@ -128,6 +128,11 @@ export class ManifestFiles {
     return this.#files.has(file);
   }
 
+  /** Whether the file's last good state gives any object. */
+  hasObjects(file: string): boolean {
+    return (this.#files.get(file)?.objects.length ?? 0) > 0;
+  }
+
   /** Everything, in file path order then document order; duplicates across files are reported. */
   build(): Build {
     if (this.#build) return this.#build;

@@ -10,7 +10,7 @@ import { type Build, ManifestFiles } from './files.js';
 import { errorText, isManifestName, type Listing, listManifestFiles } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
 import { type ReadRules, readManifestFile, stampOf } from './read.js';
-import { FS_CONCURRENCY } from './tuning.js';
+import { EMPTY_SETTLE_MS, FS_CONCURRENCY } from './tuning.js';
 
 export interface ScanResult {
   /** Some file's contribution, errors or failed state changed: a new snapshot is due. */
@@ -159,8 +159,11 @@ export class ManifestFolder {
       if (!s.isFile()) return { changed: this.#forget(file) };
       if (this.#stamps.get(file) === stampOf(s)) return { changed: false };
       // Only a file that had content is held back while it settles: a new file's early read loses nothing.
-      const settleMs = this.files.has(file) ? this.rules.settleMs : 0;
-      const read = await readManifestFile(file, { ...this.rules, settleMs });
+      const known = this.files.has(file);
+      const settleMs = known ? this.rules.settleMs : 0;
+      // An emptied file whose objects stand in its place waits longer: a truncating writer may pause.
+      const emptySettleMs = known && this.files.hasObjects(file) && settleMs > 0 ? EMPTY_SETTLE_MS : 0;
+      const read = await readManifestFile(file, { ...this.rules, settleMs, emptySettleMs });
       if (read.kind === 'changing') return { changed: this.files.setChanging(file), changing: true };
       if (read.kind === 'not-a-file') return { changed: this.#forget(file) };
       this.#stamps.set(file, read.stamp);

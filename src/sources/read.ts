@@ -24,6 +24,8 @@ export interface ReadRules {
    * Only a file that had content is held back: a new file's early read loses nothing.
    */
   settleMs: number;
+  /** The same for a file that is empty now and had objects before: usually longer (EMPTY_SETTLE_MS). */
+  emptySettleMs?: number;
 }
 
 /** Milliseconds since the file last changed (ctime: also moved by renames, never set by `touch -d`). */
@@ -47,7 +49,8 @@ export async function readManifestFile(file: string, rules: ReadRules): Promise<
       const stamp = stampOf(before);
       // A clock set back makes the age negative: such a file counts as settled, not as changing forever.
       const age = ageMs(before);
-      if (age >= 0 && age < rules.settleMs) return { kind: 'changing' };
+      const settle = before.size === 0n ? Math.max(rules.settleMs, rules.emptySettleMs ?? 0) : rules.settleMs;
+      if (age >= 0 && age < settle) return { kind: 'changing' };
       if (before.size > BigInt(rules.maxBytes)) return { kind: 'too-big', size: before.size, stamp };
       const bytes = readUpTo(fd, Number(before.size) + 1);
       const after = fstatSync(fd, { bigint: true });

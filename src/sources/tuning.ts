@@ -8,6 +8,11 @@ export const WATCH_RETRY_MS = 1000;
 export const READ_ATTEMPTS = 3;
 /** Pause between those tries: a writer's next chunk usually lands within a few ms. */
 export const READ_RETRY_MS = 5;
+/**
+ * A file that had objects and is now empty (`open('w')` truncates before the text lands) counts as
+ * emptied only after this long: a writer may pause far longer than the settle time on a loaded host.
+ */
+export const EMPTY_SETTLE_MS = 2000;
 /** `loadManifests` (no last good state to keep) waits this many debounce periods for a file being written. */
 export const LOAD_SETTLE_ATTEMPTS = 5;
 /** File system calls in flight at once: libuv has 4 threads, more only queue (and hold memory). */

@@ -332,6 +332,27 @@ describe('ManifestSource (watched folder)', () => {
     assert.deepEqual(last!.failed, []);
   });
 
+  it('a file emptied in place counts only once it has stayed empty for 2 s (a slow writer pauses)', async () => {
+    // Found under load: a writer that truncates (`open('w')`, `cat > file`) and pauses longer than the
+    // settle time left the file's objects out of the table until its text arrived.
+    const a = join(dir, 'a.yaml');
+    await writeFile(a, service('a', '10.0.0.1'));
+    await open();
+    await writeFile(a, '');
+    // Long past the settle time (20 ms): a later change must arrive first, with a still there.
+    await sleep(300);
+    await writeFile(join(dir, 'b.yaml'), service('b', '10.0.0.2'));
+    await waitFor('b', () => services().includes('b=10.0.0.2'), BOUND_MS);
+    assert.deepEqual(
+      history.filter((s) => !s.includes('a=10.0.0.1')),
+      [],
+      'no snapshot without a while its file was briefly empty',
+    );
+    // Still empty 2 s after it was emptied: the user meant it.
+    await waitFor('a gone', () => !services().includes('a=10.0.0.1'), 5000);
+    assert.deepEqual(services(), ['b=10.0.0.2']);
+  });
+
   it('failedFiles names the files that cannot be read or parsed, until they are fixed', async () => {
     const [ok, big, typo] = ['ok.yaml', 'big.yaml', 'typo.yaml'].map((f) => join(dir, f));
     await writeFile(ok, service('ok', '10.0.0.1'));
