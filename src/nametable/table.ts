@@ -39,13 +39,20 @@ export interface Slicer {
  */
 type Shard = Map<string, TableEntry | TableRecord | string>;
 
-/** A search-path wildcard as the table holds it: one rotation for every name it answers. */
+/**
+ * A search-path wildcard as the table holds it: one rotation for every name it answers, and the
+ * entries of the names asked so far, so a name's answers are encoded once, not per query.
+ */
 interface HeldSearchWildcard extends SearchWildcard {
   rotation: Rotation;
+  entries: Map<string, TableEntry>;
 }
 
+/** Names kept per search-path wildcard; past it the memo starts over (a flood of names costs encoding, not memory). */
+const SEARCH_WILDCARD_NAMES = 1024;
+
 function hold(sw: Iterable<[string, SearchWildcard]>): Map<string, HeldSearchWildcard> {
-  return new Map([...sw].map(([k, w]) => [k, { ...w, rotation: { turn: 0 } }]));
+  return new Map([...sw].map(([k, w]) => [k, { ...w, rotation: { turn: 0 }, entries: new Map() }]));
 }
 
 /** A record as it arrived: as JSON from a diff (see TableDiff.set), or as itself from `fromRecords`. */
@@ -163,7 +170,12 @@ export class NameTable {
  * followed by the wildcard's records, so the client's first search-path try resolves at once.
  */
 function searchWildcardEntry(sw: HeldSearchWildcard, qkey: string): TableEntry {
+  const known = sw.entries.get(qkey);
+  if (known !== undefined) return known;
   const target = keyToName(`${qkey.slice(0, qkey.length - sw.searchSuffixKey.length)}\x00`);
   const record = { ...sw.record, name: keyToName(qkey), cnames: [target, ...sw.record.cnames] };
-  return new TableEntry(record, sw.rotation);
+  const entry = new TableEntry(record, sw.rotation);
+  if (sw.entries.size >= SEARCH_WILDCARD_NAMES) sw.entries.clear();
+  sw.entries.set(qkey, entry);
+  return entry;
 }

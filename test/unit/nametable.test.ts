@@ -139,4 +139,12 @@ describe('rotation (SPEC §4: answers rotate among the addresses of a name)', ()
       assert.deepEqual(firsts(name!, 4), turns);
     });
   }
+
+  it('a name under a search-path wildcard is encoded once, not per query', () => {
+    const key = nameToKey('y.pool.example.org.default.svc.cluster.local.');
+    const entry = table.lookup(key);
+    assert.ok(entry);
+    assert.equal(table.lookup(key), entry, 'the same entry answers the second query');
+    assert.equal(entry.record.cnames[0], 'y.pool.example.org.');
+  });
 });
