@@ -81,15 +81,6 @@ export function agentAdminSource(
     upstreams: () => ({ order: agent.forwarder.plan(), ...agent.forwarder.stats() }),
     // Loaded on the first request: it brings the name table's code, which answering does not need.
     explain: async (name, type) =>
-      (await import('./explain.js')).explain(
-        {
-          table: agent.table(),
-          servfailBeforeTable: opts.servfailBeforeTable === true,
-          cache: agent.cache,
-          forwarder: agent.forwarder,
-        },
-        name,
-        type,
-      ),
+      (await import('./explain.js')).explain({ pipeline: agent.pipeline }, name, type),
   };
 }

@@ -1,27 +1,26 @@
-// `meshdns explain`: how the agent answers a name and why, found by running the lookup logic of the
-// request path (table → cache → upstream) without side effects: no rotation of table answers, no
-// cache hit counted or entry stored, and upstream asked as a probe that moves no rotation or stats.
+// `meshdns explain`: how the agent answers a name and why. It asks the request path itself: a dry
+// run through the same stages (Pipeline.trace), in which each stage records what it decided and
+// changes nothing (no rotation moves, no cache entry is counted or stored, upstream is asked as a
+// probe). A change to the pipeline changes explain with it.
 import {
-  MAX_MESSAGE_SIZE,
   type PresentedMessage,
   parseQtype,
   presentMessage,
-  type Query,
   qtypeName,
   readQuery,
   toFqdn,
 } from '../dns/index.js';
-import { type NameTable, TableEntry, type TableRecord } from '../nametable/index.js';
-import { buildQuery, cacheKey, type DnsCache, type Forwarder, renderAnswer } from '../upstream/index.js';
+import type { TableRecord } from '../nametable/index.js';
+import type { Pipeline, Trace } from '../server/index.js';
+import { buildQuery } from '../upstream/index.js';
 
 export interface ExplainDeps {
-  table: NameTable | undefined;
-  servfailBeforeTable: boolean;
-  cache: DnsCache | undefined;
-  forwarder: Forwarder;
+  /** The agent's own request path. */
+  pipeline: Pipeline;
 }
 
-export type ExplainSource = 'table' | 'wildcard' | 'cache' | 'upstream' | 'servfail';
+/** `stale`: upstream failed and the cache answered with an expired entry (RFC 8767). */
+export type ExplainSource = 'table' | 'wildcard' | 'cache' | 'stale' | 'upstream' | 'servfail';
 
 export interface Explanation {
   name: string;
@@ -58,13 +57,11 @@ function rule(r: TableRecord, qname: string): string {
   }
 }
 
-function fromTable(query: Buffer, q: Query, record: TableRecord, qname: string): Explanation {
-  // A fresh entry answers, so the table's own rotation counter does not move.
-  const answer = presentMessage(new TableEntry(record).respond(query, q, MAX_MESSAGE_SIZE));
+function fromTable(qname: string, type: string, record: TableRecord, answer: Buffer): Explanation {
   const external = record.external;
   return {
     name: qname,
-    type: qtypeName(q.qtype),
+    type,
     source: record.kind === 'wildcard' ? 'wildcard' : 'table',
     why:
       `${qname} is in the name table (${record.kind}), so the agent answers it itself with TTL 30` +
@@ -77,7 +74,20 @@ function fromTable(query: Buffer, q: Query, record: TableRecord, qname: string):
       cnames: record.cnames,
       ...(external ? { external } : {}),
     },
-    answer,
+    answer: presentMessage(answer),
+  };
+}
+
+function cacheOf(trace: Trace): Explanation['cache'] {
+  const hit = trace.cache?.hit;
+  if (hit === undefined) return undefined;
+  const { entry: e, age } = hit;
+  return {
+    state: age < e.ttl ? 'fresh' : 'stale',
+    ageSeconds: age,
+    ttlLeftSeconds: Math.max(0, e.ttl - age),
+    ttl: e.ttl,
+    hits: e.hits,
   };
 }
 
@@ -87,10 +97,12 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
     throw new RangeError(`type "${typeText}" is not a DNS type (A, AAAA, MX, TYPE65…)`);
   const qname = toFqdn(name);
   const query = buildQuery(qname, qtype, 0);
-  const q = readQuery(query);
-  if (typeof q === 'string') throw new RangeError(`"${name}" is not a name that fits in a query`);
+  if (typeof readQuery(query) === 'string')
+    throw new RangeError(`"${name}" is not a name that fits in a query`);
   const type = qtypeName(qtype);
-  if (deps.table === undefined && deps.servfailBeforeTable) {
+  const { answer, stage, trace } = await deps.pipeline.trace(query);
+  const table = trace.table;
+  if (table?.state === 'none' && table.meanwhile === 'servfail') {
     return {
       name: qname,
       type,
@@ -99,53 +111,41 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
       answer: null,
     };
   }
-  const entry = deps.table?.lookup(q.qkey);
-  if (entry !== undefined) return fromTable(query, q, entry.record, qname);
+  if (table?.state === 'hit' && stage === 'table' && answer !== null)
+    return fromTable(qname, type, table.record, answer);
 
   const notes =
-    deps.table === undefined
+    table?.state === 'none'
       ? 'no name table yet, so everything is forwarded; '
       : `${qname} is not in the name table; `;
-  const hit = deps.cache?.peek(cacheKey(q));
-  let cache: Explanation['cache'];
-  if (hit !== undefined) {
-    const { entry: e, age } = hit;
-    const fresh = age < e.ttl;
-    cache = {
-      state: fresh ? 'fresh' : 'stale',
-      ageSeconds: age,
-      ttlLeftSeconds: Math.max(0, e.ttl - age),
-      ttl: e.ttl,
-      hits: e.hits,
+  const cache = cacheOf(trace);
+  if (stage === 'cache' && cache !== undefined && answer !== null) {
+    return {
+      name: qname,
+      type,
+      source: 'cache',
+      why: `${notes}the cache holds an answer stored ${cache.ageSeconds} s ago with ${cache.ttlLeftSeconds} s left`,
+      cache,
+      answer: presentMessage(answer),
     };
-    const rendered = fresh ? renderAnswer(e.answer, query, q, age, undefined, e.ttl) : null;
-    if (rendered !== null) {
-      return {
-        name: qname,
-        type,
-        source: 'cache',
-        why: `${notes}the cache holds an answer stored ${age} s ago with ${e.ttl - age} s left`,
-        cache,
-        answer: presentMessage(rendered),
-      };
-    }
   }
-  const order = deps.forwarder.plan();
-  const result = await deps.forwarder.forward(query, q, { probe: true });
+  const order = trace.upstream?.order ?? [];
+  const result = trace.upstream?.result;
+  const failure =
+    result && result.kind !== 'answered' ? { reason: result.kind, detail: result.detail } : undefined;
+  const servedStale = trace.cache?.servedStale === true;
   const staleNote = cache
-    ? ` (the cached answer expired ${cache.ageSeconds - cache.ttl} s ago; it is served stale only if every upstream fails)`
+    ? servedStale
+      ? ` (every upstream failed, so the answer that expired ${cache.ageSeconds - cache.ttl} s ago is served stale)`
+      : ` (the cached answer expired ${cache.ageSeconds - cache.ttl} s ago; it is served stale only if every upstream fails)`
     : '';
   return {
     name: qname,
     type,
-    source: 'upstream',
-    why: `${notes}${deps.cache ? 'not in the cache, ' : ''}so it is forwarded to ${order[0]}${order.length > 1 ? `, then ${order.slice(1).join(', ')}` : ''}${staleNote}`,
+    source: servedStale ? 'stale' : 'upstream',
+    why: `${notes}${trace.cache ? 'not in the cache, ' : ''}so it is forwarded to ${order[0]}${order.length > 1 ? `, then ${order.slice(1).join(', ')}` : ''}${staleNote}`,
     ...(cache ? { cache } : {}),
-    upstream: {
-      first: order[0],
-      order,
-      ...(result.kind === 'answered' ? {} : { failure: { reason: result.kind, detail: result.detail } }),
-    },
-    answer: result.kind === 'answered' ? presentMessage(result.reply) : null,
+    upstream: { first: order[0] ?? '', order, ...(failure ? { failure } : {}) },
+    answer: result?.kind === 'answered' || servedStale ? answer && presentMessage(answer) : null,
   };
 }

@@ -85,10 +85,19 @@ export class TableEntry {
    * A answer too (Istio issue #32164).
    */
   respond(query: Buffer, q: Query, limit: number): Buffer {
+    return this.#answer(query, q, limit, true);
+  }
+
+  /** The answer the next query will get, without moving the rotation (`explain`). */
+  preview(query: Buffer, q: Query, limit: number): Buffer {
+    return this.#answer(query, q, limit, false);
+  }
+
+  #answer(query: Buffer, q: Query, limit: number, advance: boolean): Buffer {
     const parts = q.qtype === QTYPE.A ? this.a : q.qtype === QTYPE.AAAA ? this.aaaa : this.other;
     if (parts.prefixCount === 0 && parts.run === null) return buildEmpty(query, q, RCODE.NOERROR, true);
     const turn = (this.rotation.turn + 1) & 0x3fffffff;
-    this.rotation.turn = turn;
+    if (advance) this.rotation.turn = turn;
     return buildAnswer(query, q, parts, turn, limit);
   }
 }

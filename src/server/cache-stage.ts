@@ -13,7 +13,7 @@ import {
 } from '../upstream/index.js';
 import { failureAnswer } from './failures.js';
 import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
-import type { UpstreamClient } from './stages.js';
+import { forwardFor, type UpstreamClient } from './stages.js';
 
 /** Runs `fn` after `ms` milliseconds on the clock the cache lives by; returns its cancel function. */
 export type Schedule = (ms: number, fn: () => void) => () => void;
@@ -61,6 +61,7 @@ export class CacheStage implements Stage {
     const q = req.q;
     if (q.qclass !== CLASS_IN || UNCACHED_TYPES.has(q.qtype)) return PASS;
     const key = cacheKey(q);
+    if (req.trace) return this.dryRun(req, key);
     const hit = this.cache.lookup(key);
     if (hit !== undefined) {
       const out = renderAnswer(hit.entry.answer, req.msg, q, hit.age, undefined, hit.entry.ttl);
@@ -77,7 +78,7 @@ export class CacheStage implements Stage {
     let flight = this.flights.get(key);
     const leader = flight === undefined;
     if (flight === undefined) flight = this.fetch(req, key);
-    else this.cache.counters.coalesced++;
+    else this.cache.noteCoalesced();
     const done = await this.staleAfter(flight, key);
     req.source = 'upstream';
     if (done.reply !== null) {
@@ -94,11 +95,9 @@ export class CacheStage implements Stage {
 
   /** One upstream query for `key`, registered so identical misses join it; stores what may be kept. */
   private fetch(req: Request, key: string): Promise<Flight> {
-    const msg = req.msg;
     const q = req.q;
     const limits = this.cache.settings;
-    const flight = this.upstream
-      .forward(msg, q, { tcp: req.transport === 'tcp' })
+    const flight = forwardFor(this.upstream, req)
       .then((result): Flight => {
         if (result.kind !== 'answered') return { reply: null, failure: result.kind };
         const prepared = prepareAnswer(result.reply, limits, result);
@@ -127,14 +126,38 @@ export class CacheStage implements Stage {
     return Promise.race([flight, late]).finally(() => cancel());
   }
 
+  /** RFC 8767: the expired entry, with the stale TTL, when upstream failed; counted unless a dry run. */
   private serveStale(req: Request, key: string): Buffer | null {
-    const stale = this.cache.stale(key);
+    const stale = req.trace ? this.cache.stale(key) : this.cache.serveStale(key);
     if (stale === undefined) return null;
     const out = renderAnswer(stale.entry.answer, req.msg, req.q, 0, this.cache.settings.staleTtl);
     if (out === null) return null;
-    this.cache.counters.stale++;
     req.source = 'stale';
     return out;
+  }
+
+  /**
+   * `explain`'s path through this stage (Request.trace): the same decisions, fresh entry, else
+   * upstream, else stale, with nothing counted, touched, stored or shared with a flight in progress.
+   */
+  private async dryRun(req: Request, key: string): Promise<Outcome> {
+    const hit = this.cache.peek(key);
+    const fresh = hit !== undefined && hit.age < hit.entry.ttl;
+    const seen = { hit, fresh, servedStale: false };
+    req.trace!.cache = seen;
+    if (fresh) {
+      const out = renderAnswer(hit.entry.answer, req.msg, req.q, hit.age, undefined, hit.entry.ttl);
+      if (out !== null) {
+        req.source = 'cache';
+        return out;
+      }
+    }
+    const result = await forwardFor(this.upstream, req);
+    req.source = 'upstream';
+    if (result.kind === 'answered') return result.reply;
+    const stale = this.serveStale(req, key);
+    seen.servedStale = stale !== null;
+    return stale ?? failureAnswer(req, result.kind);
   }
 
   /** A popular entry near expiry is refreshed in the background, so its clients never see a miss. */
@@ -143,7 +166,7 @@ export class CacheStage implements Stage {
     const { entry, age } = hit;
     if (!s.prefetch || entry.hits < s.prefetchMinHits || entry.ttl < s.prefetchMinTtl) return;
     if (entry.ttl - age > entry.ttl * s.prefetchThreshold || this.flights.has(key)) return;
-    this.cache.counters.prefetches++;
+    this.cache.notePrefetch();
     // A copy: the listener's buffer is the client's, the refresh outlives this request.
     void this.fetch({ ...req, msg: Buffer.from(req.msg) }, key);
   }

@@ -18,6 +18,7 @@ export {
   type PipelineObserver,
   type Request,
   type Stage,
+  type Trace,
   type Transport,
 } from './pipeline.js';
 export { QueryCounts, type QueryCountsOptions, type QueryLogger } from './query-counts.js';

@@ -9,6 +9,8 @@ import {
   truncateResponse,
   UDP_MIN_SIZE,
 } from '../dns/index.js';
+import type { TableRecord } from '../nametable/index.js';
+import type { CacheHit, ForwardResult } from '../upstream/index.js';
 import { type FailureObserver, failureAnswer } from './failures.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -24,6 +26,25 @@ export interface Request {
    * answers misses from upstream and, when upstream fails, from stale entries (metrics, logs).
    */
   source: AnswerSource | undefined;
+  /**
+   * Set for a dry run (`explain`): each stage records what it decided here and changes nothing —
+   * no rotation moves, no cache entry is counted, touched or stored, upstream is asked as a probe,
+   * nothing is counted in the metrics.
+   */
+  trace?: Trace;
+}
+
+/** What a dry run found, stage by stage (filled in by the stages themselves). */
+export interface Trace {
+  /** The table stage: no table yet (`forward`, or `servfail` when so configured), no name, or the record. */
+  table?:
+    | { state: 'none'; meanwhile: 'forward' | 'servfail' }
+    | { state: 'miss' }
+    | { state: 'hit'; record: TableRecord };
+  /** The cache stage: the entry it holds for the question (fresh or stale), if any, with its age in seconds. */
+  cache?: { hit: CacheHit | undefined; fresh: boolean; servedStale: boolean };
+  /** The upstream asked: the order of the servers and what the forward ended with. */
+  upstream?: { order: string[]; result: ForwardResult };
 }
 
 /** `refused`: the client is outside the listener's allow list (SPEC §10). */
@@ -82,6 +103,25 @@ export class Pipeline {
           ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE)
           : UDP_MIN_SIZE;
     return this.run({ msg, q, transport, limit, source: undefined }, 0);
+  }
+
+  /**
+   * A dry run of `msg` through every stage (Request.trace): the answer it would get, the stage that
+   * gives it, and what each stage found. Changes nothing and counts nothing; answers are not truncated.
+   */
+  async trace(msg: Buffer): Promise<{ answer: Buffer | null; stage: string; trace: Trace }> {
+    const q = readQuery(msg);
+    if (typeof q === 'string') throw new RangeError(`not a query that can be traced (${q})`);
+    const trace: Trace = {};
+    const req: Request = { msg, q, transport: 'udp', limit: MAX_MESSAGE_SIZE, source: undefined, trace };
+    let stage = 'none';
+    for (const s of this.stages) {
+      const out = await s.handle(req);
+      if (out === PASS) continue;
+      stage = s.name;
+      return { answer: out, stage: req.source ?? stage, trace };
+    }
+    return { answer: null, stage, trace };
   }
 
   /** REFUSED for a client outside the allow list (SPEC §10), counted like any answer. `null`: send nothing. */

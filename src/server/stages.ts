@@ -8,8 +8,23 @@ import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 
 /** What the stages need of the upstream side (implemented by `upstream/Forwarder`). */
 export interface UpstreamClient {
-  forward(query: Buffer, q: Request['q'], opts?: { tcp?: boolean }): Promise<ForwardResult>;
+  /** `probe`: a dry run's forward, which moves no rotation and counts nothing. */
+  forward(query: Buffer, q: Request['q'], opts?: { tcp?: boolean; probe?: boolean }): Promise<ForwardResult>;
   query(name: string, qtype: number): Promise<ForwardResult>;
+  /** The servers in the order the next forward tries them. */
+  plan(): string[];
+}
+
+/** A forward as the stage's request asks it: over TCP for a TCP client, as a probe in a dry run. */
+export async function forwardFor(upstream: UpstreamClient, req: Request): Promise<ForwardResult> {
+  const trace = req.trace;
+  const order = trace && upstream.plan();
+  const result = await upstream.forward(req.msg, req.q, {
+    tcp: req.transport === 'tcp',
+    probe: trace !== undefined,
+  });
+  if (trace && order) trace.upstream = { order, result };
+  return result;
 }
 
 /** Holds the current table; `set` swaps it in one assignment, readers never wait. */
@@ -34,12 +49,18 @@ export class TableStage implements Stage {
 
   handle(req: Request): Outcome | Promise<Outcome> {
     const table = this.table;
+    const trace = req.trace;
     if (table === undefined) {
+      if (trace)
+        trace.table = { state: 'none', meanwhile: this.servfailBeforeTable ? 'servfail' : 'forward' };
       // SPEC §4.2: before the first table arrives, forward (or SERVFAIL when so configured).
       return this.servfailBeforeTable ? buildEmpty(req.msg, req.q, RCODE.SERVFAIL, false) : PASS;
     }
     const entry = table.lookup(req.q.qkey);
+    if (trace) trace.table = entry ? { state: 'hit', record: entry.record } : { state: 'miss' };
     if (entry === undefined) return PASS;
+    // A dry run shows the next answer without taking it; the ExternalName target is not chased.
+    if (trace) return entry.preview(req.msg, req.q, req.limit);
     const answer = entry.respond(req.msg, req.q, req.limit);
     const wantsAddress = req.q.qtype === QTYPE.A || req.q.qtype === QTYPE.AAAA;
     if (entry.external === undefined || !wantsAddress || this.upstream === undefined) return answer;
@@ -80,7 +101,7 @@ export class ForwardStage implements Stage {
   }
 
   async handle(req: Request): Promise<Outcome> {
-    const result = await this.upstream.forward(req.msg, req.q, { tcp: req.transport === 'tcp' });
+    const result = await forwardFor(this.upstream, req);
     return result.kind === 'answered' ? result.reply : failureAnswer(req, result.kind);
   }
 }

@@ -72,7 +72,7 @@ export function cacheSettings(partial: Partial<CacheSettings> = {}): CacheSettin
 
 export class DnsCache {
   readonly settings: CacheSettings;
-  readonly counters: CacheCounters = {
+  readonly #counters: CacheCounters = {
     hits: 0,
     misses: 0,
     inserts: 0,
@@ -101,10 +101,10 @@ export class DnsCache {
     const age = entry && this.ageOf(entry);
     if (entry === undefined || age === undefined || age >= entry.ttl) {
       if (entry && age !== undefined && !this.keptStale(entry, age)) this.remove(entry);
-      this.counters.misses++;
+      this.#counters.misses++;
       return undefined;
     }
-    this.counters.hits++;
+    this.#counters.hits++;
     entry.hits++;
     this.entries.delete(key);
     this.entries.set(key, entry);
@@ -117,6 +117,23 @@ export class DnsCache {
     if (entry === undefined) return undefined;
     const age = this.ageOf(entry);
     return age >= entry.ttl && this.keptStale(entry, age) ? { entry, age } : undefined;
+  }
+
+  /** The stale entry (see stale()), counted as served: the cache stage answers with it. */
+  serveStale(key: string): CacheHit | undefined {
+    const hit = this.stale(key);
+    if (hit !== undefined) this.#counters.stale++;
+    return hit;
+  }
+
+  /** A miss that joined an identical upstream query in flight. */
+  noteCoalesced(): void {
+    this.#counters.coalesced++;
+  }
+
+  /** A popular entry refreshed before it expired. */
+  notePrefetch(): void {
+    this.#counters.prefetches++;
   }
 
   /** An entry fresh or stale, without counting or reordering (for /debug and `explain`). */
@@ -143,7 +160,7 @@ export class DnsCache {
     };
     this.entries.set(key, entry);
     this.bytes += size;
-    this.counters.inserts++;
+    this.#counters.inserts++;
     this.evict();
   }
 
@@ -170,7 +187,7 @@ export class DnsCache {
 
   stats(): CacheStats {
     return {
-      ...this.counters,
+      ...this.#counters,
       entries: this.entries.size,
       bytes: this.bytes,
       maxEntries: this.settings.maxEntries,
@@ -192,7 +209,7 @@ export class DnsCache {
       const oldest = this.entries.values().next().value;
       if (oldest === undefined) return;
       this.remove(oldest);
-      this.counters.evictions++;
+      this.#counters.evictions++;
       this.onEvict();
     }
   }

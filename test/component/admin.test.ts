@@ -39,11 +39,13 @@ describe('admin API', () => {
   let stub: StubDns;
   let agent: Agent;
   const clock = new FakeClock();
+  let flakyDown = false;
 
   before(async () => {
     stub = await startStubDns((q) => {
       if (q.name === 'www.test') return { answers: [a('www.test', 300, '198.51.100.7')] };
       if (q.name === 'down.test') return 'drop';
+      if (q.name === 'flaky.test') return flakyDown ? 'drop' : { answers: [a('flaky.test', 5, '198.51.100.9')] };
       return { flags: 3, authorities: [soa('test', 60, 30)] };
     });
     agent = new Agent({
@@ -229,6 +231,20 @@ describe('admin API', () => {
     assert.equal(stub.queries.length, queries + 1, 'one probe upstream for the uncached name');
     const up = (await adminGet(agent.adminPort, '/debug/upstreams')).body;
     assert.equal(up.servers[0].queries, exchanges, 'the probe is not counted');
+  });
+
+  it('explain follows the pipeline: an expired answer served stale when upstream fails, and why', async () => {
+    await ask('udp', agent.port, 'flaky.test', 'A');
+    flakyDown = true;
+    clock.advance(10);
+    const r = await adminGet(agent.adminPort, '/debug/explain?name=flaky.test&type=A');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.source, 'stale');
+    assert.equal(r.body.upstream.failure.reason, 'timeout');
+    assert.equal(r.body.cache.state, 'stale');
+    assert.equal(r.body.answer.answers[0].data, '198.51.100.9');
+    assert.equal(r.body.answer.answers[0].ttl, 30);
+    assert.match(r.body.why, /served stale/);
   });
 
   it('explain: a bad type is a 400', async () => {

@@ -46,6 +46,10 @@ export class FakeUpstream implements UpstreamClient {
     return { kind: 'answered', reply: msg, view, replyClass: classifyReply(view), server: 'fake' };
   }
 
+  plan(): string[] {
+    return ['fake'];
+  }
+
   async query(): Promise<ForwardResult> {
     return { kind: 'failed', detail: 'the fake upstream answers forward() only' };
   }
