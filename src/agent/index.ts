@@ -1,1 +1,3 @@
 export { Agent, type AgentOptions } from './agent.js';
+// Types only: they cost nothing at run time (the explain code is loaded on the first request).
+export type { ExplainSource, Explanation } from './explain.js';

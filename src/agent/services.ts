@@ -3,9 +3,7 @@
 // the name table's model are not loaded before the first answer (SPEC §4).
 import { AdminServer } from '../admin/index.js';
 import type { Registry } from '../metrics.js';
-import { failureMetrics } from '../server/failure-metrics.js';
-import { limitMetrics } from '../server/limit-metrics.js';
-import { queryMetrics } from '../server/metrics.js';
+import { failureMetrics, limitMetrics, queryMetrics } from '../server/metrics.js';
 import { replyOf } from '../upstream/index.js';
 import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
 import { upstreamResolver, VipProxy, vipMetrics } from '../vip/index.js';

@@ -1,5 +1,5 @@
 // `meshdns explain NAME`: asks a running agent's admin API how it answers NAME and why.
-import type { Explanation } from '../agent/explain.js';
+import type { Explanation } from '../agent/index.js';
 import type { PresentedRecord } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { adminGet } from './admin-client.js';

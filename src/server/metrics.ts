@@ -1,8 +1,12 @@
 // Request metrics: Istio's dns_requests_total and meshdns' requests by protocol and qtype and
 // responses by source and rcode, read from the pipeline's counts (query-counts.ts) at scrape time.
-// Not exported from index.ts, as upstream/metrics.ts is not: importing it loads prom-client.
+// server/'s metrics entry, beside index.ts: importing it loads prom-client, which the agent does only
+// once its DNS listeners answer (test/unit/module-boundaries.test.ts names the light entries).
 import { counterFrom, type Registry } from '../metrics.js';
 import { QueryCounts, type QueryCountsOptions } from './query-counts.js';
+
+export { failureMetrics } from './failure-metrics.js';
+export { limitMetrics } from './limit-metrics.js';
 
 /** Registers the request metrics of `counts` (counted since the pipeline started). */
 export function queryMetrics(registry: Registry, counts: QueryCounts): void {

@@ -45,7 +45,8 @@ describe('admin API', () => {
     stub = await startStubDns((q) => {
       if (q.name === 'www.test') return { answers: [a('www.test', 300, '198.51.100.7')] };
       if (q.name === 'down.test') return 'drop';
-      if (q.name === 'flaky.test') return flakyDown ? 'drop' : { answers: [a('flaky.test', 5, '198.51.100.9')] };
+      if (q.name === 'flaky.test')
+        return flakyDown ? 'drop' : { answers: [a('flaky.test', 5, '198.51.100.9')] };
       return { flags: 3, authorities: [soa('test', 60, 30)] };
     });
     agent = new Agent({
