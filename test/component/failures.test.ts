@@ -1,29 +1,17 @@
 // The failure table (src/server/failures.ts): every way a query fails gets its rcode, one log line
 // per burst naming the reason, and a count under its label; a stage that throws is never silent.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
 import { readQuery } from '../../src/dns/index.js';
 import { Registry } from '../../src/metrics.js';
 import { type FailureKind, PASS, Pipeline, type Stage } from '../../src/server/index.js';
 import { ask, encodeQuery, rcodeOf } from '../helpers/dns-client.js';
 import { a, FakeClock } from '../helpers/fake-upstream.js';
+import { captureLogs } from '../helpers/log-capture.js';
 import { deadAddress, type StubDns, startStubDns } from '../helpers/stub-dns.js';
 
 const SERVFAIL = 2;
-
-function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
 
 async function metric(agent: Agent, series: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${agent.adminPort}/metrics`)).text();
@@ -72,7 +60,7 @@ describe('a stage that throws', () => {
 
 describe('upstream failures through the agent', () => {
   let stub: StubDns;
-  const logs = capture();
+  const logs = captureLogs();
   let silent: Agent;
   let dead: Agent;
   const clock = new FakeClock();

@@ -1,8 +1,6 @@
 // Log lines that must stay few: one per burst of upstream failures, and a sample of queries.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { BurstLog } from '../../src/agent/burst-log.js';
 import { readQuery } from '../../src/dns/index.js';
 import { Registry } from '../../src/metrics.js';
@@ -10,23 +8,13 @@ import type { Request } from '../../src/server/index.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { encodeQuery } from '../helpers/dns-client.js';
 import { FakeClock } from '../helpers/fake-upstream.js';
-
-function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
+import { captureLogs } from '../helpers/log-capture.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe('upstream failure log', () => {
   it('logs the first failure of a burst, then one line per interval with the count', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogs();
     const clock = new FakeClock();
     const log = new BurstLog(logger, clock.now, 10_000, 'upstream failed', () => ({
       upstreams: ['127.0.0.2:53'],
@@ -61,7 +49,7 @@ describe('query log (--log-queries)', () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const { logger, lines } = capture();
+      const { logger, lines } = captureLogs();
       const draws = [...c.draws];
       const metrics = new ServerMetrics(new Registry(), {
         logQueries: { sample: c.sample, logger, random: () => draws.shift() ?? 0 },
