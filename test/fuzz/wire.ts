@@ -137,7 +137,9 @@ async function askGood(opts: WireFuzzOptions): Promise<string | undefined> {
         if (p.id !== id) return;
         clearTimeout(timer);
         const got = (p.answers ?? []).map((a) => String((a as { data: unknown }).data));
-        resolve(got.includes(opts.good.address) ? undefined : `answered rcode ${reply[3]! & 0xf}: ${got.join(',')}`);
+        resolve(
+          got.includes(opts.good.address) ? undefined : `answered rcode ${reply[3]! & 0xf}: ${got.join(',')}`,
+        );
       });
       socket.send(query, opts.port, opts.host);
     });

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { readNameKey, readQuery, scanMessage, skipName, truncateResponse } from '../../src/dns/index.js';
-import { MUTATION_NAMES, MUTATIONS, encodeQuery, keyOf, picker, querySpec } from '../fuzz/messages.js';
+import { encodeQuery, keyOf, MUTATION_NAMES, MUTATIONS, picker, querySpec } from '../fuzz/messages.js';
 import { tablePipeline } from '../helpers/table-server.js';
 
 const RUNS = { numRuns: 3000 };
