@@ -1,4 +1,5 @@
 // What one try against one upstream server can end with, shared by the UDP and TCP exchanges.
+import type { Mismatch } from './message.js';
 
 export type Outcome =
   | { kind: 'reply'; msg: Buffer }
@@ -9,7 +10,7 @@ export type Outcome =
 
 export interface ExchangeHooks {
   /** Called for every reply dropped because it does not answer the query we sent. */
-  onRejected(): void;
+  onRejected(why: Mismatch): void;
   /**
    * Registers an open socket until `closed` settles, so close() can cancel the exchange and wait
    * for the handle to be released.

@@ -6,7 +6,7 @@ import { type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
 import { HealthTracker } from './health.js';
-import { buildQuery, isTruncated, rcodeOf, toClientReply, withId } from './message.js';
+import { buildQuery, isTruncated, type Mismatch, rcodeOf, toClientReply, withId } from './message.js';
 import {
   type Answered,
   type ForwardFailure,
@@ -72,8 +72,8 @@ export interface ServerStats {
 
 export interface ForwarderStats {
   servers: ServerStats[];
-  /** Replies dropped by the anti-spoofing checks (wrong ID, question, or not a response). */
-  rejected: number;
+  /** Replies dropped by the anti-spoofing checks, by the check they failed. */
+  rejected: Record<Mismatch, number>;
   /** forward() calls refused at once because maxInFlight was reached. */
   overflows: number;
   inFlight: number;
@@ -121,7 +121,13 @@ export class Forwarder {
   };
   #next = 0;
   #inFlight = 0;
-  #rejected = 0;
+  readonly #rejected: Record<Mismatch, number> = {
+    source: 0,
+    short: 0,
+    id: 0,
+    'not-response': 0,
+    question: 0,
+  };
   #overflows = 0;
   #closed = false;
 
@@ -136,8 +142,8 @@ export class Forwarder {
     this.#random = opts.random ?? cryptoRandom();
     this.#observe = opts.observe;
     this.#hooks = {
-      onRejected: () => {
-        this.#rejected++;
+      onRejected: (why) => {
+        this.#rejected[why]++;
       },
       track: (socket) => {
         this.#sockets.add(socket);
@@ -241,7 +247,7 @@ export class Forwarder {
   stats(): ForwarderStats {
     return {
       servers: this.#upstreams.map((u) => ({ ...u.stats })),
-      rejected: this.#rejected,
+      rejected: { ...this.#rejected },
       overflows: this.#overflows,
       inFlight: this.#inFlight,
       replies: { ...this.#classes },

@@ -19,21 +19,32 @@ export function isTruncated(msg: Buffer): boolean {
   return (msg.readUInt16BE(2) & FLAG_TC) !== 0;
 }
 
+/** Why a reply does not answer the query sent (the anti-spoofing checks, counted by reason). */
+export type Mismatch = 'source' | 'short' | 'id' | 'not-response' | 'question';
+
+export const MISMATCHES: readonly Mismatch[] = ['source', 'short', 'id', 'not-response', 'question'];
+
 /**
- * True when `reply` answers `sent`: same ID, QR set, one question equal to ours (the name compared
- * case-insensitively, as a 0x20-mixing server may change case; type and class exactly).
- * `qEnd` is the offset past the question in `sent`, whose name is uncompressed.
+ * Null when `reply` answers `sent`: same ID, QR set, one question equal to ours (the name compared
+ * case-insensitively, as a 0x20-mixing server may change case; type and class exactly); otherwise
+ * the first check it fails. `qEnd` is the offset past the question in `sent`, whose name is uncompressed.
  */
-export function answersQuery(reply: Buffer, sent: Buffer, qEnd: number): boolean {
-  if (reply.length < qEnd) return false;
-  if (reply.readUInt16BE(0) !== sent.readUInt16BE(0)) return false;
-  if ((reply.readUInt16BE(2) & FLAG_QR) === 0 || reply.readUInt16BE(4) !== 1) return false;
+export function mismatchOf(reply: Buffer, sent: Buffer, qEnd: number): Mismatch | null {
+  if (reply.length < qEnd) return 'short';
+  if (reply.readUInt16BE(0) !== sent.readUInt16BE(0)) return 'id';
+  if ((reply.readUInt16BE(2) & FLAG_QR) === 0) return 'not-response';
+  if (reply.readUInt16BE(4) !== 1) return 'question';
   const nameEnd = qEnd - 4;
   for (let i = HEADER_SIZE; i < nameEnd; i++) {
     // Length bytes are ≤ 63, below 'A', so folding every byte only folds letters.
-    if (foldAscii(reply[i]) !== foldAscii(sent[i])) return false;
+    if (foldAscii(reply[i]) !== foldAscii(sent[i])) return 'question';
   }
-  return reply.compare(sent, nameEnd, qEnd, nameEnd, qEnd) === 0;
+  return reply.compare(sent, nameEnd, qEnd, nameEnd, qEnd) === 0 ? null : 'question';
+}
+
+/** True when `reply` answers `sent` (mismatchOf finds nothing). */
+export function answersQuery(reply: Buffer, sent: Buffer, qEnd: number): boolean {
+  return mismatchOf(reply, sent, qEnd) === null;
 }
 
 function foldAscii(c: number): number {

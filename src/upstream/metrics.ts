@@ -4,6 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import { counterFrom, gaugeFrom, type Registry } from '../metrics.js';
 import type { CacheStats } from './cache.js';
 import type { ForwarderStats } from './forwarder.js';
+import { MISMATCHES } from './message.js';
 import { REPLY_CLASSES } from './outcome.js';
 import { UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
 
@@ -56,8 +57,13 @@ export function upstreamMetrics(
   counterFrom(
     registry,
     'meshdns_upstream_rejected_replies_total',
-    'Upstream replies dropped by the anti-spoofing checks (docs/behaviour.md §10).',
-    () => stats().rejected,
+    'Upstream replies dropped by the anti-spoofing checks (docs/behaviour.md §10), by the check they ' +
+      'failed: source (another address or port), short, id, not-response, question.',
+    () => {
+      const { rejected } = stats();
+      return MISMATCHES.map((reason): [Record<string, string>, number] => [{ reason }, rejected[reason]]);
+    },
+    ['reason'],
   );
   counterFrom(
     registry,

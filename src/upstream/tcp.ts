@@ -1,7 +1,7 @@
 // One query to one server over TCP with 2-byte length framing (RFC 1035 §4.2.2, RFC 7766).
 import { connect } from 'node:net';
 import { type ExchangeHooks, errorOutcome, type Outcome } from './exchange.js';
-import { answersQuery } from './message.js';
+import { mismatchOf } from './message.js';
 import type { UpstreamServer } from './resolvconf.js';
 
 /**
@@ -47,10 +47,11 @@ export function tcpExchange(
         // A copy: the reply is rewritten in place later, and a chunk may share its memory.
         const msg = Buffer.from(pending.subarray(2, 2 + size));
         pending = pending.subarray(2 + size);
-        if (answersQuery(msg, packet, qEnd)) finish({ kind: 'reply', msg });
+        const why = mismatchOf(msg, packet, qEnd);
+        if (why === null) finish({ kind: 'reply', msg });
         else {
           rejected++;
-          hooks.onRejected();
+          hooks.onRejected(why);
         }
       }
     });

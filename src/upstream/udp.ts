@@ -2,7 +2,7 @@
 import { createSocket } from 'node:dgram';
 import { isCheckedIPv6 } from '../dns/index.js';
 import { type ExchangeHooks, errorOutcome, type Outcome } from './exchange.js';
-import { answersQuery } from './message.js';
+import { mismatchOf } from './message.js';
 import type { UpstreamServer } from './resolvconf.js';
 
 /**
@@ -46,10 +46,11 @@ export function udpExchange(
       // The kernel filters a connected socket already; the check stays so the rule holds on its own.
       const fromServer =
         remote !== undefined && rinfo.address === remote.address && rinfo.port === remote.port;
-      if (fromServer && answersQuery(msg, packet, qEnd)) finish({ kind: 'reply', msg });
+      const why = fromServer ? mismatchOf(msg, packet, qEnd) : 'source';
+      if (why === null) finish({ kind: 'reply', msg });
       else {
         rejected++;
-        hooks.onRejected();
+        hooks.onRejected(why);
       }
     });
     socket.connect(server.port, server.host, () => {

@@ -8,7 +8,7 @@ import { upstreamMetrics } from '../../src/upstream/metrics.js';
 
 const stats = () => ({
   servers: [],
-  rejected: 0,
+  rejected: { source: 0, short: 0, id: 0, 'not-response': 0, question: 0 },
   overflows: 0,
   inFlight: 0,
   replies: { success: 0, nxdomain: 0, nodata: 0, referral: 0, error: 0 },
