@@ -76,6 +76,29 @@ interface NodeState extends State {
   anchor: string | null;
 }
 
+/**
+ * Line starts where the two parsers differ, in one pass:
+ * - an indented `---`, `...` or `%`: js-yaml takes it for a marker or a directive at the start of a
+ *   document; any `%` line: directives (`%YAML 1.1` switches schema, `%TAG`) are `yaml`'s;
+ * - `---` with more on its line: js-yaml 4 takes `---a` for a marker and `a`, and reads a mapping or
+ *   a sequence on the marker's line, which `yaml` refuses;
+ * - indented empty sequence entries (` -`, `- -`) and lines of spaces only: js-yaml 4 reads the
+ *   indentation around them more loosely than `yaml` (`yaml` refuses, or ends the sequence).
+ */
+const LINE_RULES =
+  /^(?: *(?:%|- +-(?: +-)* *(?:#.*)?\r?$)| +(?:---|\.\.\.|- *(?:#.*)?\r?$|\r?$)|---(?:[^ \r\n]| +[-?:](?: |\r?$)|.*:(?: |\r?$)))/m;
+
+/**
+ * Anywhere, in one pass:
+ * - block scalars with an indentation indicator (`|2`) or keep chomping (`|+`): trailing and
+ *   leading spaces differ;
+ * - a comment right after a quote or a flow indicator: `yaml` wants a space before `#`;
+ * - 32-bit and surrogate escapes: `yaml` refuses what is not a code point;
+ * - an explicit key (`? key`): keys that are collections or empty.
+ */
+const CHAR_RULES =
+  /[|>](?:[-+]?[1-9]|[1-9]?\+)|["'[\]{},]#|\\U(?!000|0010)|\\u[dD][89a-fA-F]|\?(?:[ \r\n]|$)/;
+
 /** Text that the two parsers read differently, found by the differential test and a fuzzer. */
 function hasTextOnlyYamlReads(text: string): boolean {
   return (
@@ -91,27 +114,11 @@ function hasTextOnlyYamlReads(text: string): boolean {
     // shift the `doc` index of every later document.
     text.startsWith('...') ||
     text.includes('\n...') ||
-    // An indented `---`, `...` or `%`: js-yaml takes it for a marker or a directive at the start of
-    // a document. Any `%` line: directives (`%YAML 1.1` switches schema, `%TAG`) are `yaml`'s.
-    /^ *%|^ +(?:---|\.\.\.)/m.test(text) ||
-    // Block scalars with an indentation indicator (`|2`) or keep chomping (`|+`): trailing and
-    // leading spaces differ.
-    /[|>](?:[-+]?[1-9]|[1-9]?\+)/.test(text) ||
-    // `---` with more on its line: js-yaml 4 takes `---a` for a marker and `a`, and reads a mapping
-    // on the marker's line, which `yaml` refuses.
-    /^---(?:[^ \r\n]| +[-?:](?: |\r?$)|.*:(?: |\r?$))/m.test(text) ||
-    // Indented empty sequence entries (` -`, `- -`) and lines of spaces only: js-yaml 4 reads the
-    // indentation around them more loosely than `yaml` (`yaml` refuses, or ends the sequence).
-    /^ +- *\r?$|^ *- +-(?: +-)* *\r?$|^ +\r?$/m.test(text) ||
-    // A comment right after a quote or a flow indicator: `yaml` wants a space before `#`.
-    /["'[\]{},]#/.test(text) ||
-    // 32-bit and surrogate escapes: `yaml` refuses what is not a code point.
-    /\\U(?!000|0010)|\\u[dD][89a-fA-F]/.test(text) ||
     // Tags (explicit types, `!!binary`, custom tags) start with `!`; a `!` inside a string only
     // costs speed.
     text.includes('!') ||
-    // An explicit key (`? key`): keys that are collections or empty.
-    /\?(?:[ \r\n]|$)/.test(text)
+    LINE_RULES.test(text) ||
+    CHAR_RULES.test(text)
   );
 }
 
@@ -131,10 +138,10 @@ function contentStart(text: string, at: number): number {
   }
 }
 
-/** The character before `at`, past spaces. */
+/** The character before `at`, past spaces and line breaks. */
 function charBefore(text: string, at: number): number {
   let i = at - 1;
-  while (text.charCodeAt(i) === 0x20) i--;
+  for (let c = text.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d; c = text.charCodeAt(--i));
   return text.charCodeAt(i);
 }
 
@@ -165,6 +172,7 @@ function underIndented(text: string, start: number, end: number, parentColumn: n
 }
 
 const BRACE = 0x7b;
+const COLON = 0x3a;
 const BRACKET = 0x5b;
 const PIPE = 0x7c;
 const GREATER = 0x3e;
@@ -194,24 +202,32 @@ function nodeChecker(text: string): (event: 'open' | 'close', state: State) => v
     const node = state as NodeState;
     if (node.anchor !== null) throw new NotFast('an anchor');
     const end = node.position;
+    // The parent: the nearest enclosing node that starts elsewhere (js-yaml 4 nests some calls).
+    let p = contents.length - 1;
+    while (p >= 0 && contents[p] === content) p--;
+    const parent = p < 0 ? undefined : contents[p];
     const flow = first === BRACE || first === BRACKET;
     const inLine = node.kind === 'scalar' ? first !== PIPE && first !== GREATER : flow;
+    // A block scalar that is a whole document: `yaml` reads a later `#` line at column 0 as its
+    // content, js-yaml 4 as a comment.
+    if (!inLine && node.kind === 'scalar' && parent === undefined && /\n#/.test(text.slice(content)))
+      throw new NotFast('a document block scalar before a comment');
     if (inLine && lineBreakIn(text, content, end)) {
-      // The parent: the nearest enclosing node that starts elsewhere (js-yaml 4 nests some calls).
-      let p = contents.length - 1;
-      while (p >= 0 && contents[p] === content) p--;
-      underIndented(text, content, end, p < 0 ? -1 : column(text, contents[p]!));
+      underIndented(text, content, end, parent === undefined ? -1 : column(text, parent));
     }
     if (node.kind === 'mapping' || node.kind === 'sequence') {
       // An empty key (`: v`) makes no node of its own; js-yaml names it "null".
       if (node.kind === 'mapping' && Object.hasOwn(node.result as object, 'null'))
         throw new NotFast('a null key');
-      // A collection in a flow mapping's key place (`{[a]}`, `{x, [a]: b}`).
-      const parent = contents[contents.length - 1];
-      if (flow && parent !== undefined && text.charCodeAt(parent) === BRACE) {
-        const before = charBefore(text, content);
-        if (before === BRACE || before === 0x2c) throw new NotFast('a collection as key');
-      }
+      // A collection in a flow mapping is a value only right after its key's `:` (`{[a]}`,
+      // `{x, [a]: b}` are keys).
+      if (
+        flow &&
+        parent !== undefined &&
+        text.charCodeAt(parent) === BRACE &&
+        charBefore(text, content) !== COLON
+      )
+        throw new NotFast('a collection as key');
     }
     const colon = colonAfter(text, end);
     if (colon === -1) return; // not a key

@@ -154,6 +154,10 @@ const ROUTED: { name: string; text: string }[] = [
   { name: 'a line of spaces in a block scalar', text: '--- |\n  \n#\n' },
   { name: 'a comment right after a quote', text: 'a: "x"# c\n' },
   { name: 'an escape beyond the last code point', text: 'a: "\\U01e9F600"\n' },
+  { name: 'a collection as a flow key on its own line', text: '{\n[e]}\n' },
+  { name: 'an empty entry of an inner sequence with a comment', text: '- - # c\n-\n' },
+  { name: 'an indented empty entry with a comment', text: '  - # c\n- \n' },
+  { name: 'a document block scalar before a comment line', text: ' | \n#.\n' },
   { name: 'a syntax error', text: 'a: b: c\n' },
   { name: 'a duplicate key', text: 'a: 1\na: 2\n' },
 ];
