@@ -194,7 +194,7 @@ function routesOf(h: HostVips | undefined): VipRoute[] | undefined {
 /** The changed names with their records, as the agent takes them. */
 function toDiff(change: TableChange, records: TableRecords): TableDiff {
   const diff: TableDiff = {
-    set: change.set.map((key) => [key, JSON.stringify(records.exact.get(key))]),
+    set: change.set.map((key) => [key, records.exact.get(key)!]),
     remove: change.remove,
   };
   if (change.wildcards) {

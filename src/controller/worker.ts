@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { encodeSet } from '../nametable/index.js';
 import { Controller } from './controller.js';
 import type { ToAgent, ToController, ViewPart, WorkerOptions } from './messages.js';
 
@@ -30,6 +31,9 @@ function send(m: ToAgent): void {
 function pump(): void {
   while (unacked < IN_FLIGHT && outbox.length > 0) {
     const m = outbox.shift()!;
+    // Records become JSON only now, a part at a time (see TableDiff.set).
+    if (m.type === 'view-part' && m.set) m.set = encodeSet(m.set);
+    else if (m.type === 'view') m.diff.set = encodeSet(m.diff.set);
     port.postMessage(m);
     if (m.type === 'view-part') unacked++;
   }
