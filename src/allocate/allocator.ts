@@ -258,9 +258,10 @@ export function allocateWithPools(
     if (h.state !== 'exhausted')
       served.set(allocationKey(h.namespace, h.name, h.host), { v4: h.v4!, v6: h.v6! });
   }
-  const state = [...eligible.filter((h) => h.v4 || h.v6 || h.outside.length > 0).map(stored), ...held].sort(
-    (a, b) => cmp(allocationKey(a.namespace, a.name, a.host), allocationKey(b.namespace, b.name, b.host)),
-  );
+  const state = sortedByKey([
+    ...eligible.filter((h) => h.v4 || h.v6 || h.outside.length > 0).map(stored),
+    ...held,
+  ]);
   const listed: HostVips[] = hosts.map(({ age: _age, outside: _outside, ...h }) => h);
   listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
   let byKey: Map<string, HostVips> | undefined;
@@ -281,6 +282,13 @@ export function allocateWithPools(
     next: pools[f].cursor,
   });
   return { allocation, pools: { 4: left(4), 6: left(6) } };
+}
+
+/** Sorted by allocationKey, each key made once (not twice per comparison: 50,000 hosts made 1.5M strings). */
+function sortedByKey(records: StoredAllocation[]): StoredAllocation[] {
+  const keyed = records.map((r) => [allocationKey(r.namespace, r.name, r.host), r] as const);
+  keyed.sort((a, b) => cmp(a[0], b[0]));
+  return keyed.map(([, r]) => r);
 }
 
 function stored(h: Candidate): StoredAllocation {

@@ -3,13 +3,16 @@
 import type { ServiceEntry } from '../model/index.js';
 import { type AddressBlock, blockOf, type Family } from './range.js';
 
+/** Who reserves a block: the message is made only when a lookup finds it (most never are). */
+type Owner = string | { se: ServiceEntry; address: string };
+
 /** Sorted disjoint blocks, so that a lookup is a binary search rather than a scan of every user address. */
 export class Reservations {
   readonly #starts: bigint[] = [];
   readonly #ends: bigint[] = [];
-  readonly #owners: string[] = [];
+  readonly #owners: Owner[] = [];
 
-  constructor(blocks: { block: AddressBlock; owner: string }[]) {
+  constructor(blocks: { block: AddressBlock; owner: Owner }[]) {
     blocks.sort((a, b) => (a.block.start < b.block.start ? -1 : a.block.start > b.block.start ? 1 : 0));
     for (const { block, owner } of blocks) {
       const last = this.#ends.length - 1;
@@ -33,7 +36,12 @@ export class Reservations {
       if (this.#starts[mid]! <= v) lo = mid + 1;
       else hi = mid - 1;
     }
-    return hi >= 0 && v <= this.#ends[hi]! ? { end: this.#ends[hi]!, owner: this.#owners[hi]! } : undefined;
+    if (hi < 0 || v > this.#ends[hi]!) return undefined;
+    const owner = this.#owners[hi]!;
+    return {
+      end: this.#ends[hi]!,
+      owner: typeof owner === 'string' ? owner : reservationOwner(owner.se, owner.address),
+    };
   }
 }
 
@@ -42,11 +50,13 @@ export function reservationOwner(se: ServiceEntry, address: string): string {
 }
 
 export function userReservations(entries: readonly ServiceEntry[], family: Family): Reservations {
-  const blocks: { block: AddressBlock; owner: string }[] = [];
+  const blocks: { block: AddressBlock; owner: Owner }[] = [];
   for (const se of entries) {
     for (const a of se.addresses) {
+      // Only IPv6 has a colon: the other family's addresses are not parsed at all.
+      if (a.includes(':') !== (family === 6)) continue;
       const block = blockOf(a);
-      if (block && block.family === family) blocks.push({ block, owner: reservationOwner(se, a) });
+      if (block && block.family === family) blocks.push({ block, owner: { se, address: a } });
     }
   }
   return new Reservations(blocks);

@@ -124,7 +124,9 @@ export class LiveView {
       const h = withVips ? allocation.host(key) : undefined;
       return h && allocation.vips(h.entry, h.host) ? h : undefined;
     };
-    const all = () => this.#allKeys();
+    // Both mirrors take every key on a whole rebuild: the list is made once.
+    let allKeys: string[] | undefined;
+    const all = () => (allKeys ??= this.#allKeys());
     const vips = this.#sentVips.diff(touched, (key) => plain(served(key)), all);
     const routes = this.#sentRoutes.diff(touched, (key) => routesOf(served(key)), all);
 
@@ -192,7 +194,7 @@ function routesOf(h: HostVips | undefined): VipRoute[] | undefined {
 /** The changed names with their records, as the agent takes them. */
 function toDiff(change: TableChange, records: TableRecords): TableDiff {
   const diff: TableDiff = {
-    set: change.set.map((key) => [key, JSON.stringify(records.exact.get(key))]),
+    set: change.set.map((key) => [key, records.exact.get(key)!]),
     remove: change.remove,
   };
   if (change.wildcards) {

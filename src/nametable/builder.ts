@@ -414,6 +414,8 @@ export class TableBuilder {
    */
   #resolve(name: string, d: Host, kind: EntryKind): TableRecord {
     const r = toRecord(name, d, kind);
+    // Most names answer addresses directly: no chain to follow, nothing more to allocate.
+    if (d.external === undefined) return r;
     const chain: string[] = [];
     const seen = new Set([name]);
     for (let target = d.external; target !== undefined; ) {

@@ -134,7 +134,7 @@ export class NameTable {
    * event loop keeps answering from this table until the new one is swapped in.
    */
   async withDiff(diff: TableDiff, slicer: Slicer): Promise<NameTable> {
-    const touched = new Map<number, { set: [string, string][]; remove: string[] }>();
+    const touched = new Map<number, { set: TableDiff['set']; remove: string[] }>();
     const bucket = (key: string) => {
       const i = shardOf(key);
       const b = touched.get(i) ?? { set: [], remove: [] };
