@@ -1,0 +1,14 @@
+// The Kubernetes API test server (issue 10 item 6): start it, seed objects, point a client at it.
+export type { Target } from './handlers.js';
+export { applyJsonPatch, applyMergePatch } from './patch.js';
+export { BUILTIN_RESOURCES, type ResourceType } from './resources.js';
+export type { Verb } from './routes.js';
+export {
+  type InjectedFailure,
+  type KubeApiOptions,
+  KubeApiServer,
+  type RequestRecord,
+  startKubeApi,
+} from './server.js';
+export { KubeStatusError, type Status } from './status.js';
+export type { KubeObject, ObjectMeta } from './store.js';
