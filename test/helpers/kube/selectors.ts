@@ -1,7 +1,8 @@
 // Label and field selectors as list and watch take them (`?labelSelector=app=db,tier!=web`,
 // `?fieldSelector=metadata.name=x`): set-based label terms too (`env in (a,b)`, `!canary`).
-import type { KubeObject } from './store.js';
+
 import { badRequest } from './status.js';
+import type { KubeObject } from './store.js';
 
 export type Selector = (obj: KubeObject) => boolean;
 
