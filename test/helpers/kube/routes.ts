@@ -1,17 +1,20 @@
 // URL → what a request is about: a discovery document, or a resource path and its Kubernetes verb
 // (list and watch are both GET on a collection; `?watch=true` or `?watch=1` tells them apart).
 import type { Target } from './handlers.js';
+import { openApiGroupVersion, openApiRoot } from './openapi.js';
 import type { ResourceCatalog } from './resources.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'discovery';
 
 export type Route =
   | { kind: 'discovery'; body: object }
+  | { kind: 'openapi-v2' }
   | { kind: 'resource'; verb: Exclude<Verb, 'discovery'>; target: Target }
   | { kind: 'none' };
 
 export function route(catalog: ResourceCatalog, method: string, url: URL, serverAddress: string): Route {
   const parts = url.pathname.split('/').filter((p) => p !== '');
+  if (method === 'GET' && url.pathname === '/openapi/v2') return { kind: 'openapi-v2' };
   if (method === 'GET') {
     const doc = discovery(catalog, parts, serverAddress);
     if (doc) return { kind: 'discovery', body: doc };
@@ -72,6 +75,8 @@ function discovery(catalog: ResourceCatalog, parts: string[], serverAddress: str
   if (path === 'apis') return catalog.groupList();
   if (path === 'version')
     return { major: '1', minor: '30', gitVersion: 'v1.30.0-meshdns-test', platform: 'linux/amd64' };
+  if (path === 'openapi/v3') return openApiRoot(catalog);
+  if (parts[0] === 'openapi' && parts[1] === 'v3') return openApiGroupVersion(catalog, path);
   if (parts[0] === 'apis' && parts.length === 2) return catalog.group(parts[1]!);
   if (parts[0] === 'apis' && parts.length === 3) return catalog.resourceList(parts[1]!, parts[2]!);
   return undefined;

@@ -16,6 +16,11 @@ import { type OpenWatch, serveWatch } from './watch.js';
 export interface KubeApiOptions {
   /** Bearer token every request must carry; default `meshdns-test-token`. */
   token?: string;
+  /**
+   * Serve requests that carry no Authorization header (a wrong token is still 401). kubectl needs it: client-go
+   * sends no bearer token over plain http. Default false.
+   */
+  anonymous?: boolean;
   /** Changes kept for watches to replay; a watch from before them gets 410. Default 1000. */
   historyLimit?: number;
   /** How often a watch that allows bookmarks gets one (the real server: about a minute). Default 1000 ms. */
@@ -56,6 +61,7 @@ export class KubeApiServer {
   private readonly store: ObjectStore;
   private readonly catalog: ResourceCatalog;
   private readonly bookmarkIntervalMs: number;
+  private readonly anonymous: boolean;
   private readonly failures: (InjectedFailure & { count: number; code: number })[] = [];
   private readonly watches = new Set<OpenWatch>();
   private server: Server | undefined;
@@ -66,6 +72,7 @@ export class KubeApiServer {
     this.store = new ObjectStore(options.historyLimit ?? DEFAULT_HISTORY_LIMIT);
     this.catalog = new ResourceCatalog([...BUILTIN_RESOURCES, ...(options.resources ?? [])]);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
+    this.anonymous = options.anonymous ?? false;
   }
 
   /** `http://127.0.0.1:<port>`; valid after start(). */
@@ -231,12 +238,20 @@ export class KubeApiServer {
     const r = route(this.catalog, method, url, this.address);
     const verb: Verb = r.kind === 'resource' ? r.verb : 'discovery';
     this.requests.push({ verb, method, path: url.pathname, query: url.search });
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+    const auth = req.headers.authorization;
+    if (auth !== `Bearer ${this.token}` && !(this.anonymous && auth === undefined)) {
       throw new KubeStatusError(401, 'Unauthorized', 'Unauthorized');
     }
     this.injectedFailure(verb, url.pathname);
     if (r.kind === 'discovery') {
       reply(res, 200, r.body);
+      return;
+    }
+    if (r.kind === 'openapi-v2') {
+      // kubectl reads this protobuf-encoded; an empty message is a document without definitions, so kubectl
+      // validates nothing client-side and picks JSON merge patch for `apply`, as for a CRD without schema.
+      res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf' });
+      res.end();
       return;
     }
     if (r.kind === 'none') {
