@@ -135,7 +135,8 @@ describe('kube API test server with @kubernetes/client-node', () => {
     api.delete(`${SE.group}/${SE.version}`, 'ServiceEntry', 'default', 'two');
     await eventually(async () =>
       assert.deepEqual(
-        seen.filter((s) => !s.startsWith('add disc')),
+        // Other tests' objects are in the cluster too; these are this test's.
+        seen.filter((s) => / (one|two)$/.test(s)),
         ['add one', 'add two', 'update one', 'delete two'],
       ),
     );
@@ -234,6 +235,53 @@ describe('kube API test server with @kubernetes/client-node', () => {
     assert.equal(stale[0]!.type, 'ERROR');
     assert.equal((stale[0]!.object as unknown as { code: number; reason: string }).code, 410);
     assert.equal((stale[0]!.object as unknown as { code: number; reason: string }).reason, 'Expired');
+  });
+
+  it('watches one namespace through a label selector: initial ADDED, objects entering and leaving it', async () => {
+    const cm = (name: string, namespace: string, app: string) =>
+      api.put({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace, labels: { app } },
+        data: { k: name },
+      });
+    cm('in', 'sel', 'db');
+    cm('out', 'sel', 'web');
+    cm('elsewhere', 'other', 'db');
+    const events: string[] = [];
+    let done: (err: unknown) => void = () => {};
+    const ended = new Promise<unknown>((resolve) => {
+      done = resolve;
+    });
+    // No resourceVersion: the current state first, as ADDED events, then changes.
+    const req = await new Watch(kc).watch(
+      '/api/v1/namespaces/sel/configmaps',
+      { labelSelector: 'app=db' },
+      (type, o) => events.push(`${type} ${o.metadata.name}`),
+      (err) => done(err),
+    );
+    await eventually(async () => assert.deepEqual(events, ['ADDED in']));
+    cm('in', 'sel', 'web');
+    cm('out', 'sel', 'db');
+    cm('elsewhere', 'other', 'web');
+    cm('out', 'sel', 'db');
+    await eventually(async () =>
+      assert.deepEqual(events, ['ADDED in', 'DELETED in', 'ADDED out', 'MODIFIED out']),
+    );
+    req.abort();
+    await ended;
+  });
+
+  it('ends a watch after its timeoutSeconds, cleanly', async () => {
+    const ended = new Promise<unknown>((resolve) => {
+      void new Watch(kc).watch(
+        '/api/v1/namespaces',
+        { resourceVersion: api.resourceVersion, timeoutSeconds: 1 },
+        () => {},
+        resolve,
+      );
+    });
+    assert.equal(await ended, null);
   });
 
   it('applies a JSON patch with a test op on /status: 200 when it holds, 422 when not', async () => {

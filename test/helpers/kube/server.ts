@@ -6,10 +6,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as handlers from './handlers.js';
+import { type InjectedFailure, RequestLog, type RequestRecord } from './requests.js';
 import { BUILTIN_RESOURCES, ResourceCatalog, type ResourceType, splitApiVersion } from './resources.js';
 import { route, type Verb } from './routes.js';
 import { fieldSelector, labelSelector } from './selectors.js';
-import { badRequest, KubeStatusError, reasonFor } from './status.js';
+import { badRequest, KubeStatusError } from './status.js';
 import { type KubeObject, ObjectStore, typeKey } from './store.js';
 import { type OpenWatch, serveWatch } from './watch.js';
 
@@ -29,26 +30,6 @@ export interface KubeApiOptions {
   resources?: ResourceType[];
 }
 
-export interface RequestRecord {
-  verb: Verb;
-  method: string;
-  /** The URL path without the query. */
-  path: string;
-  query: string;
-}
-
-export interface InjectedFailure {
-  /** The URL path (without query) to fail: exact string, or a RegExp tested against it. */
-  path: string | RegExp;
-  /** Only this verb (e.g. `watch`, `patch`); default any. */
-  verb?: Verb;
-  /** How many matching requests fail; default 1. */
-  count?: number;
-  /** HTTP code of the Status returned; default 500. */
-  code?: number;
-  message?: string;
-}
-
 const DEFAULT_TOKEN = 'meshdns-test-token';
 const DEFAULT_HISTORY_LIMIT = 1000;
 const DEFAULT_BOOKMARK_INTERVAL_MS = 1000;
@@ -56,13 +37,11 @@ const CONTEXT = 'meshdns-test';
 
 export class KubeApiServer {
   readonly token: string;
-  /** Every request in arrival order. */
-  readonly requests: RequestRecord[] = [];
+  private readonly log = new RequestLog();
   private readonly store: ObjectStore;
   private readonly catalog: ResourceCatalog;
   private readonly bookmarkIntervalMs: number;
   private readonly anonymous: boolean;
-  private readonly failures: (InjectedFailure & { count: number; code: number })[] = [];
   private readonly watches = new Set<OpenWatch>();
   private server: Server | undefined;
   private address = '';
@@ -171,18 +150,19 @@ export class KubeApiServer {
 
   // --- requests ---
 
+  /** Every request so far, in arrival order. */
+  get requests(): readonly RequestRecord[] {
+    return this.log.records;
+  }
+
   /** Requests seen so far that match the verb and/or the exact path (without query). */
   count(filter: { verb?: Verb; path?: string } = {}): number {
-    return this.requests.filter(
-      (r) =>
-        (filter.verb === undefined || r.verb === filter.verb) &&
-        (filter.path === undefined || r.path === filter.path),
-    ).length;
+    return this.log.count(filter);
   }
 
   /** The next `count` requests matching path (and verb) get an error Status instead of being served. */
   failNext(failure: InjectedFailure): void {
-    this.failures.push({ ...failure, count: failure.count ?? 1, code: failure.code ?? 500 });
+    this.log.failNext(failure);
   }
 
   // --- clients ---
@@ -237,12 +217,13 @@ export class KubeApiServer {
     const method = req.method ?? 'GET';
     const r = route(this.catalog, method, url, this.address);
     const verb: Verb = r.kind === 'resource' ? r.verb : 'discovery';
-    this.requests.push({ verb, method, path: url.pathname, query: url.search });
+    this.log.add({ verb, method, path: url.pathname, query: url.search });
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${this.token}` && !(this.anonymous && auth === undefined)) {
       throw new KubeStatusError(401, 'Unauthorized', 'Unauthorized');
     }
-    this.injectedFailure(verb, url.pathname);
+    const injected = this.log.takeFailure(verb, url.pathname);
+    if (injected) throw injected;
     if (r.kind === 'discovery') {
       reply(res, 200, r.body);
       return;
@@ -287,22 +268,6 @@ export class KubeApiServer {
       case 'delete':
         return handlers.remove(this.store, target);
     }
-  }
-
-  private injectedFailure(verb: Verb, path: string): void {
-    const i = this.failures.findIndex(
-      (f) =>
-        (f.verb === undefined || f.verb === verb) &&
-        (typeof f.path === 'string' ? f.path === path : f.path.test(path)),
-    );
-    if (i < 0) return;
-    const f = this.failures[i]!;
-    if (--f.count <= 0) this.failures.splice(i, 1);
-    throw new KubeStatusError(
-      f.code,
-      reasonFor(f.code),
-      f.message ?? `injected failure ${f.code} on ${verb} ${path}`,
-    );
   }
 
   private watch(res: ServerResponse, target: handlers.Target, q: URLSearchParams): void {
