@@ -113,6 +113,36 @@ describe('kube API test server with @kubernetes/client-node', () => {
     assert.ok(api.count({ verb: 'discovery', path: '/apis/networking.istio.io/v1beta1' }) >= 1);
   });
 
+  it('serves a CRD given in options, and 404 for its group where it is absent (Kyma Istio)', async () => {
+    const kyma = await startKubeApi({
+      resources: [
+        {
+          group: 'operator.kyma-project.io',
+          versions: ['v1alpha2'],
+          plural: 'istios',
+          singular: 'istio',
+          kind: 'Istio',
+          namespaced: true,
+          status: true,
+          custom: true,
+        },
+      ],
+    });
+    try {
+      const auth = (s: KubeApiServer) => ({ headers: { Authorization: `Bearer ${s.token}` } });
+      const path = '/apis/operator.kyma-project.io/v1alpha2';
+      const there = await fetch(`${kyma.url}${path}`, auth(kyma));
+      const list = (await there.json()) as { resources: { name: string }[] };
+      assert.deepEqual(
+        list.resources.map((r) => r.name),
+        ['istios', 'istios/status'],
+      );
+      assert.equal((await fetch(`${api.url}${path}`, auth(api))).status, 404);
+    } finally {
+      await kyma.close();
+    }
+  });
+
   it('refuses a request without the token with 401', async () => {
     const res = await fetch(`${api.url}/api/v1/namespaces`);
     assert.equal(res.status, 401);
