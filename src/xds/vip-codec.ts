@@ -25,7 +25,11 @@ export function decodeVipRoutes(bytes: Uint8Array): XdsVipRoute[] {
   const { vipRoutes } = xdsMessages();
   let message: { routes?: WireRoute[] };
   try {
-    message = vipRoutes.toObject(vipRoutes.decode(bytes), { arrays: true, enums: String, defaults: true }) as typeof message;
+    message = vipRoutes.toObject(vipRoutes.decode(bytes), {
+      arrays: true,
+      enums: String,
+      defaults: true,
+    }) as typeof message;
   } catch (err) {
     throw new MeshdnsError(
       'MESHDNS_XDS_INVALID',
