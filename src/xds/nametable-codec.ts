@@ -2,23 +2,16 @@
 // every host and IP is checked here, and a bad table is refused whole so the agent NACKs it.
 import { isIP } from 'node:net';
 import { MeshdnsError } from '../errors.js';
+import { readNameTable, type WireNameInfo } from './nametable-reader.js';
 import { NAME_TABLE_TYPE_URL, xdsMessages } from './proto.js';
 import type { XdsNameInfo, XdsNameTable, XdsRegistry, XdsResource } from './types.js';
-
-interface WireNameInfo {
-  ips?: string[];
-  registry?: string;
-  shortname?: string;
-  namespace?: string;
-  altHosts?: string[];
-}
 
 /** RFC 1035 §2.3.4: 255 octets on the wire, 253 characters in text form without the trailing dot. */
 const MAX_HOST_LENGTH = 253;
 
 export function encodeNameTable(table: XdsNameTable): Uint8Array {
   const { nameTable } = xdsMessages();
-  const wire: Record<string, WireNameInfo> = {};
+  const wire: Record<string, Partial<WireNameInfo>> = {};
   for (const [host, info] of table) {
     wire[host] = {
       ips: info.ips,
@@ -32,10 +25,9 @@ export function encodeNameTable(table: XdsNameTable): Uint8Array {
 }
 
 export function decodeNameTable(bytes: Uint8Array): XdsNameTable {
-  const { nameTable } = xdsMessages();
-  let message: { table?: Record<string, WireNameInfo> };
+  let entries: [string, WireNameInfo][];
   try {
-    message = nameTable.toObject(nameTable.decode(bytes), { arrays: true }) as typeof message;
+    entries = readNameTable(bytes);
   } catch (err) {
     throw new MeshdnsError(
       'MESHDNS_XDS_INVALID',
@@ -46,7 +38,7 @@ export function decodeNameTable(bytes: Uint8Array): XdsNameTable {
     );
   }
   const out = new Map<string, XdsNameInfo>();
-  for (const [key, info] of Object.entries(message.table ?? {})) {
+  for (const [key, info] of entries) {
     const host = hostKey(key);
     out.set(host, nameInfo(host, info));
   }
@@ -86,7 +78,7 @@ function hostKey(key: string): string {
 }
 
 function nameInfo(host: string, wire: WireNameInfo): XdsNameInfo {
-  const ips = wire.ips ?? [];
+  const ips = wire.ips;
   ips.forEach((ip, i) => {
     if (isIP(ip) === 0) {
       throw new MeshdnsError(
@@ -95,16 +87,16 @@ function nameInfo(host: string, wire: WireNameInfo): XdsNameInfo {
       );
     }
   });
-  const info: XdsNameInfo = { ips, registry: registry(host, wire.registry), altHosts: wire.altHosts ?? [] };
+  const info: XdsNameInfo = { ips, registry: registry(host, wire.registry), altHosts: wire.altHosts };
   if (wire.shortname) info.shortname = wire.shortname;
   if (wire.namespace) info.namespace = wire.namespace;
   return info;
 }
 
-function registry(host: string, value: string | undefined): XdsRegistry {
+function registry(host: string, value: string): XdsRegistry {
   if (value === 'Kubernetes' || value === 'External') return value;
   throw new MeshdnsError(
     'MESHDNS_XDS_INVALID',
-    `NameTable host ${host}: registry ${JSON.stringify(value ?? '')} is neither "Kubernetes" nor "External"`,
+    `NameTable host ${host}: registry ${JSON.stringify(value)} is neither "Kubernetes" nor "External"`,
   );
 }

@@ -21,6 +21,7 @@ import {
   type XdsVipRoute,
 } from '../../src/xds/index.js';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/xds/messages.js';
+import { xdsMessages } from '../../src/xds/proto.js';
 
 /** One field as read off the wire: number, wire type, and its bytes (length-delimited) or varint. */
 type Field = [number, number, Uint8Array | number];
@@ -82,6 +83,23 @@ describe('xds NameTable codec', () => {
         [5, 'db.prod'],
       ],
     );
+  });
+
+  it('proto/istio/networking/nds/v1/nds.proto reads our bytes (the .proto and the hand reader agree)', () => {
+    const { nameTable } = xdsMessages();
+    const decoded = nameTable.toObject(nameTable.decode(encodeNameTable(table)), { arrays: true });
+    assert.deepEqual(decoded.table['db.prod.svc.cluster.local'], {
+      ips: ['10.0.0.1', 'fd00::1'],
+      registry: 'Kubernetes',
+      shortname: 'db',
+      namespace: 'prod',
+      altHosts: ['db.prod'],
+    });
+    assert.deepEqual(decoded.table['api.example.com'], {
+      ips: ['240.240.0.1'],
+      registry: 'External',
+      altHosts: [],
+    });
   });
 
   it('reads a table written by hand in Istio layout (what istiod sends)', () => {
