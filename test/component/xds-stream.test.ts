@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import {
   AdsClient,
   type AdsClientOptions,
@@ -20,6 +21,7 @@ import {
   type XdsSubscription,
   type XdsVipRoute,
 } from '../../src/xds/index.js';
+import { ADS_METHOD_PATH, decodeResponse, encodeRequest } from '../../src/xds/messages.js';
 
 const BOUND_MS = 10_000;
 
@@ -246,6 +248,24 @@ describe('xds stream', () => {
       probe.listen(port, '127.0.0.1', resolve);
     });
     await new Promise<void>((resolve) => probe.close(() => resolve()));
+  });
+
+  it('ends a stream whose first request carries no node with INVALID_ARGUMENT', async () => {
+    const pub = new ResourcePublisher();
+    const server = await startServer(serverOptions(pub, { acks: [], nacks: [], nodes: [] }));
+    const raw = new Client(`127.0.0.1:${server.address().port}`, credentials.createInsecure());
+    try {
+      const call = raw.makeBidiStreamRequest(ADS_METHOD_PATH, encodeRequest, decodeResponse, new Metadata());
+      const ended = new Promise<{ code: number; details: string }>((resolve) => call.on('status', resolve));
+      call.on('error', () => {});
+      call.write({ versionInfo: '', typeUrl: NAME_TABLE_TYPE_URL, responseNonce: '' });
+      const st = await ended;
+      assert.equal(st.code, status.INVALID_ARGUMENT);
+      assert.match(st.details, /node\.id/);
+      assert.equal(pub.watchers, 0);
+    } finally {
+      raw.close();
+    }
   });
 
   it('refuses a listen address that is not host:port, and a port in use, with MESHDNS_XDS_LISTEN', async () => {
