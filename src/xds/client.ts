@@ -159,7 +159,6 @@ export class AdsClient {
     } catch (err) {
       error = (err as Error).message || String(err);
     }
-    if (this.call !== call) return; // the stream ended meanwhile: the next one resubscribes
     const at = new Date().toISOString();
     if (error === undefined) {
       this.state.versions[res.typeUrl] = res.versionInfo;
@@ -171,6 +170,8 @@ export class AdsClient {
         'xds update refused',
       );
     }
+    // The stream ended while the handler ran: the next one resubscribes with the version just taken.
+    if (this.call !== call) return;
     call.write({
       // A NACK names the version the agent stays on (Envoy's rule), an ACK the one it took.
       versionInfo: this.state.versions[res.typeUrl] ?? '',

@@ -1,7 +1,7 @@
 // One agent's ADS stream on the server: it waits for the first request's node, asks the controller for
 // that node's subscription, pushes each new snapshot of a subscribed type, and records ACKs and NACKs.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse } from './messages.js';
 import type { XdsSubscription } from './publisher.js';
 import type { XdsNode } from './types.js';
@@ -51,6 +51,8 @@ export class AdsStream {
     call.on('error', () => this.finish());
     call.on('cancelled', () => this.finish());
     call.on('close', () => this.finish());
+    // Headers now, not with the first response: the agent counts as connected before any snapshot exists.
+    call.sendMetadata(new Metadata());
   }
 
   /** Ends the stream with an OK status (the server is closing); the agent reconnects elsewhere or later. */

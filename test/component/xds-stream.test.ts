@@ -153,6 +153,15 @@ describe('xds stream', () => {
     assert.equal(conn?.types.get(NAME_TABLE_TYPE_URL)?.acked, v2);
   });
 
+  it('an agent counts as connected before the controller has anything to send', async () => {
+    const pub = new ResourcePublisher();
+    const server = await startServer(serverOptions(pub, { acks: [], nacks: [], nodes: [] }));
+    const agent = await startAgent(server);
+    await until('connected', () => agent.client.status().connected);
+    assert.deepEqual(agent.client.status().versions, {});
+    assert.equal(server.connections().length, 1);
+  });
+
   it('a refused table is NACKed: the agent stays on its last good one, the server records why', async () => {
     const pub = new ResourcePublisher();
     const rec: Recorded = { acks: [], nacks: [], nodes: [] };
