@@ -98,4 +98,14 @@ export const DEFAULTS = {
   burstLogIntervalMs: 10_000,
   /** `--log-queries` without a value logs this share of the queries. */
   logQueriesSample: 0.01,
+  /** Istio's plain-text xDS port on istiod; the deployment listens on 0.0.0.0 (issue 10). */
+  xdsListen: '127.0.0.1:15010',
+  /** An agent that lost its controller retries after this, doubling up to the cap, with jitter. */
+  xdsBackoffInitialMs: 250,
+  xdsBackoffMaxMs: 10_000,
+  /** SPEC §10: the largest xDS message either side accepts; a name table of 20,000 hosts is ~2 MiB. */
+  xdsMaxMessageBytes: 32 * 1024 * 1024,
+  /** HTTP/2 pings find a controller that vanished without closing the connection (a node lost). */
+  xdsKeepaliveMs: 30_000,
+  xdsKeepaliveTimeoutMs: 10_000,
 } as const;

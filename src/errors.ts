@@ -22,7 +22,10 @@ export type ErrorCode =
   | 'MESHDNS_STATE_UNREADABLE'
   | 'MESHDNS_STATE_LOCKED'
   | 'MESHDNS_ADMIN_REMOTE'
-  | 'MESHDNS_NO_ANSWER';
+  | 'MESHDNS_NO_ANSWER'
+  | 'MESHDNS_XDS_INVALID'
+  | 'MESHDNS_XDS_LISTEN'
+  | 'MESHDNS_XDS_PROTO';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,32 @@
+// The controller <-> agent protocol (DESIGN.md module map: xds/). Envoy's ADS stream carrying Istio's
+// NameTable and our VipRoutes; the .proto files are in proto/ at the package root.
+export { backoffDelay } from './backoff.js';
+export {
+  AdsClient,
+  type AdsClientOptions,
+  type AdsClientState,
+  type AdsClientTls,
+  type XdsHandler,
+} from './client.js';
+export {
+  decodeNameTable,
+  encodeNameTable,
+  nameTableFromResources,
+  nameTableResource,
+} from './nametable-codec.js';
+export { type AgentIdentity, agentNode, type NodeView, nodeView } from './node.js';
+export { NAME_TABLE_TYPE_URL, protoDir, VIP_ROUTES_TYPE_URL } from './proto.js';
+export { contentVersion, ResourcePublisher, type XdsSnapshot, type XdsSubscription } from './publisher.js';
+export { AdsServer, type AdsServerOptions, type XdsTls } from './server.js';
+export type { AdsStreamInfo, AdsTypeState } from './server-stream.js';
+export type {
+  XdsNameInfo,
+  XdsNameTable,
+  XdsNode,
+  XdsRegistry,
+  XdsResolution,
+  XdsResource,
+  XdsVipBackend,
+  XdsVipRoute,
+} from './types.js';
+export { decodeVipRoutes, encodeVipRoutes, vipRoutesFromResources, vipRoutesResource } from './vip-codec.js';

@@ -1,0 +1,102 @@
+// XdsNameTable <-> istio.networking.nds.v1.NameTable bytes. Decoding is the agent's edge (STYLE practice 4):
+// every host and IP is checked here, and a bad table is refused whole so the agent NACKs it.
+import { isIP } from 'node:net';
+import { MeshdnsError } from '../errors.js';
+import { readNameTable, type WireNameInfo } from './nametable-reader.js';
+import { NAME_TABLE_TYPE_URL, xdsMessages } from './proto.js';
+import type { XdsNameInfo, XdsNameTable, XdsRegistry, XdsResource } from './types.js';
+
+/** RFC 1035 §2.3.4: 255 octets on the wire, 253 characters in text form without the trailing dot. */
+const MAX_HOST_LENGTH = 253;
+
+export function encodeNameTable(table: XdsNameTable): Uint8Array {
+  const { nameTable } = xdsMessages();
+  const wire: Record<string, Partial<WireNameInfo>> = {};
+  for (const [host, info] of table) {
+    wire[host] = {
+      ips: info.ips,
+      registry: info.registry,
+      shortname: info.shortname ?? '',
+      namespace: info.namespace ?? '',
+      altHosts: info.altHosts,
+    };
+  }
+  return nameTable.encode(nameTable.fromObject({ table: wire })).finish();
+}
+
+export function decodeNameTable(bytes: Uint8Array): XdsNameTable {
+  let entries: [string, WireNameInfo][];
+  try {
+    entries = readNameTable(bytes);
+  } catch (err) {
+    throw new MeshdnsError(
+      'MESHDNS_XDS_INVALID',
+      `NameTable: not a valid message: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const out = new Map<string, XdsNameInfo>();
+  for (const [key, info] of entries) {
+    const host = hostKey(key);
+    out.set(host, nameInfo(host, info));
+  }
+  return out;
+}
+
+export function nameTableResource(table: XdsNameTable): XdsResource {
+  return { typeUrl: NAME_TABLE_TYPE_URL, value: encodeNameTable(table) };
+}
+
+/**
+ * The table in a NameTable response. Istio sends exactly one resource; none means an empty table (a
+ * workload that may resolve nothing locally).
+ */
+export function nameTableFromResources(resources: readonly XdsResource[]): XdsNameTable {
+  if (resources.length === 0) return new Map();
+  if (resources.length > 1) {
+    throw new MeshdnsError('MESHDNS_XDS_INVALID', `NameTable: ${resources.length} resources, expected one`);
+  }
+  const [resource] = resources as [XdsResource];
+  if (resource.typeUrl !== NAME_TABLE_TYPE_URL) {
+    throw new MeshdnsError('MESHDNS_XDS_INVALID', `NameTable: resource of type ${resource.typeUrl}`);
+  }
+  return decodeNameTable(resource.value);
+}
+
+/** One name form inside (STYLE): lower case, no trailing dot, as Istio keys its table. */
+function hostKey(key: string): string {
+  const host = key.toLowerCase().replace(/\.$/, '');
+  if (host === '' || host.length > MAX_HOST_LENGTH || /\s/.test(host)) {
+    throw new MeshdnsError(
+      'MESHDNS_XDS_INVALID',
+      `NameTable: host ${JSON.stringify(key)} is not a host name`,
+    );
+  }
+  return host;
+}
+
+function nameInfo(host: string, wire: WireNameInfo): XdsNameInfo {
+  const ips = wire.ips;
+  ips.forEach((ip, i) => {
+    if (isIP(ip) === 0) {
+      throw new MeshdnsError(
+        'MESHDNS_XDS_INVALID',
+        `NameTable host ${host}: ips[${i}] ${JSON.stringify(ip)} is not an IP address`,
+      );
+    }
+  });
+  const info: XdsNameInfo = { ips, registry: registry(host, wire.registry), altHosts: wire.altHosts };
+  if (wire.shortname) info.shortname = wire.shortname;
+  if (wire.namespace) info.namespace = wire.namespace;
+  return info;
+}
+
+function registry(host: string, value: string): XdsRegistry {
+  if (value === 'Kubernetes' || value === 'External') return value;
+  throw new MeshdnsError(
+    'MESHDNS_XDS_INVALID',
+    `NameTable host ${host}: registry ${JSON.stringify(value)} is neither "Kubernetes" nor "External"`,
+  );
+}

@@ -1,0 +1,67 @@
+// Reads a NameTable straight off the bytes. protobufjs's generic path (decode, then toObject) builds
+// each of the ~15,000 map entries twice; this reads each field once. Field numbers are Istio's nds.proto
+// (test/unit/xds-wire.test.ts checks them against bytes written by hand); unknown fields are skipped.
+import protobuf from 'protobufjs';
+
+/** Tag = field number << 3 | wire type 2 (length-delimited). */
+const TABLE = (1 << 3) | 2;
+const KEY = (1 << 3) | 2;
+const VALUE = (2 << 3) | 2;
+const IPS = (1 << 3) | 2;
+const REGISTRY = (2 << 3) | 2;
+const SHORTNAME = (3 << 3) | 2;
+const NAMESPACE = (4 << 3) | 2;
+const ALT_HOSTS = (5 << 3) | 2;
+
+export interface WireNameInfo {
+  ips: string[];
+  registry: string;
+  shortname: string;
+  namespace: string;
+  altHosts: string[];
+}
+
+/** Host → info as on the wire, unchecked. Throws a RangeError on truncated bytes. */
+export function readNameTable(bytes: Uint8Array): [string, WireNameInfo][] {
+  const r = protobuf.Reader.create(bytes);
+  const out: [string, WireNameInfo][] = [];
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag === TABLE) out.push(readEntry(r, end(r)));
+    else r.skipType(tag & 7);
+  }
+  return out;
+}
+
+/** The end of a length-delimited field; a length past the buffer is refused before anything is read. */
+function end(r: protobuf.Reader): number {
+  const length = r.uint32();
+  if (length > r.len - r.pos) throw new RangeError(`field length ${length} runs past the message`);
+  return r.pos + length;
+}
+
+function readEntry(r: protobuf.Reader, stop: number): [string, WireNameInfo] {
+  let key = '';
+  let info: WireNameInfo = { ips: [], registry: '', shortname: '', namespace: '', altHosts: [] };
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    if (tag === KEY) key = r.string();
+    else if (tag === VALUE) info = readInfo(r, end(r));
+    else r.skipType(tag & 7);
+  }
+  return [key, info];
+}
+
+function readInfo(r: protobuf.Reader, stop: number): WireNameInfo {
+  const info: WireNameInfo = { ips: [], registry: '', shortname: '', namespace: '', altHosts: [] };
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    if (tag === IPS) info.ips.push(r.string());
+    else if (tag === REGISTRY) info.registry = r.string();
+    else if (tag === SHORTNAME) info.shortname = r.string();
+    else if (tag === NAMESPACE) info.namespace = r.string();
+    else if (tag === ALT_HOSTS) info.altHosts.push(r.string());
+    else r.skipType(tag & 7);
+  }
+  return info;
+}

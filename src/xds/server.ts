@@ -1,0 +1,126 @@
+// The controller's side of the protocol: a gRPC server offering Envoy's StreamAggregatedResources.
+import { hostname } from 'node:os';
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { DEFAULTS } from '../defaults.js';
+import { MeshdnsError } from '../errors.js';
+import { ADS_METHOD, type DiscoveryRequest, type DiscoveryResponse } from './messages.js';
+import type { XdsSubscription } from './publisher.js';
+import { AdsStream, type AdsStreamInfo } from './server-stream.js';
+import { listenAddress } from './target.js';
+import type { XdsNode } from './types.js';
+
+export interface XdsTls {
+  cert: Buffer;
+  key: Buffer;
+  /** Given: clients must present a certificate signed by it. */
+  ca?: Buffer;
+}
+
+export interface AdsServerOptions {
+  /** host:port (IPv6 in brackets); port 0 picks a free one, see address(). */
+  listen?: string;
+  tls?: XdsTls;
+  /** Called once per stream with the node of its first request; throwing refuses the stream. */
+  subscribe: (node: XdsNode) => XdsSubscription;
+  /** Sent as ControlPlane.identifier; default: the host name (the pod name in a cluster). */
+  controlPlane?: string;
+  logger?: Logger;
+  maxMessageBytes?: number;
+  onAck?: (stream: AdsStreamInfo, typeUrl: string, version: string) => void;
+  onNack?: (stream: AdsStreamInfo, typeUrl: string, version: string, message: string) => void;
+  onStreamEnd?: (stream: AdsStreamInfo) => void;
+}
+
+/** Time close() leaves streams to finish before it cuts them. */
+const CLOSE_GRACE_MS = 1000;
+
+export class AdsServer {
+  private readonly server: Server;
+  private readonly streams = new Set<AdsStream>();
+  private nextId = 0;
+  private port: number | undefined;
+  private host = '';
+
+  constructor(private readonly options: AdsServerOptions) {
+    const max = options.maxMessageBytes ?? DEFAULTS.xdsMaxMessageBytes;
+    this.server = new Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
+    this.server.addService(
+      { StreamAggregatedResources: ADS_METHOD },
+      {
+        StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
+          this.accept(call),
+      },
+    );
+  }
+
+  async start(): Promise<void> {
+    const listen = this.options.listen ?? DEFAULTS.xdsListen;
+    const { host, port } = listenAddress(listen);
+    const creds = this.options.tls
+      ? ServerCredentials.createSsl(
+          this.options.tls.ca ?? null,
+          [{ private_key: this.options.tls.key, cert_chain: this.options.tls.cert }],
+          this.options.tls.ca !== undefined,
+        )
+      : ServerCredentials.createInsecure();
+    const bindTo = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(bindTo, creds, (err, bound) => {
+        if (err)
+          reject(
+            new MeshdnsError('MESHDNS_XDS_LISTEN', `xDS listen ${listen}: ${err.message}`, { cause: err }),
+          );
+        else resolve(bound);
+      });
+    });
+    this.host = host;
+  }
+
+  address(): { host: string; port: number } {
+    if (this.port === undefined) throw new Error('AdsServer.address() before start()');
+    return { host: this.host, port: this.port };
+  }
+
+  /** The open streams and what each has sent, ACKed and NACKed (for /debug). */
+  connections(): AdsStreamInfo[] {
+    return [...this.streams].flatMap((s) => (s.info ? [s.info] : []));
+  }
+
+  /** Ends every stream with an OK status, then releases the port. */
+  async close(): Promise<void> {
+    for (const stream of [...this.streams]) stream.end();
+    await new Promise<void>((resolve) => {
+      const cut = setTimeout(() => this.server.forceShutdown(), CLOSE_GRACE_MS);
+      this.server.tryShutdown(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+    });
+  }
+
+  private accept(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    const log = this.options.logger;
+    const stream = new AdsStream(++this.nextId, call, {
+      subscribe: this.options.subscribe,
+      controlPlane: this.options.controlPlane ?? hostname(),
+      onAck: (info, typeUrl, version) => {
+        log?.debug({ node: info.node.id, typeUrl, version }, 'xds ack');
+        this.options.onAck?.(info, typeUrl, version);
+      },
+      onNack: (info, typeUrl, version, message) => {
+        // The agent keeps its last good version; this version is not sent to it again.
+        log?.warn(
+          { node: info.node.id, typeUrl, version, error: message },
+          'xds nack: the agent refused an update',
+        );
+        this.options.onNack?.(info, typeUrl, version, message);
+      },
+      onEnd: (s) => {
+        this.streams.delete(s);
+        if (s.info) this.options.onStreamEnd?.(s.info);
+      },
+    });
+    this.streams.add(stream);
+  }
+}
