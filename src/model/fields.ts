@@ -2,7 +2,7 @@
 // `kubectl ... -o yaml` writes `creationTimestamp: null` and `endpoints: null`.
 import { z } from 'zod';
 import { describeValue, issuesFromZod, type ManifestIssue } from './issues.js';
-import { isDnsLabel, isHostname, isIPAddress, normalizeHost } from './names.js';
+import { isDnsLabel, isDnsSubdomain, isHostname, isIPAddress, normalizeHost } from './names.js';
 import type { ObjectMeta, Resource } from './types.js';
 
 /** Parses `value` with `schema`, returning our issues (paths prefixed with `prefix`) on failure. */
@@ -24,6 +24,11 @@ export const dnsLabel = z.string().refine(isDnsLabel, {
   error: (iss) => `${describeValue(iss.input)} is not a DNS label (a-z, 0-9 and '-', at most 63 characters)`,
 });
 
+export const dnsSubdomain = z.string().refine(isDnsSubdomain, {
+  error: (iss) =>
+    `${describeValue(iss.input)} is not a DNS subdomain (a-z, 0-9, '-' and '.', at most 253 characters)`,
+});
+
 export const portNumber = z.number().refine((n) => Number.isInteger(n) && n >= 1 && n <= 65535, {
   error: (iss) => `${describeValue(iss.input)} is not a port number (1-65535)`,
 });
@@ -39,7 +44,7 @@ export const hostname = z
   .transform(normalizeHost);
 
 /** `metadata`; an absent `metadata` reads as `{}` so the error names `metadata.name`. */
-export function metadataSchema(name: z.ZodType<string> = z.string().min(1)) {
+export function metadataSchema(name: z.ZodType<string> = dnsSubdomain) {
   return z.preprocess(
     (v) => v ?? {},
     z.object({

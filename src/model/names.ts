@@ -18,6 +18,11 @@ export function isHostname(name: string): boolean {
   return n.length > 0 && n.length <= 253 && n.split('.').every(isDnsLabel);
 }
 
+/** Most Kubernetes object names (RFC 1123 subdomain): lower-case LDH labels joined by dots, at most 253 characters. */
+export function isDnsSubdomain(name: string): boolean {
+  return name.length > 0 && name.length <= 253 && name.split('.').every(isDnsLabel);
+}
+
 /** `*.example.com`: Istio's wildcard host, matching one or more labels in front of the suffix. */
 export function isWildcardHost(name: string): boolean {
   return name.startsWith('*.') && isHostname(name.slice(2));

@@ -61,7 +61,10 @@ function identify(kind: string, namespaced: boolean, obj: Record<string, unknown
       : 'default'
     : '';
   if (!name) return { label: kind };
-  return { label: namespaced ? `${kind} ${ns}/${name}` : `${kind} ${name}`, key: `${kind}/${ns}/${name}` };
+  // A valid name is at most 253 characters; a longer one is shown cut, as values are in messages.
+  const shown = (s: string) => (s.length > 253 ? `${s.slice(0, 60)}...` : s);
+  const label = namespaced ? `${kind} ${shown(ns)}/${shown(name)}` : `${kind} ${shown(name)}`;
+  return { label, key: `${kind}/${ns}/${name}` };
 }
 
 /** Validates one object from a manifest and converts it to our types. */

@@ -264,6 +264,16 @@ describe('invalid objects: exact messages', () => {
       `${P} Service default/Db: metadata.name "Db" is not a DNS label (a-z, 0-9 and '-', at most 63 characters)`,
     ],
     [
+      'ServiceEntry name not a DNS subdomain',
+      se('hosts: [a.com]').replace('name: db', 'name: Db_1'),
+      `${P} ServiceEntry default/Db_1: metadata.name "Db_1" is not a DNS subdomain (a-z, 0-9, '-' and '.', at most 253 characters)`,
+    ],
+    [
+      'a 100 KB name: rejected, and named in a message of bounded length',
+      se('hosts: [a.com]').replace('name: db', `name: ${'a'.repeat(100_000)}`),
+      `${P} ServiceEntry default/${'a'.repeat(60)}...: metadata.name "${'a'.repeat(76)}... is not a DNS subdomain (a-z, 0-9, '-' and '.', at most 253 characters)`,
+    ],
+    [
       'bad clusterIP',
       svc('clusterIP: 10.0.0.300'),
       `${P} Service default/db: spec.clusterIP "10.0.0.300" is not an IP address or None`,
