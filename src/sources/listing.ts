@@ -74,13 +74,15 @@ async function walk(
     else if (entry.isFile()) out.files.push(path);
     else if (entry.isSymbolicLink()) links.push(path);
   }
-  // A symlink counts when it leads to a file (ConfigMap volumes are symlinks through ..data).
+  // A symlink counts when it leads to a file (ConfigMap volumes are symlinks through ..data). One that
+  // cannot be followed (a loop, EACCES) is listed too, so reading it reports it naming the file; a
+  // dangling one (ENOENT) is a file that is not there, and one to a folder is not a manifest.
   for (const path of links) {
-    const isFile = await stat(path).then(
+    const listed = await stat(path).then(
       (s) => s.isFile(),
-      () => false,
+      (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
     );
-    if (isFile) out.files.push(path);
+    if (listed) out.files.push(path);
   }
   for (const sub of subdirs) await walk(sub, false, out, errors, pacer);
 }

@@ -353,6 +353,19 @@ describe('ManifestSource (watched folder)', () => {
     assert.deepEqual(services(), ['b=10.0.0.2']);
   });
 
+  it('a manifest that is a symlink loop is reported naming the file; the rest loads', async () => {
+    await writeFile(join(dir, 'ok.yaml'), service('ok', '10.0.0.1'));
+    await symlink('loop-b.yaml', join(dir, 'loop-a.yaml'));
+    await symlink('loop-a.yaml', join(dir, 'loop-b.yaml'));
+    await open();
+    assert.deepEqual(services(), ['ok=10.0.0.1']);
+    assert.deepEqual(last!.failed, [join(dir, 'loop-a.yaml'), join(dir, 'loop-b.yaml')]);
+    assert.match(
+      last!.errors.map((e) => e.message).join('\n'),
+      /loop-a\.yaml: cannot read \(.*ELOOP|symbolic links/,
+    );
+  });
+
   it('failedFiles names the files that cannot be read or parsed, until they are fixed', async () => {
     const [ok, big, typo] = ['ok.yaml', 'big.yaml', 'typo.yaml'].map((f) => join(dir, f));
     await writeFile(ok, service('ok', '10.0.0.1'));
