@@ -12,7 +12,18 @@ export interface AdminOptions {
   /** 0 picks a free port. */
   port: number;
   allowRemote?: boolean;
+  /** How long a client may take to send its request headers. Default: HEADERS_TIMEOUT_MS. */
+  headersTimeoutMs?: number;
 }
+
+/**
+ * Bounds against slow and oversized requests (SPEC §10), none a user needs to set: a scraper sends
+ * its headers in well under a second, and no admin request has a body or big headers. Node's own
+ * defaults hold a connection that never finishes its headers for 60 s and look every 30 s.
+ */
+const HEADERS_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const MAX_HEADER_BYTES = 8192;
 
 export class AdminServer {
   private server: Server | undefined;
@@ -32,7 +43,17 @@ export class AdminServer {
   async start(): Promise<void> {
     // Loaded here: the agent imports this module before its DNS listeners are up, node:http after.
     const { createServer } = await import('node:http');
-    const server = createServer((req, res) => void this.handle(req, res));
+    const headersTimeout = this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    const server = createServer(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        headersTimeout,
+        requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+        // How often Node looks for connections past those times.
+        connectionsCheckingInterval: Math.min(1000, headersTimeout),
+      },
+      (req, res) => void this.handle(req, res),
+    );
     // Admin clients are scrapers and operators: keep idle connections short so close() is quick.
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
