@@ -105,6 +105,8 @@ export const DEFAULTS = {
   xdsBackoffMaxMs: 10_000,
   /** SPEC §10: the largest xDS message either side accepts; a name table of 20,000 hosts is ~2 MiB. */
   xdsMaxMessageBytes: 32 * 1024 * 1024,
+  /** SPEC §10: xDS streams open at once from one client address; one per agent is normal. */
+  xdsMaxStreamsPerClient: 16,
   /** HTTP/2 pings find a controller that vanished without closing the connection (a node lost). */
   xdsKeepaliveMs: 30_000,
   xdsKeepaliveTimeoutMs: 10_000,

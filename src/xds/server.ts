@@ -1,6 +1,6 @@
 // The controller's side of the protocol: a gRPC server offering Envoy's StreamAggregatedResources.
 import { hostname } from 'node:os';
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerDuplexStream, status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
@@ -27,6 +27,11 @@ export interface AdsServerOptions {
   controlPlane?: string;
   logger?: Logger;
   maxMessageBytes?: number;
+  /**
+   * Streams open at once from one client address (SPEC §10: a peer cannot grow what it holds without
+   * bound); past it a new stream ends at once with RESOURCE_EXHAUSTED. Default: DEFAULTS.xdsMaxStreamsPerClient.
+   */
+  maxStreamsPerClient?: number;
   onAck?: (stream: AdsStreamInfo, typeUrl: string, version: string) => void;
   onNack?: (stream: AdsStreamInfo, typeUrl: string, version: string, message: string) => void;
   onStreamEnd?: (stream: AdsStreamInfo) => void;
@@ -38,6 +43,8 @@ const CLOSE_GRACE_MS = 1000;
 export class AdsServer {
   private readonly server: Server;
   private readonly streams = new Set<AdsStream>();
+  /** Open streams by client address (the peer without its port). */
+  private readonly perClient = new Map<string, number>();
   private nextId = 0;
   private port: number | undefined;
   private host = '';
@@ -101,6 +108,21 @@ export class AdsServer {
 
   private accept(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
     const log = this.options.logger;
+    const client = clientAddress(call.getPeer());
+    const open = this.perClient.get(client) ?? 0;
+    const max = this.options.maxStreamsPerClient ?? DEFAULTS.xdsMaxStreamsPerClient;
+    if (open >= max) {
+      log?.warn(
+        { client, streams: open },
+        'xds stream refused: the client has the most streams allowed open',
+      );
+      call.emit('error', {
+        code: status.RESOURCE_EXHAUSTED,
+        details: `${open} streams from ${client} are open, the most allowed`,
+      });
+      return;
+    }
+    this.perClient.set(client, open + 1);
     const stream = new AdsStream(++this.nextId, call, {
       subscribe: this.options.subscribe,
       controlPlane: this.options.controlPlane ?? hostname(),
@@ -118,9 +140,18 @@ export class AdsServer {
       },
       onEnd: (s) => {
         this.streams.delete(s);
+        const left = (this.perClient.get(client) ?? 1) - 1;
+        if (left > 0) this.perClient.set(client, left);
+        else this.perClient.delete(client);
         if (s.info) this.options.onStreamEnd?.(s.info);
       },
     });
     this.streams.add(stream);
   }
+}
+
+/** "ipv4:10.1.2.3:5678" or "ipv6:[::1]:5678" → the address without the port. */
+function clientAddress(peer: string): string {
+  const at = peer.lastIndexOf(':');
+  return at > 0 ? peer.slice(0, at) : peer;
 }

@@ -259,6 +259,25 @@ describe('xds stream', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
   });
 
+  it('bounds the streams of one client address: past the bound a stream ends with RESOURCE_EXHAUSTED', async () => {
+    const pub = new ResourcePublisher();
+    pub.publish(NAME_TABLE_TYPE_URL, [nameTableResource(table('a.example'))]);
+    const rec: Recorded = { acks: [], nacks: [], nodes: [] };
+    const server = await startServer({ ...serverOptions(pub, rec), maxStreamsPerClient: 2 });
+    const agents = [await startAgent(server), await startAgent(server)];
+    await until('two streams', () => server.connections().length === 2);
+    const third = await startAgent(server);
+    await until('the third refused', () =>
+      /RESOURCE_EXHAUSTED|streams/.test(third.client.status().lastError?.message ?? ''),
+    );
+    assert.equal(server.connections().length, 2);
+    assert.ok(
+      agents.every((a) => a.last !== undefined),
+      'the first two are served',
+    );
+    assert.equal(third.last, undefined);
+  });
+
   it('ends a stream whose first request carries no node with INVALID_ARGUMENT', async () => {
     const pub = new ResourcePublisher();
     const server = await startServer(serverOptions(pub, { acks: [], nacks: [], nodes: [] }));
