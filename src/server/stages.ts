@@ -16,15 +16,16 @@ export interface UpstreamClient {
 }
 
 /** A forward as the stage's request asks it: over TCP for a TCP client, as a probe in a dry run. */
-export async function forwardFor(upstream: UpstreamClient, req: Request): Promise<ForwardResult> {
+export function forwardFor(upstream: UpstreamClient, req: Request): Promise<ForwardResult> {
   const trace = req.trace;
-  const order = trace && upstream.plan();
-  const result = await upstream.forward(req.msg, req.q, {
-    tcp: req.transport === 'tcp',
-    probe: trace !== undefined,
+  const tcp = req.transport === 'tcp';
+  // The miss path: the forward itself, no promise of ours around it.
+  if (trace === undefined) return upstream.forward(req.msg, req.q, { tcp });
+  const order = upstream.plan();
+  return upstream.forward(req.msg, req.q, { tcp, probe: true }).then((result) => {
+    trace.upstream = { order, result };
+    return result;
   });
-  if (trace && order) trace.upstream = { order, result };
-  return result;
 }
 
 /** Holds the current table; `set` swaps it in one assignment, readers never wait. */

@@ -232,6 +232,8 @@ export class Forwarder {
 
   /** The servers a forward tries: those up, or every one when all are down (then a try is the only probe that counts). */
   #pool(): Upstream[] {
+    // Every forward asks: with every server up (the usual case) no list is made.
+    if (!this.#upstreams.some((u) => u.stats.down)) return this.#upstreams;
     const up = this.#upstreams.filter((u) => !u.stats.down);
     return up.length > 0 ? up : this.#upstreams;
   }
