@@ -27,3 +27,38 @@ export class BurstLog {
     this.lastLogged = now;
   }
 }
+
+/** A kind of event's log line, its level and the fields every line of it carries. */
+export interface BurstLine {
+  message: string;
+  level?: 'warn' | 'error';
+  fields: Record<string, unknown>;
+}
+
+/** One BurstLog per kind of event: each line carries the fields of the event it logs and `extra()`. */
+export function burstLogs<K extends string>(
+  logger: Logger,
+  now: () => number,
+  intervalMs: number,
+  lines: Iterable<readonly [K, BurstLine]>,
+  extra: () => Record<string, unknown> = () => ({}),
+): (kind: K, fields: Record<string, unknown>) => void {
+  const logs = new Map<K, (fields: Record<string, unknown>) => void>();
+  for (const [kind, line] of lines) {
+    // The rest of a burst is counted; its last event's fields wait for the next line.
+    let last: Record<string, unknown> = {};
+    const log = new BurstLog(
+      logger,
+      now,
+      intervalMs,
+      line.message,
+      () => ({ ...line.fields, ...extra(), ...last }),
+      line.level,
+    );
+    logs.set(kind, (fields) => {
+      last = fields;
+      log.hit();
+    });
+  }
+  return (kind, fields) => logs.get(kind)?.(fields);
+}

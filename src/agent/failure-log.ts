@@ -8,7 +8,7 @@ import {
   type FailureKind,
   type FailureObserver,
 } from '../server/index.js';
-import { BurstLog } from './burst-log.js';
+import { type BurstLine, burstLogs } from './burst-log.js';
 
 export function failureLog(
   logger: Logger,
@@ -17,21 +17,15 @@ export function failureLog(
   counts: FailureCounts,
   context: () => Record<string, unknown>,
 ): FailureObserver {
-  const logs = new Map<FailureKind, (fields: Record<string, unknown>) => void>();
-  for (const kind of FAILURE_KINDS) {
+  const lines = FAILURE_KINDS.flatMap((kind) => {
     const { log: message, level } = FAILURES[kind];
-    if (message === null) continue;
-    // The line carries the details of the event that was logged; the rest of the burst is counted.
-    let last: Record<string, unknown> = {};
-    const fields = () => ({ reason: kind, ...context(), ...last });
-    const log = new BurstLog(logger, now, intervalMs, message, fields, level);
-    logs.set(kind, (fields) => {
-      last = fields;
-      log.hit();
-    });
-  }
+    if (message === null) return [];
+    const line: BurstLine = { message, level, fields: { reason: kind } };
+    return [[kind, line] as const];
+  });
+  const log = burstLogs<FailureKind>(logger, now, intervalMs, lines, context);
   return (kind, fields) => {
     counts.count(kind, fields);
-    logs.get(kind)?.(fields);
+    log(kind, fields);
   };
 }

@@ -1,7 +1,7 @@
 // One log line per burst for each bound the DNS server reaches (SPEC §10), naming the flag that sets it.
 import type { Logger } from 'pino';
 import type { LimitName, LimitObserver } from '../server/index.js';
-import { BurstLog } from './burst-log.js';
+import { burstLogs } from './burst-log.js';
 
 const MESSAGES: Record<LimitName, string> = {
   tcp_connections:
@@ -15,15 +15,9 @@ const MESSAGES: Record<LimitName, string> = {
 };
 
 export function limitLog(logger: Logger, now: () => number, intervalMs: number): LimitObserver {
-  const logs = new Map<LimitName, (fields: Record<string, unknown>) => void>();
-  for (const [limit, message] of Object.entries(MESSAGES) as [LimitName, string][]) {
-    // The line carries the client of the event that was logged; the rest of the burst is counted.
-    let last: Record<string, unknown> = {};
-    const log = new BurstLog(logger, now, intervalMs, message, () => ({ limit, ...last }));
-    logs.set(limit, (fields) => {
-      last = fields;
-      log.hit();
-    });
-  }
-  return (limit, fields) => logs.get(limit)?.(fields);
+  // The line carries the client of the event that was logged.
+  const lines = (Object.entries(MESSAGES) as [LimitName, string][]).map(
+    ([limit, message]) => [limit, { message, fields: { limit } }] as const,
+  );
+  return burstLogs(logger, now, intervalMs, lines);
 }
