@@ -100,6 +100,12 @@ export const DEFAULTS = {
   logQueriesSample: 0.01,
   /** Istio's plain-text xDS port on istiod; the deployment listens on 0.0.0.0 (issue 10). */
   xdsListen: '127.0.0.1:15010',
+  /** `meshdns controller --admin-listen` (istiod's monitoring port). */
+  controllerAdminListen: '127.0.0.1:15014',
+  /** `meshdns controller --istio-namespace`: where the ConfigMap `istio` is. */
+  istioNamespace: 'istio-system',
+  /** `meshdns controller --debounce`: a burst of changes becomes one build. */
+  controllerDebounceMs: 100,
   /** An agent that lost its controller retries after this, doubling up to the cap, with jitter. */
   xdsBackoffInitialMs: 250,
   xdsBackoffMaxMs: 10_000,

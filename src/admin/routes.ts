@@ -22,6 +22,8 @@ const ROUTES: Record<string, Handler> = {
     const r = source.readiness();
     return { status: r.ready ? 200 : 503, body: r };
   },
+  // Liveness: the process answers HTTP; readiness says whether it can do its work.
+  '/healthz/live': () => ok({ live: true }),
   '/debug/nametable': (source) => ok(source.nameTable()),
   '/debug/config': (source) => ok(source.config()),
   '/debug/vips': (source) => ok(source.vips()),

@@ -4,8 +4,10 @@
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
+import type { AgentCommandFlags } from './agent.js';
 import type { CaptureFlags } from './capture.js';
 import type { ConfigFlags } from './config.js';
+import type { ControllerFlags } from './controller.js';
 import type { ExplainFlags } from './explain.js';
 import { outputOption } from './flags.js';
 import type { LookupFlags } from './lookup.js';
@@ -35,7 +37,7 @@ const program = new Command('meshdns')
   // The printing commands end cleanly when stdout fails; serve's stdout is not its output (logs go
   // to stderr), so it keeps serving.
   .hook('preAction', (_program, command) => {
-    if (command.name() !== 'serve') exitOnStdoutError();
+    if (!['serve', 'agent', 'controller'].includes(command.name())) exitOnStdoutError();
   });
 
 const serveCommand = program
@@ -77,6 +79,91 @@ allocationOptions(serveCommand).addOption(
 addServeExtraOptions(serveCommand).action((flags: ServeFlags, cmd: Command) =>
   import('./serve.js').then(({ serve }) => serve(flags, cmd)).catch(fail),
 );
+
+const agentCommand = program
+  .command('agent')
+  .description(
+    "serve DNS for this pod from a controller's tables (xDS); identity from POD_NAME, POD_NAMESPACE, ISTIO_META_*",
+  )
+  .requiredOption('--controller <host:port>', 'the controller (meshdns controller --xds-listen)')
+  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen)
+  .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
+  .option('--resolv-conf <file>', 'upstream servers and search domains', DEFAULTS.resolvConf)
+  .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
+  .option(
+    '--upstream <addr:port>',
+    "upstream server (repeatable; default: resolv.conf's nameservers)",
+    collect,
+  )
+  .option(
+    '--upstream-timeout <ms>',
+    'total time budget for a forwarded query',
+    String(DEFAULTS.upstreamTimeoutMs),
+  )
+  .option('--tls-ca <file>', "CA of the controller's certificate: connect with TLS")
+  .option('--tls-cert <file>', 'client certificate, for a controller that verifies them')
+  .option('--tls-key <file>', "the client certificate's key")
+  .option('--tls-server-name <name>', "name to check the controller's certificate against")
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(['debug', 'info', 'warn', 'error'])
+      .default('info'),
+  );
+addServeExtraOptions(agentCommand).action((flags: AgentCommandFlags, cmd: Command) =>
+  import('./agent.js').then(({ runAgent }) => runAgent(flags, cmd)).catch(fail),
+);
+
+const controllerCommand = program
+  .command('controller')
+  .description(
+    'the control plane: resources (a manifests folder or the Kubernetes API) → VIPs → tables → agents',
+  )
+  .option('--manifests <dir>', 'folder of Kubernetes/Istio YAML or JSON manifests (watched)')
+  .option('--kube', 'read the Kubernetes API (--kubeconfig, else KUBECONFIG, else in-cluster)')
+  .option('--kubeconfig <file>', 'kubeconfig for --kube')
+  .option('--xds-listen <addr:port>', 'gRPC address agents connect to', DEFAULTS.xdsListen)
+  .option(
+    '--admin-listen <addr:port>',
+    'admin HTTP API: /healthz/ready, /healthz/live, /metrics',
+    DEFAULTS.controllerAdminListen,
+  )
+  .option('--admin-allow-remote', 'allow a non-loopback --admin-listen address')
+  .option('--no-metrics', 'count nothing')
+  .option(
+    '--istio-namespace <ns>',
+    'where the mesh config (ConfigMap istio, key mesh) lives',
+    DEFAULTS.istioNamespace,
+  )
+  .option('--no-leader-elect', 'write status.addresses without a Lease (one replica only)')
+  .option('--tls-cert <file>', 'serve agents over TLS with this certificate')
+  .option('--tls-key <file>', "the certificate's key")
+  .option('--tls-ca <file>', 'require client certificates signed by this CA')
+  .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
+  .option(
+    '--debounce <ms>',
+    'wait this long after a change for more before building',
+    String(DEFAULTS.controllerDebounceMs),
+  )
+  .option(
+    '--manifests-rescan-interval <ms>',
+    're-check every file this often, file events or not',
+    String(DEFAULTS.manifestsRescanIntervalMs),
+  )
+  .option(
+    '--max-manifest-bytes <bytes>',
+    'a bigger manifest file is reported and its last good objects kept',
+    String(DEFAULTS.maxManifestBytes),
+  )
+  .option('--mesh-config <file>', "MeshConfig to use instead of the resources' own");
+allocationOptions(controllerCommand)
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(['debug', 'info', 'warn', 'error'])
+      .default('info'),
+  )
+  .action((flags: ControllerFlags, cmd: Command) =>
+    import('./controller.js').then(({ runController }) => runController(flags, cmd)).catch(fail),
+  );
 
 const tableCommand = program
   .command('table')

@@ -4,41 +4,19 @@
 // its validation, the manifests source) load in its worker thread, never on this one.
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { Agent } from '../agent/index.js';
+import type { Agent } from '../agent/index.js';
 import type { AppliedView, ControllerWorker } from '../controller/index.js';
-import { DNS_PORT, isCheckedIPv6 } from '../dns/index.js';
 import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
-import {
-  parseUpstreamAddress,
-  type ResolvConf,
-  readResolvConf,
-  type UpstreamServer,
-} from '../upstream/index.js';
-import { parseDomain, parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
-import { agentExtraOptions, flagSources, type ServeExtraFlags } from './serve-options.js';
+import { type AgentFlags, exitOnSignal, newAgent, readResolvers } from './agent-setup.js';
+import { parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
+import { agentExtraOptions } from './serve-options.js';
 import type { WorkloadFlags } from './workload.js';
 
-export interface ServeFlags extends WorkloadFlags, ServeExtraFlags {
-  dnsListen: string;
-  resolvConf: string;
-  search?: string[];
-  upstream?: string[];
-  upstreamTimeout: string;
+export interface ServeFlags extends WorkloadFlags, AgentFlags {
   manifestsRescanInterval: string;
   maxManifestBytes: string;
-  logLevel: string;
-}
-
-async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefined> {
-  try {
-    return await readResolvConf(flags.resolvConf);
-  } catch (err) {
-    // Without --upstream and --search the resolv.conf is essential; otherwise it is optional.
-    if (flags.upstream?.length && flags.search) return undefined;
-    throw err;
-  }
 }
 
 /**
@@ -48,26 +26,6 @@ async function resolvConfOrNone(flags: ServeFlags): Promise<ResolvConf | undefin
  */
 function loadController() {
   return Promise.all([import('../controller/remote.js'), import('./workload.js')]);
-}
-
-/**
- * SIGTERM/SIGINT: close what is open, exit 0 — from the first moment, start-up included (a pod deleted
- * while it starts must not report a failure).
- */
-function exitOnSignal(logger: Logger): { closing: (close: () => Promise<unknown>) => void } {
-  const closers: (() => Promise<unknown>)[] = [];
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await Promise.all(closers.map((close) => close().catch(() => undefined)));
-    logger.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  return { closing: (close) => closers.push(close) };
 }
 
 /** Hands a new view to the agent: the table, and the VIPs with the proxy's routes. */
@@ -80,22 +38,6 @@ function useView(agent: Agent, view: AppliedView, logger: Logger): void {
     .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));
 }
 
-interface Resolvers {
-  upstreams: UpstreamServer[];
-  searchDomains: string[];
-  conf: ResolvConf | undefined;
-}
-
-/** What the agent reads from outside its flags: resolv.conf; again on SIGHUP. */
-async function readResolvers(flags: ServeFlags): Promise<Resolvers> {
-  const conf = await resolvConfOrNone(flags);
-  const upstreams: UpstreamServer[] = flags.upstream?.length
-    ? flags.upstream.map((u) => parseUpstreamAddress(u))
-    : (conf?.nameservers ?? []).map((ns) => ({ host: ns, port: DNS_PORT }));
-  const searchDomains = (flags.search ?? conf?.search ?? []).map((d) => parseDomain('--search', d));
-  return { upstreams, searchDomains, conf };
-}
-
 /** `--mesh-config`, read at start and again on SIGHUP (the manifests source is loaded with it). */
 async function readMeshConfig(meshConfigFile: string | undefined): Promise<MeshSettings | undefined> {
   if (!meshConfigFile) return undefined;
@@ -104,44 +46,18 @@ async function readMeshConfig(meshConfigFile: string | undefined): Promise<MeshS
 }
 
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
-  const listen = parseListen('--dns-listen', flags.dnsListen);
-  const timeoutMs = parseMilliseconds('--upstream-timeout', flags.upstreamTimeout);
   const rescanIntervalMs = parseMilliseconds('--manifests-rescan-interval', flags.manifestsRescanInterval);
   const maxManifestBytes = parsePositiveInt('--max-manifest-bytes', flags.maxManifestBytes);
   const logger = createLogger(flags.logLevel);
   const signals = exitOnSignal(logger);
-  const { upstreams, searchDomains, conf } = await readResolvers(flags);
-  if (conf?.defaulted && !flags.upstream?.length) {
-    logger.warn(
-      { resolvConf: flags.resolvConf, upstream: `${conf.nameservers[0]}:${DNS_PORT}` },
-      `${flags.resolvConf} has no nameserver line: forwarding to ${conf.nameservers[0]}:${DNS_PORT} as glibc does; add a nameserver line or pass --upstream ADDR:PORT`,
-    );
-  }
+  const resolvers = await readResolvers(flags);
+  const { upstreams, searchDomains } = resolvers;
+  const listen = parseListen('--dns-listen', flags.dnsListen);
   const extra = agentExtraOptions(flags);
 
   // SPEC §4: the listener answers from the first moment, forwarding every query until the first
   // table is in (a big folder takes a while to load); it closes again if the workload's capture is off.
-  const agent = new Agent({
-    listen,
-    listenLoopbackV6: listen.host === '127.0.0.1' && upstreams.some((u) => isCheckedIPv6(u.host)),
-    upstreams,
-    upstreamTimeoutMs: timeoutMs,
-    upstreamAttempts: conf?.attempts,
-    upstreamPerTryTimeoutMs: conf ? Math.min(conf.timeoutMs, timeoutMs) : undefined,
-    logger,
-    ...extra,
-    config: {
-      flags: cmd ? flagSources(cmd) : {},
-      upstreams: {
-        value: upstreams,
-        source: flags.upstream?.length ? 'flag' : `resolv.conf ${flags.resolvConf}`,
-      },
-      searchDomains: {
-        value: searchDomains,
-        source: flags.search ? 'flag' : `resolv.conf ${flags.resolvConf}`,
-      },
-    },
-  });
+  const agent = newAgent(flags, resolvers, logger, cmd);
   signals.closing(() => agent.close());
   await agent.start();
 

@@ -3,20 +3,21 @@
 // name table records → the agent, on a thread that answers no DNS. A change recomputes only the names
 // it touches (live.ts).
 import type { Logger } from 'pino';
-import { AllocationFile, type VipRanges } from '../allocate/index.js';
+import type { VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
 import {
   type EffectiveConfig,
   findWorkload,
-  formatError,
   type MeshSettings,
   type Resources,
   type Workload,
 } from '../model/index.js';
 import type { TableRecords, TableScope } from '../nametable/index.js';
 import { ManifestSource, type SnapshotChange } from '../sources/index.js';
+import { StateFileStore } from './file-store.js';
 import { type LiveUpdate, LiveView } from './live.js';
-import { legacyStateFile, workloadNotFound } from './load.js';
+import { workloadNotFound } from './load.js';
+import { ProblemLog } from './problems.js';
 import type { WorkloadRef, WorkloadView } from './view.js';
 
 export interface ControllerOptions {
@@ -42,13 +43,13 @@ export interface ControllerOptions {
 export class Controller {
   private readonly source: ManifestSource;
   private opts: ControllerOptions;
-  private readonly store: AllocationFile;
+  private readonly store: StateFileStore;
   /** The workload as last seen; kept when it drops out of the folder. */
   private workload: Workload | undefined;
   private view: WorkloadView | undefined;
   /** Made once the state file is read: it allocates from what the file holds. */
   private live: LiveView | undefined;
-  private reported = new Set<string>();
+  private readonly problems: ProblemLog;
   private startError: MeshdnsError | undefined;
   private workloadGone = false;
   private failedFiles: ReadonlySet<string> | undefined;
@@ -56,8 +57,8 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    const seedFrom = legacyStateFile(opts.manifestsDir, opts.stateFile);
-    this.store = new AllocationFile(opts.stateFile, seedFrom ? { seedFrom } : {});
+    this.problems = new ProblemLog(opts.logger);
+    this.store = new StateFileStore(opts.manifestsDir, opts.stateFile, opts.logger);
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
@@ -74,12 +75,9 @@ export class Controller {
    * not write (locked, unknown version, not a file) and MESHDNS_WORKLOAD_NOT_FOUND for a missing `--workload`.
    */
   async start(): Promise<void> {
-    await this.store.lock();
+    const previous = await this.store.load();
     try {
-      const loaded = await this.store.load();
-      for (const e of loaded.errors) this.opts.logger.warn({ code: e.code }, e.message);
-      for (const note of loaded.notes) this.opts.logger.info({ stateFile: this.opts.stateFile }, note);
-      this.live = new LiveView(this.opts.ranges, loaded.allocations);
+      this.live = new LiveView(this.opts.ranges, previous);
       await this.source.start();
       if (this.startError) {
         await this.source.close();
@@ -120,9 +118,8 @@ export class Controller {
     const { view } = update;
     // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
     this.opts.onView(view, errors, update);
-    if (update.stateChanged)
-      this.store.save(view.allocation.state, (e) => this.opts.logger.error({ code: e.code }, e.message));
-    this.report([...view.config.errors, ...view.allocation.errors]);
+    if (update.stateChanged) this.store.save(view.allocation);
+    this.problems.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;
     this.view = view;
@@ -161,15 +158,6 @@ export class Controller {
     }
     this.workloadGone = true;
     return true;
-  }
-
-  // Each problem is logged when it appears, not again on every rebuild while it lasts.
-  private report(errors: MeshdnsError[]): void {
-    const now = new Set(errors.map(formatError));
-    for (const e of errors) {
-      if (!this.reported.has(formatError(e))) this.opts.logger.warn({ code: e.code }, e.message);
-    }
-    this.reported = now;
   }
 
   // Capture decides whether the listener exists at all, which is settled at start (as Istio settles

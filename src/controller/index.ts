@@ -1,4 +1,13 @@
+export { ControllerAdminSource } from './admin-source.js';
+export {
+  type AllocationStore,
+  ControlPlane,
+  type ControlPlaneOptions,
+  type OnSnapshot,
+  type ResourceSource,
+} from './control-plane.js';
 export { Controller, type ControllerOptions } from './controller.js';
+export { StateFileStore } from './file-store.js';
 export { type LiveUpdate, LiveView } from './live.js';
 export {
   defaultStateFile,
@@ -7,6 +16,7 @@ export {
   legacyStateFile,
   loadView,
 } from './load.js';
+export { MeshViews, type MeshViewsOptions } from './mesh-views.js';
 export type { ViewUpdate } from './messages.js';
 export { type AppliedView, ControllerWorker, type ControllerWorkerOptions } from './remote.js';
 export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';

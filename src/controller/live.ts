@@ -11,23 +11,11 @@ import {
   VipAllocator,
   type VipRanges,
 } from '../allocate/index.js';
-import {
-  effectiveConfig,
-  type Resource,
-  type Resources,
-  type ServiceEntry,
-  type Workload,
-} from '../model/index.js';
-import {
-  diffTables,
-  nameGivers,
-  TableBuilder,
-  type TableChange,
-  type TableDiff,
-  type TableRecords,
-} from '../nametable/index.js';
+import { effectiveConfig, type Resources, type ServiceEntry, type Workload } from '../model/index.js';
+import { changeToDiff, diffTables, TableBuilder, type TableDiff } from '../nametable/index.js';
 import type { SnapshotChange } from '../sources/index.js';
 import type { VipRoute } from '../vip/index.js';
+import { GiverSet, isEntry } from './givers.js';
 import type { KeyedDiff, ServedVips } from './messages.js';
 import { KeyedMirror } from './mirror.js';
 import { hostRoutes } from './routes.js';
@@ -58,10 +46,7 @@ export class LiveView {
   #allocation: Allocation | undefined;
   #builder: TableBuilder | undefined;
   #shape: string | undefined;
-  /** The snapshot's objects that give names (Services, endpoints, entries), by identity. */
-  #givers = new Set<Resource>();
-  /** The source's number of the snapshot last taken: a delta from it can be trusted. */
-  #seq: number | undefined;
+  readonly #givers = new GiverSet();
   /** The snapshot's entries by namespace/name. */
   readonly #entries = new Map<string, ServiceEntry>();
   readonly #sentVips = new KeyedMirror<ServedVips>();
@@ -78,7 +63,7 @@ export class LiveView {
     health: { now: number; failedFiles?: ReadonlySet<string> },
     change?: SnapshotChange,
   ): LiveUpdate {
-    const { removed, added } = this.#changed(res, change);
+    const { removed, added } = this.#givers.take(res, change);
     const first = this.#allocation === undefined;
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
     for (const se of entries.removed)
@@ -101,7 +86,7 @@ export class LiveView {
     let diff: TableDiff;
     if (!whole && this.#builder) {
       const vipsChanged = !withVips ? [] : allocated.changed === 'all' ? this.#allKeys() : allocated.changed;
-      diff = toDiff(this.#builder.update({ removed, added, vipsChanged }), this.#builder.records);
+      diff = changeToDiff(this.#builder.update({ removed, added, vipsChanged }), this.#builder.records);
     } else {
       const old = this.#builder?.records;
       // The lookup reads the latest allocation, so the builder outlives one update.
@@ -109,7 +94,7 @@ export class LiveView {
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
       const builder = new TableBuilder(opts.scope, lookup);
-      builder.update({ added: this.#givers });
+      builder.update({ added: this.#givers.all });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
@@ -140,40 +125,9 @@ export class LiveView {
     };
   }
 
-  /**
-   * The name-giving objects that left and came: from the source's delta when it follows the snapshot
-   * taken last (an edit costs what it touched), else by comparing the two snapshots whole.
-   */
-  #changed(res: Resources, change: SnapshotChange | undefined): { removed: Resource[]; added: Resource[] } {
-    const delta = change?.delta;
-    const trusted = delta !== undefined && this.#seq !== undefined && delta.base === this.#seq;
-    this.#seq = change?.seq;
-    if (trusted) {
-      const removed = delta.removed.filter((r) => this.#givers.delete(r));
-      const added = delta.added.filter(isGiver);
-      for (const r of added) this.#givers.add(r);
-      return { removed, added };
-    }
-    const givers = new Set<Resource>(nameGivers(res));
-    const removed = [...this.#givers].filter((r) => !givers.has(r));
-    const added = [...givers].filter((r) => !this.#givers.has(r));
-    this.#givers = givers;
-    return { removed, added };
-  }
-
   #allKeys(): string[] {
     return [...this.#entries.values()].flatMap(hostKeys);
   }
-}
-
-function isGiver(r: Resource): boolean {
-  return (
-    r.kind === 'Service' || r.kind === 'ServiceEntry' || r.kind === 'EndpointSlice' || r.kind === 'Endpoints'
-  );
-}
-
-function isEntry(r: Resource): r is ServiceEntry {
-  return r.kind === 'ServiceEntry';
 }
 
 function hostKeys(se: ServiceEntry): string[] {
@@ -192,14 +146,3 @@ function routesOf(h: HostVips | undefined): VipRoute[] | undefined {
 }
 
 /** The changed names with their records, as the agent takes them. */
-function toDiff(change: TableChange, records: TableRecords): TableDiff {
-  const diff: TableDiff = {
-    set: change.set.map((key) => [key, records.exact.get(key)!]),
-    remove: change.remove,
-  };
-  if (change.wildcards) {
-    diff.wildcards = [...records.wildcards];
-    diff.searchWildcards = [...records.searchWildcards];
-  }
-  return diff;
-}

@@ -46,12 +46,26 @@ export interface TableChange {
   wildcards: boolean;
 }
 
+/**
+ * A host as a controller's name table gives it (the agent's side of xDS): the addresses, or the name it
+ * points at, already merged and filtered for this workload.
+ */
+export interface GivenHost {
+  kind: EntryKind;
+  ips: readonly string[];
+  /** An ExternalName's target. */
+  external?: string;
+  origin: string;
+}
+
 /** Resources that left and came (by object identity), and hosts whose VIPs moved. */
 export interface ResourceChange {
   removed?: Iterable<Resource>;
   added?: Iterable<Resource>;
   /** `allocationKey`s (`namespace/name/host`) whose VIPs changed. */
   vipsChanged?: Iterable<string>;
+  /** Hosts given directly (`*.suffix` for wildcards), undefined for gone: what an agent's xDS table holds. */
+  hosts?: Iterable<[string, GivenHost | undefined]>;
 }
 
 function origin(kind: string, ns: string, name: string, source: SourceRef): string {
@@ -80,7 +94,7 @@ function bySource(a: { source: SourceRef }, b: { source: SourceRef }): number {
 }
 
 /** SPEC §3.7: `exportTo` `*` (default), `.` (own namespace) or namespace names. */
-function visible(se: ServiceEntry, namespace: string): boolean {
+export function visible(se: ServiceEntry, namespace: string): boolean {
   const to = se.exportTo.length === 0 ? ['*'] : se.exportTo;
   return to.some((t) => t === '*' || t === namespace || (t === '.' && se.meta.namespace === namespace));
 }
@@ -162,6 +176,9 @@ export class TableBuilder {
   readonly #endpointHosts = new Map<string, Set<string>>();
   /** The reverse: an endpoint hostname → the Service host that gives it. */
   readonly #endpointOwner = new Map<string, string>();
+  /** Hosts given directly (ResourceChange.hosts) by FQDN, and wildcards by their suffix. */
+  readonly #given = new Map<string, Host>();
+  readonly #givenWild = new Map<string, Host>();
 
   // What follows from them.
   readonly #drafts = new Map<string, Host>();
@@ -186,6 +203,7 @@ export class TableBuilder {
     const wild = new Set<string>();
     for (const r of change.removed ?? []) this.#index(r, false, hosts, services, wild);
     for (const r of change.added ?? []) this.#index(r, true, hosts, services, wild);
+    for (const [name, given] of change.hosts ?? []) this.#give(name, given, hosts, wild);
     for (const key of change.vipsChanged ?? []) {
       const host = toFqdn(key.slice(key.lastIndexOf('/') + 1));
       if (host.startsWith('*.')) wild.add(host.slice(2));
@@ -256,6 +274,19 @@ export class TableBuilder {
     }
   }
 
+  #give(name: string, given: GivenHost | undefined, hosts: Set<string>, wild: Set<string>): void {
+    const fqdn = toFqdn(name);
+    const isWild = fqdn.startsWith('*.');
+    const key = isWild ? fqdn.slice(2) : fqdn;
+    const index = isWild ? this.#givenWild : this.#given;
+    if (given) {
+      const d = draft(given.kind, given.origin, given.ips);
+      if (given.external !== undefined) d.external = toFqdn(given.external);
+      index.set(key, finish(d)!);
+    } else index.delete(key);
+    (isWild ? wild : hosts).add(key);
+  }
+
   #serviceHost(namespace: string, name: string): string {
     return toFqdn(`${name}.${namespace}.svc.${this.#scope.clusterDomain}`);
   }
@@ -319,7 +350,7 @@ export class TableBuilder {
       if (ownerSvc) d = this.#endpointDraft(host, ownerSvc);
     }
     // SPEC §3.4: a Kubernetes Service owns its host; ServiceEntries for one host merge their IPs.
-    return finish(d ?? this.#entryDraft(this.#entries.get(host), host, 'host'));
+    return finish(d ?? this.#entryDraft(this.#entries.get(host), host, 'host')) ?? this.#given.get(host);
   }
 
   #serviceDraft(svc: Service): Draft | undefined {
@@ -470,7 +501,9 @@ export class TableBuilder {
     let changed = false;
     for (const suffix of suffixes) {
       const before = this.records.wildcards.get(nameToKey(suffix));
-      const d = finish(this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard'));
+      const d =
+        finish(this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard')) ??
+        this.#givenWild.get(suffix);
       const after = d && toRecord(`*.${suffix}`, d, 'wildcard');
       if (before === undefined ? after === undefined : after !== undefined && sameRecord(before, after))
         continue;

@@ -2,7 +2,7 @@
 // worker thread, later over the xDS stream): an edit of one file sends the few names it changed, not
 // the table.
 import type { TableRecords } from './build.js';
-import { sameRecord } from './builder.js';
+import { sameRecord, type TableChange } from './builder.js';
 import type { TableRecord } from './entry.js';
 import type { SearchWildcard, Slicer } from './table.js';
 
@@ -49,6 +49,19 @@ export function diffTables(before: TableRecords | undefined, after: TableRecords
     x.searchSuffixKey === y.searchSuffixKey && sameRecord(x.record, y.record);
   if (!before || !sameMap(before.searchWildcards, after.searchWildcards, sameSearch))
     diff.searchWildcards = [...after.searchWildcards];
+  return diff;
+}
+
+/** What a builder's `update` changed, as the diff that applies it to the table built before. */
+export function changeToDiff(change: TableChange, records: TableRecords): TableDiff {
+  const diff: TableDiff = {
+    set: change.set.map((key) => [key, records.exact.get(key)!]),
+    remove: change.remove,
+  };
+  if (change.wildcards) {
+    diff.wildcards = [...records.wildcards];
+    diff.searchWildcards = [...records.searchWildcards];
+  }
   return diff;
 }
 

@@ -13,6 +13,7 @@ import {
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../defaults.js';
 import { backoffDelay } from './backoff.js';
+import { workloadConfigFromResources } from './config-codec.js';
 import {
   ADS_METHOD_PATH,
   type DiscoveryRequest,
@@ -22,9 +23,9 @@ import {
   NACK_CODE,
 } from './messages.js';
 import { nameTableFromResources } from './nametable-codec.js';
-import { NAME_TABLE_TYPE_URL, VIP_ROUTES_TYPE_URL } from './proto.js';
+import { NAME_TABLE_TYPE_URL, VIP_ROUTES_TYPE_URL, WORKLOAD_CONFIG_TYPE_URL } from './proto.js';
 import { listenAddress } from './target.js';
-import type { XdsNameTable, XdsNode, XdsResource, XdsVipRoute } from './types.js';
+import type { XdsNameTable, XdsNode, XdsResource, XdsVipRoute, XdsWorkloadConfig } from './types.js';
 import { vipRoutesFromResources } from './vip-codec.js';
 
 export interface AdsClientTls {
@@ -45,7 +46,11 @@ export interface AdsClientOptions {
   target: string;
   node: XdsNode;
   tls?: AdsClientTls;
-  /** Each handler given subscribes its type. */
+  /**
+   * Each handler given subscribes its type. The workload config is subscribed first, so a controller
+   * that serves it answers it before the first name table.
+   */
+  onWorkloadConfig?: XdsHandler<XdsWorkloadConfig>;
   onNameTable?: XdsHandler<XdsNameTable>;
   onVipRoutes?: XdsHandler<XdsVipRoute[]>;
   backoffInitialMs?: number;
@@ -87,7 +92,12 @@ export class AdsClient {
 
   constructor(private readonly options: AdsClientOptions) {
     listenAddress(options.target); // a bad flag fails here, not on the first connect
-    const { onNameTable, onVipRoutes } = options;
+    const { onWorkloadConfig, onNameTable, onVipRoutes } = options;
+    if (onWorkloadConfig) {
+      this.handlers.set(WORKLOAD_CONFIG_TYPE_URL, async (r, v) =>
+        onWorkloadConfig(workloadConfigFromResources(r), v),
+      );
+    }
     if (onNameTable) {
       this.handlers.set(NAME_TABLE_TYPE_URL, async (r, v) => onNameTable(nameTableFromResources(r), v));
     }

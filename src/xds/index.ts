@@ -1,5 +1,6 @@
 // The controller <-> agent protocol (DESIGN.md module map: xds/). Envoy's ADS stream carrying Istio's
 // NameTable and our VipRoutes; the .proto files are in proto/ at the package root.
+export { AgentNameTable } from './agent-table.js';
 export { backoffDelay } from './backoff.js';
 export {
   AdsClient,
@@ -9,13 +10,19 @@ export {
   type XdsHandler,
 } from './client.js';
 export {
+  decodeWorkloadConfig,
+  encodeWorkloadConfig,
+  workloadConfigFromResources,
+  workloadConfigResource,
+} from './config-codec.js';
+export {
   decodeNameTable,
   encodeNameTable,
   nameTableFromResources,
   nameTableResource,
 } from './nametable-codec.js';
 export { type AgentIdentity, agentNode, type NodeView, nodeView } from './node.js';
-export { NAME_TABLE_TYPE_URL, protoDir, VIP_ROUTES_TYPE_URL } from './proto.js';
+export { NAME_TABLE_TYPE_URL, protoDir, VIP_ROUTES_TYPE_URL, WORKLOAD_CONFIG_TYPE_URL } from './proto.js';
 export { contentVersion, ResourcePublisher, type XdsSnapshot, type XdsSubscription } from './publisher.js';
 export { AdsServer, type AdsServerOptions, type XdsTls } from './server.js';
 export type { AdsStreamInfo, AdsTypeState } from './server-stream.js';
@@ -26,7 +33,9 @@ export type {
   XdsRegistry,
   XdsResolution,
   XdsResource,
+  XdsSetting,
   XdsVipBackend,
   XdsVipRoute,
+  XdsWorkloadConfig,
 } from './types.js';
 export { decodeVipRoutes, encodeVipRoutes, vipRoutesFromResources, vipRoutesResource } from './vip-codec.js';

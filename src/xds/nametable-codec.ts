@@ -11,7 +11,7 @@ const MAX_HOST_LENGTH = 253;
 
 export function encodeNameTable(table: XdsNameTable): Uint8Array {
   const { nameTable } = xdsMessages();
-  const wire: Record<string, Partial<WireNameInfo>> = {};
+  const wire: Record<string, Record<string, unknown>> = {};
   for (const [host, info] of table) {
     wire[host] = {
       ips: info.ips,
@@ -19,6 +19,8 @@ export function encodeNameTable(table: XdsNameTable): Uint8Array {
       shortname: info.shortname ?? '',
       namespace: info.namespace ?? '',
       altHosts: info.altHosts,
+      meshdnsExternalName: info.externalName ?? '',
+      meshdnsOrigin: info.origin ?? '',
     };
   }
   return nameTable.encode(nameTable.fromObject({ table: wire })).finish();
@@ -68,13 +70,18 @@ export function nameTableFromResources(resources: readonly XdsResource[]): XdsNa
 /** One name form inside (STYLE): lower case, no trailing dot, as Istio keys its table. */
 function hostKey(key: string): string {
   const host = key.toLowerCase().replace(/\.$/, '');
-  if (host === '' || host.length > MAX_HOST_LENGTH || /\s/.test(host)) {
+  if (!isHostName(host)) {
     throw new MeshdnsError(
       'MESHDNS_XDS_INVALID',
       `NameTable: host ${JSON.stringify(key)} is not a host name`,
     );
   }
   return host;
+}
+
+function isHostName(name: string): boolean {
+  const host = name.replace(/\.$/, '');
+  return host !== '' && host.length <= MAX_HOST_LENGTH && !/\s/.test(host);
 }
 
 function nameInfo(host: string, wire: WireNameInfo): XdsNameInfo {
@@ -90,6 +97,16 @@ function nameInfo(host: string, wire: WireNameInfo): XdsNameInfo {
   const info: XdsNameInfo = { ips, registry: registry(host, wire.registry), altHosts: wire.altHosts };
   if (wire.shortname) info.shortname = wire.shortname;
   if (wire.namespace) info.namespace = wire.namespace;
+  if (wire.externalName) {
+    if (ips.length > 0 || !isHostName(wire.externalName)) {
+      throw new MeshdnsError(
+        'MESHDNS_XDS_INVALID',
+        `NameTable host ${host}: externalName ${JSON.stringify(wire.externalName)} ${ips.length > 0 ? 'given with ips' : 'is not a host name'}`,
+      );
+    }
+    info.externalName = wire.externalName.toLowerCase().replace(/\.$/, '');
+  }
+  if (wire.origin) info.origin = wire.origin;
   return info;
 }
 

@@ -12,6 +12,8 @@ const REGISTRY = (2 << 3) | 2;
 const SHORTNAME = (3 << 3) | 2;
 const NAMESPACE = (4 << 3) | 2;
 const ALT_HOSTS = (5 << 3) | 2;
+const EXTERNAL_NAME = (1001 << 3) | 2;
+const ORIGIN = (1002 << 3) | 2;
 
 export interface WireNameInfo {
   ips: string[];
@@ -19,6 +21,8 @@ export interface WireNameInfo {
   shortname: string;
   namespace: string;
   altHosts: string[];
+  externalName: string;
+  origin: string;
 }
 
 /** Host → info as on the wire, unchecked. Throws a RangeError on truncated bytes. */
@@ -42,7 +46,7 @@ function end(r: protobuf.Reader): number {
 
 function readEntry(r: protobuf.Reader, stop: number): [string, WireNameInfo] {
   let key = '';
-  let info: WireNameInfo = { ips: [], registry: '', shortname: '', namespace: '', altHosts: [] };
+  let info: WireNameInfo = emptyInfo();
   while (r.pos < stop) {
     const tag = r.uint32();
     if (tag === KEY) key = r.string();
@@ -52,8 +56,12 @@ function readEntry(r: protobuf.Reader, stop: number): [string, WireNameInfo] {
   return [key, info];
 }
 
+function emptyInfo(): WireNameInfo {
+  return { ips: [], registry: '', shortname: '', namespace: '', altHosts: [], externalName: '', origin: '' };
+}
+
 function readInfo(r: protobuf.Reader, stop: number): WireNameInfo {
-  const info: WireNameInfo = { ips: [], registry: '', shortname: '', namespace: '', altHosts: [] };
+  const info: WireNameInfo = emptyInfo();
   while (r.pos < stop) {
     const tag = r.uint32();
     if (tag === IPS) info.ips.push(r.string());
@@ -61,6 +69,8 @@ function readInfo(r: protobuf.Reader, stop: number): WireNameInfo {
     else if (tag === SHORTNAME) info.shortname = r.string();
     else if (tag === NAMESPACE) info.namespace = r.string();
     else if (tag === ALT_HOSTS) info.altHosts.push(r.string());
+    else if (tag === EXTERNAL_NAME) info.externalName = r.string();
+    else if (tag === ORIGIN) info.origin = r.string();
     else r.skipType(tag & 7);
   }
   return info;

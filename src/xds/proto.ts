@@ -19,6 +19,7 @@ const FILES = [
   'envoy/service/discovery/v3/discovery.proto',
   'envoy/service/discovery/v3/ads.proto',
   'istio/networking/nds/v1/nds.proto',
+  'meshdns/v1/config.proto',
   'meshdns/v1/vip.proto',
 ];
 /** dist/src/xds is three levels below the package root, src/xds two; a few more cover odd layouts. */
@@ -26,6 +27,7 @@ const MAX_LEVELS_UP = 5;
 
 export const NAME_TABLE_TYPE_URL = 'type.googleapis.com/istio.networking.nds.v1.NameTable';
 export const VIP_ROUTES_TYPE_URL = 'type.googleapis.com/meshdns.v1.VipRoutes';
+export const WORKLOAD_CONFIG_TYPE_URL = 'type.googleapis.com/meshdns.v1.WorkloadConfig';
 
 /** The folder holding the .proto files of this installation. */
 export function protoDir(): string {
@@ -47,6 +49,7 @@ export interface XdsMessages {
   discoveryResponse: protobuf.Type;
   nameTable: protobuf.Type;
   vipRoutes: protobuf.Type;
+  workloadConfig: protobuf.Type;
 }
 
 let loaded: XdsMessages | undefined;
@@ -72,6 +75,7 @@ export function xdsMessages(): XdsMessages {
     discoveryResponse: root.lookupType('envoy.service.discovery.v3.DiscoveryResponse'),
     nameTable: root.lookupType('istio.networking.nds.v1.NameTable'),
     vipRoutes: root.lookupType('meshdns.v1.VipRoutes'),
+    workloadConfig: root.lookupType('meshdns.v1.WorkloadConfig'),
   };
   return loaded;
 }

@@ -11,6 +11,10 @@ export interface XdsNameInfo {
   shortname?: string;
   namespace?: string;
   altHosts: string[];
+  /** meshdns only: a Kubernetes ExternalName service's target (lower case, no trailing dot). */
+  externalName?: string;
+  /** meshdns only: what gave the name, for explain and /debug. */
+  origin?: string;
 }
 
 /** Host (lower case, no trailing dot, as Istio sends it) → what it resolves to. */
@@ -33,6 +37,19 @@ export interface XdsVipRoute {
   endpoints: XdsVipBackend[];
   hostPort: number;
   origin: string;
+}
+
+/** One effective setting and where it came from (model's Setting, as it travels). */
+export interface XdsSetting {
+  value: boolean;
+  origin: string;
+  detail: string;
+}
+
+/** A workload's effective DNS settings (meshdns.v1.WorkloadConfig). */
+export interface XdsWorkloadConfig {
+  dnsCapture: XdsSetting;
+  dnsAutoAllocate: XdsSetting;
 }
 
 /** A google.protobuf.Any: a resource as it travels, decoded only by whoever knows its type. */

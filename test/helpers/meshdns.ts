@@ -42,8 +42,8 @@ const servers = new Map<number, Running>();
 export function startCli(args: string[], opts: { detached?: boolean; command?: string[] } = {}): Running {
   const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
   // Several agents run at once in some tests: each gets its own admin port unless the test picks one.
-  const admin =
-    args[0] === 'serve' && !args.includes('--admin-listen') ? ['--admin-listen', '127.0.0.1:0'] : [];
+  const daemon = ['serve', 'agent', 'controller'].includes(args[0] ?? '');
+  const admin = daemon && !args.includes('--admin-listen') ? ['--admin-listen', '127.0.0.1:0'] : [];
   const child = spawn(cmd, [...pre, ...args, ...admin], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,7 +68,9 @@ export function startCli(args: string[], opts: { detached?: boolean; command?: s
       return exited;
     },
   };
-  const listen = args[0] === 'serve' ? args[args.indexOf('--dns-listen') + 1] : undefined;
+  const listen = ['serve', 'agent'].includes(args[0] ?? '')
+    ? args[args.indexOf('--dns-listen') + 1]
+    : undefined;
   const port = Number(listen?.slice(listen.lastIndexOf(':') + 1));
   if (args.includes('--dns-listen') && port > 0) servers.set(port, running);
   return running;

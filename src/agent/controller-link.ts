@@ -1,0 +1,114 @@
+// The agent's link to a controller (`meshdns agent --controller`): an ADS stream whose name tables
+// become the agent's answering table and whose routes become its VIP proxy's. A table is applied in
+// slices (the agent keeps answering), then acknowledged; one that does not decode is refused (NACK) and
+// the agent stays on its last good table. While the controller is away the last table keeps answering.
+import type { Logger } from 'pino';
+import type { HostVips } from '../allocate/index.js';
+import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
+import type { VipRoute } from '../vip/index.js';
+import {
+  AdsClient,
+  type AdsClientState,
+  type AdsClientTls,
+  AgentNameTable,
+  type XdsNode,
+  type XdsVipRoute,
+  type XdsWorkloadConfig,
+} from '../xds/index.js';
+import type { Agent } from './agent.js';
+
+export interface ControllerLinkOptions {
+  agent: Agent;
+  /** The controller, host:port. */
+  target: string;
+  node: XdsNode;
+  tls?: AdsClientTls;
+  scope: TableScope;
+  logger: Logger;
+  /** The controller's settings for this workload, on each change (before the first table). */
+  onConfig?: (config: XdsWorkloadConfig) => void | Promise<void>;
+  /** Called once, after the first table is applied. */
+  onFirstTable?: () => void;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+/** Longest one slice of table work may keep the event loop from answering. */
+const SLICE_MS = 4;
+
+export class ControllerLink {
+  readonly #opts: ControllerLinkOptions;
+  readonly #client: AdsClient;
+  readonly #slicer: Slicer = timeSlicer(SLICE_MS);
+  readonly #names: AgentNameTable;
+  #table = NameTable.empty();
+  #tables = 0;
+  #config: XdsWorkloadConfig | undefined;
+
+  constructor(opts: ControllerLinkOptions) {
+    this.#opts = opts;
+    this.#names = new AgentNameTable(opts.scope);
+    this.#client = new AdsClient({
+      target: opts.target,
+      node: opts.node,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      logger: opts.logger,
+      ...(opts.backoffInitialMs !== undefined ? { backoffInitialMs: opts.backoffInitialMs } : {}),
+      ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
+      onWorkloadConfig: async (config) => {
+        this.#config = config;
+        await opts.onConfig?.(config);
+      },
+      onNameTable: async (table, version) => {
+        await this.#apply(this.#names.update(table));
+        opts.logger.info({ version, hosts: table.size }, 'name table from the controller');
+        if (this.#tables++ === 0) opts.onFirstTable?.();
+      },
+      onVipRoutes: (routes) => this.#setRoutes(routes),
+    });
+  }
+
+  get scope(): TableScope {
+    return this.#names.scope;
+  }
+
+  get config(): XdsWorkloadConfig | undefined {
+    return this.#config;
+  }
+
+  async start(): Promise<void> {
+    await this.#client.start();
+  }
+
+  status(): AdsClientState & { tables: number } {
+    return { ...this.#client.status(), tables: this.#tables };
+  }
+
+  /** New search domains (SIGHUP): every name's derived forms are recomputed. */
+  async rescope(scope: TableScope): Promise<void> {
+    await this.#apply(this.#names.rescope(scope));
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  async #apply(diff: Parameters<NameTable['withDiff']>[0]): Promise<void> {
+    this.#table = await this.#table.withDiff(diff, this.#slicer);
+    this.#opts.agent.setTable(this.#table);
+  }
+
+  async #setRoutes(routes: XdsVipRoute[]): Promise<void> {
+    // /debug/vips lists each host once with its addresses, as serve shows its allocation.
+    const hosts = new Map<string, Omit<HostVips, 'entry'>>();
+    for (const r of routes) {
+      const [namespace = '', name = ''] = r.origin.replace(/^ServiceEntry /, '').split('/');
+      const key = `${namespace}/${name}/${r.host}`;
+      const h = hosts.get(key) ?? { namespace, name, host: r.host, state: 'allocated' as const };
+      if (r.vip.includes(':')) h.v6 = r.vip;
+      else h.v4 = r.vip;
+      hosts.set(key, h);
+    }
+    await this.#opts.agent.setVips([...hosts.values()], routes as VipRoute[]);
+  }
+}

@@ -1,0 +1,141 @@
+// `meshdns controller`: resources from a source (a manifests folder, or the Kubernetes API) → one VIP
+// allocation for the mesh → a table per kind of workload (mesh-views.ts) → an xDS stream to every agent.
+// The allocation store is the state file (folder) or each ServiceEntry's status (Kubernetes).
+import type { Logger } from 'pino';
+import type { Allocation, StoredAllocation, VipRanges } from '../allocate/index.js';
+import type { MeshdnsError } from '../errors.js';
+import type { MeshSettings, Resources } from '../model/index.js';
+import type { SnapshotChange } from '../sources/index.js';
+import { AdsServer, type AdsServerOptions } from '../xds/index.js';
+import { MeshViews } from './mesh-views.js';
+import { ProblemLog } from './problems.js';
+
+/** What the control plane reads resources from; ManifestSource and KubeSource both fit. */
+export interface ResourceSource {
+  /** Resolves once the first snapshot went to `onChange`. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OnSnapshot = (
+  snapshot: Resources,
+  errors: MeshdnsError[],
+  failedFiles: ReadonlySet<string>,
+  change: SnapshotChange,
+) => void;
+
+/** Where allocations persist. */
+export interface AllocationStore {
+  /** What was allocated before; called once, before the first snapshot. */
+  load(): Promise<StoredAllocation[]>;
+  /** The allocation changed what is to persist. */
+  save(allocation: Allocation): void;
+  close(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  /** Makes the source, handing it the callback for its snapshots. */
+  source: (onChange: OnSnapshot) => ResourceSource;
+  store: AllocationStore;
+  ranges: VipRanges;
+  graceMs: number;
+  meshConfig?: MeshSettings;
+  xds: Omit<AdsServerOptions, 'subscribe' | 'logger'>;
+  logger: Logger;
+  /** Names the source in logs: the folder, or "the Kubernetes API". */
+  origin: string;
+}
+
+export class ControlPlane {
+  readonly #opts: ControlPlaneOptions;
+  readonly #problems: ProblemLog;
+  #views: MeshViews | undefined;
+  #server: AdsServer | undefined;
+  #source: ResourceSource | undefined;
+  #builds = 0;
+
+  constructor(opts: ControlPlaneOptions) {
+    this.#opts = opts;
+    this.#problems = new ProblemLog(opts.logger);
+  }
+
+  #listening = false;
+
+  /** The xDS port (0 before start). */
+  get port(): number {
+    return this.#listening ? this.#server!.address().port : 0;
+  }
+
+  get views(): MeshViews | undefined {
+    return this.#views;
+  }
+
+  /** Snapshots taken so far. */
+  get builds(): number {
+    return this.#builds;
+  }
+
+  /** Loads the allocations, takes the first snapshot, then serves agents (never from an empty table). */
+  async start(): Promise<void> {
+    const { logger } = this.#opts;
+    const previous = await this.#opts.store.load();
+    this.#views = new MeshViews({
+      ranges: this.#opts.ranges,
+      previous,
+      graceMs: this.#opts.graceMs,
+      ...(this.#opts.meshConfig ? { meshConfig: this.#opts.meshConfig } : {}),
+    });
+    const views = this.#views;
+    this.#source = this.#opts.source((snapshot, errors, failedFiles, change) =>
+      this.#take(views, snapshot, errors, failedFiles, change),
+    );
+    await this.#source.start();
+    this.#server = new AdsServer({
+      ...this.#opts.xds,
+      logger,
+      subscribe: (node) => {
+        logger.debug({ node: node.id }, 'agent connected');
+        return views.subscribe(node);
+      },
+    });
+    await this.#server.start();
+    this.#listening = true;
+    logger.info(
+      { xds: `${this.#opts.xds.listen}`, port: this.port, source: this.#opts.origin },
+      'serving agents',
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#server?.close();
+    await this.#source?.close();
+    await this.#opts.store.close();
+  }
+
+  #take(
+    views: MeshViews,
+    snapshot: Resources,
+    errors: MeshdnsError[],
+    failedFiles: ReadonlySet<string>,
+    change: SnapshotChange,
+  ): void {
+    // A file that failed to load hides its entries without deleting them: their VIPs are held.
+    const update = views.update(snapshot, { now: Date.now(), failedFiles }, change);
+    this.#builds++;
+    if (update.stateChanged) this.#opts.store.save(update.allocation);
+    this.#problems.report([...errors, ...update.allocation.errors]);
+    this.#opts.logger.info(
+      {
+        entries: snapshot.serviceEntries.length,
+        services: snapshot.services.length,
+        vips: update.allocation.hosts.filter((h) => h.v4 !== undefined || h.v6 !== undefined).length,
+        held: update.allocation.held.length,
+        views: views.views().length,
+        viewsChanged: update.viewsChanged,
+        errors: errors.length,
+        source: this.#opts.origin,
+      },
+      'tables built',
+    );
+  }
+}

@@ -1,0 +1,329 @@
+// The controller's views for every agent (issue 10 item 3): one VIP allocation for the mesh, and one
+// name table per kind of workload — what a table holds depends only on the workload's namespace
+// (`exportTo`), its cluster domain and whether it answers with VIPs (capture and auto-allocation on),
+// so every agent of one kind shares one table, built once, kept up to date one change at a time and
+// encoded once per change. An agent's own settings (its node metadata, the mesh config) pick its kind;
+// a change of the mesh config can move it to another.
+import {
+  type Allocation,
+  allocationKey,
+  type StoredAllocation,
+  VipAllocator,
+  type VipRanges,
+} from '../allocate/index.js';
+import {
+  DNS_AUTO_ALLOCATE,
+  DNS_CAPTURE,
+  type EffectiveConfig,
+  effectiveConfig,
+  type MeshSettings,
+  type Resources,
+  type ServiceEntry,
+  type Setting,
+} from '../model/index.js';
+import { TableBuilder, visibleTo } from '../nametable/index.js';
+import type { SnapshotChange } from '../sources/index.js';
+import {
+  NAME_TABLE_TYPE_URL,
+  type NodeView,
+  nameTableResource,
+  nodeView,
+  ResourcePublisher,
+  VIP_ROUTES_TYPE_URL,
+  vipRoutesResource,
+  WORKLOAD_CONFIG_TYPE_URL,
+  workloadConfigResource,
+  type XdsNode,
+  type XdsSetting,
+  type XdsSnapshot,
+  type XdsSubscription,
+  type XdsVipRoute,
+} from '../xds/index.js';
+import { GiverSet, isEntry } from './givers.js';
+import { hostRoutes } from './routes.js';
+import { XdsTableMirror } from './xds-table.js';
+
+export interface MeshViewsOptions {
+  ranges: VipRanges;
+  /** What was allocated before (state file, or `status.addresses`). */
+  previous: readonly StoredAllocation[];
+  /** How long an absent ServiceEntry keeps its VIPs. */
+  graceMs: number;
+  /** `--mesh-config`: used instead of the resources' MeshConfigs. */
+  meshConfig?: MeshSettings;
+}
+
+export interface MeshUpdate {
+  allocation: Allocation;
+  /** The allocations to persist changed. */
+  stateChanged: boolean;
+  /** Views whose table or routes changed (each shared by its agents). */
+  viewsChanged: number;
+}
+
+interface ViewShape {
+  namespace: string;
+  clusterDomain: string;
+  withVips: boolean;
+}
+
+const shapeKey = (s: ViewShape) => `${s.namespace}|${s.clusterDomain}|${s.withVips}`;
+
+/** One kind of workload's table and routes, shared by its agents. */
+class MeshView {
+  readonly publisher = new ResourcePublisher();
+  readonly mirror: XdsTableMirror;
+  builder: TableBuilder;
+  agents = 0;
+
+  constructor(
+    readonly shape: ViewShape,
+    views: MeshViews,
+  ) {
+    this.mirror = new XdsTableMirror(shape.clusterDomain);
+    this.builder = views.newBuilder(shape);
+  }
+}
+
+export class MeshViews {
+  readonly #opts: MeshViewsOptions;
+  readonly #allocator: VipAllocator;
+  readonly #givers = new GiverSet();
+  readonly #views = new Map<string, MeshView>();
+  readonly #nodes = new Set<NodeSubscription>();
+  #res: Resources | undefined;
+  #allocation: Allocation | undefined;
+  /** The entries by namespace/name, for the routes of a view. */
+  readonly #entries = new Map<string, ServiceEntry>();
+
+  constructor(opts: MeshViewsOptions) {
+    this.#opts = opts;
+    this.#allocator = new VipAllocator(opts.ranges, opts.previous);
+  }
+
+  /** The allocation of the last update (undefined before the first). */
+  get allocation(): Allocation | undefined {
+    return this.#allocation;
+  }
+
+  /** Kinds of workload with a table now, and the agents on them (for /debug and tests). */
+  views(): { namespace: string; clusterDomain: string; withVips: boolean; agents: number; names: number }[] {
+    return [...this.#views.values()].map((v) => ({
+      ...v.shape,
+      agents: v.agents,
+      names: v.mirror.table.size,
+    }));
+  }
+
+  /** Takes a new snapshot: allocates, then brings every view up to date and publishes what changed. */
+  update(
+    res: Resources,
+    health: { now: number; failedFiles?: ReadonlySet<string> },
+    change?: SnapshotChange,
+  ): MeshUpdate {
+    const first = this.#allocation === undefined;
+    const { removed, added } = this.#givers.take(res, change);
+    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
+    for (const se of entries.removed) {
+      const key = `${se.meta.namespace}/${se.meta.name}`;
+      if (this.#entries.get(key) === se) this.#entries.delete(key);
+    }
+    for (const se of entries.added) this.#entries.set(`${se.meta.namespace}/${se.meta.name}`, se);
+    const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
+      ...health,
+      graceMs: this.#opts.graceMs,
+    });
+    this.#allocation = allocated.allocation;
+    const meshChanged = this.#res === undefined || this.#res.mesh !== res.mesh;
+    this.#res = res;
+
+    const vipsChanged = allocated.changed === 'all' ? this.#allKeys() : [...allocated.changed];
+    const routesTouched = vipsChanged.length > 0 || entries.removed.length + entries.added.length > 0;
+    let viewsChanged = 0;
+    for (const view of this.#views.values()) {
+      const change = view.builder.update({
+        removed,
+        added,
+        vipsChanged: view.shape.withVips ? vipsChanged : [],
+      });
+      let changed = view.mirror.apply(change, view.builder.records);
+      if (changed) this.#publishTable(view);
+      if (routesTouched && view.shape.withVips) changed = this.#publishRoutes(view) || changed;
+      if (changed) viewsChanged++;
+    }
+    // The mesh config decides the settings of agents that do not set their own.
+    if (meshChanged) for (const node of this.#nodes) node.refresh();
+    return { allocation: allocated.allocation, stateChanged: allocated.stateChanged, viewsChanged };
+  }
+
+  /** One agent's stream (AdsServer's `subscribe`): its view, and its settings. */
+  subscribe(node: XdsNode): XdsSubscription {
+    if (!this.#res) throw new Error('the controller has no resources yet');
+    const sub = new NodeSubscription(nodeView(node), this);
+    this.#nodes.add(sub);
+    return sub;
+  }
+
+  /** @internal NodeSubscription's: the settings of a node under the current mesh config. */
+  configOf(node: NodeView): EffectiveConfig {
+    const proxyMetadata: Record<string, string> = {};
+    if (node.dnsCapture !== undefined) proxyMetadata[DNS_CAPTURE] = String(node.dnsCapture);
+    if (node.dnsAutoAllocate !== undefined) proxyMetadata[DNS_AUTO_ALLOCATE] = String(node.dnsAutoAllocate);
+    const [, , pod = ''] = node.id.split('~');
+    const config = effectiveConfig({
+      mesh: this.#res!.mesh,
+      meshConfig: this.#opts.meshConfig,
+      workload: {
+        kind: 'Pod',
+        meta: { name: pod.split('.')[0] ?? '', namespace: node.namespace, labels: {}, annotations: {} },
+        proxyMetadata,
+        source: { file: 'xds', doc: 0 },
+      },
+    });
+    // The node's metadata is the pod's environment, which the injector filled from its annotation.
+    const fromNode = (s: Setting, key: string): Setting =>
+      s.origin === 'workload' ? { ...s, detail: `${key} of agent ${node.id}` } : s;
+    return {
+      ...config,
+      capture: fromNode(config.capture, DNS_CAPTURE),
+      autoAllocate: fromNode(config.autoAllocate, DNS_AUTO_ALLOCATE),
+    };
+  }
+
+  /** @internal The view for a shape, made (and built whole) on first use. */
+  acquire(shape: ViewShape): MeshView {
+    const key = shapeKey(shape);
+    let view = this.#views.get(key);
+    if (!view) {
+      view = new MeshView(shape, this);
+      view.builder.update({ added: this.#givers.all });
+      view.mirror.fill(view.builder.records);
+      this.#publishTable(view);
+      this.#publishRoutes(view);
+      this.#views.set(key, view);
+    }
+    view.agents++;
+    return view;
+  }
+
+  /** @internal A view no agent uses any more is dropped: a namespace's last pod gone frees its table. */
+  release(view: MeshView): void {
+    if (--view.agents > 0) return;
+    this.#views.delete(shapeKey(view.shape));
+  }
+
+  /** @internal */
+  forget(node: NodeSubscription): void {
+    this.#nodes.delete(node);
+  }
+
+  /** @internal */
+  newBuilder(shape: ViewShape): TableBuilder {
+    // The NameTable carries hosts only: aliases and search-path forms are the agent's (no search domains).
+    const scope = { namespace: shape.namespace, clusterDomain: shape.clusterDomain, searchDomains: [] };
+    const lookup = shape.withVips
+      ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
+      : undefined;
+    return new TableBuilder(scope, lookup);
+  }
+
+  #publishTable(view: MeshView): void {
+    view.publisher.publish(NAME_TABLE_TYPE_URL, [nameTableResource(view.mirror.table)]);
+  }
+
+  /** The VIP proxy's routes for the hosts this view answers with VIPs; true when they changed. */
+  #publishRoutes(view: MeshView): boolean {
+    const routes: XdsVipRoute[] = [];
+    const allocation = this.#allocation;
+    if (view.shape.withVips && allocation) {
+      for (const h of allocation.hosts) {
+        if (!allocation.vips(h.entry, h.host) || !visibleTo(h.entry, view.shape.namespace)) continue;
+        routes.push(...(hostRoutes(h) as XdsVipRoute[]));
+      }
+    }
+    const before = view.publisher.current(VIP_ROUTES_TYPE_URL)?.version;
+    return view.publisher.publish(VIP_ROUTES_TYPE_URL, [vipRoutesResource(routes)]) !== before;
+  }
+
+  #allKeys(): string[] {
+    return [...this.#entries.values()].flatMap((se) =>
+      se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h)),
+    );
+  }
+}
+
+/** One agent's stream: its settings (its own type) and its view's table and routes. */
+class NodeSubscription implements XdsSubscription {
+  readonly #node: NodeView;
+  readonly #views: MeshViews;
+  readonly #own = new ResourcePublisher();
+  readonly #listeners = new Set<(typeUrl: string) => void>();
+  #view: MeshView;
+  #unwatchView: () => void;
+
+  constructor(node: NodeView, views: MeshViews) {
+    this.#node = node;
+    this.#views = views;
+    this.#view = views.acquire(this.#shape(this.#config()));
+    this.#unwatchView = this.#view.publisher.watch((t) => this.#notify(t));
+  }
+
+  current(typeUrl: string): XdsSnapshot | undefined {
+    return typeUrl === WORKLOAD_CONFIG_TYPE_URL
+      ? this.#own.current(typeUrl)
+      : this.#view.publisher.current(typeUrl);
+  }
+
+  watch(listener: (typeUrl: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size > 0) return;
+      this.#unwatchView();
+      this.#views.release(this.#view);
+      this.#views.forget(this);
+    };
+  }
+
+  /** The mesh config changed: new settings, perhaps another view. */
+  refresh(): void {
+    const shape = this.#shape(this.#config());
+    if (shapeKey(shape) === shapeKey(this.#view.shape)) return;
+    const old = this.#view;
+    this.#unwatchView();
+    this.#view = this.#views.acquire(shape);
+    this.#unwatchView = this.#view.publisher.watch((t) => this.#notify(t));
+    this.#views.release(old);
+    this.#notify(NAME_TABLE_TYPE_URL);
+    this.#notify(VIP_ROUTES_TYPE_URL);
+  }
+
+  #config(): EffectiveConfig {
+    const config = this.#views.configOf(this.#node);
+    const before = this.#own.current(WORKLOAD_CONFIG_TYPE_URL)?.version;
+    const after = this.#own.publish(WORKLOAD_CONFIG_TYPE_URL, [
+      workloadConfigResource({
+        dnsCapture: xdsSetting(config.capture),
+        dnsAutoAllocate: xdsSetting(config.autoAllocate),
+      }),
+    ]);
+    if (before !== undefined && after !== before) this.#notify(WORKLOAD_CONFIG_TYPE_URL);
+    return config;
+  }
+
+  #shape(config: EffectiveConfig): ViewShape {
+    return {
+      namespace: this.#node.namespace,
+      clusterDomain: this.#node.clusterDomain,
+      withVips: config.capture.value && config.autoAllocate.value,
+    };
+  }
+
+  #notify(typeUrl: string): void {
+    for (const l of this.#listeners) l(typeUrl);
+  }
+}
+
+function xdsSetting(s: Setting): XdsSetting {
+  return { value: s.value, origin: s.origin, detail: s.detail };
+}
