@@ -39,7 +39,10 @@ export interface Running {
  */
 const servers = new Map<number, Running>();
 
-export function startCli(args: string[], opts: { detached?: boolean; command?: string[] } = {}): Running {
+export function startCli(
+  args: string[],
+  opts: { detached?: boolean; command?: string[]; env?: Record<string, string> } = {},
+): Running {
   const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
   // Several agents run at once in some tests: each gets its own admin port unless the test picks one.
   const daemon = ['serve', 'agent', 'controller'].includes(args[0] ?? '');
@@ -48,6 +51,7 @@ export function startCli(args: string[], opts: { detached?: boolean; command?: s
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached,
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
   });
   let out = '';
   child.stdout?.on('data', (d) => {
