@@ -151,7 +151,8 @@ export class LeaderElector {
 
   private stepDown(why: string): void {
     this.leading = false;
-    this.logger.warn({ lease: this.leaseName }, `stopped leading: ${why}`);
+    const level = this.stopped ? 'info' : 'warn';
+    this.logger[level]({ lease: this.leaseName }, `stopped leading: ${why}`);
     this.options.onStoppedLeading?.();
   }
 

@@ -23,7 +23,7 @@ export function requestOptions(
     middleware: [
       {
         pre: (ctx: RequestContext) => {
-          const timeout = AbortSignal.timeout(timeoutMs);
+          const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))); // an integer, or it throws
           ctx.setSignal(cancel ? AbortSignal.any([timeout, cancel]) : timeout);
           if (contentType !== undefined) ctx.setHeaderParam('Content-Type', contentType);
           return new Observable(Promise.resolve(ctx));
