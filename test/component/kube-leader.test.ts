@@ -178,7 +178,7 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
 
     // Every request failing for longer than the renew deadline (1 s at 100 ms retries): it steps down,
     // then, as a candidate again, takes the Lease back once the API answers.
-    api.failNext({ path: leasePath('flaky'), count: 30, code: 500 });
+    api.failNext({ path: leasePath('flaky'), count: 20, code: 500 });
     await eventually(async () => assert.deepEqual(a.calls.slice(0, 2), ['started', 'stopped']), 10_000);
     await eventually(async () => assert.deepEqual(a.calls, ['started', 'stopped', 'started']), 10_000);
   });

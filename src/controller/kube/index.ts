@@ -4,6 +4,7 @@ export { type AllocationEvent, type AllocationEventReason, allocationEvents } fr
 export { type EventObject, EventRecorder, type EventRecorderOptions } from './event-recorder.js';
 export { LeaderElector, type LeaderElectorOptions } from './leader-elector.js';
 export {
+  addressesOf,
   addressesPatch,
   desiredAddresses,
   type PatchOp,
