@@ -50,10 +50,12 @@ export function addressesOf(read: StatusRead): StatusAddress[] {
  */
 export function desiredAddresses(hosts: readonly HostVips[]): StatusAddress[] {
   if (hosts.length === 0) return [];
-  const byHost = new Map(hosts.map((h) => [h.host, h]));
+  // Most entries have a host or two: a scan costs less than a Map (sync() runs this for every entry).
+  const byHost = hosts.length > 8 ? new Map(hosts.map((h) => [h.host, h])) : undefined;
+  const specHosts = hosts[0]!.entry.hosts;
   const out: StatusAddress[] = [];
-  for (const host of new Set(hosts[0]!.entry.hosts)) {
-    const h = byHost.get(host);
+  for (const host of specHosts.length > 1 ? new Set(specHosts) : specHosts) {
+    const h = byHost ? byHost.get(host) : hosts.find((x) => x.host === host);
     if (!h || h.state === 'exhausted') continue;
     if (h.v4) out.push({ value: h.v4, host });
     if (h.v6) out.push({ value: h.v6, host });
@@ -66,6 +68,8 @@ const key = (a: StatusAddress) => `${a.host} ${a.value}`;
 /** Same addresses for the same hosts, whatever the order: order carries no meaning and must not cause writes. */
 export function sameAddresses(a: readonly StatusAddress[], b: readonly StatusAddress[]): boolean {
   if (a.length !== b.length) return false;
+  // The usual case, status as we wrote it, without building keys.
+  if (a.every((x, i) => x.value === b[i]!.value && x.host === b[i]!.host)) return true;
   const left = a.map(key).sort();
   const right = b.map(key).sort();
   return left.every((k, i) => k === right[i]);
