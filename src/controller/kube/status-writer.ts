@@ -142,7 +142,7 @@ export class StatusWriter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Drops queued writes, cuts retry waits short and waits for the requests in flight. */
+  /** Drops queued writes and cuts retry waits and requests in flight short. */
   async close(): Promise<void> {
     this.stop.abort();
     this.pending.clear();
@@ -182,7 +182,7 @@ export class StatusWriter {
       try {
         const obj = await this.api.getNamespacedCustomObjectStatus(
           this.target(job),
-          requestOptions(s.requestTimeoutMs),
+          requestOptions(s.requestTimeoutMs, undefined, this.stop.signal),
         );
         const read = readStatus(obj);
         const stored = addressesOf(read);
@@ -201,7 +201,7 @@ export class StatusWriter {
             body: addressesPatch(read, job.desired),
             fieldManager: 'meshdns-controller',
           },
-          requestOptions(s.requestTimeoutMs, JSON_PATCH),
+          requestOptions(s.requestTimeoutMs, JSON_PATCH, this.stop.signal),
         );
         log.debug({ addresses: job.desired }, `${where} written`);
         return 'written';
