@@ -116,4 +116,34 @@ export const DEFAULTS = {
   /** HTTP/2 pings find a controller that vanished without closing the connection (a node lost). */
   xdsKeepaliveMs: 30_000,
   xdsKeepaliveTimeoutMs: 10_000,
+  /** The controller on the Kubernetes API (issue 10 item 2): leader election, status writes, Events. */
+  kube: {
+    /** The Lease only the leader holds; its namespace is the controller's own (POD_NAMESPACE). */
+    leaseName: 'meshdns-controller',
+    leaseNamespace: 'istio-system',
+    /**
+     * client-go's leaderelection defaults (kube-controller-manager's too): a follower takes over a lease not
+     * renewed for leaseDuration; a leader that could not renew for renewDeadline steps down first; both retry
+     * every retryPeriod (the follower with client-go's jitter factor 1.2 on top).
+     */
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
+    leaseJitter: 1.2,
+    /** status.addresses patches in flight at once: a full resync of 10,000 entries must not flood the API. */
+    statusWritesInFlight: 4,
+    /** Tries per status write (a failed `test`, a conflict, a 5xx), with backoff between them. */
+    statusWriteAttempts: 5,
+    retryInitialMs: 200,
+    retryMaxMs: 5_000,
+    /** One API request (GET, PATCH, create) gives up after this. */
+    requestTimeoutMs: 10_000,
+    /** The same Event (object, reason, note) is sent once per window; repeats bump its series count after. */
+    eventDedupWindowMs: 600_000,
+    /** Distinct Events remembered for deduplication, and Events waiting to be sent; past it they are dropped. */
+    eventCacheEntries: 4096,
+    eventQueue: 256,
+    /** events.k8s.io/v1 `reportingController`: who reports (a qualified name, as `kubernetes.io/...`). */
+    reportingController: 'meshdns.io/controller',
+  },
 } as const;

@@ -25,7 +25,11 @@ export type ErrorCode =
   | 'MESHDNS_NO_ANSWER'
   | 'MESHDNS_XDS_INVALID'
   | 'MESHDNS_XDS_LISTEN'
-  | 'MESHDNS_XDS_PROTO';
+  | 'MESHDNS_XDS_PROTO'
+  | 'MESHDNS_KUBE_OPTIONS'
+  | 'MESHDNS_KUBE_STATUS'
+  | 'MESHDNS_KUBE_LEASE'
+  | 'MESHDNS_KUBE_EVENT';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

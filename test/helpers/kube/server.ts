@@ -43,6 +43,7 @@ export class KubeApiServer {
   private readonly bookmarkIntervalMs: number;
   private readonly anonymous: boolean;
   private readonly watches = new Set<OpenWatch>();
+  private readonly hooks: { path: string | RegExp; verb?: Verb; act: () => void }[] = [];
   private server: Server | undefined;
   private address = '';
 
@@ -165,6 +166,14 @@ export class KubeApiServer {
     this.log.failNext(failure);
   }
 
+  /**
+   * Runs `act` just before the next request matching path (and verb) is served, once: another writer's
+   * change landing between a client's read and its write.
+   */
+  beforeNext(match: { path: string | RegExp; verb?: Verb }, act: () => void): void {
+    this.hooks.push({ ...match, act });
+  }
+
   // --- clients ---
 
   /** A kubeconfig (JSON, which kubectl and client-node read as YAML) for this server, its token and a namespace. */
@@ -224,6 +233,12 @@ export class KubeApiServer {
     }
     const injected = this.log.takeFailure(verb, url.pathname);
     if (injected) throw injected;
+    const hook = this.hooks.findIndex(
+      (h) =>
+        (h.verb === undefined || h.verb === verb) &&
+        (typeof h.path === 'string' ? h.path === url.pathname : h.path.test(url.pathname)),
+    );
+    if (hook >= 0) this.hooks.splice(hook, 1)[0]!.act();
     if (r.kind === 'discovery') {
       reply(res, 200, r.body);
       return;
