@@ -1,0 +1,32 @@
+# meshdns image: `meshdns controller`, `meshdns agent` and the `meshdns capture` init container.
+# docker build -t meshdns:latest .
+
+# Build: the TypeScript compiler, from the locked dev dependencies; only src/ is compiled.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would run tsc before the sources are copied in.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json
+
+# Runtime: production dependencies, the compiled code, the CLI and the .proto files the xDS code
+# loads at start (found by walking up from dist/src/xds to /app/proto).
+FROM node:20-bookworm-slim
+# iptables and iproute2 for `meshdns capture --apply` (the init container); unused otherwise.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends iptables iproute2 \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` runs tsc, which --omit=dev does not install.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY bin ./bin
+COPY proto ./proto
+# The `node` user of the base image, by number so that `runAsNonRoot` can verify it. The agent
+# sidecar runs as 1337 and the capture init container as 0, set in their pod specs.
+USER 1000:1000
+ENTRYPOINT ["/app/bin/meshdns"]
