@@ -30,6 +30,8 @@ export interface AllocationStore {
   load(): Promise<StoredAllocation[]>;
   /** The allocation changed what is to persist. */
   save(allocation: Allocation): void;
+  /** Every allocation, changed or not (a store that may start writing later keeps the latest). */
+  observe?(allocation: Allocation): void;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export class ControlPlane {
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const update = views.update(snapshot, { now: Date.now(), failedFiles }, change);
     this.#builds++;
+    this.#opts.store.observe?.(update.allocation);
     if (update.stateChanged) this.#opts.store.save(update.allocation);
     this.#problems.report([...errors, ...update.allocation.errors]);
     this.#opts.logger.info(

@@ -20,3 +20,4 @@ export { MeshViews, type MeshViewsOptions } from './mesh-views.js';
 export type { ViewUpdate } from './messages.js';
 export { type AppliedView, ControllerWorker, type ControllerWorkerOptions } from './remote.js';
 export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';
+export { KubeStatusStore, type KubeStoreOptions } from './kube-store.js';
