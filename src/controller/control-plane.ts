@@ -122,7 +122,9 @@ export class ControlPlane {
     change: SnapshotChange,
   ): void {
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
+    const started = performance.now();
     const update = views.update(snapshot, { now: Date.now(), failedFiles }, change);
+    const buildMs = Math.round(performance.now() - started);
     this.#builds++;
     this.#opts.store.observe?.(update.allocation);
     if (update.stateChanged) this.#opts.store.save(update.allocation);
@@ -135,6 +137,7 @@ export class ControlPlane {
         held: update.allocation.held.length,
         views: views.views().length,
         viewsChanged: update.viewsChanged,
+        buildMs,
         errors: errors.length,
         source: this.#opts.origin,
       },
