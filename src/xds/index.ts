@@ -17,7 +17,9 @@ export {
 } from './config-codec.js';
 export {
   decodeNameTable,
+  encodeNameEntry,
   encodeNameTable,
+  nameTableOfEntries,
   nameTableFromResources,
   nameTableResource,
 } from './nametable-codec.js';
