@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'MESHDNS_NO_ANSWER'
   | 'MESHDNS_XDS_INVALID'
   | 'MESHDNS_XDS_LISTEN'
-  | 'MESHDNS_XDS_PROTO';
+  | 'MESHDNS_XDS_PROTO'
+  | 'MESHDNS_KUBE_CONFIG'
+  | 'MESHDNS_KUBE_API';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;
