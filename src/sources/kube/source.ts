@@ -65,6 +65,7 @@ export class KubeSource {
    */
   async start(): Promise<void> {
     const found = await this.#discover(watchedKinds(this.#opts.istioNamespace));
+    if (this.#closed) throw closedError();
     const missing: WatchedKind[] = [];
     const informers: KindInformer[] = [];
     for (const [kind, version] of found) {
