@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { vipRanges } from '../../src/allocate/index.js';
+import { buildView, LiveView } from '../../src/controller/index.js';
 import type { MeshdnsError } from '../../src/errors.js';
 import type { Resources } from '../../src/model/index.js';
+import type { TableRecords } from '../../src/nametable/index.js';
 import {
   KubeSource,
   type KubeSourceOptions,
@@ -251,6 +254,55 @@ describe('KubeSource', () => {
       }
       const last = h.last().resources;
       assert.deepEqual(live, new Set([...last.services, ...last.serviceEntries, ...last.endpoints]));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("drives the controller's LiveView by its deltas to the table a whole build gives", async () => {
+    const opts = {
+      scope: { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [] },
+      ranges: vipRanges('240.240.0.0/16', '2001:2::/48'),
+      graceMs: 0,
+    };
+    const live = new LiveView(opts.ranges, []);
+    let records: TableRecords | undefined;
+    const h = await harness(
+      (api) => {
+        api.put(service('web', '10.0.0.10'));
+        api.put(
+          serviceEntry('fixed', ['fixed.example.com'], SE_V1, {
+            spec: { hosts: ['fixed.example.com'], addresses: ['192.0.2.1'], resolution: 'STATIC' },
+          }),
+        );
+      },
+      {},
+      {
+        onChange: (resources, _errors, failedFiles, change) => {
+          records = live.update(resources, undefined, opts, { now: 0, failedFiles }, change).view.records;
+        },
+      },
+    );
+    try {
+      h.api.put(service('api', '10.0.0.12'));
+      h.api.put({ ...service('headless', 'None'), spec: { clusterIP: 'None', ports: [{ port: 80 }] } });
+      h.api.put(endpointSlice('headless-1', 'headless', ['10.1.0.5']));
+      h.api.delete('v1', 'Service', 'default', 'web');
+      h.api.put(
+        serviceEntry('fixed', ['fixed2.example.com'], SE_V1, {
+          spec: { hosts: ['fixed2.example.com'], addresses: ['192.0.2.2'], resolution: 'STATIC' },
+        }),
+      );
+      await eventually(async () => {
+        const last = h.source.snapshot();
+        assert.deepEqual(names(last.services), ['default/api', 'default/headless']);
+        assert.deepEqual(hostsOf(last), ['fixed2.example.com']);
+        assert.equal(last.endpoints.length, 1);
+        const want = buildView(last, [], undefined, opts, { now: 0 }).records;
+        // api and headless in four forms each (SPEC §3.8), and the entry's host.
+        assert.equal(want.exact.size, 9);
+        assert.deepEqual(records && new Map([...records.exact].sort()), new Map([...want.exact].sort()));
+      });
     } finally {
       await h.close();
     }
