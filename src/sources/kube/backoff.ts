@@ -1,6 +1,6 @@
 // Capped exponential backoff with jitter for list/watch retries: many controllers that lost the API
 // server at once must not come back in step (client-go's reflector does the same).
-import { KUBE_RETRY_MAX_MS, KUBE_RETRY_MIN_MS } from '../tuning.js';
+import { KUBE_RETRY_MAX_MS, KUBE_RETRY_MIN_MS } from './tuning.js';
 
 export class Backoff {
   readonly #random: () => number;

@@ -10,10 +10,10 @@ import {
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../../errors.js';
 import { formatError } from '../../model/index.js';
-import { KUBE_RETRY_MAX_MS } from '../tuning.js';
 import { Backoff } from './backoff.js';
 import { apiVersionOf, collectionPath, type WatchedKind } from './kinds.js';
 import { getJson } from './request.js';
+import { KUBE_RETRY_MAX_MS } from './tuning.js';
 import { BookmarkWatch } from './watch.js';
 
 export interface KindInformerOptions {

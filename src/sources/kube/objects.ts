@@ -12,7 +12,7 @@ import {
   toManifestObject,
   toResources,
 } from '../../model/index.js';
-import type { Build, BuildDelta } from '../files.js';
+import type { Build, BuildDelta } from '../index.js';
 import type { WatchedKind } from './kinds.js';
 
 const SOURCE: SourceRef = { file: API_SOURCE_FILE, doc: 0 };

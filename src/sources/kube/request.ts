@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { MeshdnsError } from '../../errors.js';
-import { KUBE_REQUEST_TIMEOUT_MS } from '../tuning.js';
+import { KUBE_REQUEST_TIMEOUT_MS } from './tuning.js';
 
 /** A failed request: `code` is the HTTP status, or undefined when no answer came. */
 export class KubeRequestError extends MeshdnsError {

@@ -7,14 +7,13 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../../defaults.js';
 import { MeshdnsError } from '../../errors.js';
 import { emptyResources, formatError, type Resources } from '../../model/index.js';
-import type { Build } from '../files.js';
-import type { SnapshotChange } from '../manifests.js';
-import { DEBOUNCE_MAX_PERIODS, KUBE_DISCOVERY_RECHECK_MS } from '../tuning.js';
+import type { Build, SnapshotChange } from '../index.js';
 import { Backoff } from './backoff.js';
 import { servedVersion } from './discovery.js';
 import { KindInformer } from './informer.js';
 import { apiVersionOf, type WatchedKind, watchedKinds } from './kinds.js';
 import { KubeObjects } from './objects.js';
+import { KUBE_DEBOUNCE_MAX_PERIODS, KUBE_DISCOVERY_RECHECK_MS } from './tuning.js';
 
 export interface KubeSourceOptions {
   kubeConfig: KubeConfig;
@@ -186,11 +185,12 @@ export class KubeSource {
   }
 
   // Debounced: a rollout's burst of EndpointSlice changes is one snapshot. Events that never stop
-  // still get a snapshot every DEBOUNCE_MAX_PERIODS.
+  // still get a snapshot every KUBE_DEBOUNCE_MAX_PERIODS.
   #schedule(): void {
     const now = Date.now();
     this.#pendingSince ??= now;
-    if (this.#debounceTimer && now - this.#pendingSince >= this.#debounceMs * DEBOUNCE_MAX_PERIODS) return;
+    if (this.#debounceTimer && now - this.#pendingSince >= this.#debounceMs * KUBE_DEBOUNCE_MAX_PERIODS)
+      return;
     clearTimeout(this.#debounceTimer);
     this.#debounceTimer = setTimeout(() => {
       this.#debounceTimer = undefined;

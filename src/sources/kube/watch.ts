@@ -4,8 +4,8 @@
 // retried with backoff, not at once in a loop), and an abort signal that also reaches a watch whose
 // request was still on its way when the source closed.
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import { KUBE_WATCH_TIMEOUT_MIN_S } from '../tuning.js';
 import { KubeRequestError } from './request.js';
+import { KUBE_WATCH_TIMEOUT_MIN_S } from './tuning.js';
 
 type Query = Record<string, string | number | boolean | undefined>;
 // biome-ignore lint/suspicious/noExplicitAny: client-node's own callback type
