@@ -461,6 +461,41 @@ describe('KubeSource', () => {
     }
   });
 
+  it('picks up ServiceEntries and the Kyma CR when their CRDs appear after start', async () => {
+    const notFound = { verb: 'discovery', code: 404 } as const;
+    const h = await harness(
+      (api) => {
+        // Discovery says "not served" for a while: as if Istio and Kyma were installed after meshdns.
+        for (const v of [
+          'networking.istio.io/v1',
+          'networking.istio.io/v1beta1',
+          'operator.kyma-project.io/v1alpha2',
+        ])
+          api.failNext({ path: `/apis/${v}`, ...notFound, count: 2 });
+        api.put(serviceEntry('db', ['db.example.com']));
+        api.put({
+          apiVersion: 'operator.kyma-project.io/v1alpha2',
+          kind: 'Istio',
+          metadata: { name: 'default', namespace: 'kyma-system' },
+          spec: { config: { enableDNSProxying: true } },
+        });
+      },
+      { resources: [KYMA_ISTIO] },
+      { discoveryRecheckMs: 100 },
+    );
+    try {
+      assert.deepEqual(h.last().resources.serviceEntries, []);
+      assert.ok(h.logs.some((l) => l.level === 30 && /serves no ServiceEntry/.test(l.msg)));
+      await h.until((s) => {
+        assert.deepEqual(hostsOf(s.resources), ['db.example.com']);
+        assert.equal(s.resources.mesh[0]?.enableDNSProxying, true);
+      });
+      await eventually(async () => assert.equal(h.api.watchCount, WATCHES + 1));
+    } finally {
+      await h.close();
+    }
+  });
+
   it('retries a failed list with backoff before start() resolves', async () => {
     const h = await harness(
       (api) => {

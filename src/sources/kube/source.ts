@@ -24,6 +24,8 @@ export interface KubeSourceOptions {
   logger?: Logger;
   /** Jitter for retry delays and watch timeouts; default Math.random. */
   random?: () => number;
+  /** How often discovery is asked again for a kind it did not serve (a CRD installed after start). */
+  discoveryRecheckMs?: number;
   /** As ManifestSource's: every snapshot, first before `start()` resolves. `failedFiles` is always empty. */
   onChange: (
     snapshot: Resources,
@@ -88,6 +90,12 @@ export class KubeSource {
     await Promise.all(closing);
   }
 
+  /**
+   * ManifestSource's SIGHUP hook, so the controller can hold either source: watches see every change
+   * as it is made, and a failed one relists by itself, so there is nothing to read again.
+   */
+  rescan(): void {}
+
   snapshot(): Resources {
     return this.#current?.resources ?? emptyResources();
   }
@@ -128,7 +136,7 @@ export class KubeSource {
     if (version !== undefined) {
       log?.debug(what, `reading ${apiVersionOf(kind, version)} ${kind.kind}`);
     } else if (kind.kind === 'ServiceEntry') {
-      log?.info(what, `the API serves no ServiceEntry (is Istio installed?); asking again every minute`);
+      log?.info(what, 'the API serves no ServiceEntry (is Istio installed?); asking again from time to time');
     } else {
       // Kyma's Istio CR is absent from every cluster that is not Kyma: nothing to say above debug.
       log?.debug(what, `the API serves no ${kind.group} ${kind.kind}`);
@@ -171,7 +179,7 @@ export class KubeSource {
           .catch(() => {});
       }
       if (still.length > 0) this.#recheck(still);
-    }, KUBE_DISCOVERY_RECHECK_MS);
+    }, this.#opts.discoveryRecheckMs ?? KUBE_DISCOVERY_RECHECK_MS);
   }
 
   #onObject(kind: WatchedKind, obj: KubernetesObject, gone: boolean): void {
