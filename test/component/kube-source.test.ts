@@ -394,6 +394,28 @@ describe('KubeSource', () => {
     }
   });
 
+  it('retries a watch the server refuses, and catches up', async () => {
+    const h = await harness(
+      (api) => api.put(serviceEntry('db', ['db.example.com'])),
+      {},
+      { random: () => 0 },
+    );
+    try {
+      await eventually(async () => assert.equal(h.api.watchCount, WATCHES));
+      const path = '/apis/networking.istio.io/v1/serviceentries';
+      const watches = h.api.count({ verb: 'watch', path });
+      // The clean end makes the informer rewatch at once; the server answers 500 twice.
+      h.api.failNext({ path, verb: 'watch', count: 2 });
+      h.api.dropWatches();
+      h.api.put(serviceEntry('db', ['db2.example.com']));
+      await h.until((s) => assert.deepEqual(hostsOf(s.resources), ['db2.example.com']));
+      assert.equal(h.api.count({ verb: 'watch', path }), watches + 3);
+      assert.equal(h.api.count({ verb: 'list', path }), 1, 'resumed from its resourceVersion');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('reports a bad ServiceEntry once and loads the others', async () => {
     const h = await harness((api) => {
       api.put(serviceEntry('good', ['good.example.com']));
