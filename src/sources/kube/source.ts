@@ -45,6 +45,7 @@ export class KubeSource {
   readonly #random: () => number;
   readonly #objects = new KubeObjects();
   readonly #informers: KindInformer[] = [];
+  readonly #versions = new Map<string, string>();
   /** Ends requests in flight (lists, discovery, watches) and the waits between retries. */
   readonly #abort = new AbortController();
   #current: Build | undefined;
@@ -96,6 +97,11 @@ export class KubeSource {
    */
   rescan(): void {}
 
+  /** The version read of a kind (`ServiceEntry`: `v1` or `v1beta1`), once discovery found it served. */
+  servedVersion(kind: string): string | undefined {
+    return this.#versions.get(kind);
+  }
+
   snapshot(): Resources {
     return this.#current?.resources ?? emptyResources();
   }
@@ -144,6 +150,7 @@ export class KubeSource {
   }
 
   #informer(kind: WatchedKind, version: string): KindInformer {
+    this.#versions.set(kind.kind, version);
     const informer = new KindInformer({
       kc: this.#opts.kubeConfig,
       kind,
