@@ -19,8 +19,8 @@ export {
   decodeNameTable,
   encodeNameEntry,
   encodeNameTable,
-  nameTableOfEntries,
   nameTableFromResources,
+  nameTableOfEntries,
   nameTableResource,
 } from './nametable-codec.js';
 export { type AgentIdentity, agentNode, type NodeView, nodeView } from './node.js';

@@ -1,8 +1,8 @@
 // XdsNameTable <-> istio.networking.nds.v1.NameTable bytes. Decoding is the agent's edge (STYLE practice 4):
 // every host and IP is checked here, and a bad table is refused whole so the agent NACKs it.
 import { isIP } from 'node:net';
-import { MeshdnsError } from '../errors.js';
 import protobuf from 'protobufjs';
+import { MeshdnsError } from '../errors.js';
 import {
   ALT_HOSTS_TAG,
   EXTERNAL_NAME_TAG,
