@@ -105,7 +105,7 @@ describe('MeshViews → AgentNameTable', () => {
       const views = new MeshViews({ ranges, previous: [], graceMs: 0 });
       views.update(first!, { now: 0 });
       const sub = views.subscribe(node('default', { DNS_CAPTURE: 'true', DNS_AUTO_ALLOCATE: 'false' }));
-      rest.forEach((r, i) => views.update(r, { now: i + 1 }));
+      for (const [i, r] of rest.entries()) views.update(r, { now: i + 1 });
       return sub.current(NAME_TABLE_TYPE_URL)!.version;
     };
     const fewer = { ...res, services: res.services.slice(1), serviceEntries: res.serviceEntries.slice(1) };
