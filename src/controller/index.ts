@@ -20,4 +20,5 @@ export {
 export { MeshViews, type MeshViewsOptions } from './mesh-views.js';
 export type { ViewUpdate } from './messages.js';
 export { type AppliedView, ControllerWorker, type ControllerWorkerOptions } from './remote.js';
+export { hostRoutes } from './routes.js';
 export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';

@@ -21,7 +21,7 @@ import {
   type ServiceEntry,
   type Setting,
 } from '../model/index.js';
-import { TableBuilder, visibleTo } from '../nametable/index.js';
+import { TableBuilder } from '../nametable/index.js';
 import type { SnapshotChange } from '../sources/index.js';
 import {
   NAME_TABLE_TYPE_URL,
@@ -29,17 +29,15 @@ import {
   nodeView,
   ResourcePublisher,
   VIP_ROUTES_TYPE_URL,
-  vipRoutesResource,
   WORKLOAD_CONFIG_TYPE_URL,
   workloadConfigResource,
   type XdsNode,
   type XdsSetting,
   type XdsSnapshot,
   type XdsSubscription,
-  type XdsVipRoute,
 } from '../xds/index.js';
 import { GiverSet, isEntry } from './givers.js';
-import { hostRoutes } from './routes.js';
+import { RouteSet, ViewRoutes } from './xds-routes.js';
 import { XdsTableMirror } from './xds-table.js';
 
 export interface MeshViewsOptions {
@@ -72,6 +70,7 @@ const shapeKey = (s: ViewShape) => `${s.namespace}|${s.clusterDomain}|${s.withVi
 class MeshView {
   readonly publisher = new ResourcePublisher();
   readonly mirror: XdsTableMirror;
+  readonly routes: ViewRoutes;
   builder: TableBuilder;
   agents = 0;
 
@@ -80,6 +79,7 @@ class MeshView {
     views: MeshViews,
   ) {
     this.mirror = new XdsTableMirror(shape.clusterDomain);
+    this.routes = new ViewRoutes(shape.namespace);
     this.builder = views.newBuilder(shape);
   }
 }
@@ -92,8 +92,10 @@ export class MeshViews {
   readonly #nodes = new Set<NodeSubscription>();
   #res: Resources | undefined;
   #allocation: Allocation | undefined;
-  /** The entries by namespace/name, for the routes of a view. */
+  /** The entries by namespace/name: their hosts are the allocation keys an edit may touch. */
   readonly #entries = new Map<string, ServiceEntry>();
+  /** Every served host's encoded routes, shared by the views. */
+  readonly #routes = new RouteSet();
 
   constructor(opts: MeshViewsOptions) {
     this.#opts = opts;
@@ -137,7 +139,12 @@ export class MeshViews {
     this.#res = res;
 
     const vipsChanged = allocated.changed === 'all' ? this.#allKeys() : [...allocated.changed];
-    const routesTouched = vipsChanged.length > 0 || entries.removed.length + entries.added.length > 0;
+    // The hosts whose routes may differ: those the allocator moved and those of changed entries.
+    const touched =
+      allocated.changed === 'all'
+        ? 'all'
+        : [...vipsChanged, ...[...entries.removed, ...entries.added].flatMap(hostKeys)];
+    const routesChanged = this.#routes.update(allocated.allocation, touched);
     let viewsChanged = 0;
     for (const view of this.#views.values()) {
       const change = view.builder.update({
@@ -147,7 +154,10 @@ export class MeshViews {
       });
       let changed = view.mirror.apply(change, view.builder.records);
       if (changed) this.#publishTable(view);
-      if (routesTouched && view.shape.withVips) changed = this.#publishRoutes(view) || changed;
+      if (view.shape.withVips && view.routes.apply(this.#routes, routesChanged)) {
+        this.#publishRoutes(view);
+        changed = true;
+      }
       if (changed) viewsChanged++;
     }
     // The mesh config decides the settings of agents that do not set their own.
@@ -197,6 +207,7 @@ export class MeshViews {
       view = new MeshView(shape, this);
       view.builder.update({ added: this.#givers.all });
       view.mirror.fill(view.builder.records);
+      if (shape.withVips) view.routes.apply(this.#routes, this.#routes.keys());
       this.#publishTable(view);
       this.#publishRoutes(view);
       this.#views.set(key, view);
@@ -232,24 +243,15 @@ export class MeshViews {
     view.publisher.publish(NAME_TABLE_TYPE_URL, [view.mirror.resource()], version);
   }
 
-  /** The VIP proxy's routes for the hosts this view answers with VIPs; true when they changed. */
-  #publishRoutes(view: MeshView): boolean {
-    const routes: XdsVipRoute[] = [];
-    const allocation = this.#allocation;
-    if (view.shape.withVips && allocation) {
-      for (const h of allocation.hosts) {
-        if (!allocation.vips(h.entry, h.host) || !visibleTo(h.entry, view.shape.namespace)) continue;
-        routes.push(...(hostRoutes(h) as XdsVipRoute[]));
-      }
-    }
-    const before = view.publisher.current(VIP_ROUTES_TYPE_URL)?.version;
-    return view.publisher.publish(VIP_ROUTES_TYPE_URL, [vipRoutesResource(routes)]) !== before;
+  /** The VIP proxy's routes for the hosts this view answers with VIPs (none without VIPs). */
+  #publishRoutes(view: MeshView): void {
+    const version = view.routes.version;
+    if (view.publisher.current(VIP_ROUTES_TYPE_URL)?.version === version) return;
+    view.publisher.publish(VIP_ROUTES_TYPE_URL, [view.routes.resource(this.#routes)], version);
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values()].flatMap((se) =>
-      se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h)),
-    );
+    return [...this.#entries.values()].flatMap(hostKeys);
   }
 }
 
@@ -323,6 +325,10 @@ class NodeSubscription implements XdsSubscription {
   #notify(typeUrl: string): void {
     for (const l of this.#listeners) l(typeUrl);
   }
+}
+
+function hostKeys(se: ServiceEntry): string[] {
+  return se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h));
 }
 
 function xdsSetting(s: Setting): XdsSetting {

@@ -4,14 +4,12 @@
 // the concatenation of its entries (protobuf messages concatenate into their merge), so an edit of one
 // host costs one entry's encoding, not the table's. The version is a digest of the content that does
 // not depend on the order the entries came in: every replica names the same table the same way.
-import { createHash } from 'node:crypto';
 import type { TableChange, TableRecord, TableRecords } from '../nametable/index.js';
 import { encodeNameEntry, nameTableOfEntries, type XdsNameInfo, type XdsResource } from '../xds/index.js';
 
-const bare = (fqdn: string) => (fqdn.endsWith('.') ? fqdn.slice(0, -1) : fqdn);
+import { DigestSum, partDigest } from './digest-sum.js';
 
-/** Bytes of each entry's digest folded into the version. */
-const DIGEST_BYTES = 16;
+const bare = (fqdn: string) => (fqdn.endsWith('.') ? fqdn.slice(0, -1) : fqdn);
 
 interface Entry {
   bytes: Uint8Array;
@@ -26,7 +24,7 @@ export class XdsTableMirror {
   #wildHosts: string[] = [];
   readonly #svcSuffix: string;
   /** XOR of every entry's digest. */
-  readonly #sum = Buffer.alloc(DIGEST_BYTES);
+  readonly #sum = new DigestSum();
 
   constructor(clusterDomain: string) {
     this.#svcSuffix = `.svc.${bare(clusterDomain)}`;
@@ -38,7 +36,7 @@ export class XdsTableMirror {
 
   /** A digest of the content, whatever order it was built in. */
   get version(): string {
-    return this.#sum.toString('hex');
+    return this.#sum.hex;
   }
 
   resource(): XdsResource {
@@ -78,9 +76,9 @@ export class XdsTableMirror {
     const bytes = encodeNameEntry(host, this.#info(host, record));
     const old = this.#entries.get(host);
     if (old && Buffer.compare(old.bytes, bytes) === 0) return;
-    if (old) xor(this.#sum, old.digest);
-    const digest = createHash('sha256').update(bytes).digest().subarray(0, DIGEST_BYTES);
-    xor(this.#sum, digest);
+    if (old) this.#sum.toggle(old.digest);
+    const digest = partDigest(bytes);
+    this.#sum.toggle(digest);
     this.#entries.set(host, { bytes, digest });
   }
 
@@ -94,7 +92,7 @@ export class XdsTableMirror {
   #drop(host: string): void {
     const old = this.#entries.get(host);
     if (!old) return;
-    xor(this.#sum, old.digest);
+    this.#sum.toggle(old.digest);
     this.#entries.delete(host);
   }
 
@@ -120,8 +118,4 @@ export class XdsTableMirror {
     }
     return info;
   }
-}
-
-function xor(into: Buffer, digest: Buffer): void {
-  for (let i = 0; i < DIGEST_BYTES; i++) into[i]! ^= digest[i]!;
 }

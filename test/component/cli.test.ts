@@ -80,7 +80,7 @@ describe('meshdns serve: IPv6', () => {
         );
       }
     } finally {
-      assert.equal(await agent.stop(), 0);
+      assert.equal(await agent.stop(), 0, agent.output());
     }
   });
 });

@@ -71,7 +71,8 @@ export function randomResource(pick: (n: number) => number, file: number, doc: n
       const hosts = [HOSTS[pick(HOSTS.length)]!, ...(pick(2) === 0 ? [HOSTS[pick(HOSTS.length)]!] : [])];
       const addresses = pick(3) === 0 ? [] : [ip(100 + doc), ...(pick(3) === 0 ? ['10.9.0.0/16'] : [])];
       const exportTo = [['*'], ['.'], ['prod']][pick(3)]!;
-      return serviceEntry(ns, `se-${name}`, hosts, { source, addresses, exportTo });
+      const resolution = pick(2) === 0 ? 'DNS' : 'NONE';
+      return serviceEntry(ns, `se-${name}`, hosts, { source, addresses, exportTo, resolution });
     }
   }
 }

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { vipRanges } from '../../src/allocate/index.js';
-import { MeshViews } from '../../src/controller/index.js';
+import { hostRoutes, MeshViews } from '../../src/controller/index.js';
 import type { ServiceEntry } from '../../src/model/index.js';
-import { buildTableRecords, type TableScope } from '../../src/nametable/index.js';
+import { buildTableRecords, type TableScope, visibleTo } from '../../src/nametable/index.js';
 import {
   AgentNameTable,
   agentNode,
@@ -59,7 +59,8 @@ describe('MeshViews → AgentNameTable', () => {
     }
   });
 
-  it('after every random edit, an agent of each kind matches a fresh build', () => {
+  it('after every random edit, an agent of each kind matches a fresh build, routes included', () => {
+    let routesSeen = 0;
     for (const seed of [11, 12, 13, 14]) {
       const pick = prng(seed);
       const views = new MeshViews({ ranges, previous: [], graceMs: 0 });
@@ -69,10 +70,11 @@ describe('MeshViews → AgentNameTable', () => {
       const agents = [
         { namespace: 'default', meta: ON, withVips: true },
         { namespace: 'prod', meta: ON, withVips: true },
-        { namespace: 'default', meta: { DNS_CAPTURE: 'true' }, withVips: false },
+        { namespace: 'default', meta: { DNS_CAPTURE: 'true', DNS_AUTO_ALLOCATE: 'false' }, withVips: false },
       ].map((a) => {
         const scope = { namespace: a.namespace, clusterDomain: 'cluster.local', searchDomains: SEARCH };
-        return { ...a, scope, take: follow(views.subscribe(node(a.namespace, a.meta)), scope) };
+        const sub = views.subscribe(node(a.namespace, a.meta));
+        return { ...a, scope, sub, take: follow(sub, scope) };
       });
       for (let step = 0; step < 80; step++) {
         const file = pick(6);
@@ -93,9 +95,21 @@ describe('MeshViews → AgentNameTable', () => {
             plainRecords(buildTableRecords(res, a.scope, vips)),
             `seed ${seed} step ${step} ${a.namespace} vips ${a.withVips}`,
           );
+          // The VIP proxy's routes: every VIP this agent's table answers with, on every TCP port.
+          const allocation = views.allocation!;
+          const want = a.withVips
+            ? allocation.hosts
+                .filter((h) => allocation.vips(h.entry, h.host) && visibleTo(h.entry, a.namespace))
+                .flatMap(hostRoutes)
+            : [];
+          const got = vipRoutesFromResources(a.sub.current(VIP_ROUTES_TYPE_URL)!.resources);
+          const sorted = (rs: object[]) => rs.map((r) => JSON.stringify(r)).sort();
+          assert.deepEqual(sorted(got), sorted(want), `seed ${seed} step ${step} routes`);
+          routesSeen += got.length;
         }
       }
     }
+    assert.ok(routesSeen > 100, `routes were compared (${routesSeen})`);
   });
 
   it('names the same table the same way whatever history built it (replicas, restarts)', () => {
