@@ -38,7 +38,7 @@ import {
 } from '../xds/index.js';
 import { GiverSet, isEntry } from './givers.js';
 import { RouteSet, ViewRoutes } from './xds-routes.js';
-import { XdsTableMirror } from './xds-table.js';
+import { EntryCache, XdsTableMirror } from './xds-table.js';
 
 export interface MeshViewsOptions {
   ranges: VipRanges;
@@ -78,7 +78,7 @@ class MeshView {
     readonly shape: ViewShape,
     views: MeshViews,
   ) {
-    this.mirror = new XdsTableMirror(shape.clusterDomain);
+    this.mirror = new XdsTableMirror(views.entryCache(shape.clusterDomain));
     this.routes = new ViewRoutes(shape.namespace);
     this.builder = views.newBuilder(shape);
   }
@@ -96,6 +96,8 @@ export class MeshViews {
   readonly #entries = new Map<string, ServiceEntry>();
   /** Every served host's encoded routes, shared by the views. */
   readonly #routes = new RouteSet();
+  /** Encoded NameTable entries shared by the views, by cluster domain. */
+  readonly #entryCaches = new Map<string, EntryCache>();
 
   constructor(opts: MeshViewsOptions) {
     this.#opts = opts;
@@ -220,6 +222,14 @@ export class MeshViews {
   release(view: MeshView): void {
     if (--view.agents > 0) return;
     this.#views.delete(shapeKey(view.shape));
+    view.mirror.clear();
+  }
+
+  /** @internal */
+  entryCache(clusterDomain: string): EntryCache {
+    const cache = this.#entryCaches.get(clusterDomain) ?? new EntryCache(clusterDomain);
+    this.#entryCaches.set(clusterDomain, cache);
+    return cache;
   }
 
   /** @internal */
@@ -230,7 +240,12 @@ export class MeshViews {
   /** @internal */
   newBuilder(shape: ViewShape): TableBuilder {
     // The NameTable carries hosts only: aliases and search-path forms are the agent's (no search domains).
-    const scope = { namespace: shape.namespace, clusterDomain: shape.clusterDomain, searchDomains: [] };
+    const scope = {
+      namespace: shape.namespace,
+      clusterDomain: shape.clusterDomain,
+      searchDomains: [],
+      hostsOnly: true,
+    };
     const lookup = shape.withVips
       ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
       : undefined;

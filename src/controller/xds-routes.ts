@@ -11,7 +11,7 @@ import { hostRoutes } from './routes.js';
 interface HostRoutes {
   host: HostVips;
   bytes: Uint8Array;
-  digest: Buffer;
+  digest: [number, number];
 }
 
 /** Every served host's encoded routes, by allocation key. */
@@ -59,7 +59,7 @@ const keyOf = (h: HostVips) => `${h.namespace}/${h.name}/${h.host}`;
 
 /** One view's routes: the hosts of the set its namespace may see. */
 export class ViewRoutes {
-  readonly #included = new Map<string, Buffer>();
+  readonly #included = new Map<string, [number, number]>();
   readonly #sum = new DigestSum();
 
   constructor(private readonly namespace: string) {}

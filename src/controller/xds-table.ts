@@ -2,32 +2,104 @@
 // forms left to the agent (it knows its namespace and search domains). Kept up to date from the
 // builder's changes, and kept encoded: each host's entry is encoded when it changes, and the table is
 // the concatenation of its entries (protobuf messages concatenate into their merge), so an edit of one
-// host costs one entry's encoding, not the table's. The version is a digest of the content that does
-// not depend on the order the entries came in: every replica names the same table the same way.
+// host costs one entry's encoding, not the table's. Views mostly hold the same entries (they differ
+// only where `exportTo` does), so encoded entries are shared between them (EntryCache). The version is
+// a digest of the content that does not depend on the order the entries came in: every replica names
+// the same table the same way.
 import type { TableChange, TableRecord, TableRecords } from '../nametable/index.js';
 import { encodeNameEntry, nameTableOfEntries, type XdsNameInfo, type XdsResource } from '../xds/index.js';
-
 import { DigestSum, partDigest } from './digest-sum.js';
 
 const bare = (fqdn: string) => (fqdn.endsWith('.') ? fqdn.slice(0, -1) : fqdn);
 
+/** One host's encoded entry, shared by the views that hold the same content for it. */
 interface Entry {
+  host: string;
+  key: string;
   bytes: Uint8Array;
-  digest: Buffer;
+  digest: [number, number];
+  users: number;
+}
+
+/** What decides a host's entry: its record's content (the host and cluster domain are fixed per cache). */
+function contentKey(r: TableRecord): string {
+  return `${r.kind}|${r.origin}|${r.ipv4.join(',')}|${r.ipv6.join(',')}|${r.cnames[0] ?? ''}`;
+}
+
+/** Encoded entries by host and content, counted by the views using them; one per cluster domain. */
+export class EntryCache {
+  readonly #byHost = new Map<string, Map<string, Entry>>();
+  readonly #svcSuffix: string;
+
+  constructor(clusterDomain: string) {
+    this.#svcSuffix = `.svc.${bare(clusterDomain)}`;
+  }
+
+  /** The entry for this content, encoded once for every view. */
+  acquire(host: string, record: TableRecord): Entry {
+    const key = contentKey(record);
+    const variants = this.#byHost.get(host) ?? new Map<string, Entry>();
+    let entry = variants.get(key);
+    if (!entry) {
+      const bytes = encodeNameEntry(host, this.#info(host, record));
+      entry = { host, key, bytes, digest: partDigest(bytes), users: 0 };
+      variants.set(key, entry);
+      this.#byHost.set(host, variants);
+    }
+    entry.users++;
+    return entry;
+  }
+
+  release(entry: Entry): void {
+    if (--entry.users > 0) return;
+    const variants = this.#byHost.get(entry.host);
+    variants?.delete(entry.key);
+    if (variants?.size === 0) this.#byHost.delete(entry.host);
+  }
+
+  /** Distinct entries held (for tests and /debug). */
+  get size(): number {
+    let n = 0;
+    for (const v of this.#byHost.values()) n += v.size;
+    return n;
+  }
+
+  #info(host: string, r: TableRecord): XdsNameInfo {
+    // The builder's origin text starts with the kind: "Service ns/name (...)".
+    const kubernetes = r.origin.startsWith('Service ');
+    const info: XdsNameInfo = {
+      // An ExternalName keeps its target; the agent follows it through its own table.
+      ips: r.cnames.length > 0 ? [] : [...r.ipv4, ...r.ipv6],
+      registry: kubernetes ? 'Kubernetes' : 'External',
+      altHosts: [],
+      origin: r.origin,
+    };
+    if (r.cnames.length > 0) info.externalName = bare(r.cnames[0]!);
+    // Istio's shortname/namespace: `name` and `ns` of name.ns.svc.<domain>, `pod.name` for a pod's name.
+    if (kubernetes && host.endsWith(this.#svcSuffix)) {
+      const prefix = host.slice(0, -this.#svcSuffix.length);
+      const dot = prefix.lastIndexOf('.');
+      if (dot > 0) {
+        info.shortname = prefix.slice(0, dot);
+        info.namespace = prefix.slice(dot + 1);
+      }
+    }
+    return info;
+  }
 }
 
 export class XdsTableMirror {
+  readonly #cache: EntryCache;
   /** Host (no trailing dot) → its encoded entry. */
   readonly #entries = new Map<string, Entry>();
   /** Wire key → host, for the names of the table that are hosts (not aliases or search forms). */
   readonly #hostOfKey = new Map<string, string>();
   #wildHosts: string[] = [];
-  readonly #svcSuffix: string;
   /** XOR of every entry's digest. */
   readonly #sum = new DigestSum();
 
-  constructor(clusterDomain: string) {
-    this.#svcSuffix = `.svc.${bare(clusterDomain)}`;
+  constructor(cache: EntryCache) {
+    this.#cache = cache;
   }
 
   get size(): number {
@@ -72,14 +144,23 @@ export class XdsTableMirror {
     this.apply({ set: [...records.exact.keys()], remove: [], wildcards: true }, records);
   }
 
+  /** Gives the entries back to the cache (the view is dropped). */
+  clear(): void {
+    for (const host of [...this.#entries.keys()]) this.#drop(host);
+    this.#hostOfKey.clear();
+    this.#wildHosts = [];
+  }
+
   #put(host: string, record: TableRecord): void {
-    const bytes = encodeNameEntry(host, this.#info(host, record));
     const old = this.#entries.get(host);
-    if (old && Buffer.compare(old.bytes, bytes) === 0) return;
-    if (old) this.#sum.toggle(old.digest);
-    const digest = partDigest(bytes);
-    this.#sum.toggle(digest);
-    this.#entries.set(host, { bytes, digest });
+    if (old && old.key === contentKey(record)) return;
+    const entry = this.#cache.acquire(host, record);
+    if (old) {
+      this.#sum.toggle(old.digest);
+      this.#cache.release(old);
+    }
+    this.#sum.toggle(entry.digest);
+    this.#entries.set(host, entry);
   }
 
   #dropKey(key: string): void {
@@ -93,29 +174,7 @@ export class XdsTableMirror {
     const old = this.#entries.get(host);
     if (!old) return;
     this.#sum.toggle(old.digest);
+    this.#cache.release(old);
     this.#entries.delete(host);
-  }
-
-  #info(host: string, r: TableRecord): XdsNameInfo {
-    // The builder's origin text starts with the kind: "Service ns/name (...)".
-    const kubernetes = r.origin.startsWith('Service ');
-    const info: XdsNameInfo = {
-      // An ExternalName keeps its target; the agent follows it through its own table.
-      ips: r.cnames.length > 0 ? [] : [...r.ipv4, ...r.ipv6],
-      registry: kubernetes ? 'Kubernetes' : 'External',
-      altHosts: [],
-      origin: r.origin,
-    };
-    if (r.cnames.length > 0) info.externalName = bare(r.cnames[0]!);
-    // Istio's shortname/namespace: `name` and `ns` of name.ns.svc.<domain>, `pod.name` for a pod's name.
-    if (kubernetes && host.endsWith(this.#svcSuffix)) {
-      const prefix = host.slice(0, -this.#svcSuffix.length);
-      const dot = prefix.lastIndexOf('.');
-      if (dot > 0) {
-        info.shortname = prefix.slice(0, dot);
-        info.namespace = prefix.slice(dot + 1);
-      }
-    }
-    return info;
   }
 }

@@ -14,6 +14,11 @@ export interface TableScope {
   clusterDomain: string;
   /** resolv.conf search domains; the first one gets the search-path shortcut (SPEC §3.9). */
   searchDomains: string[];
+  /**
+   * Hosts only, no short aliases: a controller's NameTable, whose agents derive the aliases for their
+   * own namespace (their records for hosts are the same either way).
+   */
+  hostsOnly?: boolean;
 }
 
 /** Auto-allocated VIPs of a ServiceEntry host (SPEC §5); absent when the workload has auto-allocation off. */

@@ -408,7 +408,7 @@ export class TableBuilder {
    * "name.ns.svc.", "name.ns." and, from the same namespace, "name.".
    */
   #altNames(host: string): string[] {
-    if (!host.endsWith(this.#svcSuffix)) return [];
+    if (this.#scope.hostsOnly || !host.endsWith(this.#svcSuffix)) return [];
     const prefix = host.slice(0, -this.#svcSuffix.length);
     const out = [`${prefix}.svc.`, `${prefix}.`];
     const nsSuffix = `.${this.#scope.namespace}`;
