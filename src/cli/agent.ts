@@ -1,7 +1,6 @@
 // `meshdns agent --controller ADDR:PORT`: the data plane of one pod, its tables from a controller over
 // xDS. Its identity is what the sidecar injector gives a pod: POD_NAME, POD_NAMESPACE, INSTANCE_IP and
 // ISTIO_META_* (a workload's `proxy.istio.io/config` reaches it as ISTIO_META_DNS_CAPTURE).
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
@@ -9,9 +8,9 @@ import { type Agent, ControllerLink } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { type AdsClientTls, agentNode, type XdsSetting } from '../xds/index.js';
+import { type AdsClientTls, agentNode, nodeView, type XdsSetting } from '../xds/index.js';
 import { type AgentFlags, exitOnSignal, newAgent, readResolvers } from './agent-setup.js';
-import { flagError, parseDomain } from './flags.js';
+import { flagError, parseDomain, readFlagFile } from './flags.js';
 
 export interface AgentCommandFlags extends AgentFlags {
   controller: string;
@@ -38,14 +37,6 @@ export function agentIdentity(env: NodeJS.ProcessEnv, clusterDomain: string) {
   };
 }
 
-function readPem(flag: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw flagError(flag, file, (err as Error).message);
-  }
-}
-
 function tlsOptions(flags: AgentCommandFlags): AdsClientTls | undefined {
   if (!flags.tlsCa) {
     if (flags.tlsCert || flags.tlsKey) throw flagError('--tls-cert', flags.tlsCert ?? '', 'needs --tls-ca');
@@ -59,19 +50,11 @@ function tlsOptions(flags: AgentCommandFlags): AdsClientTls | undefined {
     );
   }
   return {
-    ca: readPem('--tls-ca', flags.tlsCa),
-    ...(flags.tlsCert ? { cert: readPem('--tls-cert', flags.tlsCert) } : {}),
-    ...(flags.tlsKey ? { key: readPem('--tls-key', flags.tlsKey) } : {}),
+    ca: readFlagFile('--tls-ca', flags.tlsCa),
+    ...(flags.tlsCert ? { cert: readFlagFile('--tls-cert', flags.tlsCert) } : {}),
+    ...(flags.tlsKey ? { key: readFlagFile('--tls-key', flags.tlsKey) } : {}),
     ...(flags.tlsServerName ? { serverName: flags.tlsServerName } : {}),
   };
-}
-
-/** Istio's StringBool: what ISTIO_META_DNS_CAPTURE set in the pod's environment means, if anything. */
-function envBool(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (['1', 't', 'true'].includes(value.toLowerCase())) return true;
-  if (['0', 'f', 'false'].includes(value.toLowerCase())) return false;
-  return undefined;
 }
 
 export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise<void> {
@@ -83,7 +66,7 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
   const resolvers = await readResolvers(flags);
   const node = agentNode(identity);
   // The pod's own setting wins (SPEC §2); without one, the controller's view of the mesh decides.
-  const ownCapture = envBool(identity.metadata.DNS_CAPTURE);
+  const ownCapture = nodeView(node).dnsCapture;
 
   const agent = newAgent(flags, resolvers, logger, cmd, {
     controller: { value: flags.controller, source: 'flag' },

@@ -1,6 +1,5 @@
 // `meshdns controller`: the control plane alone — resources from a manifests folder (`--manifests`) or
 // the Kubernetes API (`--kube`), VIPs allocated once for the mesh, each agent's table streamed over xDS.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
@@ -12,7 +11,7 @@ import type { MeshSettings } from '../model/index.js';
 import { KubeSource, loadKubeConfig, ManifestSource } from '../sources/index.js';
 import type { XdsTls } from '../xds/index.js';
 import { exitOnSignal } from './agent-setup.js';
-import { flagError, parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
+import { flagError, parseListen, parseMilliseconds, parsePositiveInt, readFlagFile } from './flags.js';
 import { flagSources } from './serve-options.js';
 import { resolveWorkloadFlags, type WorkloadFlags } from './workload.js';
 
@@ -38,14 +37,6 @@ export interface ControllerFlags extends Omit<WorkloadFlags, 'manifests'> {
   logLevel: string;
 }
 
-function readPem(flag: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw flagError(flag, file, (err as Error).message);
-  }
-}
-
 function tlsOptions(flags: ControllerFlags): XdsTls | undefined {
   if (!flags.tlsCert && !flags.tlsKey) {
     if (flags.tlsCa) throw flagError('--tls-ca', flags.tlsCa, 'needs --tls-cert and --tls-key');
@@ -59,9 +50,9 @@ function tlsOptions(flags: ControllerFlags): XdsTls | undefined {
     );
   }
   return {
-    cert: readPem('--tls-cert', flags.tlsCert),
-    key: readPem('--tls-key', flags.tlsKey),
-    ...(flags.tlsCa ? { ca: readPem('--tls-ca', flags.tlsCa) } : {}),
+    cert: readFlagFile('--tls-cert', flags.tlsCert),
+    key: readFlagFile('--tls-key', flags.tlsKey),
+    ...(flags.tlsCa ? { ca: readFlagFile('--tls-ca', flags.tlsCa) } : {}),
   };
 }
 

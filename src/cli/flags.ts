@@ -1,8 +1,18 @@
 // Flag values checked once at the edge; a bad value is a one-line error naming the flag. Only light
 // imports here: every command loads this file (the parsers that need the mesh model are in mesh-flags.ts).
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Option } from 'commander';
 import { MeshdnsError } from '../errors.js';
+
+/** A file a flag names (a certificate, a key), read now so a wrong path fails at start naming the flag. */
+export function readFlagFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw flagError(flag, file, (err as Error).message);
+  }
+}
 
 export function flagError(flag: string, value: string, why: string): MeshdnsError {
   return new MeshdnsError('MESHDNS_FLAG_INVALID', `${flag} "${value}": ${why}`);

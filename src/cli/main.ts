@@ -31,6 +31,24 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+/** Where the data plane forwards, and the names it derives: `serve` and `agent` alike. */
+function resolverOptions(cmd: Command): Command {
+  return cmd
+    .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
+    .option('--resolv-conf <file>', 'upstream servers and search domains', DEFAULTS.resolvConf)
+    .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
+    .option(
+      '--upstream <addr:port>',
+      "upstream server (repeatable; default: resolv.conf's nameservers)",
+      collect,
+    )
+    .option(
+      '--upstream-timeout <ms>',
+      'total time budget for a forwarded query',
+      String(DEFAULTS.upstreamTimeoutMs),
+    );
+}
+
 const program = new Command('meshdns')
   .description('DNS proxy for service meshes: answers mesh names locally, forwards the rest')
   .showHelpAfterError()
@@ -59,20 +77,7 @@ const serveCommand = program
     'a bigger manifest file is reported and its last good objects kept',
     String(DEFAULTS.maxManifestBytes),
   );
-workloadOptions(serveCommand)
-  .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
-  .option('--resolv-conf <file>', 'upstream servers and search domains', DEFAULTS.resolvConf)
-  .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
-  .option(
-    '--upstream <addr:port>',
-    "upstream server (repeatable; default: resolv.conf's nameservers)",
-    collect,
-  )
-  .option(
-    '--upstream-timeout <ms>',
-    'total time budget for a forwarded query',
-    String(DEFAULTS.upstreamTimeoutMs),
-  );
+resolverOptions(workloadOptions(serveCommand));
 allocationOptions(serveCommand).addOption(
   new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
 );
@@ -86,20 +91,8 @@ const agentCommand = program
     "serve DNS for this pod from a controller's tables (xDS); identity from POD_NAME, POD_NAMESPACE, ISTIO_META_*",
   )
   .requiredOption('--controller <host:port>', 'the controller (meshdns controller --xds-listen)')
-  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen)
-  .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
-  .option('--resolv-conf <file>', 'upstream servers and search domains', DEFAULTS.resolvConf)
-  .option('--search <domain>', "search domain (repeatable; default: resolv.conf's)", collect)
-  .option(
-    '--upstream <addr:port>',
-    "upstream server (repeatable; default: resolv.conf's nameservers)",
-    collect,
-  )
-  .option(
-    '--upstream-timeout <ms>',
-    'total time budget for a forwarded query',
-    String(DEFAULTS.upstreamTimeoutMs),
-  )
+  .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen);
+resolverOptions(agentCommand)
   .option('--tls-ca <file>', "CA of the controller's certificate: connect with TLS")
   .option('--tls-cert <file>', 'client certificate, for a controller that verifies them')
   .option('--tls-key <file>', "the client certificate's key")

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Allocation, StoredAllocation, VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
 import type { MeshSettings, Resources } from '../model/index.js';
-import type { SnapshotChange } from '../sources/index.js';
+import type { SnapshotChange, SnapshotListener } from '../sources/index.js';
 import { AdsServer, type AdsServerOptions } from '../xds/index.js';
 import { MeshViews } from './mesh-views.js';
 import { ProblemLog } from './problems.js';
@@ -17,12 +17,7 @@ export interface ResourceSource {
   close(): Promise<void>;
 }
 
-export type OnSnapshot = (
-  snapshot: Resources,
-  errors: MeshdnsError[],
-  failedFiles: ReadonlySet<string>,
-  change: SnapshotChange,
-) => void;
+export type OnSnapshot = SnapshotListener;
 
 /** Where allocations persist. */
 export interface AllocationStore {

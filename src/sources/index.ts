@@ -12,5 +12,6 @@ export {
   ManifestSource,
   type ManifestSourceOptions,
   type SnapshotChange,
+  type SnapshotListener,
 } from './manifests.js';
 export { loadMeshConfigFile } from './meshconfig.js';

@@ -17,6 +17,18 @@ export interface SnapshotChange {
   delta?: BuildDelta;
 }
 
+/**
+ * A source's snapshots: the resources, all current errors, the files whose content could not be read
+ * or parsed (a folder's; always empty for the API), and the snapshot's number with what changed since
+ * an earlier one when the source could tell.
+ */
+export type SnapshotListener = (
+  snapshot: Resources,
+  errors: MeshdnsError[],
+  failedFiles: ReadonlySet<string>,
+  change: SnapshotChange,
+) => void;
+
 import { ManifestFolder, type ScanResult } from './folder.js';
 import { FolderWatch } from './watch.js';
 
@@ -26,13 +38,7 @@ export interface ManifestSourceOptions {
    * Called with each new snapshot, all current errors, and the files whose current content could not
    * be read or parsed (see `Build.failedFiles`); first before `start()` resolves.
    */
-  onChange: (
-    snapshot: Resources,
-    errors: MeshdnsError[],
-    failedFiles: ReadonlySet<string>,
-    /** The snapshot's number, and what changed since an earlier one when the source could tell. */
-    change: SnapshotChange,
-  ) => void;
+  onChange: SnapshotListener;
   /**
    * Quiet time after the last event before the named files are read; also how long a file that had
    * content must be unchanged before it is read (a writer may be between two chunks).

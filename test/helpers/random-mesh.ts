@@ -77,6 +77,15 @@ export function randomResource(pick: (n: number) => number, file: number, doc: n
   }
 }
 
+/** One edit of the folder: a file of one to three new objects written, or (one time in five) deleted. */
+export function editRandomFile(pick: (n: number) => number, files: Map<number, Giver[]>): void {
+  const file = pick(6);
+  const docs =
+    pick(5) === 0 ? [] : Array.from({ length: 1 + pick(3) }, (_, doc) => randomResource(pick, file, doc));
+  if (docs.length > 0) files.set(file, docs);
+  else files.delete(file);
+}
+
 /** The folder's snapshot: files in order, and the first object of each kind/namespace/name (as the source keeps). */
 export function snapshot(files: Map<number, Giver[]>): Giver[] {
   const seen = new Set<string>();

@@ -7,13 +7,13 @@ import {
   type VipLookup,
 } from '../../src/nametable/index.js';
 import {
+  editRandomFile,
   type Giver,
   HOSTS,
   NAMES,
   NAMESPACES,
   plainRecords as plain,
   prng,
-  randomResource,
   snapshot,
   toResources,
 } from '../helpers/random-mesh.js';
@@ -50,13 +50,7 @@ describe('TableBuilder', () => {
       let previous = new Map<string, string>();
       let before: Giver[] = [];
       for (let step = 0; step < 150; step++) {
-        const file = pick(6);
-        const docs =
-          pick(5) === 0
-            ? []
-            : Array.from({ length: 1 + pick(3) }, (_, doc) => randomResource(pick, file, doc));
-        if (docs.length > 0) files.set(file, docs);
-        else files.delete(file);
+        editRandomFile(pick, files);
         // The delta the controller computes: objects (by identity) that left the snapshot and came.
         const after = snapshot(files);
         const removed = before.filter((r) => !after.includes(r));

@@ -19,10 +19,10 @@ import {
   type XdsSubscription,
 } from '../../src/xds/index.js';
 import {
+  editRandomFile,
   type Giver,
   plainRecords,
   prng,
-  randomResource,
   snapshot,
   toResources,
 } from '../helpers/random-mesh.js';
@@ -77,13 +77,7 @@ describe('MeshViews → AgentNameTable', () => {
         return { ...a, scope, sub, take: follow(sub, scope) };
       });
       for (let step = 0; step < 80; step++) {
-        const file = pick(6);
-        const docs =
-          pick(5) === 0
-            ? []
-            : Array.from({ length: 1 + pick(3) }, (_, doc) => randomResource(pick, file, doc));
-        if (docs.length > 0) files.set(file, docs);
-        else files.delete(file);
+        editRandomFile(pick, files);
         res = toResources(snapshot(files));
         views.update(res, { now: step });
         for (const a of agents) {

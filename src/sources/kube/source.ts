@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../../defaults.js';
 import { MeshdnsError } from '../../errors.js';
 import { emptyResources, formatError, type Resources } from '../../model/index.js';
-import type { Build, SnapshotChange } from '../index.js';
+import type { Build, SnapshotListener } from '../index.js';
 import { Backoff } from './backoff.js';
 import { servedVersion } from './discovery.js';
 import { KindInformer } from './informer.js';
@@ -27,12 +27,7 @@ export interface KubeSourceOptions {
   /** How often discovery is asked again for a kind it did not serve (a CRD installed after start). */
   discoveryRecheckMs?: number;
   /** As ManifestSource's: every snapshot, first before `start()` resolves. `failedFiles` is always empty. */
-  onChange: (
-    snapshot: Resources,
-    errors: MeshdnsError[],
-    failedFiles: ReadonlySet<string>,
-    change: SnapshotChange,
-  ) => void;
+  onChange: SnapshotListener;
 }
 
 function closedError(): MeshdnsError {
