@@ -146,6 +146,24 @@ describe('meshdns controller --kube', () => {
     await c.stop();
   });
 
+  it('reports what it cannot allocate as a Warning Event on the ServiceEntry', async () => {
+    const xds = await freePort('127.0.0.1');
+    // A /30 holds two VIPs; the entries from the test before already hold more than that.
+    const c = await controller('controller-x', xds, ['--vip-range-v4', '240.240.0.0/30']);
+    api.put(serviceEntry('db-h'));
+    await eventually(async () => {
+      const events = api.list('events.k8s.io/v1', 'Event', 'default') as (KubeObject & {
+        reason?: string;
+        note?: string;
+        regarding?: { name?: string };
+      })[];
+      const exhausted = events.filter((e) => e.reason === 'VipExhausted');
+      assert.ok(exhausted.length > 0, JSON.stringify(events.map((e) => e.reason)));
+      assert.match(exhausted[0]!.note ?? '', /host .*: /);
+    }, 10_000);
+    await c.stop();
+  });
+
   it('hands status writing to the other replica when the leader dies, keeping every VIP', async () => {
     const [xdsA, xdsB] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
     const a = await controller('controller-a', xdsA);
