@@ -103,6 +103,38 @@ describe('meshdns controller and meshdns agent', () => {
     assert.match(a.output(), /"msg":"xds reconnect"/);
   });
 
+  it('SIGHUP: the agent takes new search domains from its resolv.conf', async () => {
+    const dir = join(tmp(), 'hup');
+    await cp(join(ROOT, 'examples'), dir, { recursive: true });
+    const xds = await freePort('127.0.0.1');
+    await controller(dir, xds, join(tmp(), 'hup.json'));
+    const conf = join(tmp(), 'resolv.conf');
+    await writeFile(conf, 'nameserver 127.0.0.1\nsearch one.example\n');
+    const port = await freePort('127.0.0.1');
+    const a = startCli(
+      [
+        ...['agent', '--controller', `127.0.0.1:${xds}`, '--dns-listen', `127.0.0.1:${port}`],
+        ...['--resolv-conf', conf, '--upstream', '127.0.0.1:9', '--upstream-timeout', '300'],
+      ],
+      { env: { POD_NAME: 'app', POD_NAMESPACE: 'default', ...ON } },
+    );
+    running.push(a);
+    await waitForOutput(a, /"msg":"serving DNS"/);
+    assert.deepEqual(await answers(port, 'productpage.one.example'), [
+      'productpage A 10.96.0.10',
+      'productpage.one.example CNAME productpage',
+    ]);
+    await writeFile(conf, 'nameserver 127.0.0.1\nsearch two.example\n');
+    a.child.kill('SIGHUP');
+    await eventually(async () =>
+      assert.deepEqual(await answers(port, 'productpage.two.example'), [
+        'productpage A 10.96.0.10',
+        'productpage.two.example CNAME productpage',
+      ]),
+    );
+    assert.deepEqual(await answers(port, 'productpage.one.example'), []);
+  });
+
   it('shows an agent only what its namespace may see (exportTo)', async () => {
     const dir = join(tmp(), 'export');
     await cp(join(ROOT, 'examples'), dir, { recursive: true });
