@@ -2,26 +2,30 @@
 // (issue 10 items 1, 2 and 6): VIPs land in status.addresses and survive restarts and a leader
 // failover; add, modify and delete reach the agents; a dropped watch and a 410 relist lose nothing.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { answersOf, ask } from '../helpers/dns-client.js';
 import { freePort } from '../helpers/dnsmasq.js';
 import { type KubeApiServer, type KubeObject, startKubeApi } from '../helpers/kube/index.js';
-import { tempFolder } from '../helpers/manifests.js';
 import { eventually, type Running, startCli, waitForOutput } from '../helpers/meshdns.js';
 
 const SE = 'networking.istio.io/v1';
-const tmp = tempFolder('meshdns-controller-kube-');
+const _tmp = tempFolder('meshdns-controller-kube-');
 const running: Running[] = [];
 let api: KubeApiServer;
 let kubeconfig = '';
 
 before(async () => {
   api = await startKubeApi();
-  kubeconfig = await api.writeKubeconfig(tmp());
+  // Its own folder: tempFolder's hook may run after this one, and an empty path is the working directory.
+  kubeconfig = await api.writeKubeconfig(await mkdtemp(join(tmpdir(), 'meshdns-kubeconfig-')));
 });
 after(async () => {
   await Promise.all(running.map((r) => r.stop()));
   await api.close();
+  await rm(dirname(kubeconfig), { recursive: true, force: true });
 });
 
 function serviceEntry(name: string, extra: Record<string, unknown> = {}): KubeObject {
