@@ -12,7 +12,6 @@ import { type KubeApiServer, type KubeObject, startKubeApi } from '../helpers/ku
 import { eventually, type Running, startCli, waitForOutput } from '../helpers/meshdns.js';
 
 const SE = 'networking.istio.io/v1';
-const _tmp = tempFolder('meshdns-controller-kube-');
 const running: Running[] = [];
 let api: KubeApiServer;
 let kubeconfig = '';
