@@ -133,7 +133,7 @@ export const CONTROLPLANE_DEFAULTS = {
   spacingMs: 300,
   source: 'auto',
   startDeadlineSeconds: 120,
-  changeDeadlineSeconds: 10,
+  changeDeadlineSeconds: 30,
 } as const;
 
 export function controlPlaneConfigFromEnv(env: NodeJS.ProcessEnv): ControlPlaneConfig {

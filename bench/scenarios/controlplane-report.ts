@@ -22,8 +22,15 @@ type Figure = {
 
 const of = (r: ControlPlaneRun, scope?: ChangeFigures['scope']) =>
   r.changes.filter((c) => scope === undefined || c.scope === scope);
+/** A percentile that falls on a change missed by its deadline. */
+const MISSED = Number.POSITIVE_INFINITY;
+
+/** Nearest rank over the changes; one that missed its deadline ranks above every other. */
+const rank = (values: (number | null)[], p: number) =>
+  values.length === 0 ? null : (percentile(values, p) ?? MISSED);
+
 const lastP = (scope: ChangeFigures['scope'], p: number) => (r: ControlPlaneRun) =>
-  percentile(
+  rank(
     of(r, scope).map((c) => c.lastMs),
     p,
   );
@@ -33,7 +40,7 @@ const agentP = (p: number) => (r: ControlPlaneRun) =>
     p,
   );
 const realP = (p: number) => (r: ControlPlaneRun) =>
-  percentile(
+  rank(
     of(r).map((c) => c.realAgentMs),
     p,
   );
@@ -104,6 +111,7 @@ export const FIGURES: Figure[] = [
 ];
 
 function cell(v: number | null, f: Figure): string {
+  if (v === MISSED) return 'missed';
   if (v === null || Number.isNaN(v)) return '-';
   const shown = f.unit === 'KiB' ? v / 1024 : v;
   return shown.toFixed(f.digits ?? 0);
