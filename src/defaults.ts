@@ -63,6 +63,8 @@ export const DEFAULTS = {
    * (a write through a hard link, a missed inotify event, a network filesystem) is still seen.
    */
   manifestsRescanIntervalMs: 2000,
+  /** Quiet time after the last Kubernetes watch event before a new snapshot is made (a rollout is a burst). */
+  kubeDebounceMs: 100,
   /** SPEC §10: bound on one manifest file; a bigger one is reported and its last good objects kept. */
   maxManifestBytes: 4 * 1024 * 1024,
   /** SPEC §5 (Istio's ranges): Class E space and the IPv6 benchmarking prefix, never routed on the internet. */

@@ -29,7 +29,9 @@ export type ErrorCode =
   | 'MESHDNS_KUBE_OPTIONS'
   | 'MESHDNS_KUBE_STATUS'
   | 'MESHDNS_KUBE_LEASE'
-  | 'MESHDNS_KUBE_EVENT';
+  | 'MESHDNS_KUBE_EVENT'
+  | 'MESHDNS_KUBE_CONFIG'
+  | 'MESHDNS_KUBE_API';
 
 export class MeshdnsError extends Error {
   readonly code: ErrorCode;

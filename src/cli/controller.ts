@@ -1,11 +1,15 @@
 // `meshdns controller`: the control plane alone — resources from a manifests folder (`--manifests`) or
 // the Kubernetes API (`--kube`), VIPs allocated once for the mesh, each agent's table streamed over xDS.
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { AdminServer } from '../admin/index.js';
-import { ControllerAdminSource, ControlPlane, StateFileStore } from '../controller/index.js';
+import { ControllerAdminSource, ControlPlane, KubeStatusStore, StateFileStore } from '../controller/index.js';
+import { DEFAULTS } from '../defaults.js';
 import { createLogger } from '../logger.js';
-import { ManifestSource } from '../sources/index.js';
+import type { MeshSettings } from '../model/index.js';
+import { KubeSource, loadKubeConfig, ManifestSource } from '../sources/index.js';
 import type { XdsTls } from '../xds/index.js';
 import { exitOnSignal } from './agent-setup.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
@@ -22,6 +26,9 @@ export interface ControllerFlags extends Omit<WorkloadFlags, 'manifests'> {
   metrics: boolean;
   istioNamespace: string;
   leaderElect: boolean;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -67,13 +74,52 @@ export async function runController(flags: ControllerFlags, cmd?: Command): Prom
   const tls = tlsOptions(flags);
   const logger = createLogger(flags.logLevel);
   const signals = exitOnSignal(logger);
-  if (flags.kube) throw flagError('--kube', 'true', 'the Kubernetes source is not wired in yet');
+  const plane = flags.kube
+    ? await kubePlane(flags, debounceMs, tls, logger)
+    : await folderPlane(flags, debounceMs, tls, logger);
+  const registry = flags.metrics ? await metricsRegistry() : undefined;
+  const adminServer = new AdminServer(
+    { ...admin, allowRemote: flags.adminAllowRemote === true },
+    new ControllerAdminSource(plane, registry, { flags: cmd ? flagSources(cmd) : {} }),
+  );
+  // The admin API first: liveness answers while a big folder loads.
+  await adminServer.start();
+  signals.closing(() => adminServer.close());
+  signals.closing(() => plane.close());
+  await plane.start();
+  logger.info({ admin: `${admin.host}:${adminServer.port}` }, 'controller ready');
+}
 
-  const setup = resolveWorkloadFlags({ ...flags, manifests: flags.manifests! });
-  const meshConfig = setup.meshConfigFile
-    ? await (await import('../sources/index.js')).loadMeshConfigFile(setup.meshConfigFile)
-    : undefined;
-  const plane = new ControlPlane({
+/** Common to both sources. */
+function planeOptions(flags: ControllerFlags, tls: XdsTls | undefined, logger: Logger) {
+  const setup = resolveWorkloadFlags({ ...flags, manifests: flags.manifests ?? '.' });
+  return {
+    setup,
+    common: {
+      ranges: setup.ranges,
+      graceMs: setup.graceMs,
+      xds: { listen: flags.xdsListen, ...(tls ? { tls } : {}) },
+      logger,
+    },
+  };
+}
+
+async function meshConfigOf(file: string | undefined): Promise<MeshSettings | undefined> {
+  return file ? (await import('../sources/index.js')).loadMeshConfigFile(file) : undefined;
+}
+
+/** `--manifests DIR`: the folder, watched, and the state file (as `serve`). */
+async function folderPlane(
+  flags: ControllerFlags,
+  debounceMs: number,
+  tls: XdsTls | undefined,
+  logger: Logger,
+): Promise<ControlPlane> {
+  const { setup, common } = planeOptions(flags, tls, logger);
+  const meshConfig = await meshConfigOf(setup.meshConfigFile);
+  logger.info({ stateFile: setup.stateFile }, 'VIPs are kept in the state file');
+  return new ControlPlane({
+    ...common,
     origin: setup.manifestsDir,
     store: new StateFileStore(setup.manifestsDir, setup.stateFile, logger),
     source: (onChange) =>
@@ -85,23 +131,54 @@ export async function runController(flags: ControllerFlags, cmd?: Command): Prom
         logger,
         onChange,
       }),
-    ranges: setup.ranges,
-    graceMs: setup.graceMs,
     ...(meshConfig ? { meshConfig } : {}),
-    xds: { listen: flags.xdsListen, ...(tls ? { tls } : {}) },
-    logger,
   });
-  const registry = flags.metrics ? await metricsRegistry() : undefined;
-  const adminServer = new AdminServer(
-    { ...admin, allowRemote: flags.adminAllowRemote === true },
-    new ControllerAdminSource(plane, registry, { flags: cmd ? flagSources(cmd) : {} }),
-  );
-  // The admin API first: liveness answers while a big folder loads.
-  await adminServer.start();
-  signals.closing(() => adminServer.close());
-  signals.closing(() => plane.close());
-  await plane.start();
-  logger.info({ admin: `${admin.host}:${adminServer.port}`, stateFile: setup.stateFile }, 'controller ready');
+}
+
+/**
+ * `--kube`: informers on the API, VIPs in each ServiceEntry's status.addresses, written by the replica
+ * holding the Lease (every replica serves agents from its own informers).
+ */
+async function kubePlane(
+  flags: ControllerFlags,
+  debounceMs: number,
+  tls: XdsTls | undefined,
+  logger: Logger,
+): Promise<ControlPlane> {
+  if (flags.stateFile)
+    throw flagError('--state-file', flags.stateFile, 'with --kube VIPs are kept in status.addresses');
+  const { setup, common } = planeOptions(flags, tls, logger);
+  const kubeConfig = loadKubeConfig(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {});
+  const meshConfig = await meshConfigOf(setup.meshConfigFile);
+  let source: KubeSource | undefined;
+  return new ControlPlane({
+    ...common,
+    origin: `the Kubernetes API at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
+    store: new KubeStatusStore({
+      kubeConfig,
+      logger,
+      version: () => source?.servedVersion('ServiceEntry'),
+      identity: process.env.POD_NAME || hostname(),
+      leaseNamespace: process.env.POD_NAMESPACE || DEFAULTS.istioNamespace,
+      leaderElect: flags.leaderElect,
+      lease: {
+        leaseDurationMs: parseMilliseconds('--leader-elect-lease-duration', flags.leaderElectLeaseDuration),
+        renewDeadlineMs: parseMilliseconds('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),
+        retryPeriodMs: parseMilliseconds('--leader-elect-retry-period', flags.leaderElectRetryPeriod),
+      },
+    }),
+    source: (onChange) => {
+      source = new KubeSource({
+        kubeConfig,
+        istioNamespace: flags.istioNamespace,
+        debounceMs,
+        logger,
+        onChange,
+      });
+      return source;
+    },
+    ...(meshConfig ? { meshConfig } : {}),
+  });
 }
 
 async function metricsRegistry() {

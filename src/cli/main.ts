@@ -135,6 +135,21 @@ const controllerCommand = program
     DEFAULTS.istioNamespace,
   )
   .option('--no-leader-elect', 'write status.addresses without a Lease (one replica only)')
+  .option(
+    '--leader-elect-lease-duration <ms>',
+    'how long a Lease holds without renewal',
+    String(DEFAULTS.kube.leaseDurationMs),
+  )
+  .option(
+    '--leader-elect-renew-deadline <ms>',
+    'the leader steps down when it cannot renew for this long',
+    String(DEFAULTS.kube.renewDeadlineMs),
+  )
+  .option(
+    '--leader-elect-retry-period <ms>',
+    'how often the Lease is tried and renewed',
+    String(DEFAULTS.kube.retryPeriodMs),
+  )
   .option('--tls-cert <file>', 'serve agents over TLS with this certificate')
   .option('--tls-key <file>', "the certificate's key")
   .option('--tls-ca <file>', 'require client certificates signed by this CA')

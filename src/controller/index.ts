@@ -8,6 +8,7 @@ export {
 } from './control-plane.js';
 export { Controller, type ControllerOptions } from './controller.js';
 export { StateFileStore } from './file-store.js';
+export { KubeStatusStore, type KubeStoreOptions } from './kube-store.js';
 export { type LiveUpdate, LiveView } from './live.js';
 export {
   defaultStateFile,
@@ -20,4 +21,3 @@ export { MeshViews, type MeshViewsOptions } from './mesh-views.js';
 export type { ViewUpdate } from './messages.js';
 export { type AppliedView, ControllerWorker, type ControllerWorkerOptions } from './remote.js';
 export { buildView, type ViewOptions, type WorkloadRef, type WorkloadView } from './view.js';
-export { KubeStatusStore, type KubeStoreOptions } from './kube-store.js';

@@ -12,8 +12,8 @@ import { EventRecorder, LeaderElector, StatusWriter } from './kube/index.js';
 export interface KubeStoreOptions {
   kubeConfig: KubeConfig;
   logger: Logger;
-  /** The ServiceEntry version served. */
-  version: 'v1' | 'v1beta1';
+  /** The ServiceEntry version served, known once the source has asked discovery. */
+  version: () => string | undefined;
   /** This replica (POD_NAME): the Lease holder identity and the Events' reporting instance. */
   identity: string;
   /** Where the Lease is (POD_NAMESPACE). */
@@ -25,12 +25,14 @@ export interface KubeStoreOptions {
 }
 
 export class KubeStatusStore implements AllocationStore {
-  readonly #writer: StatusWriter;
-  readonly #events: EventRecorder;
+  readonly #opts: KubeStoreOptions;
+  /** Made on the first write: the ServiceEntry version is known only once the source has started. */
+  #writers: { status: StatusWriter; events: EventRecorder } | undefined;
   readonly #elector: LeaderElector | undefined;
   #last: Allocation | undefined;
 
   constructor(opts: KubeStoreOptions) {
+    this.#opts = opts;
     const { kubeConfig: kc, logger } = opts;
     this.#elector = opts.leaderElect
       ? new LeaderElector(kc, logger, {
@@ -44,12 +46,6 @@ export class KubeStatusStore implements AllocationStore {
           onStoppedLeading: () => logger.info({ identity: opts.identity }, 'following: not writing status'),
         })
       : undefined;
-    const elector = this.#elector;
-    this.#writer = new StatusWriter(kc, logger, {
-      version: opts.version,
-      ...(elector ? { isLeader: () => elector.isLeader } : {}),
-    });
-    this.#events = new EventRecorder(kc, logger, { instance: opts.identity, version: opts.version });
   }
 
   /** Whether this replica writes (the Lease holder, or the only replica). */
@@ -72,11 +68,30 @@ export class KubeStatusStore implements AllocationStore {
 
   async close(): Promise<void> {
     await this.#elector?.stop();
-    await Promise.all([this.#writer.close(), this.#events.close()]);
+    await Promise.all([this.#writers?.status.close(), this.#writers?.events.close()]);
   }
 
   #write(allocation: Allocation): void {
-    this.#writer.sync(allocation.hosts);
-    this.#events.reportAllocation(allocation);
+    const writers = this.#writersFor();
+    if (!writers) return;
+    writers.status.sync(allocation.hosts);
+    writers.events.reportAllocation(allocation);
+  }
+
+  #writersFor(): { status: StatusWriter; events: EventRecorder } | undefined {
+    if (this.#writers) return this.#writers;
+    const version = this.#opts.version();
+    // No ServiceEntry served (Istio not installed): nothing has VIPs to write.
+    if (version !== 'v1' && version !== 'v1beta1') return undefined;
+    const { kubeConfig: kc, logger, identity } = this.#opts;
+    const elector = this.#elector;
+    this.#writers = {
+      status: new StatusWriter(kc, logger, {
+        version,
+        ...(elector ? { isLeader: () => elector.isLeader } : {}),
+      }),
+      events: new EventRecorder(kc, logger, { instance: identity, version }),
+    };
+    return this.#writers;
   }
 }

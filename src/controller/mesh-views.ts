@@ -26,7 +26,6 @@ import type { SnapshotChange } from '../sources/index.js';
 import {
   NAME_TABLE_TYPE_URL,
   type NodeView,
-  nameTableResource,
   nodeView,
   ResourcePublisher,
   VIP_ROUTES_TYPE_URL,
@@ -111,7 +110,7 @@ export class MeshViews {
     return [...this.#views.values()].map((v) => ({
       ...v.shape,
       agents: v.agents,
-      names: v.mirror.table.size,
+      names: v.mirror.size,
     }));
   }
 
@@ -228,7 +227,9 @@ export class MeshViews {
   }
 
   #publishTable(view: MeshView): void {
-    view.publisher.publish(NAME_TABLE_TYPE_URL, [nameTableResource(view.mirror.table)]);
+    const version = view.mirror.version;
+    if (view.publisher.current(NAME_TABLE_TYPE_URL)?.version === version) return;
+    view.publisher.publish(NAME_TABLE_TYPE_URL, [view.mirror.resource()], version);
   }
 
   /** The VIP proxy's routes for the hosts this view answers with VIPs; true when they changed. */

@@ -12,7 +12,7 @@ export {
 export { fastYamlDocuments } from './fastyaml.js';
 export { check } from './fields.js';
 export { formatError, formatPath, formatSource, type ManifestIssue } from './issues.js';
-export { type ParsedManifest, parseManifest, parseManifestText } from './manifest.js';
+export { type ParsedManifest, parseManifest, parseManifestText, toManifestObject } from './manifest.js';
 export { isMeshConfigFile, KYMA_ISTIO_NAME, MESH_CONFIGMAP, meshConfigFromText } from './mesh.js';
 export {
   ipToBytes,

@@ -3,7 +3,7 @@
 import type { YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { MeshdnsError } from '../errors.js';
-import type { SourceRef } from './types.js';
+import { API_SOURCE_FILE, type SourceRef } from './types.js';
 
 /** One thing wrong with an object: the field (`spec.hosts[0]`, empty for the whole object) and what. */
 export interface ManifestIssue {
@@ -92,8 +92,10 @@ export function issuesFromZod(error: z.core.$ZodError, prefix: readonly Property
   }));
 }
 
-/** `mesh/db.yaml doc 2` or, for an item of a List, `mesh/all.yaml doc 0 item 3`. */
+/** `mesh/db.yaml doc 2`, for an item of a List `mesh/all.yaml doc 0 item 3`, from the API `k8s`. */
 export function formatSource(source: SourceRef): string {
+  // An object read from the Kubernetes API has no document; its kind and name follow in messages.
+  if (source.file === API_SOURCE_FILE) return source.file;
   const item = source.item === undefined ? '' : ` item ${source.item}`;
   return `${source.file} doc ${source.doc}${item}`;
 }

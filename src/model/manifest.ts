@@ -47,15 +47,22 @@ function addObjects(out: ParsedManifest, value: unknown, source: SourceRef): voi
     for (const [i, item] of items.entries()) addObjects(out, item, { ...source, item: i });
     return;
   }
+  const object = toManifestObject(value, source);
+  if ('ignored' in object) out.ignored.push(`${formatSource(source)} ${object.ignored}`);
+  else out.objects.push(object);
+}
+
+/**
+ * One parsed object (a YAML document, a List item, an object from the Kubernetes API) → its resource
+ * and its errors in the house form, or why it is not one of ours.
+ */
+export function toManifestObject(value: unknown, source: SourceRef): ManifestObject | { ignored: string } {
   const c = toResource(value, source);
-  if (c.ignored) {
-    out.ignored.push(`${formatSource(source)} ${c.ignored}`);
-    return;
-  }
+  if (c.ignored) return { ignored: c.ignored };
   const errors = [...c.errors, ...(c.warnings ?? [])].map((issue) => invalidObject(source, c.label, issue));
   const object: ManifestObject = { source, label: c.label, errors, ...(c.key ? { key: c.key } : {}) };
   if (c.resource && c.errors.length === 0) object.resource = c.resource;
-  out.objects.push(object);
+  return object;
 }
 
 /**

@@ -12,6 +12,9 @@ export interface SourceRef {
   item?: number;
 }
 
+/** `SourceRef.file` of every object read from the Kubernetes API. */
+export const API_SOURCE_FILE = 'k8s';
+
 export interface ObjectMeta {
   name: string;
   namespace: string;

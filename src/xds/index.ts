@@ -17,8 +17,10 @@ export {
 } from './config-codec.js';
 export {
   decodeNameTable,
+  encodeNameEntry,
   encodeNameTable,
   nameTableFromResources,
+  nameTableOfEntries,
   nameTableResource,
 } from './nametable-codec.js';
 export { type AgentIdentity, agentNode, type NodeView, nodeView } from './node.js';

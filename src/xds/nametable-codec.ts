@@ -1,8 +1,22 @@
 // XdsNameTable <-> istio.networking.nds.v1.NameTable bytes. Decoding is the agent's edge (STYLE practice 4):
 // every host and IP is checked here, and a bad table is refused whole so the agent NACKs it.
 import { isIP } from 'node:net';
+import protobuf from 'protobufjs';
 import { MeshdnsError } from '../errors.js';
-import { readNameTable, type WireNameInfo } from './nametable-reader.js';
+import {
+  ALT_HOSTS_TAG,
+  EXTERNAL_NAME_TAG,
+  IPS_TAG,
+  KEY_TAG,
+  NAMESPACE_TAG,
+  ORIGIN_TAG,
+  REGISTRY_TAG,
+  readNameTable,
+  SHORTNAME_TAG,
+  TABLE_TAG,
+  VALUE_TAG,
+  type WireNameInfo,
+} from './nametable-reader.js';
 import { NAME_TABLE_TYPE_URL, xdsMessages } from './proto.js';
 import type { XdsNameInfo, XdsNameTable, XdsRegistry, XdsResource } from './types.js';
 
@@ -24,6 +38,33 @@ export function encodeNameTable(table: XdsNameTable): Uint8Array {
     };
   }
   return nameTable.encode(nameTable.fromObject({ table: wire })).finish();
+}
+
+/**
+ * One host as a whole NameTable message of one entry. Protobuf messages concatenate into their merge,
+ * so a table is the concatenation of its entries: the controller keeps each host's bytes and re-encodes
+ * only the hosts an edit changed (nameTableOfEntries).
+ */
+export function encodeNameEntry(host: string, info: XdsNameInfo): Uint8Array {
+  const w = protobuf.Writer.create();
+  w.uint32(TABLE_TAG).fork();
+  w.uint32(KEY_TAG).string(host);
+  w.uint32(VALUE_TAG).fork();
+  for (const ip of info.ips) w.uint32(IPS_TAG).string(ip);
+  w.uint32(REGISTRY_TAG).string(info.registry);
+  if (info.shortname) w.uint32(SHORTNAME_TAG).string(info.shortname);
+  if (info.namespace) w.uint32(NAMESPACE_TAG).string(info.namespace);
+  for (const alt of info.altHosts) w.uint32(ALT_HOSTS_TAG).string(alt);
+  if (info.externalName) w.uint32(EXTERNAL_NAME_TAG).string(info.externalName);
+  if (info.origin) w.uint32(ORIGIN_TAG).string(info.origin);
+  w.ldelim();
+  w.ldelim();
+  return w.finish();
+}
+
+/** A NameTable resource from the bytes of its entries (encodeNameEntry). */
+export function nameTableOfEntries(entries: Iterable<Uint8Array>): XdsResource {
+  return { typeUrl: NAME_TABLE_TYPE_URL, value: Buffer.concat([...entries]) };
 }
 
 export function decodeNameTable(bytes: Uint8Array): XdsNameTable {

@@ -4,16 +4,16 @@
 import protobuf from 'protobufjs';
 
 /** Tag = field number << 3 | wire type 2 (length-delimited). */
-const TABLE = (1 << 3) | 2;
-const KEY = (1 << 3) | 2;
-const VALUE = (2 << 3) | 2;
-const IPS = (1 << 3) | 2;
-const REGISTRY = (2 << 3) | 2;
-const SHORTNAME = (3 << 3) | 2;
-const NAMESPACE = (4 << 3) | 2;
-const ALT_HOSTS = (5 << 3) | 2;
-const EXTERNAL_NAME = (1001 << 3) | 2;
-const ORIGIN = (1002 << 3) | 2;
+export const TABLE_TAG = (1 << 3) | 2;
+export const KEY_TAG = (1 << 3) | 2;
+export const VALUE_TAG = (2 << 3) | 2;
+export const IPS_TAG = (1 << 3) | 2;
+export const REGISTRY_TAG = (2 << 3) | 2;
+export const SHORTNAME_TAG = (3 << 3) | 2;
+export const NAMESPACE_TAG = (4 << 3) | 2;
+export const ALT_HOSTS_TAG = (5 << 3) | 2;
+export const EXTERNAL_NAME_TAG = (1001 << 3) | 2;
+export const ORIGIN_TAG = (1002 << 3) | 2;
 
 export interface WireNameInfo {
   ips: string[];
@@ -31,7 +31,7 @@ export function readNameTable(bytes: Uint8Array): [string, WireNameInfo][] {
   const out: [string, WireNameInfo][] = [];
   while (r.pos < r.len) {
     const tag = r.uint32();
-    if (tag === TABLE) out.push(readEntry(r, end(r)));
+    if (tag === TABLE_TAG) out.push(readEntry(r, end(r)));
     else r.skipType(tag & 7);
   }
   return out;
@@ -49,8 +49,8 @@ function readEntry(r: protobuf.Reader, stop: number): [string, WireNameInfo] {
   let info: WireNameInfo = emptyInfo();
   while (r.pos < stop) {
     const tag = r.uint32();
-    if (tag === KEY) key = r.string();
-    else if (tag === VALUE) info = readInfo(r, end(r));
+    if (tag === KEY_TAG) key = r.string();
+    else if (tag === VALUE_TAG) info = readInfo(r, end(r));
     else r.skipType(tag & 7);
   }
   return [key, info];
@@ -64,13 +64,13 @@ function readInfo(r: protobuf.Reader, stop: number): WireNameInfo {
   const info: WireNameInfo = emptyInfo();
   while (r.pos < stop) {
     const tag = r.uint32();
-    if (tag === IPS) info.ips.push(r.string());
-    else if (tag === REGISTRY) info.registry = r.string();
-    else if (tag === SHORTNAME) info.shortname = r.string();
-    else if (tag === NAMESPACE) info.namespace = r.string();
-    else if (tag === ALT_HOSTS) info.altHosts.push(r.string());
-    else if (tag === EXTERNAL_NAME) info.externalName = r.string();
-    else if (tag === ORIGIN) info.origin = r.string();
+    if (tag === IPS_TAG) info.ips.push(r.string());
+    else if (tag === REGISTRY_TAG) info.registry = r.string();
+    else if (tag === SHORTNAME_TAG) info.shortname = r.string();
+    else if (tag === NAMESPACE_TAG) info.namespace = r.string();
+    else if (tag === ALT_HOSTS_TAG) info.altHosts.push(r.string());
+    else if (tag === EXTERNAL_NAME_TAG) info.externalName = r.string();
+    else if (tag === ORIGIN_TAG) info.origin = r.string();
     else r.skipType(tag & 7);
   }
   return info;

@@ -15,6 +15,9 @@ import {
   ResourcePublisher,
   type XdsNameTable,
 } from '../../src/xds/index.js';
+import { answersOf, ask } from '../helpers/dns-client.js';
+import { freePort } from '../helpers/dnsmasq.js';
+import { startCli, waitForOutput } from '../helpers/meshdns.js';
 
 const BOUND_MS = 10_000;
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-xds-tls-'));
@@ -104,6 +107,33 @@ describe('xds over TLS with client certificates', () => {
     await c.start();
     await until('the table', () => got.length === 1);
     assert.deepEqual(got[0], table);
+  });
+
+  it('meshdns controller and meshdns agent take the TLS flags: DNS served from a table sent over TLS', async () => {
+    const xds = await freePort('127.0.0.1');
+    const c = startCli([
+      ...['controller', '--manifests', 'examples', '--state-file', join(dir, 'state.json')],
+      ...['--xds-listen', `127.0.0.1:${xds}`, '--tls-cert', join(dir, 'server.pem')],
+      ...['--tls-key', join(dir, 'server.key'), '--tls-ca', join(dir, 'ca.pem')],
+    ]);
+    const port = await freePort('127.0.0.1');
+    const agentArgs = (cert: string[]) => [
+      ...['agent', '--controller', `127.0.0.1:${xds}`, '--dns-listen', `127.0.0.1:${port}`],
+      ...['--upstream', '127.0.0.1:9', '--tls-ca', join(dir, 'ca.pem'), ...cert],
+    ];
+    const env = { POD_NAME: 'app', POD_NAMESPACE: 'default', ISTIO_META_DNS_CAPTURE: 'true' };
+    const a = startCli(
+      agentArgs(['--tls-cert', join(dir, 'client.pem'), '--tls-key', join(dir, 'client.key')]),
+      { env },
+    );
+    try {
+      await waitForOutput(c, /"msg":"controller ready"/);
+      await waitForOutput(a, /"msg":"serving DNS"/);
+      const reply = await ask('udp', port, 'productpage.default.svc.cluster.local', 'A');
+      assert.deepEqual(answersOf(reply), ['productpage.default.svc.cluster.local A 10.96.0.10']);
+    } finally {
+      await Promise.all([a.stop(), c.stop()]);
+    }
   });
 
   it('an agent without a client certificate is refused and keeps retrying', async () => {

@@ -98,6 +98,22 @@ describe('MeshViews → AgentNameTable', () => {
     }
   });
 
+  it('names the same table the same way whatever history built it (replicas, restarts)', () => {
+    const res = sampleMesh();
+    // The agent connects after the first snapshot: the rest of the history reaches its view as edits.
+    const version = ([first, ...rest]: (typeof res)[]) => {
+      const views = new MeshViews({ ranges, previous: [], graceMs: 0 });
+      views.update(first!, { now: 0 });
+      const sub = views.subscribe(node('default', { DNS_CAPTURE: 'true', DNS_AUTO_ALLOCATE: 'false' }));
+      for (const [i, r] of rest.entries()) views.update(r, { now: i + 1 });
+      return sub.current(NAME_TABLE_TYPE_URL)!.version;
+    };
+    const fewer = { ...res, services: res.services.slice(1), serviceEntries: res.serviceEntries.slice(1) };
+    assert.equal(version([res]), version([fewer, res]));
+    assert.equal(version([res]), version([res, fewer, res]));
+    assert.notEqual(version([res]), version([fewer]));
+  });
+
   it('shares one table among the agents of one kind and drops it when the last one leaves', () => {
     const views = new MeshViews({ ranges, previous: [], graceMs: 0 });
     views.update(sampleMesh(), { now: 0 });

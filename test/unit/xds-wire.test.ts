@@ -9,10 +9,12 @@ import {
   backoffDelay,
   decodeNameTable,
   decodeVipRoutes,
+  encodeNameEntry,
   encodeNameTable,
   encodeVipRoutes,
   NAME_TABLE_TYPE_URL,
   nameTableFromResources,
+  nameTableOfEntries,
   nameTableResource,
   nodeView,
   protoDir,
@@ -62,6 +64,31 @@ describe('xds NameTable codec', () => {
     assert.deepEqual(decodeNameTable(encodeNameTable(table)), table);
     assert.deepEqual(nameTableFromResources([nameTableResource(table)]), table);
     assert.deepEqual(nameTableFromResources([]), new Map());
+  });
+
+  it('encodes a table entry by entry into the bytes of the whole table, our two fields included', () => {
+    const ours: XdsNameTable = new Map([
+      ...table,
+      [
+        'legacy.default.svc.cluster.local',
+        {
+          ips: [],
+          registry: 'Kubernetes',
+          shortname: 'legacy',
+          namespace: 'default',
+          altHosts: [],
+          externalName: 'legacy.example.net',
+          origin: 'Service default/legacy (a.yaml doc 0)',
+        },
+      ],
+    ]);
+    const entries = [...ours].map(([host, info]) => encodeNameEntry(host, info));
+    assert.deepEqual(Buffer.from(Buffer.concat(entries)), Buffer.from(encodeNameTable(ours)));
+    assert.deepEqual(decodeNameTable(nameTableOfEntries(entries.reverse()).value), ours);
+    // ExternalName target and origin travel as fields 1001 and 1002 of NameInfo.
+    const [entry] = fields(entries[0]!);
+    const [, value] = fields(entry![2] as Uint8Array);
+    assert.deepEqual(numbers(fields(value![2] as Uint8Array)), [2, 3, 4, 1001, 1002]);
   });
 
   it('writes Istio nds.proto field numbers: table=1 map entry {key=1, value=2}, NameInfo ips=1..alt_hosts=5', () => {

@@ -28,6 +28,8 @@ export interface KubeApiOptions {
   bookmarkIntervalMs?: number;
   /** Types served besides the built-in list (e.g. a CRD whose presence a test wants). */
   resources?: ResourceType[];
+  /** Replaces the built-in list (e.g. ServiceEntry served in v1beta1 only, as before Istio 1.22). */
+  builtins?: readonly ResourceType[];
 }
 
 const DEFAULT_TOKEN = 'meshdns-test-token';
@@ -50,7 +52,10 @@ export class KubeApiServer {
   constructor(options: KubeApiOptions = {}) {
     this.token = options.token ?? DEFAULT_TOKEN;
     this.store = new ObjectStore(options.historyLimit ?? DEFAULT_HISTORY_LIMIT);
-    this.catalog = new ResourceCatalog([...BUILTIN_RESOURCES, ...(options.resources ?? [])]);
+    this.catalog = new ResourceCatalog([
+      ...(options.builtins ?? BUILTIN_RESOURCES),
+      ...(options.resources ?? []),
+    ]);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
     this.anonymous = options.anonymous ?? false;
   }

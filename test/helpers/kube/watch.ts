@@ -41,7 +41,10 @@ export function serveWatch(
   w: WatchRequest,
   onClose: (open: OpenWatch) => void,
 ): OpenWatch {
-  const send = (type: WatchEventType, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+  // A stream ended by end() stays subscribed until its 'close': changes made in between are not its own.
+  const send = (type: WatchEventType, object: unknown) => {
+    if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+  };
   const matches = (o: KubeObject) =>
     (w.namespace === undefined || o.metadata.namespace === w.namespace) && w.selector(o);
   const deliver = (change: Change) => {
