@@ -90,6 +90,13 @@ export const FIGURES: Figure[] = [
     unit: '% core',
   },
   {
+    label: 'agents launcher CPU over the change loop',
+    value: (r) => (100 * r.agentsCpuS) / r.changeLoopS,
+    unit: '% core',
+  },
+  { label: '"tables built" before the change loop', value: (r) => r.buildsBeforeLoop, unit: '' },
+  { label: '"tables built" in the change loop', value: (r) => sum(r, (c) => c.builds), unit: '' },
+  {
     label: 'name-table pushes to agents not affected',
     value: (r) => sum(r, (c) => c.pushesToOthers),
     unit: '',

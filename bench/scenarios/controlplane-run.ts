@@ -51,6 +51,8 @@ export interface ChangeFigures {
   realAgentMs: number | null;
   /** The controller's own "tables built" buildMs for this change, when it logged one. */
   buildMs: number[];
+  /** "tables built" lines in the change's window: more than one is a build the change did not cause. */
+  builds: number;
 }
 
 export interface ControlPlaneRun {
@@ -72,7 +74,11 @@ export interface ControlPlaneRun {
   changes: ChangeFigures[];
   /** CPU seconds the controller used over the change loop, and the loop's length. */
   changeLoopCpuS: number;
+  /** CPU seconds the agents launcher used over the change loop: near 1 per second, it set the pace. */
+  agentsCpuS: number;
   changeLoopS: number;
+  /** "tables built" lines before the change loop (the first build, then any the source caused). */
+  buildsBeforeLoop: number;
   /** The change loop's window in seconds after the controller's spawn (for a --cpu-prof profile). */
   profileWindowS: [number, number];
   stopped?: string;
@@ -122,7 +128,9 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
     tableBytes: {},
     changes: [],
     changeLoopCpuS: Number.NaN,
+    agentsCpuS: Number.NaN,
     changeLoopS: Number.NaN,
+    buildsBeforeLoop: 0,
     profileWindowS: [Number.NaN, Number.NaN],
   };
   const startDeadline = spawnAt + cfg.startDeadlineSeconds * 1000;
@@ -184,12 +192,15 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
 
   const loopAt = wallMs();
   const cpuBefore = cpuSeconds(pid);
+  const agentsCpuBefore = cpuSeconds(agents.child.pid);
+  run.buildsBeforeLoop = controller.builds.length;
   for (let k = 0; k < cfg.changes && alive(); k++) {
     const t = k % 2 === 0 ? targets.all : targets.namespace;
     run.changes.push(await oneChange(inp, records, controller, real, dns, t, k));
     await sleep(cfg.spacingMs);
   }
   run.changeLoopCpuS = cpuSeconds(pid) - cpuBefore;
+  run.agentsCpuS = cpuSeconds(agents.child.pid) - agentsCpuBefore;
   run.changeLoopS = (wallMs() - loopAt) / 1000;
   run.profileWindowS = [(loopAt - spawnAt) / 1000, (wallMs() - spawnAt) / 1000];
   if (!alive()) run.stopped = `the controller exited: ${controller.proc.stderr}`;
@@ -258,6 +269,7 @@ async function oneChange(
     buildMs: controller.builds
       .slice(buildsBefore)
       .flatMap((b) => (b.buildMs === undefined ? [] : [b.buildMs])),
+    builds: controller.builds.length - buildsBefore,
   };
 }
 
