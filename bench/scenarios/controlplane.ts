@@ -5,6 +5,8 @@ import path from 'node:path';
 import {
   type ChangeTarget,
   type ControlPlaneSize,
+  changeAddress,
+  changeTargets,
   MAX_CHANGES,
   writeManifests,
 } from '../fixtures/controlplane.js';
@@ -43,7 +45,10 @@ async function prepare(
   if (kind === 'manifests') {
     const dir = path.join(ctx.workDir, 'mesh');
     const stateFile = path.join(ctx.workDir, `state-${run}.json`);
-    return { source: { kind, dir, stateFile }, change: await folder(), done: async () => {} };
+    const change = await folder();
+    // Every run starts from the same folder: the changed entries back at their first address.
+    for (const t of Object.values(changeTargets(size))) await change(t, changeAddress('initial'));
+    return { source: { kind, dir, stateFile }, change, done: async () => {} };
   }
   const started = performance.now();
   const api = await startKubeApiProcess(ctx.group, { ...size, dir: ctx.workDir }, deadlineMs);
