@@ -105,3 +105,51 @@ export function scaleConfigFromEnv(env: NodeJS.ProcessEnv): ScaleConfig {
     ),
   };
 }
+
+/** The `controlplane` scenario's settings (BENCH_CP_*): the mesh, the agents, the change loop. */
+export interface ControlPlaneConfig {
+  entries: number;
+  services: number;
+  namespaces: number;
+  /** Raw ADS streams, all from one launcher process. */
+  agents: number;
+  changes: number;
+  /** Between the last affected agent having a change (or its deadline) and the next change. */
+  spacingMs: number;
+  /** `kube` (the Kubernetes API test server), `manifests` (a folder), or `auto`: kube when it works. */
+  source: 'auto' | 'kube' | 'manifests';
+  /** Controller start to every agent's first table, at most. */
+  startDeadlineSeconds: number;
+  /** One change not at every affected agent by then counts as missed. */
+  changeDeadlineSeconds: number;
+}
+
+export const CONTROLPLANE_DEFAULTS = {
+  entries: 10_000,
+  services: 5_000,
+  namespaces: 10,
+  agents: 200,
+  changes: 30,
+  spacingMs: 300,
+  source: 'auto',
+  startDeadlineSeconds: 120,
+  changeDeadlineSeconds: 30,
+} as const;
+
+export function controlPlaneConfigFromEnv(env: NodeJS.ProcessEnv): ControlPlaneConfig {
+  const d = CONTROLPLANE_DEFAULTS;
+  const source = env.BENCH_CP_SOURCE || d.source;
+  if (source !== 'auto' && source !== 'kube' && source !== 'manifests')
+    throw new Error(`BENCH_CP_SOURCE="${source}": expected auto, kube or manifests`);
+  return {
+    entries: intFromEnv(env, 'BENCH_CP_ENTRIES', d.entries, 0),
+    services: intFromEnv(env, 'BENCH_CP_SERVICES', d.services, 0),
+    namespaces: intFromEnv(env, 'BENCH_CP_NAMESPACES', d.namespaces, 1),
+    agents: intFromEnv(env, 'BENCH_CP_AGENTS', d.agents, 1),
+    changes: intFromEnv(env, 'BENCH_CP_CHANGES', d.changes, 1),
+    spacingMs: intFromEnv(env, 'BENCH_CP_SPACING_MS', d.spacingMs, 0),
+    source,
+    startDeadlineSeconds: intFromEnv(env, 'BENCH_CP_START_DEADLINE_SECONDS', d.startDeadlineSeconds, 1),
+    changeDeadlineSeconds: intFromEnv(env, 'BENCH_CP_CHANGE_DEADLINE_SECONDS', d.changeDeadlineSeconds, 1),
+  };
+}
