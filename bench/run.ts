@@ -10,6 +10,7 @@ import { ProcessGroup } from './lib/processes.js';
 import { writeResult } from './lib/report.js';
 import { ensureTools, type Tool } from './lib/tools.js';
 import { cacheScenario } from './scenarios/cache.js';
+import { floodScenario } from './scenarios/flood.js';
 import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
 import { scaleScenario } from './scenarios/scale.js';
 import type { Scenario } from './scenarios/scenario.js';
@@ -27,6 +28,7 @@ const SCENARIOS: readonly Scenario[] = [
   tableMetricsScenario,
   pipelineMetricsScenario,
   scaleScenario,
+  floodScenario,
 ];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */
