@@ -35,7 +35,17 @@ function check(raw: Buffer, id: number, address: string): string | undefined {
   }
 }
 
-function askUdp(server: ServerAddress, query: Buffer, timeoutMs: number): Promise<Buffer | string> {
+/**
+ * One UDP query on a fresh socket: the reply carrying the query's ID, or why none came. A datagram with
+ * another ID (a late reply to an earlier socket that had the same ephemeral port) is handed to `onStray`
+ * and the wait goes on, as a stub resolver does.
+ */
+export function askUdp(
+  server: ServerAddress,
+  query: Buffer,
+  timeoutMs: number,
+  onStray?: (raw: Buffer) => void,
+): Promise<Buffer | string> {
   const socket = dgram.createSocket('udp4');
   return new Promise((resolve) => {
     const done = (r: Buffer | string) => {
@@ -45,12 +55,15 @@ function askUdp(server: ServerAddress, query: Buffer, timeoutMs: number): Promis
     };
     const timer = setTimeout(() => done('timeout'), timeoutMs);
     socket.on('error', (err) => done(err.message));
-    socket.on('message', (raw) => done(raw));
+    socket.on('message', (raw) => {
+      if (raw.length >= 2 && raw.readUInt16BE(0) === query.readUInt16BE(0)) done(raw);
+      else onStray?.(raw);
+    });
     socket.send(query, server.port, server.host);
   });
 }
 
-function askTcp(server: ServerAddress, query: Buffer, timeoutMs: number): Promise<Buffer | string> {
+export function askTcp(server: ServerAddress, query: Buffer, timeoutMs: number): Promise<Buffer | string> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     const socket = net.connect({ host: server.host, port: server.port });

@@ -1,9 +1,10 @@
-// A synthetic upstream resolver over UDP: every A query is answered with an address derived from its
+// A synthetic upstream resolver over UDP and TCP: every A query is answered with an address derived from its
 // name (so a client can check any forwarded answer), after a fixed delay. It does what dnsmasq cannot:
 // answer any of a million unknown names slowly (the flood), and be stopped and started on one port
 // (the soak). A process of its own, so its work never shares an event loop with the measuring client.
 //   node dist/bench/servers/synthetic-upstream.js HOST PORT DELAY_MS TTL
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ServerAddress } from '../lib/dns-probe.js';
 import { waitUntilAnswering } from '../lib/dns-probe.js';
@@ -63,6 +64,22 @@ export function syntheticReply(msg: Buffer, ttl: number): Buffer | undefined {
   return out;
 }
 
+/** DNS over TCP (RFC 7766 framing): each complete frame answered after the delay, in any order. */
+function serveTcp(socket: net.Socket, delayMs: number, ttl: number): void {
+  let buf = Buffer.alloc(0);
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      const reply = syntheticReply(buf.subarray(2, 2 + buf.readUInt16BE(0)), ttl);
+      buf = buf.subarray(2 + buf.readUInt16BE(0));
+      if (!reply) continue;
+      const frame = Buffer.concat([Buffer.from([reply.length >> 8, reply.length & 0xff]), reply]);
+      setTimeout(() => socket.destroyed || socket.write(frame), delayMs);
+    }
+  });
+}
+
 function serve(host: string, port: number, delayMs: number, ttl: number): void {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   socket.on('message', (msg, rinfo) => {
@@ -73,7 +90,10 @@ function serve(host: string, port: number, delayMs: number, ttl: number): void {
     else send();
   });
   socket.bind(port, host);
-  process.on('SIGTERM', () => socket.close(() => process.exit(0)));
+  const tcp = net.createServer((conn) => serveTcp(conn, delayMs, ttl)).listen(port, host);
+  // Stopped like a crashed server: no goodbye to open TCP clients.
+  process.on('SIGTERM', () => process.exit(0));
+  void tcp;
 }
 
 export interface SyntheticUpstreamOptions {
