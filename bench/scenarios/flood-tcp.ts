@@ -7,6 +7,7 @@ import dnsPacket from 'dns-packet';
 import { scrapeSamples } from '../lib/admin-api.js';
 import type { FloodConfig } from '../lib/config.js';
 import { GoodQueries, type LatencySummary, summarize } from '../lib/good-queries.js';
+import { type NetCounters, netCountersSince, readNetCounters } from '../lib/net-counters.js';
 import { freeDnsPort } from '../lib/ports.js';
 import { RssSampler } from '../lib/rss-sampler.js';
 import { type HolderReport, holderReports, startTcpHolder } from '../lib/tcp-holder.js';
@@ -36,6 +37,8 @@ export interface TcpFloodResult {
   idlestClosed: number;
   good: Record<'before' | 'during' | 'after', { udp: LatencySummary; tcp: LatencySummary }>;
   rss: { beforeMiB: number; maxDuringMiB: number; afterMiB: number; boundMiB: number };
+  /** Kernel drops while the holder ran (system-wide): a full accept queue delays a good client's SYN by 1 s. */
+  kernel: NetCounters;
 }
 
 const procNumber = (file: string) => Number(readFileSync(file, 'utf8').trim());
@@ -73,6 +76,7 @@ export async function runTcpFlood(ctx: ScenarioContext, fc: FloodConfig): Promis
   );
   const before = await scrapeSamples(target.admin, SCRAPE_TIMEOUT_MS);
   marks.flood = performance.now();
+  const netBefore = readNetCounters();
   const query = dnsPacket.encode({ type: 'query', id: 7, questions: [{ name: TABLE_NAME, type: 'A' }] });
   const holder = startTcpHolder(group, {
     host: target.server.address.host,
@@ -91,6 +95,7 @@ export async function runTcpFlood(ctx: ScenarioContext, fc: FloodConfig): Promis
     await sleep(1);
   }
   marks.floodEnd = performance.now();
+  const kernel = netCountersSince(netBefore);
   const after = await scrapeSamples(target.admin, SCRAPE_TIMEOUT_MS);
   const maxDuring = rss.summary((marks.flood - marks.start) / 1000).max;
   await sleep(QUIET_SECONDS);
@@ -124,5 +129,6 @@ export async function runTcpFlood(ctx: ScenarioContext, fc: FloodConfig): Promis
       afterMiB: rssAfter,
       boundMiB: TCP_FLOOD_RSS_BOUND_MIB,
     },
+    kernel,
   };
 }

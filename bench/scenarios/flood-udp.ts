@@ -6,6 +6,7 @@ import { writeQueryFile } from '../fixtures/files.js';
 import { fetchDebug, scrapeSamples } from '../lib/admin-api.js';
 import type { FloodConfig } from '../lib/config.js';
 import { type DnsperfResult, runDnsperf } from '../lib/dnsperf.js';
+import { type NetCounters, netCountersSince, readNetCounters } from '../lib/net-counters.js';
 import { freeDnsPort } from '../lib/ports.js';
 import { seededRandom } from '../lib/random.js';
 import { RssSampler } from '../lib/rss-sampler.js';
@@ -61,6 +62,8 @@ export interface UdpFloodResult {
     failures: Record<string, number>;
     answersBySource: Record<string, number>;
   };
+  /** Kernel drops over the flood (system-wide). */
+  kernel: NetCounters;
 }
 
 function tableRate(r: DnsperfResult, offeredQps: number): TableRate {
@@ -137,6 +140,7 @@ export async function runUdpFlood(ctx: ScenarioContext, fc: FloodConfig): Promis
       `${fc.upstreamDelayMs} ms), the table client beside it`,
   );
   const before = await scrapeSamples(target.admin, SCRAPE_TIMEOUT_MS);
+  const netBefore = readNetCounters();
   const rss = new RssSampler(target.pid).start();
   let maxInFlight = 0;
   let polling = true;
@@ -160,6 +164,7 @@ export async function runUdpFlood(ctx: ScenarioContext, fc: FloodConfig): Promis
     }),
     tableRun(fc.seconds),
   ]);
+  const kernel = netCountersSince(netBefore);
   polling = false;
   await poll;
   rss.stop();
@@ -196,5 +201,6 @@ export async function runUdpFlood(ctx: ScenarioContext, fc: FloodConfig): Promis
       failures: byLabel(before, after, 'meshdns_upstream_failures_total', 'reason'),
       answersBySource: byLabel(before, after, 'meshdns_responses_total', 'source'),
     },
+    kernel,
   };
 }

@@ -77,10 +77,12 @@ function format(r: FloodResult): string {
     `    RSS each second (MiB): ${udp.rss.samples.join(' ')}`,
     `    upstream: max in flight ${udp.upstream.maxInFlight} (bound 1024), forwards ${udp.upstream.forwarded.toLocaleString('en-US')}, failures ${JSON.stringify(udp.upstream.failures)}`,
     `    answers by source: ${JSON.stringify(udp.upstream.answersBySource)}`,
+    `    kernel (system-wide): ${udp.kernel.udpRcvbufErrors} UDP datagrams dropped on full receive buffers`,
     `  tcp flood: ${r.setup.tcpConnections} connections held for ${r.setup.tcpSeconds} s by one client`,
     `    limits: holder RLIMIT_NOFILE ${tcp.limits.holderNofile}, meshdns ${tcp.limits.meshdnsNofile}, fs.file-max ${tcp.limits.fileMax}, fs.nr_open ${tcp.limits.nrOpen}`,
     `    holder: ${holderLast.opened} established, ${holderLast.failed} failed, ${holderLast.closedByServer} closed by the server, ${holderLast.open} open at the end, ${holderLast.answers} keep-alive answers`,
     `    holder's open connections, each second: ${openTimeline}`,
+    `    kernel (system-wide): accept queue overflows ${tcp.kernel.listenOverflows}, listen drops ${tcp.kernel.listenDrops}`,
     `    meshdns: at most ${tcp.serverMaxConnections} connections, idlest closed ${tcp.idlestClosed} times (--tcp-max-connections 1000)`,
     '    good queries (UDP; TCP on a fresh connection each):',
     ...(['before', 'during', 'after'] as const).flatMap((p) => [
