@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scrapeSamples, waitReady } from '../../bench/lib/admin-api.js';
-import { freeDnsPort, freeTcpPort } from '../../bench/lib/ports.js';
+import { freeDnsPort, freeDnsPortOutsideEphemeral, freeTcpPort } from '../../bench/lib/ports.js';
 import { ProcessGroup } from '../../bench/lib/processes.js';
 import { RssSampler, slope } from '../../bench/lib/rss-sampler.js';
 import { KINDS, type LoadReport, SoakLoad } from './load.js';
@@ -65,7 +65,7 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
   rewriter.writeInitial();
   const upstream = new FlappingUpstream(
     group,
-    { host: HOST, port: await freeDnsPort(HOST) },
+    { host: HOST, port: await freeDnsPortOutsideEphemeral(HOST) },
     SETTINGS.upstreamTtl,
   );
   await upstream.start();
@@ -166,6 +166,7 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
     },
   };
   const failures = checks(report, summary.vips, rssSlope, crashed);
+  if (upstream.error) failures.push(`the upstream could not be restarted: ${upstream.error.split('\n')[0]}`);
   process.stdout.write(`${formatSummary(summary, failures)}\n`);
   process.stdout.write(`${JSON.stringify({ ...summary, failures })}\n`);
   if (crashed) log(`meshdns stderr:\n${stderr}`);

@@ -14,6 +14,8 @@ export interface Outage {
 
 export class FlappingUpstream {
   readonly outages: Outage[] = [];
+  /** Why a restart failed, if one did. */
+  error: string | undefined;
   private server: DnsServer | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
@@ -48,7 +50,10 @@ export class FlappingUpstream {
         await this.start();
         outage.to = performance.now();
       }
-    })();
+    })().catch((err: unknown) => {
+      // A restart that failed ends the flapping; the soak reports it as a failure of its own.
+      this.error = err instanceof Error ? err.message : String(err);
+    });
   }
 
   /** Whether the upstream was down at any moment of [from, to]. */
