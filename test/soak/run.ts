@@ -110,6 +110,7 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
   const started = performance.now();
   const end = started + minutes * 60_000;
   let crashed = false;
+  const heapLines: string[] = [];
   while (performance.now() < end) {
     await sleep(Math.min(60_000, end - performance.now()));
     if (!meshdns.running) {
@@ -118,6 +119,12 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
     }
     if (performance.now() >= end - 1000) break;
     const s = rss.samples.at(-1);
+    // The main thread's V8 heap (prom-client's default metrics): RSS growing with it flat points elsewhere.
+    const m = await scrapeSamples(admin, 2000);
+    const heap = (k: string) => ((m.get(k) ?? Number.NaN) / 2 ** 20).toFixed(1);
+    heapLines.push(
+      `used ${heap('nodejs_heap_size_used_bytes')} / total ${heap('nodejs_heap_size_total_bytes')} MiB`,
+    );
     log(
       `  ${((performance.now() - started) / 60_000).toFixed(1)} min: RSS ${s?.mib.toFixed(1)} MiB, ${rewriter.generation} rewrites, ${upstream.outages.length} outages`,
     );
@@ -158,6 +165,8 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
       warmupMinutes: Number(warmupMin.toFixed(2)),
       slopeMiBPerMin: Number(rssSlope.toFixed(3)),
       samples: afterWarmup.length,
+      mainHeapFirst: heapLines[0],
+      mainHeapLast: heapLines.at(-1),
     },
     meshdns: {
       crashed,
