@@ -126,7 +126,8 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
       `used ${heap('nodejs_heap_size_used_bytes')} / total ${heap('nodejs_heap_size_total_bytes')} MiB`,
     );
     log(
-      `  ${((performance.now() - started) / 60_000).toFixed(1)} min: RSS ${s?.mib.toFixed(1)} MiB, ${rewriter.generation} rewrites, ${upstream.outages.length} outages`,
+      `  ${((performance.now() - started) / 60_000).toFixed(1)} min: RSS ${s?.mib.toFixed(1)} MiB (main-thread heap ` +
+        `${heapLines.at(-1)}), ${rewriter.generation} rewrites, ${upstream.outages.length} outages`,
     );
   }
   const report = await load.stop();
