@@ -75,7 +75,7 @@ function format(r: FloodResult): string {
       `, under flood ${qps(t.flood.answeredQps)} (avg ${ms(t.flood.avgLatencyMs)}, max ${ms(t.flood.maxLatencyMs)}, ${t.flood.lost} lost): ${(t.ratio * 100).toFixed(0)}% of idle (target ≥ 50%)`,
     `    meshdns RSS: idle ${mib(udp.rss.idleMiB)}, max ${mib(udp.rss.maxMiB)}, end ${mib(udp.rss.endMiB)}, 5 s after ${mib(udp.rss.afterMiB)} (bound ${mib(udp.rss.boundMiB)})`,
     `    RSS each second (MiB): ${udp.rss.samples.join(' ')}`,
-    `    upstream: max in flight ${udp.upstream.maxInFlight} (bound 1024), forwards ${udp.upstream.forwarded.toLocaleString('en-US')}, failures ${JSON.stringify(udp.upstream.failures)}`,
+    `    upstream: max in flight ${udp.upstream.maxInFlight} (bound 1024); forward attempts ${udp.upstream.forwarded.toLocaleString('en-US')} (dns_upstream_requests_total counts the overflowed ones too), sent upstream ${(udp.upstream.forwarded - (udp.upstream.failures.overflow ?? 0)).toLocaleString('en-US')}, failures ${JSON.stringify(udp.upstream.failures)}`,
     `    answers by source: ${JSON.stringify(udp.upstream.answersBySource)}`,
     `    kernel (system-wide): ${udp.kernel.udpRcvbufErrors} UDP datagrams dropped on full receive buffers`,
     `  tcp flood: ${r.setup.tcpConnections} connections held for ${r.setup.tcpSeconds} s by one client`,
