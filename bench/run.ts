@@ -11,6 +11,7 @@ import { writeResult } from './lib/report.js';
 import { ensureTools, type Tool } from './lib/tools.js';
 import { cacheScenario } from './scenarios/cache.js';
 import { controlPlaneScenario } from './scenarios/controlplane.js';
+import { floodScenario } from './scenarios/flood.js';
 import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
 import { scaleScenario } from './scenarios/scale.js';
 import type { Scenario } from './scenarios/scenario.js';
@@ -29,6 +30,7 @@ const SCENARIOS: readonly Scenario[] = [
   pipelineMetricsScenario,
   scaleScenario,
   controlPlaneScenario,
+  floodScenario,
 ];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */

@@ -44,3 +44,29 @@ export async function scrapeGauge(
     return undefined;
   }
 }
+
+/** Every sample of /metrics by its full key as printed, e.g. `meshdns_upstream_failures_total{reason="overflow"}`. */
+export async function scrapeSamples(admin: ServerAddress, timeoutMs: number): Promise<Map<string, number>> {
+  const samples = new Map<string, number>();
+  try {
+    const res = await fetch(`${base(admin)}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    for (const line of (await res.text()).split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const cut = line.lastIndexOf(' ');
+      samples.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+    }
+  } catch {
+    // Unanswered in time: an empty map, which the caller reports as missing figures.
+  }
+  return samples;
+}
+
+/** A JSON debug view (`/debug/upstreams`, `/debug/vips`), or undefined when it did not answer in time. */
+export async function fetchDebug(admin: ServerAddress, view: string, timeoutMs: number): Promise<unknown> {
+  try {
+    const res = await fetch(`${base(admin)}/debug/${view}`, { signal: AbortSignal.timeout(timeoutMs) });
+    return res.ok ? await res.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -153,3 +153,44 @@ export function controlPlaneConfigFromEnv(env: NodeJS.ProcessEnv): ControlPlaneC
     changeDeadlineSeconds: intFromEnv(env, 'BENCH_CP_CHANGE_DEADLINE_SECONDS', d.changeDeadlineSeconds, 1),
   };
 }
+
+/** The `flood` scenario's settings (BENCH_FLOOD_*): how long, how hard, how many. */
+export interface FloodConfig {
+  /** The UDP flood's length (dnsperf -l), and the table client's beside it. */
+  seconds: number;
+  /** The table client alone first, for the idle rate the flood's is compared with. */
+  idleSeconds: number;
+  /** Offered rate of the table client (dnsperf -Q), idle and under flood. */
+  tableQps: number;
+  /** Distinct random names in the flood's query file. */
+  names: number;
+  /** How long the synthetic upstream waits before answering each query. */
+  upstreamDelayMs: number;
+  /** TCP connections the holder opens and keeps. */
+  tcpConnections: number;
+  /** How long the holder keeps them, good queries asked all along. */
+  tcpSeconds: number;
+}
+
+export const FLOOD_DEFAULTS = {
+  seconds: 60,
+  idleSeconds: 15,
+  tableQps: 2000,
+  names: 1_000_000,
+  upstreamDelayMs: 200,
+  tcpConnections: 10_000,
+  tcpSeconds: 30,
+} as const;
+
+export function floodConfigFromEnv(env: NodeJS.ProcessEnv): FloodConfig {
+  const d = FLOOD_DEFAULTS;
+  return {
+    seconds: intFromEnv(env, 'BENCH_FLOOD_SECONDS', d.seconds, 1),
+    idleSeconds: intFromEnv(env, 'BENCH_FLOOD_IDLE_SECONDS', d.idleSeconds, 1),
+    tableQps: intFromEnv(env, 'BENCH_FLOOD_TABLE_QPS', d.tableQps, 1),
+    names: intFromEnv(env, 'BENCH_FLOOD_NAMES', d.names, 1),
+    upstreamDelayMs: intFromEnv(env, 'BENCH_FLOOD_UPSTREAM_DELAY_MS', d.upstreamDelayMs, 0),
+    tcpConnections: intFromEnv(env, 'BENCH_FLOOD_TCP_CONNECTIONS', d.tcpConnections, 1),
+    tcpSeconds: intFromEnv(env, 'BENCH_FLOOD_TCP_SECONDS', d.tcpSeconds, 1),
+  };
+}

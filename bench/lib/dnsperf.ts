@@ -16,6 +16,8 @@ export interface DnsperfOptions {
   outstanding: number;
   /** -t: seconds to wait for an answer before counting the query lost; default 1. */
   timeoutSeconds?: number;
+  /** -Q: at most this many queries per second (a fixed offered rate); no limit when not given. */
+  qps?: number;
   cpu?: number;
 }
 
@@ -56,6 +58,7 @@ export function dnsperfArgs(opts: DnsperfOptions): string[] {
     ['-T', String(opts.threads)],
     ['-q', String(opts.outstanding)],
     ['-t', String(opts.timeoutSeconds ?? QUERY_TIMEOUT_S)],
+    opts.qps === undefined ? [] : ['-Q', String(opts.qps)],
   ].flat();
 }
 

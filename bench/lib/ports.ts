@@ -1,5 +1,6 @@
 // Free loopback ports: a DNS server needs the same port free on UDP and on TCP; a TCP proxy, TCP only.
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 const ATTEMPTS = 20;
@@ -37,6 +38,41 @@ export async function freeDnsPort(host: string): Promise<number> {
     }
   }
   throw new Error(`no port free on both UDP and TCP at ${host} after ${ATTEMPTS} attempts`);
+}
+
+/** The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range), 32768 by default. */
+function ephemeralLow(): number {
+  try {
+    return (
+      Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768
+    );
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port free on UDP and TCP at `host`, below the ephemeral range: for a server stopped and started again
+ * on the same port, which any client socket could otherwise be given (port 0) while the server is down.
+ */
+export async function freeDnsPortOutsideEphemeral(host: string): Promise<number> {
+  const high = ephemeralLow() - 1;
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    try {
+      const udp = await bindUdp(host, port);
+      try {
+        const tcp = await bindTcp(host, port);
+        await new Promise<void>((resolve) => tcp.close(() => resolve()));
+        return port;
+      } finally {
+        udp.close();
+      }
+    } catch {
+      // Taken: try another.
+    }
+  }
+  throw new Error(`no port below ${high + 1} free on both UDP and TCP at ${host} after ${ATTEMPTS} attempts`);
 }
 
 /** A TCP port free at `host` (a loopback address); released before returning. */

@@ -1,57 +1,40 @@
-// `npm run fuzz`: the long wire fuzz against `meshdns serve` on examples/ (issue 11 item 1).
-// FUZZ_PACKETS (default 1,000,000), FUZZ_SECONDS (default 1,800), FUZZ_SEED (default: the time).
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+// `npm run fuzz`: the long wire fuzz (issue 11 item 1) against `meshdns serve` on examples/ and against
+// `meshdns agent` fed examples/ by a controller, one after the other. FUZZ_TARGET (serve, agent, or
+// both, the default), FUZZ_PACKETS per target (default 1,000,000), FUZZ_SECONDS per target (default
+// 1,800), FUZZ_SEED (default: the time).
+import { rmSync } from 'node:fs';
+import { GOOD, startTarget, TARGET_NAMES, type TargetName } from './targets.js';
 import { runWireFuzz } from './wire.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const packets = Number(process.env.FUZZ_PACKETS ?? 1_000_000);
 const seconds = Number(process.env.FUZZ_SECONDS ?? 1800);
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 0x7fffffff);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+const wanted = process.env.FUZZ_TARGET ?? 'both';
+const targets = wanted === 'both' ? [...TARGET_NAMES] : [wanted as TargetName];
+if (!targets.every((t) => TARGET_NAMES.includes(t))) {
+  throw new Error(`FUZZ_TARGET="${wanted}": expected ${TARGET_NAMES.join(', ')} or both`);
 }
 
-const port = await freePort();
-const child = spawn(
-  process.execPath,
-  [
-    `${ROOT}bin/meshdns`,
-    ...['serve', '--manifests', 'examples', '--upstream', '127.0.0.1:9', '--upstream-timeout', '200'],
-    ...[
-      '--dns-listen',
-      `127.0.0.1:${port}`,
-      '--admin-listen',
-      '127.0.0.1:0',
-      '--state-file',
-      `/tmp/meshdns-fuzz-${process.pid}.json`,
-    ],
-  ],
-  { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-);
-let exit: string | undefined;
-child.on('exit', (code, signal) => {
-  exit = `exited ${code ?? signal}`;
-});
-await new Promise((r) => setTimeout(r, 1500));
-console.log(
-  `fuzzing meshdns serve on 127.0.0.1:${port}: ${packets} packets, at most ${seconds} s, seed ${seed}`,
-);
-const report = await runWireFuzz({
-  host: '127.0.0.1',
-  port,
-  packets,
-  seconds,
-  seed,
-  good: { name: 'productpage.default.svc.cluster.local', address: '10.96.0.10' },
-});
-const crashed = exit !== undefined;
-child.kill('SIGTERM');
-console.log(JSON.stringify({ ...report, crashed, exit }, null, 2));
-process.exitCode = crashed || report.badReplies.length > 0 || report.goodFailed.length > 0 ? 1 : 0;
+let failed = false;
+for (const name of targets) {
+  const stateFile = `/tmp/meshdns-fuzz-${process.pid}-${name}.json`;
+  const target = await startTarget(name, stateFile);
+  console.log(
+    `fuzzing meshdns ${name} on 127.0.0.1:${target.port}: ${packets} packets, at most ${seconds} s, seed ${seed}`,
+  );
+  const report = await runWireFuzz({
+    host: '127.0.0.1',
+    port: target.port,
+    packets,
+    seconds,
+    seed,
+    good: GOOD,
+  });
+  const exit = target.exit();
+  const crashed = exit !== undefined;
+  await target.stop();
+  rmSync(stateFile, { force: true });
+  console.log(JSON.stringify({ target: name, ...report, crashed, exit }, null, 2));
+  failed ||= crashed || report.badReplies.length > 0 || report.goodFailed.length > 0;
+}
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,236 @@
+// `npm run soak` (issue 11 item 6; not in CI): `meshdns serve` on a copy of examples/ plus soak.yaml,
+// rewritten every 100 ms, for SOAK_MINUTES (or --minutes; default 10), its upstream stopped and started
+// on a rhythm, under a bounded mixed UDP/TCP load checked answer by answer; VIPs compared every second,
+// RSS sampled every second and its slope fitted after the warm-up. Exit code 1 when a check fails.
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { scrapeSamples, waitReady } from '../../bench/lib/admin-api.js';
+import { freeDnsPort, freeDnsPortOutsideEphemeral, freeTcpPort } from '../../bench/lib/ports.js';
+import { ProcessGroup } from '../../bench/lib/processes.js';
+import { RssSampler, slope } from '../../bench/lib/rss-sampler.js';
+import { KINDS, type LoadReport, SoakLoad } from './load.js';
+import { ManifestRewriter, VIP_HOSTS } from './manifests.js';
+import { FlappingUpstream } from './upstream-flap.js';
+import { readVips, VipWatch } from './vip-watch.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HOST = '127.0.5.81';
+const SETTINGS = {
+  rewriteMs: 100,
+  upstreamUpMs: 6000,
+  upstreamDownMs: 3000,
+  /** Cached names expire often, so they are refetched (and served stale in outages) all along. */
+  upstreamTtl: 5,
+  /** 3 queries every 10 ms: about 300/s, 20% over TCP (a fresh connection each), at most 200 in flight. */
+  load: { perTick: 3, tickMs: 10, maxInFlight: 200, tcpShare: 0.2 },
+  /** The first fifth of the run (at most 2 minutes) is warm-up: V8's heap and the cache fill up. */
+  warmupShare: 0.2,
+  warmupMaxMinutes: 2,
+  /** RSS growth after warm-up above this fails the soak. */
+  maxSlopeMiBPerMin: 1,
+} as const;
+
+function minutesWanted(): number {
+  const i = process.argv.indexOf('--minutes');
+  const text = i >= 0 ? process.argv[i + 1] : (process.env.SOAK_MINUTES ?? '10');
+  const n = Number(text);
+  if (!(n > 0))
+    throw new Error(`soak minutes "${text}": expected a positive number (SOAK_MINUTES or --minutes)`);
+  return n;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<number> {
+  const minutes = minutesWanted();
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'meshdns-soak-'));
+  const group = new ProcessGroup();
+  process.on('exit', () => group.killAllNow());
+  process.on('SIGINT', () => void group.closeAll().finally(() => process.exit(130)));
+  try {
+    return await soak(minutes, workDir, group);
+  } finally {
+    await group.closeAll();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function soak(minutes: number, workDir: string, group: ProcessGroup): Promise<number> {
+  const manifests = path.join(workDir, 'manifests');
+  await cp(path.join(ROOT, 'examples'), manifests, { recursive: true });
+  const rewriter = new ManifestRewriter(manifests);
+  rewriter.writeInitial();
+  const upstream = new FlappingUpstream(
+    group,
+    { host: HOST, port: await freeDnsPortOutsideEphemeral(HOST) },
+    SETTINGS.upstreamTtl,
+  );
+  await upstream.start();
+  const dns = { host: HOST, port: await freeDnsPort(HOST) };
+  const admin = { host: HOST, port: await freeTcpPort(HOST) };
+  const meshdns = group.spawn('meshdns', process.execPath, [
+    path.join(ROOT, 'bin', 'meshdns'),
+    ...['serve', '--manifests', manifests, '--dns-listen', `${dns.host}:${dns.port}`],
+    ...[
+      '--upstream',
+      `${upstream.address.host}:${upstream.address.port}`,
+      '--search',
+      'default.svc.cluster.local',
+    ],
+    ...['--admin-listen', `${admin.host}:${admin.port}`, '--state-file', path.join(workDir, 'vips.json')],
+    ...['--log-level', 'warn'],
+  ]);
+  const alive = () => meshdns.running;
+  if ((await waitReady(admin, { intervalMs: 50, deadline: performance.now() + 30_000, alive })) === undefined)
+    throw new Error(`meshdns serve was not ready within 30 s:\n${meshdns.stderr}`);
+  const firstVips = await readVips(admin);
+  const vipV4 = new Map<string, string>();
+  for (const host of VIP_HOSTS) {
+    const row = [...(firstVips ?? new Map<string, string>())].find(([key]) => key.endsWith(` ${host}`));
+    if (!row) throw new Error(`no VIP for ${host} in /debug/vips after start`);
+    vipV4.set(host, row[1].split(' ')[0]);
+  }
+  const pid = meshdns.child.pid!;
+  log(
+    `soak: meshdns serve (pid ${pid}) on ${dns.host}:${dns.port} for ${minutes} min; soak.yaml rewritten every ` +
+      `${SETTINGS.rewriteMs} ms; upstream up ${SETTINGS.upstreamUpMs / 1000} s / down ${SETTINGS.upstreamDownMs / 1000} s`,
+  );
+
+  const rss = new RssSampler(pid).start();
+  const vips = new VipWatch(admin, firstVips!);
+  const load = new SoakLoad(dns, upstream, vipV4, SETTINGS.load);
+  const metricsBefore = await scrapeSamples(admin, 2000);
+  rewriter.start(SETTINGS.rewriteMs);
+  upstream.flap(SETTINGS.upstreamUpMs, SETTINGS.upstreamDownMs);
+  vips.start(1000);
+  load.start();
+  const started = performance.now();
+  const end = started + minutes * 60_000;
+  let crashed = false;
+  const heapLines: string[] = [];
+  while (performance.now() < end) {
+    await sleep(Math.min(60_000, end - performance.now()));
+    if (!meshdns.running) {
+      crashed = true;
+      break;
+    }
+    if (performance.now() >= end - 1000) break;
+    const s = rss.samples.at(-1);
+    // The main thread's V8 heap (prom-client's default metrics): RSS growing with it flat points elsewhere.
+    const m = await scrapeSamples(admin, 2000);
+    const heap = (k: string) => ((m.get(k) ?? Number.NaN) / 2 ** 20).toFixed(1);
+    heapLines.push(
+      `used ${heap('nodejs_heap_size_used_bytes')} / total ${heap('nodejs_heap_size_total_bytes')} MiB`,
+    );
+    log(
+      `  ${((performance.now() - started) / 60_000).toFixed(1)} min: RSS ${s?.mib.toFixed(1)} MiB (main-thread heap ` +
+        `${heapLines.at(-1)}), ${rewriter.generation} rewrites, ${upstream.outages.length} outages`,
+    );
+  }
+  const report = await load.stop();
+  rewriter.stop();
+  await vips.stop();
+  await upstream.stop();
+  rss.stop();
+  const metricsAfter = await scrapeSamples(admin, 2000);
+  crashed ||= !meshdns.running;
+  const stderr = meshdns.stderr;
+  await meshdns.stop();
+
+  const elapsedMin = (performance.now() - started) / 60_000;
+  const warmupMin = Math.min(SETTINGS.warmupMaxMinutes, elapsedMin * SETTINGS.warmupShare);
+  const afterWarmup = rss.samples
+    .filter((x) => x.t / 60 >= warmupMin)
+    .map((x) => ({ x: x.t / 60, y: x.mib }));
+  const rssSlope = slope(afterWarmup);
+  const metric = (k: string) => (metricsAfter.get(k) ?? 0) - (metricsBefore.get(k) ?? 0);
+  const summary = {
+    minutes: Number(elapsedMin.toFixed(2)),
+    rewrites: rewriter.writes,
+    outages: upstream.outages.length,
+    load: report,
+    vips: {
+      hosts: vips.first.size,
+      polls: vips.polls,
+      unanswered: vips.unanswered,
+      changes: vips.changes,
+      vanished: vips.vanished,
+    },
+    rss: {
+      firstMiB: rss.samples[0]?.mib,
+      maxMiB: Math.max(...rss.samples.map((x) => x.mib)),
+      lastMiB: rss.samples.at(-1)?.mib,
+      warmupMinutes: Number(warmupMin.toFixed(2)),
+      slopeMiBPerMin: Number(rssSlope.toFixed(3)),
+      samples: afterWarmup.length,
+      mainHeapFirst: heapLines[0],
+      mainHeapLast: heapLines.at(-1),
+    },
+    meshdns: {
+      crashed,
+      configReloads: metric('meshdns_config_reloads_total'),
+      staleAnswers: metric('meshdns_cache_stale_answers_total'),
+    },
+  };
+  const failures = checks(report, summary.vips, rssSlope, crashed);
+  if (upstream.error) failures.push(`the upstream could not be restarted: ${upstream.error.split('\n')[0]}`);
+  process.stdout.write(`${formatSummary(summary, failures)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...summary, failures })}\n`);
+  if (crashed) log(`meshdns stderr:\n${stderr}`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+function checks(
+  load: LoadReport,
+  vips: { changes: string[]; vanished: string[] },
+  rssSlope: number,
+  crashed: boolean,
+): string[] {
+  const f: string[] = [];
+  if (crashed) f.push('meshdns exited during the soak');
+  for (const k of KINDS) {
+    const c = load.byKind[k];
+    if (c.errors > 0) f.push(`${k}: ${c.errors} error replies (other than SERVFAIL in an outage)`);
+    if (c.wrong > 0) f.push(`${k}: ${c.wrong} wrong answers`);
+    if (c.unanswered > 0) f.push(`${k}: ${c.unanswered} unanswered`);
+  }
+  if (vips.changes.length > 0) f.push(`${vips.changes.length} VIP changes, e.g. ${vips.changes[0]}`);
+  if (vips.vanished.length > 0)
+    f.push(`${vips.vanished.length} VIPs missing from a poll, e.g. ${vips.vanished[0]}`);
+  if (!(rssSlope <= SETTINGS.maxSlopeMiBPerMin))
+    f.push(`RSS grows ${rssSlope.toFixed(2)} MiB/min after warm-up (limit ${SETTINGS.maxSlopeMiBPerMin})`);
+  return f;
+}
+
+function formatSummary(s: Record<string, unknown> & { load: LoadReport }, failures: string[]): string {
+  const lines = [`soak summary (${JSON.stringify(s.minutes)} min)`];
+  lines.push('  kind        asked       ok  SERVFAIL-outage  ok-in-outage  errors  wrong  unanswered');
+  for (const k of KINDS) {
+    const c = s.load.byKind[k];
+    const cols = [c.asked, c.ok, c.servfailInOutage, c.okInOutage, c.errors, c.wrong, c.unanswered];
+    const widths = [9, 9, 17, 14, 8, 7, 12];
+    lines.push(`  ${k.padEnd(10)}${cols.map((n, i) => String(n).padStart(widths[i])).join('')}`);
+  }
+  lines.push(`  flip values answered: ${JSON.stringify(s.load.byKind.flip.values)}`);
+  lines.push(
+    `  protocols: ${JSON.stringify(s.load.byProtocol)}, ticks skipped at the in-flight bound: ${s.load.skipped}`,
+  );
+  for (const key of ['rewrites', 'outages', 'vips', 'rss', 'meshdns'])
+    lines.push(`  ${key}: ${JSON.stringify(s[key])}`);
+  if (s.load.examples.length > 0) lines.push('  first problems:', ...s.load.examples.map((e) => `    ${e}`));
+  lines.push(failures.length === 0 ? '  PASS' : `  FAIL:\n${failures.map((x) => `    ${x}`).join('\n')}`);
+  return lines.join('\n');
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    log(`soak failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
