@@ -47,7 +47,7 @@ export class NamedResources implements XdsDeltaSource {
   /** The next commit counts even with no name changed (a type made, or replaced whole by one publish). */
   #force = false;
 
-  constructor(typeUrl: string, logLimit = DEFAULTS.xdsChangeLogCommits) {
+  constructor(typeUrl: string, logLimit: number = DEFAULTS.xdsChangeLogCommits) {
     this.#typeUrl = typeUrl;
     this.#logLimit = logLimit;
   }

@@ -22,6 +22,9 @@ export class ResourcePublisher implements XdsSubscription {
   private readonly types = new Map<string, NamedResources>();
   private readonly listeners = new Set<(typeUrl: string) => void>();
 
+  /** `changeLogCommits`: commits whose changed names are kept per type (default DEFAULTS.xdsChangeLogCommits). */
+  constructor(private readonly options: { changeLogCommits?: number } = {}) {}
+
   /** Puts one named resource; seen by streams at the next commit(). */
   set(typeUrl: string, name: string, resource: XdsResource, version: string): void {
     this.type(typeUrl).set(name, resource, version);
@@ -78,7 +81,7 @@ export class ResourcePublisher implements XdsSubscription {
   private type(typeUrl: string): NamedResources {
     let type = this.types.get(typeUrl);
     if (!type) {
-      type = new NamedResources(typeUrl);
+      type = new NamedResources(typeUrl, this.options.changeLogCommits);
       this.types.set(typeUrl, type);
     }
     return type;

@@ -86,7 +86,12 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     // Another source (the agent moved to another view): compare whole against what it holds of the old one.
     if (state.source !== source && state.source && !state.held) state.held = versionsOf(state.source);
     const changed = state.source === source ? source.changedSince(state.sequence) : undefined;
-    if (changed === undefined) state.held ??= new Map();
+    if (changed === undefined && !state.held) {
+      // Behind the log with no record of what the agent holds (its subscription went quiet): only the
+      // agent knows, and it says so on a reconnect (initial_resource_versions).
+      this.abort(`fell ${source.sequence - state.sequence} commits behind on ${typeUrl}; reconnect`);
+      return;
+    }
     const out: DeltaResource[] = [];
     const removed: string[] = [];
     const names = new Map<string, string | undefined>();

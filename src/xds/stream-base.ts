@@ -91,6 +91,11 @@ export abstract class AdsStreamBase<Req, Res> {
     return true;
   }
 
+  /** Ends the stream with ABORTED: the agent reconnects at once and says what it holds. */
+  protected abort(details: string): void {
+    this.fail(status.ABORTED, details);
+  }
+
   private fail(code: status, details: string): void {
     this.call.emit('error', { code, details });
     this.finish();
