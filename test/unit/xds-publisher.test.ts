@@ -31,13 +31,19 @@ describe('ResourcePublisher named resources', () => {
 
   it('answers which names changed since a commit, until the log no longer reaches back', () => {
     const pub = new ResourcePublisher({ changeLogCommits: 3 });
-    const cases: [string, () => void][] = [
-      ['a b', () => (pub.set(T, 'a', res('A'), 'v1'), pub.set(T, 'b', res('B'), 'v1'))],
+    const edits: [string, () => void][] = [
+      [
+        'a b',
+        () => {
+          pub.set(T, 'a', res('A'), 'v1');
+          pub.set(T, 'b', res('B'), 'v1');
+        },
+      ],
       ['a', () => pub.set(T, 'a', res('A2'), 'v2')],
       ['b', () => pub.remove(T, 'b')],
       ['c', () => pub.set(T, 'c', res('C'), 'v1')],
     ];
-    for (const [, edit] of cases) {
+    for (const [, edit] of edits) {
       edit();
       pub.commit();
     }
