@@ -133,6 +133,7 @@ async function run(delta: boolean): Promise<void> {
     round[id] = current;
     at[id] = when;
   };
+  const opened = performance.now();
   for (let i = 0; i < streams; i++) {
     if (i % STREAMS_PER_CHANNEL === 0)
       channels.push(
@@ -141,6 +142,7 @@ async function run(delta: boolean): Promise<void> {
     calls.push(open(channels.at(-1)!, delta, i, seen));
   }
   await until(() => round.every((r) => r === 0), 'the first sync');
+  const firstSync = performance.now() - opened;
   const first: number[] = [];
   const median: number[] = [];
   const last: number[] = [];
@@ -162,6 +164,7 @@ async function run(delta: boolean): Promise<void> {
   console.log(
     `${delta ? 'delta' : 'sotw '}: ${streams} streams, ${hosts} hosts, ${changes} changes, each response ${size}`,
   );
+  console.log(`  first sync of all streams ${f(firstSync)} ms`);
   console.log(`  ${line('first', first)}\n  ${line('p50  ', median)}\n  ${line('last ', last)}`);
   for (const call of calls) call.cancel();
   for (const channel of channels) channel.close();
