@@ -166,9 +166,16 @@ export class XdsTableMirror {
     this.apply({ set: [...records.exact.keys()], remove: [], wildcards: true }, records);
   }
 
-  /** Gives the entries back to the cache (the view is dropped). */
+  /**
+   * Gives the entries back to the cache (the view is dropped). The publisher is left as it is: a delta
+   * stream moving its agent to another view compares that view with this one's last content.
+   */
   clear(): void {
-    for (const host of [...this.#entries.keys()]) this.#drop(host);
+    for (const entry of this.#entries.values()) {
+      this.#sum.toggle(entry.digest);
+      this.#cache.release(entry);
+    }
+    this.#entries.clear();
     this.#hostOfKey.clear();
     this.#wildHosts = [];
   }
