@@ -26,6 +26,8 @@ export interface DeltaResource {
   name: string;
   version: string;
   resource: XdsResource;
+  /** The same as resourceField() makes, when already made. */
+  wire?: Uint8Array;
 }
 
 export interface DeltaDiscoveryResponse {
@@ -36,6 +38,8 @@ export interface DeltaDiscoveryResponse {
   removedResources: string[];
   /** ControlPlane.identifier: which controller replica sent it. */
   controlPlane?: string;
+  /** Sending only: more resources, already written as fields (resourceField), after `resources`. */
+  encoded?: Uint8Array;
 }
 
 export const DELTA_METHOD_PATH =
@@ -96,25 +100,38 @@ const RESOURCE_NAME = tag(3);
 const ANY_TYPE_URL = tag(1);
 const ANY_VALUE = tag(2);
 
+/**
+ * The response as bytes. Resources come from `resources` (each as its `wire` bytes when given) and from
+ * `encoded`, fields already written (resourceFields): a resource encoded once serves every stream.
+ */
 export function encodeDeltaResponse(res: DeltaDiscoveryResponse): Buffer {
+  const head = protobuf.Writer.create();
+  if (res.systemVersionInfo) head.uint32(RES_SYSTEM_VERSION).string(res.systemVersionInfo);
+  const parts: Uint8Array[] = [head.finish()];
+  for (const r of res.resources) parts.push(r.wire ?? resourceField(r));
+  if (res.encoded) parts.push(res.encoded);
   const w = protobuf.Writer.create();
-  if (res.systemVersionInfo) w.uint32(RES_SYSTEM_VERSION).string(res.systemVersionInfo);
-  for (const r of res.resources) {
-    w.uint32(RES_RESOURCES).fork();
-    if (r.version) w.uint32(RESOURCE_VERSION).string(r.version);
-    w.uint32(RESOURCE_ANY).fork();
-    w.uint32(ANY_TYPE_URL).string(r.resource.typeUrl);
-    if (r.resource.value.length > 0) w.uint32(ANY_VALUE).bytes(r.resource.value);
-    w.ldelim();
-    w.uint32(RESOURCE_NAME).string(r.name);
-    w.ldelim();
-  }
   if (res.typeUrl) w.uint32(RES_TYPE_URL).string(res.typeUrl);
   if (res.nonce) w.uint32(RES_NONCE).string(res.nonce);
   for (const name of res.removedResources) w.uint32(RES_REMOVED).string(name);
   if (res.controlPlane)
     w.uint32(RES_CONTROL_PLANE).fork().uint32(CONTROL_PLANE_IDENTIFIER).string(res.controlPlane).ldelim();
-  return Buffer.from(w.finish());
+  parts.push(w.finish());
+  return Buffer.concat(parts);
+}
+
+/** One Resource as field 2 of a DeltaDiscoveryResponse: tag, length and message. */
+export function resourceField(r: DeltaResource): Uint8Array {
+  const w = protobuf.Writer.create();
+  w.uint32(RES_RESOURCES).fork();
+  if (r.version) w.uint32(RESOURCE_VERSION).string(r.version);
+  w.uint32(RESOURCE_ANY).fork();
+  w.uint32(ANY_TYPE_URL).string(r.resource.typeUrl);
+  if (r.resource.value.length > 0) w.uint32(ANY_VALUE).bytes(r.resource.value);
+  w.ldelim();
+  w.uint32(RESOURCE_NAME).string(r.name);
+  w.ldelim();
+  return w.finish();
 }
 
 /** Reads a response; throws a RangeError on truncated bytes. Unknown fields are skipped. */

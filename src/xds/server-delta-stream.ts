@@ -5,8 +5,13 @@
 // its writes (the log may move past it), and after a NACK (the agent kept older versions).
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { DEFAULTS } from '../defaults.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './delta-messages.js';
-import type { XdsDeltaSource } from './publisher.js';
+import {
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type DeltaResource,
+  resourceField,
+} from './delta-messages.js';
+import type { XdsDeltaSource, XdsNamed } from './publisher.js';
 import { AdsStreamBase, type AdsStreamHooks, type AdsTypeState } from './stream-base.js';
 
 interface DeltaTypeState {
@@ -26,7 +31,7 @@ interface Pending {
   typeUrl: string;
   version: string;
   /** Name → the version sent, or undefined for a removal. */
-  names: Map<string, string | undefined>;
+  names: ReadonlyMap<string, string | undefined>;
 }
 
 export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
@@ -92,6 +97,15 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       this.abort(`fell ${source.sequence - state.sequence} commits behind on ${typeUrl}; reconnect`);
       return;
     }
+    if (changed === undefined && state.held?.size === 0 && state.nacked.size === 0) {
+      // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent.
+      const all = everything(source);
+      this.resolve(state, source);
+      this.send(typeUrl, source.version, [], [], all.versions, all.encoded);
+      return;
+    }
+    // The whole content made for first syncs is dropped once the source has moved on.
+    if (whole.get(source)?.sequence !== source.sequence) whole.delete(source);
     const out: DeltaResource[] = [];
     const removed: string[] = [];
     const names = new Map<string, string | undefined>();
@@ -101,7 +115,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
         if (state.held?.get(name) === now.version || state.nacked.get(name) === now.version) return;
         state.held?.set(name, now.version);
         state.nacked.delete(name);
-        out.push({ name, version: now.version, resource: now.resource });
+        out.push({ name, version: now.version, resource: now.resource, wire: wireOf(name, now) });
         names.set(name, now.version);
       } else if (!state.held || state.held.delete(name)) {
         // Without a map the agent may not have it; removing a name it lacks is harmless (Envoy ignores it).
@@ -114,13 +128,19 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       for (const name of source.resources.keys()) consider(name);
       for (const name of [...state.held!.keys()]) if (!source.resources.has(name)) consider(name);
     }
+    const first = state.first;
+    this.resolve(state, source);
+    if (out.length === 0 && removed.length === 0 && !first) return;
+    this.send(typeUrl, source.version, out, removed, names);
+  }
+
+  /** The agent is now at the source's sequence. */
+  private resolve(state: DeltaTypeState, source: XdsDeltaSource): void {
     state.source = source;
     state.sequence = source.sequence;
+    state.first = false;
     // With nothing refused, the agent now holds exactly the source's content: the map can go.
     if (state.nacked.size === 0) delete state.held;
-    if (out.length === 0 && removed.length === 0 && !state.first) return;
-    state.first = false;
-    this.send(typeUrl, source.version, out, removed, names);
   }
 
   private send(
@@ -128,7 +148,8 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     version: string,
     resources: DeltaResource[],
     removed: string[],
-    names: Map<string, string | undefined>,
+    names: ReadonlyMap<string, string | undefined>,
+    encoded?: Uint8Array,
   ): void {
     const nonce = String(++this.nonce);
     this.pending.set(nonce, { typeUrl, version, names });
@@ -143,6 +164,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       resources,
       removedResources: removed,
       controlPlane: this.hooks.controlPlane,
+      ...(encoded ? { encoded } : {}),
     });
     if (!flowing) this.hold();
   }
@@ -160,6 +182,35 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       for (const typeUrl of this.delta.keys()) this.push(typeUrl);
     });
   }
+}
+
+/** Each resource encoded once, for every stream that sends it (dropped with the resource). */
+const wires = new WeakMap<XdsNamed, Uint8Array>();
+
+function wireOf(name: string, named: XdsNamed): Uint8Array {
+  let wire = wires.get(named);
+  if (!wire) {
+    wire = resourceField({ name, version: named.version, resource: named.resource });
+    wires.set(named, wire);
+  }
+  return wire;
+}
+
+/** A source's whole content as written fields and its versions, made once per sequence (agents' first sync). */
+const whole = new WeakMap<
+  XdsDeltaSource,
+  { sequence: number; encoded: Uint8Array; versions: Map<string, string> }
+>();
+
+function everything(source: XdsDeltaSource): { encoded: Uint8Array; versions: Map<string, string> } {
+  let all = whole.get(source);
+  if (all?.sequence !== source.sequence) {
+    const parts: Uint8Array[] = [];
+    for (const [name, named] of source.resources) parts.push(wireOf(name, named));
+    all = { sequence: source.sequence, encoded: Buffer.concat(parts), versions: versionsOf(source) };
+    whole.set(source, all);
+  }
+  return all;
 }
 
 function versionsOf(source: XdsDeltaSource): Map<string, string> {
