@@ -8,6 +8,7 @@ export {
   type AdsClientState,
   type AdsClientTls,
   type XdsHandler,
+  type XdsNameTableDelta,
 } from './client.js';
 export {
   decodeWorkloadConfig,
