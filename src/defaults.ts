@@ -118,6 +118,12 @@ export const DEFAULTS = {
   /** HTTP/2 pings find a controller that vanished without closing the connection (a node lost). */
   xdsKeepaliveMs: 30_000,
   xdsKeepaliveTimeoutMs: 10_000,
+  /** Agents speak incremental ADS (only changed names travel); false: state-of-the-world only. */
+  xdsDelta: true,
+  /** Commits a publisher remembers the changed names of: a delta stream that far behind compares whole. */
+  xdsChangeLogCommits: 256,
+  /** Delta responses a stream keeps awaiting their ACK; past it the oldest is forgotten (never NACKable). */
+  xdsMaxPendingResponses: 64,
   /** The controller on the Kubernetes API (issue 10 item 2): leader election, status writes, Events. */
   kube: {
     /** The Lease only the leader holds; its namespace is the controller's own (POD_NAMESPACE). */

@@ -59,9 +59,13 @@ export class ControllerLink {
         this.#config = config;
         await opts.onConfig?.(config);
       },
-      onNameTable: async (table, version) => {
-        await this.#apply(this.#names.update(table));
-        opts.logger.info({ version, hosts: table.size }, 'name table from the controller');
+      onNameTableDelta: async (set, removed, version) => {
+        await this.#apply(this.#names.applyDelta(set, removed));
+        const hosts = this.#names.table.size;
+        opts.logger.info(
+          { version, hosts, set: set.length, removed: removed.length },
+          'name table from the controller',
+        );
         if (this.#tables++ === 0) opts.onFirstTable?.();
       },
       onVipRoutes: (routes) => this.#setRoutes(routes),

@@ -24,6 +24,7 @@ import {
 import { TableBuilder } from '../nametable/index.js';
 import type { SnapshotChange } from '../sources/index.js';
 import {
+  contentVersion,
   NAME_TABLE_TYPE_URL,
   type NodeView,
   nodeView,
@@ -31,7 +32,9 @@ import {
   VIP_ROUTES_TYPE_URL,
   WORKLOAD_CONFIG_TYPE_URL,
   workloadConfigResource,
+  type XdsDeltaSource,
   type XdsNode,
+  type XdsResource,
   type XdsSetting,
   type XdsSnapshot,
   type XdsSubscription,
@@ -78,8 +81,13 @@ class MeshView {
     readonly shape: ViewShape,
     views: MeshViews,
   ) {
-    this.mirror = new XdsTableMirror(views.entryCache(shape.clusterDomain));
-    this.routes = new ViewRoutes(shape.namespace);
+    // Each host's entry and routes go to the publisher as they change; update() commits once per view.
+    const sink = (typeUrl: string) => ({
+      set: (name: string, r: XdsResource, version: string) => this.publisher.set(typeUrl, name, r, version),
+      remove: (name: string) => this.publisher.remove(typeUrl, name),
+    });
+    this.mirror = new XdsTableMirror(views.entryCache(shape.clusterDomain), sink(NAME_TABLE_TYPE_URL));
+    this.routes = new ViewRoutes(shape.namespace, sink(VIP_ROUTES_TYPE_URL));
     this.builder = views.newBuilder(shape);
   }
 }
@@ -154,13 +162,9 @@ export class MeshViews {
         added,
         vipsChanged: view.shape.withVips ? vipsChanged : [],
       });
-      let changed = view.mirror.apply(change, view.builder.records);
-      if (changed) this.#publishTable(view);
-      if (view.shape.withVips && view.routes.apply(this.#routes, routesChanged)) {
-        this.#publishRoutes(view);
-        changed = true;
-      }
-      if (changed) viewsChanged++;
+      view.mirror.apply(change, view.builder.records);
+      if (view.shape.withVips) view.routes.apply(this.#routes, routesChanged);
+      if (view.publisher.commit().length > 0) viewsChanged++;
     }
     // The mesh config decides the settings of agents that do not set their own.
     if (meshChanged) for (const node of this.#nodes) node.refresh();
@@ -210,8 +214,10 @@ export class MeshViews {
       view.builder.update({ added: this.#givers.all });
       view.mirror.fill(view.builder.records);
       if (shape.withVips) view.routes.apply(this.#routes, this.#routes.keys());
-      this.#publishTable(view);
-      this.#publishRoutes(view);
+      // Both types exist from the start, empty or not: an agent waits for its first table.
+      view.publisher.touch(NAME_TABLE_TYPE_URL);
+      view.publisher.touch(VIP_ROUTES_TYPE_URL);
+      view.publisher.commit();
       this.#views.set(key, view);
     }
     view.agents++;
@@ -252,19 +258,6 @@ export class MeshViews {
     return new TableBuilder(scope, lookup);
   }
 
-  #publishTable(view: MeshView): void {
-    const version = view.mirror.version;
-    if (view.publisher.current(NAME_TABLE_TYPE_URL)?.version === version) return;
-    view.publisher.publish(NAME_TABLE_TYPE_URL, [view.mirror.resource()], version);
-  }
-
-  /** The VIP proxy's routes for the hosts this view answers with VIPs (none without VIPs). */
-  #publishRoutes(view: MeshView): void {
-    const version = view.routes.version;
-    if (view.publisher.current(VIP_ROUTES_TYPE_URL)?.version === version) return;
-    view.publisher.publish(VIP_ROUTES_TYPE_URL, [view.routes.resource(this.#routes)], version);
-  }
-
   #allKeys(): string[] {
     return [...this.#entries.values()].flatMap(hostKeys);
   }
@@ -287,9 +280,15 @@ class NodeSubscription implements XdsSubscription {
   }
 
   current(typeUrl: string): XdsSnapshot | undefined {
-    return typeUrl === WORKLOAD_CONFIG_TYPE_URL
-      ? this.#own.current(typeUrl)
-      : this.#view.publisher.current(typeUrl);
+    return this.#publisherOf(typeUrl).current(typeUrl);
+  }
+
+  named(typeUrl: string): XdsDeltaSource | undefined {
+    return this.#publisherOf(typeUrl).named(typeUrl);
+  }
+
+  #publisherOf(typeUrl: string): ResourcePublisher {
+    return typeUrl === WORKLOAD_CONFIG_TYPE_URL ? this.#own : this.#view.publisher;
   }
 
   watch(listener: (typeUrl: string) => void): () => void {
@@ -318,14 +317,13 @@ class NodeSubscription implements XdsSubscription {
 
   #config(): EffectiveConfig {
     const config = this.#views.configOf(this.#node);
-    const before = this.#own.current(WORKLOAD_CONFIG_TYPE_URL)?.version;
-    const after = this.#own.publish(WORKLOAD_CONFIG_TYPE_URL, [
-      workloadConfigResource({
-        dnsCapture: xdsSetting(config.capture),
-        dnsAutoAllocate: xdsSetting(config.autoAllocate),
-      }),
-    ]);
-    if (before !== undefined && after !== before) this.#notify(WORKLOAD_CONFIG_TYPE_URL);
+    const first = this.#own.named(WORKLOAD_CONFIG_TYPE_URL) === undefined;
+    const resource = workloadConfigResource({
+      dnsCapture: xdsSetting(config.capture),
+      dnsAutoAllocate: xdsSetting(config.autoAllocate),
+    });
+    this.#own.set(WORKLOAD_CONFIG_TYPE_URL, WORKLOAD_RESOURCE, resource, contentVersion([resource]));
+    if (this.#own.commit().length > 0 && !first) this.#notify(WORKLOAD_CONFIG_TYPE_URL);
     return config;
   }
 
@@ -341,6 +339,9 @@ class NodeSubscription implements XdsSubscription {
     for (const l of this.#listeners) l(typeUrl);
   }
 }
+
+/** The one WorkloadConfig resource's name in delta xDS. */
+const WORKLOAD_RESOURCE = 'workload';
 
 function hostKeys(se: ServiceEntry): string[] {
   return se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h));

@@ -4,14 +4,25 @@
 // edit costs the hosts it touched, not every route of the mesh for every view.
 import type { Allocation, HostVips } from '../allocate/index.js';
 import { visibleTo } from '../nametable/index.js';
-import { encodeVipRoutes, VIP_ROUTES_TYPE_URL, type XdsResource, type XdsVipRoute } from '../xds/index.js';
-import { DigestSum, partDigest } from './digest-sum.js';
+import {
+  DigestSum,
+  digestHex,
+  encodeVipRoutes,
+  partDigest,
+  VIP_ROUTES_TYPE_URL,
+  type XdsResource,
+  type XdsVipRoute,
+} from '../xds/index.js';
 import { hostRoutes } from './routes.js';
+import type { NamedSink } from './xds-table.js';
 
 interface HostRoutes {
   host: HostVips;
   bytes: Uint8Array;
   digest: [number, number];
+  /** The key's delta xDS resource and its version (the digest in hex). */
+  resource: XdsResource;
+  version: string;
 }
 
 /** Every served host's encoded routes, by allocation key. */
@@ -44,10 +55,13 @@ export class RouteSet {
       }
       const bytes = encodeVipRoutes(routes);
       if (old && Buffer.compare(old.bytes, bytes) === 0 && old.host.entry === h!.entry) continue;
+      const digest = partDigest(bytes);
       this.#byKey.set(key, {
         host: h!,
         bytes,
-        digest: partDigest(bytes),
+        digest,
+        resource: { typeUrl: VIP_ROUTES_TYPE_URL, value: bytes },
+        version: digestHex(digest),
       });
       changed.add(key);
     }
@@ -62,7 +76,10 @@ export class ViewRoutes {
   readonly #included = new Map<string, [number, number]>();
   readonly #sum = new DigestSum();
 
-  constructor(private readonly namespace: string) {}
+  constructor(
+    private readonly namespace: string,
+    private readonly sink?: NamedSink,
+  ) {}
 
   get version(): string {
     return this.#sum.hex;
@@ -81,7 +98,8 @@ export class ViewRoutes {
       if (now && visibleTo(now.host.entry, this.namespace)) {
         this.#sum.toggle(now.digest);
         this.#included.set(key, now.digest);
-      }
+        this.sink?.set(key, now.resource, now.version);
+      } else if (old) this.sink?.remove(key);
     }
     return this.version !== before;
   }

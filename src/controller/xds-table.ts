@@ -7,8 +7,16 @@
 // a digest of the content that does not depend on the order the entries came in: every replica names
 // the same table the same way.
 import type { TableChange, TableRecord, TableRecords } from '../nametable/index.js';
-import { encodeNameEntry, nameTableOfEntries, type XdsNameInfo, type XdsResource } from '../xds/index.js';
-import { DigestSum, partDigest } from './digest-sum.js';
+import {
+  DigestSum,
+  digestHex,
+  encodeNameEntry,
+  NAME_TABLE_TYPE_URL,
+  nameTableOfEntries,
+  partDigest,
+  type XdsNameInfo,
+  type XdsResource,
+} from '../xds/index.js';
 
 const bare = (fqdn: string) => (fqdn.endsWith('.') ? fqdn.slice(0, -1) : fqdn);
 
@@ -18,7 +26,16 @@ interface Entry {
   key: string;
   bytes: Uint8Array;
   digest: [number, number];
+  /** The host's delta xDS resource and its version (the digest in hex), made once for every view. */
+  resource: XdsResource;
+  version: string;
   users: number;
+}
+
+/** Where a mirror puts each host's resource as it changes (the view's publisher, delta xDS). */
+export interface NamedSink {
+  set(name: string, resource: XdsResource, version: string): void;
+  remove(name: string): void;
 }
 
 /** What decides a host's entry: its record's content (the host and cluster domain are fixed per cache). */
@@ -42,7 +59,9 @@ export class EntryCache {
     let entry = variants.get(key);
     if (!entry) {
       const bytes = encodeNameEntry(host, this.#info(host, record));
-      entry = { host, key, bytes, digest: partDigest(bytes), users: 0 };
+      const digest = partDigest(bytes);
+      const resource = { typeUrl: NAME_TABLE_TYPE_URL, value: bytes };
+      entry = { host, key, bytes, digest, resource, version: digestHex(digest), users: 0 };
       variants.set(key, entry);
       this.#byHost.set(host, variants);
     }
@@ -98,8 +117,11 @@ export class XdsTableMirror {
   /** XOR of every entry's digest. */
   readonly #sum = new DigestSum();
 
-  constructor(cache: EntryCache) {
+  readonly #sink: NamedSink | undefined;
+
+  constructor(cache: EntryCache, sink?: NamedSink) {
     this.#cache = cache;
+    this.#sink = sink;
   }
 
   get size(): number {
@@ -144,9 +166,16 @@ export class XdsTableMirror {
     this.apply({ set: [...records.exact.keys()], remove: [], wildcards: true }, records);
   }
 
-  /** Gives the entries back to the cache (the view is dropped). */
+  /**
+   * Gives the entries back to the cache (the view is dropped). The publisher is left as it is: a delta
+   * stream moving its agent to another view compares that view with this one's last content.
+   */
   clear(): void {
-    for (const host of [...this.#entries.keys()]) this.#drop(host);
+    for (const entry of this.#entries.values()) {
+      this.#sum.toggle(entry.digest);
+      this.#cache.release(entry);
+    }
+    this.#entries.clear();
     this.#hostOfKey.clear();
     this.#wildHosts = [];
   }
@@ -161,6 +190,7 @@ export class XdsTableMirror {
     }
     this.#sum.toggle(entry.digest);
     this.#entries.set(host, entry);
+    this.#sink?.set(host, entry.resource, entry.version);
   }
 
   #dropKey(key: string): void {
@@ -176,5 +206,6 @@ export class XdsTableMirror {
     this.#sum.toggle(old.digest);
     this.#cache.release(old);
     this.#entries.delete(host);
+    this.#sink?.remove(host);
   }
 }

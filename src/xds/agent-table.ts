@@ -1,7 +1,8 @@
 // The agent's table from the controller's name tables. A NameTable names each host once (Istio's
 // layout); the agent derives the rest itself, as istio-agent does: the short forms of Kubernetes names
-// for its own namespace and the search-path shortcuts for its own search domains. Each update is
-// compared host by host with the one before, so a change of one entry rebuilds only that entry's names.
+// for its own namespace and the search-path shortcuts for its own search domains. A delta update names
+// the hosts it set and removed; a whole table is compared host by host with the one before. Either way a
+// change of one entry rebuilds only that entry's names.
 import {
   changeToDiff,
   diffTables,
@@ -16,7 +17,7 @@ import type { XdsNameInfo, XdsNameTable } from './types.js';
 export class AgentNameTable {
   #builder: TableBuilder;
   #scope: TableScope;
-  #last: XdsNameTable = new Map();
+  readonly #last = new Map<string, XdsNameInfo>();
 
   constructor(scope: TableScope) {
     this.#scope = scope;
@@ -32,15 +33,29 @@ export class AgentNameTable {
     return this.#scope;
   }
 
-  /** Takes a new table; returns how the answering table changes. */
+  /** The hosts held now, as the controller sent them. */
+  get table(): XdsNameTable {
+    return this.#last;
+  }
+
+  /** Takes a whole new table; returns how the answering table changes. */
   update(table: XdsNameTable): TableDiff {
+    const removed = [...this.#last.keys()].filter((host) => !table.has(host));
+    return this.applyDelta([...table], removed);
+  }
+
+  /** Takes the hosts an update set and removed (delta xDS); unchanged ones cost nothing. */
+  applyDelta(set: Iterable<[string, XdsNameInfo]>, removed: Iterable<string>): TableDiff {
     const hosts: [string, GivenHost | undefined][] = [];
-    for (const [host, info] of table) {
-      const before = this.#last.get(host);
-      if (before === undefined || !sameInfo(before, info)) hosts.push([host, givenHost(host, info)]);
+    for (const host of removed) {
+      if (this.#last.delete(host)) hosts.push([host, undefined]);
     }
-    for (const host of this.#last.keys()) if (!table.has(host)) hosts.push([host, undefined]);
-    this.#last = table;
+    for (const [host, info] of set) {
+      const before = this.#last.get(host);
+      if (before !== undefined && sameInfo(before, info)) continue;
+      this.#last.set(host, info);
+      hosts.push([host, givenHost(host, info)]);
+    }
     return changeToDiff(this.#builder.update({ hosts }), this.#builder.records);
   }
 
@@ -52,9 +67,9 @@ export class AgentNameTable {
     const before = this.#builder.records;
     this.#scope = scope;
     this.#builder = new TableBuilder(scope);
-    const last = this.#last;
-    this.#last = new Map();
-    this.update(last);
+    const last = [...this.#last];
+    this.#last.clear();
+    this.applyDelta(last, []);
     return diffTables(before, this.#builder.records);
   }
 }

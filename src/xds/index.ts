@@ -8,6 +8,7 @@ export {
   type AdsClientState,
   type AdsClientTls,
   type XdsHandler,
+  type XdsNameTableDelta,
 } from './client.js';
 export {
   decodeWorkloadConfig,
@@ -15,6 +16,7 @@ export {
   workloadConfigFromResources,
   workloadConfigResource,
 } from './config-codec.js';
+export { DigestSum, digestHex, partDigest, versionDigest } from './digest-sum.js';
 export {
   decodeNameTable,
   encodeNameEntry,
@@ -25,7 +27,14 @@ export {
 } from './nametable-codec.js';
 export { type AgentIdentity, agentNode, type NodeView, nodeView } from './node.js';
 export { NAME_TABLE_TYPE_URL, protoDir, VIP_ROUTES_TYPE_URL, WORKLOAD_CONFIG_TYPE_URL } from './proto.js';
-export { contentVersion, ResourcePublisher, type XdsSnapshot, type XdsSubscription } from './publisher.js';
+export {
+  contentVersion,
+  ResourcePublisher,
+  type XdsDeltaSource,
+  type XdsNamed,
+  type XdsSnapshot,
+  type XdsSubscription,
+} from './publisher.js';
 export { AdsServer, type AdsServerOptions, type XdsTls } from './server.js';
 export type { AdsStreamInfo, AdsTypeState } from './server-stream.js';
 export type {

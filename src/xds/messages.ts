@@ -34,9 +34,15 @@ interface WireStruct {
   fields?: Record<string, { stringValue?: string; boolValue?: boolean; numberValue?: number }>;
 }
 
+export interface WireNode {
+  id?: string;
+  cluster?: string;
+  metadata?: WireStruct;
+}
+
 interface WireRequest {
   versionInfo?: string;
-  node?: { id?: string; cluster?: string; metadata?: WireStruct };
+  node?: WireNode;
   typeUrl?: string;
   responseNonce?: string;
   errorDetail?: { code?: number; message?: string };
@@ -57,11 +63,7 @@ export function encodeRequest(req: DiscoveryRequest): Buffer {
     typeUrl: req.typeUrl,
     responseNonce: req.responseNonce,
   };
-  if (req.node) {
-    const fields: WireStruct['fields'] = {};
-    for (const [k, v] of Object.entries(req.node.metadata)) fields[k] = { stringValue: v };
-    wire.node = { id: req.node.id, cluster: req.node.cluster, metadata: { fields } };
-  }
+  if (req.node) wire.node = nodeToWire(req.node);
   if (req.errorDetail) wire.errorDetail = req.errorDetail;
   return Buffer.from(type.encode(type.fromObject(wire)).finish());
 }
@@ -74,13 +76,7 @@ export function decodeRequest(bytes: Buffer): DiscoveryRequest {
     typeUrl: wire.typeUrl ?? '',
     responseNonce: wire.responseNonce ?? '',
   };
-  if (wire.node) {
-    req.node = {
-      id: wire.node.id ?? '',
-      cluster: wire.node.cluster ?? '',
-      metadata: metadata(wire.node.metadata),
-    };
-  }
+  if (wire.node) req.node = nodeFromWire(wire.node);
   if (wire.errorDetail)
     req.errorDetail = { code: wire.errorDetail.code ?? 0, message: wire.errorDetail.message ?? '' };
   return req;
@@ -112,6 +108,17 @@ export function decodeResponse(bytes: Buffer): DiscoveryResponse {
   };
   if (wire.controlPlane?.identifier) res.controlPlane = wire.controlPlane.identifier;
   return res;
+}
+
+/** Envoy's Node with the metadata as a Struct of strings (what Istio's agent sends). */
+export function nodeToWire(node: XdsNode): WireNode {
+  const fields: WireStruct['fields'] = {};
+  for (const [k, v] of Object.entries(node.metadata)) fields[k] = { stringValue: v };
+  return { id: node.id, cluster: node.cluster, metadata: { fields } };
+}
+
+export function nodeFromWire(wire: WireNode): XdsNode {
+  return { id: wire.id ?? '', cluster: wire.cluster ?? '', metadata: metadata(wire.metadata) };
 }
 
 /** Metadata values as strings: Istio's agent sends its ISTIO_META_* as strings; nested values are skipped. */

@@ -47,6 +47,8 @@ export interface XdsMessages {
   root: protobuf.Root;
   discoveryRequest: protobuf.Type;
   discoveryResponse: protobuf.Type;
+  deltaDiscoveryRequest: protobuf.Type;
+  deltaDiscoveryResponse: protobuf.Type;
   nameTable: protobuf.Type;
   vipRoutes: protobuf.Type;
   workloadConfig: protobuf.Type;
@@ -73,6 +75,8 @@ export function xdsMessages(): XdsMessages {
     root,
     discoveryRequest: root.lookupType('envoy.service.discovery.v3.DiscoveryRequest'),
     discoveryResponse: root.lookupType('envoy.service.discovery.v3.DiscoveryResponse'),
+    deltaDiscoveryRequest: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest'),
+    deltaDiscoveryResponse: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse'),
     nameTable: root.lookupType('istio.networking.nds.v1.NameTable'),
     vipRoutes: root.lookupType('meshdns.v1.VipRoutes'),
     workloadConfig: root.lookupType('meshdns.v1.WorkloadConfig'),

@@ -1,38 +1,71 @@
-// What the controller hands the server for one agent (or for every agent that shares a view): the
-// latest resources per type, and a signal when they change. One publisher shared by many streams is how
-// a change reaches only the agents whose view it touches.
+// What the controller hands the server for one agent (or for every agent that shares a view): per type,
+// named resources with versions, changed in batches (set and remove many, then one commit that signals
+// the watchers once). Delta streams send the names a commit changed; state-of-the-world streams the
+// whole type, concatenated on demand. One publisher shared by many streams is how a change reaches only
+// the agents whose view it touches.
 import { createHash } from 'node:crypto';
+import { NamedResources, type XdsDeltaSource, type XdsSnapshot } from './named-resources.js';
 import type { XdsResource } from './types.js';
 
-export interface XdsSnapshot {
-  version: string;
-  resources: readonly XdsResource[];
-}
+export type { XdsDeltaSource, XdsNamed, XdsSnapshot } from './named-resources.js';
 
 export interface XdsSubscription {
-  /** The latest snapshot of a type, or undefined while there is none yet (nothing is sent). */
+  /** The latest state-of-the-world snapshot of a type, or undefined while there is none (nothing is sent). */
   current(typeUrl: string): XdsSnapshot | undefined;
-  /** Calls listener with the type URL after each new snapshot; returns the function that stops it. */
+  /** The named resources of a type for delta streams, or undefined while there are none. */
+  named(typeUrl: string): XdsDeltaSource | undefined;
+  /** Calls listener with the type URL after each commit that changed it; returns the function that stops it. */
   watch(listener: (typeUrl: string) => void): () => void;
 }
 
 export class ResourcePublisher implements XdsSubscription {
-  private readonly snapshots = new Map<string, XdsSnapshot>();
+  private readonly types = new Map<string, NamedResources>();
   private readonly listeners = new Set<(typeUrl: string) => void>();
 
+  /** `changeLogCommits`: commits whose changed names are kept per type (default DEFAULTS.xdsChangeLogCommits). */
+  constructor(private readonly options: { changeLogCommits?: number } = {}) {}
+
+  /** Puts one named resource; seen by streams at the next commit(). */
+  set(typeUrl: string, name: string, resource: XdsResource, version: string): void {
+    this.type(typeUrl).set(name, resource, version);
+  }
+
+  remove(typeUrl: string, name: string): void {
+    this.types.get(typeUrl)?.remove(name);
+  }
+
+  /** Makes a type exist at the next commit even if it holds nothing (an agent waits for its first table). */
+  touch(typeUrl: string): void {
+    this.type(typeUrl).touch();
+  }
+
+  /** Ends a batch: each type it changed moves to a new sequence, and the watchers hear of it once. */
+  commit(): string[] {
+    const changed = [...this.types].filter(([, t]) => t.commit()).map(([url]) => url);
+    for (const typeUrl of changed) for (const listener of this.listeners) listener(typeUrl);
+    return changed;
+  }
+
   /**
-   * Replaces the resources of a type. The version defaults to a digest of the bytes, so every controller
-   * replica and restart names the same content the same way. Publishing what is already there is a no-op.
+   * State-of-the-world publish: replaces the resources of a type whole and commits. The version defaults
+   * to a digest of the bytes, so every controller replica and restart names the same content the same
+   * way. Publishing what is already there is a no-op.
    */
   publish(typeUrl: string, resources: readonly XdsResource[], version = contentVersion(resources)): string {
-    if (this.snapshots.get(typeUrl)?.version === version) return version;
-    this.snapshots.set(typeUrl, { version, resources });
-    for (const listener of this.listeners) listener(typeUrl);
+    const type = this.type(typeUrl);
+    if (type.sequence > 0 && type.version === version) return version;
+    type.replace(resources, version);
+    if (type.commit()) for (const listener of this.listeners) listener(typeUrl);
     return version;
   }
 
   current(typeUrl: string): XdsSnapshot | undefined {
-    return this.snapshots.get(typeUrl);
+    return this.types.get(typeUrl)?.snapshot();
+  }
+
+  named(typeUrl: string): XdsDeltaSource | undefined {
+    const type = this.types.get(typeUrl);
+    return type && type.sequence > 0 ? type : undefined;
   }
 
   watch(listener: (typeUrl: string) => void): () => void {
@@ -43,6 +76,15 @@ export class ResourcePublisher implements XdsSubscription {
   /** Streams watching now (for /debug and tests). */
   get watchers(): number {
     return this.listeners.size;
+  }
+
+  private type(typeUrl: string): NamedResources {
+    let type = this.types.get(typeUrl);
+    if (!type) {
+      type = new NamedResources(typeUrl, this.options.changeLogCommits);
+      this.types.set(typeUrl, type);
+    }
+    return type;
   }
 }
 

@@ -4,9 +4,12 @@ import { Server, ServerCredentials, type ServerDuplexStream, status } from '@grp
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
+import { DELTA_METHOD, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from './delta-messages.js';
 import { ADS_METHOD, type DiscoveryRequest, type DiscoveryResponse } from './messages.js';
 import type { XdsSubscription } from './publisher.js';
+import { DeltaStream } from './server-delta-stream.js';
 import { AdsStream, type AdsStreamInfo } from './server-stream.js';
+import type { AdsStreamBase, AdsStreamHooks } from './stream-base.js';
 import { listenAddress } from './target.js';
 import type { XdsNode } from './types.js';
 
@@ -27,6 +30,8 @@ export interface AdsServerOptions {
   controlPlane?: string;
   logger?: Logger;
   maxMessageBytes?: number;
+  /** Offer DeltaAggregatedResources beside StreamAggregatedResources. Default: DEFAULTS.xdsDelta. */
+  delta?: boolean;
   /**
    * Streams open at once from one client address (SPEC §10: a peer cannot grow what it holds without
    * bound); past it a new stream ends at once with RESOURCE_EXHAUSTED. Default: DEFAULTS.xdsMaxStreamsPerClient.
@@ -42,7 +47,7 @@ const CLOSE_GRACE_MS = 1000;
 
 export class AdsServer {
   private readonly server: Server;
-  private readonly streams = new Set<AdsStream>();
+  private readonly streams = new Set<AdsStreamBase<unknown, unknown>>();
   /** Open streams by client address (the peer without its port). */
   private readonly perClient = new Map<string, number>();
   private nextId = 0;
@@ -52,13 +57,18 @@ export class AdsServer {
   constructor(private readonly options: AdsServerOptions) {
     const max = options.maxMessageBytes ?? DEFAULTS.xdsMaxMessageBytes;
     this.server = new Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
-    this.server.addService(
-      { StreamAggregatedResources: ADS_METHOD },
-      {
-        StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
-          this.accept(call),
-      },
-    );
+    const sotw = (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
+      this.accept(call, (id, hooks) => new AdsStream(id, call, hooks));
+    const delta = (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) =>
+      this.accept(call, (id, hooks) => new DeltaStream(id, call, hooks));
+    if (options.delta ?? DEFAULTS.xdsDelta) {
+      this.server.addService(
+        { StreamAggregatedResources: ADS_METHOD, DeltaAggregatedResources: DELTA_METHOD },
+        { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta },
+      );
+    } else {
+      this.server.addService({ StreamAggregatedResources: ADS_METHOD }, { StreamAggregatedResources: sotw });
+    }
   }
 
   async start(): Promise<void> {
@@ -106,7 +116,10 @@ export class AdsServer {
     });
   }
 
-  private accept(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+  private accept(
+    call: ServerDuplexStream<unknown, unknown>,
+    make: (id: number, hooks: AdsStreamHooks) => AdsStreamBase<unknown, unknown>,
+  ): void {
     const log = this.options.logger;
     const client = clientAddress(call.getPeer());
     const open = this.perClient.get(client) ?? 0;
@@ -123,7 +136,7 @@ export class AdsServer {
       return;
     }
     this.perClient.set(client, open + 1);
-    const stream = new AdsStream(++this.nextId, call, {
+    const stream = make(++this.nextId, {
       subscribe: this.options.subscribe,
       controlPlane: this.options.controlPlane ?? hostname(),
       onAck: (info, typeUrl, version) => {

@@ -197,6 +197,7 @@ describe('xds stream', () => {
     const listeners = new Set<(t: string) => void>();
     const chatty: XdsSubscription = {
       current: (t) => pub.current(t),
+      named: (t) => pub.named(t),
       watch: (l) => {
         listeners.add(l);
         return () => listeners.delete(l);

@@ -10,12 +10,15 @@ import { buildTableRecords, type TableScope, visibleTo } from '../../src/nametab
 import {
   AgentNameTable,
   agentNode,
+  decodeNameTable,
+  decodeVipRoutes,
   NAME_TABLE_TYPE_URL,
   nameTableFromResources,
   VIP_ROUTES_TYPE_URL,
   vipRoutesFromResources,
   WORKLOAD_CONFIG_TYPE_URL,
   workloadConfigFromResources,
+  type XdsNameInfo,
   type XdsSubscription,
 } from '../../src/xds/index.js';
 import {
@@ -43,6 +46,46 @@ function follow(sub: XdsSubscription, scope: TableScope) {
   return () => {
     agent.update(nameTableFromResources(sub.current(NAME_TABLE_TYPE_URL)!.resources));
     return agent.records;
+  };
+}
+
+/**
+ * The agent's side over delta xDS: a second AgentNameTable fed only the names each commit changed (the
+ * publisher's log, as a delta stream reads it), and the routes kept by allocation key.
+ */
+function followDelta(sub: XdsSubscription, scope: TableScope) {
+  const agent = new AgentNameTable(scope);
+  const routes = new Map<string, string[]>();
+  const seen = new Map<string, number>();
+  const changes = (typeUrl: string) => {
+    const source = sub.named(typeUrl)!;
+    const names = source.changedSince(seen.get(typeUrl) ?? 0);
+    assert.ok(names, 'the log reaches back to the last step');
+    seen.set(typeUrl, source.sequence);
+    return [...names].map((name) => [name, source.resources.get(name)?.resource] as const);
+  };
+  return {
+    take() {
+      const set: [string, XdsNameInfo][] = [];
+      const removed: string[] = [];
+      for (const [name, resource] of changes(NAME_TABLE_TYPE_URL)) {
+        if (resource) set.push(...decodeNameTable(resource.value));
+        else removed.push(name);
+      }
+      agent.applyDelta(set, removed);
+      return agent.records;
+    },
+    routes() {
+      for (const [key, resource] of changes(VIP_ROUTES_TYPE_URL)) {
+        if (resource)
+          routes.set(
+            key,
+            decodeVipRoutes(resource.value).map((r) => JSON.stringify(r)),
+          );
+        else routes.delete(key);
+      }
+      return [...routes.values()].flat().sort();
+    },
   };
 }
 
@@ -74,7 +117,7 @@ describe('MeshViews → AgentNameTable', () => {
       ].map((a) => {
         const scope = { namespace: a.namespace, clusterDomain: 'cluster.local', searchDomains: SEARCH };
         const sub = views.subscribe(node(a.namespace, a.meta));
-        return { ...a, scope, sub, take: follow(sub, scope) };
+        return { ...a, scope, sub, take: follow(sub, scope), delta: followDelta(sub, scope) };
       });
       for (let step = 0; step < 80; step++) {
         editRandomFile(pick, files);
@@ -84,11 +127,10 @@ describe('MeshViews → AgentNameTable', () => {
           const vips = a.withVips
             ? (se: ServiceEntry, host: string) => views.allocation!.vips(se, host)
             : undefined;
-          assert.deepEqual(
-            plainRecords(a.take()),
-            plainRecords(buildTableRecords(res, a.scope, vips)),
-            `seed ${seed} step ${step} ${a.namespace} vips ${a.withVips}`,
-          );
+          const fresh = plainRecords(buildTableRecords(res, a.scope, vips));
+          const where = `seed ${seed} step ${step} ${a.namespace} vips ${a.withVips}`;
+          assert.deepEqual(plainRecords(a.take()), fresh, where);
+          assert.deepEqual(plainRecords(a.delta.take()), fresh, `${where} (delta)`);
           // The VIP proxy's routes: every VIP this agent's table answers with, on every TCP port.
           const allocation = views.allocation!;
           const want = a.withVips
@@ -99,6 +141,7 @@ describe('MeshViews → AgentNameTable', () => {
           const got = vipRoutesFromResources(a.sub.current(VIP_ROUTES_TYPE_URL)!.resources);
           const sorted = (rs: object[]) => rs.map((r) => JSON.stringify(r)).sort();
           assert.deepEqual(sorted(got), sorted(want), `seed ${seed} step ${step} routes`);
+          assert.deepEqual(a.delta.routes(), sorted(want), `seed ${seed} step ${step} routes (delta)`);
           routesSeen += got.length;
         }
       }

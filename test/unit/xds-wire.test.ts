@@ -5,6 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import {
+  decodeDeltaRequest,
+  decodeDeltaResponse,
+  encodeDeltaRequest,
+  encodeDeltaResponse,
+} from '../../src/xds/delta-messages.js';
+import {
   agentNode,
   backoffDelay,
   decodeNameTable,
@@ -287,6 +293,81 @@ describe('xds discovery messages', () => {
     const any = fields(top[1]![2] as Uint8Array);
     assert.deepEqual(numbers(any), [1, 2]);
     assert.equal(text(any[0]![2]), NAME_TABLE_TYPE_URL);
+  });
+});
+
+describe('xds delta discovery messages', () => {
+  it('DeltaDiscoveryRequest keeps Envoy numbers: node=1 type_url=2 subscribe=3 unsubscribe=4 initial_resource_versions=5 response_nonce=6 error_detail=7', () => {
+    const req = {
+      node: { id: 'sidecar~~p.ns~ns.svc.cluster.local', cluster: 'app.ns', metadata: {} },
+      typeUrl: NAME_TABLE_TYPE_URL,
+      resourceNamesSubscribe: ['*'],
+      resourceNamesUnsubscribe: ['gone.example'],
+      initialResourceVersions: { 'a.example': '00000000000000aa' },
+      responseNonce: '4',
+      errorDetail: { code: 3, message: 'no' },
+    };
+    const bytes = encodeDeltaRequest(req);
+    assert.deepEqual(decodeDeltaRequest(bytes), req);
+    const top = fields(bytes);
+    assert.deepEqual(numbers(top), [1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(text(top[1]![2]), NAME_TABLE_TYPE_URL);
+    assert.equal(text(top[2]![2]), '*');
+    // A map field: entries {key=1, value=2}.
+    const entry = fields(top[4]![2] as Uint8Array);
+    assert.deepEqual(
+      entry.map(([n, , v]) => [n, text(v)]),
+      [
+        [1, 'a.example'],
+        [2, '00000000000000aa'],
+      ],
+    );
+    assert.equal(text(top[5]![2]), '4');
+  });
+
+  it('DeltaDiscoveryResponse keeps Envoy numbers: system_version_info=1 resources=2 (Resource version=1 resource=2 name=3) type_url=4 nonce=5 removed_resources=6 control_plane=7', () => {
+    const entry = encodeNameEntry('db.example.com', {
+      ips: ['192.0.2.1'],
+      registry: 'External',
+      altHosts: [],
+    });
+    const res = {
+      systemVersionInfo: 'v9',
+      typeUrl: NAME_TABLE_TYPE_URL,
+      nonce: '12',
+      resources: [
+        {
+          name: 'db.example.com',
+          version: '0123456789abcdef',
+          resource: { typeUrl: NAME_TABLE_TYPE_URL, value: entry },
+        },
+      ],
+      removedResources: ['old.example.com'],
+      controlPlane: 'controller-0',
+    };
+    const bytes = encodeDeltaResponse(res);
+    const back = decodeDeltaResponse(bytes);
+    assert.deepEqual({ ...back, resources: [] }, { ...res, resources: [] });
+    assert.equal(back.resources[0]!.name, 'db.example.com');
+    assert.deepEqual(decodeNameTable(back.resources[0]!.resource.value), decodeNameTable(entry));
+    const top = fields(bytes);
+    assert.deepEqual(numbers(top), [1, 2, 4, 5, 6, 7]);
+    const resource = fields(top[1]![2] as Uint8Array);
+    assert.deepEqual(numbers(resource), [1, 2, 3], 'Resource version=1 resource=2 name=3');
+    assert.deepEqual(numbers(fields(resource[1]![2] as Uint8Array)), [1, 2], 'Any type_url=1 value=2');
+    assert.deepEqual(numbers(fields(top[5]![2] as Uint8Array)), [1], 'ControlPlane identifier=1');
+    // The hand-written codec and proto/'s discovery.proto agree.
+    const { deltaDiscoveryResponse: type } = xdsMessages();
+    const viaProto = type.toObject(type.decode(bytes), { arrays: true }) as Record<string, unknown>;
+    assert.deepEqual(
+      [viaProto.systemVersionInfo, viaProto.nonce, viaProto.removedResources],
+      ['v9', '12', ['old.example.com']],
+    );
+    assert.equal((viaProto.resources as { name: string }[])[0]!.name, 'db.example.com');
+  });
+
+  it('refuses a truncated DeltaDiscoveryResponse', () => {
+    assert.throws(() => decodeDeltaResponse(Buffer.of(0x12, 0x40, 0x0a)), RangeError);
   });
 });
 

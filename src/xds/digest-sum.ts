@@ -17,6 +17,23 @@ export function partDigest(bytes: Uint8Array): [number, number] {
   return [a >>> 0, (b ^ (b >>> 15)) >>> 0];
 }
 
+/** 16 hex digits: a resource's version in delta xDS. */
+export function digestHex([a, b]: readonly [number, number]): string {
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
+
+const HEX64 = /^[0-9a-f]{16}$/;
+
+/**
+ * A resource version back as a digest, so a type's version can be the sum of its resources' versions:
+ * 16 hex digits (digestHex) are read as they are, any other text (a version a caller chose) is digested.
+ */
+export function versionDigest(version: string): [number, number] {
+  if (HEX64.test(version))
+    return [Number.parseInt(version.slice(0, 8), 16), Number.parseInt(version.slice(8), 16)];
+  return partDigest(Buffer.from(version, 'utf8'));
+}
+
 export class DigestSum {
   #a = 0;
   #b = 0;
@@ -28,6 +45,6 @@ export class DigestSum {
   }
 
   get hex(): string {
-    return this.#a.toString(16).padStart(8, '0') + this.#b.toString(16).padStart(8, '0');
+    return digestHex([this.#a, this.#b]);
   }
 }

@@ -1,0 +1,220 @@
+// One agent's incremental ADS stream on the server. Every type is subscribed whole (wildcard). After the
+// first response, what the agent holds is the publisher's content at the sequence the stream last sent,
+// so a commit costs the names it changed (the publisher's log). The stream keeps a map of what the agent
+// holds only when that is not true: on a reconnect (initial_resource_versions), while gRPC holds back
+// its writes (the log may move past it), and after a NACK (the agent kept older versions).
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { DEFAULTS } from '../defaults.js';
+import {
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type DeltaResource,
+  resourceField,
+} from './delta-messages.js';
+import type { XdsDeltaSource, XdsNamed } from './publisher.js';
+import { AdsStreamBase, type AdsStreamHooks, type AdsTypeState } from './stream-base.js';
+
+interface DeltaTypeState {
+  record: AdsTypeState;
+  /** The source and sequence the agent was last brought to. */
+  source?: XdsDeltaSource;
+  sequence: number;
+  /** Name → version the agent holds, when that is not simply `source` at `sequence`. */
+  held?: Map<string, string>;
+  /** Versions the agent refused, by name: never sent again on this stream. */
+  nacked: Map<string, string>;
+  /** No response sent yet: the first one goes out even when empty (the agent waits for its first table). */
+  first: boolean;
+}
+
+interface Pending {
+  typeUrl: string;
+  version: string;
+  /** Name → the version sent, or undefined for a removal. */
+  names: ReadonlyMap<string, string | undefined>;
+}
+
+export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  private readonly delta = new Map<string, DeltaTypeState>();
+  private readonly pending = new Map<string, Pending>();
+  private blocked = false;
+
+  constructor(
+    id: number,
+    call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+    hooks: AdsStreamHooks,
+  ) {
+    super(id, call, hooks, 'delta');
+  }
+
+  protected request(req: DeltaDiscoveryRequest): void {
+    if (!this.info && !this.open(req.node)) return;
+    if (!req.typeUrl) return;
+    const state = this.delta.get(req.typeUrl);
+    if (!state) {
+      const record: AdsTypeState = {};
+      this.types.set(req.typeUrl, record);
+      const initial = Object.entries(req.initialResourceVersions);
+      this.delta.set(req.typeUrl, {
+        record,
+        sequence: 0,
+        held: new Map(initial),
+        nacked: new Map(),
+        first: true,
+      });
+      this.push(req.typeUrl);
+      return;
+    }
+    if (req.responseNonce) this.answered(state, req);
+  }
+
+  private answered(state: DeltaTypeState, req: DeltaDiscoveryRequest): void {
+    const sent = this.pending.get(req.responseNonce);
+    if (!sent || sent.typeUrl !== req.typeUrl) return;
+    this.pending.delete(req.responseNonce);
+    if (req.errorDetail) {
+      for (const [name, version] of sent.names) if (version !== undefined) state.nacked.set(name, version);
+      state.record.nack = { version: sent.version, message: req.errorDetail.message };
+      this.hooks.onNack(this.info!, req.typeUrl, sent.version, req.errorDetail.message);
+    } else {
+      state.record.acked = sent.version;
+      this.hooks.onAck(this.info!, req.typeUrl, sent.version);
+    }
+  }
+
+  /** Sends what changed of a type since the agent was last brought up to date. */
+  protected push(typeUrl: string): void {
+    const state = this.delta.get(typeUrl);
+    const source = this.subscription?.named(typeUrl);
+    if (this.ended || this.blocked || !state || !source) return;
+    if (state.source === source && state.sequence === source.sequence && !state.first) return;
+    // Another source (the agent moved to another view): compare whole against what it holds of the old one.
+    if (state.source !== source && state.source && !state.held) state.held = versionsOf(state.source);
+    const changed = state.source === source ? source.changedSince(state.sequence) : undefined;
+    if (changed === undefined && !state.held) {
+      // Behind the log with no record of what the agent holds (its subscription went quiet): only the
+      // agent knows, and it says so on a reconnect (initial_resource_versions).
+      this.abort(`fell ${source.sequence - state.sequence} commits behind on ${typeUrl}; reconnect`);
+      return;
+    }
+    if (changed === undefined && state.held?.size === 0 && state.nacked.size === 0) {
+      // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent.
+      const all = everything(source);
+      this.resolve(state, source);
+      this.send(typeUrl, source.version, [], [], all.versions, all.encoded);
+      return;
+    }
+    // The whole content made for first syncs is dropped once the source has moved on.
+    if (whole.get(source)?.sequence !== source.sequence) whole.delete(source);
+    const out: DeltaResource[] = [];
+    const removed: string[] = [];
+    const names = new Map<string, string | undefined>();
+    const consider = (name: string) => {
+      const now = source.resources.get(name);
+      if (now) {
+        if (state.held?.get(name) === now.version || state.nacked.get(name) === now.version) return;
+        state.held?.set(name, now.version);
+        state.nacked.delete(name);
+        out.push({ name, version: now.version, resource: now.resource, wire: wireOf(name, now) });
+        names.set(name, now.version);
+      } else if (!state.held || state.held.delete(name)) {
+        // Without a map the agent may not have it; removing a name it lacks is harmless (Envoy ignores it).
+        removed.push(name);
+        names.set(name, undefined);
+      }
+    };
+    if (changed) for (const name of changed) consider(name);
+    else {
+      for (const name of source.resources.keys()) consider(name);
+      for (const name of [...state.held!.keys()]) if (!source.resources.has(name)) consider(name);
+    }
+    const first = state.first;
+    this.resolve(state, source);
+    if (out.length === 0 && removed.length === 0 && !first) return;
+    this.send(typeUrl, source.version, out, removed, names);
+  }
+
+  /** The agent is now at the source's sequence. */
+  private resolve(state: DeltaTypeState, source: XdsDeltaSource): void {
+    state.source = source;
+    state.sequence = source.sequence;
+    state.first = false;
+    // With nothing refused, the agent now holds exactly the source's content: the map can go.
+    if (state.nacked.size === 0) delete state.held;
+  }
+
+  private send(
+    typeUrl: string,
+    version: string,
+    resources: DeltaResource[],
+    removed: string[],
+    names: ReadonlyMap<string, string | undefined>,
+    encoded?: Uint8Array,
+  ): void {
+    const nonce = String(++this.nonce);
+    this.pending.set(nonce, { typeUrl, version, names });
+    // An agent that never answers cannot grow this without bound: its oldest responses are forgotten.
+    if (this.pending.size > DEFAULTS.xdsMaxPendingResponses)
+      this.pending.delete(this.pending.keys().next().value!);
+    this.delta.get(typeUrl)!.record.sent = { version, nonce };
+    const flowing = this.call.write({
+      systemVersionInfo: version,
+      typeUrl,
+      nonce,
+      resources,
+      removedResources: removed,
+      controlPlane: this.hooks.controlPlane,
+      ...(encoded ? { encoded } : {}),
+    });
+    if (!flowing) this.hold();
+  }
+
+  /**
+   * gRPC holds back further writes until the agent reads: stop pushing, and remember what each type's
+   * agent holds, since by the time it drains the publisher's log may no longer reach back this far.
+   */
+  private hold(): void {
+    this.blocked = true;
+    for (const state of this.delta.values())
+      if (state.source && !state.held) state.held = versionsOf(state.source);
+    this.call.once('drain', () => {
+      this.blocked = false;
+      for (const typeUrl of this.delta.keys()) this.push(typeUrl);
+    });
+  }
+}
+
+/** Each resource encoded once, for every stream that sends it (dropped with the resource). */
+const wires = new WeakMap<XdsNamed, Uint8Array>();
+
+function wireOf(name: string, named: XdsNamed): Uint8Array {
+  let wire = wires.get(named);
+  if (!wire) {
+    wire = resourceField({ name, version: named.version, resource: named.resource });
+    wires.set(named, wire);
+  }
+  return wire;
+}
+
+/** A source's whole content as written fields and its versions, made once per sequence (agents' first sync). */
+const whole = new WeakMap<
+  XdsDeltaSource,
+  { sequence: number; encoded: Uint8Array; versions: Map<string, string> }
+>();
+
+function everything(source: XdsDeltaSource): { encoded: Uint8Array; versions: Map<string, string> } {
+  let all = whole.get(source);
+  if (all?.sequence !== source.sequence) {
+    const parts: Uint8Array[] = [];
+    for (const [name, named] of source.resources) parts.push(wireOf(name, named));
+    all = { sequence: source.sequence, encoded: Buffer.concat(parts), versions: versionsOf(source) };
+    whole.set(source, all);
+  }
+  return all;
+}
+
+function versionsOf(source: XdsDeltaSource): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, r] of source.resources) out.set(name, r.version);
+  return out;
+}
