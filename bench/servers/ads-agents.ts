@@ -1,5 +1,6 @@
 // Many agents in one process, for the controlplane scenario: each a raw ADS stream (its own gRPC
-// channel) that subscribes like `meshdns agent` (workload config, name table, VIP routes), ACKs every
+// channel) that subscribes like `meshdns agent` (workload config, name table, VIP routes) over delta ADS
+// as `meshdns agent` does (BENCH_CP_PROTOCOL=sotw: state of the world, as an Istio agent), ACKs every
 // response and records when it came and its version, without decoding the table: decoding hundreds of
 // tables here would measure this process's CPU, not the controller's.
 //
@@ -8,6 +9,8 @@
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 import { type ChannelOptions, Client, credentials, Metadata } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { DELTA_METHOD_PATH, encodeDeltaRequest } from '../../src/xds/delta-messages.js';
 import {
   agentNode,
   NAME_TABLE_TYPE_URL,
@@ -27,6 +30,26 @@ export interface AgentsOptions {
   agents: number;
   namespaces: number;
   records: string;
+  /** `delta` (default, as `meshdns agent`) or `sotw`. */
+  protocol?: 'delta' | 'sotw';
+}
+
+/** A delta response's version, type, nonce and resource bytes, read without decoding the resources. */
+function skimDelta(bytes: Buffer): { v: string; typeUrl: string; nonce: string; b: number } {
+  const r = protobuf.Reader.create(bytes);
+  const out = { v: '', typeUrl: '', nonce: '', b: 0 };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | 2)) out.v = r.string();
+    else if (tag === ((4 << 3) | 2)) out.typeUrl = r.string();
+    else if (tag === ((5 << 3) | 2)) out.nonce = r.string();
+    else if (tag === ((2 << 3) | 2)) {
+      const n = r.uint32();
+      out.b += n;
+      r.skip(n);
+    } else r.skipType(tag & 7);
+  }
+  return out;
 }
 
 /** Short codes in the records, by type URL. */
@@ -64,13 +87,47 @@ function spreadSourceAddresses(target: string): void {
   (net as { connect: unknown }).connect = patched;
 }
 
-function startAgent(a: number, opts: AgentsOptions): () => void {
-  const channel: ChannelOptions = {
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    // A connection per agent, as pods have: grpc-js would otherwise share one among equal channels.
-    'grpc.use_local_subchannel_pool': 1,
+const CHANNEL: ChannelOptions = {
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  // A connection per agent, as pods have: grpc-js would otherwise share one among equal channels.
+  'grpc.use_local_subchannel_pool': 1,
+};
+
+function startDeltaAgent(a: number, opts: AgentsOptions): () => void {
+  const client = new Client(opts.target, credentials.createInsecure(), CHANNEL);
+  const call = client.makeBidiStreamRequest(DELTA_METHOD_PATH, encodeDeltaRequest, skimDelta, new Metadata());
+  const node = agentNode({
+    podName: `bench-agent-${a}`,
+    namespace: agentNamespace(a, opts.namespaces),
+    metadata: { DNS_CAPTURE: 'true', DNS_AUTO_ALLOCATE: 'true' },
+  });
+  const request = (typeUrl: string, responseNonce: string, first = false) => ({
+    ...(first ? { node } : {}),
+    typeUrl,
+    resourceNamesSubscribe: [],
+    resourceNamesUnsubscribe: [],
+    initialResourceVersions: {},
+    responseNonce,
+  });
+  call.on('data', (res: ReturnType<typeof skimDelta>) => {
+    const at = wallMs();
+    const t = TYPE_CODES[res.typeUrl] ?? res.typeUrl;
+    appendFileSync(opts.records, `${JSON.stringify({ a, t, v: res.v, at, b: res.b })}\n`);
+    call.write(request(res.typeUrl, res.nonce));
+  });
+  call.on('error', (err) => process.stderr.write(`agent ${a}: ${err.message}\n`));
+  TYPES.forEach((typeUrl, i) => {
+    call.write(request(typeUrl, '', i === 0));
+  });
+  return () => {
+    call.cancel();
+    client.close();
   };
-  const client = new Client(opts.target, credentials.createInsecure(), channel);
+}
+
+function startAgent(a: number, opts: AgentsOptions): () => void {
+  if (opts.protocol !== 'sotw') return startDeltaAgent(a, opts);
+  const client = new Client(opts.target, credentials.createInsecure(), CHANNEL);
   const call = client.makeBidiStreamRequest(ADS_METHOD_PATH, encodeRequest, decodeResponse, new Metadata());
   const namespace = agentNamespace(a, opts.namespaces);
   const node = agentNode({

@@ -150,9 +150,11 @@ export function startAgents(
   group: ProcessGroup,
   opts: { target: string; agents: number; namespaces: number; records: string },
 ): BenchProcess {
+  // BENCH_CP_PROTOCOL=sotw: state-of-the-world streams, as an Istio agent would speak.
+  const protocol = process.env.BENCH_CP_PROTOCOL === 'sotw' ? 'sotw' : 'delta';
   return group.spawn('ADS agents', process.execPath, [
     path.join(DIST_BENCH, 'servers', 'ads-agents.js'),
-    JSON.stringify(opts),
+    JSON.stringify({ ...opts, protocol }),
   ]);
 }
 
