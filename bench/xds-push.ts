@@ -5,12 +5,7 @@
 // and ACKed). State-of-the-world sends each stream the whole table; delta the one host. Not a test:
 // figures vary with the machine's load, so min and max are printed beside the medians.
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
-import {
-  DELTA_METHOD_PATH,
-  type DeltaDiscoveryResponse,
-  encodeDeltaRequest,
-} from '../src/xds/delta-messages.js';
+import { DELTA_METHOD_PATH, encodeDeltaRequest } from '../src/xds/delta-messages.js';
 import {
   AdsServer,
   agentNode,
@@ -25,6 +20,7 @@ import {
   decodeResponse,
   encodeRequest,
 } from '../src/xds/messages.js';
+import { type SkimmedDelta, skimDelta } from './lib/delta-skim.js';
 
 const mode = process.argv[2] ?? 'both';
 const streams = Number(process.argv[3] ?? 200);
@@ -56,29 +52,7 @@ function put(pub: ResourcePublisher, i: number, salt: number): void {
   pub.set(NAME_TABLE_TYPE_URL, host, { typeUrl: NAME_TABLE_TYPE_URL, value }, `${salt}-${i}`);
 }
 
-/**
- * The raw delta streams read a response's type and nonce and skip its resources, as the state-of-the-world
- * ones (protobufjs) take the table as one bytes field without decoding it: both measure the controller
- * and the transport, not the agent's decoding (each agent does that in its own process).
- */
-function skimDeltaResponse(bytes: Buffer): DeltaDiscoveryResponse {
-  const r = protobuf.Reader.create(bytes);
-  const res: DeltaDiscoveryResponse = {
-    systemVersionInfo: '',
-    typeUrl: '',
-    nonce: '',
-    resources: [],
-    removedResources: [],
-  };
-  while (r.pos < r.len) {
-    const tag = r.uint32();
-    if (tag === ((4 << 3) | 2)) res.typeUrl = r.string();
-    else if (tag === ((5 << 3) | 2)) res.nonce = r.string();
-    else r.skipType(tag & 7);
-  }
-  return res;
-}
-
+/** The raw delta streams skim their responses (lib/delta-skim.ts), as the state-of-the-world ones take the table as one bytes field. */
 /** One raw stream: records when each response arrives, ACKs it. */
 function open(channel: Client, delta: boolean, id: number, seen: (id: number, at: number) => void) {
   const node = agentNode({ podName: `bench-${id}`, namespace: 'default', metadata: {} });
@@ -86,10 +60,10 @@ function open(channel: Client, delta: boolean, id: number, seen: (id: number, at
     const call = channel.makeBidiStreamRequest(
       DELTA_METHOD_PATH,
       encodeDeltaRequest,
-      skimDeltaResponse,
+      skimDelta,
       new Metadata(),
     );
-    call.on('data', (res: DeltaDiscoveryResponse) => {
+    call.on('data', (res: SkimmedDelta) => {
       seen(id, performance.now());
       call.write({
         typeUrl: res.typeUrl,

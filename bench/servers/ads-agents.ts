@@ -9,7 +9,6 @@
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 import { type ChannelOptions, Client, credentials, Metadata } from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
 import { DELTA_METHOD_PATH, encodeDeltaRequest } from '../../src/xds/delta-messages.js';
 import {
   agentNode,
@@ -24,6 +23,7 @@ import {
   encodeRequest,
 } from '../../src/xds/messages.js';
 import { agentNamespace, wallMs } from '../lib/ads-records.js';
+import { type SkimmedDelta, skimDelta } from '../lib/delta-skim.js';
 
 export interface AgentsOptions {
   target: string;
@@ -32,24 +32,6 @@ export interface AgentsOptions {
   records: string;
   /** `delta` (default, as `meshdns agent`) or `sotw`. */
   protocol?: 'delta' | 'sotw';
-}
-
-/** A delta response's version, type, nonce and resource bytes, read without decoding the resources. */
-function skimDelta(bytes: Buffer): { v: string; typeUrl: string; nonce: string; b: number } {
-  const r = protobuf.Reader.create(bytes);
-  const out = { v: '', typeUrl: '', nonce: '', b: 0 };
-  while (r.pos < r.len) {
-    const tag = r.uint32();
-    if (tag === ((1 << 3) | 2)) out.v = r.string();
-    else if (tag === ((4 << 3) | 2)) out.typeUrl = r.string();
-    else if (tag === ((5 << 3) | 2)) out.nonce = r.string();
-    else if (tag === ((2 << 3) | 2)) {
-      const n = r.uint32();
-      out.b += n;
-      r.skip(n);
-    } else r.skipType(tag & 7);
-  }
-  return out;
 }
 
 /** Short codes in the records, by type URL. */
@@ -109,7 +91,7 @@ function startDeltaAgent(a: number, opts: AgentsOptions): () => void {
     initialResourceVersions: {},
     responseNonce,
   });
-  call.on('data', (res: ReturnType<typeof skimDelta>) => {
+  call.on('data', (res: SkimmedDelta) => {
     const at = wallMs();
     const t = TYPE_CODES[res.typeUrl] ?? res.typeUrl;
     appendFileSync(opts.records, `${JSON.stringify({ a, t, v: res.v, at, b: res.b })}\n`);
