@@ -4,7 +4,7 @@
 // one ServiceEntry edit on the API to its snapshot, with the default debounce and with none (the
 // pipeline's own cost: watch event, validation, snapshot). Not a test: figures vary with the machine.
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeSource } from '../src/sources/index.js';
+import { KubeSource } from '../src/sources/kube/index.js';
 import { type KubeObject, startKubeApi } from '../test/helpers/kube/index.js';
 
 const entries = Number(process.argv[2] ?? 10_000);

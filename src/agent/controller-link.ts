@@ -6,14 +6,16 @@ import type { Logger } from 'pino';
 import type { HostVips } from '../allocate/index.js';
 import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
-import {
+// Types only here: gRPC and protobufjs load when a link is made (`link()`), never for `serve`, which
+// shares this module's Agent and answers from its first moment (SPEC §4).
+import type {
   AdsClient,
-  type AdsClientState,
-  type AdsClientTls,
+  AdsClientState,
+  AdsClientTls,
   AgentNameTable,
-  type XdsNode,
-  type XdsVipRoute,
-  type XdsWorkloadConfig,
+  XdsNode,
+  XdsVipRoute,
+  XdsWorkloadConfig,
 } from '../xds/index.js';
 import type { Agent } from './agent.js';
 
@@ -45,10 +47,15 @@ export class ControllerLink {
   #tables = 0;
   #config: XdsWorkloadConfig | undefined;
 
-  constructor(opts: ControllerLinkOptions) {
+  /** Loads the xDS client and makes the link; `start()` connects. */
+  static async create(opts: ControllerLinkOptions): Promise<ControllerLink> {
+    return new ControllerLink(opts, await import('../xds/index.js'));
+  }
+
+  private constructor(opts: ControllerLinkOptions, xds: typeof import('../xds/index.js')) {
     this.#opts = opts;
-    this.#names = new AgentNameTable(opts.scope);
-    this.#client = new AdsClient({
+    this.#names = new xds.AgentNameTable(opts.scope);
+    this.#client = new xds.AdsClient({
       target: opts.target,
       node: opts.node,
       ...(opts.tls ? { tls: opts.tls } : {}),

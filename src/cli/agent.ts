@@ -74,7 +74,7 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
   });
   let started = ownCapture !== false;
   let captureAtStart: boolean | undefined = ownCapture;
-  const link: ControllerLink = new ControllerLink({
+  const link: ControllerLink = await ControllerLink.create({
     agent,
     target: flags.controller,
     node,

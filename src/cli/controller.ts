@@ -8,7 +8,8 @@ import { ControllerAdminSource, ControlPlane, KubeStatusStore, StateFileStore } 
 import { DEFAULTS } from '../defaults.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
-import { KubeSource, loadKubeConfig, ManifestSource } from '../sources/index.js';
+import { ManifestSource } from '../sources/index.js';
+import { KubeSource, loadKubeConfig } from '../sources/kube/index.js';
 import type { XdsTls } from '../xds/index.js';
 import { exitOnSignal } from './agent-setup.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, readFlagFile } from './flags.js';

@@ -13,12 +13,8 @@ import { buildView, LiveView } from '../../src/controller/index.js';
 import type { MeshdnsError } from '../../src/errors.js';
 import type { Resources } from '../../src/model/index.js';
 import type { TableRecords } from '../../src/nametable/index.js';
-import {
-  KubeSource,
-  type KubeSourceOptions,
-  loadKubeConfig,
-  type SnapshotChange,
-} from '../../src/sources/index.js';
+import type { SnapshotChange } from '../../src/sources/index.js';
+import { KubeSource, type KubeSourceOptions, loadKubeConfig } from '../../src/sources/kube/index.js';
 import {
   BUILTIN_RESOURCES,
   type KubeApiOptions,
