@@ -55,24 +55,15 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const listen = parseListen('--dns-listen', flags.dnsListen);
   const extra = agentExtraOptions(flags);
 
+  // The flags first (a typo fails before anything binds), then the controller's thread: it loads its
+  // modules and reads the folder on the other core while this thread loads the answering path.
+  const [{ ControllerWorker }, { resolveWorkloadFlags }] = await loadController();
+  const setup = resolveWorkloadFlags(flags);
+  const meshConfig = await readMeshConfig(setup.meshConfigFile);
+  const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
   // SPEC §4: the listener answers from the first moment, forwarding every query until the first
   // table is in (a big folder takes a while to load); it closes again if the workload's capture is off.
   const agent = newAgent(flags, resolvers, logger, cmd);
-  signals.closing(() => agent.close());
-  await agent.start();
-
-  // Checked once the agent forwards: these flags need the mesh model, which is not needed to answer.
-  const [{ ControllerWorker }, { resolveWorkloadFlags }] = await loadController();
-  let setup: ReturnType<typeof resolveWorkloadFlags>;
-  let meshConfig: MeshSettings | undefined;
-  try {
-    setup = resolveWorkloadFlags(flags);
-    meshConfig = await readMeshConfig(setup.meshConfigFile);
-  } catch (err) {
-    await agent.close();
-    throw err;
-  }
-  const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
   const controller = new ControllerWorker({
     manifestsDir: setup.manifestsDir,
     scope,
@@ -87,10 +78,14 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     onView: (view) => useView(agent, view, logger),
     onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),
   });
-  signals.closing(() => controller.close());
+  const started = controller.start();
+  // Settled here too, so that a controller failing while the listener binds is not an unhandled rejection.
+  started.catch(() => undefined);
+  signals.closing(() => Promise.all([agent.close(), controller.close()]));
   process.on('SIGHUP', () => void reload(flags, setup.meshConfigFile, agent, controller, logger));
   try {
-    await controller.start();
+    await agent.start();
+    await started;
   } catch (err) {
     await Promise.all([agent.close(), controller.close()]);
     throw err;

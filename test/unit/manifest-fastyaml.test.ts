@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { fastYamlDocuments, formatError, parseManifestText } from '../../src/model/index.js';
+// The line reader has no export of its own: fastYamlDocuments tries it first.
+import { lineYamlDocuments } from '../../src/model/lineyaml.js';
 
 // dist/test/unit → the checkout.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -191,70 +193,125 @@ describe('YAML fast path', () => {
   });
 
   it('agrees with yaml on mutated manifests (seeded)', () => {
-    const seeds = [
-      ...SAME.map((c) => c.text),
-      ...manifestFiles(join(ROOT, 'examples')).map((f) => readFileSync(f, 'utf8')),
-    ];
-    const pieces = [
-      ' ',
-      '\n',
-      '\n  ',
-      '- ',
-      ':',
-      ': ',
-      '#',
-      "'",
-      '"',
-      '[',
-      ']',
-      '{',
-      '}',
-      ',',
-      '|',
-      '>',
-      '?',
-      '.',
-      '...',
-      '---',
-      '0',
-      '1e9',
-      '\t',
-      '!',
-      '&',
-      '*',
-      '%',
-      '\r',
-      '\\',
-      '~',
-      '0x',
-      '.inf',
-      'null',
-      'True',
-      '<<',
-      '\uFEFF',
-    ];
-    // mulberry32: the same mutants on every run.
-    let state = 8;
-    const random = (n: number) => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) % n;
-    };
-    let fast = 0;
-    for (let i = 0; i < 2000; i++) {
-      let text = seeds[random(seeds.length)]!;
-      for (let edits = 1 + random(3); edits > 0; edits--) {
-        const at = random(text.length + 1);
-        const cut = random(3);
-        text = text.slice(0, at) + (random(2) ? pieces[random(pieces.length)] : '') + text.slice(at + cut);
-      }
+    const fast = mutants(2000, 8, (text) => {
       const values = fastYamlDocuments(text);
-      if (!values) continue;
-      fast++;
-      assert.deepEqual(values, viaYaml(text), JSON.stringify(text));
-    }
+      if (values) assert.deepEqual(values, viaYaml(text), JSON.stringify(text));
+      return values !== undefined;
+    });
     assert.ok(fast > 400, `${fast} mutants took the fast path`);
+  });
+});
+
+// The seeds of the mutation tests: the cases above, the examples, and the block style tools write.
+const TOOL_STYLE = [
+  'apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: ns-1\n  labels:\n    app: a\n  annotations: {}\nspec:\n  type: ClusterIP\n  clusterIP: 10.0.0.1\n  clusterIPs: [10.0.0.1]\n  ports:\n    - name: http\n      port: 80\n      protocol: TCP\n      targetPort: 8080\n',
+  'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: db # the database\n  creationTimestamp: "2024-01-01T00:00:00Z"\nspec:\n  hosts:\n  - db.example.com\n  - \'db2.example.com\'\n  exportTo: ["*"]\n  ports:\n  - number: 3306\n    name: tcp\n    protocol: TCP\n  resolution: DNS\n  endpoints:\n  -   address: 10.1.0.1\n      ports: {}\n---\n# next\nkind: List\nitems: []\n',
+  '  a:\n    - x: 1\n      y: -2\n    -\n    - "q" # c\n  b: [1, .5, ~, "x y", \'it\'\'s\']\n  c:\n  d: -x\n',
+];
+
+/** Mutants of the seeds (seeded, the same on every run): `check` returns whether the text was read. */
+function mutants(count: number, seed: number, check: (text: string) => boolean): number {
+  const seeds = [
+    ...SAME.map((c) => c.text),
+    ...TOOL_STYLE,
+    ...manifestFiles(join(ROOT, 'examples')).map((f) => readFileSync(f, 'utf8')),
+  ];
+  const pieces = [
+    ' ',
+    '\n',
+    '\n  ',
+    '- ',
+    ':',
+    ': ',
+    '#',
+    "'",
+    '"',
+    '[',
+    ']',
+    '{',
+    '}',
+    ',',
+    '|',
+    '>',
+    '?',
+    '.',
+    '...',
+    '---',
+    '0',
+    '1e9',
+    '\t',
+    '!',
+    '&',
+    '*',
+    '%',
+    '\r',
+    '\\',
+    '~',
+    '0x',
+    '.inf',
+    'null',
+    'True',
+    '<<',
+    '\uFEFF',
+  ];
+  // mulberry32: the same mutants on every run.
+  let state = seed;
+  const random = (n: number) => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  let read = 0;
+  for (let i = 0; i < count; i++) {
+    let text = seeds[random(seeds.length)]!;
+    for (let edits = 1 + random(3); edits > 0; edits--) {
+      const at = random(text.length + 1);
+      const cut = random(3);
+      text = text.slice(0, at) + (random(2) ? pieces[random(pieces.length)] : '') + text.slice(at + cut);
+    }
+    if (check(text)) read++;
+  }
+  return read;
+}
+
+describe('YAML line path (the block subset, read first)', () => {
+  for (const c of SAME) {
+    it(`reads as yaml does, or leaves it: ${c.name}`, () => {
+      const values = lineYamlDocuments(c.text);
+      if (values) assert.deepEqual(values, viaYaml(c.text));
+    });
+  }
+
+  for (const c of ROUTED) {
+    it(`leaves to the other paths: ${c.name}`, () => {
+      assert.equal(lineYamlDocuments(c.text), undefined);
+    });
+  }
+
+  it('reads the tool-style manifests and the examples', () => {
+    const texts = [
+      ...TOOL_STYLE,
+      ...manifestFiles(join(ROOT, 'examples'))
+        .map((f) => readFileSync(f, 'utf8'))
+        // Block scalars (a ProxyConfig annotation) are the js-yaml path's.
+        .filter((t) => !/[|>]\n/.test(t)),
+    ];
+    assert.ok(texts.length >= 6);
+    for (const text of texts) {
+      const values = lineYamlDocuments(text);
+      assert.ok(values, `takes the line path: ${JSON.stringify(text.slice(0, 60))}`);
+      assert.deepEqual(values, viaYaml(text));
+    }
+  });
+
+  it('agrees with yaml on mutated manifests (seeded)', () => {
+    const read = mutants(6000, 21, (text) => {
+      const values = lineYamlDocuments(text);
+      if (values) assert.deepEqual(values, viaYaml(text), JSON.stringify(text));
+      return values !== undefined;
+    });
+    assert.ok(read > 1000, `${read} mutants took the line path`);
   });
 });
 
