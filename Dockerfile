@@ -1,7 +1,8 @@
 # meshdns image: `meshdns controller`, `meshdns agent` and the `meshdns capture` init container.
 # docker build -t meshdns:latest .
 
-# Build: the TypeScript compiler, from the locked dev dependencies; only src/ is compiled.
+# Build: the TypeScript compiler and esbuild, from the locked dev dependencies; only src/ is
+# compiled, then bundled (scripts/bundle.mjs: bin/meshdns runs the bundle).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -9,7 +10,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+COPY scripts ./scripts
+RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs
 
 # Runtime: production dependencies, the compiled code, the CLI and the .proto files the xDS code
 # loads at start (found by walking up from dist/src/xds to /app/proto).
@@ -24,6 +26,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` runs tsc, which --omit=dev does not install.
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/bundle ./dist/bundle
 COPY bin ./bin
 COPY proto ./proto
 # The `node` user of the base image, by number so that `runAsNonRoot` can verify it. The agent

@@ -8,7 +8,6 @@ export {
 } from './control-plane.js';
 export { Controller, type ControllerOptions } from './controller.js';
 export { StateFileStore } from './file-store.js';
-export { KubeStatusStore, type KubeStoreOptions } from './kube-store.js';
 export { type LiveUpdate, LiveView } from './live.js';
 export {
   defaultStateFile,

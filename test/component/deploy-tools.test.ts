@@ -161,9 +161,13 @@ describe('Dockerfile', () => {
   });
 
   it('copies what bin/meshdns and the xDS code load, and the tools the capture runs', () => {
-    assert.match(readFileSync(join(ROOT, 'bin/meshdns'), 'utf8'), /'\.\.\/dist\/src\/cli\/main\.js'/);
+    const bin = readFileSync(join(ROOT, 'bin/meshdns'), 'utf8');
+    assert.match(bin, /'\.\.\/dist\/src\/cli\/main\.js'/);
+    assert.match(bin, /'\.\.\/dist\/bundle\/main\.js'/);
+    assert.match(text, /node scripts\/bundle\.mjs/);
     for (const copy of [
       'COPY --from=build /app/dist/src ./dist/src',
+      'COPY --from=build /app/dist/bundle ./dist/bundle',
       'COPY bin ./bin',
       'COPY proto ./proto',
     ]) {

@@ -20,3 +20,4 @@ export {
   type StatusWriterOptions,
   type WriteOutcome,
 } from './status-writer.js';
+export { KubeStatusStore, type KubeStoreOptions } from './store.js';

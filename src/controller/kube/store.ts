@@ -5,9 +5,11 @@
 // would have written while following), then every change.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Allocation, StoredAllocation } from '../allocate/index.js';
-import type { AllocationStore } from './control-plane.js';
-import { EventRecorder, LeaderElector, StatusWriter } from './kube/index.js';
+import type { Allocation, StoredAllocation } from '../../allocate/index.js';
+import type { AllocationStore } from '../index.js';
+import { EventRecorder } from './event-recorder.js';
+import { LeaderElector } from './leader-elector.js';
+import { StatusWriter } from './status-writer.js';
 
 export interface KubeStoreOptions {
   kubeConfig: KubeConfig;

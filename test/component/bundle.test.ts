@@ -1,0 +1,69 @@
+// bin/meshdns runs dist/bundle (scripts/bundle.mjs), except under c8, where it runs dist/src so that
+// coverage maps to src/. These tests run the bundle on purpose (NODE_V8_COVERAGE emptied): the same
+// output as the modules, and `serve` with its worker thread, which is a bundle entry of its own.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { answersOf, ask } from '../helpers/dns-client.js';
+import { BIN, ROOT, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
+import { freePort } from '../helpers/ports.js';
+
+const examples = serveExamples('bundle-test');
+const BUNDLED = { NODE_V8_COVERAGE: '' };
+
+function run(script: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`))));
+  });
+}
+
+describe('the bundled CLI', () => {
+  it('is built with its worker entry beside it', () => {
+    for (const entry of ['main.js', 'worker.js'])
+      assert.ok(existsSync(join(ROOT, 'dist/bundle', entry)), entry);
+  });
+
+  it('prints the same table as the modules it was built from', async () => {
+    const args = [
+      'table',
+      '--manifests',
+      'examples',
+      '--search',
+      'default.svc.cluster.local',
+      '--output',
+      'json',
+    ];
+    const bundled = await run(BIN, args, BUNDLED);
+    const modules = await run(join(ROOT, 'dist/src/cli/main.js'), args);
+    assert.ok(JSON.parse(bundled).length > 0);
+    assert.equal(bundled, modules);
+  });
+
+  it('serves the table from its worker thread', async () => {
+    const port = await freePort('127.0.0.1');
+    const serve = startCli([...examples.args(), '--dns-listen', `127.0.0.1:${port}`], { env: BUNDLED });
+    try {
+      await waitForOutput(serve, /serving DNS/);
+      const reply = await ask('udp', port, 'productpage.default.svc.cluster.local', 'A');
+      assert.equal(reply.flags! & 0x400, 0x400, 'authoritative: from the table');
+      assert.equal(answersOf(reply).length, 1);
+    } finally {
+      assert.equal(await serve.stop(), 0);
+    }
+  });
+});
