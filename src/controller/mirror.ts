@@ -36,10 +36,3 @@ export class KeyedMirror<T> {
     return out;
   }
 }
-
-/** Applies a diff to the agent's copy; true when anything changed. */
-export function applyKeyed<T>(into: Map<string, T>, diff: KeyedDiff<T>): boolean {
-  for (const key of diff.remove) into.delete(key);
-  for (const [key, value] of diff.set) into.set(key, value);
-  return diff.set.length + diff.remove.length > 0;
-}

@@ -6,8 +6,15 @@ import { MeshdnsError } from '../errors.js';
 import type { MeshSettings, Setting } from '../model/index.js';
 import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
-import type { ServedVips, ToAgent, ToController, ViewPart, ViewUpdate, WorkerOptions } from './messages.js';
-import { applyKeyed } from './mirror.js';
+import type {
+  KeyedDiff,
+  ServedVips,
+  ToAgent,
+  ToController,
+  ViewPart,
+  ViewUpdate,
+  WorkerOptions,
+} from './messages.js';
 
 export interface AppliedView {
   table: NameTable;
@@ -114,19 +121,21 @@ export class ControllerWorker {
   }
 
   #enqueue(update: ViewUpdate): void {
-    if (this.#parts.length > 0) {
-      const parts = this.#parts;
-      update.diff.set = [...parts.flatMap((p) => p.set ?? []), ...update.diff.set];
-      update.vips.set = [...parts.flatMap((p) => p.vips ?? []), ...update.vips.set];
-      update.routes.set = [...parts.flatMap((p) => p.routes ?? []), ...update.routes.set];
-      this.#parts = [];
-    }
+    const parts = this.#parts;
+    this.#parts = [];
     this.#applying = this.#applying.then(async () => {
       try {
-        this.#table = await this.#table.withDiff(update.diff, this.#slicer);
+        const sets = parts.flatMap((p) => (p.set ? [p.set] : []));
+        this.#table = await this.#table.withDiff(update.diff, this.#slicer, sets);
         this.#last = update;
-        const vipsChanged = applyKeyed(this.#vips, update.vips);
-        const routesChanged = applyKeyed(this.#routes, update.routes);
+        // 12,500 VIPs and their routes at 50,000 objects: applied in slices too.
+        const vipsChanged = await applyKeyed(this.#vips, ahead(parts, 'vips'), update.vips, this.#slicer);
+        const routesChanged = await applyKeyed(
+          this.#routes,
+          ahead(parts, 'routes'),
+          update.routes,
+          this.#slicer,
+        );
         await this.#opts.onView({
           table: this.#table,
           update,
@@ -139,6 +148,30 @@ export class ControllerWorker {
       }
     });
   }
+}
+
+/** The `vips` or `routes` entries sent ahead in parts. */
+function ahead<K extends 'vips' | 'routes'>(parts: ViewPart[], kind: K): NonNullable<ViewPart[K]>[] {
+  return parts.flatMap((p) => (p[kind] ? [p[kind]!] : []));
+}
+
+/** Applies a keyed diff (and its entries sent ahead) to the agent's copy; true when anything changed. */
+async function applyKeyed<T>(
+  into: Map<string, T>,
+  setsAhead: [string, T][][],
+  diff: KeyedDiff<T>,
+  slicer: Slicer,
+): Promise<boolean> {
+  let changed = diff.remove.length > 0;
+  for (const key of diff.remove) into.delete(key);
+  for (const set of [...setsAhead, diff.set]) {
+    changed ||= set.length > 0;
+    for (const [key, value] of set) {
+      into.set(key, value);
+      if (slicer.due()) await slicer.pause();
+    }
+  }
+  return changed;
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -104,4 +104,24 @@ describe('table diffs', () => {
       'the old table is unchanged',
     );
   });
+
+  it('a diff whose names came ahead in parts gives the same table as the whole diff', async () => {
+    const before = buildTableRecords(mesh(), scope);
+    const after = buildTableRecords(
+      mesh((r) => r.services.splice(10, 50)),
+      scope,
+    );
+    const base = await NameTable.empty().withDiff(diffTables(undefined, before), everyStep);
+    const whole = diffTables(before, after);
+    const init = diffTables(undefined, after);
+    const parts = [init.set.slice(0, 100), init.set.slice(100, 250)];
+    const fromEmpty = await NameTable.empty().withDiff(
+      { ...init, set: init.set.slice(250) },
+      everyStep,
+      parts,
+    );
+    assert.deepEqual(view(fromEmpty), view(NameTable.fromRecords(after)));
+    const edited = await base.withDiff({ ...whole, set: [] }, everyStep, [whole.set]);
+    assert.deepEqual(view(edited), view(NameTable.fromRecords(after)));
+  });
 });
