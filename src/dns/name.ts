@@ -6,30 +6,75 @@ import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH } from './constants.js';
 /** "Foo.Example.com" → "foo.example.com." */
 export function toFqdn(name: string): string {
   const lower = name.toLowerCase();
-  return lower.endsWith('.') ? lower : `${lower}.`;
+  return lower.endsWith('.') ? lower : flatName(`${lower}.`);
+}
+
+/** Where the wire forms are written: names are at most 255 bytes, and at most that many characters are taken. */
+const scratch = Buffer.allocUnsafe(MAX_NAME_LENGTH + 1);
+
+/**
+ * `name` as one flat string. V8 keeps a joined string as a tree of its pieces (32 bytes a node), and
+ * a name table keeps hundreds of thousands of joined names: copied through a buffer, each is one
+ * object. Names longer than a wire name, or not latin1, are returned as they are.
+ */
+export function flatName(name: string): string {
+  if (name.length > scratch.length) return name;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0xff) return name;
+    scratch[i] = c;
+  }
+  return scratch.toString('latin1', 0, name.length);
 }
 
 /**
- * "foo.example.com." → its wire form as a latin1 string ("\x03foo\x07example\x03com\x00"), built
- * without a Buffer per label (the table builds hundreds of thousands of these). Throws on labels that
- * do not fit the wire format.
+ * Checks "foo.example.com." against the wire format and writes its wire form into `scratch`; returns
+ * the byte count, or -1 when a character is not latin1 (the caller then builds it as a string).
+ * Throws on labels that do not fit.
  */
-function wireString(fqdn: string): string {
-  if (fqdn === '.' || fqdn === '') return '\x00';
+function writeWire(fqdn: string, into: Buffer | undefined): number {
   const end = fqdn.endsWith('.') ? fqdn.length - 1 : fqdn.length;
-  let out = '';
+  let at = 0;
   let start = 0;
   while (start <= end) {
     let dot = fqdn.indexOf('.', start);
     if (dot === -1 || dot > end) dot = end;
     const len = dot - start;
     if (len === 0 || len > MAX_LABEL_LENGTH) throw new RangeError(`bad label in name "${fqdn}"`);
-    out += String.fromCharCode(len) + fqdn.slice(start, dot);
+    if (at + 1 + len + 1 > MAX_NAME_LENGTH)
+      throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME_LENGTH} bytes`);
+    if (into) {
+      into[at] = len;
+      for (let i = 0; i < len; i++) {
+        const c = fqdn.charCodeAt(start + i);
+        if (c > 0xff) return -1;
+        into[at + 1 + i] = c;
+      }
+    }
+    at += 1 + len;
     start = dot + 1;
   }
-  if (out.length + 1 > MAX_NAME_LENGTH)
-    throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME_LENGTH} bytes`);
-  return `${out}\x00`;
+  if (into) into[at] = 0;
+  return at + 1;
+}
+
+/**
+ * "foo.example.com." → its wire form as a latin1 string ("\x03foo\x07example\x03com\x00"). The table
+ * holds hundreds of thousands of these as Map keys: written into a buffer and read back as one flat
+ * string, each is one small object, where joining label by label left a tree of string pieces
+ * (a third of the table builder's memory). Throws on labels that do not fit the wire format.
+ */
+function wireString(fqdn: string): string {
+  if (fqdn === '.' || fqdn === '') return '\x00';
+  const n = writeWire(fqdn, scratch);
+  if (n !== -1) return scratch.toString('latin1', 0, n);
+  // Not latin1 (never a valid host name): the characters as they are, as before.
+  const end = fqdn.endsWith('.') ? fqdn.length - 1 : fqdn.length;
+  return `${fqdn
+    .slice(0, end)
+    .split('.')
+    .map((label) => String.fromCharCode(label.length) + label)
+    .join('')}\x00`;
 }
 
 /** "foo.example.com." → wire bytes, uncompressed. Throws on labels that do not fit the wire format. */
@@ -44,8 +89,9 @@ export function nameToKey(fqdn: string): string {
 
 /** Whether `fqdn` fits the wire format (labels of 1–63 bytes, at most 255 in all). */
 export function fitsWire(fqdn: string): boolean {
+  if (fqdn === '.' || fqdn === '') return true;
   try {
-    wireString(fqdn);
+    writeWire(fqdn, undefined);
     return true;
   } catch {
     return false;

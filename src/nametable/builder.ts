@@ -4,7 +4,7 @@
 // depend on those hosts (their aliases, the ExternalNames pointing at them, their search-path
 // shortcuts). A full build is the same code with every resource added, so the two cannot drift.
 import { isIP, isIPv4 } from 'node:net';
-import { fitsWire, nameToKey, toFqdn } from '../dns/index.js';
+import { fitsWire, flatName, nameToKey, toFqdn } from '../dns/index.js';
 import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
 import type { TableRecords, TableScope, VipLookup } from './build.js';
 import type { EntryKind, TableRecord } from './entry.js';
@@ -68,8 +68,9 @@ export interface ResourceChange {
   hosts?: Iterable<[string, GivenHost | undefined]>;
 }
 
+/** Flat (flatName): every record of the host holds it, and a joined string is a tree of its pieces. */
 function origin(kind: string, ns: string, name: string, source: SourceRef): string {
-  return `${kind} ${ns}/${name} (${source.file} doc ${source.doc})`;
+  return flatName(`${kind} ${ns}/${name} (${source.file} doc ${source.doc})`);
 }
 
 function draft(kind: EntryKind, originText: string, ips: Iterable<string> = []): Draft {
@@ -230,7 +231,7 @@ export class TableBuilder {
     }
     if (this.#search !== undefined) {
       for (const name of [...names])
-        if (!name.endsWith(`.${this.#search}`)) names.add(`${name}${this.#search}`);
+        if (!name.endsWith(`.${this.#search}`)) names.add(flatName(`${name}${this.#search}`));
     }
     const out: TableChange = { set: [], remove: [], wildcards: false };
     for (const name of names) this.#settle(name, out);
@@ -410,10 +411,10 @@ export class TableBuilder {
   #altNames(host: string): string[] {
     if (this.#scope.hostsOnly || !host.endsWith(this.#svcSuffix)) return [];
     const prefix = host.slice(0, -this.#svcSuffix.length);
-    const out = [`${prefix}.svc.`, `${prefix}.`];
+    const out = [flatName(`${prefix}.svc.`), flatName(`${prefix}.`)];
     const nsSuffix = `.${this.#scope.namespace}`;
     if (prefix.endsWith(nsSuffix) && prefix.length > nsSuffix.length)
-      out.push(`${prefix.slice(0, -nsSuffix.length)}.`);
+      out.push(flatName(`${prefix.slice(0, -nsSuffix.length)}.`));
     return out;
   }
 
