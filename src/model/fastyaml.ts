@@ -9,8 +9,9 @@
 // js-yaml 4, not 5: on Node 20, every js-yaml 5 parse builds its parser state with an object spread,
 // and V8 11 gives each such object a new hidden class, so the whole parser runs megamorphic: 3-4x
 // slower than js-yaml 4 on the same files (Node 24 does not have the problem).
-import { FAILSAFE_SCHEMA, loadAll, type State, Type } from 'js-yaml';
+import type { Schema, State } from 'js-yaml';
 import { lineYamlDocuments } from './lineyaml.js';
+import { jsYamlLib } from './yaml-libs.js';
 import {
   CORE_BOOL,
   CORE_FLOAT,
@@ -26,30 +27,37 @@ import {
 /** Blank lines and comments only (tabs never reach it). Each comment line ends the repeat once. */
 const NO_NODE = /^(?:[ \r\n]*#[^\n]*\n)*[ \r\n]*(?:#[^\n]*)?$/;
 
-const SCHEMA = FAILSAFE_SCHEMA.extend({
-  implicit: [
-    new Type('tag:yaml.org,2002:null', {
-      kind: 'scalar',
-      resolve: (s) => CORE_NULL.test(s ?? ''),
-      construct: () => null,
-    }),
-    new Type('tag:yaml.org,2002:bool', {
-      kind: 'scalar',
-      resolve: (s) => CORE_BOOL.test(s),
-      construct: (s: string) => s.charCodeAt(0) === 0x74 || s.charCodeAt(0) === 0x54,
-    }),
-    new Type('tag:yaml.org,2002:int', {
-      kind: 'scalar',
-      resolve: (s) => CORE_INT.test(s),
-      construct: coreInt,
-    }),
-    new Type('tag:yaml.org,2002:float', {
-      kind: 'scalar',
-      resolve: (s) => CORE_FLOAT.test(s) || CORE_INF_NAN.test(s),
-      construct: coreFloat,
-    }),
-  ],
-});
+let schema: Schema | undefined;
+
+/** The core schema as `yaml` reads it, made when js-yaml is first needed. */
+function coreSchema(): Schema {
+  const { FAILSAFE_SCHEMA, Type } = jsYamlLib();
+  schema ??= FAILSAFE_SCHEMA.extend({
+    implicit: [
+      new Type('tag:yaml.org,2002:null', {
+        kind: 'scalar',
+        resolve: (s) => CORE_NULL.test(s ?? ''),
+        construct: () => null,
+      }),
+      new Type('tag:yaml.org,2002:bool', {
+        kind: 'scalar',
+        resolve: (s) => CORE_BOOL.test(s),
+        construct: (s: string) => s.charCodeAt(0) === 0x74 || s.charCodeAt(0) === 0x54,
+      }),
+      new Type('tag:yaml.org,2002:int', {
+        kind: 'scalar',
+        resolve: (s) => CORE_INT.test(s),
+        construct: coreInt,
+      }),
+      new Type('tag:yaml.org,2002:float', {
+        kind: 'scalar',
+        resolve: (s) => CORE_FLOAT.test(s) || CORE_INF_NAN.test(s),
+        construct: coreFloat,
+      }),
+    ],
+  });
+  return schema;
+}
 
 /** What js-yaml 4's listener sees of a node; its published type leaves out the properties. */
 interface NodeState extends State {
@@ -228,7 +236,7 @@ export function fastYamlDocuments(text: string): unknown[] | undefined {
   if (lines) return lines;
   if (hasTextOnlyYamlReads(text)) return undefined;
   try {
-    const docs = loadAll(text, null, { schema: SCHEMA, listener: nodeChecker(text) });
+    const docs = jsYamlLib().loadAll(text, null, { schema: coreSchema(), listener: nodeChecker(text) });
     // A text of blank and comment lines: js-yaml counts one empty document, `yaml` none.
     return docs.length === 1 && docs[0] === null && NO_NODE.test(text) ? [] : docs;
   } catch {

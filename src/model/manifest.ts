@@ -1,11 +1,11 @@
 // A manifest file's text → its objects: multi-document YAML, or JSON; `List`s are unpacked.
-import { parseAllDocuments } from 'yaml';
 import { MeshdnsError } from '../errors.js';
 import { fastYamlDocuments } from './fastyaml.js';
 import { describeYamlError, formatSource, invalidObject } from './issues.js';
 import { collectResources, type ManifestObject } from './resources.js';
 import type { Resource, SourceRef } from './types.js';
 import { toResource } from './validate.js';
+import { yamlLib } from './yaml-libs.js';
 
 export interface ParsedManifest {
   file: string;
@@ -98,21 +98,23 @@ function parseYaml(out: ParsedManifest, text: string): void {
     for (const [i, value] of values.entries()) addObjects(out, value, { file: out.file, doc: i });
     return;
   }
-  parseAllDocuments(text).forEach((doc, i) => {
-    const source = { file: out.file, doc: i };
-    if (doc.errors.length > 0) {
-      out.syntaxErrors.push(invalid(source, `YAML syntax error ${describeYamlError(doc.errors[0]!)}`));
-      return;
-    }
-    let value: unknown;
-    try {
-      value = doc.toJS(TO_JS);
-    } catch (e) {
-      out.syntaxErrors.push(invalid(source, `YAML could not be read: ${(e as Error).message}`));
-      return;
-    }
-    addObjects(out, value, source);
-  });
+  yamlLib()
+    .parseAllDocuments(text)
+    .forEach((doc, i) => {
+      const source = { file: out.file, doc: i };
+      if (doc.errors.length > 0) {
+        out.syntaxErrors.push(invalid(source, `YAML syntax error ${describeYamlError(doc.errors[0]!)}`));
+        return;
+      }
+      let value: unknown;
+      try {
+        value = doc.toJS(TO_JS);
+      } catch (e) {
+        out.syntaxErrors.push(invalid(source, `YAML could not be read: ${(e as Error).message}`));
+        return;
+      }
+      addObjects(out, value, source);
+    });
 }
 
 /** Parses one manifest file. `file` is used as given in sources and messages (a relative path reads best). */

@@ -1,10 +1,10 @@
 // ProxyConfig and MeshConfig arrive as YAML text inside another object (the `proxy.istio.io/config`
 // annotation, the `istio` ConfigMap's `mesh` key). We read only `proxyMetadata`, as Istio's
 // proto parsing would: a map of strings, so an unquoted `true` is an error, not a silent guess.
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { check } from './fields.js';
 import { describeValue, describeYamlError, type ManifestIssue } from './issues.js';
+import { yamlLib } from './yaml-libs.js';
 
 const proxyMetadata = z.record(z.string(), z.string()).nullish();
 const proxyConfigSchema = z.object({ proxyMetadata });
@@ -22,7 +22,7 @@ function nest(outer: string, issues: ManifestIssue[]): ManifestIssue[] {
 
 /** YAML text that must hold one mapping (or nothing, read as `{}`). */
 export function parseYamlMapping(text: string, path: string): { value?: object; errors: ManifestIssue[] } {
-  const doc = parseDocument(text);
+  const doc = yamlLib().parseDocument(text);
   if (doc.errors.length > 0) {
     return { errors: [{ path, message: `is not valid YAML ${describeYamlError(doc.errors[0]!)}` }] };
   }
