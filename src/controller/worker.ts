@@ -29,15 +29,24 @@ function send(m: ToAgent): void {
   outbox.push(m);
   pump();
 }
+/** Messages whose records are JSON already. */
+const encoded = new WeakSet<ToAgent>();
+function encode(m: ToAgent): void {
+  if (encoded.has(m)) return;
+  encoded.add(m);
+  // Records become JSON only now, a part at a time (see TableDiff.set).
+  if (m.type === 'view-part' && m.set) m.set = encodeSet(m.set);
+  else if (m.type === 'view') m.diff.set = encodeSet(m.diff.set);
+}
 function pump(): void {
   while (unacked < IN_FLIGHT && outbox.length > 0) {
     const m = outbox.shift()!;
-    // Records become JSON only now, a part at a time (see TableDiff.set).
-    if (m.type === 'view-part' && m.set) m.set = encodeSet(m.set);
-    else if (m.type === 'view') m.diff.set = encodeSet(m.diff.set);
+    encode(m);
     port.postMessage(m);
     if (m.type === 'view-part') unacked++;
   }
+  // The next part is made ready while the agent's thread takes this one (the two cores overlap).
+  if (outbox[0]) encode(outbox[0]);
 }
 
 /** Sends `list` ahead in parts of PART, all but the last; returns that last part. */
