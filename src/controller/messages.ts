@@ -3,7 +3,7 @@
 import type { HostVips } from '../allocate/index.js';
 import type { ErrorCode } from '../errors.js';
 import type { MeshSettings, Setting } from '../model/index.js';
-import type { TableDiff, TableScope } from '../nametable/index.js';
+import type { PackedSet, TableDiff, TableScope } from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
 import type { ControllerOptions } from './controller.js';
 
@@ -22,7 +22,9 @@ export interface KeyedDiff<T> {
 /** One new view, as the agent needs it. */
 export interface ViewUpdate {
   type: 'view';
+  /** Its `set` crosses as `packed` (the worker packs it just before it is posted). */
   diff: TableDiff;
+  packed?: PackedSet;
   /** By allocation key (namespace/name/host). */
   vips: KeyedDiff<ServedVips>;
   /** Each served host's routes, by allocation key. */
@@ -35,7 +37,8 @@ export interface ViewUpdate {
 
 export interface ViewPart {
   type: 'view-part';
-  set?: TableDiff['set'];
+  /** Names, packed just before the part is posted. */
+  set?: TableDiff['set'] | PackedSet;
   vips?: KeyedDiff<ServedVips>['set'];
   routes?: KeyedDiff<VipRoute[]>['set'];
 }

@@ -125,8 +125,8 @@ export class ControllerWorker {
     this.#parts = [];
     this.#applying = this.#applying.then(async () => {
       try {
-        const sets = parts.flatMap((p) => (p.set ? [p.set] : []));
-        this.#table = await this.#table.withDiff(update.diff, this.#slicer, sets);
+        const packed = [...parts.map((p) => p.set), update.packed].filter((p) => typeof p === 'string');
+        this.#table = await this.#table.withDiff(update.diff, this.#slicer, packed);
         this.#last = update;
         // 12,500 VIPs and their routes at 50,000 objects: applied in slices too.
         const vipsChanged = await applyKeyed(this.#vips, ahead(parts, 'vips'), update.vips, this.#slicer);

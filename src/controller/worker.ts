@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { encodeSet } from '../nametable/index.js';
+import { packSet } from '../nametable/index.js';
 import { Controller } from './controller.js';
 import type { ToAgent, ToController, ViewPart, WorkerOptions } from './messages.js';
 
@@ -29,14 +29,17 @@ function send(m: ToAgent): void {
   outbox.push(m);
   pump();
 }
-/** Messages whose records are JSON already. */
+/** Messages whose names are packed already. */
 const encoded = new WeakSet<ToAgent>();
 function encode(m: ToAgent): void {
   if (encoded.has(m)) return;
   encoded.add(m);
-  // Records become JSON only now, a part at a time (see TableDiff.set).
-  if (m.type === 'view-part' && m.set) m.set = encodeSet(m.set);
-  else if (m.type === 'view') m.diff.set = encodeSet(m.diff.set);
+  // Records become JSON only now, a part at a time (see TableDiff.set and packSet).
+  if (m.type === 'view-part' && Array.isArray(m.set)) m.set = packSet(m.set);
+  else if (m.type === 'view') {
+    m.packed = packSet(m.diff.set);
+    m.diff.set = [];
+  }
 }
 function pump(): void {
   while (unacked < IN_FLIGHT && outbox.length > 0) {

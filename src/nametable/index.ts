@@ -13,6 +13,14 @@ export {
   type TableChange,
   visible as visibleTo,
 } from './builder.js';
-export { changeToDiff, diffTables, encodeSet, type TableDiff, timeSlicer } from './diff.js';
+export {
+  changeToDiff,
+  diffTables,
+  type PackedSet,
+  packSet,
+  type TableDiff,
+  timeSlicer,
+  unpackSet,
+} from './diff.js';
 export { type EntryKind, TABLE_TTL, TableEntry, type TableRecord } from './entry.js';
 export { NameTable, type SearchWildcard, type Slicer } from './table.js';

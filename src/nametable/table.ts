@@ -4,7 +4,7 @@
 // answers (issue 8: an edit must not stall answering at 100,000 objects).
 import { keyToName, parentKey } from '../dns/index.js';
 import type { TableRecords } from './build.js';
-import type { TableDiff } from './diff.js';
+import { type PackedSet, type TableDiff, unpackSet } from './diff.js';
 import { type Rotation, TableEntry, type TableRecord } from './entry.js';
 
 /** A wildcard reached through the search-domain shortcut: its CNAME target depends on the question. */
@@ -131,39 +131,35 @@ export class NameTable {
   /**
    * A new table with `diff` applied: the shards it touches are copied and changed, the others shared,
    * and unchanged names keep their entries (and their rotation). The work is done in slices, so the
-   * event loop keeps answering from this table until the new one is swapped in. `setsAhead`: more of
-   * `diff.set`, received in parts before it, applied first.
+   * event loop keeps answering from this table until the new one is swapped in. `packedAhead`: more of
+   * `diff.set`, received in packed parts before it, applied first.
    */
   async withDiff(
     diff: TableDiff,
     slicer: Slicer,
-    setsAhead: readonly TableDiff['set'][] = [],
+    packedAhead: readonly PackedSet[] = [],
   ): Promise<NameTable> {
-    const touched = new Map<number, { set: TableDiff['set']; remove: string[] }>();
-    const bucket = (key: string) => {
-      const i = shardOf(key);
-      const b = touched.get(i) ?? { set: [], remove: [] };
-      touched.set(i, b);
-      return b;
-    };
-    // Parts sent ahead are read where they are: joining 200,000 entries into one list held the loop.
-    for (const set of [...setsAhead, diff.set]) {
-      for (const entry of set) {
-        bucket(entry[0]).set.push(entry);
-        if (slicer.due()) await slicer.pause();
-      }
-    }
-    for (const key of diff.remove) bucket(key).remove.push(key);
+    // A shard is copied the first time the diff touches it; the others stay shared with this table.
     const shards = [...this.shards];
-    for (const [i, change] of touched) {
-      const shard = new Map(shards[i]);
-      for (const key of change.remove) shard.delete(key);
-      for (const [key, r] of change.set) {
-        shard.set(key, r);
+    const copied = new Set<number>();
+    const own = (key: string): Shard => {
+      const i = shardOf(key);
+      if (!copied.has(i)) {
+        copied.add(i);
+        shards[i] = new Map(shards[i]);
+      }
+      return shards[i]!;
+    };
+    for (const key of diff.remove) {
+      own(key).delete(key);
+      if (slicer.due()) await slicer.pause();
+    }
+    // Parts sent ahead are read where they are, a name at a time: nothing is gathered first.
+    for (const set of [...packedAhead.map(unpackSet), diff.set]) {
+      for (const [key, r] of set) {
+        own(key).set(key, r);
         if (slicer.due()) await slicer.pause();
       }
-      shards[i] = shard;
-      if (slicer.due()) await slicer.pause();
     }
     const wild = diff.wildcards
       ? new Map(diff.wildcards.map(([k, r]) => [k, new TableEntry(r)]))

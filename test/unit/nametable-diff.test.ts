@@ -9,9 +9,12 @@ import {
   buildTableRecords,
   diffTables,
   NameTable,
+  packSet,
+  type TableRecord,
   type TableRecords,
   type TableScope,
   timeSlicer,
+  unpackSet,
 } from '../../src/nametable/index.js';
 import { service, serviceEntry } from '../helpers/resources.js';
 
@@ -114,14 +117,32 @@ describe('table diffs', () => {
     const base = await NameTable.empty().withDiff(diffTables(undefined, before), everyStep);
     const whole = diffTables(before, after);
     const init = diffTables(undefined, after);
-    const parts = [init.set.slice(0, 100), init.set.slice(100, 250)];
+    const parts = [packSet(init.set.slice(0, 100)), packSet(init.set.slice(100, 250))];
     const fromEmpty = await NameTable.empty().withDiff(
       { ...init, set: init.set.slice(250) },
       everyStep,
       parts,
     );
     assert.deepEqual(view(fromEmpty), view(NameTable.fromRecords(after)));
-    const edited = await base.withDiff({ ...whole, set: [] }, everyStep, [whole.set]);
+    const edited = await base.withDiff({ ...whole, set: [] }, everyStep, [packSet(whole.set)]);
     assert.deepEqual(view(edited), view(NameTable.fromRecords(after)));
+  });
+
+  it('a packed set gives back every key and record, whatever bytes a key holds', () => {
+    // A label of 10 characters has the length byte 0x0a, a line feed; a record may hold one escaped.
+    const set: [string, TableRecord][] = [
+      ['abcdefghij.example.', 'line\nfeed'],
+      ['a.b.', 'x'],
+      [`${'x'.repeat(63)}.y.`, 'z'],
+    ].map(([name, origin]) => [
+      nameToKey(name!),
+      { name: name!, kind: 'host', cnames: [], ipv4: ['10.0.0.1'], ipv6: [], origin: origin! },
+    ]);
+    const back = [...unpackSet(packSet(set))];
+    assert.deepEqual(
+      back.map(([k, json]) => [k, JSON.parse(json)]),
+      set,
+    );
+    assert.deepEqual([...unpackSet(packSet([]))], []);
   });
 });
