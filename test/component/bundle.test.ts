@@ -2,34 +2,21 @@
 // coverage maps to src/. These tests run the bundle on purpose (NODE_V8_COVERAGE emptied): the same
 // output as the modules, and `serve` with its worker thread, which is a bundle entry of its own.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { answersOf, ask } from '../helpers/dns-client.js';
-import { BIN, ROOT, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
+import { BIN, ROOT, runCli, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 
 const examples = serveExamples('bundle-test');
 const BUNDLED = { NODE_V8_COVERAGE: '' };
 
-function run(script: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`))));
-  });
+/** The CLI's output through `script`; fails the test on a non-zero exit. */
+async function run(script: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const r = await runCli(args, { script, env });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
 
 describe('the bundled CLI', () => {

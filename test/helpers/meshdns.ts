@@ -115,10 +115,17 @@ export async function waitForDns(host: string, port: number, timeoutMs = 15_000)
   throw new Error(`no DNS answer from ${host}:${port} within ${timeoutMs} ms`);
 }
 
-/** Runs the CLI to completion. */
-export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI (or `opts.script`, another entry of it) to completion. */
+export function runCli(
+  args: string[],
+  opts: { script?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.script ?? BIN, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
