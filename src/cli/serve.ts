@@ -1,7 +1,8 @@
 // `meshdns serve`: controller (manifests folder) and agent in one process.
-// SPEC §4: the agent answers from the first moment, so what it needs to forward is imported here and
-// the controller's handle once its listeners are up; the controller's own modules (the mesh model and
-// its validation, the manifests source) load in its worker thread, never on this one.
+// SPEC §4: the agent answers from the first moment, so what it needs to forward is imported here, and
+// the controller's worker is started just before the listeners bind (it loads and reads on the other
+// core meanwhile); the controller's own modules (the mesh model and its validation, the manifests
+// source) load in its worker thread, never on this one.
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Agent } from '../agent/index.js';
