@@ -112,6 +112,7 @@ async function folderPlane(
   logger.info({ stateFile: setup.stateFile }, 'VIPs are kept in the state file');
   return new ControlPlane({
     ...common,
+    debounceMs,
     origin: setup.manifestsDir,
     store: new StateFileStore(setup.manifestsDir, setup.stateFile, logger),
     source: (onChange) =>
@@ -145,6 +146,7 @@ async function kubePlane(
   let source: KubeSource | undefined;
   return new ControlPlane({
     ...common,
+    debounceMs,
     origin: `the Kubernetes API at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
     store: new KubeStatusStore({
       kubeConfig,
@@ -163,7 +165,9 @@ async function kubePlane(
       source = new KubeSource({
         kubeConfig,
         istioNamespace: flags.istioNamespace,
-        debounceMs,
+        // The plane paces builds (a leading edge, status read-backs apart); the source hands each event
+        // on at once. A folder keeps its own debounce: a file being written needs time to settle.
+        debounceMs: 0,
         logger,
         onChange,
       });
