@@ -145,7 +145,8 @@ export class MeshViews {
       graceMs: this.#opts.graceMs,
     });
     this.#allocation = allocated.allocation;
-    const meshChanged = this.#res === undefined || this.#res.mesh !== res.mesh;
+    // Each snapshot lists the mesh settings anew; unchanged ones are the same objects (sources keep them).
+    const meshChanged = this.#res === undefined || !sameItems(this.#res.mesh, res.mesh);
     this.#res = res;
 
     const vipsChanged = allocated.changed === 'all' ? this.#allKeys() : [...allocated.changed];
@@ -345,6 +346,10 @@ const WORKLOAD_RESOURCE = 'workload';
 
 function hostKeys(se: ServiceEntry): string[] {
   return se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h));
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
 function xdsSetting(s: Setting): XdsSetting {
