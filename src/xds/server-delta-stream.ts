@@ -87,7 +87,11 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     const state = this.delta.get(typeUrl);
     const source = this.subscription?.named(typeUrl);
     if (this.ended || this.blocked || !state || !source) return;
-    if (state.source === source && state.sequence === source.sequence && !state.first) return;
+    if (state.source === source && state.sequence === source.sequence && !state.first) {
+      // Up to date after a hold: the map copied for it would otherwise stay (a table's worth per stream).
+      if (state.nacked.size === 0) delete state.held;
+      return;
+    }
     // Another source (the agent moved to another view): compare whole against what it holds of the old one.
     if (state.source !== source && state.source && !state.held) state.held = versionsOf(state.source);
     const changed = state.source === source ? source.changedSince(state.sequence) : undefined;
