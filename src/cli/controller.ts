@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AdminServer } from '../admin/index.js';
 import { ControllerAdminSource, ControlPlane, KubeStatusStore, StateFileStore } from '../controller/index.js';
 import { DEFAULTS } from '../defaults.js';
+import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
 import { ManifestSource } from '../sources/index.js';
@@ -79,7 +80,25 @@ export async function runController(flags: ControllerFlags, cmd?: Command): Prom
   signals.closing(() => adminServer.close());
   signals.closing(() => plane.close());
   await plane.start();
+  const meshConfigFile = flags.meshConfig;
+  process.on('SIGHUP', () => void reload(meshConfigFile, plane, logger));
   logger.info({ admin: `${admin.host}:${adminServer.port}` }, 'controller ready');
+}
+
+/** SIGHUP, as `serve` takes it: re-read `--mesh-config`, rescan the folder. Bad input keeps the old. */
+async function reload(
+  meshConfigFile: string | undefined,
+  plane: ControlPlane,
+  logger: Logger,
+): Promise<void> {
+  logger.info('SIGHUP: re-reading --mesh-config and the source');
+  try {
+    const meshConfig = await meshConfigOf(meshConfigFile);
+    plane.reload(meshConfigFile ? { meshConfig } : {});
+  } catch (err) {
+    const e = err as MeshdnsError;
+    logger.error({ code: e.code }, `reload failed, keeping what was loaded before: ${e.message}`);
+  }
 }
 
 /** Common to both sources. */

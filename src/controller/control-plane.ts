@@ -18,6 +18,8 @@ export interface ResourceSource {
   /** Resolves once the first snapshot went to `onChange`. */
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Reads everything again (a folder's SIGHUP); a source that sees every change as it is made ignores it. */
+  rescan?(): void;
 }
 
 export type OnSnapshot = SnapshotListener;
@@ -119,6 +121,15 @@ export class ControlPlane {
       { xds: `${this.#opts.xds.listen}`, port: this.port, source: this.#opts.origin },
       'serving agents',
     );
+  }
+
+  /**
+   * SIGHUP: a new `--mesh-config` (undefined when the flag is not given) and a rescan of the source. The
+   * settings of every agent are derived again at once; what the rescan finds comes as snapshots.
+   */
+  reload(update: { meshConfig?: MeshSettings }): void {
+    if ('meshConfig' in update) this.#views?.setMeshConfig(update.meshConfig);
+    this.#source?.rescan?.();
   }
 
   async close(): Promise<void> {

@@ -94,6 +94,8 @@ class MeshView {
 
 export class MeshViews {
   readonly #opts: MeshViewsOptions;
+  /** `--mesh-config`: given at start, replaced by a reload (SIGHUP). */
+  #meshConfig: MeshSettings | undefined;
   readonly #allocator: VipAllocator;
   readonly #givers = new GiverSet();
   readonly #views = new Map<string, MeshView>();
@@ -109,7 +111,17 @@ export class MeshViews {
 
   constructor(opts: MeshViewsOptions) {
     this.#opts = opts;
+    this.#meshConfig = opts.meshConfig;
     this.#allocator = new VipAllocator(opts.ranges, opts.previous);
+  }
+
+  /**
+   * A new `--mesh-config` (undefined: the resources' MeshConfigs decide): every agent's settings are
+   * derived again; an agent whose capture or auto-allocation changed moves to the view of its new kind.
+   */
+  setMeshConfig(meshConfig: MeshSettings | undefined): void {
+    this.#meshConfig = meshConfig;
+    for (const node of this.#nodes) node.refresh();
   }
 
   /** The allocation of the last update (undefined before the first). */
@@ -188,7 +200,7 @@ export class MeshViews {
     const [, , pod = ''] = node.id.split('~');
     const config = effectiveConfig({
       mesh: this.#res!.mesh,
-      meshConfig: this.#opts.meshConfig,
+      meshConfig: this.#meshConfig,
       workload: {
         kind: 'Pod',
         meta: { name: pod.split('.')[0] ?? '', namespace: node.namespace, labels: {}, annotations: {} },
