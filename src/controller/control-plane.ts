@@ -100,13 +100,16 @@ export class ControlPlane {
       },
     });
     this.#pacer = pacer;
+    let started = false;
     this.#source = this.#opts.source((snapshot, errors, failedFiles, change) => {
       this.#pending.add({ snapshot, errors, failedFiles, change });
-      pacer.offer(!isStatusEcho(change.delta, views.allocation));
+      // What the source reads before it has started is built at once and opens no period: the first
+      // change after start-up goes out without waiting.
+      if (started) pacer.offer(!isStatusEcho(change.delta, views.allocation));
+      else this.#take(views, this.#pending.take()!, true);
     });
     await this.#source.start();
-    // Agents are served only from a table: whatever the first snapshot waits for is built now.
-    pacer.flush();
+    started = true;
     this.#server = new AdsServer({
       ...this.#opts.xds,
       logger,
