@@ -106,7 +106,10 @@ export const DEFAULTS = {
   controllerAdminListen: '127.0.0.1:15014',
   /** `meshdns controller --istio-namespace`: where the ConfigMap `istio` is. */
   istioNamespace: 'istio-system',
-  /** `meshdns controller --debounce`: a burst of changes becomes one build. */
+  /**
+   * `meshdns controller --debounce`: a change after a quiet period is built at once; what follows within
+   * this long waits for the period's end, so a burst of changes becomes one build per period.
+   */
   controllerDebounceMs: 100,
   /** An agent that lost its controller retries after this, doubling up to the cap, with jitter. */
   xdsBackoffInitialMs: 250,

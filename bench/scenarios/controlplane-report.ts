@@ -58,6 +58,7 @@ export const FIGURES: Figure[] = [
   { label: 'spawn → first "tables built" line', value: (r) => r.firstBuildLineMs, unit: 'ms' },
   { label: 'agents launched → all first tables', value: (r) => r.allFirstTablesMs, unit: 'ms' },
   { label: 'spawn → all agents first tables', value: (r) => r.spawnToAllTablesMs, unit: 'ms' },
+  { label: 'agents launched → all first VIP routes', value: (r) => r.allFirstRoutesMs, unit: 'ms' },
   { label: 'agents launched → real agent answers', value: (r) => r.realAgentFirstMs, unit: 'ms' },
   { label: 'controller RSS, agents served', value: (r) => r.rssMiB, unit: 'MiB' },
   { label: 'name table per view (median)', value: tableBytes, unit: 'KiB', digits: 1 },

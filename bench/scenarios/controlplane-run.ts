@@ -67,6 +67,11 @@ export interface ControlPlaneRun {
   allFirstTablesMs: number | null;
   /** Controller spawn to the same. */
   spawnToAllTablesMs: number | null;
+  /**
+   * Agents launched to every agent having its first VIP routes too: they follow the table on each stream,
+   * and a change made before they are all out queues behind them (the change loop waits for this).
+   */
+  allFirstRoutesMs: number | null;
   realAgentFirstMs: number | null;
   rssMiB: number;
   /** Name table bytes (the resources of the first NameTable response) per namespace's view. */
@@ -123,6 +128,7 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
     firstBuildLineMs: null,
     allFirstTablesMs: null,
     spawnToAllTablesMs: null,
+    allFirstRoutesMs: null,
     realAgentFirstMs: null,
     rssMiB: Number.NaN,
     tableBytes: {},
@@ -175,6 +181,19 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
   for (let n = 0; n < cfg.namespaces && n < cfg.agents; n++) {
     const r = records.byAgent[n].find((x) => x.t === 'N');
     if (r?.b !== undefined) run.tableBytes[agentNamespace(n, cfg.namespaces)] = r.b;
+  }
+  const hasRoutes = (a: number) => records.byAgent[a].some((r) => r.t === 'V');
+  const routesUp = await until(
+    () => {
+      records.poll();
+      return everyone.every(hasRoutes);
+    },
+    startDeadline,
+    () => alive() && agents.running,
+  );
+  if (routesUp) {
+    const last = Math.max(...everyone.map((a) => records.byAgent[a].find((r) => r.t === 'V')!.at));
+    run.allFirstRoutesMs = last - agentsAt;
   }
   const initial = changeAddress('initial');
   const realUp = await pollUntil(dns, targets.namespace.host, (r) => r.addresses.includes(initial), {

@@ -7,6 +7,7 @@ import { AdminServer } from '../admin/index.js';
 import { ControllerAdminSource, ControlPlane, StateFileStore } from '../controller/index.js';
 import { KubeStatusStore } from '../controller/kube/index.js';
 import { DEFAULTS } from '../defaults.js';
+import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { MeshSettings } from '../model/index.js';
 import { ManifestSource } from '../sources/index.js';
@@ -80,7 +81,25 @@ export async function runController(flags: ControllerFlags, cmd?: Command): Prom
   signals.closing(() => adminServer.close());
   signals.closing(() => plane.close());
   await plane.start();
+  const meshConfigFile = flags.meshConfig;
+  process.on('SIGHUP', () => void reload(meshConfigFile, plane, logger));
   logger.info({ admin: `${admin.host}:${adminServer.port}` }, 'controller ready');
+}
+
+/** SIGHUP, as `serve` takes it: re-read `--mesh-config`, rescan the folder. Bad input keeps the old. */
+async function reload(
+  meshConfigFile: string | undefined,
+  plane: ControlPlane,
+  logger: Logger,
+): Promise<void> {
+  logger.info('SIGHUP: re-reading --mesh-config and the source');
+  try {
+    const meshConfig = await meshConfigOf(meshConfigFile);
+    plane.reload(meshConfigFile ? { meshConfig } : {});
+  } catch (err) {
+    const e = err as MeshdnsError;
+    logger.error({ code: e.code }, `reload failed, keeping what was loaded before: ${e.message}`);
+  }
 }
 
 /** Common to both sources. */
@@ -113,6 +132,7 @@ async function folderPlane(
   logger.info({ stateFile: setup.stateFile }, 'VIPs are kept in the state file');
   return new ControlPlane({
     ...common,
+    debounceMs,
     origin: setup.manifestsDir,
     store: new StateFileStore(setup.manifestsDir, setup.stateFile, logger),
     source: (onChange) =>
@@ -146,6 +166,7 @@ async function kubePlane(
   let source: KubeSource | undefined;
   return new ControlPlane({
     ...common,
+    debounceMs,
     origin: `the Kubernetes API at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
     store: new KubeStatusStore({
       kubeConfig,
@@ -164,7 +185,9 @@ async function kubePlane(
       source = new KubeSource({
         kubeConfig,
         istioNamespace: flags.istioNamespace,
-        debounceMs,
+        // The plane paces builds (a leading edge, status read-backs apart); the source hands each event
+        // on at once. A folder keeps its own debounce: a file being written needs time to settle.
+        debounceMs: 0,
         logger,
         onChange,
       });

@@ -149,7 +149,7 @@ const controllerCommand = program
   .option('--cluster-domain <domain>', 'Kubernetes cluster domain', DEFAULTS.clusterDomain)
   .option(
     '--debounce <ms>',
-    'wait this long after a change for more before building',
+    'a change after a quiet period is built at once; more within this long wait and build together',
     String(DEFAULTS.controllerDebounceMs),
   )
   .option(

@@ -3,18 +3,23 @@
 // The allocation store is the state file (folder) or each ServiceEntry's status (Kubernetes).
 import type { Logger } from 'pino';
 import type { Allocation, StoredAllocation, VipRanges } from '../allocate/index.js';
-import type { MeshdnsError } from '../errors.js';
-import type { MeshSettings, Resources } from '../model/index.js';
-import type { SnapshotChange, SnapshotListener } from '../sources/index.js';
+import { DEFAULTS } from '../defaults.js';
+import type { MeshSettings } from '../model/index.js';
+import type { SnapshotListener } from '../sources/index.js';
 import { AdsServer, type AdsServerOptions } from '../xds/index.js';
 import { MeshViews } from './mesh-views.js';
+import { BuildPacer } from './pacer.js';
+import { PendingSnapshot, type TakenSnapshot } from './pending-snapshot.js';
 import { ProblemLog } from './problems.js';
+import { isStatusEcho } from './status-echo.js';
 
 /** What the control plane reads resources from; ManifestSource and KubeSource both fit. */
 export interface ResourceSource {
   /** Resolves once the first snapshot went to `onChange`. */
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Reads everything again (a folder's SIGHUP); a source that sees every change as it is made ignores it. */
+  rescan?(): void;
 }
 
 export type OnSnapshot = SnapshotListener;
@@ -41,6 +46,8 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** Names the source in logs: the folder, or "the Kubernetes API". */
   origin: string;
+  /** `--debounce`: the shortest time between two builds of a burst (the first goes at once). */
+  debounceMs?: number;
 }
 
 export class ControlPlane {
@@ -49,6 +56,8 @@ export class ControlPlane {
   #views: MeshViews | undefined;
   #server: AdsServer | undefined;
   #source: ResourceSource | undefined;
+  #pacer: BuildPacer | undefined;
+  readonly #pending = new PendingSnapshot();
   #builds = 0;
 
   constructor(opts: ControlPlaneOptions) {
@@ -83,10 +92,24 @@ export class ControlPlane {
       ...(this.#opts.meshConfig ? { meshConfig: this.#opts.meshConfig } : {}),
     });
     const views = this.#views;
-    this.#source = this.#opts.source((snapshot, errors, failedFiles, change) =>
-      this.#take(views, snapshot, errors, failedFiles, change),
-    );
+    const pacer = new BuildPacer({
+      debounceMs: this.#opts.debounceMs ?? DEFAULTS.controllerDebounceMs,
+      build: (urgent) => {
+        const taken = this.#pending.take();
+        if (taken) this.#take(views, taken, urgent);
+      },
+    });
+    this.#pacer = pacer;
+    let started = false;
+    this.#source = this.#opts.source((snapshot, errors, failedFiles, change) => {
+      this.#pending.add({ snapshot, errors, failedFiles, change });
+      // What the source reads before it has started is built at once and opens no period: the first
+      // change after start-up goes out without waiting.
+      if (started) pacer.offer(!isStatusEcho(change.delta, views.allocation));
+      else this.#take(views, this.#pending.take()!, true);
+    });
     await this.#source.start();
+    started = true;
     this.#server = new AdsServer({
       ...this.#opts.xds,
       logger,
@@ -103,19 +126,24 @@ export class ControlPlane {
     );
   }
 
+  /**
+   * SIGHUP: a new `--mesh-config` (undefined when the flag is not given) and a rescan of the source. The
+   * settings of every agent are derived again at once; what the rescan finds comes as snapshots.
+   */
+  reload(update: { meshConfig?: MeshSettings }): void {
+    if ('meshConfig' in update) this.#views?.setMeshConfig(update.meshConfig);
+    this.#source?.rescan?.();
+  }
+
   async close(): Promise<void> {
+    this.#pacer?.close();
     await this.#server?.close();
     await this.#source?.close();
     await this.#opts.store.close();
   }
 
-  #take(
-    views: MeshViews,
-    snapshot: Resources,
-    errors: MeshdnsError[],
-    failedFiles: ReadonlySet<string>,
-    change: SnapshotChange,
-  ): void {
+  #take(views: MeshViews, taken: TakenSnapshot, urgent: boolean): void {
+    const { snapshot, errors, failedFiles, change } = taken;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const started = performance.now();
     const update = views.update(snapshot, { now: Date.now(), failedFiles }, change);
@@ -124,19 +152,23 @@ export class ControlPlane {
     this.#opts.store.observe?.(update.allocation);
     if (update.stateChanged) this.#opts.store.save(update.allocation);
     this.#problems.report([...errors, ...update.allocation.errors]);
-    this.#opts.logger.info(
-      {
-        entries: snapshot.serviceEntries.length,
-        services: snapshot.services.length,
-        vips: update.allocation.hosts.filter((h) => h.v4 !== undefined || h.v6 !== undefined).length,
-        held: update.allocation.held.length,
-        views: views.views().length,
-        viewsChanged: update.viewsChanged,
-        buildMs,
-        errors: errors.length,
-        source: this.#opts.origin,
-      },
-      'tables built',
-    );
+    const fields = {
+      entries: snapshot.serviceEntries.length,
+      services: snapshot.services.length,
+      // Listing the hosts sorts every one of them: done only when the store needed the list anyway.
+      ...(update.stateChanged
+        ? { vips: update.allocation.hosts.filter((h) => h.v4 !== undefined || h.v6 !== undefined).length }
+        : {}),
+      held: update.allocation.held.length,
+      views: views.views().length,
+      viewsChanged: update.viewsChanged,
+      urgent,
+      buildMs,
+      errors: errors.length,
+      source: this.#opts.origin,
+    };
+    // Status writes read back change no table: one line each would flood the log while 10,000 are written.
+    if (urgent || update.viewsChanged > 0) this.#opts.logger.info(fields, 'tables built');
+    else this.#opts.logger.debug(fields, 'tables built');
   }
 }

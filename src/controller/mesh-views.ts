@@ -94,6 +94,8 @@ class MeshView {
 
 export class MeshViews {
   readonly #opts: MeshViewsOptions;
+  /** `--mesh-config`: given at start, replaced by a reload (SIGHUP). */
+  #meshConfig: MeshSettings | undefined;
   readonly #allocator: VipAllocator;
   readonly #givers = new GiverSet();
   readonly #views = new Map<string, MeshView>();
@@ -109,7 +111,17 @@ export class MeshViews {
 
   constructor(opts: MeshViewsOptions) {
     this.#opts = opts;
+    this.#meshConfig = opts.meshConfig;
     this.#allocator = new VipAllocator(opts.ranges, opts.previous);
+  }
+
+  /**
+   * A new `--mesh-config` (undefined: the resources' MeshConfigs decide): every agent's settings are
+   * derived again; an agent whose capture or auto-allocation changed moves to the view of its new kind.
+   */
+  setMeshConfig(meshConfig: MeshSettings | undefined): void {
+    this.#meshConfig = meshConfig;
+    for (const node of this.#nodes) node.refresh();
   }
 
   /** The allocation of the last update (undefined before the first). */
@@ -145,7 +157,8 @@ export class MeshViews {
       graceMs: this.#opts.graceMs,
     });
     this.#allocation = allocated.allocation;
-    const meshChanged = this.#res === undefined || this.#res.mesh !== res.mesh;
+    // Each snapshot lists the mesh settings anew; unchanged ones are the same objects (sources keep them).
+    const meshChanged = this.#res === undefined || !sameItems(this.#res.mesh, res.mesh);
     this.#res = res;
 
     const vipsChanged = allocated.changed === 'all' ? this.#allKeys() : [...allocated.changed];
@@ -187,7 +200,7 @@ export class MeshViews {
     const [, , pod = ''] = node.id.split('~');
     const config = effectiveConfig({
       mesh: this.#res!.mesh,
-      meshConfig: this.#opts.meshConfig,
+      meshConfig: this.#meshConfig,
       workload: {
         kind: 'Pod',
         meta: { name: pod.split('.')[0] ?? '', namespace: node.namespace, labels: {}, annotations: {} },
@@ -345,6 +358,10 @@ const WORKLOAD_RESOURCE = 'workload';
 
 function hostKeys(se: ServiceEntry): string[] {
   return se.hosts.map((h) => allocationKey(se.meta.namespace, se.meta.name, h));
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
 function xdsSetting(s: Setting): XdsSetting {

@@ -1,10 +1,12 @@
-// One agent's incremental ADS stream on the server. Every type is subscribed whole (wildcard). After the
-// first response, what the agent holds is the publisher's content at the sequence the stream last sent,
-// so a commit costs the names it changed (the publisher's log). The stream keeps a map of what the agent
+// One agent's incremental ADS stream on the server. A type is subscribed whole (wildcard) or by name
+// (DeltaInterest). After the first response, what the agent holds is the publisher's content at the
+// sequence the stream last sent (the names it asked for), so a commit costs the names it changed (the
+// publisher's log). The stream keeps a map of what the agent
 // holds only when that is not true: on a reconnect (initial_resource_versions), while gRPC holds back
 // its writes (the log may move past it), and after a NACK (the agent kept older versions).
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { DEFAULTS } from '../defaults.js';
+import { DeltaInterest } from './delta-interest.js';
 import {
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
@@ -25,6 +27,8 @@ interface DeltaTypeState {
   nacked: Map<string, string>;
   /** No response sent yet: the first one goes out even when empty (the agent waits for its first table). */
   first: boolean;
+  /** The names the agent asked for (every one, or some by name). */
+  interest: DeltaInterest;
 }
 
 interface Pending {
@@ -61,11 +65,31 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
         held: new Map(initial),
         nacked: new Map(),
         first: true,
+        interest: new DeltaInterest(req.resourceNamesSubscribe),
       });
       this.push(req.typeUrl);
       return;
     }
     if (req.responseNonce) this.answered(state, req);
+    this.resubscribe(req.typeUrl, state, req);
+  }
+
+  /** Names subscribed or unsubscribed after the first request: the new ones are sent now. */
+  private resubscribe(typeUrl: string, state: DeltaTypeState, req: DeltaDiscoveryRequest): void {
+    const { resourceNamesSubscribe: add, resourceNamesUnsubscribe: drop } = req;
+    if (add.length === 0 && drop.length === 0) return;
+    // The agent forgets what it unsubscribed; so does the stream.
+    for (const name of drop) {
+      state.held?.delete(name);
+      state.nacked.delete(name);
+    }
+    const next = state.interest.change(add, drop);
+    if (next === 'whole' && state.source) {
+      // Wildcard on: what the agent holds (the names it had asked for) is compared with everything.
+      state.held ??= versionsOf(state.source, (name) => state.interest.named.has(name));
+      state.source = undefined;
+    }
+    if (next) this.push(typeUrl);
   }
 
   private answered(state: DeltaTypeState, req: DeltaDiscoveryRequest): void {
@@ -87,9 +111,20 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     const state = this.delta.get(typeUrl);
     const source = this.subscription?.named(typeUrl);
     if (this.ended || this.blocked || !state || !source) return;
-    if (state.source === source && state.sequence === source.sequence && !state.first) return;
+    const { interest } = state;
+    if (
+      state.source === source &&
+      state.sequence === source.sequence &&
+      !state.first &&
+      !interest.fresh.size
+    ) {
+      // Up to date after a hold: the map copied for it would otherwise stay (a table's worth per stream).
+      if (state.nacked.size === 0) delete state.held;
+      return;
+    }
     // Another source (the agent moved to another view): compare whole against what it holds of the old one.
-    if (state.source !== source && state.source && !state.held) state.held = versionsOf(state.source);
+    if (state.source !== source && state.source && !state.held)
+      state.held = versionsOf(state.source, (name) => interest.has(name));
     const changed = state.source === source ? source.changedSince(state.sequence) : undefined;
     if (changed === undefined && !state.held) {
       // Behind the log with no record of what the agent holds (its subscription went quiet): only the
@@ -97,7 +132,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       this.abort(`fell ${source.sequence - state.sequence} commits behind on ${typeUrl}; reconnect`);
       return;
     }
-    if (changed === undefined && state.held?.size === 0 && state.nacked.size === 0) {
+    if (changed === undefined && state.held?.size === 0 && state.nacked.size === 0 && interest.wildcard) {
       // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent.
       const all = everything(source);
       this.resolve(state, source);
@@ -110,6 +145,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     const removed: string[] = [];
     const names = new Map<string, string | undefined>();
     const consider = (name: string) => {
+      if (!interest.has(name) || names.has(name)) return;
       const now = source.resources.get(name);
       if (now) {
         if (state.held?.get(name) === now.version || state.nacked.get(name) === now.version) return;
@@ -125,9 +161,19 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     };
     if (changed) for (const name of changed) consider(name);
     else {
-      for (const name of source.resources.keys()) consider(name);
+      for (const name of interest.wildcard ? source.resources.keys() : interest.named) consider(name);
       for (const name of [...state.held!.keys()]) if (!source.resources.has(name)) consider(name);
     }
+    // Names asked for since the last response go out even unchanged; one that does not exist is removed.
+    for (const name of interest.fresh) {
+      if (source.resources.has(name)) consider(name);
+      else if (!names.has(name)) {
+        state.held?.delete(name);
+        removed.push(name);
+        names.set(name, undefined);
+      }
+    }
+    interest.fresh.clear();
     const first = state.first;
     this.resolve(state, source);
     if (out.length === 0 && removed.length === 0 && !first) return;
@@ -176,7 +222,8 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
   private hold(): void {
     this.blocked = true;
     for (const state of this.delta.values())
-      if (state.source && !state.held) state.held = versionsOf(state.source);
+      if (state.source && !state.held)
+        state.held = versionsOf(state.source, (name) => state.interest.has(name));
     this.call.once('drain', () => {
       this.blocked = false;
       for (const typeUrl of this.delta.keys()) this.push(typeUrl);
@@ -213,8 +260,8 @@ function everything(source: XdsDeltaSource): { encoded: Uint8Array; versions: Ma
   return all;
 }
 
-function versionsOf(source: XdsDeltaSource): Map<string, string> {
+function versionsOf(source: XdsDeltaSource, wanted?: (name: string) => boolean): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [name, r] of source.resources) out.set(name, r.version);
+  for (const [name, r] of source.resources) if (!wanted || wanted(name)) out.set(name, r.version);
   return out;
 }

@@ -3,7 +3,7 @@
 // keeps answering while the controller is away, keeps every VIP across a controller restart, sees only
 // what its namespace may see, and listens only when the workload's DNS capture is on.
 import assert from 'node:assert/strict';
-import { cp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AdsServer, NAME_TABLE_TYPE_URL, nameTableResource, ResourcePublisher } from '../../src/xds/index.js';
@@ -18,10 +18,10 @@ after(() => Promise.all(running.map((r) => r.stop())));
 
 const ON = { ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'true' };
 
-async function controller(dir: string, xds: number, state: string): Promise<Running> {
+async function controller(dir: string, xds: number, state: string, extra: string[] = []): Promise<Running> {
   const c = startCli([
     ...['controller', '--manifests', dir, '--xds-listen', `127.0.0.1:${xds}`, '--state-file', state],
-    ...['--debounce', '20', '--log-level', 'debug'],
+    ...['--debounce', '20', '--log-level', 'debug', ...extra],
   ]);
   running.push(c);
   await waitForOutput(c, /"msg":"controller ready"/);
@@ -133,6 +133,33 @@ describe('meshdns controller and meshdns agent', () => {
       ]),
     );
     assert.deepEqual(await answers(port, 'productpage.one.example'), []);
+  });
+
+  it('SIGHUP: the controller re-reads --mesh-config, and agents follow their new settings', async () => {
+    const dir = join(tmp(), 'hup-mesh');
+    await mkdir(dir);
+    await writeFile(join(dir, 'db.yaml'), serviceEntryYaml('db', 1));
+    const mesh = join(tmp(), 'hup-mesh.yaml');
+    const autoAllocate = (on: boolean) =>
+      `defaultConfig:\n  proxyMetadata:\n    ISTIO_META_DNS_CAPTURE: "true"\n    ISTIO_META_DNS_AUTO_ALLOCATE: "${on}"\n`;
+    await writeFile(mesh, autoAllocate(true));
+    const xds = await freePort('127.0.0.1');
+    const c = await controller(dir, xds, join(tmp(), 'hup-mesh.json'), ['--mesh-config', mesh]);
+    // No ISTIO_META_* of its own: the mesh config decides for this agent.
+    const { a, port } = await agent(xds, 'default', {});
+    await waitForOutput(a, /"msg":"serving DNS"/);
+    await resolvesTo(port, 'db.example.com', ['240.240.0.1']);
+
+    await writeFile(mesh, autoAllocate(false));
+    c.child.kill('SIGHUP');
+    await resolvesTo(port, 'db.example.com', []);
+    await writeFile(mesh, 'not: [valid');
+    c.child.kill('SIGHUP');
+    await waitForOutput(c, /reload failed, keeping what was loaded before/);
+    await writeFile(mesh, autoAllocate(true));
+    c.child.kill('SIGHUP');
+    await resolvesTo(port, 'db.example.com', ['240.240.0.1']);
+    assert.equal(c.child.exitCode, null, 'still running');
   });
 
   it('shows an agent only what its namespace may see (exportTo)', async () => {

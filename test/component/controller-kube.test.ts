@@ -149,6 +149,19 @@ describe('meshdns controller --kube', () => {
     await c.stop();
   });
 
+  it('sends a change that follows a quiet period at once, without waiting the debounce', async () => {
+    const xds = await freePort('127.0.0.1');
+    // A debounce far longer than the wait bound below: only the leading edge can meet it.
+    const c = await controller('controller-p', xds, ['--debounce', '600000']);
+    const port = await agent(xds);
+    api.put(serviceEntry('lead', { addresses: ['192.0.2.41'], resolution: 'STATIC' }));
+    await eventually(
+      async () => assert.deepEqual(await addresses(port, 'lead.example.com'), ['192.0.2.41']),
+      10_000,
+    );
+    await c.stop();
+  });
+
   it('reports what it cannot allocate as a Warning Event on the ServiceEntry', async () => {
     const xds = await freePort('127.0.0.1');
     // A /30 holds two VIPs; the entries from the test before already hold more than that.
