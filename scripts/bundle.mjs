@@ -6,6 +6,7 @@
 //
 // The code is the same as dist/src (tsc's output is the input). The packages that only the
 // `controller` and `agent` commands load, on demand, stay in node_modules.
+import { copyFileSync, existsSync } from 'node:fs';
 import { build } from 'esbuild';
 
 await build({
@@ -25,3 +26,10 @@ await build({
   banner: { js: "import { createRequire as __meshdnsRequire } from 'node:module'; const require = __meshdnsRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// A native addon is found beside the code that loads it (`new URL('./x.node', import.meta.url)`): in the
+// bundle that is dist/bundle/, so the ones the build made are copied there.
+for (const addon of ['netio/netio.node']) {
+  const from = `dist/src/${addon}`;
+  if (existsSync(from)) copyFileSync(from, `dist/bundle/${addon.split('/').pop()}`);
+}
