@@ -6,8 +6,11 @@
 //
 // The code is the same as dist/src (tsc's output is the input). The packages that only the
 // `controller` and `agent` commands load, on demand, stay in node_modules.
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry a hash of their content: the last build's would stay beside the new ones.
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'dist/src/cli/main.js', worker: 'dist/src/controller/worker.js' },
