@@ -3,13 +3,18 @@
 
 # Build: the TypeScript compiler, from the locked dev dependencies; only src/ is compiled.
 FROM node:20-bookworm-slim AS build
+# A C compiler for the native UDP batch socket (src/netio/, built against this Node's headers); without
+# it the build says so and meshdns answers UDP on node:dgram.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends gcc libc6-dev \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would run tsc before the sources are copied in.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.json && node dist/src/netio/build.js
 
 # Runtime: production dependencies, the compiled code, the CLI and the .proto files the xDS code
 # loads at start (found by walking up from dist/src/xds to /app/proto).
