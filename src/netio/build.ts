@@ -16,15 +16,44 @@ export interface AddonBuild {
   out: string;
   /** The C compiler: $CC, else `cc`. */
   cc: string;
-  /** The folder holding node_api.h and uv.h. */
-  includeDir: string;
+  /** The folder holding node_api.h and uv.h, or why there is none. */
+  includeDir: string | { reason: string };
 }
 
 export type BuildResult = { built: true; out: string; skipped: boolean } | { built: false; reason: string };
 
-/** The Node-API headers of the running Node: `<prefix>/include/node`, the prefix being execPath's `..`. */
-export function nodeIncludeDir(execPath = process.execPath): string {
-  return path.resolve(path.dirname(execPath), '..', 'include', 'node');
+/**
+ * Where the running Node's headers may be: `<prefix>/include/node` (release tarballs, distro packages,
+ * the official images), or beside the binary the npm `node` package installs (its bin/node is a link
+ * into node-<platform>-<arch>, which holds include/).
+ */
+export function headerCandidates(execPath = process.execPath): string[] {
+  const prefix = path.resolve(path.dirname(execPath), '..');
+  return [
+    path.join(prefix, 'include', 'node'),
+    path.join(prefix, 'node_modules', `node-${process.platform}-${process.arch}`, 'include', 'node'),
+  ];
+}
+
+/** The version node_version.h in `dir` declares, e.g. "20.20.2"; undefined without one. */
+function headerVersion(dir: string): string | undefined {
+  const file = path.join(dir, 'node_version.h');
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  const part = (name: string) => new RegExp(`#define NODE_${name}_VERSION (\\d+)`).exec(text)?.[1];
+  return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
+}
+
+/** The headers of exactly the running Node (its version in node_version.h), or why none were found. */
+export function nodeIncludeDir(
+  execPath = process.execPath,
+  version = process.versions.node,
+): string | { reason: string } {
+  const found = headerCandidates(execPath).map((dir) => ({ dir, version: headerVersion(dir) }));
+  const match = found.find((c) => c.version === version);
+  if (match) return match.dir;
+  const seen = found.map((c) => `${c.dir} (${c.version ?? 'none'})`).join(', ');
+  return { reason: `no headers of Node ${version} at ${seen}` };
 }
 
 /** This checkout's build: src/netio/netio.c to dist/src/netio/netio.node (beside the compiled loader). */
@@ -39,7 +68,7 @@ export function defaultBuild(): AddonBuild {
 }
 
 /** The compiler's arguments: position-independent, warnings as errors, only the module's init exported. */
-export function compilerArgs(b: AddonBuild, out: string): string[] {
+export function compilerArgs(b: AddonBuild & { includeDir: string }, out: string): string[] {
   return [
     ...['-O2', '-fPIC', '-shared', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden'],
     // Version 8 brings napi_add_async_cleanup_hook (Node >= 14.10, 12.19), so a worker's exit closes the socket.
@@ -57,6 +86,7 @@ function stampOf(b: AddonBuild): string {
 export function buildAddon(b: AddonBuild): BuildResult {
   if (process.platform !== 'linux')
     return { built: false, reason: `recvmmsg/sendmmsg are Linux's; this is ${process.platform}` };
+  if (typeof b.includeDir !== 'string') return { built: false, reason: b.includeDir.reason };
   const header = path.join(b.includeDir, 'node_api.h');
   if (!existsSync(header)) return { built: false, reason: `no Node-API headers at ${header}` };
   const stampFile = `${b.out}.stamp`;
@@ -67,7 +97,7 @@ export function buildAddon(b: AddonBuild): BuildResult {
   mkdirSync(path.dirname(b.out), { recursive: true });
   // Built aside and renamed: a process loading the addon meanwhile sees the old file or the new, whole.
   const tmp = `${b.out}.${process.pid}.tmp`;
-  const run = spawnSync(b.cc, compilerArgs(b, tmp), { encoding: 'utf8' });
+  const run = spawnSync(b.cc, compilerArgs({ ...b, includeDir: b.includeDir }, tmp), { encoding: 'utf8' });
   if (run.error !== undefined || run.status !== 0) {
     rmSync(tmp, { force: true });
     const why =

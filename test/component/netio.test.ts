@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +59,8 @@ async function echo(host: string, opts: { reusePort?: boolean; port?: number } =
 describe('netio: the build', () => {
   it('the addon loads wherever cc and the running Node headers are (CI installs both)', (t) => {
     const cc = spawnSync(process.env.CC || 'cc', ['--version']);
-    const headers = existsSync(join(nodeIncludeDir(), 'node_api.h'));
+    const include = nodeIncludeDir();
+    const headers = typeof include === 'string' && existsSync(join(include, 'node_api.h'));
     if (process.platform !== 'linux' || cc.error !== undefined || !headers) return t.skip('no cc or headers');
     assert.deepEqual(native, { available: true });
   });
@@ -73,6 +74,32 @@ describe('netio: the build', () => {
       const loaded = createRequire(import.meta.url)(out) as { maxBatch: number };
       assert.equal(loaded.maxBatch, 64);
       assert.deepEqual(buildAddon({ ...defaultBuild(), out }), { built: true, out, skipped: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("finds the running Node's own headers: under its prefix, or beside the npm `node` package's binary", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-netio-'));
+    try {
+      // The npm `node` package's layout: bin/node, and the release in node_modules/node-<platform>-<arch>.
+      const release = join(
+        dir,
+        'node_modules',
+        `node-${process.platform}-${process.arch}`,
+        'include',
+        'node',
+      );
+      mkdirSync(release, { recursive: true });
+      writeFileSync(
+        join(release, 'node_version.h'),
+        '#define NODE_MAJOR_VERSION 24\n#define NODE_MINOR_VERSION 21\n#define NODE_PATCH_VERSION 0\n',
+      );
+      const bin = join(dir, 'bin', 'node');
+      assert.equal(nodeIncludeDir(bin, '24.21.0'), release);
+      // Headers of another version are not taken for this one.
+      const other = nodeIncludeDir(bin, '24.22.0');
+      assert.match(typeof other === 'string' ? other : other.reason, /no headers of Node 24\.22\.0/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
