@@ -78,7 +78,9 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
       nodeFlags,
       extraArgs: ['--udp-io', io],
     });
-    log(`  ${label} ${server.version} (--udp-io ${io}) answering on ${server.address.host}:${server.address.port}`);
+    log(
+      `  ${label} ${server.version} (--udp-io ${io}) answering on ${server.address.host}:${server.address.port}`,
+    );
     return server;
   };
   const meshdnsServers = [
