@@ -19,6 +19,8 @@ const OUT_MESSAGES = 256;
 const OUT_BYTES = 512 * 1024;
 /** libuv's poll events (uv.h: UV_READABLE, UV_WRITABLE). */
 const READABLE = 1;
+/** 32-bit words per address record. */
+const WORDS = ADDR_STRIDE / 4;
 const WRITABLE = 2;
 
 /** A copy of one message's source, for a reply sent after its batch is gone (see RecvBatch.peer). */
@@ -33,11 +35,14 @@ export class RecvBatch {
   readonly data: Buffer;
   readonly lens: Int32Array;
   readonly addrs: Buffer;
+  /** The same address records as 32-bit words: a reply copies its 8 words, no Buffer call. */
+  readonly addrWords: Int32Array;
 
   constructor(max: number) {
     this.data = Buffer.allocUnsafeSlow(max * SLOT_BYTES);
     this.lens = new Int32Array(max);
-    this.addrs = Buffer.alloc(max * ADDR_STRIDE);
+    this.addrWords = new Int32Array((max * ADDR_STRIDE) / 4);
+    this.addrs = Buffer.from(this.addrWords.buffer);
   }
 
   /** Message i's bytes, a view of the slab (no copy); null when it was longer than a slot (cut short). */
@@ -103,7 +108,8 @@ export class BatchSocket {
   private readonly outData = Buffer.allocUnsafeSlow(OUT_BYTES);
   private readonly outOffs = new Int32Array(OUT_MESSAGES);
   private readonly outLens = new Int32Array(OUT_MESSAGES);
-  private readonly outAddrs = Buffer.alloc(OUT_MESSAGES * ADDR_STRIDE);
+  private readonly outAddrWords = new Int32Array((OUT_MESSAGES * ADDR_STRIDE) / 4);
+  private readonly outAddrs = Buffer.from(this.outAddrWords.buffer);
   /** Replies queued, of which [0, sentUpTo) are gone; bytes of outData in use. */
   private queued = 0;
   private sentUpTo = 0;
@@ -148,12 +154,19 @@ export class BatchSocket {
 
   /** Queues a reply to the source of message `i` of the batch being handled; sent when the batch ends. */
   reply(msg: Buffer, batch: RecvBatch, i: number): void {
-    this.enqueue(msg, batch.addrs, i);
+    const q = this.enqueue(msg);
+    if (q < 0) return;
+    const from = i * WORDS;
+    const to = q * WORDS;
+    const src = batch.addrWords;
+    const dst = this.outAddrWords;
+    for (let k = 0; k < WORDS; k++) dst[to + k] = src[from + k];
   }
 
   /** Queues a reply to a peer kept from an earlier batch; sent within this turn of the event loop. */
   replyTo(msg: Buffer, peer: Peer): void {
-    this.enqueue(msg, peer, 0);
+    const q = this.enqueue(msg);
+    if (q >= 0) this.outAddrs.set(peer, q * ADDR_STRIDE);
     if (this.draining || this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
     setImmediate(() => {
@@ -219,22 +232,24 @@ export class BatchSocket {
     }
   }
 
-  private enqueue(msg: Buffer, addrs: Buffer, i: number): void {
-    if (this.closed) return;
+  /** Copies `msg` into the send slab: its index there (the caller writes its address), or -1 if dropped. */
+  private enqueue(msg: Buffer): number {
+    if (this.closed) return -1;
     if (this.queued === OUT_MESSAGES || this.used + msg.length > OUT_BYTES) {
       this.flush();
       if (this.queued === OUT_MESSAGES || this.used + msg.length > OUT_BYTES) {
         this.counts.dropped++;
-        return;
+        return -1;
       }
     }
     const q = this.queued;
-    msg.copy(this.outData, this.used);
+    // TypedArray#set is a memcpy; Buffer#copy adds argument checks per call.
+    this.outData.set(msg, this.used);
     this.outOffs[q] = this.used;
     this.outLens[q] = msg.length;
-    addrs.copy(this.outAddrs, q * ADDR_STRIDE, i * ADDR_STRIDE, (i + 1) * ADDR_STRIDE);
     this.used += msg.length;
     this.queued = q + 1;
+    return q;
   }
 
   private flush(): void {
