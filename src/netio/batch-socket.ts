@@ -79,6 +79,8 @@ export interface BatchSocketOptions {
   reusePort?: boolean;
   /** Called once per batch received; queue replies with `reply()` before it returns. */
   onBatch(batch: RecvBatch, socket: BatchSocket): void;
+  /** Told of each reply dropped because the send queue was full (counted in `stats().dropped` too). */
+  onDrop?(): void;
 }
 
 export interface BatchSocketStats {
@@ -104,6 +106,7 @@ export class BatchSocket {
   private readonly binding: NetioBinding;
   private readonly handle: NetioHandle;
   private readonly onBatch: BatchSocketOptions['onBatch'];
+  private readonly onDrop: (() => void) | undefined;
   private readonly batch: RecvBatch;
   private readonly outData = Buffer.allocUnsafeSlow(OUT_BYTES);
   private readonly outOffs = new Int32Array(OUT_MESSAGES);
@@ -139,6 +142,7 @@ export class BatchSocket {
   private constructor(binding: NetioBinding, host: string, opts: BatchSocketOptions) {
     this.binding = binding;
     this.onBatch = opts.onBatch;
+    this.onDrop = opts.onDrop;
     this.batch = new RecvBatch(binding.maxBatch);
     const [handle, port] = binding.open(
       host,
@@ -239,6 +243,7 @@ export class BatchSocket {
       this.flush();
       if (this.queued === OUT_MESSAGES || this.used + msg.length > OUT_BYTES) {
         this.counts.dropped++;
+        this.onDrop?.();
         return -1;
       }
     }

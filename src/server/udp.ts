@@ -82,6 +82,7 @@ export class UdpListener {
         recvBufferBytes: this.settings.recvBufferBytes,
         sendBufferBytes: this.settings.sendBufferBytes,
         onBatch: (batch, socket) => this.answerNative(batch, socket),
+        onDrop: () => this.watch?.reached('udp_send_queue', { protocol: 'udp' }),
       });
       return this.native.port;
     }
