@@ -25,6 +25,8 @@ export const TABLE_FIXTURE = {
 const MESHDNS_HOST = '127.0.0.21';
 /** meshdns on node:dgram (`--udp-io dgram`), beside the native batch path (issue 12). */
 const MESHDNS_DGRAM_HOST = '127.0.0.24';
+/** BENCH_BASELINE_ROOT: another built checkout (e.g. the commit before a change), run as `meshdns before`. */
+const MESHDNS_BEFORE_HOST = '127.0.0.25';
 const DNSMASQ_HOST = '127.0.0.22';
 /** meshdns's upstream: a free port nobody listens on, so a forwarded query would show as an error. */
 const BLACKHOLE_HOST = '127.0.0.23';
@@ -64,7 +66,8 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
   // addon is built, `meshdns dgram` is node:dgram.
   const native = batchSocketSupport();
   if (!native.available) log(`  meshdns native batch I/O unavailable (${native.reason}): dgram only`);
-  const startOne = async (label: string, host: string, io: 'native' | 'dgram') => {
+  const baseline = process.env.BENCH_BASELINE_ROOT;
+  const startOne = async (label: string, host: string, io: 'native' | 'dgram' | 'before') => {
     const server = await startMeshdns(group, {
       label,
       manifestsDir: fixture.manifestsDir,
@@ -76,7 +79,9 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
       probeName,
       cpu: config.serverCpu,
       nodeFlags,
-      extraArgs: ['--udp-io', io],
+      // The baseline may predate --udp-io: it runs with its own defaults.
+      extraArgs: io === 'before' ? [] : ['--udp-io', io],
+      root: io === 'before' ? baseline : undefined,
     });
     log(
       `  ${label} ${server.version} (--udp-io ${io}) answering on ${server.address.host}:${server.address.port}`,
@@ -86,6 +91,7 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
   const meshdnsServers = [
     ...(native.available ? [await startOne('meshdns', MESHDNS_HOST, 'native')] : []),
     await startOne('meshdns dgram', MESHDNS_DGRAM_HOST, 'dgram'),
+    ...(baseline ? [await startOne('meshdns before', MESHDNS_BEFORE_HOST, 'before')] : []),
   ];
   const dnsmasq = await startDnsmasq(group, {
     bin: ctx.tools.get('dnsmasq')!,
@@ -109,13 +115,21 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     servers,
     queryFile: fixture.queryFile,
     config,
-    ratios: native.available
-      ? [
-          { subject: 'meshdns', baseline: 'dnsmasq' },
-          { subject: 'meshdns dgram', baseline: 'dnsmasq' },
-          { subject: 'meshdns', baseline: 'meshdns dgram' },
-        ]
-      : [{ subject: 'meshdns dgram', baseline: 'dnsmasq' }],
+    ratios: [
+      ...(native.available
+        ? [
+            { subject: 'meshdns', baseline: 'dnsmasq' },
+            { subject: 'meshdns dgram', baseline: 'dnsmasq' },
+            { subject: 'meshdns', baseline: 'meshdns dgram' },
+          ]
+        : [{ subject: 'meshdns dgram', baseline: 'dnsmasq' }]),
+      ...(baseline
+        ? [
+            { subject: 'meshdns dgram', baseline: 'meshdns before' },
+            ...(native.available ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : []),
+          ]
+        : []),
+    ],
     log,
   });
   await Promise.all(servers.map((s) => s.proc.stop()));
