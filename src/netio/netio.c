@@ -250,7 +250,7 @@ static napi_value netio_open(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// Reads a Buffer or typed array argument: its bytes and length.
+// Reads a Buffer or typed array argument: its bytes and its length in bytes.
 static bool bytes_of(napi_env env, napi_value v, uint8_t** data, size_t* len) {
   bool is = false;
   if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
@@ -259,7 +259,16 @@ static bool bytes_of(napi_env env, napi_value v, uint8_t** data, size_t* len) {
     napi_value ab;
     void* p = NULL;
     if (napi_get_typedarray_info(env, v, &type, &count, &p, &ab, &offset) != napi_ok) return false;
-    size_t width = (type == napi_int32_array || type == napi_uint32_array) ? 4 : 1;
+    // Only byte arrays and 32-bit integer arrays are passed; any other kind is refused.
+    size_t width;
+    switch (type) {
+      case napi_uint8_array:
+      case napi_int8_array:
+      case napi_uint8_clamped_array: width = 1; break;
+      case napi_int32_array:
+      case napi_uint32_array: width = 4; break;
+      default: return false;
+    }
     *data = p;
     *len = count * width;
     return true;
