@@ -24,6 +24,7 @@ import {
   type TcpLimits,
   type UdpPath,
   type UdpSettings,
+  type UdpStats,
 } from '../server/index.js';
 import {
   type CacheSettings,
@@ -181,6 +182,18 @@ export class Agent {
   /** The UDP path the DNS listeners answer on (/debug/config), and why when `auto` fell back to dgram. */
   get udpPath(): UdpPath {
     return this.server.udpPath;
+  }
+
+  /** UDP datagrams and batches over the agent's DNS listeners (IPv4 and, when on, [::1]). */
+  udpStats(): UdpStats {
+    const a = this.server.udpStats();
+    const b = this.v6Server?.udpStats();
+    if (b === undefined) return a;
+    return {
+      datagrams: a.datagrams + b.datagrams,
+      batches: a.batches + b.batches,
+      tooLong: a.tooLong + b.tooLong,
+    };
   }
 
   get adminPort(): number {

@@ -33,5 +33,6 @@ export {
   UdpListener,
   type UdpPath,
   type UdpSettings,
+  type UdpStats,
   udpSettings,
 } from './udp.js';

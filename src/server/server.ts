@@ -5,7 +5,7 @@ import { type ClientAllowList, isLoopbackHost } from './client-access.js';
 import { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
 import { type TcpLimits, TcpListener } from './tcp.js';
-import { UdpListener, type UdpPath, type UdpSettings } from './udp.js';
+import { UdpListener, type UdpPath, type UdpSettings, type UdpStats } from './udp.js';
 
 export interface DnsServerOptions {
   host: string;
@@ -51,6 +51,11 @@ export class DnsServer {
   /** The UDP path answering (native batches or node:dgram), and why not native when `auto` fell back. */
   get udpPath(): UdpPath {
     return this.udp.path;
+  }
+
+  /** Datagrams and batches received over UDP (the metrics read it at scrape time). */
+  udpStats(): UdpStats {
+    return this.udp.stats();
   }
 
   async start(): Promise<void> {

@@ -47,6 +47,14 @@ export function resolveUdpIo(io: UdpIo): UdpPath {
   );
 }
 
+/** What a UDP listener received: datagrams and the batches they came in (a batch: one recvmmsg on the
+ *  native path, one event-loop turn on dgram), datagrams dropped as longer than a native slot. */
+export interface UdpStats {
+  datagrams: number;
+  batches: number;
+  tooLong: number;
+}
+
 export interface Datagram {
   msg: Buffer;
   address: string;
@@ -57,6 +65,8 @@ export class UdpListener {
   private socket: dgram.Socket | undefined;
   private native: BatchSocket | undefined;
   private batch: Datagram[] = [];
+  /** The dgram path's counts (the native socket keeps its own). */
+  private dgramCounts = { datagrams: 0, batches: 0 };
   private scheduled = false;
   private readonly pipeline: Pipeline;
   private readonly allow: ClientAllowList | undefined;
@@ -115,6 +125,8 @@ export class UdpListener {
 
   private flush(): void {
     const batch = this.batch;
+    this.dgramCounts.batches++;
+    this.dgramCounts.datagrams += batch.length;
     this.batch = [];
     this.scheduled = false;
     this.answerBatch(batch);
@@ -173,6 +185,13 @@ export class UdpListener {
     // Port 0 cannot be sent to (dgram throws ERR_SOCKET_BAD_PORT): a forged source, no one to answer.
     if (reply === null || this.socket === undefined || d.port === 0) return;
     this.socket.send(reply, d.port, d.address);
+  }
+
+  /** Counted since start, on whichever path answers. */
+  stats(): UdpStats {
+    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0 };
+    const { received, batches, tooLong } = this.native.stats();
+    return { datagrams: received, batches, tooLong };
   }
 
   async close(): Promise<void> {

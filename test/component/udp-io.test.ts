@@ -102,6 +102,18 @@ describe('UDP I/O paths: the same answers', { skip: NO_NATIVE }, () => {
 });
 
 for (const io of UDP_PATHS) {
+  describe(`UDP I/O ${io}: counts`, () => {
+    it('a burst is counted in datagrams and the batches it came in', async () => {
+      const server = await tableServer(io);
+      const msgs = Array.from({ length: 100 }, (_, i) => encodeQuery(`productpage.${S}`, 'A', { id: i }));
+      await burst(server.port, msgs);
+      const { datagrams, batches, tooLong } = server.udpStats();
+      assert.deepEqual({ datagrams, tooLong }, { datagrams: 100, tooLong: 0 });
+      // Sent in one turn, so they wait in the socket together: fewer batches than datagrams.
+      assert.ok(batches >= 1 && batches < 100, `${batches} batches`);
+    });
+  });
+
   describe(`UDP I/O ${io}: the allow list (SPEC §10)`, () => {
     it('IPv4: REFUSED outside it, answered inside it, each refusal counted', async () => {
       const server = await tableServer(io, '127.0.0.1', ['127.0.0.2/32']);
