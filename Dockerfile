@@ -4,6 +4,11 @@
 # Build: the TypeScript compiler and esbuild, from the locked dev dependencies; only src/ is
 # compiled, then bundled (scripts/bundle.mjs: bin/meshdns runs the bundle).
 FROM node:20-bookworm-slim AS build
+# A C compiler for the native UDP batch socket (src/netio/, built against this Node's headers); without
+# it the build says so and meshdns answers UDP on node:dgram.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends gcc libc6-dev \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would run tsc before the sources are copied in.
@@ -11,7 +16,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs
+RUN npx tsc -p tsconfig.json && node dist/src/netio/build.js && node scripts/bundle.mjs
 
 # Runtime: production dependencies, the compiled code, the CLI and the .proto files the xDS code
 # loads at start (found by walking up from dist/src/xds to /app/proto).

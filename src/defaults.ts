@@ -3,6 +3,15 @@
 // module (sources/tuning.ts, a few named constants); DNS protocol constants live in dns/constants.ts.
 export const DEFAULTS = {
   dnsListen: '127.0.0.1:15053',
+  /**
+   * UDP I/O (issue 12): `native` moves datagrams in batches (recvmmsg/sendmmsg) through the netio addon,
+   * `dgram` is node:dgram; `auto` takes native where the addon was built and loads.
+   */
+  udpIo: 'auto' as 'auto' | 'native' | 'dgram',
+  /** SO_RCVBUF asked for the DNS UDP socket: a burst of queries waits in the kernel, not dropped. */
+  udpRecvBufferBytes: 4 << 20,
+  /** SO_SNDBUF; 0 keeps the system's (net.core.wmem_default). */
+  udpSendBufferBytes: 0,
   namespace: 'default',
   clusterDomain: 'cluster.local',
   resolvConf: '/etc/resolv.conf',

@@ -1,6 +1,7 @@
 // Scenario "table": names answered from the in-memory table (the hot path), against dnsmasq
 // answering the same names from a hosts file. No query is forwarded by either.
 
+import { batchSocketSupport } from '../../src/netio/index.js';
 import { type ServiceFixture, writeServiceFixture } from '../fixtures/services.js';
 import { type Comparison, compareServers } from '../lib/compare.js';
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
@@ -22,6 +23,10 @@ export const TABLE_FIXTURE = {
 
 // One loopback address per server, so neither can answer for the other by mistake.
 const MESHDNS_HOST = '127.0.0.21';
+/** meshdns on node:dgram (`--udp-io dgram`), beside the native batch path (issue 12). */
+const MESHDNS_DGRAM_HOST = '127.0.0.24';
+/** BENCH_BASELINE_ROOT: another built checkout (e.g. the commit before a change), run as `meshdns before`. */
+const MESHDNS_BEFORE_HOST = '127.0.0.25';
 const DNSMASQ_HOST = '127.0.0.22';
 /** meshdns's upstream: a free port nobody listens on, so a forwarded query would show as an error. */
 const BLACKHOLE_HOST = '127.0.0.23';
@@ -57,18 +62,37 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
 
   const upstream = await address(BLACKHOLE_HOST);
   const nodeFlags = process.env.BENCH_MESHDNS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  const meshdns = await startMeshdns(group, {
-    manifestsDir: fixture.manifestsDir,
-    listen: await address(MESHDNS_HOST),
-    upstreams: [upstream],
-    // A search domain nothing matches: no expansion of the queried names, and resolv.conf is not read.
-    searchDomains: ['x.invalid'],
-    upstreamTimeoutMs: 1000,
-    probeName,
-    cpu: config.serverCpu,
-    nodeFlags,
-  });
-  log(`  meshdns ${meshdns.version} answering on ${meshdns.address.host}:${meshdns.address.port}`);
+  // Both UDP I/O paths of meshdns, same flags otherwise: `meshdns` is the native batch path where the
+  // addon is built, `meshdns dgram` is node:dgram.
+  const native = batchSocketSupport();
+  if (!native.available) log(`  meshdns native batch I/O unavailable (${native.reason}): dgram only`);
+  const baseline = process.env.BENCH_BASELINE_ROOT;
+  const startOne = async (label: string, host: string, io: 'native' | 'dgram' | 'before') => {
+    const server = await startMeshdns(group, {
+      label,
+      manifestsDir: fixture.manifestsDir,
+      listen: await address(host),
+      upstreams: [upstream],
+      // A search domain nothing matches: no expansion of the queried names, and resolv.conf is not read.
+      searchDomains: ['x.invalid'],
+      upstreamTimeoutMs: 1000,
+      probeName,
+      cpu: config.serverCpu,
+      nodeFlags,
+      // The baseline may predate --udp-io: it runs with its own defaults.
+      extraArgs: io === 'before' ? [] : ['--udp-io', io],
+      root: io === 'before' ? baseline : undefined,
+    });
+    log(
+      `  ${label} ${server.version} (--udp-io ${io}) answering on ${server.address.host}:${server.address.port}`,
+    );
+    return server;
+  };
+  const meshdnsServers = [
+    ...(native.available ? [await startOne('meshdns', MESHDNS_HOST, 'native')] : []),
+    await startOne('meshdns dgram', MESHDNS_DGRAM_HOST, 'dgram'),
+    ...(baseline ? [await startOne('meshdns before', MESHDNS_BEFORE_HOST, 'before')] : []),
+  ];
   const dnsmasq = await startDnsmasq(group, {
     bin: ctx.tools.get('dnsmasq')!,
     listen: await address(DNSMASQ_HOST),
@@ -80,20 +104,35 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     cpu: config.serverCpu,
   });
   log(`  dnsmasq ${dnsmasq.version} answering on ${dnsmasq.address.host}:${dnsmasq.address.port}`);
+  const servers = [...meshdnsServers, dnsmasq];
   log(
     `  dnsperf -c ${config.clients} -T ${config.threads} -q ${config.outstanding}, ${config.seconds} s per run`,
   );
 
-  await checkTableAnswers(fixture, [meshdns, dnsmasq]);
+  await checkTableAnswers(fixture, servers);
 
   const comparison = await compareServers(group, {
-    servers: [meshdns, dnsmasq],
+    servers,
     queryFile: fixture.queryFile,
     config,
-    ratios: [{ subject: 'meshdns', baseline: 'dnsmasq' }],
+    ratios: [
+      ...(native.available
+        ? [
+            { subject: 'meshdns', baseline: 'dnsmasq' },
+            { subject: 'meshdns dgram', baseline: 'dnsmasq' },
+            { subject: 'meshdns', baseline: 'meshdns dgram' },
+          ]
+        : [{ subject: 'meshdns dgram', baseline: 'dnsmasq' }]),
+      ...(baseline
+        ? [
+            { subject: 'meshdns dgram', baseline: 'meshdns before' },
+            ...(native.available ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : []),
+          ]
+        : []),
+    ],
     log,
   });
-  await Promise.all([meshdns.proc.stop(), dnsmasq.proc.stop()]);
+  await Promise.all(servers.map((s) => s.proc.stop()));
   return {
     scenario: tableScenario.name,
     description: tableScenario.description,

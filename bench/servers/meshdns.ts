@@ -25,6 +25,8 @@ export interface MeshdnsOptions {
   upstreamTimeoutMs?: number;
   /** Further `serve` flags, e.g. ["--no-metrics"], ["--cache-size", "20000"]. */
   extraArgs?: string[];
+  /** Another built checkout to run instead of this one (a baseline commit); default: this checkout. */
+  root?: string;
 }
 
 export function meshdnsVersion(): string {
@@ -40,7 +42,7 @@ function stateFileOf(opts: MeshdnsOptions): string {
 export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): Promise<DnsServer> {
   const args = [
     ...(opts.nodeFlags ?? []),
-    path.join(REPO_ROOT, 'bin', 'meshdns'),
+    path.join(opts.root ?? REPO_ROOT, 'bin', 'meshdns'),
     'serve',
     ['--manifests', opts.manifestsDir],
     ['--dns-listen', `${opts.listen.host}:${opts.listen.port}`],
@@ -55,7 +57,7 @@ export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): P
     opts.extraArgs ?? [],
   ].flat();
   const label = opts.label ?? 'meshdns';
-  const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
+  const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu, cwd: opts.root ?? REPO_ROOT });
   await waitUntilAnswering(opts.listen, opts.probeName, proc, START_DEADLINE_MS);
   return { label, address: opts.listen, proc, version: meshdnsVersion() };
 }

@@ -65,6 +65,7 @@ export function agentAdminSource(
     },
     config: () => ({
       pipeline: agent.pipeline.order,
+      udpIo: agent.udpPath,
       ...(opts.config ?? {}),
     }),
     vips: () => ({

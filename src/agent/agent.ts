@@ -22,6 +22,9 @@ import {
   type Stage,
   TableStage,
   type TcpLimits,
+  type UdpPath,
+  type UdpSettings,
+  type UdpStats,
 } from '../server/index.js';
 import {
   type CacheSettings,
@@ -49,6 +52,8 @@ export interface AgentOptions {
   /** SPEC §4.2: answer SERVFAIL instead of forwarding until the first table arrives. */
   servfailBeforeTable?: boolean;
   tcp?: Partial<TcpLimits>;
+  /** The UDP I/O path (`--udp-io`) and socket buffers (issue 12). */
+  udp?: Partial<UdpSettings>;
   /** SPEC §10: the DNS clients answered (`--allow-from`); required for a non-loopback `listen`. */
   allowFrom?: ClientAllowList;
   /** Upstream queries in flight; past it SERVFAIL at once (`--upstream-max-in-flight`). */
@@ -174,6 +179,23 @@ export class Agent {
     return this.server.port;
   }
 
+  /** The UDP path the DNS listeners answer on (/debug/config), and why when `auto` fell back to dgram. */
+  get udpPath(): UdpPath {
+    return this.server.udpPath;
+  }
+
+  /** UDP datagrams and batches over the agent's DNS listeners (IPv4 and, when on, [::1]). */
+  udpStats(): UdpStats {
+    const a = this.server.udpStats();
+    const b = this.v6Server?.udpStats();
+    if (b === undefined) return a;
+    return {
+      datagrams: a.datagrams + b.datagrams,
+      batches: a.batches + b.batches,
+      tooLong: a.tooLong + b.tooLong,
+    };
+  }
+
   get adminPort(): number {
     return this.admin?.port ?? 0;
   }
@@ -229,6 +251,11 @@ export class Agent {
 
   private async listen(): Promise<void> {
     await this.server.start();
+    const { io, reason } = this.server.udpPath;
+    this.logger.info(
+      { udpIo: io, ...(reason ? { reason } : {}) },
+      io === 'native' ? 'UDP answered in batches (recvmmsg/sendmmsg)' : 'UDP answered on node:dgram',
+    );
     if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
       const v6 = new DnsServer({ host: '::1', port: this.server.port, ...this.listenerOptions() });
       try {
@@ -259,8 +286,8 @@ export class Agent {
   }
 
   private listenerOptions() {
-    const { tcp, allowFrom } = this.opts;
-    return { pipeline: this.pipeline, tcp, allowFrom, limits: this.limits };
+    const { tcp, udp, allowFrom } = this.opts;
+    return { pipeline: this.pipeline, tcp, udp, allowFrom, limits: this.limits };
   }
 
   private isLocal(qkey: string): boolean {

@@ -12,6 +12,8 @@ const MESSAGES: Record<LimitName, string> = {
     'a TCP client leaves its answers unread: not reading from it past --tcp-max-queued-bytes until they are sent',
   tcp_stalled: 'closed a TCP client that left its answers unread for --tcp-idle-timeout',
   allow_from: 'REFUSED queries from a client outside --allow-from',
+  udp_send_queue:
+    'UDP replies dropped: the socket buffer stayed full (raise --udp-send-buffer, or the clients are flooding)',
 };
 
 export function limitLog(logger: Logger, now: () => number, intervalMs: number): LimitObserver {

@@ -3,7 +3,7 @@
 // the name table's model are not loaded before the first answer (SPEC §4).
 import { AdminServer } from '../admin/index.js';
 import type { Registry } from '../metrics.js';
-import { failureMetrics, limitMetrics, queryMetrics } from '../server/metrics.js';
+import { failureMetrics, limitMetrics, queryMetrics, udpMetrics } from '../server/metrics.js';
 import { replyOf } from '../upstream/index.js';
 import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
 import { upstreamResolver, VipProxy, vipMetrics } from '../vip/index.js';
@@ -35,6 +35,7 @@ export function startServices(
     if (agent.queryCounts) queryMetrics(registry, agent.queryCounts);
     agentMetrics(registry, () => agent.table()?.size ?? 0, agent.configCounters);
     limitMetrics(registry, agent.limits);
+    udpMetrics(registry, () => agent.udpStats());
     failureMetrics(registry, agent.failures);
   }
   if (opts.vipProxy) {

@@ -5,7 +5,7 @@ import { type Command, Option } from 'commander';
 import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Registry } from '../metrics.js';
-import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from '../server/index.js';
+import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr, type UdpIo } from '../server/index.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
 
 export interface ServeExtraFlags {
@@ -33,6 +33,9 @@ export interface ServeExtraFlags {
   upstreamMaxInFlight: string;
   upstreamMaxFails: string;
   upstreamHealthCheck: string;
+  udpIo: UdpIo;
+  udpRecvBuffer: string;
+  udpSendBuffer: string;
 }
 
 /** Inclusive ranges of the limit flags; timers are capped where Node's setTimeout would wrap (2^31-1 ms). */
@@ -44,6 +47,8 @@ const RANGES = {
   upstreamMaxInFlight: [1, 1_000_000],
   upstreamMaxFails: [0, 1_000_000],
   upstreamHealthCheck: [10, 2 ** 31 - 1],
+  // 0 keeps the system's size; setsockopt takes an int, and the kernel doubles what it is given.
+  udpBuffer: [0, 2 ** 30],
 } as const;
 
 function parseIntIn(flag: string, value: string, [min, max]: readonly [number, number]): number {
@@ -98,8 +103,32 @@ function addLimitOptions(cmd: Command): Command {
     );
 }
 
+/** The UDP socket (issue 12): the I/O path and the kernel's buffers. */
+function addUdpOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--udp-io <path>',
+        'UDP I/O: native (batches through recvmmsg/sendmmsg, the addon built at npm ci), dgram (node:dgram), ' +
+          'auto (native where the addon loaded)',
+      )
+        .choices(['auto', 'native', 'dgram'])
+        .default(DEFAULTS.udpIo),
+    )
+    .option(
+      '--udp-recv-buffer <bytes>',
+      'SO_RCVBUF of the DNS UDP socket (capped by net.core.rmem_max); 0: the system default',
+      String(DEFAULTS.udpRecvBufferBytes),
+    )
+    .option(
+      '--udp-send-buffer <bytes>',
+      'SO_SNDBUF of the DNS UDP socket (capped by net.core.wmem_max); 0: the system default',
+      String(DEFAULTS.udpSendBufferBytes),
+    );
+}
+
 export function addServeExtraOptions(cmd: Command): Command {
-  return addLimitOptions(cmd)
+  return addUdpOptions(addLimitOptions(cmd))
     .option(
       '--admin-listen <addr:port>',
       'admin HTTP API: /metrics, /healthz/ready, /debug/*',
@@ -207,6 +236,11 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       flags.upstreamHealthCheck,
       RANGES.upstreamHealthCheck,
     ),
+    udp: {
+      io: flags.udpIo,
+      recvBufferBytes: parseIntIn('--udp-recv-buffer', flags.udpRecvBuffer, RANGES.udpBuffer),
+      sendBufferBytes: parseIntIn('--udp-send-buffer', flags.udpSendBuffer, RANGES.udpBuffer),
+    },
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? metricsRegistry : undefined,
     logQueries: parseShare(flags.logQueries),

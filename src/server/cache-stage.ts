@@ -168,6 +168,6 @@ export class CacheStage implements Stage {
     if (entry.ttl - age > entry.ttl * s.prefetchThreshold || this.flights.has(key)) return;
     this.cache.notePrefetch();
     // A copy: the listener's buffer is the client's, the refresh outlives this request.
-    void this.fetch({ ...req, msg: Buffer.from(req.msg) }, key);
+    void this.fetch({ ...req, msg: Buffer.from(req.msg), borrowed: false }, key);
   }
 }

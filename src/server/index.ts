@@ -12,6 +12,7 @@ export { LIMIT_NAMES, type LimitName, type LimitObserver, type LimitStats, Serve
 export {
   type AnswerObserver,
   type AnswerSource,
+  keepMessage,
   type Outcome,
   PASS,
   Pipeline,
@@ -25,4 +26,13 @@ export { QueryCounts, type QueryCountsOptions, type QueryLogger } from './query-
 export { DnsServer, type DnsServerOptions } from './server.js';
 export { ForwardStage, TableStage, type UpstreamClient } from './stages.js';
 export type { TcpLimits } from './tcp.js';
-export { type Datagram, UdpListener } from './udp.js';
+export {
+  type Datagram,
+  resolveUdpIo,
+  type UdpIo,
+  UdpListener,
+  type UdpPath,
+  type UdpSettings,
+  type UdpStats,
+  udpSettings,
+} from './udp.js';

@@ -7,7 +7,8 @@ export function limitMetrics(registry: Registry, limits: ServerLimits): void {
     registry,
     'meshdns_limit_reached_total',
     'Bounds reached (SPEC §10): tcp_connections (idlest closed), tcp_in_flight and tcp_queued_bytes ' +
-      '(reading paused), tcp_stalled (closed: answers left unread), allow_from (REFUSED).',
+      '(reading paused), tcp_stalled (closed: answers left unread), allow_from (REFUSED), ' +
+      'udp_send_queue (a UDP reply dropped: the socket buffer full).',
     () => {
       const { reached } = limits.stats();
       return LIMIT_NAMES.map((limit) => [{ limit }, reached[limit]]);

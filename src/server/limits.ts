@@ -7,13 +7,16 @@
  * - `tcp_queued_bytes`: a connection's unsent answers reached the bound; reading from it paused.
  * - `tcp_stalled`: a connection paused on unsent answers for the idle timeout; closed.
  * - `allow_from`: a query from a client outside the allow list, answered REFUSED.
+ * - `udp_send_queue`: the native UDP path's replies waiting on a full socket buffer reached their bound;
+ *   the reply was dropped (a client retries, as for any UDP loss).
  */
 export type LimitName =
   | 'tcp_connections'
   | 'tcp_in_flight'
   | 'tcp_queued_bytes'
   | 'tcp_stalled'
-  | 'allow_from';
+  | 'allow_from'
+  | 'udp_send_queue';
 
 export const LIMIT_NAMES: readonly LimitName[] = [
   'tcp_connections',
@@ -21,6 +24,7 @@ export const LIMIT_NAMES: readonly LimitName[] = [
   'tcp_queued_bytes',
   'tcp_stalled',
   'allow_from',
+  'udp_send_queue',
 ];
 
 /** Told of every bound reached, with what identifies the client (for a log line). */

@@ -7,6 +7,7 @@ import { QueryCounts, type QueryCountsOptions } from './query-counts.js';
 
 export { failureMetrics } from './failure-metrics.js';
 export { limitMetrics } from './limit-metrics.js';
+export { udpMetrics } from './udp-metrics.js';
 
 /** Registers the request metrics of `counts` (counted since the pipeline started). */
 export function queryMetrics(registry: Registry, counts: QueryCounts): void {

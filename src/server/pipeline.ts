@@ -27,6 +27,11 @@ export interface Request {
    */
   source: AnswerSource | undefined;
   /**
+   * `msg` is lent by the listener (the native UDP batch's slab, reused by the next batch): valid only
+   * while the stages run synchronously. Whatever keeps it past an await calls `keepMessage` first.
+   */
+  borrowed?: boolean;
+  /**
    * Set for a dry run (`explain`): each stage records what it decided here and changes nothing —
    * no rotation moves, no cache entry is counted, touched or stored, upstream is asked as a probe,
    * nothing is counted in the metrics.
@@ -68,6 +73,13 @@ export interface PipelineObserver {
   rejected(transport: Transport, problem: 'formerr' | 'notimp' | 'drop'): void;
 }
 
+/** Makes `req.msg` the request's own (a copy) if it was lent; then it may be kept past an await. */
+export function keepMessage(req: Request): void {
+  if (req.borrowed !== true) return;
+  req.msg = Buffer.from(req.msg);
+  req.borrowed = false;
+}
+
 export class Pipeline {
   private readonly stages: Stage[];
   private readonly observer: PipelineObserver | undefined;
@@ -88,8 +100,9 @@ export class Pipeline {
   /**
    * Answers one message. Synchronous when a synchronous stage answers (table hits), so the hot
    * path allocates no promise. `null`: send nothing. A returned promise never rejects.
+   * `borrowed`: `msg` is valid only until this returns (Request.borrowed); answering copies what it keeps.
    */
-  answer(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
+  answer(msg: Buffer, transport: Transport, borrowed = false): Buffer | null | Promise<Buffer | null> {
     const q = readQuery(msg);
     if (typeof q === 'string') {
       this.observer?.rejected(transport, q);
@@ -102,7 +115,7 @@ export class Pipeline {
         : q.edns
           ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE)
           : UDP_MIN_SIZE;
-    return this.run({ msg, q, transport, limit, source: undefined }, 0);
+    return this.run({ msg, q, transport, limit, source: undefined, borrowed }, 0);
   }
 
   /**
@@ -145,6 +158,8 @@ export class Pipeline {
         return this.failed(req, i, err);
       }
       if (out instanceof Promise) {
+        // The stage reads req.msg again after its await, and so do the next stages and the observer.
+        keepMessage(req);
         return out
           .then(
             (o) => (o === PASS ? this.run(req, i + 1) : this.finish(req, i, o)),

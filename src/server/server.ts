@@ -5,7 +5,7 @@ import { type ClientAllowList, isLoopbackHost } from './client-access.js';
 import { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
 import { type TcpLimits, TcpListener } from './tcp.js';
-import { UdpListener } from './udp.js';
+import { UdpListener, type UdpPath, type UdpSettings, type UdpStats } from './udp.js';
 
 export interface DnsServerOptions {
   host: string;
@@ -13,6 +13,8 @@ export interface DnsServerOptions {
   port: number;
   pipeline: Pipeline;
   tcp?: Partial<TcpLimits>;
+  /** The UDP I/O path and socket buffers; defaults in DEFAULTS.udp*. */
+  udp?: Partial<UdpSettings>;
   /**
    * The clients answered; the others get REFUSED (SPEC §10). Required for a non-loopback `host`: without
    * it `start()` refuses, since the server would answer and forward for anyone (an open resolver).
@@ -32,7 +34,7 @@ export class DnsServer {
   constructor(opts: DnsServerOptions) {
     this.opts = opts;
     this.limits = opts.limits ?? new ServerLimits();
-    this.udp = new UdpListener(opts.pipeline, opts.allowFrom, this.limits);
+    this.udp = new UdpListener(opts.pipeline, opts.allowFrom, this.limits, opts.udp);
     const tcp: TcpLimits = {
       idleTimeoutMs: opts.tcp?.idleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs,
       maxConnections: opts.tcp?.maxConnections ?? DEFAULTS.tcpMaxConnections,
@@ -44,6 +46,16 @@ export class DnsServer {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The UDP path answering (native batches or node:dgram), and why not native when `auto` fell back. */
+  get udpPath(): UdpPath {
+    return this.udp.path;
+  }
+
+  /** Datagrams and batches received over UDP (the metrics read it at scrape time). */
+  udpStats(): UdpStats {
+    return this.udp.stats();
   }
 
   async start(): Promise<void> {

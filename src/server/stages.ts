@@ -4,7 +4,7 @@ import { buildEmpty, dnsCodec, FLAG_TC, HEADER_SIZE, QTYPE, RCODE } from '../dns
 import type { NameTable, TableEntry } from '../nametable/index.js';
 import type { ForwardResult } from '../upstream/index.js';
 import { failureAnswer } from './failures.js';
-import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
+import { keepMessage, type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 
 /** What the stages need of the upstream side (implemented by `upstream/Forwarder`). */
 export interface UpstreamClient {
@@ -17,6 +17,8 @@ export interface UpstreamClient {
 
 /** A forward as the stage's request asks it: over TCP for a TCP client, as a probe in a dry run. */
 export function forwardFor(upstream: UpstreamClient, req: Request): Promise<ForwardResult> {
+  // The forwarder holds the query until upstream answers: a lent message is copied first.
+  keepMessage(req);
   const trace = req.trace;
   const tcp = req.transport === 'tcp';
   // The miss path: the forward itself, no promise of ours around it.

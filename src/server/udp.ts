@@ -1,10 +1,59 @@
-// UDP listener. Datagrams that arrive in one turn of the event loop are answered as one batch:
-// today each reply is its own send(); the batch is the seam where recvmmsg/sendmmsg go later.
+// UDP listener on one of two I/O paths with the same answers (issue 12 items 1-2): `native` receives and
+// sends in batches through the netio addon (recvmmsg/sendmmsg), `dgram` is node:dgram, where datagrams
+// that arrive in one turn of the event loop are answered as one batch, each reply its own send().
 import dgram from 'node:dgram';
+import { DEFAULTS } from '../defaults.js';
 import { isCheckedIPv6 } from '../dns/index.js';
+import { MeshdnsError } from '../errors.js';
+import { BatchSocket, batchSocketSupport, type RecvBatch } from '../netio/index.js';
 import type { ClientAllowList } from './client-access.js';
 import type { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
+
+/** `auto`: native where the addon loaded, else dgram. */
+export type UdpIo = 'auto' | 'native' | 'dgram';
+
+export interface UdpSettings {
+  io: UdpIo;
+  /** SO_RCVBUF / SO_SNDBUF asked for (the kernel doubles them, capped by net.core.*mem_max); 0: the system's. */
+  recvBufferBytes: number;
+  sendBufferBytes: number;
+}
+
+export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
+  return {
+    io: given.io ?? DEFAULTS.udpIo,
+    recvBufferBytes: given.recvBufferBytes ?? DEFAULTS.udpRecvBufferBytes,
+    sendBufferBytes: given.sendBufferBytes ?? DEFAULTS.udpSendBufferBytes,
+  };
+}
+
+/** The path a listener uses, and why when `auto` could not have the native one. */
+export interface UdpPath {
+  io: 'native' | 'dgram';
+  reason?: string;
+}
+
+/** Which path `io` means on this machine; `native` without the addon is an error that says how to fix it. */
+export function resolveUdpIo(io: UdpIo): UdpPath {
+  if (io === 'dgram') return { io: 'dgram' };
+  const support = batchSocketSupport();
+  if (support.available) return { io: 'native' };
+  if (io === 'auto') return { io: 'dgram', reason: support.reason };
+  throw new MeshdnsError(
+    'MESHDNS_UDP_IO',
+    `--udp-io native: the native batch socket is not available: ${support.reason}. Install a C compiler ` +
+      '(Debian: build-essential) and run npm run build, or pass --udp-io dgram',
+  );
+}
+
+/** What a UDP listener received: datagrams and the batches they came in (a batch: one recvmmsg on the
+ *  native path, one event-loop turn on dgram), datagrams dropped as longer than a native slot. */
+export interface UdpStats {
+  datagrams: number;
+  batches: number;
+  tooLong: number;
+}
 
 export interface Datagram {
   msg: Buffer;
@@ -14,23 +63,44 @@ export interface Datagram {
 
 export class UdpListener {
   private socket: dgram.Socket | undefined;
+  private native: BatchSocket | undefined;
   private batch: Datagram[] = [];
+  /** The dgram path's counts (the native socket keeps its own). */
+  private dgramCounts = { datagrams: 0, batches: 0 };
   private scheduled = false;
   private readonly pipeline: Pipeline;
   private readonly allow: ClientAllowList | undefined;
   private readonly watch: ServerLimits | undefined;
+  private readonly settings: UdpSettings;
+  /** Decided when the listener is made, so a server's UDP path is known before it starts. */
+  readonly path: UdpPath;
 
   /** Without an allow list every client is answered; with one, the others get REFUSED (SPEC §10). */
-  constructor(pipeline: Pipeline, allow?: ClientAllowList, watch?: ServerLimits) {
+  constructor(pipeline: Pipeline, allow?: ClientAllowList, watch?: ServerLimits, udp?: Partial<UdpSettings>) {
     this.pipeline = pipeline;
     this.allow = allow;
     this.watch = watch;
+    this.settings = udpSettings(udp);
+    this.path = resolveUdpIo(this.settings.io);
   }
 
   async start(host: string, port: number): Promise<number> {
+    if (this.path.io === 'native') {
+      this.native = await BatchSocket.open({
+        host,
+        port,
+        recvBufferBytes: this.settings.recvBufferBytes,
+        sendBufferBytes: this.settings.sendBufferBytes,
+        onBatch: (batch, socket) => this.answerNative(batch, socket),
+        onDrop: () => this.watch?.reached('udp_send_queue', { protocol: 'udp' }),
+      });
+      return this.native.port;
+    }
+    const { recvBufferBytes, sendBufferBytes } = this.settings;
     const socket = dgram.createSocket({
       type: isCheckedIPv6(host) ? 'udp6' : 'udp4',
-      recvBufferSize: 4 << 20,
+      recvBufferSize: recvBufferBytes > 0 ? recvBufferBytes : undefined,
+      sendBufferSize: sendBufferBytes > 0 ? sendBufferBytes : undefined,
     });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
@@ -55,18 +125,20 @@ export class UdpListener {
 
   private flush(): void {
     const batch = this.batch;
+    this.dgramCounts.batches++;
+    this.dgramCounts.datagrams += batch.length;
     this.batch = [];
     this.scheduled = false;
     this.answerBatch(batch);
   }
 
-  /** Answers a batch: synchronous answers go out now, the others when they resolve. */
+  /** Answers a batch (dgram path): synchronous answers go out now, the others when they resolve. */
   answerBatch(batch: Datagram[]): void {
     for (const d of batch) {
       const out =
         this.allow === undefined || this.allow.allows(d.address)
           ? this.pipeline.answer(d.msg, 'udp')
-          : this.refuse(d);
+          : this.refuse(d.msg, d.address, d.port);
       if (out === null) continue;
       if (out instanceof Promise) {
         // The pipeline's promise never rejects; send() has nothing to throw once the socket is gone.
@@ -77,9 +149,36 @@ export class UdpListener {
     }
   }
 
-  private refuse(d: Datagram): Buffer | null {
-    this.watch?.reached('allow_from', { client: `${d.address}:${d.port}`, protocol: 'udp' });
-    return this.pipeline.refuse(d.msg, 'udp');
+  /**
+   * Answers a batch (native path). The messages are views of the batch's slab, lent to the pipeline
+   * (`borrowed`): a stage that keeps one past an await copies it. Replies are queued in the socket's send
+   * batch; those that wait for upstream go out in the turn they resolve.
+   */
+  private answerNative(batch: RecvBatch, socket: BatchSocket): void {
+    for (let i = 0; i < batch.count; i++) {
+      const msg = batch.message(i);
+      // Longer than a slot (4 KiB): no DNS query is, and a cut one must not be answered.
+      if (msg === null) continue;
+      const out =
+        this.allow === undefined || this.allow.allows(batch.address(i))
+          ? this.pipeline.answer(msg, 'udp', true)
+          : this.refuse(msg, batch.address(i), batch.port(i));
+      // Port 0 cannot be answered: a forged source (as on the dgram path, below).
+      if (out === null || batch.port(i) === 0) continue;
+      if (out instanceof Promise) {
+        const peer = batch.peer(i);
+        void out.then((reply) => {
+          if (reply !== null) socket.replyTo(reply, peer);
+        });
+      } else {
+        socket.reply(out, batch, i);
+      }
+    }
+  }
+
+  private refuse(msg: Buffer, address: string, port: number): Buffer | null {
+    this.watch?.reached('allow_from', { client: `${address}:${port}`, protocol: 'udp' });
+    return this.pipeline.refuse(msg, 'udp');
   }
 
   private send(reply: Buffer | null, d: Datagram): void {
@@ -88,9 +187,19 @@ export class UdpListener {
     this.socket.send(reply, d.port, d.address);
   }
 
+  /** Counted since start, on whichever path answers. */
+  stats(): UdpStats {
+    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0 };
+    const { received, batches, tooLong } = this.native.stats();
+    return { datagrams: received, batches, tooLong };
+  }
+
   async close(): Promise<void> {
     const socket = this.socket;
+    const native = this.native;
     this.socket = undefined;
+    this.native = undefined;
+    await native?.close();
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 }

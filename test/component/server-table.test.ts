@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DnsServer } from '../../src/server/index.js';
-import { answersOf, ask, type Proto, rcodeOf } from '../helpers/dns-client.js';
+import { answersOf, ask, rcodeOf } from '../helpers/dns-client.js';
 import { startTableServer } from '../helpers/table-server.js';
+import { TRANSPORTS } from '../helpers/udp-io.js';
 
 interface Case {
   name: string;
@@ -153,11 +154,11 @@ const cases: Case[] = [
   { name: 'name alias only in own namespace', qname: 'checkout', qtype: 'A', rcode: 2, answers: [] },
 ];
 
-for (const proto of ['udp', 'tcp'] as Proto[]) {
-  describe(`table answers over ${proto}`, () => {
+for (const { proto, io, label } of TRANSPORTS) {
+  describe(`table answers over ${label}`, () => {
     let server: DnsServer;
     before(async () => {
-      server = await startTableServer({ searchDomains: [S] });
+      server = await startTableServer({ searchDomains: [S], udpIo: io });
     });
     after(() => server.close());
 

@@ -7,8 +7,9 @@ import { vipRanges } from '../../src/allocate/index.js';
 import { buildView } from '../../src/controller/index.js';
 import { emptyResources, type Resources, type Workload } from '../../src/model/index.js';
 import { DnsServer, Pipeline, TableStage } from '../../src/server/index.js';
-import { answersOf, ask, type Proto, rcodeOf } from '../helpers/dns-client.js';
+import { answersOf, ask, rcodeOf } from '../helpers/dns-client.js';
 import { serviceEntry } from '../helpers/resources.js';
+import { TRANSPORTS } from '../helpers/udp-io.js';
 
 const S = 'default.svc.cluster.local';
 const src = { file: 'test.yaml', doc: 0 };
@@ -89,8 +90,8 @@ const tables: { name: string; autoAllocate: string; cases: Case[] }[] = [
 ];
 
 for (const t of tables) {
-  for (const proto of ['udp', 'tcp'] as Proto[]) {
-    describe(`VIP answers, ${t.name}, over ${proto}`, () => {
+  for (const { proto, io, label } of TRANSPORTS) {
+    describe(`VIP answers, ${t.name}, over ${label}`, () => {
       let server: DnsServer;
       before(async () => {
         const view = buildView(
@@ -106,7 +107,7 @@ for (const t of tables) {
         );
         const stage = new TableStage();
         stage.set(view.table);
-        server = new DnsServer({ host: '127.0.0.1', port: 0, pipeline: new Pipeline([stage]) });
+        server = new DnsServer({ host: '127.0.0.1', port: 0, pipeline: new Pipeline([stage]), udp: { io } });
         await server.start();
       });
       after(() => server.close());

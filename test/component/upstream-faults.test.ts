@@ -12,6 +12,7 @@ import { Agent } from '../../src/agent/index.js';
 import { answersOf, ask, type Proto, rcodeOf } from '../helpers/dns-client.js';
 import { FakeClock } from '../helpers/fake-upstream.js';
 import { freePort, randomLoopback } from '../helpers/ports.js';
+import { UDP_PATHS } from '../helpers/udp-io.js';
 
 const BUDGET_MS = 400;
 const SERVFAIL = 2;
@@ -141,131 +142,136 @@ async function startFaultServer(): Promise<FaultServer> {
   };
 }
 
-describe('upstream fault suite', () => {
-  let upstream: FaultServer;
-  let agent: Agent;
-  const clock = new FakeClock();
+// The answers forwarded on each UDP path: on the native one the query is lent by the batch (Request.borrowed).
+for (const io of UDP_PATHS)
+  describe(`upstream fault suite (udp ${io})`, () => {
+    let upstream: FaultServer;
+    let agent: Agent;
+    const clock = new FakeClock();
 
-  before(async () => {
-    upstream = await startFaultServer();
-    agent = new Agent({
-      listen: { host: '127.0.0.1', port: 0 },
-      upstreams: [upstream],
-      upstreamTimeoutMs: BUDGET_MS,
-      // The faults are per name: the one server must never be marked down by them.
-      upstreamMaxFails: 0,
-      logger: pino({ level: 'silent' }),
-      now: clock.now,
+    before(async () => {
+      // Each path's suite starts with the flaky upstream answering.
+      upLate = false;
+      upstream = await startFaultServer();
+      agent = new Agent({
+        listen: { host: '127.0.0.1', port: 0 },
+        upstreams: [upstream],
+        upstreamTimeoutMs: BUDGET_MS,
+        // The faults are per name: the one server must never be marked down by them.
+        upstreamMaxFails: 0,
+        udp: { io },
+        logger: pino({ level: 'silent' }),
+        now: clock.now,
+      });
+      await agent.start();
     });
-    await agent.start();
-  });
 
-  after(async () => {
-    await agent?.close();
-    await upstream?.close();
-  });
+    after(async () => {
+      await agent?.close();
+      await upstream?.close();
+    });
 
-  /** Asks, and checks the answer came within the budget (plus slack for a loaded machine). */
-  async function timed(proto: Proto, name: string): Promise<dnsPacket.Packet & { raw: Buffer }> {
-    const started = Date.now();
-    const p = await ask(proto, agent.port, name, 'A', { timeoutMs: 5000 });
-    assert.ok(Date.now() - started < BUDGET_MS + 1500, `${name}: ${Date.now() - started} ms`);
-    return p;
-  }
+    /** Asks, and checks the answer came within the budget (plus slack for a loaded machine). */
+    async function timed(proto: Proto, name: string): Promise<dnsPacket.Packet & { raw: Buffer }> {
+      const started = Date.now();
+      const p = await ask(proto, agent.port, name, 'A', { timeoutMs: 5000 });
+      assert.ok(Date.now() - started < BUDGET_MS + 1500, `${name}: ${Date.now() - started} ms`);
+      return p;
+    }
 
-  /** Every record the cache holds, as "owner type data". */
-  function cached(): string[] {
-    const all: string[] = [];
-    for (const { entry } of agent.cache!.list()) {
-      const p = dnsPacket.decode(entry.answer.body);
-      for (const r of [...(p.answers ?? []), ...(p.authorities ?? []), ...(p.additionals ?? [])]) {
-        all.push(`${r.name} ${r.type} ${'data' in r ? String(r.data) : ''}`);
+    /** Every record the cache holds, as "owner type data". */
+    function cached(): string[] {
+      const all: string[] = [];
+      for (const { entry } of agent.cache!.list()) {
+        const p = dnsPacket.decode(entry.answer.body);
+        for (const r of [...(p.answers ?? []), ...(p.authorities ?? []), ...(p.additionals ?? [])]) {
+          all.push(`${r.name} ${r.type} ${'data' in r ? String(r.data) : ''}`);
+        }
+      }
+      return all;
+    }
+
+    for (const proto of ['udp', 'tcp'] as const) {
+      for (const name of [
+        'silent.test',
+        'slow.test',
+        'garbage.test',
+        'wrongid.test',
+        'wrongq.test',
+        'notresponse.test',
+      ]) {
+        it(`${proto}: ${name} → SERVFAIL within the budget`, async () => {
+          const p = await timed(proto, name);
+          assert.equal(rcodeOf(p.raw), SERVFAIL);
+        });
       }
     }
-    return all;
-  }
 
-  for (const proto of ['udp', 'tcp'] as const) {
-    for (const name of [
-      'silent.test',
-      'slow.test',
-      'garbage.test',
-      'wrongid.test',
-      'wrongq.test',
-      'notresponse.test',
-    ]) {
-      it(`${proto}: ${name} → SERVFAIL within the budget`, async () => {
-        const p = await timed(proto, name);
-        assert.equal(rcodeOf(p.raw), SERVFAIL);
-      });
-    }
-  }
+    it('mismatched replies were dropped and counted by the check they failed', () => {
+      const r = agent.forwarder.stats().rejected;
+      assert.ok(r.id > 0, 'wrong ID');
+      assert.ok(r.question > 0, 'wrong question');
+      assert.ok(r['not-response'] > 0, 'not a response');
+      assert.ok(r.short > 0, 'garbage shorter than the question');
+    });
 
-  it('mismatched replies were dropped and counted by the check they failed', () => {
-    const r = agent.forwarder.stats().rejected;
-    assert.ok(r.id > 0, 'wrong ID');
-    assert.ok(r.question > 0, 'wrong question');
-    assert.ok(r['not-response'] > 0, 'not a response');
-    assert.ok(r.short > 0, 'garbage shorter than the question');
+    it('a flood of forged replies racing the real one: the real one wins, the forged are counted', async () => {
+      const before = agent.forwarder.stats().rejected.id;
+      const p = await timed('udp', 'race.test');
+      assert.deepEqual(answersOf(p), ['race.test A 192.0.2.5']);
+      assert.ok(agent.forwarder.stats().rejected.id - before >= 1);
+    });
+
+    it('TC over UDP is asked again over TCP; a TCP upstream that never answers → SERVFAIL in budget', async () => {
+      assert.equal(rcodeOf((await timed('udp', 'hang.test')).raw), SERVFAIL);
+      assert.equal(rcodeOf((await timed('tcp', 'hang.test')).raw), SERVFAIL);
+    });
+
+    it('a TCP upstream that closes mid-message → SERVFAIL in budget', async () => {
+      assert.equal(rcodeOf((await timed('udp', 'cut.test')).raw), SERVFAIL);
+    });
+
+    it('TC over TCP too: the truncated answer is passed on, never cached', async () => {
+      const p = await timed('udp', 'tc.test');
+      assert.equal(rcodeOf(p.raw), 0);
+      assert.equal(agent.cache!.list('tc.test.').length, 0);
+    });
+
+    it('an answer bigger than the client takes is cut to 512 bytes with TC', async () => {
+      const p = await timed('udp', 'bigger.test');
+      assert.ok(p.raw.length <= 512, `${p.raw.length} bytes`);
+      assert.ok(p.raw.readUInt16BE(2) & 0x0200, 'TC set');
+      const overTcp = await timed('tcp', 'bigger.test');
+      assert.equal(overTcp.answers?.length, 120);
+    });
+
+    it('a poisoning attempt: records outside the question name never reach the cache', async () => {
+      await timed('udp', 'poison.test');
+      assert.deepEqual(
+        cached().filter((r) => /victim|evil|6\.6\.6/.test(r)),
+        [],
+      );
+      assert.ok(cached().includes('poison.test A 192.0.2.4'), 'the in-scope answer is kept');
+      // The victim is asked upstream, not answered from what the attacker sent.
+      const victim = await timed('udp', 'victim.test');
+      assert.notDeepEqual(answersOf(victim), ['victim.test A 6.6.6.6']);
+    });
+
+    it('nothing mismatched is ever in the cache', () => {
+      const bad = cached().filter((r) => /6\.6\.6|other\.test|192\.0\.2\.66/.test(r));
+      assert.deepEqual(bad, []);
+    });
+
+    it('upstream down with an expired entry cached: the stale answer, within the stale timer', async () => {
+      assert.deepEqual(answersOf(await timed('udp', 'flaky.test')), ['flaky.test A 192.0.2.6']);
+      upLate = true;
+      clock.advance(60);
+      const p = await timed('udp', 'flaky.test');
+      assert.deepEqual(answersOf(p), ['flaky.test A 192.0.2.6']);
+      assert.equal((p.answers?.[0] as { ttl?: number } | undefined)?.ttl, 30);
+    });
+
+    it('the agent still answers a good name after all of it', async () => {
+      assert.deepEqual(answersOf(await timed('udp', 'ok.test')), ['ok.test A 192.0.2.1']);
+    });
   });
-
-  it('a flood of forged replies racing the real one: the real one wins, the forged are counted', async () => {
-    const before = agent.forwarder.stats().rejected.id;
-    const p = await timed('udp', 'race.test');
-    assert.deepEqual(answersOf(p), ['race.test A 192.0.2.5']);
-    assert.ok(agent.forwarder.stats().rejected.id - before >= 1);
-  });
-
-  it('TC over UDP is asked again over TCP; a TCP upstream that never answers → SERVFAIL in budget', async () => {
-    assert.equal(rcodeOf((await timed('udp', 'hang.test')).raw), SERVFAIL);
-    assert.equal(rcodeOf((await timed('tcp', 'hang.test')).raw), SERVFAIL);
-  });
-
-  it('a TCP upstream that closes mid-message → SERVFAIL in budget', async () => {
-    assert.equal(rcodeOf((await timed('udp', 'cut.test')).raw), SERVFAIL);
-  });
-
-  it('TC over TCP too: the truncated answer is passed on, never cached', async () => {
-    const p = await timed('udp', 'tc.test');
-    assert.equal(rcodeOf(p.raw), 0);
-    assert.equal(agent.cache!.list('tc.test.').length, 0);
-  });
-
-  it('an answer bigger than the client takes is cut to 512 bytes with TC', async () => {
-    const p = await timed('udp', 'bigger.test');
-    assert.ok(p.raw.length <= 512, `${p.raw.length} bytes`);
-    assert.ok(p.raw.readUInt16BE(2) & 0x0200, 'TC set');
-    const overTcp = await timed('tcp', 'bigger.test');
-    assert.equal(overTcp.answers?.length, 120);
-  });
-
-  it('a poisoning attempt: records outside the question name never reach the cache', async () => {
-    await timed('udp', 'poison.test');
-    assert.deepEqual(
-      cached().filter((r) => /victim|evil|6\.6\.6/.test(r)),
-      [],
-    );
-    assert.ok(cached().includes('poison.test A 192.0.2.4'), 'the in-scope answer is kept');
-    // The victim is asked upstream, not answered from what the attacker sent.
-    const victim = await timed('udp', 'victim.test');
-    assert.notDeepEqual(answersOf(victim), ['victim.test A 6.6.6.6']);
-  });
-
-  it('nothing mismatched is ever in the cache', () => {
-    const bad = cached().filter((r) => /6\.6\.6|other\.test|192\.0\.2\.66/.test(r));
-    assert.deepEqual(bad, []);
-  });
-
-  it('upstream down with an expired entry cached: the stale answer, within the stale timer', async () => {
-    assert.deepEqual(answersOf(await timed('udp', 'flaky.test')), ['flaky.test A 192.0.2.6']);
-    upLate = true;
-    clock.advance(60);
-    const p = await timed('udp', 'flaky.test');
-    assert.deepEqual(answersOf(p), ['flaky.test A 192.0.2.6']);
-    assert.equal((p.answers?.[0] as { ttl?: number } | undefined)?.ttl, 30);
-  });
-
-  it('the agent still answers a good name after all of it', async () => {
-    assert.deepEqual(answersOf(await timed('udp', 'ok.test')), ['ok.test A 192.0.2.1']);
-  });
-});

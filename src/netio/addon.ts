@@ -1,0 +1,66 @@
+// Loads the native batch socket built by build.ts, once. Where it is absent (no compiler at build time,
+// another OS) or fails to load, the reason is kept so the UDP listener can say why it uses node:dgram.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's file name, beside this module in dist/src/netio/. */
+export const ADDON_FILE = 'netio.node';
+
+/**
+ * Points the loader at another file (a test names a missing one to see the fallback). Not a flag: the
+ * flag `--udp-io dgram` is how a user chooses; this stands for "the addon is not there".
+ */
+export const ADDON_PATH_ENV = 'MESHDNS_NETIO_ADDON';
+
+/** The socket as the addon knows it: an opaque handle, closed by `close`. */
+export type NetioHandle = { readonly __netio: unique symbol };
+
+/** netio.c's functions; their contracts are written beside each in the C source. */
+export interface NetioBinding {
+  open(
+    host: string,
+    port: number,
+    rcvbuf: number,
+    sndbuf: number,
+    reusePort: boolean,
+    onEvent: (events: number) => void,
+  ): [NetioHandle, number];
+  recv(h: NetioHandle, data: Buffer, slot: number, lens: Int32Array, addrs: Buffer, max: number): number;
+  send(
+    h: NetioHandle,
+    data: Buffer,
+    offs: Int32Array,
+    lens: Int32Array,
+    addrs: Buffer,
+    from: number,
+    to: number,
+  ): number;
+  watch(h: NetioHandle, writable: boolean): void;
+  info(h: NetioHandle): [rcvbuf: number, sndbuf: number, sendErrors: number];
+  close(h: NetioHandle): void;
+  readonly maxBatch: number;
+  readonly addrStride: number;
+}
+
+export type AddonState = { binding: NetioBinding; file: string } | { binding: undefined; reason: string };
+
+let state: AddonState | undefined;
+
+export function addonFile(): string {
+  return process.env[ADDON_PATH_ENV] || fileURLToPath(new URL(`./${ADDON_FILE}`, import.meta.url));
+}
+
+/** The addon, or why there is none. Loaded on first use, then the same answer for the process. */
+export function loadAddon(): AddonState {
+  if (state !== undefined) return state;
+  const file = addonFile();
+  try {
+    const binding = createRequire(import.meta.url)(file) as NetioBinding;
+    state = { binding, file };
+  } catch (err) {
+    const first = ((err as Error).message ?? String(err)).split('\n')[0];
+    const reason = `cannot load ${file} (${first}); it is built at npm ci / npm run build where cc and Node's headers are`;
+    state = { binding: undefined, reason };
+  }
+  return state;
+}

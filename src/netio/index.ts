@@ -1,0 +1,11 @@
+// The native batch socket (issue 12 item 1): recvmmsg/sendmmsg through a small N-API addon, with the
+// reason it is unavailable where it could not be built. Depends on nothing of ours.
+export { ADDON_PATH_ENV } from './addon.js';
+export {
+  BatchSocket,
+  type BatchSocketOptions,
+  type BatchSocketStats,
+  batchSocketSupport,
+  type Peer,
+  RecvBatch,
+} from './batch-socket.js';

@@ -1,0 +1,475 @@
+// meshdns native batch socket (issue 12 item 1): a UDP socket that moves many datagrams per syscall
+// (recvmmsg/sendmmsg, Linux). Readiness comes from libuv (uv_poll_t on the fd), so the event loop never
+// blocks; the JavaScript side (batch-socket.ts) owns every buffer and passes it in on each call, so this
+// file keeps no pointer into JavaScript memory between calls and allocates nothing per packet.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+// The most messages one recvmmsg/sendmmsg call moves; the JavaScript side never asks for more.
+#define MAX_BATCH 64
+// One address record per message, shared with batch-socket.ts: the raw sockaddr (up to 28 bytes for
+// sockaddr_in6), then the family as 4 or 6 at byte 28 and the sockaddr length at byte 29.
+#define ADDR_STRIDE 32
+#define ADDR_FAMILY_AT 28
+#define ADDR_LEN_AT 29
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  napi_async_cleanup_hook_handle cleanup;
+  int fd;
+  int events;
+  int closing;    // close begun: no more syscalls, no more callbacks
+  int closed;     // libuv has released the poll handle
+  int finalized;  // the JavaScript handle is gone
+  double send_errors;
+} Sock;
+
+#define CHECK(call)                                  \
+  do {                                               \
+    if ((call) != napi_ok) return throw_last(env);   \
+  } while (0)
+
+static napi_value throw_last(napi_env env) {
+  const napi_extended_error_info* info = NULL;
+  napi_get_last_error_info(env, &info);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, "MESHDNS_NETIO", info && info->error_message ? info->error_message : "napi call failed");
+  return NULL;
+}
+
+static napi_value throw_errno(napi_env env, const char* what, int err) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value code, text, error;
+  napi_create_string_utf8(env, "MESHDNS_NETIO", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_value errnum;
+  napi_create_int32(env, err, &errnum);
+  napi_set_named_property(env, error, "errno", errnum);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void maybe_free(Sock* s) {
+  if (s->closed && s->finalized) free(s);
+}
+
+static void on_closed(uv_handle_t* handle) {
+  Sock* s = (Sock*)handle->data;
+  s->closed = 1;
+  if (s->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(s->cleanup);
+    s->cleanup = NULL;
+  }
+  maybe_free(s);
+}
+
+// Stops polling and closes the fd now (libuv allows closing it right after uv_poll_stop), so the port
+// is free when close() returns; the handle itself is released later by libuv.
+static void begin_close(Sock* s) {
+  if (s->closing) return;
+  s->closing = 1;
+  uv_poll_stop(&s->poll);
+  close(s->fd);
+  s->fd = -1;
+  if (s->callback != NULL) {
+    napi_delete_reference(s->env, s->callback);
+    s->callback = NULL;
+  }
+  if (s->async != NULL) {
+    napi_async_destroy(s->env, s->async);
+    s->async = NULL;
+  }
+  uv_close((uv_handle_t*)&s->poll, on_closed);
+}
+
+// The environment is going away (process or worker exit) with the socket still open.
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  (void)handle;
+  begin_close((Sock*)arg);
+}
+
+static void on_finalize(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  Sock* s = (Sock*)data;
+  s->finalized = 1;
+  begin_close(s);
+  maybe_free(s);
+}
+
+// libuv says the fd is readable and/or writable: tell JavaScript, which calls recv()/send().
+static void on_poll(uv_poll_t* handle, int status, int events) {
+  Sock* s = (Sock*)handle->data;
+  if (s->closing || s->callback == NULL) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[1];
+  napi_get_reference_value(env, s->callback, &cb);
+  napi_get_global(env, &recv);
+  napi_create_int32(env, status < 0 ? status : events, &argv[0]);
+  // make_callback runs the microtasks and nextTick queue afterwards, as Node's own I/O callbacks do.
+  napi_status st = napi_make_callback(env, s->async, recv, cb, 1, argv, NULL);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static Sock* sock_of(napi_env env, napi_value v) {
+  void* data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "not a netio socket handle");
+    return NULL;
+  }
+  return (Sock*)data;
+}
+
+// host (IPv4 or IPv6 literal, an IPv6 one with an optional %scope) and port to a sockaddr.
+static int parse_address(const char* host, int port, struct sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in* v4 = (struct sockaddr_in*)ss;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *len = sizeof *v4;
+    return AF_INET;
+  }
+  struct sockaddr_in6* v6 = (struct sockaddr_in6*)ss;
+  char copy[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  if (strlen(host) >= sizeof copy) return -1;
+  strcpy(copy, host);
+  char* scope = strchr(copy, '%');
+  if (scope != NULL) *scope++ = '\0';
+  if (inet_pton(AF_INET6, copy, &v6->sin6_addr) != 1) return -1;
+  v6->sin6_family = AF_INET6;
+  v6->sin6_port = htons((uint16_t)port);
+  if (scope != NULL) {
+    char* end = NULL;
+    unsigned long n = strtoul(scope, &end, 10);
+    v6->sin6_scope_id = (end != scope && *end == '\0') ? (uint32_t)n : if_nametoindex(scope);
+  }
+  *len = sizeof *v6;
+  return AF_INET6;
+}
+
+static int set_int_option(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof value);
+}
+
+// open(host, port, rcvbuf, sndbuf, reusePort, onEvent) -> [handle, boundPort]
+// rcvbuf/sndbuf 0 keep the system's size; onEvent(events) is called with UV_READABLE|UV_WRITABLE, or a
+// negative libuv error code.
+static napi_value netio_open(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "open(host, port, rcvbuf, sndbuf, reusePort, onEvent)");
+    return NULL;
+  }
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t hostLen = 0;
+  int32_t port = 0, rcvbuf = 0, sndbuf = 0;
+  bool reuse = false;
+  CHECK(napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hostLen));
+  CHECK(napi_get_value_int32(env, argv[1], &port));
+  CHECK(napi_get_value_int32(env, argv[2], &rcvbuf));
+  CHECK(napi_get_value_int32(env, argv[3], &sndbuf));
+  CHECK(napi_get_value_bool(env, argv[4], &reuse));
+
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  int family = parse_address(host, port, &ss, &sslen);
+  if (family < 0 || port < 0 || port > 65535) return throw_errno(env, "open: not an IP address and port", EINVAL);
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  // Each step that fails names itself; the fd is closed on every failure path.
+  const char* step = NULL;
+  if (rcvbuf > 0 && set_int_option(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf) != 0) step = "setsockopt SO_RCVBUF";
+  else if (sndbuf > 0 && set_int_option(fd, SOL_SOCKET, SO_SNDBUF, sndbuf) != 0) step = "setsockopt SO_SNDBUF";
+  else if (reuse && set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) step = "setsockopt SO_REUSEPORT";
+  else if (bind(fd, (struct sockaddr*)&ss, sslen) != 0) step = "bind";
+  if (step != NULL) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, step, err);
+  }
+  struct sockaddr_storage bound;
+  socklen_t boundLen = sizeof bound;
+  getsockname(fd, (struct sockaddr*)&bound, &boundLen);
+  int boundPort = ntohs(family == AF_INET ? ((struct sockaddr_in*)&bound)->sin_port
+                                          : ((struct sockaddr_in6*)&bound)->sin6_port);
+
+  uv_loop_t* loop = NULL;
+  Sock* s = calloc(1, sizeof *s);
+  if (s == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init_socket(loop, &s->poll, fd) != 0) {
+    close(fd);
+    free(s);
+    return throw_errno(env, "uv_poll_init_socket", ENOMEM);
+  }
+  s->poll.data = s;
+  s->env = env;
+  s->fd = fd;
+  s->events = UV_READABLE;
+  napi_value handle, name, resource, out, portValue;
+  CHECK(napi_create_external(env, s, on_finalize, NULL, &handle));
+  CHECK(napi_create_reference(env, argv[5], 1, &s->callback));
+  CHECK(napi_create_object(env, &resource));
+  CHECK(napi_create_string_utf8(env, "meshdns.netio", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, resource, name, &s->async));
+  CHECK(napi_add_async_cleanup_hook(env, on_env_cleanup, s, &s->cleanup));
+  int err = uv_poll_start(&s->poll, s->events, on_poll);
+  if (err != 0) {
+    begin_close(s);
+    return throw_errno(env, "uv_poll_start", -err);
+  }
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_int32(env, boundPort, &portValue));
+  CHECK(napi_set_element(env, out, 0, handle));
+  CHECK(napi_set_element(env, out, 1, portValue));
+  return out;
+}
+
+// Reads a Buffer or typed array argument: its bytes and its length in bytes.
+static bool bytes_of(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t count = 0, offset = 0;
+    napi_value ab;
+    void* p = NULL;
+    if (napi_get_typedarray_info(env, v, &type, &count, &p, &ab, &offset) != napi_ok) return false;
+    // Only byte arrays and 32-bit integer arrays are passed; any other kind is refused.
+    size_t width;
+    switch (type) {
+      case napi_uint8_array:
+      case napi_int8_array:
+      case napi_uint8_clamped_array: width = 1; break;
+      case napi_int32_array:
+      case napi_uint32_array: width = 4; break;
+      default: return false;
+    }
+    *data = p;
+    *len = count * width;
+    return true;
+  }
+  return false;
+}
+
+// recv(handle, data, slot, lens: Int32Array, addrs, max) -> count received (0: nothing waiting), or -errno.
+// Message i lands at data[i*slot]; lens[i] is its length, or -1 if it was longer than a slot (cut).
+static napi_value netio_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  uint8_t *data = NULL, *lensBytes = NULL, *addrs = NULL;
+  size_t dataLen = 0, lensLen = 0, addrsLen = 0;
+  int32_t slot = 0, max = 0;
+  if (!bytes_of(env, argv[1], &data, &dataLen) || !bytes_of(env, argv[3], &lensBytes, &lensLen) ||
+      !bytes_of(env, argv[4], &addrs, &addrsLen) || napi_get_value_int32(env, argv[2], &slot) != napi_ok ||
+      napi_get_value_int32(env, argv[5], &max) != napi_ok) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "recv(handle, data, slot, lens, addrs, max)");
+    return NULL;
+  }
+  if (max > MAX_BATCH) max = MAX_BATCH;
+  if (slot <= 0 || max < 0 || (size_t)slot * (size_t)max > dataLen || (size_t)max * 4 > lensLen ||
+      (size_t)max * ADDR_STRIDE > addrsLen) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "recv: buffers too small for the batch");
+    return NULL;
+  }
+  if (s->closing) {
+    CHECK(napi_create_int32(env, -EBADF, &result));
+    return result;
+  }
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[MAX_BATCH];
+  memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
+  for (int i = 0; i < max; i++) {
+    iov[i].iov_base = data + (size_t)i * (size_t)slot;
+    iov[i].iov_len = (size_t)slot;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_STRIDE;
+    msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+  }
+  int n;
+  do n = recvmmsg(s->fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    CHECK(napi_create_int32(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno, &result));
+    return result;
+  }
+  int32_t* lens = (int32_t*)lensBytes;
+  for (int i = 0; i < n; i++) {
+    uint8_t* a = addrs + (size_t)i * ADDR_STRIDE;
+    lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
+    a[ADDR_FAMILY_AT] = ((struct sockaddr*)a)->sa_family == AF_INET6 ? 6 : 4;
+    a[ADDR_LEN_AT] = (uint8_t)msgs[i].msg_hdr.msg_namelen;
+  }
+  CHECK(napi_create_int32(env, n, &result));
+  return result;
+}
+
+// send(handle, data, offs: Int32Array, lens: Int32Array, addrs, from, to) -> index reached.
+// Sends messages from..to-1 (message i: lens[i] bytes at data[offs[i]], to the address record i).
+// A partial sendmmsg is retried from where it stopped; a message the kernel refuses (a bad address) is
+// skipped and counted; the index returned is below `to` only when the socket buffer is full (EAGAIN).
+static napi_value netio_send(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  uint8_t *data = NULL, *offsBytes = NULL, *lensBytes = NULL, *addrs = NULL;
+  size_t dataLen = 0, offsLen = 0, lensLen = 0, addrsLen = 0;
+  int32_t from = 0, to = 0;
+  if (!bytes_of(env, argv[1], &data, &dataLen) || !bytes_of(env, argv[2], &offsBytes, &offsLen) ||
+      !bytes_of(env, argv[3], &lensBytes, &lensLen) || !bytes_of(env, argv[4], &addrs, &addrsLen) ||
+      napi_get_value_int32(env, argv[5], &from) != napi_ok || napi_get_value_int32(env, argv[6], &to) != napi_ok) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "send(handle, data, offs, lens, addrs, from, to)");
+    return NULL;
+  }
+  const int32_t* offs = (const int32_t*)offsBytes;
+  const int32_t* lens = (const int32_t*)lensBytes;
+  if (from < 0 || to < from || (size_t)to * 4 > offsLen || (size_t)to * 4 > lensLen ||
+      (size_t)to * ADDR_STRIDE > addrsLen) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "send: index past the batch's arrays");
+    return NULL;
+  }
+  for (int32_t i = from; i < to; i++) {
+    if (offs[i] < 0 || lens[i] < 0 || (size_t)offs[i] + (size_t)lens[i] > dataLen ||
+        addrs[(size_t)i * ADDR_STRIDE + ADDR_LEN_AT] > sizeof(struct sockaddr_in6)) {
+      napi_throw_range_error(env, "MESHDNS_NETIO", "send: a message or address lies outside its buffer");
+      return NULL;
+    }
+  }
+  if (s->closing) {
+    CHECK(napi_create_int32(env, to, &result));
+    return result;
+  }
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[MAX_BATCH];
+  int32_t i = from;
+  // Each turn sends at least one message, skips one, or stops: at most 2*(to-from) turns, EINTR aside.
+  for (int turns = 0; i < to && turns < 4 * (to - from) + 8; turns++) {
+    int count = to - i > MAX_BATCH ? MAX_BATCH : to - i;
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int k = 0; k < count; k++) {
+      uint8_t* a = addrs + (size_t)(i + k) * ADDR_STRIDE;
+      iov[k].iov_base = data + offs[i + k];
+      iov[k].iov_len = (size_t)lens[i + k];
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+      msgs[k].msg_hdr.msg_name = a;
+      msgs[k].msg_hdr.msg_namelen = a[ADDR_LEN_AT];
+    }
+    int n = sendmmsg(s->fd, msgs, (unsigned)count, MSG_DONTWAIT);
+    if (n > 0) {
+      i += n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+      break;
+    } else {
+      // The first message of this call failed on its own (EINVAL, EACCES, ENETUNREACH...): skip it.
+      s->send_errors++;
+      i++;
+    }
+  }
+  CHECK(napi_create_int32(env, i, &result));
+  return result;
+}
+
+// watch(handle, writable): polls for writability too (after a send stopped on a full buffer), or not.
+static napi_value netio_watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  bool writable = false;
+  CHECK(napi_get_value_bool(env, argv[1], &writable));
+  int events = UV_READABLE | (writable ? UV_WRITABLE : 0);
+  if (!s->closing && events != s->events) {
+    s->events = events;
+    int err = uv_poll_start(&s->poll, events, on_poll);
+    if (err != 0) return throw_errno(env, "uv_poll_start", -err);
+  }
+  return NULL;
+}
+
+// info(handle) -> [rcvbuf, sndbuf, sendErrors]: the kernel's buffer sizes as it reports them.
+static napi_value netio_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  int sizes[2] = {0, 0};
+  if (!s->closing) {
+    socklen_t len = sizeof(int);
+    getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &sizes[0], &len);
+    len = sizeof(int);
+    getsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sizes[1], &len);
+  }
+  CHECK(napi_create_array_with_length(env, 3, &out));
+  for (int k = 0; k < 2; k++) {
+    CHECK(napi_create_int32(env, sizes[k], &v));
+    CHECK(napi_set_element(env, out, (uint32_t)k, v));
+  }
+  CHECK(napi_create_double(env, s->send_errors, &v));
+  CHECK(napi_set_element(env, out, 2, v));
+  return out;
+}
+
+static napi_value netio_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  begin_close(s);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, netio_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recv", NULL, netio_recv, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"send", NULL, netio_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watch", NULL, netio_watch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"info", NULL, netio_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, netio_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_value batch, stride;
+  napi_create_int32(env, MAX_BATCH, &batch);
+  napi_create_int32(env, ADDR_STRIDE, &stride);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_set_named_property(env, exports, "maxBatch", batch);
+  napi_set_named_property(env, exports, "addrStride", stride);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

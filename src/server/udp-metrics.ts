@@ -1,0 +1,25 @@
+// UDP listener metrics, read at scrape time: what came in and in how many batches (issue 12).
+import { counterFrom, type Registry } from '../metrics.js';
+import type { UdpStats } from './udp.js';
+
+/** UDP datagrams and the batches they came in: datagrams/batches is the batch size the native path gets. */
+export function udpMetrics(registry: Registry, stats: () => UdpStats): void {
+  counterFrom(
+    registry,
+    'meshdns_udp_datagrams_total',
+    'DNS UDP datagrams received.',
+    () => stats().datagrams,
+  );
+  counterFrom(
+    registry,
+    'meshdns_udp_batches_total',
+    'Batches the DNS UDP datagrams came in: one recvmmsg (--udp-io native) or one event-loop turn (dgram).',
+    () => stats().batches,
+  );
+  counterFrom(
+    registry,
+    'meshdns_udp_too_long_total',
+    'DNS UDP datagrams dropped as longer than 4 KiB (--udp-io native; no DNS query is that long).',
+    () => stats().tooLong,
+  );
+}

@@ -1,0 +1,309 @@
+// The native batch socket (src/netio/, issue 12 item 1) on real loopback sockets: its build, batches,
+// IPv4 and IPv6 peers, a partial sendmmsg, socket options, and closing while a batch is being read.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { buildAddon, defaultBuild, nodeIncludeDir } from '../../src/netio/build.js';
+import { BatchSocket, batchSocketSupport, type Peer, type RecvBatch } from '../../src/netio/index.js';
+
+const native = batchSocketSupport();
+const NO_ADDON = native.available ? undefined : `native batch socket unavailable: ${native.reason}`;
+
+/** A dgram client on `host` (its replies collected), closed by the file's `after`. */
+async function client(
+  host = '127.0.0.1',
+): Promise<{ socket: dgram.Socket; port: number; replies: Buffer[] }> {
+  const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 1 << 20 });
+  const replies: Buffer[] = [];
+  socket.on('message', (m) => replies.push(m));
+  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
+  after(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  return { socket, port: socket.address().port, replies };
+}
+
+/** Waits (polling, at most `ms`) until `done()` holds; fails with `what` if it never does. */
+async function until(done: () => boolean, what: string, ms = 3000): Promise<void> {
+  for (let waited = 0; !done(); waited += 10) {
+    if (waited >= ms) assert.fail(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A socket answering each message with "re:" + the message, recording the size of every batch. */
+async function echo(host: string, opts: { reusePort?: boolean; port?: number } = {}) {
+  const sizes: number[] = [];
+  const sources: string[] = [];
+  const socket = await BatchSocket.open({
+    host,
+    port: opts.port ?? 0,
+    reusePort: opts.reusePort,
+    recvBufferBytes: 1 << 20,
+    onBatch(batch: RecvBatch, s: BatchSocket) {
+      sizes.push(batch.count);
+      for (let i = 0; i < batch.count; i++) {
+        const msg = batch.message(i);
+        sources.push(`${batch.address(i)}:${batch.port(i)}`);
+        if (msg !== null) s.reply(Buffer.concat([Buffer.from('re:'), msg]), batch, i);
+      }
+    },
+  });
+  after(() => socket.close());
+  return { socket, sizes, sources };
+}
+
+describe('netio: the build', () => {
+  it('the addon loads wherever cc and the running Node headers are (CI installs both)', (t) => {
+    const cc = spawnSync(process.env.CC || 'cc', ['--version']);
+    const include = nodeIncludeDir();
+    const headers = typeof include === 'string' && existsSync(join(include, 'node_api.h'));
+    if (process.platform !== 'linux' || cc.error !== undefined || !headers) return t.skip('no cc or headers');
+    assert.deepEqual(native, { available: true });
+  });
+
+  it('builds against the running Node headers into the file asked, and that file loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-netio-'));
+    try {
+      const out = join(dir, 'netio.node');
+      const result = buildAddon({ ...defaultBuild(), out });
+      if (!result.built) return assert.ok(NO_ADDON, `the addon builds here: ${result.reason}`);
+      const loaded = createRequire(import.meta.url)(out) as { maxBatch: number };
+      assert.equal(loaded.maxBatch, 64);
+      assert.deepEqual(buildAddon({ ...defaultBuild(), out }), { built: true, out, skipped: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("finds the running Node's own headers: under its prefix, or beside the npm `node` package's binary", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-netio-'));
+    try {
+      // The npm `node` package's layout: bin/node, and the release in node_modules/node-<platform>-<arch>.
+      const release = join(
+        dir,
+        'node_modules',
+        `node-${process.platform}-${process.arch}`,
+        'include',
+        'node',
+      );
+      mkdirSync(release, { recursive: true });
+      writeFileSync(
+        join(release, 'node_version.h'),
+        '#define NODE_MAJOR_VERSION 24\n#define NODE_MINOR_VERSION 21\n#define NODE_PATCH_VERSION 0\n',
+      );
+      const bin = join(dir, 'bin', 'node');
+      assert.equal(nodeIncludeDir(bin, '24.21.0'), release);
+      // Headers of another version are not taken for this one.
+      const other = nodeIncludeDir(bin, '24.22.0');
+      assert.match(typeof other === 'string' ? other : other.reason, /no headers of Node 24\.22\.0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a compiler: not built, says which compiler failed, throws nothing, leaves no file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-netio-'));
+    try {
+      const out = join(dir, 'netio.node');
+      const result = buildAddon({ ...defaultBuild(), cc: '/nonexistent/cc', out });
+      assert.equal(result.built, false);
+      assert.match(!result.built ? result.reason : '', /\/nonexistent\/cc/);
+      assert.equal(existsSync(out), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('netio: batches', { skip: NO_ADDON }, () => {
+  it('a burst arrives in batches of up to 64, each message answered to its sender', async () => {
+    const { socket, sizes } = await echo('127.0.0.1');
+    const c = await client();
+    const N = 200;
+    for (let i = 0; i < N; i++) c.socket.send(`q${i}`, socket.port, '127.0.0.1');
+    await until(() => c.replies.length === N, `${N} replies`);
+    assert.deepEqual(
+      c.replies.map((r) => r.toString()).sort(),
+      Array.from({ length: N }, (_, i) => `re:q${i}`).sort(),
+    );
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      N,
+    );
+    assert.ok(Math.max(...sizes) > 1, `batches of ${sizes.join(', ')}: more than one message per recvmmsg`);
+    assert.ok(Math.max(...sizes) <= 64);
+    assert.deepEqual(
+      { ...socket.stats(), batches: 0 },
+      {
+        received: N,
+        batches: 0,
+        tooLong: 0,
+        sent: N,
+        dropped: 0,
+        recvErrors: 0,
+      },
+    );
+  });
+
+  it('a datagram longer than a slot (4 KiB) is dropped and counted; the rest of its batch is answered', async () => {
+    const { socket } = await echo('127.0.0.1');
+    const c = await client();
+    c.socket.send(Buffer.alloc(5000, 1), socket.port, '127.0.0.1');
+    c.socket.send('after', socket.port, '127.0.0.1');
+    await until(() => c.replies.length === 1, 'the short message answered');
+    assert.equal(c.replies[0].toString(), 're:after');
+    assert.equal(socket.stats().tooLong, 1);
+  });
+});
+
+describe('netio: IPv4 and IPv6 peers', { skip: NO_ADDON }, () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    it(`on ${host}: the source address and port read as node:dgram gives them, and the reply reaches it`, async () => {
+      const { socket, sources } = await echo(host);
+      const c = await client(host);
+      c.socket.send('hello', socket.port, host);
+      await until(() => c.replies.length === 1, 'the reply');
+      assert.equal(c.replies[0].toString(), 're:hello');
+      assert.deepEqual(sources, [`${host}:${c.port}`]);
+    });
+  }
+
+  it('on [::] (dual stack): an IPv4 client reads as ::ffff:a.b.c.d, as node:dgram has it', async () => {
+    const { socket, sources } = await echo('::');
+    const seen = dgram.createSocket('udp6');
+    after(() => new Promise<void>((resolve) => seen.close(() => resolve())));
+    const dgramSource = new Promise<string>((resolve) => seen.once('message', (_, r) => resolve(r.address)));
+    await new Promise<void>((resolve) => seen.bind(0, '::', () => resolve()));
+    const c = await client('127.0.0.1');
+    c.socket.send('v4', socket.port, '127.0.0.1');
+    c.socket.send('v4', seen.address().port, '127.0.0.1');
+    await until(() => c.replies.length === 1, 'the reply over v4');
+    assert.deepEqual(sources, [`${await dgramSource}:${c.port}`]);
+    assert.equal(sources[0], `::ffff:127.0.0.1:${c.port}`);
+  });
+});
+
+describe('netio: sending', { skip: NO_ADDON }, () => {
+  it('a partial sendmmsg (one message refused by the kernel) is retried past it: the others all go', async () => {
+    // An IPv6 peer given to an IPv4 socket: the kernel refuses that one message (EAFNOSUPPORT) and
+    // sendmmsg returns the count sent before it.
+    const peers: { peer: Peer; text: string }[] = [];
+    const v4 = await BatchSocket.open({
+      host: '127.0.0.1',
+      port: 0,
+      onBatch(batch) {
+        for (let i = 0; i < batch.count; i++) {
+          peers.push({ peer: batch.peer(i), text: batch.message(i)!.toString() });
+        }
+      },
+    });
+    after(() => v4.close());
+    let v6Peer: Peer | undefined;
+    const v6 = await BatchSocket.open({
+      host: '::1',
+      port: 0,
+      onBatch(batch) {
+        v6Peer = batch.peer(0);
+      },
+    });
+    after(() => v6.close());
+    const c4 = await client('127.0.0.1');
+    const c6 = await client('::1');
+    for (const text of ['g1', 'g2', 'g3', 'g4']) c4.socket.send(text, v4.port, '127.0.0.1');
+    c6.socket.send('v6', v6.port, '::1');
+    await until(() => peers.length === 4 && v6Peer !== undefined, 'the five queries');
+    // Queued in one turn: one flush, so one sendmmsg carries all five.
+    for (const [k, p] of peers.entries()) {
+      v4.replyTo(Buffer.from(`re:${p.text}`), p.peer);
+      if (k === 1) v4.replyTo(Buffer.from('refused'), v6Peer!);
+    }
+    await until(() => c4.replies.length === 4, 'the four good replies');
+    assert.deepEqual(c4.replies.map((r) => r.toString()).sort(), ['re:g1', 're:g2', 're:g3', 're:g4']);
+    assert.equal(v4.info().sendErrors, 1);
+    assert.equal(v4.stats().sent, 5);
+    assert.equal(c6.replies.length, 0);
+  });
+
+  it('SO_RCVBUF and SO_SNDBUF are set as asked (the kernel doubles them)', async () => {
+    const s = await BatchSocket.open({
+      host: '127.0.0.1',
+      port: 0,
+      recvBufferBytes: 65536,
+      sendBufferBytes: 32768,
+      onBatch() {},
+    });
+    try {
+      const { recvBufferBytes, sendBufferBytes } = s.info();
+      assert.deepEqual(
+        { recvBufferBytes, sendBufferBytes },
+        { recvBufferBytes: 131072, sendBufferBytes: 65536 },
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('SO_REUSEPORT: two sockets share a port; without it a second bind fails with EADDRINUSE', async () => {
+    const a = await echo('127.0.0.1', { reusePort: true });
+    const b = await echo('127.0.0.1', { reusePort: true, port: a.socket.port });
+    assert.equal(b.socket.port, a.socket.port);
+    await assert.rejects(
+      BatchSocket.open({ host: '127.0.0.1', port: a.socket.port, onBatch() {} }),
+      (err: Error & { errno?: number }) =>
+        /bind: Address already in use/.test(err.message) && err.errno === 98,
+    );
+  });
+});
+
+describe('netio: closing while reading', { skip: NO_ADDON }, () => {
+  it('closed by its handler mid-batch: the rest is not handled, replies are dropped, the port is free at once', async () => {
+    let handled = 0;
+    let batches = 0;
+    const socket = await BatchSocket.open({
+      host: '127.0.0.1',
+      port: 0,
+      recvBufferBytes: 1 << 20,
+      onBatch(batch, s) {
+        batches++;
+        // The first message closes the socket; the batch's others are left unhandled.
+        handled++;
+        void s.close();
+        // After close: queued nowhere, thrown nowhere.
+        s.reply(Buffer.from('late'), batch, 0);
+      },
+    });
+    after(() => socket.close());
+    const c = await client();
+    for (let i = 0; i < 50; i++) c.socket.send(`q${i}`, socket.port, '127.0.0.1');
+    await until(() => handled > 0, 'the first message handled');
+    // Another turn or two: nothing more is read from the closed socket.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual({ handled, batches, replies: c.replies.length }, { handled: 1, batches: 1, replies: 0 });
+    // The fd is closed on close(): the same port binds again without SO_REUSEPORT.
+    const again = await echo('127.0.0.1', { port: socket.port });
+    assert.equal(again.socket.port, socket.port);
+  });
+
+  it('an answer that comes after close is dropped without error', async () => {
+    let peer: Peer | undefined;
+    const socket = await BatchSocket.open({
+      host: '127.0.0.1',
+      port: 0,
+      onBatch(batch) {
+        peer = batch.peer(0);
+      },
+    });
+    const c = await client();
+    c.socket.send('q', socket.port, '127.0.0.1');
+    await until(() => peer !== undefined, 'the query');
+    await socket.close();
+    assert.doesNotThrow(() => socket.replyTo(Buffer.from('late'), peer!));
+    await socket.close();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(c.replies.length, 0);
+  });
+});
