@@ -1,28 +1,29 @@
-// The soak's memory check: RSS every second, split into V8's heaps (from --trace-gc, gc-trace.ts) and the
-// rest (code, buffers, sockets, malloc), and when the warm-up ended. Growth is judged on what is kept:
-// the rest of RSS, plus each heap's size after its full collections. An isolate with too few full
-// collections after the warm-up to fit a line counts with its committed heap instead, an upper bound
-// (garbage included), so a heap that is never measured is never let off.
+// The soak's memory check: RSS every 2 s, the part outside V8's heaps (native-memory.ts: malloc,
+// Buffers, sockets, files), each V8 heap's size (--trace-gc, gc-trace.ts), and when the warm-up ended.
+// Growth is judged on what is kept: the native part, plus each heap's size after its full collections.
+// An isolate with too few full collections after the warm-up to fit a line counts with its committed
+// heap instead, an upper bound (garbage included), so a heap that is never measured is never let off.
 import { rssMiB } from '../../bench/lib/proc-memory.js';
 import { slope } from '../../bench/lib/rss-sampler.js';
 import type { GcTrace } from './gc-trace.js';
+import { nativeMiB } from './native-memory.js';
 
 export interface MemorySample {
   /** Minutes since the soak's load started. */
   t: number;
   rssMiB: number;
+  /** Resident outside V8's heaps. */
+  nativeMiB: number;
   /** V8 heap memory committed by each isolate at that moment. */
   heapMiB: Record<string, number>;
 }
 
-const sum = (heaps: Record<string, number>): number => Object.values(heaps).reduce((a, b) => a + b, 0);
-
-/** Full collections an isolate needs after the warm-up for its live size to be fitted. */
-const MIN_FULL_GCS = 3;
+/** Full collections an isolate needs after the warm-up (the one that ended it included) to fit a line. */
+const MIN_FULL_GCS = 2;
 
 export class MemoryWatch {
   readonly samples: MemorySample[] = [];
-  /** Minutes since start when the cache first held its most entries; undefined while it has not. */
+  /** Minutes since the load started when the cache first held its most entries; undefined while it has not. */
   cacheFullAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cacheTimer: NodeJS.Timeout | undefined;
@@ -35,19 +36,25 @@ export class MemoryWatch {
     /** meshdns_cache_entries now (undefined when the scrape failed), and the cache's bound. */
     private readonly cache: { entries: () => Promise<number | undefined>; max: number },
     /** Samples kept at most: the run's length bounds them too, this bounds a run that forgets to stop. */
-    private readonly maxSamples = 24 * 3600,
+    private readonly maxSamples = 12 * 3600,
   ) {}
 
   start(): this {
-    this.timer = setInterval(() => this.sample(), 1000);
+    this.timer = setInterval(() => this.sample(), 2000);
     this.cacheTimer = setInterval(() => void this.pollCache(), 5000);
     return this;
   }
 
   private sample(): void {
     const rss = rssMiB(this.pid);
-    if (Number.isFinite(rss) && this.samples.length < this.maxSamples)
-      this.samples.push({ t: this.minutes(), rssMiB: rss, heapMiB: this.trace.committedMiB() });
+    const native = nativeMiB(this.pid);
+    if (Number.isFinite(rss) && Number.isFinite(native) && this.samples.length < this.maxSamples)
+      this.samples.push({
+        t: this.minutes(),
+        rssMiB: rss,
+        nativeMiB: native,
+        heapMiB: this.trace.committedMiB(),
+      });
   }
 
   private async pollCache(): Promise<void> {
@@ -86,26 +93,32 @@ export interface MemoryVerdict {
   /** RSS as sampled, for the record: V8's heap sizing moves it by tens of MiB either way. */
   rssSlopeMiBPerMin: number;
   /** RSS outside V8's heaps. */
-  restSlopeMiBPerMin: number;
+  nativeSlopeMiBPerMin: number;
   heaps: HeapGrowth[];
-  /** What the check is on: the rest of RSS plus every heap's growth. */
+  /** What the check is on: the native part's growth plus every heap's. */
   keptSlopeMiBPerMin: number;
 }
 
 /**
- * The warm-up lasts until the cache is full (it grows to its bound by design) and at least `minMinutes`
- * (JIT, V8's young generation reaching its size); if the cache never fills, half the run.
+ * When the warm-up ended, in minutes, or undefined while it goes on. It lasts until every size that grows
+ * to a bound by design has reached it: the cache is full, and after that each V8 heap has had a full
+ * collection (V8 sets an isolate's old-generation limit from what survives one; before, the heap grows
+ * with garbage towards its first limit: about 10 minutes for the controller's worker at the soak's load).
+ * At least `minMinutes` (JIT, the young generation growing to its size).
  */
-export function warmupOf(
+export function warmupEnd(
   cacheFullAt: number | undefined,
-  elapsedMinutes: number,
+  trace: GcTrace,
   minMinutes: number,
-): { minutes: number; until: string } {
-  const half = elapsedMinutes / 2;
-  if (cacheFullAt === undefined) return { minutes: half, until: 'half the run (the cache never filled)' };
-  if (cacheFullAt > half) return { minutes: half, until: 'half the run (the cache filled later)' };
-  if (cacheFullAt < minMinutes) return { minutes: minMinutes, until: `the minimum of ${minMinutes} min` };
-  return { minutes: cacheFullAt, until: 'the cache was full' };
+): number | undefined {
+  if (cacheFullAt === undefined || trace.isolates.size === 0) return undefined;
+  let end = Math.max(minMinutes, cacheFullAt);
+  for (const heap of trace.isolates.values()) {
+    const first = heap.fullGcs.find((g) => g.t >= cacheFullAt);
+    if (first === undefined) return undefined;
+    end = Math.max(end, first.t);
+  }
+  return end;
 }
 
 /** An isolate's committed heap over the samples taken once it had reported (before, it is not there). */
@@ -130,7 +143,7 @@ export function memoryVerdict(
         : { ...base, measured: 'committed', slopeMiBPerMin: committedSlope(after, isolate) },
     );
   }
-  const restSlope = fit((s) => s.rssMiB - sum(s.heapMiB));
+  const nativeSlope = fit((s) => s.nativeMiB);
   // Only growth counts: a heap that shrank does not make up for another that grew.
   const heapSlope = heaps.reduce((total, h) => total + Math.max(0, h.slopeMiBPerMin), 0);
   const rss = samples.map((s) => s.rssMiB);
@@ -142,8 +155,8 @@ export function memoryVerdict(
     rssMaxMiB: Math.max(...rss),
     rssLastMiB: rss.at(-1) ?? Number.NaN,
     rssSlopeMiBPerMin: fit((s) => s.rssMiB),
-    restSlopeMiBPerMin: restSlope,
+    nativeSlopeMiBPerMin: nativeSlope,
     heaps,
-    keptSlopeMiBPerMin: Math.max(0, restSlope) + heapSlope,
+    keptSlopeMiBPerMin: Math.max(0, nativeSlope) + heapSlope,
   };
 }

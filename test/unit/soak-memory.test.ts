@@ -1,10 +1,12 @@
 // The soak's memory check (test/soak/gc-trace.ts, memory.ts): V8's --trace-gc lines as Node 20 prints
-// them, and the verdict on growth after the warm-up, for a heap that only fills with garbage, one that
-// keeps what it allocates, and RSS that grows outside the heaps.
+// them, /proc/PID/smaps split into V8's pages and the rest, and the verdict on growth after the warm-up,
+// for a heap that only fills with garbage, one that keeps what it allocates, and memory that grows
+// outside the heaps.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GcTrace } from '../soak/gc-trace.js';
-import { type MemorySample, memoryVerdict, warmupOf } from '../soak/memory.js';
+import { type MemorySample, memoryVerdict, warmupEnd } from '../soak/memory.js';
+import { nativeKiB } from '../soak/native-memory.js';
 
 const MAIN = '0x3bd69e20';
 const WORKER = '0x7f34ec000f00';
@@ -61,9 +63,14 @@ describe('soak: memoryVerdict after the warm-up', () => {
       now = s / 60;
       if (s % 30 === 0) trace.line(line(MAIN, 'Mark-Compact', shape.live(now), shape.committed(now)));
       else trace.line(line(MAIN, 'Scavenge', shape.live(now) + 1, shape.committed(now)));
-      samples.push({ t: now, rssMiB: shape.committed(now) + shape.rest(now), heapMiB: trace.committedMiB() });
+      samples.push({
+        t: now,
+        rssMiB: shape.committed(now) + shape.rest(now),
+        nativeMiB: shape.rest(now),
+        heapMiB: trace.committedMiB(),
+      });
     }
-    return memoryVerdict(samples, trace, warmupOf(3, 10, 1));
+    return memoryVerdict(samples, trace, { minutes: 3, until: 'test' });
   }
   const cases = [
     {
@@ -104,26 +111,58 @@ describe('soak: memoryVerdict after the warm-up', () => {
     const samples: MemorySample[] = [];
     for (let s = 0; s <= 600; s++) {
       trace.line(line(WORKER, 'Scavenge', 12, 14 + s / 60));
-      samples.push({ t: s / 60, rssMiB: 64 + s / 60, heapMiB: trace.committedMiB() });
+      samples.push({ t: s / 60, rssMiB: 64 + s / 60, nativeMiB: 50, heapMiB: trace.committedMiB() });
     }
-    const v = memoryVerdict(samples, trace, warmupOf(3, 10, 1));
+    const v = memoryVerdict(samples, trace, { minutes: 3, until: 'test' });
     assert.equal(v.heaps[0]?.measured, 'committed');
     assert.ok(Math.abs(v.keptSlopeMiBPerMin - 1) < 0.01, `kept ${v.keptSlopeMiBPerMin}`);
   });
 });
 
-describe('soak: warmupOf', () => {
-  const cases: [cacheFullAt: number | undefined, want: number, until: RegExp][] = [
-    [3, 3, /cache was full/],
-    [0.5, 1, /minimum/],
-    [7, 5, /filled later/],
-    [undefined, 5, /never filled/],
-  ];
-  for (const [cacheFullAt, want, until] of cases) {
-    it(`cache full at ${cacheFullAt} of 10 min: warm-up ${want} min`, () => {
-      const w = warmupOf(cacheFullAt, 10, 1);
-      assert.equal(w.minutes, want);
-      assert.match(w.until, until);
-    });
+describe('soak: warmupEnd', () => {
+  /** Full collections of the main thread and the worker at these minutes. */
+  function trace(main: number[], worker: number[]): GcTrace {
+    let now = 0;
+    const t = new GcTrace(() => now);
+    for (const [isolate, times] of [
+      [MAIN, main],
+      [WORKER, worker],
+    ] as const)
+      for (const m of times) {
+        now = m;
+        t.line(line(isolate, 'Mark-Compact', 12, 20));
+      }
+    return t;
   }
+  const cases: [
+    name: string,
+    cacheFullAt: number | undefined,
+    main: number[],
+    worker: number[],
+    want?: number,
+  ][] = [
+    ['the cache still filling', undefined, [1, 2, 3], [0.2, 9], undefined],
+    ['the worker not collected since the cache filled', 4, [3, 4.5, 5], [0.2], undefined],
+    ['both collected after the cache filled', 4, [3, 4.5, 5], [0.2, 10.5], 10.5],
+    ['the cache full before the minimum', 0.5, [0.6], [0.7], 1],
+  ];
+  for (const [name, cacheFullAt, main, worker, want] of cases) {
+    it(name, () => assert.equal(warmupEnd(cacheFullAt, trace(main, worker), 1), want));
+  }
+});
+
+describe('soak: nativeKiB counts what is not a V8 heap page', () => {
+  const mapping = (header: string, rss: number) =>
+    `${header}\nSize: 1024 kB\nRss: ${rss} kB\nPss: ${rss} kB\n`;
+  const smaps = [
+    mapping('00400000-04a4b000 r-xp 00000000 08:01 1234 /usr/bin/node', 30_000),
+    mapping('2023eca00000-2023eca40000 rw-p 00000000 00:00 0 ', 256),
+    mapping('94244480000-942444c0000 rw-p 00000000 00:00 0', 200),
+    mapping('163f1000-16af1000 rw-p 00000000 00:00 0                                  [heap]', 7000),
+    mapping('7f18ac000000-7f18ac21a000 rw-p 00000000 00:00 0 ', 724),
+    mapping('7ffd6c1f0000-7ffd6c211000 rw-p 00000000 00:00 0                          [stack]', 100),
+  ].join('');
+  it('files, [heap], [stack] and the mmap area count; V8 pages at its own addresses do not', () => {
+    assert.equal(nativeKiB(smaps), 30_000 + 7000 + 724 + 100);
+  });
 });
