@@ -121,6 +121,17 @@ export function warmupEnd(
   return end;
 }
 
+/**
+ * Whether every heap has had enough full collections since the warm-up for its live size to be fitted.
+ * The controller's worker collects every 7-10 minutes at the soak's load, so a 10-minute window may
+ * hold one; the soak runs on (to a bound) until it holds two rather than fall back to committed sizes.
+ */
+export function heapsMeasurable(trace: GcTrace, warmupMinutes: number): boolean {
+  for (const heap of trace.isolates.values())
+    if (heap.fullGcs.filter((g) => g.t >= warmupMinutes).length < MIN_FULL_GCS) return false;
+  return true;
+}
+
 /** An isolate's committed heap over the samples taken once it had reported (before, it is not there). */
 function committedSlope(samples: readonly MemorySample[], isolate: string): number {
   return slope(samples.flatMap((s) => (isolate in s.heapMiB ? [{ x: s.t, y: s.heapMiB[isolate]! }] : [])));

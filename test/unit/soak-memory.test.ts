@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GcTrace } from '../soak/gc-trace.js';
-import { type MemorySample, memoryVerdict, warmupEnd } from '../soak/memory.js';
+import { heapsMeasurable, type MemorySample, memoryVerdict, warmupEnd } from '../soak/memory.js';
 import { nativeKiB } from '../soak/native-memory.js';
 
 const MAIN = '0x3bd69e20';
@@ -149,6 +149,11 @@ describe('soak: warmupEnd', () => {
   for (const [name, cacheFullAt, main, worker, want] of cases) {
     it(name, () => assert.equal(warmupEnd(cacheFullAt, trace(main, worker), 1), want));
   }
+
+  it('heapsMeasurable: every heap needs two full collections after the warm-up', () => {
+    assert.equal(heapsMeasurable(trace([4, 5, 6], [4.5]), 4), false);
+    assert.equal(heapsMeasurable(trace([4, 5, 6], [4.5, 11]), 4), true);
+  });
 });
 
 describe('soak: nativeKiB counts what is not a V8 heap page', () => {
