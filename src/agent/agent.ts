@@ -145,7 +145,9 @@ export class Agent {
       },
       random: opts.random,
       observe: (seconds, result) => {
-        this.countUpstream?.(seconds, result.kind === 'answered');
+        // An overflow never left the process: Istio's counters are of queries sent upstream, so it is
+        // counted as dropped (meshdns_upstream_dropped_total) and in the failure table only.
+        if (result.kind !== 'overflow') this.countUpstream?.(seconds, result.kind === 'answered');
         if (result.kind !== 'answered') failed(result.kind, { detail: result.detail });
       },
     });

@@ -10,7 +10,7 @@ import { UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
 
 export { UPSTREAM_DURATION_BUCKETS };
 
-/** Counts forwarded queries as Istio does: once per query, failed when no upstream answered. */
+/** Counts forwarded queries as Istio does: once per query sent upstream, failed when no upstream answered. */
 export function upstreamMetrics(
   registry: Registry,
   stats: () => ForwarderStats,
@@ -63,6 +63,14 @@ export function upstreamMetrics(
       const { rejected } = stats();
       return MISMATCHES.map((reason): [Record<string, string>, number] => [{ reason }, rejected[reason]]);
     },
+    ['reason'],
+  );
+  counterFrom(
+    registry,
+    'meshdns_upstream_dropped_total',
+    'Forwarded queries never sent upstream, by reason: overflow (--upstream-max-in-flight queries were ' +
+      'in flight; the client got SERVFAIL). Not in dns_upstream_requests_total.',
+    () => [[{ reason: 'overflow' }, stats().overflows]],
     ['reason'],
   );
   counterFrom(

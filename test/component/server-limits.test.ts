@@ -5,6 +5,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
+import { Registry } from '../../src/metrics.js';
 import { buildNameTable } from '../../src/nametable/index.js';
 import { DnsServer, ForwardStage, Pipeline, TableStage } from '../../src/server/index.js';
 import {
@@ -175,14 +176,21 @@ describe('server limits: queries in flight per TCP connection', () => {
 describe('agent limits: upstream queries in flight (--upstream-max-in-flight)', () => {
   let stub: StubDns;
   let agent: Agent;
+  const registry = new Registry();
+  /** One series' value in the agent's registry (0 when absent). */
+  const metric = async (series: string): Promise<number> => {
+    const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
   before(async () => {
-    stub = await startStubDns((q) => (q.name === 'slow.test' ? 'drop' : { answers: [a(q.name, 60)] }));
+    stub = await startStubDns((q) => (q.name.startsWith('slow') ? 'drop' : { answers: [a(q.name, 60)] }));
     agent = new Agent({
       listen: { host: '127.0.0.1', port: 0 },
       upstreams: [{ host: stub.host, port: stub.port }],
       upstreamTimeoutMs: 1000,
       upstreamMaxInFlight: 1,
       logger: pino({ level: 'silent' }),
+      registry,
     });
     await agent.start();
   });
@@ -199,5 +207,32 @@ describe('agent limits: upstream queries in flight (--upstream-max-in-flight)', 
     assert.equal(agent.forwarder.stats().overflows, 1);
     assert.equal(stub.queries.length, 1, 'the second query never went upstream');
     assert.equal(rcodeOf(await slow), 2);
+  });
+
+  it('a query dropped at the bound is counted as dropped, never as sent upstream', async () => {
+    const series = [
+      'dns_upstream_requests_total',
+      'dns_upstream_failures_total',
+      'dns_upstream_request_duration_seconds_count',
+      'meshdns_upstream_dropped_total{reason="overflow"}',
+      'meshdns_upstream_failures_total{reason="overflow"}',
+    ];
+    const before = await Promise.all(series.map(metric));
+    const sentBefore = stub.queries.length;
+    const slow = sendUdp(agent.port, encodeQuery('slow2.test', 'A', { id: 3 }));
+    await eventually(async () => assert.equal(stub.queries.length, sentBefore + 1));
+    assert.equal(rcodeOf(await sendUdp(agent.port, encodeQuery('other2.test', 'A', { id: 4 }))), 2);
+    assert.equal(rcodeOf(await slow), 2);
+    const after = await Promise.all(series.map(metric));
+    const delta = Object.fromEntries(series.map((s, i) => [s, after[i]! - before[i]!]));
+    assert.deepEqual(delta, {
+      // Istio's three count the one query that went out (and timed out)…
+      dns_upstream_requests_total: 1,
+      dns_upstream_failures_total: 1,
+      dns_upstream_request_duration_seconds_count: 1,
+      // …the dropped one has its own count, and its SERVFAIL is still a failure the client saw.
+      'meshdns_upstream_dropped_total{reason="overflow"}': 1,
+      'meshdns_upstream_failures_total{reason="overflow"}': 1,
+    });
   });
 });

@@ -1,17 +1,22 @@
 // `npm run soak` (issue 11 item 6; not in CI): `meshdns serve` on a copy of examples/ plus soak.yaml,
-// rewritten every 100 ms, for SOAK_MINUTES (or --minutes; default 10), its upstream stopped and started
-// on a rhythm, under a bounded mixed UDP/TCP load checked answer by answer; VIPs compared every second,
-// RSS sampled every second and its slope fitted after the warm-up. Exit code 1 when a check fails.
+// rewritten every 100 ms, its upstream stopped and started on a rhythm, under a bounded mixed UDP/TCP
+// load checked answer by answer; VIPs compared every second; memory sampled every 2 s, split into V8's
+// heaps and the rest (memory.ts). The run lasts the warm-up (until the cache is full and every V8 heap
+// has settled, at most 20 min) plus SOAK_MINUTES (or --minutes; default 10; up to twice that until every
+// heap has had two full collections) over which the growth of what is kept is fitted. Exit code 1 when a
+// check fails.
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scrapeSamples, waitReady } from '../../bench/lib/admin-api.js';
+import { scrapeGauge, scrapeSamples, waitReady } from '../../bench/lib/admin-api.js';
 import { freeDnsPort, freeDnsPortOutsideEphemeral, freeTcpPort } from '../../bench/lib/ports.js';
 import { ProcessGroup } from '../../bench/lib/processes.js';
-import { RssSampler, slope } from '../../bench/lib/rss-sampler.js';
+import { DEFAULTS } from '../../src/defaults.js';
+import { GcTrace } from './gc-trace.js';
 import { KINDS, type LoadReport, SoakLoad } from './load.js';
 import { ManifestRewriter, VIP_HOSTS } from './manifests.js';
+import { heapsMeasurable, type MemoryVerdict, MemoryWatch, memoryVerdict, warmupEnd } from './memory.js';
 import { FlappingUpstream } from './upstream-flap.js';
 import { readVips, VipWatch } from './vip-watch.js';
 
@@ -25,10 +30,14 @@ const SETTINGS = {
   upstreamTtl: 5,
   /** 3 queries every 10 ms: about 300/s, 20% over TCP (a fresh connection each), at most 200 in flight. */
   load: { perTick: 3, tickMs: 10, maxInFlight: 200, tcpShare: 0.2 },
-  /** The first fifth of the run (at most 2 minutes) is warm-up: V8's heap and the cache fill up. */
-  warmupShare: 0.2,
-  warmupMaxMinutes: 2,
-  /** RSS growth after warm-up above this fails the soak. */
+  /**
+   * The warm-up (memory.ts warmupEnd) lasts until the cache holds its most entries (3-5 minutes at this
+   * load: the forwarded names are all new) and each V8 heap has had a full collection after (the worker's
+   * first comes at about 10 minutes), at least the minimum, at most the maximum; SOAK_MINUTES follow it.
+   */
+  warmupMinMinutes: 1,
+  warmupMaxMinutes: 20,
+  /** Growth of kept memory after the warm-up (memory.ts) above this fails the soak. */
   maxSlopeMiBPerMin: 1,
 } as const;
 
@@ -71,7 +80,9 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
   await upstream.start();
   const dns = { host: HOST, port: await freeDnsPort(HOST) };
   const admin = { host: HOST, port: await freeTcpPort(HOST) };
+  // --trace-gc only prints (to stdout) what V8's collector does; it changes nothing of what it does.
   const meshdns = group.spawn('meshdns', process.execPath, [
+    '--trace-gc',
     path.join(ROOT, 'bin', 'meshdns'),
     ...['serve', '--manifests', manifests, '--dns-listen', `${dns.host}:${dns.port}`],
     ...[
@@ -95,11 +106,19 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
   }
   const pid = meshdns.child.pid!;
   log(
-    `soak: meshdns serve (pid ${pid}) on ${dns.host}:${dns.port} for ${minutes} min; soak.yaml rewritten every ` +
+    `soak: meshdns serve (pid ${pid}) on ${dns.host}:${dns.port}: the warm-up (at most ` +
+      `${SETTINGS.warmupMaxMinutes} min), then ${minutes} min measured; soak.yaml rewritten every ` +
       `${SETTINGS.rewriteMs} ms; upstream up ${SETTINGS.upstreamUpMs / 1000} s / down ${SETTINGS.upstreamDownMs / 1000} s`,
   );
 
-  const rss = new RssSampler(pid).start();
+  const started = performance.now();
+  const minutesIn = () => (performance.now() - started) / 60_000;
+  const trace = new GcTrace(minutesIn);
+  meshdns.child.stdout?.on('data', (chunk: Buffer) => trace.feed(chunk.toString('latin1')));
+  const memory = new MemoryWatch(pid, minutesIn, trace, {
+    entries: () => scrapeGauge(admin, 'meshdns_cache_entries', 2000),
+    max: DEFAULTS.cache.maxEntries,
+  }).start();
   const vips = new VipWatch(admin, firstVips!);
   const load = new SoakLoad(dns, upstream, vipV4, SETTINGS.load);
   const metricsBefore = await scrapeSamples(admin, 2000);
@@ -107,45 +126,47 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
   upstream.flap(SETTINGS.upstreamUpMs, SETTINGS.upstreamDownMs);
   vips.start(1000);
   load.start();
-  const started = performance.now();
-  const end = started + minutes * 60_000;
   let crashed = false;
-  const heapLines: string[] = [];
-  while (performance.now() < end) {
-    await sleep(Math.min(60_000, end - performance.now()));
+  let warmup: { minutes: number; until: string } | undefined;
+  // Bounded: the warm-up ends by warmupMaxMinutes at the latest, the run `minutes` after it, or up to
+  // twice that while a heap has had too few full collections to be judged on what it keeps.
+  const measuring = (w: { minutes: number }) =>
+    minutesIn() < w.minutes + minutes ||
+    (minutesIn() < w.minutes + 2 * minutes && !heapsMeasurable(trace, w.minutes));
+  for (let nextLog = 1; warmup === undefined || measuring(warmup); ) {
+    await sleep(5000);
     if (!meshdns.running) {
       crashed = true;
       break;
     }
-    if (performance.now() >= end - 1000) break;
-    const s = rss.samples.at(-1);
-    // The main thread's V8 heap (prom-client's default metrics): RSS growing with it flat points elsewhere.
-    const m = await scrapeSamples(admin, 2000);
-    const heap = (k: string) => ((m.get(k) ?? Number.NaN) / 2 ** 20).toFixed(1);
-    heapLines.push(
-      `used ${heap('nodejs_heap_size_used_bytes')} / total ${heap('nodejs_heap_size_total_bytes')} MiB`,
-    );
+    warmup ??= warmupOver(memory, trace, minutesIn(), minutes);
+    if (minutesIn() < nextLog) continue;
+    nextLog++;
+    const s = memory.samples.at(-1);
+    const heaps = Object.values(s?.heapMiB ?? {}).map((h) => h.toFixed(1));
     log(
-      `  ${((performance.now() - started) / 60_000).toFixed(1)} min: RSS ${s?.mib.toFixed(1)} MiB (main-thread heap ` +
-        `${heapLines.at(-1)}), ${rewriter.generation} rewrites, ${upstream.outages.length} outages`,
+      `  ${minutesIn().toFixed(1)} min: RSS ${s?.rssMiB.toFixed(1)} MiB, outside V8's heaps ` +
+        `${s?.nativeMiB.toFixed(1)}, V8 heaps committed ${heaps.join(' + ')}; ` +
+        `cache ${memory.cacheFullAt === undefined ? 'filling' : 'full'}, ${rewriter.generation} rewrites, ` +
+        `${upstream.outages.length} outages`,
     );
   }
   const report = await load.stop();
   rewriter.stop();
   await vips.stop();
   await upstream.stop();
-  rss.stop();
+  memory.stop();
   const metricsAfter = await scrapeSamples(admin, 2000);
   crashed ||= !meshdns.running;
   const stderr = meshdns.stderr;
   await meshdns.stop();
 
-  const elapsedMin = (performance.now() - started) / 60_000;
-  const warmupMin = Math.min(SETTINGS.warmupMaxMinutes, elapsedMin * SETTINGS.warmupShare);
-  const afterWarmup = rss.samples
-    .filter((x) => x.t / 60 >= warmupMin)
-    .map((x) => ({ x: x.t / 60, y: x.mib }));
-  const rssSlope = slope(afterWarmup);
+  const elapsedMin = minutesIn();
+  const mem = memoryVerdict(
+    memory.samples,
+    trace,
+    warmup ?? { minutes: elapsedMin, until: 'no end (crashed)' },
+  );
   const metric = (k: string) => (metricsAfter.get(k) ?? 0) - (metricsBefore.get(k) ?? 0);
   const summary = {
     minutes: Number(elapsedMin.toFixed(2)),
@@ -159,23 +180,16 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
       changes: vips.changes,
       vanished: vips.vanished,
     },
-    rss: {
-      firstMiB: rss.samples[0]?.mib,
-      maxMiB: Math.max(...rss.samples.map((x) => x.mib)),
-      lastMiB: rss.samples.at(-1)?.mib,
-      warmupMinutes: Number(warmupMin.toFixed(2)),
-      slopeMiBPerMin: Number(rssSlope.toFixed(3)),
-      samples: afterWarmup.length,
-      mainHeapFirst: heapLines[0],
-      mainHeapLast: heapLines.at(-1),
-    },
+    memory: rounded(mem),
     meshdns: {
       crashed,
       configReloads: metric('meshdns_config_reloads_total'),
       staleAnswers: metric('meshdns_cache_stale_answers_total'),
     },
   };
-  const failures = checks(report, summary.vips, rssSlope, crashed);
+  const failures = checks(report, summary.vips, mem, crashed);
+  if (trace.isolates.size === 0)
+    failures.push(`no V8 GC trace read from meshdns' stdout (${trace.unknown} lines not understood)`);
   if (upstream.error) failures.push(`the upstream could not be restarted: ${upstream.error.split('\n')[0]}`);
   process.stdout.write(`${formatSummary(summary, failures)}\n`);
   process.stdout.write(`${JSON.stringify({ ...summary, failures })}\n`);
@@ -183,10 +197,31 @@ async function soak(minutes: number, workDir: string, group: ProcessGroup): Prom
   return failures.length === 0 ? 0 : 1;
 }
 
+/** The warm-up's end once it is over (memory.ts warmupEnd), or at its bound; undefined while it goes on. */
+function warmupOver(
+  memory: MemoryWatch,
+  trace: GcTrace,
+  now: number,
+  measured: number,
+): { minutes: number; until: string } | undefined {
+  const end = warmupEnd(memory.cacheFullAt, trace, SETTINGS.warmupMinMinutes);
+  let warmup: { minutes: number; until: string } | undefined;
+  if (end !== undefined)
+    warmup = { minutes: end, until: 'the cache was full and every V8 heap had had a full collection since' };
+  else if (now >= SETTINGS.warmupMaxMinutes)
+    warmup = {
+      minutes: now,
+      until: `its bound of ${SETTINGS.warmupMaxMinutes} min (cache ${memory.cacheFullAt === undefined ? 'not ' : ''}full)`,
+    };
+  if (warmup)
+    log(`  warm-up over at ${warmup.minutes.toFixed(1)} min: ${warmup.until}; measuring ${measured} min`);
+  return warmup;
+}
+
 function checks(
   load: LoadReport,
   vips: { changes: string[]; vanished: string[] },
-  rssSlope: number,
+  mem: MemoryVerdict,
   crashed: boolean,
 ): string[] {
   const f: string[] = [];
@@ -200,9 +235,18 @@ function checks(
   if (vips.changes.length > 0) f.push(`${vips.changes.length} VIP changes, e.g. ${vips.changes[0]}`);
   if (vips.vanished.length > 0)
     f.push(`${vips.vanished.length} VIPs missing from a poll, e.g. ${vips.vanished[0]}`);
-  if (!(rssSlope <= SETTINGS.maxSlopeMiBPerMin))
-    f.push(`RSS grows ${rssSlope.toFixed(2)} MiB/min after warm-up (limit ${SETTINGS.maxSlopeMiBPerMin})`);
+  if (!(mem.keptSlopeMiBPerMin <= SETTINGS.maxSlopeMiBPerMin))
+    f.push(
+      `kept memory grows ${mem.keptSlopeMiBPerMin.toFixed(2)} MiB/min after warm-up (limit ` +
+        `${SETTINGS.maxSlopeMiBPerMin}; RSS outside V8's heaps ${mem.nativeSlopeMiBPerMin.toFixed(2)}, heaps ` +
+        `${mem.heaps.map((h) => `${h.slopeMiBPerMin.toFixed(2)} ${h.measured}`).join(', ')})`,
+    );
   return f;
+}
+
+/** Figures to 3 decimals, for a summary a person reads. */
+function rounded<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v)));
 }
 
 function formatSummary(s: Record<string, unknown> & { load: LoadReport }, failures: string[]): string {
@@ -218,7 +262,7 @@ function formatSummary(s: Record<string, unknown> & { load: LoadReport }, failur
   lines.push(
     `  protocols: ${JSON.stringify(s.load.byProtocol)}, ticks skipped at the in-flight bound: ${s.load.skipped}`,
   );
-  for (const key of ['rewrites', 'outages', 'vips', 'rss', 'meshdns'])
+  for (const key of ['rewrites', 'outages', 'vips', 'memory', 'meshdns'])
     lines.push(`  ${key}: ${JSON.stringify(s[key])}`);
   if (s.load.examples.length > 0) lines.push('  first problems:', ...s.load.examples.map((e) => `    ${e}`));
   lines.push(failures.length === 0 ? '  PASS' : `  FAIL:\n${failures.map((x) => `    ${x}`).join('\n')}`);
