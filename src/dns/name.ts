@@ -29,13 +29,16 @@ export function flatName(name: string): string {
 
 /**
  * Checks "foo.example.com." against the wire format and writes its wire form into `scratch`; returns
- * the byte count, or -1 when a character is not latin1 (the caller then builds it as a string).
+ * the byte count, or -1 when a character is not latin1 (checked all the same; the caller then builds it
+ * as a string).
  * Throws on labels that do not fit.
  */
 function writeWire(fqdn: string, into: Buffer | undefined): number {
   const end = fqdn.endsWith('.') ? fqdn.length - 1 : fqdn.length;
   let at = 0;
   let start = 0;
+  // A character past latin1 stops the writing, never the checks: the whole name is still checked.
+  let latin1 = true;
   while (start <= end) {
     let dot = fqdn.indexOf('.', start);
     if (dot === -1 || dot > end) dot = end;
@@ -43,11 +46,11 @@ function writeWire(fqdn: string, into: Buffer | undefined): number {
     if (len === 0 || len > MAX_LABEL_LENGTH) throw new RangeError(`bad label in name "${fqdn}"`);
     if (at + 1 + len + 1 > MAX_NAME_LENGTH)
       throw new RangeError(`name "${fqdn}" is longer than ${MAX_NAME_LENGTH} bytes`);
-    if (into) {
+    if (into && latin1) {
       into[at] = len;
-      for (let i = 0; i < len; i++) {
+      for (let i = 0; i < len && latin1; i++) {
         const c = fqdn.charCodeAt(start + i);
-        if (c > 0xff) return -1;
+        latin1 = c <= 0xff;
         into[at + 1 + i] = c;
       }
     }
@@ -55,7 +58,7 @@ function writeWire(fqdn: string, into: Buffer | undefined): number {
     start = dot + 1;
   }
   if (into) into[at] = 0;
-  return at + 1;
+  return latin1 ? at + 1 : -1;
 }
 
 /**

@@ -34,6 +34,10 @@ describe('names', () => {
     assert.throws(() => encodeName(`${'a'.repeat(64)}.com.`), RangeError);
     assert.throws(() => encodeName(`${'abcdefghi.'.repeat(26)}`), RangeError);
     assert.throws(() => encodeName('a..b.'), RangeError);
+    // A character past latin1 is no reason to skip the checks of the labels after it.
+    assert.throws(() => nameToKey(`ā.${'a'.repeat(64)}.com.`), RangeError);
+    assert.throws(() => nameToKey(`ā.${'abcdefghi.'.repeat(26)}`), RangeError);
+    assert.equal(nameToKey('ā.com.'), '\x01ā\x03com\x00');
   });
 });
 
