@@ -29,9 +29,11 @@ export type VipLookup = (entry: ServiceEntry, host: string) => { v4?: string; v6
  * and sends; `NameTable.fromRecords` turns it into answers with precomputed wire bytes.
  */
 export interface TableRecords {
+  /** Hosts by wire key; their aliases and search-path shortcuts follow from `scope` (derive.ts). */
   exact: Map<string, TableRecord>;
   wildcards: Map<string, TableRecord>;
   searchWildcards: Map<string, SearchWildcard>;
+  scope: TableScope;
 }
 
 export function buildNameTable(res: Resources, scope: TableScope, vips?: VipLookup): NameTable {

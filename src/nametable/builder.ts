@@ -1,12 +1,14 @@
 // The name table kept up to date one change at a time (issue 8: an edit at 100,000 objects must
 // reach the answers in under a second, so it cannot rebuild every name). Resources are indexed by
-// the names they give; a change recomputes only the hosts it touches, then only the names that
-// depend on those hosts (their aliases, the ExternalNames pointing at them, their search-path
-// shortcuts). A full build is the same code with every resource added, so the two cannot drift.
+// the names they give; a change recomputes only the hosts it touches, then the ExternalNames that
+// point at them. The table holds hosts only: their short forms and search-path shortcuts follow by
+// rule and are worked out when asked (derive.ts). A full build is the same code with every resource
+// added, so the two cannot drift.
 import { isIP, isIPv4 } from 'node:net';
 import { fitsWire, flatName, nameToKey, toFqdn } from '../dns/index.js';
 import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
 import type { TableRecords, TableScope, VipLookup } from './build.js';
+import { Derivation, firstName } from './derive.js';
 import type { EntryKind, TableRecord } from './entry.js';
 import type { SearchWildcard } from './table.js';
 
@@ -164,9 +166,7 @@ function toRecord(name: string, d: Host, kind: EntryKind): TableRecord {
 export class TableBuilder {
   readonly #scope: TableScope;
   readonly #vips: VipLookup | undefined;
-  /** The first search domain as an FQDN: it gets the search-path shortcuts (SPEC §3.9). */
-  readonly #search: string | undefined;
-  readonly #svcSuffix: string;
+  readonly #derive: Derivation;
 
   // What the resources say, indexed by the names they give.
   readonly #services = new Map<string, Service>();
@@ -183,19 +183,17 @@ export class TableBuilder {
 
   // What follows from them.
   readonly #drafts = new Map<string, Host>();
-  /** Alias name → the hosts that would give it; the first by name wins where several do. */
-  readonly #aliasClaims = new Map<string, Set<string>>();
   /** ExternalName target → the hosts pointing at it, whose answers follow the target's. */
   readonly #externalRefs = new Map<string, Set<string>>();
 
   /** The table as data, changed in place by `update`. */
-  readonly records: TableRecords = { exact: new Map(), wildcards: new Map(), searchWildcards: new Map() };
+  readonly records: TableRecords;
 
   constructor(scope: TableScope, vips?: VipLookup) {
     this.#scope = scope;
     this.#vips = vips;
-    this.#search = scope.searchDomains[0] ? toFqdn(scope.searchDomains[0]) : undefined;
-    this.#svcSuffix = `.svc.${toFqdn(scope.clusterDomain)}`;
+    this.#derive = new Derivation(scope);
+    this.records = { exact: new Map(), wildcards: new Map(), searchWildcards: new Map(), scope };
   }
 
   update(change: ResourceChange): TableChange {
@@ -215,23 +213,22 @@ export class TableBuilder {
       hosts.add(svcHost);
       this.#refreshEndpointHosts(svcHost, hosts);
     }
-    const names = new Set<string>();
-    for (const host of hosts) this.#redraft(host, names);
-    // Names answered through another: ExternalNames leading to a changed name (through any number of
-    // ExternalNames), then search-path shortcuts.
-    const queue = [...names];
-    for (let i = 0; i < queue.length; i++) {
-      for (const host of this.#externalRefs.get(queue[i]!) ?? []) {
-        for (const name of this.#ownNames(host)) {
-          if (names.has(name)) continue;
-          names.add(name);
-          queue.push(name);
+    for (const host of hosts) this.#redraft(host);
+    // Hosts answered through another: ExternalNames leading to a changed host or one of its aliases
+    // (through any number of ExternalNames).
+    const names = hosts;
+    if (this.#externalRefs.size > 0) {
+      const queue = [...names];
+      for (let i = 0; i < queue.length; i++) {
+        const name = queue[i]!;
+        for (const target of [name, ...this.#derive.aliasesOf(name)]) {
+          for (const host of this.#externalRefs.get(target) ?? []) {
+            if (names.has(host)) continue;
+            names.add(host);
+            queue.push(host);
+          }
         }
       }
-    }
-    if (this.#search !== undefined) {
-      for (const name of [...names])
-        if (!name.endsWith(`.${this.#search}`)) names.add(flatName(`${name}${this.#search}`));
     }
     const out: TableChange = { set: [], remove: [], wildcards: false };
     for (const name of names) this.#settle(name, out);
@@ -322,24 +319,14 @@ export class TableBuilder {
     return sets ? [...sets].sort(bySource) : [];
   }
 
-  /** Recomputes one host's draft; the names that depend on it go into `names`. */
-  #redraft(host: string, names: Set<string>): void {
+  /** Recomputes one host's draft. */
+  #redraft(host: string): void {
     const before = this.#drafts.get(host);
     const after = this.#draftOf(host);
     if (before?.external !== undefined) removeFrom(this.#externalRefs, before.external, host);
     if (after?.external !== undefined) addTo(this.#externalRefs, after.external, host);
-    for (const alias of this.#altNames(host)) {
-      if (after) addTo(this.#aliasClaims, alias, host);
-      else removeFrom(this.#aliasClaims, alias, host);
-    }
     if (after) this.#drafts.set(host, after);
     else this.#drafts.delete(host);
-    for (const name of this.#ownNames(host)) names.add(name);
-  }
-
-  /** A host's name and its aliases: the names its draft may answer. */
-  #ownNames(host: string): string[] {
-    return [host, ...this.#altNames(host)];
   }
 
   #draftOf(host: string): Host | undefined {
@@ -404,38 +391,10 @@ export class TableBuilder {
     return [vip?.v4, vip?.v6].filter((ip): ip is string => ip !== undefined);
   }
 
-  /**
-   * SPEC §3.8 (Istio's generateAltHosts): "name.ns.svc.cluster.local." is also reachable as
-   * "name.ns.svc.", "name.ns." and, from the same namespace, "name.".
-   */
-  #altNames(host: string): string[] {
-    if (this.#scope.hostsOnly || !host.endsWith(this.#svcSuffix)) return [];
-    const prefix = host.slice(0, -this.#svcSuffix.length);
-    const out = [flatName(`${prefix}.svc.`), flatName(`${prefix}.`)];
-    const nsSuffix = `.${this.#scope.namespace}`;
-    if (prefix.endsWith(nsSuffix) && prefix.length > nsSuffix.length)
-      out.push(flatName(`${prefix.slice(0, -nsSuffix.length)}.`));
-    return out;
-  }
-
-  /** The record a name answers with now: its own host, else an alias, else a search-path shortcut. */
+  /** The record a host answers with now. */
   #recordOf(name: string): TableRecord | undefined {
-    const base = this.#baseRecord(name);
-    if (base || this.#search === undefined || !name.endsWith(this.#search)) return base;
-    // SPEC §3.9: "h.<search>." → CNAME "h.", so the resolver's first search-path try is answered
-    // in one round trip instead of NXDOMAIN from upstream followed by the real query.
-    const short = name.slice(0, -this.#search.length);
-    if (short === '' || !short.endsWith('.') || short.endsWith(`.${this.#search}`) || !fitsWire(name))
-      return undefined;
-    const r = this.#baseRecord(short);
-    return r && { ...r, name, kind: 'search', cnames: [r.name, ...r.cnames] };
-  }
-
-  #baseRecord(name: string): TableRecord | undefined {
     const own = this.#drafts.get(name);
-    if (own) return this.#resolve(name, own, own.kind);
-    const alias = this.#aliasDraft(name);
-    return alias && this.#resolve(name, alias, 'alias');
+    return own && this.#resolve(name, own, own.kind);
   }
 
   /** An ExternalName pointing at a name we hold answers from the table instead of going upstream. */
@@ -449,7 +408,9 @@ export class TableBuilder {
     // Most names answer addresses directly: no chain to follow, nothing more to allocate.
     if (d.external === undefined) return r;
     const chain: string[] = [];
+    // A host and its aliases (those no other host owns) answer alike: a chain back to any is a loop.
     const seen = new Set([name]);
+    for (const alias of this.#derive.aliasesOf(name)) if (!this.#drafts.has(alias)) seen.add(alias);
     for (let target = d.external; target !== undefined; ) {
       chain.push(target);
       const next = seen.has(target) ? undefined : (this.#drafts.get(target) ?? this.#aliasDraft(target));
@@ -472,11 +433,8 @@ export class TableBuilder {
 
   /** The draft behind an alias: of the hosts that give it, the first by name (the order never matters). */
   #aliasDraft(name: string): Host | undefined {
-    const claims = this.#aliasClaims.get(name);
-    if (!claims) return undefined;
-    let winner: string | undefined;
-    for (const h of claims) if (winner === undefined || h < winner) winner = h;
-    return this.#drafts.get(winner!);
+    const winner = firstName(this.#derive.aliasHostsOf(name).filter((h) => this.#drafts.has(h)));
+    return winner === undefined ? undefined : this.#drafts.get(winner);
   }
 
   /** Puts a name's current record in the table; notes it in `out` when it changed. */
@@ -516,7 +474,7 @@ export class TableBuilder {
 
   #setWildcard(suffix: string, record: TableRecord | undefined): void {
     const key = nameToKey(suffix);
-    const search = this.#search;
+    const search = this.#derive.search;
     const viaSearch =
       search !== undefined && fitsWire(`${suffix}${search}`) ? nameToKey(`${suffix}${search}`) : undefined;
     if (record === undefined) {

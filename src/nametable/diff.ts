@@ -1,7 +1,7 @@
 // What changed between two tables, as plain data the controller sends to the agent (today from a
 // worker thread, later over the xDS stream): an edit of one file sends the few names it changed, not
 // the table.
-import type { TableRecords } from './build.js';
+import type { TableRecords, TableScope } from './build.js';
 import { sameRecord, type TableChange } from './builder.js';
 import type { TableRecord } from './entry.js';
 import type { SearchWildcard, Slicer } from './table.js';
@@ -20,6 +20,8 @@ export interface TableDiff {
   /** Every wildcard, when any changed (they are few). */
   wildcards?: [string, TableRecord][];
   searchWildcards?: [string, SearchWildcard][];
+  /** The rules that derive the names the table does not hold (derive.ts). */
+  scope: TableScope;
 }
 
 function sameMap<T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => boolean): boolean {
@@ -42,7 +44,7 @@ export function diffTables(before: TableRecords | undefined, after: TableRecords
   if (before) {
     for (const key of before.exact.keys()) if (!after.exact.has(key)) remove.push(key);
   }
-  const diff: TableDiff = { set, remove };
+  const diff: TableDiff = { set, remove, scope: after.scope };
   if (!before || !sameMap(before.wildcards, after.wildcards, sameRecord))
     diff.wildcards = [...after.wildcards];
   const sameSearch = (x: SearchWildcard, y: SearchWildcard) =>
@@ -57,6 +59,7 @@ export function changeToDiff(change: TableChange, records: TableRecords): TableD
   const diff: TableDiff = {
     set: change.set.map((key) => [key, records.exact.get(key)!]),
     remove: change.remove,
+    scope: records.scope,
   };
   if (change.wildcards) {
     diff.wildcards = [...records.wildcards];

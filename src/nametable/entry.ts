@@ -65,13 +65,16 @@ export class TableEntry {
   /** Rotation counter for DNS load balancing; the only mutable state, and harmless to race. */
   private readonly rotation: Rotation;
 
-  /** `rotation`: shared by the entries made per question for one search-path wildcard. */
-  constructor(record: TableRecord, rotation: Rotation = { turn: 0 }) {
+  /**
+   * `rotation`: shared by the entries made per question for one search-path wildcard. `like`: an entry
+   * whose answers these are (an alias answers as its host: the owner of every record is the question).
+   */
+  constructor(record: TableRecord, rotation: Rotation = { turn: 0 }, like?: TableEntry) {
     this.record = record;
-    this.rotation = rotation;
-    this.a = answerParts(record, QTYPE.A, record.ipv4);
-    this.aaaa = answerParts(record, QTYPE.AAAA, record.ipv6);
-    this.other = answerParts(record, QTYPE.A, []);
+    this.rotation = like?.rotation ?? rotation;
+    this.a = like?.a ?? answerParts(record, QTYPE.A, record.ipv4);
+    this.aaaa = like?.aaaa ?? answerParts(record, QTYPE.AAAA, record.ipv6);
+    this.other = like?.other ?? answerParts(record, QTYPE.A, []);
   }
 
   /** The name outside the table this entry's chain ends in, for A/AAAA queries. */

@@ -2,8 +2,9 @@
 // by one reference assignment (STYLE.md "Build, then swap"). The exact names are split into shards so
 // that a change of a few names copies a few small shards, never the whole table, on the thread that
 // answers (issue 8: an edit must not stall answering at 100,000 objects).
-import { keyToName, parentKey } from '../dns/index.js';
-import type { TableRecords } from './build.js';
+import { fitsWire, keyToName, nameToKey, parentKey } from '../dns/index.js';
+import type { TableRecords, TableScope } from './build.js';
+import { Derivation, firstName } from './derive.js';
 import { type PackedSet, type TableDiff, unpackSet } from './diff.js';
 import { type Rotation, TableEntry, type TableRecord } from './entry.js';
 
@@ -55,6 +56,9 @@ function hold(sw: Iterable<[string, SearchWildcard]>): Map<string, HeldSearchWil
   return new Map([...sw].map(([k, w]) => [k, { ...w, rotation: { turn: 0 }, entries: new Map() }]));
 }
 
+/** Derived names whose entries a table keeps; past it the memo starts over. */
+const DERIVED_NAMES = 4096;
+
 /** A record as it arrived: as JSON from a diff (see TableDiff.set), or as itself from `fromRecords`. */
 const recordOf = (e: TableEntry | TableRecord | string): TableRecord =>
   typeof e === 'string' ? (JSON.parse(e) as TableRecord) : e instanceof TableEntry ? e.record : e;
@@ -73,23 +77,30 @@ export class NameTable {
   private readonly wildcards: Map<string, TableEntry>;
   private readonly searchWildcards: Map<string, HeldSearchWildcard>;
   readonly #exactSize: number;
+  /** The rules for the names the table answers without holding them; none for a table without a scope. */
+  readonly #derive: Derivation | undefined;
+  /** Entries of derived names asked so far (this table's own: a later table may derive them otherwise). */
+  readonly #derived = new Map<string, TableEntry>();
 
   private constructor(
     shards: readonly Shard[],
     wildcards: Map<string, TableEntry>,
     searchWildcards: Map<string, HeldSearchWildcard>,
+    derive: Derivation | undefined,
   ) {
     this.shards = shards;
     this.wildcards = wildcards;
     this.searchWildcards = searchWildcards;
+    this.#derive = derive;
     this.#exactSize = shards.reduce((n, s) => n + s.size, 0);
   }
 
-  static empty(): NameTable {
+  static empty(scope?: TableScope): NameTable {
     return new NameTable(
       Array.from({ length: SHARDS }, () => new Map()),
       new Map(),
       new Map(),
+      scope && new Derivation(scope),
     );
   }
 
@@ -98,18 +109,32 @@ export class NameTable {
     const shards: Shard[] = Array.from({ length: SHARDS }, () => new Map());
     for (const [key, r] of records.exact) shards[shardOf(key)]!.set(key, r);
     const wild = new Map([...records.wildcards].map(([k, r]) => [k, new TableEntry(r)]));
-    return new NameTable(shards, wild, hold(records.searchWildcards));
+    return new NameTable(shards, wild, hold(records.searchWildcards), new Derivation(records.scope));
   }
 
+  /** Names held (hosts and wildcards), not counting the aliases and shortcuts derived from them. */
   get size(): number {
     return this.#exactSize + this.wildcards.size + this.searchWildcards.size;
   }
 
-  /** Exact name first, then the most specific wildcard covering at least one more label (SPEC §3.6). */
+  /**
+   * Exact name first (a host, then an alias of one, then a search-path shortcut of either), then the
+   * most specific wildcard covering at least one more label (SPEC §3.6).
+   */
   lookup(qkey: string): TableEntry | undefined {
-    const shard = this.shards[shardOf(qkey)]!;
-    const hit = shard.get(qkey);
-    if (hit !== undefined) return entryOf(shard, qkey, hit);
+    const own = this.#own(qkey);
+    if (own !== undefined) return own;
+    if (this.#derive !== undefined) {
+      let derived = this.#derived.get(qkey);
+      if (derived === undefined) {
+        derived = this.#derivedEntry(qkey);
+        if (derived !== undefined) {
+          if (this.#derived.size >= DERIVED_NAMES) this.#derived.clear();
+          this.#derived.set(qkey, derived);
+        }
+      }
+      if (derived !== undefined) return derived;
+    }
     if (this.wildcards.size + this.searchWildcards.size === 0) return undefined;
     for (let k = parentKey(qkey); k !== undefined; k = parentKey(k)) {
       const wild = this.wildcards.get(k);
@@ -120,9 +145,47 @@ export class NameTable {
     return undefined;
   }
 
-  /** Every key with its answers and origin, sorted by name (for `meshdns table`). */
+  #own(key: string): TableEntry | undefined {
+    const shard = this.shards[shardOf(key)]!;
+    const hit = shard.get(key);
+    return hit === undefined ? undefined : entryOf(shard, key, hit);
+  }
+
+  /** A host, or the alias of one (SPEC §3.8): of several hosts giving it, the first by name. */
+  #base(key: string): TableEntry | undefined {
+    const own = this.#own(key);
+    if (own !== undefined) return own;
+    let host: TableEntry | undefined;
+    let more = false;
+    for (const k of this.#derive!.aliasHostKeys(key)) {
+      const e = this.#own(k);
+      if (e === undefined) continue;
+      more = host !== undefined;
+      host = e;
+    }
+    if (host === undefined) return undefined;
+    if (more) {
+      const hosts = this.#derive!.aliasHostKeys(key).flatMap((k) => this.#own(k)?.record.name ?? []);
+      host = this.#own(nameToKey(firstName(hosts)!))!;
+    }
+    return new TableEntry({ ...host.record, name: keyToName(key), kind: 'alias' }, undefined, host);
+  }
+
+  /** An alias, or "h.<search>." → CNAME "h." and its answers (SPEC §3.9); not memoised. */
+  #derivedEntry(qkey: string): TableEntry | undefined {
+    const alias = this.#base(qkey);
+    if (alias !== undefined) return alias;
+    const short = this.#derive!.shortcutTarget(qkey);
+    const to = short === undefined ? undefined : this.#base(short);
+    if (to === undefined) return undefined;
+    const r = to.record;
+    return new TableEntry({ ...r, name: keyToName(qkey), kind: 'search', cnames: [r.name, ...r.cnames] });
+  }
+
+  /** Every name with its answers and origin, derived ones too, sorted by name (for `meshdns table`). */
   records(): TableRecord[] {
     const all = this.shards.flatMap((s) => [...s.values()].map(recordOf));
+    if (this.#derive !== undefined) all.push(...this.#derivedRecords(all));
     all.push(...[...this.wildcards.values()].map((e) => e.record));
     all.push(...[...this.searchWildcards.values()].map((s) => s.record));
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -165,7 +228,25 @@ export class NameTable {
       ? new Map(diff.wildcards.map(([k, r]) => [k, new TableEntry(r)]))
       : this.wildcards;
     const searchWild = diff.searchWildcards ? hold(diff.searchWildcards) : this.searchWildcards;
-    return new NameTable(shards, wild, searchWild);
+    return new NameTable(shards, wild, searchWild, new Derivation(diff.scope));
+  }
+
+  /** The aliases of these hosts and the shortcuts of both, as lookup answers them. */
+  #derivedRecords(hosts: readonly TableRecord[]): TableRecord[] {
+    const derive = this.#derive!;
+    const out: TableRecord[] = [];
+    const seen = new Set<string>();
+    const add = (name: string | undefined) => {
+      if (name === undefined || !fitsWire(name)) return;
+      const key = nameToKey(name);
+      if (seen.has(key) || this.#own(key) !== undefined) return;
+      seen.add(key);
+      const e = this.#derivedEntry(key);
+      if (e !== undefined) out.push(e.record);
+    };
+    for (const r of hosts) for (const alias of derive.aliasesOf(r.name)) add(alias);
+    for (const r of [...hosts, ...out]) add(derive.shortcutOf(r.name));
+    return out;
   }
 }
 
