@@ -13,7 +13,13 @@ import { build } from 'esbuild';
 rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
-  entryPoints: { main: 'dist/src/cli/main.js', worker: 'dist/src/controller/worker.js' },
+  // checked.js is loaded with `require` where it is first needed (src/model/lazy.ts): zod and the
+  // converters built on it stay out of the worker's start.
+  entryPoints: {
+    main: 'dist/src/cli/main.js',
+    worker: 'dist/src/controller/worker.js',
+    checked: 'dist/src/model/checked.js',
+  },
   outdir: 'dist/bundle',
   bundle: true,
   // Commands and lazily loaded parts stay lazy: each dynamic import becomes a chunk of its own.
@@ -26,7 +32,9 @@ await build({
   external: ['@kubernetes/client-node', '@grpc/grpc-js', 'protobufjs'],
   // The CommonJS packages bundled (pino, commander, yaml, prom-client) call `require` for Node's
   // own modules, which an ES module has no global for.
-  banner: { js: "import { createRequire as __meshdnsRequire } from 'node:module'; const require = __meshdnsRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __meshdnsRequire } from 'node:module'; const require = __meshdnsRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 

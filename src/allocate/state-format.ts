@@ -2,11 +2,11 @@
 // entry has been absent from cleanly loaded snapshots (`absentSince`); version 1 is read as before and
 // becomes version 2 on the next write. A newer or unknown version is refused, never overwritten: it
 // may hold what this meshdns cannot keep.
-import { isIP } from 'node:net';
-import { z } from 'zod';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { MeshdnsError } from '../errors.js';
-import { check } from '../model/index.js';
+import { checked } from '../model/index.js';
 import { allocationKey, type StoredAllocation } from './allocator.js';
+import { bigIntToIp, ipToBigInt } from './range.js';
 
 export const STATE_VERSION = 2;
 const READABLE = [1, 2];
@@ -17,15 +17,44 @@ function quote(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-const record = z.object({
-  namespace: z.string().min(1),
-  name: z.string().min(1),
-  host: z.string().min(1),
-  v4: z.ipv4({ error: (iss) => `${quote(iss.input)} is not an IPv4 address` }).optional(),
-  v6: z.ipv6({ error: (iss) => `${quote(iss.input)} is not an IPv6 address` }).optional(),
-});
-const sourceFile = z.string().min(1);
-const isoTime = z.iso.datetime({ offset: true });
+/** The zod schemas, made when a record is not one this meshdns writes (zod loads on first use). */
+function makeSchemas() {
+  const { z } = checked();
+  return {
+    record: z.object({
+      namespace: z.string().min(1),
+      name: z.string().min(1),
+      host: z.string().min(1),
+      v4: z.ipv4({ error: (iss) => `${quote(iss.input)} is not an IPv4 address` }).optional(),
+      v6: z.ipv6({ error: (iss) => `${quote(iss.input)} is not an IPv6 address` }).optional(),
+    }),
+    sourceFile: z.string().min(1),
+    isoTime: z.iso.datetime({ offset: true }),
+  };
+}
+let zodSchemas: ReturnType<typeof makeSchemas> | undefined;
+const schemas = () => (zodSchemas ??= makeSchemas());
+
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
+/** An address as the allocator writes it (RFC 5952 for IPv6), which zod's ipv4/ipv6 take too. */
+const written = (v: unknown, family: 4 | 6): v is string =>
+  typeof v === 'string' && (family === 4 ? isIPv4(v) : isIPv6(v)) && bigIntToIp(ipToBigInt(v), family) === v;
+/** `Date.toISOString()`'s form, as the allocator writes absentSince. */
+const ISO_WRITTEN = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const writtenTime = (v: unknown): v is string =>
+  typeof v === 'string' && ISO_WRITTEN.test(v) && new Date(v).toISOString() === v;
+
+/**
+ * A record as this meshdns writes it, read without zod (a state file of 50,000 records cost zod's load
+ * and about 10 µs a record at start); undefined for anything else, which zod then reads.
+ */
+function writtenRecord(value: unknown): StoredAllocation | undefined {
+  if (!isObject(value)) return undefined;
+  const { namespace, name, host, v4, v6 } = value;
+  if (!nonEmpty(namespace) || !nonEmpty(name) || !nonEmpty(host)) return undefined;
+  if ((v4 !== undefined && !written(v4, 4)) || (v6 !== undefined && !written(v6, 6))) return undefined;
+  return { namespace, name, host, ...(v4 !== undefined ? { v4 } : {}), ...(v6 !== undefined ? { v6 } : {}) };
+}
 
 /** A whole file that is no state at all (empty, not JSON, not the expected shape): why, for the log. */
 export type Damage = { damaged: string };
@@ -62,23 +91,27 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /** One record: the allocation, or why it is skipped; bad optional fields are dropped, not the VIPs. */
 function parseRecord(value: unknown, at: string, problems: string[]): StoredAllocation | undefined {
-  const { data, errors } = check(record, value, []);
-  if (!data) {
-    const why = errors.map((e) => (e.path ? `${at}.${e.path} ${e.message}` : `${at}: ${e.message}`));
-    problems.push(`${why.join(', ')}; the record is skipped`);
-    return undefined;
+  let out = writtenRecord(value);
+  if (!out) {
+    const { data, errors } = checked().check(schemas().record, value, []);
+    if (!data) {
+      const why = errors.map((e) => (e.path ? `${at}.${e.path} ${e.message}` : `${at}: ${e.message}`));
+      problems.push(`${why.join(', ')}; the record is skipped`);
+      return undefined;
+    }
+    out = data;
   }
   const raw = value as Record<string, unknown>;
-  const out: StoredAllocation = data;
   if (raw.file !== undefined) {
-    if (sourceFile.safeParse(raw.file).success) out.file = raw.file as string;
+    if (nonEmpty(raw.file)) out.file = raw.file;
     else
       problems.push(
         `${at}.file ${quote(raw.file)} is not a file name; the field is dropped (the VIPs are kept)`,
       );
   }
   if (raw.absentSince !== undefined) {
-    if (isoTime.safeParse(raw.absentSince).success) out.absentSince = raw.absentSince as string;
+    if (writtenTime(raw.absentSince) || schemas().isoTime.safeParse(raw.absentSince).success)
+      out.absentSince = raw.absentSince as string;
     else
       problems.push(
         `${at}.absentSince ${quote(raw.absentSince)} is not an ISO-8601 time; the field is dropped (the entry counts as present)`,

@@ -1,17 +1,12 @@
 // Mesh-wide settings: MeshConfig (the `istio` ConfigMap, or a bare `meshconfig.yaml`) and Kyma's
 // `Istio` CR, whose `spec.config.enableDNSProxying` is Kyma's switch for the same feature.
-import { basename } from 'node:path';
 import { z } from 'zod';
 import { MeshdnsError } from '../errors.js';
 import { type ConvertResult, check, metadata } from './fields.js';
 import { invalidObject } from './issues.js';
 import { parseYamlMapping, readMeshConfig } from './proxyconfig.js';
 import type { MeshSettings, SourceRef } from './types.js';
-
-/** Istio reads MeshConfig from the ConfigMap of this name (in its own namespace), key `mesh`. */
-export const MESH_CONFIGMAP = 'istio';
-/** The Kyma `Istio` CR that configures the mesh; Kyma ignores CRs of other names. */
-export const KYMA_ISTIO_NAME = 'default';
+import { KYMA_ISTIO_NAME, MESH_CONFIGMAP } from './wellknown.js';
 
 const configMapSchema = z.object({ metadata, data: z.record(z.string(), z.string()).nullish() });
 
@@ -24,12 +19,6 @@ export function toMeshConfigMap(obj: unknown, source: SourceRef): ConvertResult 
   const parsed = parseYamlMapping(mesh, 'data.mesh');
   if (!parsed.value) return { errors: parsed.errors };
   return meshConfig(parsed.value, 'data.mesh', source);
-}
-
-/** A document without `kind` in a file named `meshconfig.yaml` is a MeshConfig (istioctl's layout). */
-export function isMeshConfigFile(file: string): boolean {
-  const name = basename(file).toLowerCase();
-  return name === 'meshconfig.yaml' || name === 'meshconfig.yml';
 }
 
 export function meshConfig(value: unknown, path: string, source: SourceRef): ConvertResult {

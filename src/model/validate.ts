@@ -3,17 +3,27 @@
 import type { ConvertResult } from './fields.js';
 import type { ManifestIssue } from './issues.js';
 import { describeValue } from './issues.js';
-import { isMeshConfigFile, meshConfig, toKymaIstio, toMeshConfigMap } from './mesh.js';
-import { toServiceEntry } from './serviceentry.js';
-import { toEndpointSlice, toEndpoints, toService } from './services.js';
+import { checked } from './lazy.js';
+import { quickEndpointSlice, quickNamespace, quickService, quickServiceEntry } from './quick.js';
 import type { Resource, SourceRef } from './types.js';
-import { toController, toNamespace, toPod } from './workloads.js';
+import { isMeshConfigFile } from './wellknown.js';
+
+type Convert = (obj: unknown, source: SourceRef) => ConvertResult;
 
 interface KindRule {
   apiVersions: readonly string[];
   namespaced: boolean;
-  convert: (obj: unknown, source: SourceRef) => ConvertResult;
+  /** Without zod, for an object it is sure of (quick.ts); undefined: `convert` decides. */
+  quick?: (obj: Record<string, unknown>, source: SourceRef) => ConvertResult | undefined;
+  convert: Convert;
 }
+
+type Checked = ReturnType<typeof checked>;
+/** A converter of checked.ts, loaded when first called. */
+const lazy =
+  (pick: (c: Checked) => Convert): Convert =>
+  (obj, source) =>
+    pick(checked())(obj, source);
 
 const ISTIO_NETWORKING = [
   'networking.istio.io/v1',
@@ -22,16 +32,51 @@ const ISTIO_NETWORKING = [
 ];
 
 const KINDS = new Map<string, KindRule>([
-  ['Service', { apiVersions: ['v1'], namespaced: true, convert: toService }],
-  ['Endpoints', { apiVersions: ['v1'], namespaced: true, convert: toEndpoints }],
-  ['EndpointSlice', { apiVersions: ['discovery.k8s.io/v1'], namespaced: true, convert: toEndpointSlice }],
-  ['ServiceEntry', { apiVersions: ISTIO_NETWORKING, namespaced: true, convert: toServiceEntry }],
-  ['Namespace', { apiVersions: ['v1'], namespaced: false, convert: toNamespace }],
-  ['Pod', { apiVersions: ['v1'], namespaced: true, convert: toPod }],
-  ['Deployment', { apiVersions: ['apps/v1'], namespaced: true, convert: toController('Deployment') }],
-  ['StatefulSet', { apiVersions: ['apps/v1'], namespaced: true, convert: toController('StatefulSet') }],
-  ['ConfigMap', { apiVersions: ['v1'], namespaced: true, convert: toMeshConfigMap }],
-  ['Istio', { apiVersions: ['operator.kyma-project.io/v1alpha2'], namespaced: true, convert: toKymaIstio }],
+  [
+    'Service',
+    { apiVersions: ['v1'], namespaced: true, quick: quickService, convert: lazy((c) => c.toService) },
+  ],
+  ['Endpoints', { apiVersions: ['v1'], namespaced: true, convert: lazy((c) => c.toEndpoints) }],
+  [
+    'EndpointSlice',
+    {
+      apiVersions: ['discovery.k8s.io/v1'],
+      namespaced: true,
+      quick: quickEndpointSlice,
+      convert: lazy((c) => c.toEndpointSlice),
+    },
+  ],
+  [
+    'ServiceEntry',
+    {
+      apiVersions: ISTIO_NETWORKING,
+      namespaced: true,
+      quick: quickServiceEntry,
+      convert: lazy((c) => c.toServiceEntry),
+    },
+  ],
+  [
+    'Namespace',
+    { apiVersions: ['v1'], namespaced: false, quick: quickNamespace, convert: lazy((c) => c.toNamespace) },
+  ],
+  ['Pod', { apiVersions: ['v1'], namespaced: true, convert: lazy((c) => c.toPod) }],
+  [
+    'Deployment',
+    { apiVersions: ['apps/v1'], namespaced: true, convert: lazy((c) => c.toController('Deployment')) },
+  ],
+  [
+    'StatefulSet',
+    { apiVersions: ['apps/v1'], namespaced: true, convert: lazy((c) => c.toController('StatefulSet')) },
+  ],
+  ['ConfigMap', { apiVersions: ['v1'], namespaced: true, convert: lazy((c) => c.toMeshConfigMap) }],
+  [
+    'Istio',
+    {
+      apiVersions: ['operator.kyma-project.io/v1alpha2'],
+      namespaced: true,
+      convert: lazy((c) => c.toKymaIstio),
+    },
+  ],
 ]);
 
 export interface Conversion {
@@ -75,7 +120,7 @@ export function toResource(obj: unknown, source: SourceRef): Conversion {
   }
   const { kind, apiVersion } = obj;
   if (kind === undefined && apiVersion === undefined && isMeshConfigFile(source.file)) {
-    return { ...meshConfig(obj, '', source), label: 'MeshConfig', key: 'MeshConfig//' };
+    return { ...checked().meshConfig(obj, '', source), label: 'MeshConfig', key: 'MeshConfig//' };
   }
   const rule = typeof kind === 'string' ? KINDS.get(kind) : undefined;
   if (!rule || typeof kind !== 'string') {
@@ -92,7 +137,7 @@ export function toResource(obj: unknown, source: SourceRef): Conversion {
   if (typeof apiVersion !== 'string' || !rule.apiVersions.includes(apiVersion)) {
     return { errors: [], ...id, ignored: `${String(apiVersion)} ${kind}` };
   }
-  const result = rule.convert(obj, source);
+  const result = rule.quick?.(obj, source) ?? rule.convert(obj, source);
   return {
     ...result,
     ...id,

@@ -12,8 +12,7 @@ import {
 import { formatPath } from './issues.js';
 import { readProxyConfig } from './proxyconfig.js';
 import type { SourceRef, Workload } from './types.js';
-
-export const PROXY_CONFIG_ANNOTATION = 'proxy.istio.io/config';
+import { PROXY_CONFIG_ANNOTATION } from './wellknown.js';
 
 const namespaceSchema = z.object({ metadata: metadataSchema(dnsLabel) });
 
