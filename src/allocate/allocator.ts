@@ -262,7 +262,8 @@ export function allocateWithPools(
     ...eligible.filter((h) => h.v4 || h.v6 || h.outside.length > 0).map(stored),
     ...held,
   ]);
-  const listed: HostVips[] = hosts.map(({ age: _age, outside: _outside, ...h }) => h);
+  // Copied by assignment: a rest pattern or a spread per host cost V8 microseconds each (issue 8).
+  const listed: HostVips[] = hosts.map(hostVips);
   listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
   let byKey: Map<string, HostVips> | undefined;
   const allocation: Allocation = {
@@ -291,17 +292,21 @@ function sortedByKey(records: StoredAllocation[]): StoredAllocation[] {
   return keyed.map(([, r]) => r);
 }
 
+function hostVips(c: Candidate): HostVips {
+  const h: HostVips = { namespace: c.namespace, name: c.name, host: c.host, state: c.state, entry: c.entry };
+  if (c.v4 !== undefined) h.v4 = c.v4;
+  if (c.v6 !== undefined) h.v6 = c.v6;
+  if (c.from !== undefined) h.from = c.from;
+  return h;
+}
+
 function stored(h: Candidate): StoredAllocation {
-  const outside = [...new Set(h.outside)];
-  return {
-    namespace: h.namespace,
-    name: h.name,
-    host: h.host,
-    ...(h.v4 ? { v4: h.v4 } : {}),
-    ...(h.v6 ? { v6: h.v6 } : {}),
-    file: h.entry.source.file,
-    ...(outside.length > 0 ? { outside } : {}),
-  };
+  const s: StoredAllocation = { namespace: h.namespace, name: h.name, host: h.host };
+  if (h.v4) s.v4 = h.v4;
+  if (h.v6) s.v6 = h.v6;
+  s.file = h.entry.source.file;
+  if (h.outside.length > 0) s.outside = [...new Set(h.outside)];
+  return s;
 }
 
 /**

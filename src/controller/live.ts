@@ -136,8 +136,12 @@ function hostKeys(se: ServiceEntry): string[] {
 
 function plain(h: HostVips | undefined): ServedVips | undefined {
   if (!h) return undefined;
-  const { entry: _entry, ...rest } = h;
-  return rest;
+  // By assignment: a rest pattern per host cost V8 microseconds each.
+  const v: ServedVips = { namespace: h.namespace, name: h.name, host: h.host, state: h.state };
+  if (h.v4 !== undefined) v.v4 = h.v4;
+  if (h.v6 !== undefined) v.v6 = h.v6;
+  if (h.from !== undefined) v.from = h.from;
+  return v;
 }
 
 function routesOf(h: HostVips | undefined): VipRoute[] | undefined {

@@ -59,8 +59,11 @@ function addObjects(out: ParsedManifest, value: unknown, source: SourceRef): voi
 export function toManifestObject(value: unknown, source: SourceRef): ManifestObject | { ignored: string } {
   const c = toResource(value, source);
   if (c.ignored) return { ignored: c.ignored };
-  const errors = [...c.errors, ...(c.warnings ?? [])].map((issue) => invalidObject(source, c.label, issue));
-  const object: ManifestObject = { source, label: c.label, errors, ...(c.key ? { key: c.key } : {}) };
+  const issues = c.warnings ? [...c.errors, ...c.warnings] : c.errors;
+  const errors = issues.length === 0 ? [] : issues.map((issue) => invalidObject(source, c.label, issue));
+  // By assignment: a spread of a conditional literal cost V8 microseconds an object.
+  const object: ManifestObject = { source, label: c.label, errors };
+  if (c.key) object.key = c.key;
   if (c.resource && c.errors.length === 0) object.resource = c.resource;
   return object;
 }

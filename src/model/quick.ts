@@ -15,7 +15,7 @@ import {
   isWildcardHost,
   normalizeHost,
 } from './names.js';
-import { type Endpoint, type ObjectMeta, RESOLUTIONS, type SourceRef } from './types.js';
+import { type Endpoint, type ObjectMeta, RESOLUTIONS, type Service, type SourceRef } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -84,12 +84,13 @@ function servicePort(p: unknown) {
   if (!absent(protocol) && !(typeof protocol === 'string' && PROTOCOLS.has(protocol))) return undefined;
   if (!absent(targetPort) && !isPort(targetPort) && !(typeof targetPort === 'string' && targetPort !== ''))
     return undefined;
-  return {
-    ...(name ? { name: name as string } : {}),
-    port: p.port,
-    protocol: (protocol as string | null | undefined) ?? 'TCP',
-    ...(!absent(targetPort) ? { targetPort: targetPort as number | string } : {}),
-  };
+  // Built by assignment (here and below): spreading a conditional literal cost V8 microseconds an object.
+  const out: { name?: string; port: number; protocol: string; targetPort?: number | string } = {} as never;
+  if (name) out.name = name as string;
+  out.port = p.port;
+  out.protocol = (protocol as string | null | undefined) ?? 'TCP';
+  if (!absent(targetPort)) out.targetPort = targetPort as number | string;
+  return out;
 }
 
 export function quickService(obj: Obj, source: SourceRef): ConvertResult | undefined {
@@ -121,7 +122,7 @@ export function quickService(obj: Obj, source: SourceRef): ConvertResult | undef
   }
   const all = ips.length > 0 ? ips : first !== undefined ? [first] : [];
   const headless = !external && all[0] === 'None';
-  return ok({
+  const service: Service = {
     kind: 'Service',
     meta: m,
     clusterIPs: external || headless ? [] : all,
@@ -129,8 +130,9 @@ export function quickService(obj: Obj, source: SourceRef): ConvertResult | undef
     ports,
     publishNotReadyAddresses: (spec.publishNotReadyAddresses as boolean | null | undefined) ?? false,
     source,
-    ...(external ? { externalName: normalizeHost(externalName as string) } : {}),
-  });
+  };
+  if (external) service.externalName = normalizeHost(externalName as string);
+  return ok(service);
 }
 
 const LOCATIONS = new Set(['MESH_EXTERNAL', 'MESH_INTERNAL']);
@@ -144,12 +146,13 @@ function entryPort(p: unknown) {
   if (!absent(protocol) && typeof protocol !== 'string') return undefined;
   if (!absent(name) && typeof name !== 'string') return undefined;
   if (!absent(targetPort) && !isPort(targetPort)) return undefined;
-  return {
+  const out: { number: number; protocol: string; name: string; targetPort?: number } = {
     number: p.number,
     protocol: ((protocol as string | null | undefined) ?? 'TCP').toUpperCase(),
     name: (name as string | null | undefined) ?? '',
-    ...(targetPort ? { targetPort: targetPort as number } : {}),
   };
+  if (targetPort) out.targetPort = targetPort as number;
+  return out;
 }
 
 function entryEndpoint(e: unknown, needIP: boolean) {
@@ -240,7 +243,9 @@ export function quickEndpointSlice(obj: Obj, source: SourceRef): ConvertResult |
     const h = e.hostname;
     if (!absent(h) && !(typeof h === 'string' && isDnsLabel(h))) return undefined;
     const ready = isObj(c) ? (c.ready as boolean | null | undefined) : undefined;
-    return { addresses, ready: ready ?? true, ...(h ? { hostname: h as string } : {}) };
+    const endpoint: Endpoint = { addresses, ready: ready ?? true };
+    if (h) endpoint.hostname = h as string;
+    return endpoint;
   });
   if (!endpoints) return undefined;
   return ok({

@@ -138,9 +138,11 @@ export function toResource(obj: unknown, source: SourceRef): Conversion {
     return { errors: [], ...id, ignored: `${String(apiVersion)} ${kind}` };
   }
   const result = rule.quick?.(obj, source) ?? rule.convert(obj, source);
-  return {
-    ...result,
-    ...id,
-    ...(result.resource || result.errors.length ? {} : { ignored: `${apiVersion} ${kind}` }),
-  };
+  // By assignment: spreading `result` and `id` into a literal cost V8 several microseconds an object.
+  const c: Conversion = { errors: result.errors, label: id.label };
+  if (result.resource) c.resource = result.resource;
+  if (result.warnings) c.warnings = result.warnings;
+  if (id.key !== undefined) c.key = id.key;
+  if (!result.resource && result.errors.length === 0) c.ignored = `${apiVersion} ${kind}`;
+  return c;
 }
