@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { VipAllocator, vipRanges } from '../src/allocate/index.js';
 import { LiveView } from '../src/controller/live.js';
 import { DEFAULTS } from '../src/defaults.js';
@@ -36,6 +37,13 @@ async function cpuMs<T>(run: () => T | Promise<T>): Promise<[number, T]> {
   const used = process.cpuUsage(start);
   return [(used.user + used.system) / 1000, out];
 }
+
+/** Garbage collection in the rounds after the first (whose explicit collections would count too). */
+let gcMs = 0;
+const gcWatch = new PerformanceObserver((list) => {
+  if (round > 0) for (const e of list.getEntries()) gcMs += e.duration;
+});
+gcWatch.observe({ entryTypes: ['gc'] });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -92,6 +100,9 @@ try {
       `  ${phase.padEnd(36)} ${median(xs).toFixed(0).padStart(6)} ms  (${xs.map((x) => x.toFixed(0)).join(' ')})`,
     );
   }
+  gcWatch.disconnect();
+  if (ROUNDS > 1)
+    console.log(`  garbage collection, per round after the first: ${(gcMs / (ROUNDS - 1)).toFixed(0)} ms`);
   for (const [what, mib] of heaps)
     if (mib) console.log(`  heap kept: ${what.padEnd(24)} ${mib.toFixed(1)} MiB`);
 } finally {

@@ -225,12 +225,8 @@ export function quickEndpointSlice(obj: Obj, source: SourceRef): ConvertResult |
   const m = meta(obj.metadata, true, isDnsSubdomain);
   const type = obj.addressType;
   // FQDN slices load nothing: the zod converter says so.
-  if (
-    !m ||
-    !m.labels[SERVICE_NAME_LABEL] ||
-    !(absent(type) || (typeof type === 'string' && type in ADDRESS_FAMILY))
-  )
-    return undefined;
+  const known = absent(type) || (typeof type === 'string' && Object.hasOwn(ADDRESS_FAMILY, type));
+  if (!m?.labels[SERVICE_NAME_LABEL] || !known) return undefined;
   const family = typeof type === 'string' ? ADDRESS_FAMILY[type]! : 0;
   const endpoints = list(obj.endpoints, (e): Endpoint | undefined => {
     if (!isObj(e)) return undefined;

@@ -34,8 +34,21 @@ export function coreFloat(source: string): number {
   return source.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * Whether a plain scalar can be anything but a string, by its first character: the core schema's
+ * other forms start with a digit, a sign, a dot, `~`, or the n, t or f of null, true and false (in
+ * their cases). Most scalars of a manifest (names, kinds, protocols) start with another letter, and
+ * skip the five patterns below (a quarter of reading a manifest).
+ */
+function mayBeOther(source: string): boolean {
+  const c = source.charCodeAt(0) | 0x20;
+  if (c < 0x61 || c > 0x7a) return true;
+  return c === 0x6e || c === 0x74 || c === 0x66;
+}
+
 /** A plain (unquoted) scalar as the core schema reads it: null, boolean, integer, float or string. */
 export function corePlain(source: string): unknown {
+  if (source !== '' && !mayBeOther(source)) return source;
   if (CORE_NULL.test(source)) return null;
   if (CORE_BOOL.test(source)) return source.charCodeAt(0) === 0x74 || source.charCodeAt(0) === 0x54;
   if (CORE_INT.test(source)) return coreInt(source);
@@ -45,6 +58,7 @@ export function corePlain(source: string): unknown {
 
 /** A plain key that the core schema reads as something else than a string (`1:`, `true:`, `~:`). */
 export function isNonStringPlain(source: string): boolean {
+  if (source !== '' && !mayBeOther(source)) return false;
   return (
     CORE_NULL.test(source) ||
     CORE_BOOL.test(source) ||
