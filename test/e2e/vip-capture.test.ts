@@ -7,7 +7,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN } from '../helpers/meshdns.js';
-import { AGENT, createVipWorld, type VipWorld, waitFor, whyNot } from '../helpers/vip-netns.js';
+import {
+  AGENT,
+  createVipWorld,
+  DATABASES,
+  HOSTS,
+  type VipWorld,
+  waitFor,
+  whyNot,
+} from '../helpers/vip-netns.js';
 
 const entry = (name: string, created: string, spec: string) => `---
 apiVersion: networking.istio.io/v1
@@ -220,6 +228,23 @@ for (const dataplane of ['proxy', 'nat'] as const) {
         holder.stdin.end();
         await exited;
       }
+    });
+
+    it('a DNS entry follows its name when the upstream answer changes (re-resolved at its TTL)', async () => {
+      await world.setHosts({ ...HOSTS, 'db-b.example.com': DATABASES.A });
+      try {
+        // dnsmasq gives hosts-file answers TTL 0: the VIP follows within the 1 s floor (nat: the rules).
+        await waitFor(
+          () => connect('db-b.example.com'),
+          (got) => got.startsWith('database A'),
+        );
+      } finally {
+        await world.setHosts(HOSTS);
+      }
+      await waitFor(
+        () => connect('db-b.example.com'),
+        (got) => got.startsWith('database B'),
+      );
     });
 
     it('other names are forwarded to the outside nameserver', async () => {

@@ -17,6 +17,13 @@ const DNS = `${NET}.2`;
 /** Each database's address in the outside namespace; `.15` has no database (connections are reset). */
 export const DATABASES = { A: `${NET}.11`, B: `${NET}.12`, C1: `${NET}.13`, C2: `${NET}.14` } as const;
 
+/** What the outside nameserver answers at first. */
+export const HOSTS: Record<string, string> = {
+  'db-a.example.com': DATABASES.A,
+  'db-b.example.com': DATABASES.B,
+  'www.example.org': `${NET}.99`,
+};
+
 /**
  * Each database greets with its name and answers every line with `name:line`, so a client can tell
  * which one it reached, and later whether an open connection still talks to the same one.
@@ -68,6 +75,8 @@ export interface VipWorld {
   manifests: string;
   /** Runs a command in the app namespace and returns its trimmed stdout. */
   appRun(argv: string[]): Promise<string>;
+  /** Rewrites the outside nameserver's hosts file (name → address) and has dnsmasq read it again. */
+  setHosts(hosts: Record<string, string>): Promise<void>;
   /** Starts a long-running command in a namespace; stopped by `remove`. */
   spawnIn(ns: Netns, argv: string[]): ChildProcess;
   remove(): Promise<void>;
@@ -78,12 +87,25 @@ export async function createVipWorld(manifests: string): Promise<VipWorld> {
   const app = await createNetns('mdns-app');
   const out = await createNetns('mdns-out');
   const dir = await mkdtemp(join(tmpdir(), 'meshdns-vip-e2e-'));
+  let dnsmasq: ChildProcess | undefined;
+  const writeHosts = (hosts: Record<string, string>) =>
+    writeFile(
+      join(dir, 'hosts'),
+      Object.entries(hosts)
+        .map(([name, ip]) => `${ip} ${name}\n`)
+        .join(''),
+    );
   const world: VipWorld = {
     app,
     out,
     dir,
     manifests: join(dir, 'manifests'),
     appRun: async (argv) => (await app.exec(argv)).stdout.trim(),
+    setHosts: async (hosts) => {
+      await writeHosts(hosts);
+      // dnsmasq reads its --addn-hosts files again on SIGHUP (`ip netns exec` exec'd it: the pid is its own).
+      dnsmasq?.kill('SIGHUP');
+    },
     spawnIn: (ns, argv) => {
       const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
       procs.push(child);
@@ -125,10 +147,7 @@ export async function createVipWorld(manifests: string): Promise<VipWorld> {
     await out.exec(['ip', 'link', 'set', vo, 'up']);
 
     await chmod(dir, 0o755);
-    await writeFile(
-      join(dir, 'hosts'),
-      `${DATABASES.A} db-a.example.com\n${DATABASES.B} db-b.example.com\n${NET}.99 www.example.org\n`,
-    );
+    await writeHosts(HOSTS);
     await mkdir(world.manifests);
     await writeFile(join(world.manifests, 'mesh.yaml'), manifests);
     await mkdir(join(dir, 'state'));
@@ -140,7 +159,10 @@ export async function createVipWorld(manifests: string): Promise<VipWorld> {
       `nameserver ${DNS}\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
     );
     const upstream = { domain: 'example.com', extra: ['--local=/example.org/', '--local=/cluster.local/'] };
-    world.spawnIn(out, [dnsmasqPath() as string, ...dnsmasqArgs(upstream, DNS, 53, join(dir, 'hosts'))]);
+    dnsmasq = world.spawnIn(out, [
+      dnsmasqPath() as string,
+      ...dnsmasqArgs(upstream, DNS, 53, join(dir, 'hosts')),
+    ]);
     world.spawnIn(out, [process.execPath, '-e', DATABASE_SERVERS]);
     await waitFor(
       () => out.exec(['dig', `@${DNS}`, '+short', '+time=1', '+tries=1', 'www.example.org']),
