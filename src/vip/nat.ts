@@ -91,42 +91,52 @@ export class NatDataplane implements VipDataplane {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.updating;
+    await this.updating.catch(() => undefined);
     this.entries = [];
     await this.opts.fallback.close();
     if (this.written.size > 0) await removeNatRules(this.commands);
     this.written.clear();
   }
 
+  /** The caller sees this update's failure; the next update runs regardless (and retries the rules). */
   private enqueue(): Promise<void> {
-    this.updating = this.updating.then(() => (this.closed ? undefined : this.apply()));
-    return this.updating;
+    const next = this.updating.catch(() => undefined).then(() => (this.closed ? undefined : this.apply()));
+    this.updating = next;
+    return next;
   }
 
   private async apply(): Promise<void> {
     clearTimeout(this.timer);
-    const resolved = await this.resolve(this.routes);
-    for (const family of NAT_FAMILIES) {
-      const input = restoreInput(resolved.entries, family);
-      if (this.written.get(family) === input) continue;
-      const first = !this.written.has(family);
-      await this.commands.restore(family, input);
-      this.written.set(family, input);
-      if (first) await this.ensureJumps(family);
+    let refreshMs: number = DEFAULTS.vipNatRetryMs;
+    try {
+      const resolved = await this.resolve(this.routes);
+      for (const family of NAT_FAMILIES) {
+        const input = restoreInput(resolved.entries, family);
+        if (this.written.get(family) === input) continue;
+        const first = !this.written.has(family);
+        await this.commands.restore(family, input);
+        if (first) await this.ensureJumps(family);
+        this.written.set(family, input);
+      }
+      this.entries = resolved.entries;
+      // Rules first, then the proxy: a VIP:port moving to the rules is never served by neither.
+      this.fallbackRoutes = resolved.fallback;
+      await this.opts.fallback.setRoutes(this.fallbackRoutes);
+      refreshMs = resolved.refreshMs;
+    } finally {
+      // Re-resolved when the first DNS answer runs out; after a failure, tried again a little later.
+      if (refreshMs !== Infinity && !this.closed) this.schedule(refreshMs);
     }
-    this.entries = resolved.entries;
-    // Rules first, then the proxy: a VIP:port moving to the rules is never served by neither.
-    this.fallbackRoutes = resolved.fallback;
-    await this.opts.fallback.setRoutes(this.fallbackRoutes);
-    if (resolved.refreshMs !== Infinity) {
-      this.timer = setTimeout(() => {
-        this.enqueue().catch((err: Error) =>
-          this.opts.logger.error({ err: err.message }, 'VIP NAT rules not refreshed'),
-        );
-      }, resolved.refreshMs);
-      // The refresh must not keep a closing process alive.
-      this.timer.unref();
-    }
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.enqueue().catch((err: Error) =>
+        this.opts.logger.error({ err: err.message }, 'VIP NAT rules not updated; trying again'),
+      );
+    }, ms);
+    // The refresh must not keep a closing process alive.
+    this.timer.unref();
   }
 
   /** After a kill -9 the jumps are still there: checked first, so a restart never adds a second copy. */
