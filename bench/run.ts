@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchConfig, configFromEnv } from './lib/config.js';
+import { inBenchNetns, runInNetns } from './lib/netns.js';
 import { ProcessGroup } from './lib/processes.js';
 import { writeResult } from './lib/report.js';
 import { ensureTools, type Tool } from './lib/tools.js';
@@ -121,6 +122,10 @@ async function main(): Promise<void> {
     log(`WARNING load average ${os.loadavg()[0].toFixed(2)}: the machine is busy`);
 
   for (const scenario of scenarios) {
+    if (scenario.ownNetns && process.getuid?.() === 0 && !inBenchNetns()) {
+      await runInNetns(fileURLToPath(import.meta.url), scenario.name, log);
+      continue;
+    }
     log(`${scenario.name}: ${scenario.description}`);
     const workDir = mkdtempSync(path.join(os.tmpdir(), `meshdns-bench-${scenario.name}-`));
     workDirs.add(workDir);

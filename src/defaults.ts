@@ -99,6 +99,14 @@ export const DEFAULTS = {
    *  spares the upstreams a query per connection; a long TTL still follows a moved backend). */
   vipBackendMinTtlMs: 1000,
   vipBackendMaxTtlMs: 30_000,
+  /** VIP traffic: the user-space proxy (no capability needed) unless `--vip-dataplane nat` (SPEC §6). */
+  vipDataplane: 'proxy',
+  /** nat: a backend name that resolved to nothing is asked again after this long. */
+  vipNatRetryMs: 5000,
+  /** nat: one iptables command may take this long (it waits for the xtables lock meanwhile). */
+  vipNatCommandTimeoutMs: 30_000,
+  /** nat: most bytes of /proc/net/nf_conntrack read per /debug/vips or scrape (a pod's own table is small). */
+  vipConntrackMaxBytes: 1024 * 1024,
   /** Istio's agent port for DNS, the redirect target of `meshdns capture`. */
   captureAgentPort: 15053,
   /** SPEC §8: metrics and debug views; Istio's agent serves its own on this port too. */

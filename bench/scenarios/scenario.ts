@@ -28,6 +28,8 @@ export interface Scenario<R extends ScenarioResult = ScenarioResult> {
   tools: readonly Tool[];
   /** Why it must run as root, if it must (e.g. a mount namespace); run.ts checks before starting. */
   needsRoot?: string;
+  /** Why it runs in a network namespace of its own when run as root (lib/netns.ts). */
+  ownNetns?: string;
   run(ctx: ScenarioContext): Promise<R>;
   /** The result as printed on stdout: figures, ratios, warnings. */
   format(result: R): string;

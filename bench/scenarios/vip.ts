@@ -1,10 +1,13 @@
-// Scenario "vip": TCP to one backend directly, through meshdns' VIP proxy and through haproxy (mode
-// tcp, one thread like Node's event loop): bulk throughput both ways with iperf3, then new
-// connections per second with wrk against nginx. Each proxy shares the server CPU with the backend.
+// Scenario "vip": TCP to one backend directly, through meshdns' two VIP data planes (the user-space
+// proxy, and kernel DNAT rules when run as root) and through haproxy (mode tcp, one thread like Node's
+// event loop): bulk throughput both ways with iperf3, then new connections per second with wrk against
+// nginx. Each proxy shares the server CPU with the backend. As root the whole scenario runs in a network
+// namespace of its own (lib/netns.ts), so every path sees the same rules and connection tracking.
 import { spawnSync } from 'node:child_process';
 import type { BenchConfig } from '../lib/config.js';
 import type { ServerAddress } from '../lib/dns-probe.js';
 import { iperf3Args, runIperf3 } from '../lib/iperf3.js';
+import { inBenchNetns } from '../lib/netns.js';
 import { comparePaths, type MetricComparison, type MetricSpec, type TcpPath } from '../lib/path-compare.js';
 import { formatPaths, type PathsResult } from '../lib/path-report.js';
 import { freeTcpPort } from '../lib/ports.js';
@@ -16,14 +19,29 @@ import { haproxyConfig, startHaproxy, startVipProxy } from '../servers/tcp-proxi
 import type { Scenario, ScenarioContext } from './scenario.js';
 
 // One loopback address each, so no path can reach the backend by another's listener by mistake.
-const HOSTS = { vip: '127.0.0.41', haproxy: '127.0.0.42', backend: '127.0.0.43' } as const;
+const HOSTS = {
+  vip: '127.0.0.41',
+  haproxy: '127.0.0.42',
+  backend: '127.0.0.43',
+  nat: '127.0.0.44',
+  natBackend: '127.0.0.45',
+} as const;
 /** wrk connections open at once: enough to keep a single-threaded proxy busy. */
 const WRK_CONNECTIONS = 50;
 const RATIOS = [
-  { subject: 'meshdns', baseline: 'direct' },
-  { subject: 'meshdns', baseline: 'haproxy' },
+  { subject: 'meshdns proxy', baseline: 'direct' },
+  { subject: 'meshdns proxy', baseline: 'haproxy' },
+  { subject: 'meshdns nat', baseline: 'direct' },
   { subject: 'haproxy', baseline: 'direct' },
 ];
+
+/** The NAT data plane writes iptables rules: only as root, in the scenario's own namespace. */
+function natPlane(): string | undefined {
+  if (process.getuid?.() !== 0) return 'the nat data plane needs root (NET_ADMIN): left out';
+  if (!inBenchNetns())
+    return "the nat data plane runs only in the scenario's own network namespace: left out";
+  return undefined;
+}
 
 /**
  * Three measurements per path and run (upload, download, connections) of BENCH_SECONDS/2 each:
@@ -39,14 +57,36 @@ interface Paths {
 }
 
 /** The backend alone, then both proxies in front of it; all on the server CPU. */
-async function startPaths(ctx: ScenarioContext, backend: TcpServer, nodeFlags: string[]): Promise<Paths> {
+/**
+ * `natBackend`: the backend's second address, which the nat path DNATs to. On the backend's first one,
+ * a new nat connection's reply tuple (backend → 127.0.0.1:port) would clash with the conntrack entries
+ * the direct path left in TIME_WAIT (120 s), and the kernel would have to find it another source port
+ * (measured: the nat rate fell run after run, 5,100 → 2,000 → 1,100 conn/s, direct's did not).
+ */
+async function startPaths(
+  ctx: ScenarioContext,
+  backend: TcpServer,
+  nodeFlags: string[],
+  natBackend: ServerAddress = backend.address,
+): Promise<Paths> {
   const { config, group, log } = ctx;
   const meshdns = await startVipProxy(group, {
     listen: await tcpAddress(HOSTS.vip),
     backend: backend.address,
     cpu: config.serverCpu,
     nodeFlags,
+    dataplane: 'proxy',
   });
+  const nat =
+    natPlane() === undefined
+      ? await startVipProxy(group, {
+          listen: await tcpAddress(HOSTS.nat),
+          backend: natBackend,
+          cpu: config.serverCpu,
+          nodeFlags,
+          dataplane: 'nat',
+        })
+      : undefined;
   const haproxy = await startHaproxy(group, {
     bin: ctx.tools.get('haproxy')!,
     workDir: ctx.workDir,
@@ -56,15 +96,24 @@ async function startPaths(ctx: ScenarioContext, backend: TcpServer, nodeFlags: s
   });
   const at = (s: TcpServer) => `${s.address.host}:${s.address.port}`;
   log(
-    `  ${backend.label} ${backend.version} on ${at(backend)}; meshdns VIP proxy on ${at(meshdns)}; haproxy on ${at(haproxy)}`,
+    `  ${backend.label} ${backend.version} on ${at(backend)}; meshdns VIP proxy on ${at(meshdns)}; ` +
+      `${nat ? `meshdns NAT rules for ${at(nat)}; ` : ''}haproxy on ${at(haproxy)}`,
   );
+  const through = (s: TcpServer): TcpPath => ({
+    label: s.label,
+    address: s.address,
+    proxy: s.proc,
+    backend: backend.proc,
+  });
   return {
     paths: [
       { label: 'direct', address: backend.address, backend: backend.proc },
-      { label: 'meshdns', address: meshdns.address, proxy: meshdns.proc, backend: backend.proc },
-      { label: 'haproxy', address: haproxy.address, proxy: haproxy.proc, backend: backend.proc },
+      through(meshdns),
+      // No process on the nat path: the kernel's work shows in the server and client cores.
+      ...(nat ? [{ label: nat.label, address: nat.address, backend: backend.proc }] : []),
+      through(haproxy),
     ],
-    servers: [backend, meshdns, haproxy],
+    servers: [backend, meshdns, ...(nat ? [nat] : []), haproxy],
   };
 }
 
@@ -144,13 +193,16 @@ async function checkHttp(paths: TcpPath[]): Promise<void> {
 }
 
 async function connectionPhase(ctx: ScenarioContext, seconds: number, nodeFlags: string[]) {
+  const listen = await tcpAddress(HOSTS.backend);
   const backend = await startNginx(ctx.group, {
     bin: ctx.tools.get('nginx')!,
-    listen: await tcpAddress(HOSTS.backend),
+    listen,
+    alsoListen: [HOSTS.natBackend],
     workDir: ctx.workDir,
     cpu: ctx.config.serverCpu,
   });
-  const { paths, servers } = await startPaths(ctx, backend, nodeFlags);
+  const natBackend = { host: HOSTS.natBackend, port: listen.port };
+  const { paths, servers } = await startPaths(ctx, backend, nodeFlags, natBackend);
   try {
     await checkHttp(paths);
     const opts = { config: ctx.config, seconds, ratios: RATIOS, log: ctx.log };
@@ -179,6 +231,8 @@ async function run(ctx: ScenarioContext): Promise<PathsResult> {
   const seconds = measureSeconds(config);
   const nodeFlags = process.env.BENCH_MESHDNS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
   log(`  pinned: ${pinning(config)}`);
+  const noNat = natPlane();
+  if (noNat) log(`  ${noNat}`);
   log(`  ${seconds} s per measurement: bulk with iperf3 first, then connections with wrk`);
   const bulk = await bulkPhase(ctx, seconds, nodeFlags);
   const connections = await connectionPhase(ctx, seconds, nodeFlags);
@@ -199,6 +253,8 @@ async function run(ctx: ScenarioContext): Promise<PathsResult> {
       haproxyConfig: haproxyConfig({ listen: placeholder, backend: placeholder }),
       versions: { ...versions, wrk: wrkVersion(ctx.tools.get('wrk')!), node: process.version },
       meshdnsNodeFlags: nodeFlags,
+      netns: inBenchNetns() ?? null,
+      natLeftOut: noNat ?? null,
     },
     metrics,
     warnings: metrics.flatMap((m) => m.warnings),
@@ -207,7 +263,9 @@ async function run(ctx: ScenarioContext): Promise<PathsResult> {
 
 export const vipScenario: Scenario<PathsResult> = {
   name: 'vip',
-  description: "TCP to one backend: direct, through meshdns' VIP proxy, through haproxy (mode tcp, 1 thread)",
+  description:
+    "TCP to one backend: direct, through meshdns' VIP proxy and NAT rules, through haproxy (mode tcp, 1 thread)",
+  ownNetns: 'the nat path writes iptables rules and switches conntrack on, which must not touch the machine',
   tools: [
     { bin: 'iperf3', pkg: 'iperf3' },
     { bin: 'wrk', pkg: 'wrk' },

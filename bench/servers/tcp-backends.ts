@@ -11,6 +11,8 @@ import { START_DEADLINE_MS, type TcpServer } from './server.js';
 export interface BackendOptions {
   bin: string;
   listen: ServerAddress;
+  /** nginx: further addresses on the same port (the nat path's own, see scenarios/vip.ts). */
+  alsoListen?: string[];
   workDir: string;
   cpu?: number;
 }
@@ -33,7 +35,7 @@ export async function startIperf3Server(group: ProcessGroup, opts: BackendOption
 }
 
 /** One process (no master), no access log, everything it writes kept in `prefix`. */
-export function nginxConfig(listen: ServerAddress, prefix: string): string {
+export function nginxConfig(listen: ServerAddress, prefix: string, alsoListen: string[] = []): string {
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
     (t) => `  ${t}_temp_path ${path.join(prefix, t)};`,
   );
@@ -48,7 +50,7 @@ export function nginxConfig(listen: ServerAddress, prefix: string): string {
     '  access_log off;',
     ...temp,
     '  server {',
-    `    listen ${listen.host}:${listen.port};`,
+    ...[listen.host, ...alsoListen].map((host) => `    listen ${host}:${listen.port};`),
     `    location / { return 200 ${JSON.stringify(NGINX_BODY)}; }`,
     '  }',
     '}',
@@ -60,7 +62,7 @@ export async function startNginx(group: ProcessGroup, opts: BackendOptions): Pro
   const prefix = path.join(opts.workDir, 'nginx');
   mkdirSync(prefix, { recursive: true });
   const config = path.join(prefix, 'nginx.conf');
-  writeFileSync(config, nginxConfig(opts.listen, prefix));
+  writeFileSync(config, nginxConfig(opts.listen, prefix, opts.alsoListen));
   // -e stderr: not the system's /var/log/nginx/error.log, even before the config is read.
   const proc = group.spawn('nginx', opts.bin, ['-p', prefix, '-c', config, '-e', 'stderr'], {
     cpu: opts.cpu,

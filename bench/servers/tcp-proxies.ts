@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NAT_CHAINS } from '../../src/vip/index.js';
 import type { ServerAddress } from '../lib/dns-probe.js';
-import type { ProcessGroup } from '../lib/processes.js';
+import type { BenchProcess, ProcessGroup } from '../lib/processes.js';
 import { waitUntilListening } from '../lib/tcp-probe.js';
 import { meshdnsVersion, REPO_ROOT } from './meshdns.js';
 import { PROXY_TIMEOUTS, START_DEADLINE_MS, type TcpServer } from './server.js';
@@ -18,19 +19,45 @@ export interface ProxyOptions {
 
 const RUNNER = fileURLToPath(new URL('./vip-proxy-runner.js', import.meta.url));
 
+/** Nothing listens on a NAT VIP: it is ready once its DNAT rule is in (a probe connection would count in iperf3). */
+async function waitForNatRule(listen: ServerAddress, proc: BenchProcess): Promise<void> {
+  const end = Date.now() + START_DEADLINE_MS;
+  const rule = `-d ${listen.host}/32 -p tcp -m tcp --dport ${listen.port} `;
+  for (;;) {
+    let rules = '';
+    try {
+      rules = execFileSync('iptables', ['-w', '-t', 'nat', '-S', NAT_CHAINS.dnat], {
+        encoding: 'utf8',
+        stdio: 'pipe',
+      });
+    } catch {
+      // The chain is not there yet.
+    }
+    if (rules.includes(rule)) return;
+    if (!proc.running) throw new Error(`${proc.label} exited before its NAT rule was in:\n${proc.stderr}`);
+    if (Date.now() > end)
+      throw new Error(`${proc.label}: no NAT rule for ${listen.host}:${listen.port}:\n${proc.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** meshdns' VIP data plane: `proxy` (user space) or `nat` (kernel DNAT rules; root only). */
 export async function startVipProxy(
   group: ProcessGroup,
-  opts: ProxyOptions & { nodeFlags?: string[] },
+  opts: ProxyOptions & { nodeFlags?: string[]; dataplane: 'proxy' | 'nat' },
 ): Promise<TcpServer> {
   const args = [
     ...(opts.nodeFlags ?? []),
     RUNNER,
     `${opts.listen.host}:${opts.listen.port}`,
     `${opts.backend.host}:${opts.backend.port}`,
+    ...(opts.dataplane === 'nat' ? ['--nat'] : []),
   ];
-  const proc = group.spawn('meshdns', process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
-  await waitUntilListening(opts.listen, proc, START_DEADLINE_MS);
-  return { label: 'meshdns', address: opts.listen, proc, version: meshdnsVersion() };
+  const label = `meshdns ${opts.dataplane}`;
+  const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });
+  if (opts.dataplane === 'nat') await waitForNatRule(opts.listen, proc);
+  else await waitUntilListening(opts.listen, proc, START_DEADLINE_MS);
+  return { label, address: opts.listen, proc, version: meshdnsVersion() };
 }
 
 /**

@@ -1,14 +1,15 @@
-// A VipProxy in a process of its own for the `vip` benchmark, until `meshdns serve --vip-proxy`
-// starts it: one STATIC route from the command line, silent unless it fails, and a clean exit on
-// SIGTERM (so `node --cpu-prof` writes its profile).
+// A VIP data plane in a process of its own for the `vip` benchmark: one STATIC route from the command
+// line, silent unless it fails, and a clean exit on SIGTERM (so `node --cpu-prof` writes its profile,
+// and the NAT data plane removes its rules). `--nat`: the kernel DNATs (needs NET_ADMIN), else the
+// user-space VipProxy.
 //
-//   node dist/bench/servers/vip-proxy-runner.js 127.0.0.41:8080 127.0.0.43:80
+//   node dist/bench/servers/vip-proxy-runner.js 127.0.0.41:8080 127.0.0.43:80 [--nat]
 import net from 'node:net';
 import pino from 'pino';
-import { VipProxy, type VipRoute } from '../../src/vip/index.js';
+import { NatDataplane, type VipDataplane, VipProxy, type VipRoute } from '../../src/vip/index.js';
 import { PROXY_TIMEOUTS } from './server.js';
 
-const USAGE = 'usage: vip-proxy-runner LISTEN_IP:PORT BACKEND_IP:PORT (IPv4 loopback addresses)';
+const USAGE = 'usage: vip-proxy-runner LISTEN_IP:PORT BACKEND_IP:PORT [--nat] (IPv4 loopback addresses)';
 
 function hostPort(text: string | undefined): { host: string; port: number } {
   const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}):(\d{1,5})$/.exec(text ?? '');
@@ -19,6 +20,9 @@ function hostPort(text: string | undefined): { host: string; port: number } {
 
 async function main(): Promise<void> {
   const [listen, backend] = [hostPort(process.argv[2]), hostPort(process.argv[3])];
+  const nat = process.argv[4] === '--nat';
+  if (process.argv.length > (nat ? 5 : 4)) throw new Error(USAGE);
+  const logger = pino({ level: 'error' }, pino.destination({ dest: 2, sync: true }));
   const proxy = new VipProxy({
     // STATIC endpoints are addresses: nothing to resolve.
     resolve: async (name) => {
@@ -26,8 +30,16 @@ async function main(): Promise<void> {
     },
     ...PROXY_TIMEOUTS,
     // Errors only (a listener that cannot bind): warnings would be per connection, in the hot path.
-    logger: pino({ level: 'error' }, pino.destination({ dest: 2, sync: true })),
+    logger,
   });
+  const plane: VipDataplane = nat
+    ? new NatDataplane({
+        // STATIC endpoints are addresses: nothing to resolve, nothing expires.
+        lookup: async (name) => ({ addresses: [name], ttlMs: Number.POSITIVE_INFINITY }),
+        fallback: proxy,
+        logger,
+      })
+    : proxy;
   const route: VipRoute = {
     vip: listen.host,
     port: listen.port,
@@ -37,12 +49,14 @@ async function main(): Promise<void> {
     hostPort: backend.port,
     origin: 'bench vip-proxy-runner',
   };
-  await proxy.setRoutes([route]);
-  // setRoutes logs a listener that cannot bind and carries on; a runner without one is useless.
-  if (proxy.stats().length !== 1) throw new Error(`not listening on ${listen.host}:${listen.port}`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => void proxy.close().then(() => process.exit(0)));
+    process.once(signal, () => void plane.close().then(() => process.exit(0)));
   }
+  await plane.setRoutes([route]);
+  // setRoutes logs a listener that cannot bind and carries on; a runner without one is useless.
+  if (plane.served().length !== 1) throw new Error(`not serving ${listen.host}:${listen.port}`);
+  // The rules hold nothing open in this process: it stays until SIGTERM, which removes them.
+  if (nat) setInterval(() => {}, 2 ** 30);
 }
 
 main().catch((err: unknown) => {

@@ -70,7 +70,15 @@ export function agentAdminSource(
     }),
     vips: () => ({
       vips: agent.vips,
-      proxy: agent.vipProxy ? { enabled: true, listeners: agent.vipProxy.stats() } : { enabled: false },
+      proxy: agent.vipDataplane
+        ? {
+            enabled: true,
+            dataplane: agent.vipDataplane.kind,
+            listeners: agent.vipDataplane.stats(),
+            // Each VIP:port and what serves it: in nat mode the rules, or the proxy where no rule can.
+            served: agent.vipDataplane.served(),
+          }
+        : { enabled: false },
     }),
     cache: (name) => {
       if (agent.cache === undefined) return { enabled: false };

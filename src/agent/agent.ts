@@ -35,7 +35,7 @@ import {
   PendingUpstreamCounts,
   type UpstreamServer,
 } from '../upstream/index.js';
-import type { VipProxy, VipRoute } from '../vip/index.js';
+import type { VipDataplane, VipDataplaneKind, VipRoute } from '../vip/index.js';
 import { BurstLog } from './burst-log.js';
 import { failureLog } from './failure-log.js';
 import { limitLog } from './limit-log.js';
@@ -76,8 +76,11 @@ export interface AgentOptions {
   logQueries?: number;
   /** The effective configuration with where each value came from, for /debug/config. */
   config?: Record<string, unknown>;
-  /** SPEC §6: proxy TCP connections to the VIPs (`--vip-proxy`); absent: no proxy. */
-  vipProxy?: { connectTimeoutMs: number; idleTimeoutMs: number };
+  /**
+   * SPEC §6: route TCP connections to the VIPs (`--vip-proxy`, `--vip-dataplane`); absent: none. `nat`:
+   * kernel DNAT rules (needs NET_ADMIN); `proxy` (default): the user-space proxy.
+   */
+  vipProxy?: { connectTimeoutMs: number; idleTimeoutMs: number; dataplane?: VipDataplaneKind };
   /** Monotonic milliseconds (TTLs, log rate limits); injectable for tests. */
   now?: () => number;
   random?: () => number;
@@ -99,8 +102,8 @@ export class Agent {
   readonly pendingUpstream: PendingUpstreamCounts | undefined;
   private readonly server: DnsServer;
   private admin: AdminServer | undefined;
-  /** SPEC §6: set once started, with `--vip-proxy`. */
-  vipProxy: VipProxy | undefined;
+  /** SPEC §6: set once started, with `--vip-proxy` (the proxy or the NAT rules). */
+  vipDataplane: VipDataplane | undefined;
   /** The workload's VIP allocations, for /debug/vips. */
   vips: readonly Omit<HostVips, 'entry'>[] = [];
   /** The routes last given, for a proxy started after them. */
@@ -214,7 +217,7 @@ export class Agent {
   async setVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): Promise<void> {
     this.vips = [...vips];
     this.routes = routes;
-    await this.vipProxy?.setRoutes(routes);
+    await this.vipDataplane?.setRoutes(routes);
   }
 
   table(): NameTable | undefined {
@@ -245,7 +248,7 @@ export class Agent {
       this.server.close(),
       this.v6Server?.close(),
       this.admin?.close(),
-      this.vipProxy?.close(),
+      this.vipDataplane?.close(),
     ]);
     await this.forwarder.close();
     this.logger.debug('agent closed');
@@ -281,9 +284,9 @@ export class Agent {
     if (this.closed) return;
     const started = startServices(this, this.opts, registry);
     this.countUpstream = started.countUpstream ?? this.countUpstream;
-    this.vipProxy = started.vipProxy;
+    this.vipDataplane = started.vipDataplane;
     this.admin = started.admin;
-    await this.vipProxy?.setRoutes(this.routes);
+    await this.vipDataplane?.setRoutes(this.routes);
     await this.admin?.start();
   }
 

@@ -6,7 +6,15 @@ import type { Registry } from '../metrics.js';
 import { failureMetrics, limitMetrics, queryMetrics, udpMetrics } from '../server/metrics.js';
 import { replyOf } from '../upstream/index.js';
 import { cacheMetrics, upstreamMetrics } from '../upstream/metrics.js';
-import { upstreamResolver, VipProxy, vipMetrics } from '../vip/index.js';
+import {
+  NatDataplane,
+  upstreamLookup,
+  upstreamResolver,
+  type VipDataplane,
+  VipProxy,
+  vipDataplaneMetrics,
+  vipMetrics,
+} from '../vip/index.js';
 import { agentAdminSource } from './admin-source.js';
 import type { Agent, AgentOptions } from './agent.js';
 import { agentMetrics } from './metrics.js';
@@ -14,7 +22,7 @@ import { agentMetrics } from './metrics.js';
 export interface AgentServices {
   /** Counts a forwarded query into Istio's upstream metrics; absent without a registry. */
   countUpstream?: (seconds: number, ok: boolean) => void;
-  vipProxy?: VipProxy;
+  vipDataplane?: VipDataplane;
   admin?: AdminServer;
 }
 
@@ -39,16 +47,21 @@ export function startServices(
     failureMetrics(registry, agent.failures);
   }
   if (opts.vipProxy) {
+    const { dataplane, ...timeouts } = opts.vipProxy;
     // Backends are resolved through the upstreams, never our own table (which answers with VIPs).
-    const proxy = new VipProxy({
-      ...opts.vipProxy,
-      resolve: upstreamResolver({
-        query: async (name, qtype) => replyOf(await agent.forwarder.query(name, qtype)),
-      }),
-      logger: opts.logger,
-    });
-    out.vipProxy = proxy;
-    if (registry) vipMetrics(registry, () => proxy.stats());
+    const upstream = {
+      query: async (name: string, qtype: number) => replyOf(await agent.forwarder.query(name, qtype)),
+    };
+    const proxy = new VipProxy({ ...timeouts, resolve: upstreamResolver(upstream), logger: opts.logger });
+    const plane: VipDataplane =
+      dataplane === 'nat'
+        ? new NatDataplane({ lookup: upstreamLookup(upstream), fallback: proxy, logger: opts.logger })
+        : proxy;
+    out.vipDataplane = plane;
+    if (registry) {
+      vipMetrics(registry, () => plane.stats());
+      vipDataplaneMetrics(registry, () => plane.served());
+    }
   }
   if (opts.admin) out.admin = new AdminServer(opts.admin, agentAdminSource(agent, opts, registry));
   return out;

@@ -4,6 +4,7 @@
 // separate conntrack zones so the redirected flow and the agent's upstream flow never collide.
 // Everything lives in chains of our own, so removing them removes exactly what we added.
 import { isIPv4, isIPv6 } from 'node:net';
+import { natRemovalArgv } from '../vip/nat-rules.js';
 
 export interface CaptureOptions {
   agentPort: number;
@@ -118,9 +119,13 @@ export function capturePlan(o: CaptureOptions): Step[] {
   return [...familySteps(o, 'v4'), ...familySteps(o, 'v6'), ...routes(o, 'replace')];
 }
 
-/** Steps that remove exactly what `capturePlan` installs; each may find nothing to remove. */
+/**
+ * Steps that remove exactly what `capturePlan` installs, and the VIP NAT rules an agent with
+ * `--vip-dataplane nat` left (a kill -9 runs no cleanup); each may find nothing to remove.
+ */
 export function removalPlan(o: CaptureOptions): Step[] {
-  return [...familyRemoval('v4'), ...familyRemoval('v6'), ...routes(o, 'del')];
+  const nat = natRemovalArgv().map((argv): Step => ({ argv, ignoreFailure: true }));
+  return [...familyRemoval('v4'), ...familyRemoval('v6'), ...nat, ...routes(o, 'del')];
 }
 
 /** A step as a shell line, for printing. */

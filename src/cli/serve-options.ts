@@ -6,6 +6,8 @@ import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Registry } from '../metrics.js';
 import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr, type UdpIo } from '../server/index.js';
+import { requireNetAdmin } from '../vip/capability.js';
+import { VIP_DATAPLANES, type VipDataplaneKind } from '../vip/dataplane.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
 
 export interface ServeExtraFlags {
@@ -22,6 +24,7 @@ export interface ServeExtraFlags {
   prefetch: boolean;
   logQueries?: string | boolean;
   vipProxy?: boolean;
+  vipDataplane: VipDataplaneKind;
   vipConnectTimeout: string;
   vipIdleTimeout: string;
   dnsListen: string;
@@ -153,6 +156,15 @@ export function addServeExtraOptions(cmd: Command): Command {
     )
     .option('--no-prefetch', 'do not refresh popular entries before they expire')
     .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (docs/behaviour.md §6)')
+    .addOption(
+      new Option(
+        '--vip-dataplane <plane>',
+        'how VIP connections reach their backends: proxy (user space, no capability needed) or nat ' +
+          '(kernel DNAT rules like kube-proxy, needs NET_ADMIN); nat implies --vip-proxy',
+      )
+        .choices([...VIP_DATAPLANES])
+        .default(DEFAULTS.vipDataplane),
+    )
     .option(
       '--vip-connect-timeout <ms>',
       'give up connecting to a VIP backend after this long',
@@ -210,6 +222,18 @@ async function metricsRegistry(): Promise<Registry> {
   return processMetrics(new Registry());
 }
 
+/** SPEC §6: VIP routing, refused before anything listens when nat lacks its capability. */
+function vipOptions(flags: ServeExtraFlags): AgentOptions['vipProxy'] {
+  const dataplane = flags.vipDataplane ?? DEFAULTS.vipDataplane;
+  if (!flags.vipProxy && dataplane !== 'nat') return undefined;
+  if (dataplane === 'nat') requireNetAdmin('--vip-dataplane');
+  return {
+    connectTimeoutMs: parseMilliseconds('--vip-connect-timeout', flags.vipConnectTimeout),
+    idleTimeoutMs: parseMilliseconds('--vip-idle-timeout', flags.vipIdleTimeout),
+    dataplane,
+  };
+}
+
 /** The agent options these flags decide. */
 export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions> {
   const admin = parseListen('--admin-listen', flags.adminListen);
@@ -244,12 +268,7 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? metricsRegistry : undefined,
     logQueries: parseShare(flags.logQueries),
-    vipProxy: flags.vipProxy
-      ? {
-          connectTimeoutMs: parseMilliseconds('--vip-connect-timeout', flags.vipConnectTimeout),
-          idleTimeoutMs: parseMilliseconds('--vip-idle-timeout', flags.vipIdleTimeout),
-        }
-      : undefined,
+    vipProxy: vipOptions(flags),
     cache: flags.cache && {
       maxEntries: parsePositiveInt('--cache-size', flags.cacheSize),
       maxBytes: parsePositiveInt('--cache-max-bytes', flags.cacheMaxBytes),

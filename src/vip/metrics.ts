@@ -1,5 +1,6 @@
 // VIP proxy figures (SPEC §8 "VIP connections"), per ServiceEntry host and port, read at scrape time.
 import { counterFrom, gaugeFrom, type Registry, type Sample } from '../metrics.js';
+import type { VipServed } from './dataplane.js';
 import type { VipStats } from './proxy.js';
 
 export function vipMetrics(registry: Registry, stats: () => VipStats[]): void {
@@ -37,5 +38,32 @@ export function vipMetrics(registry: Registry, stats: () => VipStats[]): void {
         [{ host: s.host, vip: s.vip, port: String(s.port), direction: 'to_client' }, s.bytesToClient],
       ]),
     [...labels, 'direction'],
+  );
+}
+
+/** Which data plane serves each VIP:port, and the NAT data plane's open connections from conntrack. */
+export function vipDataplaneMetrics(registry: Registry, served: () => VipServed[]): void {
+  const labels = ['host', 'vip', 'port'];
+  gaugeFrom(
+    registry,
+    'meshdns_vip_dataplane',
+    'Each routed VIP:port, 1 under the data plane that serves it (proxy: user space; nat: kernel DNAT).',
+    () =>
+      served().map(
+        (s): Sample => [{ host: s.host, vip: s.vip, port: String(s.port), dataplane: s.dataplane }, 1],
+      ),
+    [...labels, 'dataplane'],
+  );
+  gaugeFrom(
+    registry,
+    'meshdns_vip_nat_connections_active',
+    'Open connections DNATed for each VIP:port (nat data plane), from conntrack; absent where it cannot be read.',
+    () =>
+      served().flatMap((s): Sample[] =>
+        s.conntrack && 'active' in s.conntrack
+          ? [[{ host: s.host, vip: s.vip, port: String(s.port) }, s.conntrack.active]]
+          : [],
+      ),
+    labels,
   );
 }

@@ -3,8 +3,9 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../defaults.js';
+import type { VipDataplane, VipServed } from './dataplane.js';
 import type { BackendResolver } from './resolver.js';
-import { routeKey, sameRoute, type VipBackend, type VipRoute } from './routes.js';
+import { routeKey, sameRoute, targetsOf, type VipBackend, type VipRoute } from './routes.js';
 import { UnroutedVipLog } from './unrouted-log.js';
 
 export interface VipProxyOptions {
@@ -38,13 +39,9 @@ interface Listener {
   turn: number;
 }
 
-/** The endpoints, or the host itself on its port when the entry lists none. */
-function targetsOf(route: VipRoute): VipBackend[] {
-  return route.endpoints.length > 0 ? route.endpoints : [{ address: route.host, port: route.hostPort }];
-}
-
 /** Accepts on every VIP:port of its routes and splices each connection to a backend. */
-export class VipProxy {
+export class VipProxy implements VipDataplane {
+  readonly kind = 'proxy' as const;
   private readonly opts: VipProxyOptions;
   private readonly listeners = new Map<string, Listener>();
   private updating: Promise<void> = Promise.resolve();
@@ -68,6 +65,15 @@ export class VipProxy {
 
   stats(): VipStats[] {
     return [...this.listeners.values()].map((l) => ({ ...l.stats }));
+  }
+
+  served(): VipServed[] {
+    return [...this.listeners.values()].map(({ route }) => ({
+      host: route.host,
+      vip: route.vip,
+      port: route.port,
+      dataplane: 'proxy',
+    }));
   }
 
   async close(): Promise<void> {

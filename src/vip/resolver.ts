@@ -20,11 +20,29 @@ interface Cached {
   expires: number;
 }
 
+/** A name's addresses and how long they hold (their TTL, within the resolver's bounds). */
+export interface BackendAnswer {
+  addresses: string[];
+  ttlMs: number;
+}
+
+/** Like BackendResolver, with the TTL: the NAT data plane re-resolves when it runs out. */
+export type BackendLookup = (name: string) => Promise<BackendAnswer>;
+
 /** Answers are kept for their TTL, at least `minTtlMs` and at most `maxTtlMs`. */
 export function upstreamResolver(
   upstream: UpstreamQuerier,
   opts: { now?: () => number; minTtlMs?: number; maxTtlMs?: number } = {},
 ): BackendResolver {
+  const lookup = upstreamLookup(upstream, opts);
+  return async (name) => (await lookup(name)).addresses;
+}
+
+/** upstreamResolver's lookups with their TTL; an IP address stands for itself and never expires. */
+export function upstreamLookup(
+  upstream: UpstreamQuerier,
+  opts: { now?: () => number; minTtlMs?: number; maxTtlMs?: number } = {},
+): BackendLookup {
   const now = opts.now ?? Date.now;
   const minTtl = opts.minTtlMs ?? DEFAULTS.vipBackendMinTtlMs;
   const maxTtl = opts.maxTtlMs ?? DEFAULTS.vipBackendMaxTtlMs;
@@ -42,9 +60,9 @@ export function upstreamResolver(
     }
   };
   return async (name) => {
-    if (isIP(name) !== 0) return [name];
+    if (isIP(name) !== 0) return { addresses: [name], ttlMs: Infinity };
     const hit = cache.get(name);
-    if (hit && hit.expires > now()) return hit.addresses;
+    if (hit && hit.expires > now()) return { addresses: hit.addresses, ttlMs: hit.expires - now() };
     const [v4, v6] = await Promise.all([ask(name, QTYPE.A), ask(name, QTYPE.AAAA)]);
     const addresses = [...v4.ips, ...v6.ips];
     const ttlMs = Math.min(
@@ -52,6 +70,6 @@ export function upstreamResolver(
       Math.max(minTtl, 1000 * Math.min(v4.ips.length ? v4.ttl : Infinity, v6.ips.length ? v6.ttl : Infinity)),
     );
     if (addresses.length > 0) cache.set(name, { addresses, expires: now() + ttlMs });
-    return addresses;
+    return { addresses, ttlMs: addresses.length > 0 ? ttlMs : minTtl };
   };
 }

@@ -32,3 +32,8 @@ export function routeKey(r: Pick<VipRoute, 'vip' | 'port'>): string {
 export function sameRoute(a: VipRoute, b: VipRoute): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+/** The endpoints, or the host itself on its port when the entry lists none. */
+export function targetsOf(route: VipRoute): VipBackend[] {
+  return route.endpoints.length > 0 ? route.endpoints : [{ address: route.host, port: route.hostPort }];
+}

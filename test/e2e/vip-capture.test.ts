@@ -1,39 +1,49 @@
-// The headline scenario (issue 4, SPEC §6–7): two external databases on port 3306, each reached by
-// its own name through its VIP. An "app" network namespace with the capture rules applied, whose
-// resolv.conf names an ordinary nameserver; an "outside" namespace with that nameserver (a real
-// dnsmasq) and the two databases. The agent runs as its own uid in the app namespace.
+// The headline scenario (issues 4 and 13, SPEC §6–7) in both VIP data planes: databases on port 3306,
+// each reached by its own name through its VIP, from an application namespace whose DNS is captured.
+// `proxy`: the agent listens on every VIP:port; `nat`: the kernel DNATs, from rules the agent writes.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { dnsmasqArgs, dnsmasqPath } from '../helpers/dnsmasq.js';
-import { BIN, ROOT } from '../helpers/meshdns.js';
-import { canMakeNetns, createNetns, type Netns } from '../helpers/netns.js';
+import { BIN } from '../helpers/meshdns.js';
+import {
+  AGENT,
+  createVipWorld,
+  DATABASES,
+  HOSTS,
+  type VipWorld,
+  waitFor,
+  whyNot,
+} from '../helpers/vip-netns.js';
 
-const run = promisify(execFile);
-const AGENT = '1337';
-const NET = '198.51.100'; // TEST-NET-2, only inside the namespaces this test makes
-const DNS = `${NET}.2`;
-
-const MANIFESTS = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: db-a, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec:
-  hosts: [db-a.example.com]
-  ports: [{number: 3306, name: mysql, protocol: TCP}]
-  resolution: DNS
----
+const entry = (name: string, created: string, spec: string) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: db-b, namespace: default, creationTimestamp: "2024-01-02T00:00:00Z"}
+metadata: {name: ${name}, namespace: default, creationTimestamp: "2024-01-0${created}T00:00:00Z"}
 spec:
-  hosts: [db-b.example.com]
   ports: [{number: 3306, name: mysql, protocol: TCP}]
-  resolution: DNS
----
+${spec}`;
+
+/** db-c's endpoints: two databases at first, one other after the edit. */
+const manifests = (dbC: string[]) =>
+  [
+    entry('db-a', '1', '  hosts: [db-a.example.com]\n  resolution: DNS\n'),
+    entry('db-b', '2', '  hosts: [db-b.example.com]\n  resolution: DNS\n'),
+    entry(
+      'db-c',
+      '3',
+      `  hosts: [db-c.example.com]\n  resolution: STATIC\n  endpoints: [${dbC.map((a) => `{address: ${a}}`).join(', ')}]\n`,
+    ),
+    // Nothing listens there: the backend resets the connection.
+    entry(
+      'db-d',
+      '4',
+      '  hosts: [db-d.example.com]\n  resolution: STATIC\n  endpoints: [{address: 198.51.100.15}]\n',
+    ),
+    // The upstream knows no address for it: there is no backend at all.
+    entry('db-e', '5', '  hosts: [db-e.example.com]\n  resolution: DNS\n'),
+    `---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: app, namespace: default}
@@ -44,211 +54,258 @@ spec:
         proxy.istio.io/config: |
           proxyMetadata:
             ISTIO_META_DNS_CAPTURE: "true"
-`;
+`,
+  ].join('');
 
-/** Each database greets with its identity, so the client can tell which one it reached. */
-const DATABASES = `
-const net = require('node:net');
-for (const [ip, name] of [['${NET}.11', 'A'], ['${NET}.12', 'B']]) {
-  net.createServer((s) => { s.on('error', () => {}); s.end('database ' + name + '\\n'); }).listen(3306, ip);
-}`;
-
-/** Connects to host:3306 by name (glibc resolves it) and prints what the server says. */
+/** Connects to host:3306 by name (glibc resolves it) and prints the greeting, or the error's code. */
 const CLIENT = `
 const net = require('node:net');
 const s = net.connect({ host: process.argv[1], port: 3306 });
 let got = '';
-s.on('data', (d) => { got += d; });
-s.on('end', () => { process.stdout.write(got.trim() + ' via ' + s.remoteAddress); });
-s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+s.setEncoding('utf8');
+s.on('data', (d) => { got += d; if (got.includes('\\n')) { process.stdout.write(got.trim() + ' via ' + s.remoteAddress); s.end(); } });
+s.on('end', () => { if (!got) process.stdout.write('closed'); });
+s.on('error', (e) => { process.stdout.write('error ' + e.code); });`;
 
-/** The agent runs as its own uid, so it must be able to read the checkout. */
-async function agentCanRead(): Promise<boolean> {
-  const probe = [
-    '--reuid',
-    AGENT,
-    '--regid',
-    AGENT,
-    '--clear-groups',
-    'test',
-    '-r',
-    join(ROOT, 'dist/src/cli/main.js'),
-  ];
-  return run('setpriv', probe).then(
-    () => true,
-    () => false,
-  );
-}
+/** Holds a connection open: prints the greeting, then sends each stdin line and prints the answer. */
+const HOLDER = `
+const net = require('node:net');
+const s = net.connect({ host: process.argv[1], port: 3306 });
+s.setEncoding('utf8');
+s.on('data', (d) => process.stdout.write(d));
+s.on('error', (e) => { process.stdout.write('error ' + e.code + '\\n'); process.exit(1); });
+process.stdin.on('data', (d) => s.write(d));
+process.stdin.on('end', () => s.end());`;
 
-const why =
-  canMakeNetns() ??
-  (dnsmasqPath() ? undefined : 'dnsmasq not installed: apt-get install dnsmasq-base') ??
-  ((await agentCanRead())
-    ? undefined
-    : `the checkout is not readable by uid ${AGENT}, which the agent runs as`);
+const why = await whyNot();
 
-describe('two databases on 3306 through their VIPs, DNS captured', { skip: why }, () => {
-  let app: Netns;
-  let out: Netns;
-  let dir: string;
-  const procs: ChildProcess[] = [];
-  let agentLog = '';
+for (const dataplane of ['proxy', 'nat'] as const) {
+  describe(`databases on 3306 through their VIPs, DNS captured (--vip-dataplane ${dataplane})`, {
+    skip: why,
+  }, () => {
+    let world: VipWorld;
+    let agent: ChildProcess | undefined;
+    let agentLog = '';
+    const connect = (host: string) => world.appRun([process.execPath, '-e', CLIENT, host]);
+    const rules = async () =>
+      `${await world.appRun(['iptables-save'])}\n${await world.appRun(['ip6tables-save'])}`
+        .split('\n')
+        .filter((l) => l.includes('MESHDNS_VIP'));
 
-  const inNs = (ns: Netns, argv: string[], opts: { detached?: boolean } = {}) => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...opts,
+    /** The agent as uid 1337; in nat mode with NET_ADMIN (and NET_RAW) as ambient capabilities. */
+    const startAgent = async () => {
+      const caps =
+        dataplane === 'nat' ? ['--inh-caps=+net_admin,+net_raw', '--ambient-caps=+net_admin,+net_raw'] : [];
+      const before = agentLog.length;
+      agent = world.spawnIn(world.app, [
+        'setpriv',
+        `--reuid=${AGENT}`,
+        `--regid=${AGENT}`,
+        '--clear-groups',
+        ...caps,
+        process.execPath,
+        BIN,
+        'serve',
+        '--manifests',
+        world.manifests,
+        '--workload',
+        'default/app',
+        '--vip-proxy',
+        '--vip-dataplane',
+        dataplane,
+        '--state-file',
+        join(world.dir, 'state', 'allocations.json'),
+      ]);
+      const log = (d: Buffer) => {
+        agentLog += d;
+      };
+      agent.stdout?.on('data', log);
+      agent.stderr?.on('data', log);
+      // The agent forwards (here: to the real address) until its table is in; wait for the table.
+      await waitFor(
+        async () => agentLog.slice(before),
+        (l) => /"msg":"serving DNS"/.test(l),
+      );
+      // The first routes are applied just after: a VIP answers once its rules (or listener) are in.
+      await waitFor(
+        () => connect('db-a.example.com'),
+        (got) => got.startsWith('database A'),
+      );
+    };
+    const stopAgent = async (signal: NodeJS.Signals) => {
+      const a = agent;
+      agent = undefined;
+      if (!a || a.exitCode !== null || a.signalCode !== null) return;
+      const exited = new Promise((r) => a.once('exit', r));
+      // `ip netns exec` execs setpriv, which execs node: the signal reaches the agent itself.
+      a.kill(signal);
+      await exited;
+    };
+
+    before(async () => {
+      world = await createVipWorld(manifests(['198.51.100.13', '198.51.100.14']));
+      await startAgent();
     });
-    procs.push(child);
-    return child;
-  };
-  const appRun = async (argv: string[]) => (await app.exec(argv)).stdout.trim();
-
-  before(async () => {
-    app = await createNetns('mdns-app');
-    out = await createNetns('mdns-out');
-    const [va, vo] = [`va${app.name.slice(-6)}`, `vo${app.name.slice(-6)}`];
-    await run('ip', [
-      'link',
-      'add',
-      va,
-      'netns',
-      app.name,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      vo,
-      'netns',
-      out.name,
-    ]);
-    await app.exec(['ip', 'addr', 'add', `${NET}.1/24`, 'dev', va]);
-    await app.exec(['ip', 'link', 'set', va, 'up']);
-    for (const host of [2, 11, 12]) await out.exec(['ip', 'addr', 'add', `${NET}.${host}/24`, 'dev', vo]);
-    await out.exec(['ip', 'link', 'set', vo, 'up']);
-
-    dir = await mkdtemp(join(tmpdir(), 'meshdns-vip-e2e-'));
-    await chmod(dir, 0o755);
-    await writeFile(
-      join(dir, 'hosts'),
-      `${NET}.11 db-a.example.com\n${NET}.12 db-b.example.com\n${NET}.99 www.example.org\n`,
-    );
-    await mkdir(join(dir, 'manifests'));
-    await writeFile(join(dir, 'manifests', 'mesh.yaml'), MANIFESTS);
-    await mkdir(join(dir, 'state'));
-    await chown(join(dir, 'state'), Number(AGENT), Number(AGENT));
-    // `ip netns exec` bind-mounts /etc/netns/<name>/resolv.conf over /etc/resolv.conf.
-    await mkdir(`/etc/netns/${app.name}`, { recursive: true });
-    await writeFile(
-      `/etc/netns/${app.name}/resolv.conf`,
-      `nameserver ${DNS}\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
-    );
-
-    const upstream = { domain: 'example.com', extra: ['--local=/example.org/', '--local=/cluster.local/'] };
-    inNs(out, [dnsmasqPath() as string, ...dnsmasqArgs(upstream, DNS, 53, join(dir, 'hosts'))]);
-    inNs(out, [process.execPath, '-e', DATABASES]);
-    await waitFor(
-      () => out.exec(['dig', `@${DNS}`, '+short', '+time=1', '+tries=1', 'www.example.org']),
-      (r) => r.stdout.includes('.99'),
-    );
-
-    await app.exec([process.execPath, BIN, 'capture', '--apply', '--agent-uid', AGENT, '--agent-gid', AGENT]);
-    const agent = inNs(app, [
-      'setpriv',
-      `--reuid=${AGENT}`,
-      `--regid=${AGENT}`,
-      '--clear-groups',
-      process.execPath,
-      BIN,
-      'serve',
-      '--manifests',
-      join(dir, 'manifests'),
-      '--workload',
-      'default/app',
-      '--vip-proxy',
-      '--state-file',
-      join(dir, 'state', 'allocations.json'),
-    ]);
-    agent.stdout?.on('data', (d) => {
-      agentLog += d;
+    after(async () => {
+      await stopAgent('SIGTERM');
+      await world?.remove();
     });
-    agent.stderr?.on('data', (d) => {
-      agentLog += d;
+
+    it('getent resolves each database to its VIP through the captured nameserver', async () => {
+      assert.match(
+        await world.appRun(['getent', 'ahosts', 'db-a.example.com']),
+        /^240\.240\.0\.1\s/m,
+        agentLog,
+      );
+      assert.match(await world.appRun(['getent', 'ahosts', 'db-b.example.com']), /^240\.240\.0\.2\s/m);
     });
-    // The agent forwards (here: to the real address) until its table is in; wait for the table.
-    await waitFor(
-      async () => agentLog,
-      (log) => /"msg":"serving DNS"/.test(log),
-    );
-  });
 
-  after(async () => {
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(
-      procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)),
-    );
-    await app?.remove();
-    await out?.remove();
-    if (app) await rm(`/etc/netns/${app.name}`, { recursive: true, force: true });
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+    it('dig to the resolv.conf nameserver is answered by the agent', async () => {
+      assert.equal(await world.appRun(['dig', '+short', 'db-b.example.com']), '240.240.0.2');
+      assert.equal(await world.appRun(['dig', '+short', 'AAAA', 'db-a.example.com']), '2001:2::1');
+      assert.equal(await world.appRun(['dig', '+short', '+tcp', 'db-a.example.com']), '240.240.0.1');
+    });
 
-  it('getent resolves each database to its VIP through the captured nameserver', async () => {
-    assert.match(await appRun(['getent', 'ahosts', 'db-a.example.com']), /^240\.240\.0\.1\s/m, agentLog);
-    assert.match(await appRun(['getent', 'ahosts', 'db-b.example.com']), /^240\.240\.0\.2\s/m);
-  });
+    it('each name on port 3306 reaches its own database', async () => {
+      assert.match(
+        await connect('db-a.example.com'),
+        /^database A via (240\.240\.0\.1|2001:2::1)$/,
+        agentLog,
+      );
+      assert.match(await connect('db-b.example.com'), /^database B via (240\.240\.0\.2|2001:2::2)$/);
+    });
 
-  it('dig to the resolv.conf nameserver is answered by the agent', async () => {
-    assert.equal(await appRun(['dig', '+short', 'db-b.example.com']), '240.240.0.2');
-    assert.equal(await appRun(['dig', '+short', 'AAAA', 'db-a.example.com']), '2001:2::1');
-    assert.equal(await appRun(['dig', '+short', '+tcp', 'db-a.example.com']), '240.240.0.1');
-  });
+    it('connections to one entry are spread over both its endpoints', async () => {
+      const seen = new Set<string>();
+      // proxy: round-robin, two connections suffice; nat: random halves, 30 miss one at odds of 2^-29.
+      for (let i = 0; i < 30 && seen.size < 2; i++) seen.add(await connect('db-c.example.com'));
+      assert.deepEqual(
+        [...seen].map((s) => s.replace(/ via .*/, '')).sort(),
+        ['database C1', 'database C2'],
+        [...seen].join('\n'),
+      );
+    });
 
-  it('each name on port 3306 reaches its own database', async () => {
-    assert.match(
-      await appRun([process.execPath, '-e', CLIENT, 'db-a.example.com']),
-      /^database A via (240\.240\.0\.1|2001:2::1)$/,
-      agentLog,
-    );
-    assert.match(
-      await appRun([process.execPath, '-e', CLIENT, 'db-b.example.com']),
-      /^database B via (240\.240\.0\.2|2001:2::2)$/,
-    );
-  });
+    it('a backend that resets, and an entry with no backend at all, refuse the client', async () => {
+      // proxy: accepted, then reset once the backend refuses; nat: the SYN itself is refused.
+      const refused =
+        dataplane === 'nat' ? /^error ECONNREFUSED$/ : /^(error ECONNRESET|error ECONNREFUSED|closed)$/;
+      assert.match(await connect('db-d.example.com'), refused);
+      assert.match(await connect('db-e.example.com'), refused);
+    });
 
-  it('other names are forwarded to the outside nameserver', async () => {
-    assert.match(await appRun(['getent', 'ahosts', 'www.example.org']), new RegExp(`^${NET}\\.99\\s`, 'm'));
-  });
+    it('an edit re-pointing a VIP: the open connection keeps its backend, the next gets the new one', async () => {
+      const holder = spawn(
+        'ip',
+        ['netns', 'exec', world.app.name, process.execPath, '-e', HOLDER, 'db-c.example.com'],
+        {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
+      let held = '';
+      holder.stdout.on('data', (d) => {
+        held += d;
+      });
+      try {
+        const greeting = await waitFor(
+          async () => held,
+          (h) => /database (C1|C2)\n/.test(h),
+        );
+        const name = /database (C1|C2)/.exec(greeting)![1];
+        await writeFile(join(world.manifests, 'mesh.yaml'), manifests(['198.51.100.12']));
+        await waitFor(
+          () => connect('db-c.example.com'),
+          (got) => got.startsWith('database B'),
+        );
+        holder.stdin.write('still there?\n');
+        await waitFor(
+          async () => held,
+          (h) => h.includes(':still there?'),
+        );
+        assert.match(held, new RegExp(`^${name}:still there\\?$`, 'm'), held);
+      } finally {
+        const exited = new Promise((r) => holder.once('exit', r));
+        holder.stdin.end();
+        await exited;
+      }
+    });
 
-  it('capture --remove leaves no rule and no route behind', async () => {
-    await app.exec([
-      process.execPath,
-      BIN,
-      'capture',
-      '--remove',
-      '--agent-uid',
-      AGENT,
-      '--agent-gid',
-      AGENT,
-    ]);
-    const rules = `${await appRun(['iptables-save'])}\n${await appRun(['ip6tables-save'])}`;
-    assert.doesNotMatch(rules, /MESHDNS/);
-    assert.doesNotMatch(await appRun(['ip', 'route', 'show', 'table', 'local']), /240\.240/);
-  });
-});
+    it('a DNS entry follows its name when the upstream answer changes (re-resolved at its TTL)', async () => {
+      await world.setHosts({ ...HOSTS, 'db-b.example.com': DATABASES.A });
+      try {
+        // dnsmasq gives hosts-file answers TTL 0: the VIP follows within the 1 s floor (nat: the rules).
+        await waitFor(
+          () => connect('db-b.example.com'),
+          (got) => got.startsWith('database A'),
+        );
+      } finally {
+        await world.setHosts(HOSTS);
+      }
+      await waitFor(
+        () => connect('db-b.example.com'),
+        (got) => got.startsWith('database B'),
+      );
+    });
 
-async function waitFor<T>(probe: () => Promise<T>, ok: (r: T) => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const r = await probe();
-      if (ok(r)) return;
-      last = r;
-    } catch (err) {
-      last = err;
+    it('other names are forwarded to the outside nameserver', async () => {
+      assert.match(await world.appRun(['getent', 'ahosts', 'www.example.org']), /^198\.51\.100\.99\s/m);
+    });
+
+    if (dataplane === 'nat') {
+      it('the rules are ours and /debug/vips names the data plane of each VIP', async () => {
+        const got = await rules();
+        assert.ok(
+          got.some((l) =>
+            /-A MESHDNS_VIP -d 240\.240\.0\.3\/32 .*-j DNAT --to-destination 198\.51\.100\.12:3306/.test(l),
+          ),
+          got.join('\n'),
+        );
+        assert.ok(
+          got.some((l) =>
+            /-A MESHDNS_VIP_REJECT -d 240\.240\.0\.5\/32 .*REJECT --reject-with tcp-reset/.test(l),
+          ),
+        );
+        const fetchVips = `fetch('http://127.0.0.1:15020/debug/vips').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+        const vips = JSON.parse(await world.appRun([process.execPath, '-e', fetchVips]));
+        assert.equal(vips.proxy.dataplane, 'nat');
+        const served = vips.proxy.served.find((s: { vip: string }) => s.vip === '240.240.0.1');
+        assert.equal(served?.dataplane, 'nat', JSON.stringify(vips.proxy.served));
+        assert.deepEqual(served.backends, ['198.51.100.11:3306']);
+      });
+
+      it('after kill -9 the rules stay; a restart rebuilds them, one copy', async () => {
+        const before = (await rules()).sort();
+        await stopAgent('SIGKILL');
+        assert.deepEqual((await rules()).sort(), before, 'nothing ran to remove them');
+        await startAgent();
+        assert.deepEqual((await rules()).sort(), before);
+      });
+
+      it('SIGTERM removes every rule of ours; the capture rules stay', async () => {
+        await stopAgent('SIGTERM');
+        assert.deepEqual(await rules(), []);
+        assert.match(await world.appRun(['iptables-save', '-t', 'nat']), /MESHDNS_DNS/);
+        await startAgent();
+        assert.notDeepEqual(await rules(), []);
+      });
     }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not ready within ${timeoutMs} ms: ${JSON.stringify(last)?.slice(0, 500)}`);
+
+    it('capture --remove leaves no rule and no route behind', async () => {
+      // nat: after a kill -9, so that only capture --remove can clean up.
+      if (dataplane === 'nat') await stopAgent('SIGKILL');
+      await world.app.exec([
+        process.execPath,
+        BIN,
+        'capture',
+        '--remove',
+        '--agent-uid',
+        AGENT,
+        '--agent-gid',
+        AGENT,
+      ]);
+      const all = `${await world.appRun(['iptables-save'])}\n${await world.appRun(['ip6tables-save'])}`;
+      assert.doesNotMatch(all, /MESHDNS/);
+      assert.doesNotMatch(await world.appRun(['ip', 'route', 'show', 'table', 'local']), /240\.240/);
+    });
+  });
 }

@@ -16,6 +16,9 @@ const LIGHT_ENTRIES: Record<string, string> = {
   'allocate/range.ts': 'VIP range flags are checked before the DNS socket binds, without zod',
   'controller/state-path.ts': 'the default state file is named on the answering thread, without zod',
   'controller/remote.ts': 'the answering side of the controller worker, without the model',
+  'vip/capability.ts': '`--vip-dataplane nat` is refused without NET_ADMIN before the DNS socket binds',
+  'vip/dataplane.ts': 'the choices of `--vip-dataplane`, checked before the DNS socket binds',
+  'vip/nat-rules.ts': '`capture --remove` names the NAT chains without loading the proxy',
 };
 
 function sourceFiles(dir: string): string[] {
