@@ -206,15 +206,15 @@ export class StatusWriter {
     // The first patch tests what the informer showed (what the allocation was computed from) without a GET;
     // only when that test fails is the entry read.
     let read: StatusRead | undefined = readFromInformer(job.seen);
-    let guessed = false;
-    for (let attempt = 0; attempt < s.maxAttempts; attempt++) {
-      tries = attempt + 1;
-      // A failed guess is no contention: read again at once.
-      if (attempt > 0 && !guessed) {
-        const wait = backoffDelay(attempt - 1, s.retryInitialMs, s.retryMaxMs, s.random);
+    // A failed test of that guess is no contention and costs no try: the read follows at once.
+    let guessFailed = 0;
+    for (let attempt = 0; attempt < s.maxAttempts + guessFailed; attempt++) {
+      tries = attempt + 1 - guessFailed;
+      const guessing = attempt === 0;
+      if (attempt > guessFailed) {
+        const wait = backoffDelay(attempt - 1 - guessFailed, s.retryInitialMs, s.retryMaxMs, s.random);
         if (!(await pause(wait, this.stop.signal))) return 'failed';
       }
-      guessed = read !== undefined && attempt === 0;
       if (s.isLeader && !s.isLeader()) return 'not-leader';
       try {
         if (!read) {
@@ -250,7 +250,7 @@ export class StatusWriter {
         lastFailure = `${code || 'no answer'}: ${failureText(err)}`;
         // 422 is a failed `test` (a write landed since the value tested was read): read again.
         if (code !== 422 && !retryable(code)) break;
-        guessed &&= code === 422;
+        if (guessing && code === 422) guessFailed = 1;
         log.debug({ attempt: attempt + 1, code }, `${where}: ${lastFailure}; reading it again`);
       }
     }
