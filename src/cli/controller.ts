@@ -175,6 +175,7 @@ async function kubePlane(
       identity: process.env.POD_NAME || hostname(),
       leaseNamespace: process.env.POD_NAMESPACE || DEFAULTS.istioNamespace,
       leaderElect: flags.leaderElect,
+      ranges: setup.ranges,
       lease: {
         leaseDurationMs: parseMilliseconds('--leader-elect-lease-duration', flags.leaderElectLeaseDuration),
         renewDeadlineMs: parseMilliseconds('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),

@@ -100,7 +100,8 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
   for (const c of cases) {
     it(`writes the allocation over ${c.name}, keeps the rest of status, and then has nothing to write`, async () => {
       api.put(entry('db', ['a.example.com', 'b.example.com'], c.status));
-      const { w } = writer();
+      // One try: a first patch whose test of the informer's value fails (conditions) costs none.
+      const { w } = writer({ maxAttempts: 1 });
       assert.equal(w.sync((await allocation()).hosts), 1);
       await w.idle();
       assert.deepEqual(stored(api, 'db'), c.after);
@@ -235,8 +236,75 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
     // c1's second write was computed without reading the first one's value: it must not replace it.
     assert.equal(v4('c1'), '240.240.0.1');
     assert.deepEqual(w.counts, { ...w.counts, written: 3, superseded: 1 });
+    // c1's second patch tested the value its allocation read (none), failed, and the read found ours.
     const patches = ['c1', 'c2', 'c3'].map((n) => api.count({ verb: 'patch', path: statusPath(n) }));
-    assert.deepEqual(patches, [1, 1, 1]);
+    assert.deepEqual(patches, [2, 1, 1]);
+  });
+
+  it('writes each entry with one PATCH that tests what the informer showed, no GET, over kept-alive connections', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `many${i}`);
+    // Half with an IPv4 VIP only (they get an IPv6 one), half never written.
+    for (const [i, n] of names.entries()) {
+      const status =
+        i % 2 ? undefined : { addresses: [{ value: `240.240.1.${i + 1}`, host: `${n}.example.com` }] };
+      api.put(entry(n, [`${n}.example.com`], status));
+    }
+    const { w } = writer({ maxInFlight: 4 });
+    const start = api.requests.length;
+    w.sync((await allocation()).hosts);
+    await w.idle();
+    const requests = api.requests.slice(start).filter((r) => r.path.endsWith('/status'));
+    assert.equal(w.counts.written, names.length);
+    assert.deepEqual(
+      { gets: requests.filter((r) => r.verb === 'get').length, patches: requests.length },
+      { gets: 0, patches: names.length },
+    );
+    // Before, every request opened a connection of its own; now at most one per write in flight.
+    assert.ok(new Set(requests.map((r) => r.connection)).size <= 4, 'connections reused');
+    for (const [i, n] of names.entries()) {
+      const held = (stored(api, n) as { addresses: { value: string }[] }).addresses.map((a) => a.value);
+      assert.equal(held.length, 2);
+      // An entry that had a VIP keeps it (status is the allocator's store).
+      if (i % 2 === 0) assert.equal(held[0], `240.240.1.${i + 1}`);
+    }
+  });
+
+  it('keeps addresses outside a changed VIP range in status, after the new ones, and reports them once', async () => {
+    // Written while the ranges were 240.241.0.0/16 and 2001:3::/48 (issue 8: kept aside, never served).
+    const old = [
+      { value: '240.241.0.5', host: 'moved.example.com' },
+      { value: '2001:3::5', host: 'moved.example.com' },
+    ];
+    api.put(entry('moved', ['moved.example.com'], { conditions, addresses: old }));
+    const { w } = writer({ ranges: vipRanges('240.240.0.0/16', '2001:2::/48') });
+    const first = await allocation();
+    assert.deepEqual(
+      first.errors.map((e) => e.code),
+      ['MESHDNS_VIP_OUTSIDE_RANGE', 'MESHDNS_VIP_OUTSIDE_RANGE'],
+    );
+    w.sync(first.hosts);
+    await w.idle();
+    const ours = [
+      { value: '240.240.0.1', host: 'moved.example.com' },
+      { value: '2001:2::1', host: 'moved.example.com' },
+    ];
+    assert.deepEqual(stored(api, 'moved'), { conditions, addresses: [...ours, ...old] });
+    // Read back: the host keeps its new VIPs, nothing more is reported, and there is nothing to write.
+    const second = await allocation();
+    assert.deepEqual(second.errors, []);
+    assert.deepEqual(
+      second.hosts.map((h) => [h.v4, h.v6]),
+      [['240.240.0.1', '2001:2::1']],
+    );
+    assert.equal(w.sync(second.hosts), 0);
+    // A host dropped from the entry takes its kept addresses with it.
+    api.put(entry('moved', ['other.example.com'], stored(api, 'moved')));
+    w.sync((await allocation()).hosts);
+    await w.idle();
+    assert.deepEqual(
+      (stored(api, 'moved') as { addresses: { host: string }[] }).addresses.map((a) => a.host),
+      ['other.example.com', 'other.example.com'],
+    );
   });
 
   it('writes through v1beta1 when that is the version served, and never while not the leader', async () => {

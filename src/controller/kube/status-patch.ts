@@ -1,6 +1,7 @@
 // `status.addresses` of a ServiceEntry in Istio's layout — `[{value, host}]`, one per host per family — and
 // the RFC 6902 patch that writes it only over the value it read. Pure functions: the writer does the I/O.
-import type { HostVips } from '../../allocate/index.js';
+import { isIP } from 'node:net';
+import { type HostVips, ipToBigInt, type VipRanges } from '../../allocate/index.js';
 import { normalizeHost } from '../../model/index.js';
 
 export interface StatusAddress {
@@ -64,6 +65,31 @@ export function desiredAddresses(hosts: readonly HostVips[]): StatusAddress[] {
 }
 
 const key = (a: StatusAddress) => `${a.host} ${a.value}`;
+
+/**
+ * The addresses of `seen` (status as read) that lie outside the current VIP ranges, of hosts the entry still
+ * has, and are not among `ours`: kept in status untouched, after ours, as the state file keeps them aside
+ * (issue 8), so switching the range back can restore them. Not served: the allocator reads a host's first
+ * address of each family, which is ours. Values that are no IP address are not kept.
+ */
+export function keptOutside(
+  seen: readonly StatusAddress[],
+  ours: readonly StatusAddress[],
+  specHosts: readonly string[],
+  ranges: VipRanges,
+): StatusAddress[] {
+  if (seen.length === 0) return [];
+  const hosts = new Set(specHosts);
+  const mine = new Set(ours.map(key));
+  return seen.filter((a) => {
+    if (!hosts.has(a.host) || mine.has(key(a))) return false;
+    const family = isIP(a.value);
+    if (family === 0) return false;
+    const range = family === 4 ? ranges.v4 : ranges.v6;
+    const v = ipToBigInt(a.value);
+    return v < range.first || v > range.last;
+  });
+}
 
 /** Same addresses for the same hosts, whatever the order: order carries no meaning and must not cause writes. */
 export function sameAddresses(a: readonly StatusAddress[], b: readonly StatusAddress[]): boolean {

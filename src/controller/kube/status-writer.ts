@@ -2,7 +2,8 @@
 // addresses there too), so the cluster is the only store and a restarted or new leader reads them back.
 //
 // The rule that keeps two writers from clobbering each other: the allocator's value is written only over
-// the value the allocator itself read. Each write reads the entry, and
+// the value the allocator itself read. Each write first patches with a `test` of the value the informer
+// showed (no GET: that is the value the allocation read); if that test fails, it reads the entry, and
 //   - stored = desired: nothing to do;
 //   - stored ≠ what the allocation was computed from: another writer (an old leader, a user) changed it
 //     since; it is left alone, and the informer's update of that entry makes the next allocation start from
@@ -13,17 +14,20 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { HostVips } from '../../allocate/index.js';
+import type { HostVips, VipRanges } from '../../allocate/index.js';
 import { DEFAULTS } from '../../defaults.js';
 import { MeshdnsError } from '../../errors.js';
 import { backoffDelay } from '../../xds/index.js';
+import { KeepAliveAgent } from './keep-alive.js';
 import { failureText, httpCode, JSON_PATCH, pause, requestOptions, retryable } from './requests.js';
 import {
   addressesOf,
   addressesPatch,
   desiredAddresses,
+  keptOutside,
   readStatus,
   type StatusAddress,
+  type StatusRead,
   sameAddresses,
 } from './status-patch.js';
 
@@ -44,6 +48,21 @@ export interface StatusWriterOptions {
   isLeader?: () => boolean;
   /** For the backoff's jitter; Math.random by default. */
   random?: () => number;
+  /**
+   * The VIP ranges allocated from: addresses in status outside them are kept there (issue 8's rule for the
+   * state file). Without it, status holds exactly the allocation.
+   */
+  ranges?: VipRanges;
+}
+
+/**
+ * What the informer's copy says is stored, standing in for a read: the entry as we wrote it, or with no
+ * status at all. A status the model does not keep (conditions, other fields, another spelling of a host)
+ * fails the patch's `test` and is read for real.
+ */
+function readFromInformer(seen: readonly StatusAddress[]): StatusRead {
+  if (seen.length === 0) return { kind: 'no-status' };
+  return { kind: 'addresses', raw: seen.map((a) => ({ value: a.value, host: a.host })) };
 }
 
 /** How one queued write ended. */
@@ -57,7 +76,8 @@ interface Job {
   seen: StatusAddress[];
 }
 
-type Settings = Required<Omit<StatusWriterOptions, 'isLeader'>> & Pick<StatusWriterOptions, 'isLeader'>;
+type Settings = Required<Omit<StatusWriterOptions, 'isLeader' | 'ranges'>> &
+  Pick<StatusWriterOptions, 'isLeader' | 'ranges'>;
 
 export class StatusWriter {
   private readonly api: CustomObjectsApi;
@@ -66,6 +86,8 @@ export class StatusWriter {
   private readonly pending = new Map<string, Job>();
   private readonly running = new Set<string>();
   private readonly stop = new AbortController();
+  /** One set of kept-alive connections for every write (client-node would open one per request). */
+  private readonly agent: KeepAliveAgent;
   private idleWaiters: (() => void)[] = [];
   /** How many writes ended each way, for metrics and tests. */
   readonly counts: Record<WriteOutcome, number> = {
@@ -93,7 +115,9 @@ export class StatusWriter {
       requestTimeoutMs: options.requestTimeoutMs ?? d.requestTimeoutMs,
       random: options.random ?? Math.random,
       isLeader: options.isLeader,
+      ranges: options.ranges,
     };
+    this.agent = new KeepAliveAgent(this.settings.maxInFlight);
     for (const field of ['maxInFlight', 'maxAttempts'] as const) {
       const v = this.settings[field];
       if (!Number.isInteger(v) || v < 1) {
@@ -122,8 +146,14 @@ export class StatusWriter {
     let queued = 0;
     for (const [k, list] of byEntry) {
       const { namespace, name, entry } = list[0]!;
-      const desired = desiredAddresses(list);
       const seen = entry.statusAddresses;
+      const ours = desiredAddresses(list);
+      const { ranges } = this.settings;
+      // Status as we wrote it (the usual case) has nothing outside the range: no need to look.
+      const desired =
+        ranges && !sameAddresses(ours, seen)
+          ? [...ours, ...keptOutside(seen, ours, entry.hosts, ranges)]
+          : ours;
       if (sameAddresses(desired, seen)) {
         this.pending.delete(k);
         continue;
@@ -147,6 +177,7 @@ export class StatusWriter {
     this.stop.abort();
     this.pending.clear();
     await this.idle();
+    this.agent.close();
   }
 
   private pump(): void {
@@ -172,46 +203,54 @@ export class StatusWriter {
     const log = this.logger.child({ serviceEntry: `${job.namespace}/${job.name}` });
     let lastFailure = '';
     let tries = 0;
-    for (let attempt = 0; attempt < s.maxAttempts; attempt++) {
-      tries = attempt + 1;
-      if (attempt > 0) {
-        const wait = backoffDelay(attempt - 1, s.retryInitialMs, s.retryMaxMs, s.random);
+    // The first patch tests what the informer showed (what the allocation was computed from) without a GET;
+    // only when that test fails is the entry read.
+    let read: StatusRead | undefined = readFromInformer(job.seen);
+    // A failed test of that guess is no contention and costs no try: the read follows at once.
+    let guessFailed = 0;
+    for (let attempt = 0; attempt < s.maxAttempts + guessFailed; attempt++) {
+      tries = attempt + 1 - guessFailed;
+      const guessing = attempt === 0;
+      if (attempt > guessFailed) {
+        const wait = backoffDelay(attempt - 1 - guessFailed, s.retryInitialMs, s.retryMaxMs, s.random);
         if (!(await pause(wait, this.stop.signal))) return 'failed';
       }
       if (s.isLeader && !s.isLeader()) return 'not-leader';
       try {
-        const obj = await this.api.getNamespacedCustomObjectStatus(
-          this.target(job),
-          requestOptions(s.requestTimeoutMs, undefined, this.stop.signal),
-        );
-        const read = readStatus(obj);
-        const stored = addressesOf(read);
-        if (sameAddresses(stored, job.desired)) return 'unchanged';
-        if (!sameAddresses(stored, job.seen)) {
-          log.info(
-            { stored, desired: job.desired },
-            `${where} was changed by another writer since the allocation read it; left as stored (the next allocation starts from it)`,
+        if (!read) {
+          read = readStatus(
+            await this.api.getNamespacedCustomObjectStatus(this.target(job), this.options(undefined)),
           );
-          return 'superseded';
+          const stored = addressesOf(read);
+          if (sameAddresses(stored, job.desired)) return 'unchanged';
+          if (!sameAddresses(stored, job.seen)) {
+            log.info(
+              { stored, desired: job.desired },
+              `${where} was changed by another writer since the allocation read it; left as stored (the next allocation starts from it)`,
+            );
+            return 'superseded';
+          }
+          if (s.isLeader && !s.isLeader()) return 'not-leader';
         }
-        if (s.isLeader && !s.isLeader()) return 'not-leader';
         await this.api.patchNamespacedCustomObjectStatus(
           {
             ...this.target(job),
             body: addressesPatch(read, job.desired),
             fieldManager: 'meshdns-controller',
           },
-          requestOptions(s.requestTimeoutMs, JSON_PATCH, this.stop.signal),
+          this.options(JSON_PATCH),
         );
         log.debug({ addresses: job.desired }, `${where} written`);
         return 'written';
       } catch (err) {
+        read = undefined;
         const code = httpCode(err);
         // Deleted meanwhile: its VIPs are the allocator's business (held for the grace period), not status's.
         if (code === 404) return 'gone';
         lastFailure = `${code || 'no answer'}: ${failureText(err)}`;
-        // 422 is a failed `test` (a write landed between our read and our patch): read again.
+        // 422 is a failed `test` (a write landed since the value tested was read): read again.
         if (code !== 422 && !retryable(code)) break;
+        if (guessing && code === 422) guessFailed = 1;
         log.debug({ attempt: attempt + 1, code }, `${where}: ${lastFailure}; reading it again`);
       }
     }
@@ -222,6 +261,10 @@ export class StatusWriter {
     );
     log.warn({ code: err.code }, err.message);
     return 'failed';
+  }
+
+  private options(contentType: string | undefined) {
+    return requestOptions(this.settings.requestTimeoutMs, contentType, this.stop.signal, this.agent);
   }
 
   private target(job: Job) {

@@ -5,7 +5,7 @@
 // would have written while following), then every change.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Allocation, StoredAllocation } from '../../allocate/index.js';
+import type { Allocation, StoredAllocation, VipRanges } from '../../allocate/index.js';
 import type { AllocationStore } from '../index.js';
 import { EventRecorder } from './event-recorder.js';
 import { LeaderElector } from './leader-elector.js';
@@ -22,6 +22,8 @@ export interface KubeStoreOptions {
   leaseNamespace: string;
   /** `--no-leader-elect`: write without a Lease (one replica only). */
   leaderElect: boolean;
+  /** The VIP ranges allocated from: status addresses outside them are kept in status, not replaced. */
+  ranges: VipRanges;
   /** Lease timings, for tests; client-go's defaults otherwise. */
   lease?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
 }
@@ -90,6 +92,7 @@ export class KubeStatusStore implements AllocationStore {
     this.#writers = {
       status: new StatusWriter(kc, logger, {
         version,
+        ranges: this.#opts.ranges,
         ...(elector ? { isLeader: () => elector.isLeader } : {}),
       }),
       events: new EventRecorder(kc, logger, { instance: identity, version }),

@@ -9,6 +9,8 @@ export interface RequestRecord {
   /** The URL path without the query. */
   path: string;
   query: string;
+  /** Which TCP connection carried it (numbered from 1 as they were accepted): a client that keeps connections alive reuses numbers. */
+  connection: number;
 }
 
 export interface InjectedFailure {

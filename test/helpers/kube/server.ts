@@ -47,6 +47,9 @@ export class KubeApiServer {
   private readonly watches = new Set<OpenWatch>();
   private readonly hooks: { path: string | RegExp; verb?: Verb; act: () => void }[] = [];
   private server: Server | undefined;
+  /** Each accepted connection's number, for RequestRecord.connection. */
+  private readonly connectionIds = new WeakMap<object, number>();
+  private connectionsAccepted = 0;
   private address = '';
 
   constructor(options: KubeApiOptions = {}) {
@@ -67,6 +70,7 @@ export class KubeApiServer {
 
   async start(): Promise<void> {
     const server = createServer((req, res) => this.handle(req, res));
+    server.on('connection', (socket) => this.connectionIds.set(socket, ++this.connectionsAccepted));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -231,7 +235,8 @@ export class KubeApiServer {
     const method = req.method ?? 'GET';
     const r = route(this.catalog, method, url, this.address);
     const verb: Verb = r.kind === 'resource' ? r.verb : 'discovery';
-    this.log.add({ verb, method, path: url.pathname, query: url.search });
+    const connection = this.connectionIds.get(req.socket) ?? 0;
+    this.log.add({ verb, method, path: url.pathname, query: url.search, connection });
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${this.token}` && !(this.anonymous && auth === undefined)) {
       throw new KubeStatusError(401, 'Unauthorized', 'Unauthorized');

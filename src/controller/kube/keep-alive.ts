@@ -1,0 +1,49 @@
+// client-node gives every request an agent of its own without keep-alive (KubeConfig.createAgent on each
+// call), so each status write paid a TCP (and TLS) handshake: 10,000 writes at start-up were 10,000
+// connections. This swaps in one keep-alive agent with the same TLS settings, made from the first
+// request's agent, so writes reuse a few connections. Proxy agents (socks, http(s) proxies) are left alone.
+import http from 'node:http';
+import https from 'node:https';
+import type { RequestContext } from '@kubernetes/client-node';
+
+type TlsOptions = Pick<
+  https.AgentOptions,
+  'ca' | 'cert' | 'key' | 'pfx' | 'rejectUnauthorized' | 'servername'
+>;
+
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'rejectUnauthorized', 'servername'] as const;
+
+export class KeepAliveAgent {
+  readonly #maxSockets: number;
+  #agent: http.Agent | undefined;
+  /** The TLS settings #agent was made with: a kubeconfig whose certificates rotated gets a new agent. */
+  #tls: TlsOptions = {};
+
+  /** `maxSockets`: connections kept (the writes in flight at once). */
+  constructor(maxSockets: number) {
+    this.#maxSockets = maxSockets;
+  }
+
+  /** Puts the shared agent on `ctx` in place of the one client-node made for this request. */
+  apply(ctx: RequestContext): void {
+    const made = ctx.getAgent();
+    if (!made) return;
+    const kind =
+      made.constructor === https.Agent ? 'https' : made.constructor === http.Agent ? 'http' : undefined;
+    if (!kind) return;
+    const options = (made as http.Agent & { options: https.AgentOptions }).options;
+    if (!this.#agent || TLS_FIELDS.some((f) => options[f] !== this.#tls[f])) {
+      this.#agent?.destroy();
+      const shared = { ...options, keepAlive: true, maxSockets: this.#maxSockets };
+      this.#agent = kind === 'https' ? new https.Agent(shared) : new http.Agent(shared);
+      this.#tls = Object.fromEntries(TLS_FIELDS.map((f) => [f, options[f]])) as TlsOptions;
+    }
+    ctx.setAgent(this.#agent);
+  }
+
+  /** Closes the kept connections. */
+  close(): void {
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+}
