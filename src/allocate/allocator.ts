@@ -158,8 +158,10 @@ function byAge(a: Candidate, b: Candidate): number {
  * manifests carry no status), else those kept from other ranges (older), then the state file's.
  */
 function heldBefore(h: Candidate, rec: StoredAllocation | undefined, f: Family) {
-  const status = h.entry.statusAddresses.find((a) => a.host === h.host && familyOf(a.value) === f);
-  if (status) return { from: 'status.addresses', values: [status.value] };
+  // Every one of the host's in that family, in order: status may keep addresses of another VIP range
+  // after the current one (the Kubernetes store does), so a switch back finds its own again.
+  const status = h.entry.statusAddresses.filter((a) => a.host === h.host && familyOf(a.value) === f);
+  if (status.length > 0) return { from: 'status.addresses', values: status.map((a) => a.value) };
   const values = [...(rec?.outside ?? []), ...(rec?.[field(f)] ? [rec[field(f)]!] : [])];
   return { from: 'the state file', values: values.filter((v) => familyOf(v) === f) };
 }

@@ -161,7 +161,10 @@ export function arrive(
     if (rec?.outside?.length) return false;
     const families: Family[] = [];
     for (const f of FAMILIES) {
-      const status = se.statusAddresses.find((a) => a.host === host && familyOf(a.value) === f);
+      const statuses = se.statusAddresses.filter((a) => a.host === host && familyOf(a.value) === f);
+      // Several (one of another VIP range kept beside): which one holds is for allocate() to decide.
+      if (statuses.length > 1) return false;
+      const status = statuses[0];
       const stored = rec?.[field(f)];
       const value = status
         ? status.value

@@ -295,6 +295,26 @@ const scenarios: Scenario[] = [
     ],
   },
   {
+    // The controller keeps an address of another --vip-range in status after its own (issue 10):
+    // switching back, the one in the range is kept and the other set aside.
+    name: 'status with an address of another range first: the one in this range is kept',
+    steps: [
+      {
+        restart: [],
+        entries: [
+          a({
+            status: [
+              ['a.example.com', '10.77.0.2'],
+              ['a.example.com', '240.240.0.4'],
+              ['a.example.com', '2001:2::4'],
+            ],
+          }),
+        ],
+        want: { [A]: `${V(4)} allocated` },
+      },
+    ],
+  },
+  {
     name: 'status beats the state file for the same host',
     steps: [
       {
