@@ -111,6 +111,21 @@ export class DnsCache {
     return { entry, age };
   }
 
+  /** The age of `entry` while it is the fresh entry for its key, else -1; counts and moves nothing. */
+  freshAge(entry: CacheEntry): number {
+    if (this.entries.get(entry.key) !== entry) return -1;
+    const age = this.ageOf(entry);
+    return age < entry.ttl ? age : -1;
+  }
+
+  /** A hit on an entry found without lookup() (freshAge, the UDP templates): counted and moved as lookup() does. */
+  noteHit(entry: CacheEntry): void {
+    this.#counters.hits++;
+    entry.hits++;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
+  }
+
   /** RFC 8767: an expired entry still within the stale window, when serve-stale is on. */
   stale(key: string): CacheHit | undefined {
     const entry = this.entries.get(key);
