@@ -18,6 +18,7 @@ import {
 import { formatUpstream, type UpstreamServer } from './resolvconf.js';
 import { tcpExchange } from './tcp.js';
 import { udpExchange } from './udp.js';
+import { type UdpPoolSettings, UdpSocketPool } from './udp-pool.js';
 
 /**
  * Internal tuning, no user setting: a per-try timeout is never shorter than this, so a loaded
@@ -51,6 +52,8 @@ export interface ForwarderOptions {
   healthCheckMs?: number;
   /** Told when a server is marked down or comes back (for the log). */
   onHealthChange?: (server: string, down: boolean, consecutiveFailures: number) => void;
+  /** UDP sockets shared by queries (udp-pool.ts), or false for a socket per query. Default: DEFAULTS.upstreamUdpPool. */
+  udpPool?: Partial<UdpPoolSettings> | false;
 }
 
 export type ForwardObserver = (seconds: number, result: ForwardResult) => void;
@@ -130,6 +133,9 @@ export class Forwarder {
   };
   #overflows = 0;
   #closed = false;
+  /** UDP socket pools by server ("host:port"); undefined: a socket per query. */
+  readonly #poolSettings: UdpPoolSettings | undefined;
+  readonly #pools = new Map<string, UdpSocketPool>();
 
   constructor(opts: ForwarderOptions) {
     if (opts.servers.length === 0) {
@@ -139,6 +145,8 @@ export class Forwarder {
       );
     }
     this.#settings = settingsOf(opts);
+    this.#poolSettings =
+      opts.udpPool === false ? undefined : { ...DEFAULTS.upstreamUdpPool, ...opts.udpPool };
     this.#random = opts.random ?? cryptoRandom();
     this.#observe = opts.observe;
     this.#hooks = {
@@ -220,6 +228,13 @@ export class Forwarder {
     });
     this.#health.track(this.#upstreams.map((u) => ({ server: u.server, health: u.stats })));
     this.#next = 0;
+    // A server dropped: its sockets close once the queries on them are answered (or close() cancels them).
+    const kept = new Set(this.#upstreams.map((u) => u.stats.server));
+    for (const [name, pool] of this.#pools) {
+      if (kept.has(name)) continue;
+      this.#pools.delete(name);
+      this.#hooks.track({ cancel: () => void pool.close(), closed: pool.drain() });
+    }
   }
 
   /** The servers in the order the next forward() tries them first (its first round); down ones are left out. */
@@ -260,6 +275,9 @@ export class Forwarder {
   async close(): Promise<void> {
     this.#closed = true;
     this.#health.close();
+    const pools = [...this.#pools.values()].map((pool) => pool.close());
+    this.#pools.clear();
+    await Promise.all(pools);
     const open = [...this.#sockets];
     for (const socket of open) socket.cancel();
     await Promise.all(open.map((socket) => socket.closed));
@@ -327,8 +345,7 @@ export class Forwarder {
     const packet = withId(query, this.#randomId());
     const started = performance.now();
     stats.queries++;
-    const exchange = tcp ? tcpExchange : udpExchange;
-    const outcome = await exchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    const outcome = await this.#send(server, stats.server, packet, qEnd, tcp, timeoutMs);
     const failure = tryFailure(outcome, stats.server);
     if (failure !== undefined) {
       if (failure.kind !== 'closed') {
@@ -354,6 +371,27 @@ export class Forwarder {
     }
     stats.lastLatencyMs = performance.now() - started;
     return { kind: 'answered', reply: msg, view, replyClass, server: stats.server };
+  }
+
+  /** One exchange: UDP through the server's socket pool (or a socket of its own), TCP on a connection. */
+  #send(
+    server: UpstreamServer,
+    name: string,
+    packet: Buffer,
+    qEnd: number,
+    tcp: boolean,
+    timeoutMs: number,
+  ): Promise<Outcome> {
+    if (tcp) return tcpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    const settings = this.#poolSettings;
+    if (this.#closed) return Promise.resolve({ kind: 'cancelled' });
+    if (settings === undefined) return udpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    let pool = this.#pools.get(name);
+    if (pool === undefined) {
+      pool = new UdpSocketPool(server, settings, this.#hooks, () => performance.now());
+      this.#pools.set(name, pool);
+    }
+    return pool.exchange(packet, qEnd, timeoutMs, () => this.#randomId());
   }
 
   #randomId(): number {
