@@ -2,7 +2,7 @@
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../defaults.js';
-import { type Query, RCODE, readQuery } from '../dns/index.js';
+import { QTYPE, type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
 import { HealthTracker } from './health.js';
@@ -17,6 +17,7 @@ import {
 } from './outcome.js';
 import { formatUpstream, type UpstreamServer } from './resolvconf.js';
 import { tcpExchange } from './tcp.js';
+import { TcpConnectionPool, type TcpPoolSettings } from './tcp-pool.js';
 import { udpExchange } from './udp.js';
 import { type UdpPoolSettings, UdpSocketPool } from './udp-pool.js';
 
@@ -54,6 +55,8 @@ export interface ForwarderOptions {
   onHealthChange?: (server: string, down: boolean, consecutiveFailures: number) => void;
   /** UDP sockets shared by queries (udp-pool.ts), or false for a socket per query. Default: DEFAULTS.upstreamUdpPool. */
   udpPool?: Partial<UdpPoolSettings> | false;
+  /** TCP connections reused and pipelined (tcp-pool.ts), or false for a connection per query. Default: DEFAULTS.upstreamTcpPool. */
+  tcpPool?: Partial<TcpPoolSettings> | false;
 }
 
 export type ForwardObserver = (seconds: number, result: ForwardResult) => void;
@@ -136,6 +139,8 @@ export class Forwarder {
   /** UDP socket pools by server ("host:port"); undefined: a socket per query. */
   readonly #poolSettings: UdpPoolSettings | undefined;
   readonly #pools = new Map<string, UdpSocketPool>();
+  readonly #tcpPoolSettings: TcpPoolSettings | undefined;
+  readonly #tcpPools = new Map<string, TcpConnectionPool>();
 
   constructor(opts: ForwarderOptions) {
     if (opts.servers.length === 0) {
@@ -147,6 +152,8 @@ export class Forwarder {
     this.#settings = settingsOf(opts);
     this.#poolSettings =
       opts.udpPool === false ? undefined : { ...DEFAULTS.upstreamUdpPool, ...opts.udpPool };
+    this.#tcpPoolSettings =
+      opts.tcpPool === false ? undefined : { ...DEFAULTS.upstreamTcpPool, ...opts.tcpPool };
     this.#random = opts.random ?? cryptoRandom();
     this.#observe = opts.observe;
     this.#hooks = {
@@ -194,6 +201,7 @@ export class Forwarder {
     let result: ForwardResult = { kind: 'closed', detail: 'the forwarder is closed' };
     try {
       result = await this.#tryAll(query, q.qEnd, opts.tcp === true, probe);
+      if (result.kind === 'answered' && q.edns === null) result = withoutOpt(result);
       if (result.kind === 'answered') {
         toClientReply(result.reply, query, q.qEnd);
         if (!probe) this.#classes[result.replyClass]++;
@@ -235,6 +243,11 @@ export class Forwarder {
       this.#pools.delete(name);
       this.#hooks.track({ cancel: () => void pool.close(), closed: pool.drain() });
     }
+    for (const [name, pool] of this.#tcpPools) {
+      if (kept.has(name)) continue;
+      this.#tcpPools.delete(name);
+      this.#hooks.track({ cancel: () => {}, closed: pool.close() });
+    }
   }
 
   /** The servers in the order the next forward() tries them first (its first round); down ones are left out. */
@@ -275,8 +288,9 @@ export class Forwarder {
   async close(): Promise<void> {
     this.#closed = true;
     this.#health.close();
-    const pools = [...this.#pools.values()].map((pool) => pool.close());
+    const pools = [...this.#pools.values(), ...this.#tcpPools.values()].map((pool) => pool.close());
     this.#pools.clear();
+    this.#tcpPools.clear();
     await Promise.all(pools);
     const open = [...this.#sockets];
     for (const socket of open) socket.cancel();
@@ -382,9 +396,9 @@ export class Forwarder {
     tcp: boolean,
     timeoutMs: number,
   ): Promise<Outcome> {
-    if (tcp) return tcpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
-    const settings = this.#poolSettings;
     if (this.#closed) return Promise.resolve({ kind: 'cancelled' });
+    if (tcp) return this.#sendTcp(server, name, packet, qEnd, timeoutMs);
+    const settings = this.#poolSettings;
     if (settings === undefined) return udpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
     let pool = this.#pools.get(name);
     if (pool === undefined) {
@@ -394,9 +408,38 @@ export class Forwarder {
     return pool.exchange(packet, qEnd, timeoutMs, () => this.#randomId());
   }
 
+  #sendTcp(
+    server: UpstreamServer,
+    name: string,
+    packet: Buffer,
+    qEnd: number,
+    timeoutMs: number,
+  ): Promise<Outcome> {
+    const settings = this.#tcpPoolSettings;
+    if (settings === undefined) return tcpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    let pool = this.#tcpPools.get(name);
+    if (pool === undefined) {
+      pool = new TcpConnectionPool(server, settings, this.#hooks);
+      this.#tcpPools.set(name, pool);
+    }
+    return pool.exchange(packet, qEnd, timeoutMs, () => this.#randomId());
+  }
+
   #randomId(): number {
     return Math.floor(this.#random() * 0x10000) & 0xffff;
   }
+}
+
+/**
+ * RFC 6891 §7: a client that sent no OPT gets none back. dnsmasq (2.90) keeps a TCP connection's EDNS
+ * state across its queries, so on a reused connection a plain query can come back with an OPT.
+ */
+function withoutOpt(result: Answered): Answered {
+  const last = result.view?.records.at(-1);
+  if (last === undefined || last.type !== QTYPE.OPT || last.end !== result.reply.length) return result;
+  const reply = Buffer.from(result.reply.subarray(0, last.start));
+  reply.writeUInt16BE(reply.readUInt16BE(10) - 1, 10);
+  return { ...result, reply, ...readReply(reply) };
 }
 
 /** One try that gave no usable answer: why, from which server. */
