@@ -114,7 +114,14 @@ export class AnswerTemplate {
     for (let k = HEADER_SIZE; k < s.nameEnd; k++) out[o + k] = buf[at + k];
     if (this.runCount > 1) this.rotate(out, o);
     const offs = this.ttlOffsets;
-    for (let i = 0; i < offs.length; i++) out.writeUInt32BE(Math.max(0, this.ttls[i] - age), o + offs[i]);
+    for (let i = 0; i < offs.length; i++) {
+      const ttl = Math.max(0, this.ttls[i] - age);
+      const p = o + offs[i];
+      out[p] = ttl >>> 24;
+      out[p + 1] = (ttl >>> 16) & 0xff;
+      out[p + 2] = (ttl >>> 8) & 0xff;
+      out[p + 3] = ttl & 0xff;
+    }
     if (!s.edns) return;
     const arcount = this.arcount + 1;
     out[o + 10] = arcount >> 8;
@@ -194,6 +201,8 @@ function addressRun(
 /** The templates of one UDP listener, found by the hash of the question (set-associative, bounded). */
 export class AnswerTemplates {
   private readonly slots: (AnswerTemplate | undefined)[] = new Array(SETS * WAYS).fill(undefined);
+  /** Each slot's hash beside it, so a lookup reads no template but the one that matches. */
+  private readonly hashes = new Uint32Array(SETS * WAYS);
   private victim = 0;
   /** Templates that answered in the current batch (their `pending` counts), reused batch to batch. */
   private readonly touched: AnswerTemplate[] = [];
@@ -202,6 +211,7 @@ export class AnswerTemplates {
   find(buf: Uint8Array, at: number, s: QuestionScan): AnswerTemplate | undefined {
     const base = (s.hash & (SETS - 1)) * WAYS;
     for (let w = 0; w < WAYS; w++) {
+      if (this.hashes[base + w] !== s.hash) continue;
       const t = this.slots[base + w];
       if (t?.matches(buf, at, s)) return t;
     }
@@ -218,11 +228,13 @@ export class AnswerTemplates {
       const old = this.slots[base + w];
       if (old === undefined || old.matches(msg, 0, s)) {
         this.slots[base + w] = t;
+        this.hashes[base + w] = t.hash;
         return;
       }
     }
     this.victim = (this.victim + 1) % WAYS;
     this.slots[base + this.victim] = t;
+    this.hashes[base + this.victim] = t.hash;
   }
 
   forget(t: AnswerTemplate): void {
