@@ -37,7 +37,10 @@ const HOSTS = {
   unbound: '127.0.5.34',
   dnsdist: '127.0.5.35',
   'meshdns dgram': '127.0.5.36',
+  'meshdns before': '127.0.5.37',
 };
+/** BENCH_BASELINE_ROOT: another built checkout, run as `meshdns before` with its own defaults. */
+const BASELINE = process.env.BENCH_BASELINE_ROOT;
 const RATIOS = [
   { subject: 'meshdns', baseline: 'dnsmasq' },
   { subject: 'meshdns', baseline: 'unbound' },
@@ -45,7 +48,11 @@ const RATIOS = [
   { subject: 'meshdns', baseline: 'meshdns dgram' },
 ];
 /** Cache hits only: dnsdist's packet cache has no cold start worth comparing (issue 12 item 6). */
-const HOT_RATIOS = [...RATIOS, { subject: 'meshdns', baseline: 'dnsdist' }];
+const HOT_RATIOS = [
+  ...RATIOS,
+  { subject: 'meshdns', baseline: 'dnsdist' },
+  ...(BASELINE ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : []),
+];
 
 type Phase = Omit<Comparison, 'warnings'>;
 
@@ -83,7 +90,7 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
   });
   const probeName = warm.names[0];
   const cpu = config.serverCpu;
-  const meshdns = async (label: 'meshdns' | 'meshdns dgram') =>
+  const meshdns = async (label: 'meshdns' | 'meshdns dgram' | 'meshdns before') =>
     startMeshdns(group, {
       label,
       manifestsDir: emptyManifests,
@@ -91,7 +98,12 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
       upstreams: [upstream.address],
       searchDomains: ['x.invalid'],
       upstreamTimeoutMs: 2000,
-      extraArgs: ['--cache-size', String(2 * NAMES), '--udp-io', label === 'meshdns' ? 'native' : 'dgram'],
+      root: label === 'meshdns before' ? BASELINE : undefined,
+      extraArgs: [
+        '--cache-size',
+        String(2 * NAMES),
+        ...(label === 'meshdns before' ? [] : ['--udp-io', label === 'meshdns' ? 'native' : 'dgram']),
+      ],
       nodeFlags: process.env.BENCH_MESHDNS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [],
       cpu,
       probeName,
@@ -99,6 +111,7 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
   const starters: Record<string, () => Promise<DnsServer>> = {
     meshdns: () => meshdns('meshdns'),
     'meshdns dgram': () => meshdns('meshdns dgram'),
+    ...(BASELINE ? { 'meshdns before': () => meshdns('meshdns before') } : {}),
     dnsmasq: async () =>
       startDnsmasq(group, {
         bin: tools.get('dnsmasq')!,
@@ -149,7 +162,8 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
     const problems = await checkAnswers(server.address, expected);
     if (problems.length > 0) throw new Error(`${server.label} answers wrong:\n  ${problems.join('\n  ')}`);
   };
-  const compare = { group, queryFile, config, ratios: RATIOS, log, timeoutSeconds: QUERY_TIMEOUT_S };
+  const ratios = [...RATIOS, ...(BASELINE ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : [])];
+  const compare = { group, queryFile, config, ratios, log, timeoutSeconds: QUERY_TIMEOUT_S };
 
   const coldServers = await startAll();
   log(

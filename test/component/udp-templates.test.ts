@@ -10,8 +10,10 @@ import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
 import { Registry } from '../../src/metrics.js';
 import { buildNameTable } from '../../src/nametable/index.js';
+import { DnsServer } from '../../src/server/index.js';
 import { encodeQuery, sendUdp } from '../helpers/dns-client.js';
 import { sampleMesh, serviceEntry } from '../helpers/resources.js';
+import { tablePipeline } from '../helpers/table-server.js';
 import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
 import { UDP_PATHS, type UdpPathName } from '../helpers/udp-io.js';
 
@@ -169,5 +171,24 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     });
     assert.deepEqual(samples(native), samples(dgram));
     assert.ok((native.cache?.stats().hits ?? 0) >= 6);
+  });
+});
+
+describe('UDP hit path: IPv6 peers', { skip: NO_NATIVE }, () => {
+  it('answers from a template go back to the IPv6 peer that asked, each with its own ID', async () => {
+    const server = new DnsServer({ host: '::1', port: 0, pipeline: tablePipeline([S]), udp: { io: 'native' } });
+    await server.start();
+    try {
+      for (let id = 1; id <= 4; id++) {
+        const reply = await sendUdp(server.port, query(`productpage.${S}`, 'A', id), { host: '::1' });
+        assert.equal(reply.readUInt16BE(0), id);
+        assert.deepEqual(
+          dnsPacket.decode(reply).answers?.map((a) => (a as { data: string }).data),
+          ['10.96.0.10'],
+        );
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
