@@ -13,8 +13,8 @@ import { buildNameTable } from '../../src/nametable/index.js';
 import { DnsServer } from '../../src/server/index.js';
 import { encodeQuery, sendUdp } from '../helpers/dns-client.js';
 import { sampleMesh, serviceEntry } from '../helpers/resources.js';
-import { tablePipeline } from '../helpers/table-server.js';
 import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
+import { tablePipeline } from '../helpers/table-server.js';
 import { UDP_PATHS, type UdpPathName } from '../helpers/udp-io.js';
 
 const S = 'default.svc.cluster.local';
@@ -176,7 +176,12 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
 
 describe('UDP hit path: IPv6 peers', { skip: NO_NATIVE }, () => {
   it('answers from a template go back to the IPv6 peer that asked, each with its own ID', async () => {
-    const server = new DnsServer({ host: '::1', port: 0, pipeline: tablePipeline([S]), udp: { io: 'native' } });
+    const server = new DnsServer({
+      host: '::1',
+      port: 0,
+      pipeline: tablePipeline([S]),
+      udp: { io: 'native' },
+    });
     await server.start();
     try {
       for (let id = 1; id <= 4; id++) {
