@@ -156,18 +156,16 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     ],
     log,
   });
-  // TCP is the same code on both UDP paths: one meshdns.
+  // TCP is the same code on both UDP paths: one meshdns. dnsmasq is left out: it forks a process per
+  // connection and drops pipelined queries, and dnsperf can exit on the connections it closes.
   const [first] = meshdnsServers;
-  log('  over TCP: each dnsperf client one connection, its queries pipelined');
+  log('  over TCP: each dnsperf client one connection, its queries pipelined (dnsmasq left out)');
   const tcp = await compareServers(group, {
-    servers: [first, dnsmasq, unbound],
+    servers: [first, unbound],
     queryFile: fixture.queryFile,
     config,
     mode: 'tcp',
-    ratios: [
-      { subject: first.label, baseline: 'dnsmasq' },
-      { subject: first.label, baseline: 'unbound' },
-    ],
+    ratios: [{ subject: first.label, baseline: 'unbound' }],
     log,
   });
   await Promise.all(servers.map((s) => s.proc.stop()));
