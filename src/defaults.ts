@@ -23,6 +23,17 @@ export const DEFAULTS = {
   upstreamMaxInFlight: 1024,
   /** Each forward starts at the next server, so the load spreads over all of them. */
   upstreamRotate: true,
+  /**
+   * Upstream UDP sockets (issue 12 item 4): this many per server, used in turn, each on a port the kernel
+   * picks at random and retired after `maxQueries` queries or `maxAgeMs`, so the source port an off-path
+   * forger must guess keeps moving (RFC 5452 §9.2) while a miss no longer opens and closes a socket.
+   */
+  upstreamUdpPool: { sockets: 8, maxQueries: 200, maxAgeMs: 10_000 },
+  /**
+   * Upstream TCP (RFC 7766 §6.2): up to `connections` per server kept open, each carrying up to
+   * `maxPipelined` queries at once, closed after `idleMs` without one (CoreDNS forward's expire: 10 s).
+   */
+  upstreamTcpPool: { connections: 2, maxPipelined: 64, idleMs: 10_000 },
   /** Failed tries in a row that mark an upstream server down (CoreDNS forward's max_fails); 0: never. */
   upstreamMaxFails: 3,
   /** How often a down upstream server is probed to bring it back (CoreDNS forward's health_check). */

@@ -67,6 +67,8 @@ export interface CompareOptions {
    * every run, and all of them are stopped at the end.
    */
   restart?: (stopped: DnsServer) => Promise<DnsServer>;
+  /** dnsperf -m: UDP (default) or TCP, each client a connection with its queries pipelined. */
+  mode?: 'udp' | 'tcp';
   /** Replaces the default warm-up, a timed run of BENCH_WARMUP_SECONDS (none when 0). */
   warmUp?: (server: DnsServer) => Promise<void>;
 }
@@ -93,6 +95,7 @@ export async function compareServers(group: ProcessGroup, opts: CompareOptions):
       queryFile: opts.queryFile,
       length,
       timeoutSeconds: opts.timeoutSeconds,
+      mode: opts.mode,
       ...dnsperfLoad(config),
     });
     const serverCpuSeconds = cpuSeconds(server.proc.child.pid) - cpuBefore;

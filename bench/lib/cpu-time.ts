@@ -21,14 +21,21 @@ export interface ProcessTimes {
   system: number;
 }
 
-/** User and system CPU seconds of `pid` so far; NaN where /proc is not available. */
+/** User and system CPU seconds of `pid` and its reaped children so far; NaN where /proc is not available. */
 export function processTimes(pid: number | undefined): ProcessTimes {
   if (pid === undefined) return { user: Number.NaN, system: Number.NaN };
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // proc(5): fields after the ")" that closes the command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
+    // proc(5): fields after the ")" that closes the command name; utime and stime are fields 14 and 15,
+    // cutime and cstime (children waited for) 16 and 17: dnsmasq forks a child per TCP connection.
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return {
+      user: (fields[11] + fields[13]) / clockTicks(),
+      system: (fields[12] + fields[14]) / clockTicks(),
+    };
   } catch {
     return { user: Number.NaN, system: Number.NaN };
   }

@@ -19,6 +19,8 @@ export interface DnsperfOptions {
   /** -Q: at most this many queries per second (a fixed offered rate); no limit when not given. */
   qps?: number;
   cpu?: number;
+  /** -m: udp (default) or tcp (each client a connection with `outstanding` queries pipelined on it). */
+  mode?: 'udp' | 'tcp';
 }
 
 export interface DnsperfResult {
@@ -59,6 +61,7 @@ export function dnsperfArgs(opts: DnsperfOptions): string[] {
     ['-q', String(opts.outstanding)],
     ['-t', String(opts.timeoutSeconds ?? QUERY_TIMEOUT_S)],
     opts.qps === undefined ? [] : ['-Q', String(opts.qps)],
+    opts.mode === 'tcp' ? ['-m', 'tcp'] : [],
   ].flat();
 }
 

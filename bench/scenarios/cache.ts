@@ -1,7 +1,8 @@
-// Scenario "cache": forward-with-cache. An upstream dnsmasq holds 10,000 names; meshdns, dnsmasq and
-// unbound each sit in front of it as a caching forwarder. Cold: each is started afresh for every run
-// and dnsperf sends one pass of 100,000 queries of which 90% repeat a name already asked (10% go
-// upstream). Hot: the same stream once to fill the caches, then timed runs that are all hits.
+// Scenario "cache": forward-with-cache. An upstream dnsmasq holds 10,000 names; meshdns (on both UDP
+// I/O paths), dnsmasq and unbound each sit in front of it as a caching forwarder. Cold: each is started
+// afresh for every run and dnsperf sends one pass of 100,000 queries of which 90% repeat a name already
+// asked (10% go upstream). Hot: the same stream once to fill the caches, then timed runs that are all
+// hits, with dnsdist's packet cache beside them.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeQueryFile } from '../fixtures/files.js';
@@ -11,6 +12,7 @@ import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
 import { type DnsperfOptions, dnsperfLoad, runDnsperf } from '../lib/dnsperf.js';
 import { freeDnsPort } from '../lib/ports.js';
 import { comparisonLines, warningLines } from '../lib/report.js';
+import { startDnsdistCache } from '../servers/dnsdist.js';
 import { startDnsmasq } from '../servers/dnsmasq.js';
 import { startMeshdns } from '../servers/meshdns.js';
 import type { DnsServer } from '../servers/server.js';
@@ -28,10 +30,28 @@ const TTL = 3600;
  * the end adds up to this much to the run's time (and takes it off its qps).
  */
 const QUERY_TIMEOUT_S = 2;
-const HOSTS = { upstream: '127.0.5.31', meshdns: '127.0.5.32', dnsmasq: '127.0.5.33', unbound: '127.0.5.34' };
+const HOSTS = {
+  upstream: '127.0.5.31',
+  meshdns: '127.0.5.32',
+  dnsmasq: '127.0.5.33',
+  unbound: '127.0.5.34',
+  dnsdist: '127.0.5.35',
+  'meshdns dgram': '127.0.5.36',
+  'meshdns before': '127.0.5.37',
+};
+/** BENCH_BASELINE_ROOT: another built checkout, run as `meshdns before` with its own defaults. */
+const BASELINE = process.env.BENCH_BASELINE_ROOT;
 const RATIOS = [
   { subject: 'meshdns', baseline: 'dnsmasq' },
   { subject: 'meshdns', baseline: 'unbound' },
+  { subject: 'meshdns dgram', baseline: 'unbound' },
+  { subject: 'meshdns', baseline: 'meshdns dgram' },
+];
+/** Cache hits only: dnsdist's packet cache has no cold start worth comparing (issue 12 item 6). */
+const HOT_RATIOS = [
+  ...RATIOS,
+  { subject: 'meshdns', baseline: 'dnsdist' },
+  ...(BASELINE ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : []),
 ];
 
 type Phase = Omit<Comparison, 'warnings'>;
@@ -70,18 +90,28 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
   });
   const probeName = warm.names[0];
   const cpu = config.serverCpu;
+  const meshdns = async (label: 'meshdns' | 'meshdns dgram' | 'meshdns before') =>
+    startMeshdns(group, {
+      label,
+      manifestsDir: emptyManifests,
+      listen: await at(HOSTS[label]),
+      upstreams: [upstream.address],
+      searchDomains: ['x.invalid'],
+      upstreamTimeoutMs: 2000,
+      root: label === 'meshdns before' ? BASELINE : undefined,
+      extraArgs: [
+        '--cache-size',
+        String(2 * NAMES),
+        ...(label === 'meshdns before' ? [] : ['--udp-io', label === 'meshdns' ? 'native' : 'dgram']),
+      ],
+      nodeFlags: process.env.BENCH_MESHDNS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [],
+      cpu,
+      probeName,
+    });
   const starters: Record<string, () => Promise<DnsServer>> = {
-    meshdns: async () =>
-      startMeshdns(group, {
-        manifestsDir: emptyManifests,
-        listen: await at(HOSTS.meshdns),
-        upstreams: [upstream.address],
-        searchDomains: ['x.invalid'],
-        upstreamTimeoutMs: 2000,
-        extraArgs: ['--cache-size', String(2 * NAMES)],
-        cpu,
-        probeName,
-      }),
+    meshdns: () => meshdns('meshdns'),
+    'meshdns dgram': () => meshdns('meshdns dgram'),
+    ...(BASELINE ? { 'meshdns before': () => meshdns('meshdns before') } : {}),
     dnsmasq: async () =>
       startDnsmasq(group, {
         bin: tools.get('dnsmasq')!,
@@ -101,9 +131,22 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
         probeName,
       }),
   };
-  const startAll = async () => {
+  const startAll = async (withDnsdist = false) => {
     const servers: DnsServer[] = [];
     for (const start of Object.values(starters)) servers.push(await start());
+    if (withDnsdist) {
+      servers.push(
+        await startDnsdistCache(group, {
+          bin: tools.get('dnsdist')!,
+          listen: await at(HOSTS.dnsdist),
+          upstream: upstream.address,
+          workDir,
+          cacheSize: 2 * NAMES,
+          probeName,
+          cpu,
+        }),
+      );
+    }
     return servers;
   };
   const onePass = (server: DnsServer, file: string): DnsperfOptions => ({
@@ -119,7 +162,8 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
     const problems = await checkAnswers(server.address, expected);
     if (problems.length > 0) throw new Error(`${server.label} answers wrong:\n  ${problems.join('\n  ')}`);
   };
-  const compare = { group, queryFile, config, ratios: RATIOS, log, timeoutSeconds: QUERY_TIMEOUT_S };
+  const ratios = [...RATIOS, ...(BASELINE ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : [])];
+  const compare = { group, queryFile, config, ratios, log, timeoutSeconds: QUERY_TIMEOUT_S };
 
   const coldServers = await startAll();
   log(
@@ -138,9 +182,10 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
     },
   });
   log(`  hot: every name cached, timed runs of ${config.seconds} s`);
-  const hotServers = await startAll();
+  const hotServers = await startAll(true);
   const hot = await compareServers(group, {
     ...compare,
+    ratios: HOT_RATIOS,
     servers: hotServers,
     warmUp: async (server) => {
       await runDnsperf(group, onePass(server, queryFile));
@@ -162,7 +207,7 @@ async function run(ctx: ScenarioContext): Promise<CacheResult> {
         cpu === undefined
           ? 'none'
           : `servers on CPU ${cpu}; dnsperf and the upstream on CPU ${config.clientCpu}`,
-      versions: Object.fromEntries([...coldServers, upstream].map((s) => [s.label, s.version])),
+      versions: Object.fromEntries([...hotServers, upstream].map((s) => [s.label, s.version])),
     },
     cold: { contenders: cold.contenders, ratios: cold.ratios },
     hot: { contenders: hot.contenders, ratios: hot.ratios },
@@ -184,11 +229,12 @@ function format(result: CacheResult): string {
 
 export const cacheScenario: Scenario<CacheResult> = {
   name: 'cache',
-  description: `forward-with-cache: ${NAMES} upstream names, ${REPEAT_SHARE * 100}% repeats, cold start each run: meshdns vs dnsmasq vs unbound`,
+  description: `forward-with-cache: ${NAMES} upstream names, ${REPEAT_SHARE * 100}% repeats, cold start each run: meshdns (native and dgram) vs dnsmasq vs unbound; all hits also vs dnsdist`,
   tools: [
     { bin: 'dnsperf', pkg: 'dnsperf' },
     { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
     { bin: 'unbound', pkg: 'unbound' },
+    { bin: 'dnsdist', pkg: 'dnsdist' },
     { bin: 'taskset', pkg: 'util-linux' },
   ],
   run,

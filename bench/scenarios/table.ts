@@ -1,5 +1,6 @@
-// Scenario "table": names answered from the in-memory table (the hot path), against dnsmasq
-// answering the same names from a hosts file. No query is forwarded by either.
+// Scenario "table": names answered from the in-memory table (the hot path), against dnsmasq answering
+// the same names from a hosts file and unbound from local-data. No query is forwarded by any. Then the
+// same over TCP, each dnsperf client one connection with its queries pipelined (RFC 7766 §6.2.1.1).
 
 import { batchSocketSupport } from '../../src/netio/index.js';
 import { type ServiceFixture, writeServiceFixture } from '../fixtures/services.js';
@@ -7,10 +8,11 @@ import { type Comparison, compareServers } from '../lib/compare.js';
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
 import { dnsperfArgs, dnsperfLoad } from '../lib/dnsperf.js';
 import { freeDnsPort } from '../lib/ports.js';
-import { formatComparison } from '../lib/report.js';
+import { comparisonLines, warningLines } from '../lib/report.js';
 import { startDnsmasq } from '../servers/dnsmasq.js';
 import { startMeshdns } from '../servers/meshdns.js';
 import type { DnsServer } from '../servers/server.js';
+import { startUnboundZones } from '../servers/unbound.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
 
 /** Also table-metrics' names. */
@@ -28,13 +30,14 @@ const MESHDNS_DGRAM_HOST = '127.0.0.24';
 /** BENCH_BASELINE_ROOT: another built checkout (e.g. the commit before a change), run as `meshdns before`. */
 const MESHDNS_BEFORE_HOST = '127.0.0.25';
 const DNSMASQ_HOST = '127.0.0.22';
+const UNBOUND_HOST = '127.0.0.26';
 /** meshdns's upstream: a free port nobody listens on, so a forwarded query would show as an error. */
 const BLACKHOLE_HOST = '127.0.0.23';
 
 /** Names checked on each server before measuring: every 50th, so all namespaces are covered. */
 const CHECK_EVERY = 50;
 
-type TableResult = ScenarioResult & Comparison;
+type TableResult = ScenarioResult & Comparison & { tcp: Omit<Comparison, 'warnings'> };
 
 /**
  * Same names, same addresses on every server, and dnsmasq answers from its hosts file (aa bit),
@@ -104,7 +107,24 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     cpu: config.serverCpu,
   });
   log(`  dnsmasq ${dnsmasq.version} answering on ${dnsmasq.address.host}:${dnsmasq.address.port}`);
-  const servers = [...meshdnsServers, dnsmasq];
+  const unbound = await startUnboundZones(group, {
+    bin: ctx.tools.get('unbound')!,
+    listen: await address(UNBOUND_HOST),
+    workDir: ctx.workDir,
+    probeName,
+    cpu: config.serverCpu,
+    zones: [
+      {
+        name: TABLE_FIXTURE.clusterDomain,
+        negativeTtl: 30,
+        ttl: 30,
+        records: fixture.services.map((x): [string, string] => [x.fqdn, x.clusterIP]),
+      },
+    ],
+  });
+  unbound.label = 'unbound';
+  log(`  unbound ${unbound.version} answering on ${unbound.address.host}:${unbound.address.port}`);
+  const servers = [...meshdnsServers, dnsmasq, unbound];
   log(
     `  dnsperf -c ${config.clients} -T ${config.threads} -q ${config.outstanding}, ${config.seconds} s per run`,
   );
@@ -119,10 +139,14 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
       ...(native.available
         ? [
             { subject: 'meshdns', baseline: 'dnsmasq' },
+            { subject: 'meshdns', baseline: 'unbound' },
             { subject: 'meshdns dgram', baseline: 'dnsmasq' },
             { subject: 'meshdns', baseline: 'meshdns dgram' },
           ]
-        : [{ subject: 'meshdns dgram', baseline: 'dnsmasq' }]),
+        : [
+            { subject: 'meshdns dgram', baseline: 'dnsmasq' },
+            { subject: 'meshdns dgram', baseline: 'unbound' },
+          ]),
       ...(baseline
         ? [
             { subject: 'meshdns dgram', baseline: 'meshdns before' },
@@ -130,6 +154,18 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
           ]
         : []),
     ],
+    log,
+  });
+  // TCP is the same code on both UDP paths: one meshdns. dnsmasq is left out: it forks a process per
+  // connection and drops pipelined queries, and dnsperf can exit on the connections it closes.
+  const [first] = meshdnsServers;
+  log('  over TCP: each dnsperf client one connection, its queries pipelined (dnsmasq left out)');
+  const tcp = await compareServers(group, {
+    servers: [first, unbound],
+    queryFile: fixture.queryFile,
+    config,
+    mode: 'tcp',
+    ratios: [{ subject: first.label, baseline: 'unbound' }],
     log,
   });
   await Promise.all(servers.map((s) => s.proc.stop()));
@@ -150,17 +186,31 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
       meshdnsNodeFlags: nodeFlags,
     },
     ...comparison,
+    tcp: { contenders: tcp.contenders, ratios: tcp.ratios },
+    warnings: [...comparison.warnings, ...tcp.warnings.map((w) => `tcp: ${w}`)],
   };
+}
+
+function format(result: TableResult): string {
+  return [
+    `${result.scenario}: ${result.description}`,
+    '  over UDP',
+    ...comparisonLines(result, '    '),
+    '  over TCP, pipelined',
+    ...comparisonLines(result.tcp, '    '),
+    ...warningLines(result),
+  ].join('\n');
 }
 
 export const tableScenario: Scenario<TableResult> = {
   name: 'table',
-  description: `${TABLE_FIXTURE.count} Service names (A, UDP) from the name table vs dnsmasq from a hosts file`,
+  description: `${TABLE_FIXTURE.count} Service names (A, UDP, then TCP) from the name table vs dnsmasq from a hosts file and unbound from local-data`,
   tools: [
     { bin: 'dnsperf', pkg: 'dnsperf' },
     { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
+    { bin: 'unbound', pkg: 'unbound' },
     { bin: 'taskset', pkg: 'util-linux' },
   ],
   run,
-  format: formatComparison,
+  format,
 };

@@ -4,5 +4,6 @@ export * from './constants.js';
 export * from './name.js';
 export * from './present.js';
 export * from './query.js';
+export * from './question-scan.js';
 export * from './records.js';
 export * from './response.js';

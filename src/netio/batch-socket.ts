@@ -53,6 +53,11 @@ export class RecvBatch {
     return this.data.subarray(at, at + len);
   }
 
+  /** Where message i starts in `data` (its length is `lens[i]`). */
+  at(i: number): number {
+    return i * SLOT_BYTES;
+  }
+
   port(i: number): number {
     return portAt(this.addrs, i);
   }
@@ -108,7 +113,8 @@ export class BatchSocket {
   private readonly onBatch: BatchSocketOptions['onBatch'];
   private readonly onDrop: (() => void) | undefined;
   private readonly batch: RecvBatch;
-  private readonly outData = Buffer.allocUnsafeSlow(OUT_BYTES);
+  /** The send slab: claim() hands out room in it for a reply written in place. */
+  readonly outData = Buffer.allocUnsafeSlow(OUT_BYTES);
   private readonly outOffs = new Int32Array(OUT_MESSAGES);
   private readonly outLens = new Int32Array(OUT_MESSAGES);
   private readonly outAddrWords = new Int32Array((OUT_MESSAGES * ADDR_STRIDE) / 4);
@@ -158,8 +164,25 @@ export class BatchSocket {
 
   /** Queues a reply to the source of message `i` of the batch being handled; sent when the batch ends. */
   reply(msg: Buffer, batch: RecvBatch, i: number): void {
-    const q = this.enqueue(msg);
+    const q = this.enqueue(msg.length);
     if (q < 0) return;
+    // TypedArray#set is a memcpy; Buffer#copy adds argument checks per call.
+    this.outData.set(msg, this.outOffs[q]);
+    this.peerOf(q, batch, i);
+  }
+
+  /**
+   * Room for a reply of `len` bytes to the source of message `i`, written in place by the caller before
+   * the batch handler returns: its offset in `outData`, or -1 when the reply is dropped (queue full).
+   */
+  claim(len: number, batch: RecvBatch, i: number): number {
+    const q = this.enqueue(len);
+    if (q < 0) return -1;
+    this.peerOf(q, batch, i);
+    return this.outOffs[q];
+  }
+
+  private peerOf(q: number, batch: RecvBatch, i: number): void {
     const from = i * WORDS;
     const to = q * WORDS;
     const src = batch.addrWords;
@@ -169,8 +192,11 @@ export class BatchSocket {
 
   /** Queues a reply to a peer kept from an earlier batch; sent within this turn of the event loop. */
   replyTo(msg: Buffer, peer: Peer): void {
-    const q = this.enqueue(msg);
-    if (q >= 0) this.outAddrs.set(peer, q * ADDR_STRIDE);
+    const q = this.enqueue(msg.length);
+    if (q >= 0) {
+      this.outData.set(msg, this.outOffs[q]);
+      this.outAddrs.set(peer, q * ADDR_STRIDE);
+    }
     if (this.draining || this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
     setImmediate(() => {
@@ -236,23 +262,21 @@ export class BatchSocket {
     }
   }
 
-  /** Copies `msg` into the send slab: its index there (the caller writes its address), or -1 if dropped. */
-  private enqueue(msg: Buffer): number {
+  /** Room for `len` bytes in the send slab: the reply's index (the caller writes it and its address), or -1 if dropped. */
+  private enqueue(len: number): number {
     if (this.closed) return -1;
-    if (this.queued === OUT_MESSAGES || this.used + msg.length > OUT_BYTES) {
+    if (this.queued === OUT_MESSAGES || this.used + len > OUT_BYTES) {
       this.flush();
-      if (this.queued === OUT_MESSAGES || this.used + msg.length > OUT_BYTES) {
+      if (this.queued === OUT_MESSAGES || this.used + len > OUT_BYTES) {
         this.counts.dropped++;
         this.onDrop?.();
         return -1;
       }
     }
     const q = this.queued;
-    // TypedArray#set is a memcpy; Buffer#copy adds argument checks per call.
-    this.outData.set(msg, this.used);
     this.outOffs[q] = this.used;
-    this.outLens[q] = msg.length;
-    this.used += msg.length;
+    this.outLens[q] = len;
+    this.used += len;
     this.queued = q + 1;
     return q;
   }

@@ -3,6 +3,7 @@
 // query among identical misses, and fall back to a stale answer when upstream fails (RFC 8767).
 import { CLASS_IN, QTYPE } from '../dns/index.js';
 import {
+  type CacheEntry,
   type CacheHit,
   cacheKey,
   type DnsCache,
@@ -12,7 +13,7 @@ import {
   renderAnswer,
 } from '../upstream/index.js';
 import { failureAnswer } from './failures.js';
-import { type Outcome, PASS, type Request, type Stage } from './pipeline.js';
+import { type CacheReuse, type Outcome, PASS, type Request, type Stage } from './pipeline.js';
 import { forwardFor, type UpstreamClient } from './stages.js';
 
 /** Runs `fn` after `ms` milliseconds on the clock the cache lives by; returns its cancel function. */
@@ -41,7 +42,7 @@ type Flight = { reply: Buffer; prepared: Prepared } | { reply: null; failure: Fo
 /** Types a cache must not answer from a stored reply: ANY (RFC 8482), zone transfers, meta types. */
 const UNCACHED_TYPES = new Set<number>([QTYPE.ANY, QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT]);
 
-export class CacheStage implements Stage {
+export class CacheStage implements Stage, CacheReuse {
   readonly name = 'cache';
   private readonly cache: DnsCache;
   private readonly upstream: UpstreamClient;
@@ -68,10 +69,28 @@ export class CacheStage implements Stage {
       if (out !== null) {
         req.source = 'cache';
         this.prefetch(req, key, hit);
+        const note = req.note;
+        if (note !== undefined) {
+          note.kind = 'cache';
+          note.cache = this;
+          note.hit = hit;
+        }
         return out;
       }
     }
     return this.fill(req, key);
+  }
+
+  /**
+   * A hit on `entry` answered from a template (AnswerNote): its age, counted as handle() counts a hit;
+   * -1 when it is no longer the fresh entry for its key, or is due a prefetch (handle() starts that).
+   */
+  reuse(entry: CacheEntry): number {
+    const age = this.cache.freshAge(entry);
+    // handle()'s lookup counts the hit before it looks at popularity: this one is counted after.
+    if (age < 0 || this.prefetchDue(entry, age, entry.hits + 1)) return -1;
+    this.cache.noteHit(entry);
+    return age;
   }
 
   private async fill(req: Request, key: string): Promise<Outcome> {
@@ -162,12 +181,16 @@ export class CacheStage implements Stage {
 
   /** A popular entry near expiry is refreshed in the background, so its clients never see a miss. */
   private prefetch(req: Request, key: string, hit: CacheHit): void {
-    const s = this.cache.settings;
-    const { entry, age } = hit;
-    if (!s.prefetch || entry.hits < s.prefetchMinHits || entry.ttl < s.prefetchMinTtl) return;
-    if (entry.ttl - age > entry.ttl * s.prefetchThreshold || this.flights.has(key)) return;
+    if (!this.prefetchDue(hit.entry, hit.age, hit.entry.hits) || this.flights.has(key)) return;
     this.cache.notePrefetch();
     // A copy: the listener's buffer is the client's, the refresh outlives this request.
-    void this.fetch({ ...req, msg: Buffer.from(req.msg), borrowed: false }, key);
+    void this.fetch({ ...req, msg: Buffer.from(req.msg), borrowed: false, note: undefined }, key);
+  }
+
+  /** Popular and near expiry (the refresh may be in flight already). */
+  private prefetchDue(entry: CacheEntry, age: number, hits: number): boolean {
+    const s = this.cache.settings;
+    if (!s.prefetch || hits < s.prefetchMinHits || entry.ttl < s.prefetchMinTtl) return false;
+    return entry.ttl - age <= entry.ttl * s.prefetchThreshold;
   }
 }

@@ -10,7 +10,7 @@ import {
   UDP_MIN_SIZE,
 } from '../dns/index.js';
 import type { TableRecord } from '../nametable/index.js';
-import type { CacheHit, ForwardResult } from '../upstream/index.js';
+import type { CacheEntry, CacheHit, ForwardResult } from '../upstream/index.js';
 import { type FailureObserver, failureAnswer } from './failures.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -37,6 +37,34 @@ export interface Request {
    * nothing is counted in the metrics.
    */
   trace?: Trace;
+  /** Filled by the stage that answers synchronously from something a listener may keep as a template. */
+  note?: AnswerNote;
+}
+
+/** A table swapped whole: its generation moves on every swap (TableStage), so a kept answer can tell. */
+export interface TableGeneration {
+  readonly generation: number;
+}
+
+/** The cache stage's side of a kept answer: the entry's age, counted as a hit, or -1 when it may not be reused. */
+export interface CacheReuse {
+  reuse(entry: CacheEntry): number;
+}
+
+/**
+ * What a synchronous answer was made from (issue 12 item 3): the UDP listener keeps the answer as a wire
+ * template for the same question and answers it again in place while this still holds.
+ */
+export interface AnswerNote {
+  kind: 'table' | 'cache' | undefined;
+  table: TableGeneration | undefined;
+  generation: number;
+  cache: CacheReuse | undefined;
+  hit: CacheHit | undefined;
+}
+
+export function answerNote(): AnswerNote {
+  return { kind: undefined, table: undefined, generation: 0, cache: undefined, hit: undefined };
 }
 
 /** What a dry run found, stage by stage (filled in by the stages themselves). */
@@ -70,6 +98,17 @@ export type AnswerObserver = (req: Request, source: string, answer: Buffer | nul
 /** Sees every message: answered ones, and those refused before any stage (malformed, not a query). */
 export interface PipelineObserver {
   answered: AnswerObserver;
+  /**
+   * `n` answers alike counted at once (a batch's template answers, udp.ts). Absent when each answer
+   * must be seen on its own (query logs): then the listener answers every query through answer().
+   */
+  answeredMany?: (
+    transport: Transport,
+    qtype: number,
+    source: AnswerSource,
+    rcode: number,
+    n: number,
+  ) => void;
   rejected(transport: Transport, problem: 'formerr' | 'notimp' | 'drop'): void;
 }
 
@@ -102,7 +141,12 @@ export class Pipeline {
    * path allocates no promise. `null`: send nothing. A returned promise never rejects.
    * `borrowed`: `msg` is valid only until this returns (Request.borrowed); answering copies what it keeps.
    */
-  answer(msg: Buffer, transport: Transport, borrowed = false): Buffer | null | Promise<Buffer | null> {
+  answer(
+    msg: Buffer,
+    transport: Transport,
+    borrowed = false,
+    note?: AnswerNote,
+  ): Buffer | null | Promise<Buffer | null> {
     const q = readQuery(msg);
     if (typeof q === 'string') {
       this.observer?.rejected(transport, q);
@@ -115,7 +159,17 @@ export class Pipeline {
         : q.edns
           ? Math.min(q.edns.udpSize, MAX_MESSAGE_SIZE)
           : UDP_MIN_SIZE;
-    return this.run({ msg, q, transport, limit, source: undefined, borrowed }, 0);
+    return this.run({ msg, q, transport, limit, source: undefined, borrowed, note }, 0);
+  }
+
+  /** Whether answers may be counted in batches (countMany) rather than one by one through answer(). */
+  get countsInBatches(): boolean {
+    return this.observer === undefined || this.observer.answeredMany !== undefined;
+  }
+
+  /** Counts `n` answers alike that a listener gave without answer() (see countsInBatches). */
+  countMany(transport: Transport, qtype: number, source: AnswerSource, rcode: number, n: number): void {
+    this.observer?.answeredMany?.(transport, qtype, source, rcode, n);
   }
 
   /**

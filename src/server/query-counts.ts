@@ -4,7 +4,7 @@
 // counts from its first query and registers the metrics once its listeners are up.
 import { keyToName, QTYPE, qtypeName, RCODE_MASK } from '../dns/index.js';
 import type { Sample } from '../metrics.js';
-import type { Request, Transport } from './pipeline.js';
+import type { AnswerSource, PipelineObserver, Request, Transport } from './pipeline.js';
 
 const PROTOCOLS: Transport[] = ['udp', 'tcp'];
 /** The qtypes with their own label value; any other is "other". */
@@ -67,9 +67,24 @@ export class QueryCounts {
   private readonly malformed = new Float64Array(PROTOCOLS.length);
   private readonly log: QueryCountsOptions['logQueries'];
 
+  /** Undefined while queries are logged: a sample is drawn per query, so each must be seen (pipeline.ts). */
+  readonly answeredMany: PipelineObserver['answeredMany'];
+
   constructor(opts: QueryCountsOptions = {}) {
     this.log = opts.logQueries && opts.logQueries.sample > 0 ? opts.logQueries : undefined;
+    this.answeredMany = this.log === undefined ? this.countMany : undefined;
   }
+
+  private readonly countMany = (
+    transport: Transport,
+    qtype: number,
+    source: AnswerSource,
+    rcode: number,
+    n: number,
+  ): void => {
+    this.requests[(transport === 'udp' ? 0 : 1) * QTYPES.length + qtypeSlot[qtype]] += n;
+    this.responses[sourceSlot(source) * RCODE_SLOTS + (rcode & RCODE_MASK)] += n;
+  };
 
   readonly answered = (req: Request, source: string, answer: Buffer | null): void => {
     const p = req.transport === 'udp' ? 0 : 1;

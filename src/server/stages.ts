@@ -4,7 +4,14 @@ import { buildEmpty, dnsCodec, FLAG_TC, HEADER_SIZE, QTYPE, RCODE } from '../dns
 import type { NameTable, TableEntry } from '../nametable/index.js';
 import type { ForwardResult } from '../upstream/index.js';
 import { failureAnswer } from './failures.js';
-import { keepMessage, type Outcome, PASS, type Request, type Stage } from './pipeline.js';
+import {
+  keepMessage,
+  type Outcome,
+  PASS,
+  type Request,
+  type Stage,
+  type TableGeneration,
+} from './pipeline.js';
 
 /** What the stages need of the upstream side (implemented by `upstream/Forwarder`). */
 export interface UpstreamClient {
@@ -31,9 +38,11 @@ export function forwardFor(upstream: UpstreamClient, req: Request): Promise<Forw
 }
 
 /** Holds the current table; `set` swaps it in one assignment, readers never wait. */
-export class TableStage implements Stage {
+export class TableStage implements Stage, TableGeneration {
   readonly name = 'table';
   private table: NameTable | undefined;
+  /** Moves on every swap: answers kept as templates (AnswerNote) hold only while it stays. */
+  generation = 0;
   private readonly upstream: UpstreamClient | undefined;
   private readonly servfailBeforeTable: boolean;
 
@@ -44,6 +53,7 @@ export class TableStage implements Stage {
 
   set(table: NameTable): void {
     this.table = table;
+    this.generation++;
   }
 
   current(): NameTable | undefined {
@@ -66,7 +76,15 @@ export class TableStage implements Stage {
     if (trace) return entry.preview(req.msg, req.q, req.limit);
     const answer = entry.respond(req.msg, req.q, req.limit);
     const wantsAddress = req.q.qtype === QTYPE.A || req.q.qtype === QTYPE.AAAA;
-    if (entry.external === undefined || !wantsAddress || this.upstream === undefined) return answer;
+    if (entry.external === undefined || !wantsAddress || this.upstream === undefined) {
+      const note = req.note;
+      if (note !== undefined) {
+        note.kind = 'table';
+        note.table = this;
+        note.generation = this.generation;
+      }
+      return answer;
+    }
     return this.chase(req, entry, answer);
   }
 

@@ -3,12 +3,13 @@
 // that arrive in one turn of the event loop are answered as one batch, each reply its own send().
 import dgram from 'node:dgram';
 import { DEFAULTS } from '../defaults.js';
-import { isCheckedIPv6 } from '../dns/index.js';
+import { isCheckedIPv6, QuestionScan, scanQuestion } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import { BatchSocket, batchSocketSupport, type RecvBatch } from '../netio/index.js';
+import { type AnswerTemplate, AnswerTemplates } from './answer-templates.js';
 import type { ClientAllowList } from './client-access.js';
 import type { ServerLimits } from './limits.js';
-import type { Pipeline } from './pipeline.js';
+import { type AnswerNote, answerNote, type Pipeline } from './pipeline.js';
 
 /** `auto`: native where the addon loaded, else dgram. */
 export type UdpIo = 'auto' | 'native' | 'dgram';
@@ -74,6 +75,13 @@ export class UdpListener {
   private readonly settings: UdpSettings;
   /** Decided when the listener is made, so a server's UDP path is known before it starts. */
   readonly path: UdpPath;
+  /**
+   * The native path's hit path: answers kept as templates and written in place into the send batch.
+   * Off with an allow list (it reads each source address as text) and while queries are logged one by one.
+   */
+  private templates: AnswerTemplates | undefined;
+  private readonly scan = new QuestionScan();
+  private readonly note: AnswerNote = answerNote();
 
   /** Without an allow list every client is answered; with one, the others get REFUSED (SPEC §10). */
   constructor(pipeline: Pipeline, allow?: ClientAllowList, watch?: ServerLimits, udp?: Partial<UdpSettings>) {
@@ -86,6 +94,7 @@ export class UdpListener {
 
   async start(host: string, port: number): Promise<number> {
     if (this.path.io === 'native') {
+      if (this.allow === undefined && this.pipeline.countsInBatches) this.templates = new AnswerTemplates();
       this.native = await BatchSocket.open({
         host,
         port,
@@ -150,30 +159,73 @@ export class UdpListener {
   }
 
   /**
-   * Answers a batch (native path). The messages are views of the batch's slab, lent to the pipeline
-   * (`borrowed`): a stage that keeps one past an await copies it. Replies are queued in the socket's send
-   * batch; those that wait for upstream go out in the turn they resolve.
+   * Answers a batch (native path). A question answered before from the table or the cache is answered
+   * again from its template, in place in the send batch (answer-templates.ts); the others go through the
+   * pipeline, their messages lent as views of the batch's slab (`borrowed`): a stage that keeps one past
+   * an await copies it. Replies that wait for upstream go out in the turn they resolve.
    */
   private answerNative(batch: RecvBatch, socket: BatchSocket): void {
+    const templates = this.templates;
+    const { data, lens } = batch;
+    const scan = this.scan;
     for (let i = 0; i < batch.count; i++) {
-      const msg = batch.message(i);
       // Longer than a slot (4 KiB): no DNS query is, and a cut one must not be answered.
-      if (msg === null) continue;
-      const out =
-        this.allow === undefined || this.allow.allows(batch.address(i))
-          ? this.pipeline.answer(msg, 'udp', true)
-          : this.refuse(msg, batch.address(i), batch.port(i));
-      // Port 0 cannot be answered: a forged source (as on the dgram path, below).
-      if (out === null || batch.port(i) === 0) continue;
-      if (out instanceof Promise) {
-        const peer = batch.peer(i);
-        void out.then((reply) => {
-          if (reply !== null) socket.replyTo(reply, peer);
-        });
-      } else {
-        socket.reply(out, batch, i);
+      if (lens[i] < 0) continue;
+      const at = batch.at(i);
+      if (templates !== undefined && batch.port(i) !== 0 && scanQuestion(data, at, lens[i], scan)) {
+        const t = templates.find(data, at, scan);
+        const size = t === undefined ? -1 : t.size(scan);
+        if (t !== undefined && size >= 0) {
+          const age = t.age();
+          if (age >= 0) {
+            const o = socket.claim(size, batch, i);
+            if (o >= 0) t.write(socket.outData, o, data, at, scan, age);
+            templates.answered(t);
+            continue;
+          }
+          templates.forget(t);
+        }
+        this.answerOne(batch, i, socket, templates);
+        continue;
       }
+      this.answerOne(batch, i, socket, undefined);
     }
+    templates?.endBatch(this.countTemplates);
+  }
+
+  private readonly countTemplates = (t: AnswerTemplate, n: number): void =>
+    this.pipeline.countMany('udp', t.qtype, t.source, t.rcode, n);
+
+  /** Message i through the pipeline; its answer kept as a template when `templates` is given and it may be. */
+  private answerOne(
+    batch: RecvBatch,
+    i: number,
+    socket: BatchSocket,
+    templates: AnswerTemplates | undefined,
+  ): void {
+    const msg = batch.message(i) as Buffer;
+    const note = templates === undefined ? undefined : this.note;
+    if (note !== undefined) {
+      note.kind = undefined;
+      note.table = undefined;
+      note.cache = undefined;
+      note.hit = undefined;
+    }
+    const out =
+      this.allow === undefined || this.allow.allows(batch.address(i))
+        ? this.pipeline.answer(msg, 'udp', true, note)
+        : this.refuse(msg, batch.address(i), batch.port(i));
+    // Port 0 cannot be answered: a forged source (as on the dgram path, below).
+    if (out === null || batch.port(i) === 0) return;
+    if (out instanceof Promise) {
+      const peer = batch.peer(i);
+      void out.then((reply) => {
+        if (reply !== null) socket.replyTo(reply, peer);
+      });
+      return;
+    }
+    if (note?.kind !== undefined) templates?.learn(this.scan, msg, out, note);
+    socket.reply(out, batch, i);
   }
 
   private refuse(msg: Buffer, address: string, port: number): Buffer | null {

@@ -33,6 +33,10 @@ export interface CacheEntry {
   /** Hits since stored (prefetch popularity). */
   hits: number;
   size: number;
+  /** Dropped from the index (evicted, replaced, purged, expired): a holder of the entry can tell. */
+  removed: boolean;
+  /** The index's move count when this entry last moved to the recent end (see noteHit). */
+  movedAt: number;
 }
 
 export interface CacheHit {
@@ -85,6 +89,8 @@ export class DnsCache {
   private readonly entries = new Map<string, CacheEntry>();
   private readonly now: () => number;
   private bytes = 0;
+  /** Entries moved to the recent end so far (lookups, noteHit, stores). */
+  private moves = 0;
 
   private readonly onEvict: () => void;
 
@@ -106,9 +112,33 @@ export class DnsCache {
     }
     this.#counters.hits++;
     entry.hits++;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    this.touch(entry);
     return { entry, age };
+  }
+
+  /** The age of `entry` while it is the fresh entry for its key, else -1; counts and moves nothing. */
+  freshAge(entry: CacheEntry): number {
+    if (entry.removed) return -1;
+    const age = this.ageOf(entry);
+    return age < entry.ttl ? age : -1;
+  }
+
+  /** A hit on an entry found without lookup() (freshAge, the UDP templates): counted and moved as lookup() does. */
+  noteHit(entry: CacheEntry): void {
+    this.#counters.hits++;
+    entry.hits++;
+    this.touch(entry);
+  }
+
+  /**
+   * Moves a hit entry to the recent end, unless it is among the most recent quarter of moves already:
+   * eviction order is kept where it matters (the old end) without a Map delete and insert per hit.
+   */
+  private touch(entry: CacheEntry): void {
+    if (this.moves - entry.movedAt < this.settings.maxEntries >> 2) return;
+    entry.movedAt = ++this.moves;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
   }
 
   /** RFC 8767: an expired entry still within the stale window, when serve-stale is on. */
@@ -157,6 +187,8 @@ export class DnsCache {
       storedAt: this.now(),
       hits: 0,
       size,
+      removed: false,
+      movedAt: ++this.moves,
     };
     this.entries.set(key, entry);
     this.bytes += size;
@@ -217,6 +249,7 @@ export class DnsCache {
   private remove(entry: CacheEntry): void {
     if (this.entries.get(entry.key) !== entry) return;
     this.entries.delete(entry.key);
+    entry.removed = true;
     this.bytes -= entry.size;
   }
 }

@@ -2,7 +2,7 @@
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../defaults.js';
-import { type Query, RCODE, readQuery } from '../dns/index.js';
+import { QTYPE, type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
 import { HealthTracker } from './health.js';
@@ -17,7 +17,9 @@ import {
 } from './outcome.js';
 import { formatUpstream, type UpstreamServer } from './resolvconf.js';
 import { tcpExchange } from './tcp.js';
+import { TcpConnectionPool, type TcpPoolSettings } from './tcp-pool.js';
 import { udpExchange } from './udp.js';
+import { type UdpPoolSettings, UdpSocketPool } from './udp-pool.js';
 
 /**
  * Internal tuning, no user setting: a per-try timeout is never shorter than this, so a loaded
@@ -51,6 +53,10 @@ export interface ForwarderOptions {
   healthCheckMs?: number;
   /** Told when a server is marked down or comes back (for the log). */
   onHealthChange?: (server: string, down: boolean, consecutiveFailures: number) => void;
+  /** UDP sockets shared by queries (udp-pool.ts), or false for a socket per query. Default: DEFAULTS.upstreamUdpPool. */
+  udpPool?: Partial<UdpPoolSettings> | false;
+  /** TCP connections reused and pipelined (tcp-pool.ts), or false for a connection per query. Default: DEFAULTS.upstreamTcpPool. */
+  tcpPool?: Partial<TcpPoolSettings> | false;
 }
 
 export type ForwardObserver = (seconds: number, result: ForwardResult) => void;
@@ -130,6 +136,11 @@ export class Forwarder {
   };
   #overflows = 0;
   #closed = false;
+  /** UDP socket pools by server ("host:port"); undefined: a socket per query. */
+  readonly #poolSettings: UdpPoolSettings | undefined;
+  readonly #pools = new Map<string, UdpSocketPool>();
+  readonly #tcpPoolSettings: TcpPoolSettings | undefined;
+  readonly #tcpPools = new Map<string, TcpConnectionPool>();
 
   constructor(opts: ForwarderOptions) {
     if (opts.servers.length === 0) {
@@ -139,6 +150,10 @@ export class Forwarder {
       );
     }
     this.#settings = settingsOf(opts);
+    this.#poolSettings =
+      opts.udpPool === false ? undefined : { ...DEFAULTS.upstreamUdpPool, ...opts.udpPool };
+    this.#tcpPoolSettings =
+      opts.tcpPool === false ? undefined : { ...DEFAULTS.upstreamTcpPool, ...opts.tcpPool };
     this.#random = opts.random ?? cryptoRandom();
     this.#observe = opts.observe;
     this.#hooks = {
@@ -186,6 +201,7 @@ export class Forwarder {
     let result: ForwardResult = { kind: 'closed', detail: 'the forwarder is closed' };
     try {
       result = await this.#tryAll(query, q.qEnd, opts.tcp === true, probe);
+      if (result.kind === 'answered' && q.edns === null) result = withoutOpt(result);
       if (result.kind === 'answered') {
         toClientReply(result.reply, query, q.qEnd);
         if (!probe) this.#classes[result.replyClass]++;
@@ -220,6 +236,18 @@ export class Forwarder {
     });
     this.#health.track(this.#upstreams.map((u) => ({ server: u.server, health: u.stats })));
     this.#next = 0;
+    // A server dropped: its sockets close once the queries on them are answered (or close() cancels them).
+    const kept = new Set(this.#upstreams.map((u) => u.stats.server));
+    for (const [name, pool] of this.#pools) {
+      if (kept.has(name)) continue;
+      this.#pools.delete(name);
+      this.#hooks.track({ cancel: () => void pool.close(), closed: pool.drain() });
+    }
+    for (const [name, pool] of this.#tcpPools) {
+      if (kept.has(name)) continue;
+      this.#tcpPools.delete(name);
+      this.#hooks.track({ cancel: () => {}, closed: pool.close() });
+    }
   }
 
   /** The servers in the order the next forward() tries them first (its first round); down ones are left out. */
@@ -260,6 +288,10 @@ export class Forwarder {
   async close(): Promise<void> {
     this.#closed = true;
     this.#health.close();
+    const pools = [...this.#pools.values(), ...this.#tcpPools.values()].map((pool) => pool.close());
+    this.#pools.clear();
+    this.#tcpPools.clear();
+    await Promise.all(pools);
     const open = [...this.#sockets];
     for (const socket of open) socket.cancel();
     await Promise.all(open.map((socket) => socket.closed));
@@ -327,8 +359,7 @@ export class Forwarder {
     const packet = withId(query, this.#randomId());
     const started = performance.now();
     stats.queries++;
-    const exchange = tcp ? tcpExchange : udpExchange;
-    const outcome = await exchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    const outcome = await this.#send(server, stats.server, packet, qEnd, tcp, timeoutMs);
     const failure = tryFailure(outcome, stats.server);
     if (failure !== undefined) {
       if (failure.kind !== 'closed') {
@@ -356,9 +387,59 @@ export class Forwarder {
     return { kind: 'answered', reply: msg, view, replyClass, server: stats.server };
   }
 
+  /** One exchange: UDP through the server's socket pool (or a socket of its own), TCP on a connection. */
+  #send(
+    server: UpstreamServer,
+    name: string,
+    packet: Buffer,
+    qEnd: number,
+    tcp: boolean,
+    timeoutMs: number,
+  ): Promise<Outcome> {
+    if (this.#closed) return Promise.resolve({ kind: 'cancelled' });
+    if (tcp) return this.#sendTcp(server, name, packet, qEnd, timeoutMs);
+    const settings = this.#poolSettings;
+    if (settings === undefined) return udpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    let pool = this.#pools.get(name);
+    if (pool === undefined) {
+      pool = new UdpSocketPool(server, settings, this.#hooks, () => performance.now());
+      this.#pools.set(name, pool);
+    }
+    return pool.exchange(packet, qEnd, timeoutMs, () => this.#randomId());
+  }
+
+  #sendTcp(
+    server: UpstreamServer,
+    name: string,
+    packet: Buffer,
+    qEnd: number,
+    timeoutMs: number,
+  ): Promise<Outcome> {
+    const settings = this.#tcpPoolSettings;
+    if (settings === undefined) return tcpExchange(server, packet, qEnd, timeoutMs, this.#hooks);
+    let pool = this.#tcpPools.get(name);
+    if (pool === undefined) {
+      pool = new TcpConnectionPool(server, settings, this.#hooks);
+      this.#tcpPools.set(name, pool);
+    }
+    return pool.exchange(packet, qEnd, timeoutMs, () => this.#randomId());
+  }
+
   #randomId(): number {
     return Math.floor(this.#random() * 0x10000) & 0xffff;
   }
+}
+
+/**
+ * RFC 6891 §7: a client that sent no OPT gets none back. dnsmasq (2.90) keeps a TCP connection's EDNS
+ * state across its queries, so on a reused connection a plain query can come back with an OPT.
+ */
+function withoutOpt(result: Answered): Answered {
+  const last = result.view?.records.at(-1);
+  if (last === undefined || last.type !== QTYPE.OPT || last.end !== result.reply.length) return result;
+  const reply = Buffer.from(result.reply.subarray(0, last.start));
+  reply.writeUInt16BE(reply.readUInt16BE(10) - 1, 10);
+  return { ...result, reply, ...readReply(reply) };
 }
 
 /** One try that gave no usable answer: why, from which server. */

@@ -109,23 +109,29 @@ async function startFaultServer(): Promise<FaultServer> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
-    s.once('data', (chunk) => {
-      const raw = chunk.subarray(2);
-      const found = faultOf(raw);
-      if (!found) return;
-      const name = found[1].questions?.[0]?.name;
-      found[0](
-        found[1],
-        raw,
-        (m) => {
-          if (name === 'cut.test') {
-            s.end(m);
-            return;
-          }
-          s.write(Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]));
-        },
-        'tcp',
-      );
+    // Every framed query on the connection (RFC 7766 §6.2.1: meshdns reuses and pipelines connections).
+    let buffered = Buffer.alloc(0);
+    s.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const raw = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
+        buffered = buffered.subarray(2 + raw.length);
+        const found = faultOf(raw);
+        if (!found) continue;
+        const name = found[1].questions?.[0]?.name;
+        found[0](
+          found[1],
+          raw,
+          (m) => {
+            if (name === 'cut.test') {
+              s.end(m);
+              return;
+            }
+            s.write(Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]));
+          },
+          'tcp',
+        );
+      }
     });
   });
   await new Promise<void>((resolve) => tcp.listen(port, host, () => resolve()));

@@ -1,0 +1,199 @@
+// The native UDP hit path (issue 12 item 3): table and cache answers given again from wire templates,
+// written in place into the send batch. Every reply must be what node:dgram, which always goes through
+// the pipeline, sends for the same query at the same moment, and be counted the same. One difference is
+// allowed: a template rotates its addresses per question, where the table rotates per name (a name's A,
+// AAAA and EDNS questions share one turn), so address records are compared in order only within a path.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import dnsPacket from 'dns-packet';
+import pino from 'pino';
+import { Agent } from '../../src/agent/index.js';
+import { Registry } from '../../src/metrics.js';
+import { buildNameTable } from '../../src/nametable/index.js';
+import { DnsServer } from '../../src/server/index.js';
+import { encodeQuery, sendUdp } from '../helpers/dns-client.js';
+import { sampleMesh, serviceEntry } from '../helpers/resources.js';
+import { type StubDns, startStubDns } from '../helpers/stub-dns.js';
+import { tablePipeline } from '../helpers/table-server.js';
+import { UDP_PATHS, type UdpPathName } from '../helpers/udp-io.js';
+
+const S = 'default.svc.cluster.local';
+const NO_NATIVE = UDP_PATHS.includes('native') ? undefined : 'the native batch socket is not built here';
+const SCOPE = { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [S] };
+
+/** A query with the header bits a template patches: ID, RD, CD, the name's case, EDNS and DO. */
+function query(
+  name: string,
+  type: string,
+  id: number,
+  opts: { edns?: number; do?: boolean; cd?: boolean } = {},
+) {
+  const q = encodeQuery(name, type, { id, edns: opts.edns });
+  if (opts.cd) q.writeUInt16BE(q.readUInt16BE(2) | 0x0010, 2);
+  // The OPT record ends the message: its TTL's flags word (DO = 0x8000) is 6 bytes before RDLENGTH's end.
+  if (opts.do) q.writeUInt16BE(0x8000, q.length - 4);
+  return q;
+}
+
+describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIVE }, () => {
+  let clock = 1_000_000;
+  const agents = new Map<UdpPathName, Agent>();
+  let upstream: StubDns;
+
+  before(async () => {
+    upstream = await startStubDns((q) => ({
+      answers: [
+        { name: q.name, type: 'A', ttl: 120, data: '198.51.100.7' },
+        { name: q.name, type: 'A', ttl: 90, data: '198.51.100.8' },
+      ],
+    }));
+    for (const io of ['native', 'dgram'] as const) {
+      const agent = new Agent({
+        listen: { host: '127.0.0.1', port: 0 },
+        upstreams: [upstream],
+        upstreamTimeoutMs: 3000,
+        udp: { io },
+        logger: pino({ level: 'silent' }),
+        registry: new Registry(),
+        now: () => clock,
+        cache: { prefetch: false },
+      });
+      agent.setTable(buildNameTable(sampleMesh(), SCOPE));
+      await agent.start();
+      agents.set(io, agent);
+    }
+  });
+
+  after(async () => {
+    for (const agent of agents.values()) await agent.close();
+    await upstream.close();
+  });
+
+  /** Asks both agents, one after the other, and asserts the same reply up to the order of addresses. */
+  async function same(q: Buffer, what: string): Promise<Buffer> {
+    const native = await sendUdp((agents.get('native') as Agent).port, q);
+    const dgram = await sendUdp((agents.get('dgram') as Agent).port, q);
+    assert.equal(native.length, dgram.length, what);
+    // A truncated answer keeps the records that fit from where the rotation is: the header only.
+    if (dgram.readUInt16BE(2) & 0x0200)
+      assert.equal(native.subarray(0, 12).toString('hex'), dgram.subarray(0, 12).toString('hex'), what);
+    else assert.equal(canonical(native), canonical(dgram), what);
+    return native;
+  }
+
+  /** The reply re-encoded with its answers sorted: bytes that do not depend on the rotation. */
+  function canonical(reply: Buffer): string {
+    const p = dnsPacket.decode(reply);
+    p.answers?.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    return `${reply.subarray(0, 12).toString('hex')} ${dnsPacket.encode(p).toString('hex')}`;
+  }
+
+  /** The first address of each answer to `n` queries for `name` on the native path (dgram is asked too, for the counts). */
+  async function firsts(name: string, n: number, edns?: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let id = 0; id < n; id++) {
+      const q = query(name, 'A', 600 + id, { edns });
+      const [reply] = await Promise.all([
+        sendUdp((agents.get('native') as Agent).port, q),
+        sendUdp((agents.get('dgram') as Agent).port, q),
+      ]);
+      const first = dnsPacket.decode(reply).answers?.[0] as { data: string } | undefined;
+      out.push(first?.data ?? 'none');
+    }
+    return out;
+  }
+
+  it('table answers: ID, flags, case, rotation, NODATA, EDNS, DO, and a size past 512 only with EDNS', async () => {
+    const cases: [string, Buffer][] = [];
+    for (let i = 0; i < 5; i++) cases.push([`legacy A #${i}`, query('legacy.internal', 'A', 100 + i)]);
+    cases.push(['mixed case', query('LeGaCy.InTeRnAl', 'A', 200)]);
+    cases.push(['CD set', query('legacy.internal', 'A', 201, { cd: true })]);
+    cases.push(['EDNS', query('legacy.internal', 'A', 202, { edns: 1232 })]);
+    cases.push(['EDNS with DO', query('legacy.internal', 'A', 203, { edns: 1232, do: true })]);
+    cases.push(['EDNS with DO again', query('Legacy.Internal', 'A', 204, { edns: 4096, do: true })]);
+    cases.push(['NODATA', query(`productpage.${S}`, 'MX', 205)]);
+    cases.push(['NODATA again', query(`productpage.${S}`, 'MX', 206)]);
+    cases.push(['search shortcut', query(`productpage.default.${S}`, 'A', 207)]);
+    cases.push(['search shortcut again', query(`productpage.default.${S}`, 'A', 208)]);
+    for (let i = 0; i < 3; i++) {
+      cases.push([`large, EDNS #${i}`, query('many.example.com', 'A', 300 + i, { edns: 4096 })]);
+      cases.push([`large, truncated #${i}`, query('many.example.com', 'A', 310 + i)]);
+      cases.push([`large, EDNS 600 truncated #${i}`, query('many.example.com', 'A', 320 + i, { edns: 600 })]);
+    }
+    for (const [what, q] of cases) await same(q, what);
+  });
+
+  it('rotation: each answer from a template starts one address further', async () => {
+    const two = await firsts('legacy.internal', 4);
+    assert.notEqual(two[0], two[1]);
+    assert.equal(two[0], two[2]);
+    assert.equal(two[1], two[3]);
+    const forty = (await firsts('many.example.com', 4, 4096)).map((ip) => Number(ip.split('.')[3]));
+    for (let i = 1; i < 4; i++) assert.equal((forty[i] - forty[i - 1] + 40) % 40, 1, `${forty}`);
+  });
+
+  it('a table swapped in answers at once, also for a question answered from a template before', async () => {
+    const q = (id: number) => query('legacy.internal', 'A', id);
+    await same(q(400), 'before');
+    await same(q(401), 'before, again');
+    const mesh = sampleMesh();
+    mesh.serviceEntries = mesh.serviceEntries.filter((se) => !se.hosts.includes('legacy.internal'));
+    mesh.serviceEntries.push(
+      serviceEntry('default', 'legacy-c', ['legacy.internal'], { addresses: ['192.0.2.99'] }),
+    );
+    for (const agent of agents.values()) agent.setTable(buildNameTable(mesh, SCOPE));
+    const reply = await same(q(402), 'after the swap');
+    assert.ok(reply.includes(Buffer.from([192, 0, 2, 99])), 'the new address');
+  });
+
+  it('cache hits: TTLs counted down, the entry dropped at expiry, EDNS and DO kept apart', async () => {
+    const name = 'cached.example.org';
+    await same(query(name, 'A', 500), 'the miss');
+    for (let i = 0; i < 3; i++) await same(query(name.toUpperCase(), 'A', 501 + i), `hit #${i}`);
+    clock += 30_000;
+    await same(query(name, 'A', 510), 'hit 30 s later');
+    await same(query(name, 'A', 511, { edns: 1232, do: true }), 'DO: another entry, a miss');
+    await same(query(name, 'A', 512, { edns: 1232, do: true }), 'DO: its hit');
+    await same(query(name, 'A', 513, { edns: 1232 }), 'EDNS without DO: the first entry');
+    clock += 61_000;
+    const asked = upstream.queries.length;
+    await same(query(name, 'A', 520), 'expired: asked again');
+    assert.equal(upstream.queries.length, asked + 2, 'each agent asked upstream again');
+    await same(query(name, 'A', 521), 'the new entry');
+  });
+
+  it('counts the same requests, responses and cache hits on both paths', () => {
+    const [native, dgram] = [agents.get('native') as Agent, agents.get('dgram') as Agent];
+    const samples = (a: Agent) => ({
+      requests: a.queryCounts?.requestSamples(),
+      responses: a.queryCounts?.responseSamples(),
+      cache: a.cache?.stats(),
+    });
+    assert.deepEqual(samples(native), samples(dgram));
+    assert.ok((native.cache?.stats().hits ?? 0) >= 6);
+  });
+});
+
+describe('UDP hit path: IPv6 peers', { skip: NO_NATIVE }, () => {
+  it('answers from a template go back to the IPv6 peer that asked, each with its own ID', async () => {
+    const server = new DnsServer({
+      host: '::1',
+      port: 0,
+      pipeline: tablePipeline([S]),
+      udp: { io: 'native' },
+    });
+    await server.start();
+    try {
+      for (let id = 1; id <= 4; id++) {
+        const reply = await sendUdp(server.port, query(`productpage.${S}`, 'A', id), { host: '::1' });
+        assert.equal(reply.readUInt16BE(0), id);
+        assert.deepEqual(
+          dnsPacket.decode(reply).answers?.map((a) => (a as { data: string }).data),
+          ['10.96.0.10'],
+        );
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
