@@ -80,3 +80,39 @@ export function buildQuery(name: string, qtype: number, id: number): Buffer {
   out.writeUInt16BE(CLASS_IN, HEADER_SIZE + qname.length + 2);
   return out;
 }
+
+/** A query in flight on one socket or connection, as replies are matched against it. */
+export interface InFlight {
+  packet: Buffer;
+  qEnd: number;
+  /** Replies refused while it waited (they count against it if it then times out). */
+  rejected: number;
+}
+
+/** A reply's ID, or -1 when it is too short to have one. */
+export const replyId = (reply: Buffer): number => (reply.length >= 2 ? reply.readUInt16BE(0) : -1);
+
+/**
+ * The query in flight that `reply` answers (by ID, then by question), or undefined when none: a reply
+ * with no such ID is counted once and held against every query in flight (`short` when it is shorter
+ * than all their questions), one with the wrong question against its own query.
+ */
+export function matchReply<P extends InFlight>(
+  reply: Buffer,
+  pending: ReadonlyMap<number, P>,
+  onRejected: (why: Mismatch) => void,
+): P | undefined {
+  const p = pending.get(replyId(reply));
+  if (p === undefined) {
+    let short = true;
+    for (const q of pending.values()) if (reply.length >= q.qEnd) short = false;
+    onRejected(short ? 'short' : 'id');
+    for (const q of pending.values()) q.rejected++;
+    return undefined;
+  }
+  const why = mismatchOf(reply, p.packet, p.qEnd);
+  if (why === null) return p;
+  p.rejected++;
+  onRejected(why);
+  return undefined;
+}

@@ -4,7 +4,7 @@
 // query on it times out (the server may not read more than one query per connection).
 import { connect, type Socket } from 'node:net';
 import { type ExchangeHooks, errorOutcome, type Outcome } from './exchange.js';
-import { type Mismatch, mismatchOf } from './message.js';
+import { matchReply, replyId } from './message.js';
 import type { UpstreamServer } from './resolvconf.js';
 
 export interface TcpPoolSettings {
@@ -186,27 +186,9 @@ export class TcpConnectionPool {
   }
 
   private receive(c: UpstreamConnection, msg: Buffer): void {
-    const id = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
-    const p = c.pending.get(id);
-    if (p === undefined) {
-      let short = true;
-      for (const q of c.pending.values()) if (msg.length >= q.qEnd) short = false;
-      this.rejectAll(c, short ? 'short' : 'id');
-      return;
-    }
-    const why = mismatchOf(msg, p.packet, p.qEnd);
-    if (why !== null) {
-      p.rejected++;
-      this.hooks.onRejected(why);
-      return;
-    }
+    if (!matchReply(msg, c.pending, (why) => this.hooks.onRejected(why))) return;
     c.answered++;
-    c.settle(id, { kind: 'reply', msg });
-  }
-
-  private rejectAll(c: UpstreamConnection, why: Mismatch): void {
-    this.hooks.onRejected(why);
-    for (const p of c.pending.values()) p.rejected++;
+    c.settle(replyId(msg), { kind: 'reply', msg });
   }
 
   /**

@@ -5,7 +5,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isCheckedIPv6 } from '../dns/index.js';
 import { type ExchangeHooks, errorOutcome, type Outcome } from './exchange.js';
-import { type Mismatch, mismatchOf } from './message.js';
+import { type Mismatch, matchReply, replyId } from './message.js';
 import type { UpstreamServer } from './resolvconf.js';
 
 export interface UdpPoolSettings {
@@ -228,22 +228,10 @@ export class UdpSocketPool {
       this.rejectAll(s, 'source');
       return;
     }
-    const id = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
-    const p = s.pending.get(id);
-    if (p === undefined) {
-      // A late reply to a query that timed out is no forgery: dropped, not counted.
-      if (s.expired.delete(id)) return;
-      let short = true;
-      for (const q of s.pending.values()) if (msg.length >= q.qEnd) short = false;
-      this.rejectAll(s, short ? 'short' : 'id');
-      return;
-    }
-    const why = mismatchOf(msg, p.packet, p.qEnd);
-    if (why !== null) {
-      p.rejected++;
-      this.hooks.onRejected(why);
-      return;
-    }
+    const id = replyId(msg);
+    // A late reply to a query that timed out is no forgery: dropped, not counted.
+    if (!s.pending.has(id) && s.expired.delete(id)) return;
+    if (!matchReply(msg, s.pending, (why) => this.hooks.onRejected(why))) return;
     s.fail(id, { kind: 'reply', msg });
     this.closeIfDone(s);
   }
