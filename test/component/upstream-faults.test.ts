@@ -12,6 +12,7 @@ import { Agent } from '../../src/agent/index.js';
 import { answersOf, ask, type Proto, rcodeOf } from '../helpers/dns-client.js';
 import { FakeClock } from '../helpers/fake-upstream.js';
 import { freePort, randomLoopback } from '../helpers/ports.js';
+import { eachFramedQuery } from '../helpers/stub-dns.js';
 import { UDP_PATHS } from '../helpers/udp-io.js';
 
 const BUDGET_MS = 400;
@@ -110,28 +111,22 @@ async function startFaultServer(): Promise<FaultServer> {
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
     // Every framed query on the connection (RFC 7766 §6.2.1: meshdns reuses and pipelines connections).
-    let buffered = Buffer.alloc(0);
-    s.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const raw = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
-        buffered = buffered.subarray(2 + raw.length);
-        const found = faultOf(raw);
-        if (!found) continue;
-        const name = found[1].questions?.[0]?.name;
-        found[0](
-          found[1],
-          raw,
-          (m) => {
-            if (name === 'cut.test') {
-              s.end(m);
-              return;
-            }
-            s.write(Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]));
-          },
-          'tcp',
-        );
-      }
+    eachFramedQuery(s, (raw) => {
+      const found = faultOf(raw);
+      if (!found) return;
+      const name = found[1].questions?.[0]?.name;
+      found[0](
+        found[1],
+        raw,
+        (m) => {
+          if (name === 'cut.test') {
+            s.end(m);
+            return;
+          }
+          s.write(Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]));
+        },
+        'tcp',
+      );
     });
   });
   await new Promise<void>((resolve) => tcp.listen(port, host, () => resolve()));

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { forwardQuery, withForwarder } from '../helpers/forwarder.js';
 import { randomLoopback } from '../helpers/ports.js';
+import { addressOf, answerFor as answer, eachFramedQuery } from '../helpers/stub-dns.js';
 
 type Script = (query: Buffer, send: (reply: Buffer) => void, socket: net.Socket) => void;
 
@@ -20,19 +21,13 @@ async function startTcpUpstream(script: Script) {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
-    let buffered = Buffer.alloc(0);
-    s.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const query = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
-        buffered = buffered.subarray(2 + query.length);
-        script(
-          query,
-          (reply) => s.write(Buffer.concat([Buffer.from([reply.length >> 8, reply.length]), reply])),
-          s,
-        );
-      }
-    });
+    eachFramedQuery(s, (query) =>
+      script(
+        query,
+        (reply) => s.write(Buffer.concat([Buffer.from([reply.length >> 8, reply.length]), reply])),
+        s,
+      ),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   const port = (server.address() as net.AddressInfo).port;
@@ -47,19 +42,6 @@ async function startTcpUpstream(script: Script) {
   };
 }
 
-function answer(query: Buffer, data: string): Buffer {
-  const q = dnsPacket.decode(query);
-  return dnsPacket.encode({
-    type: 'response',
-    id: q.id,
-    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-    questions: q.questions,
-    answers: [{ name: q.questions![0].name, type: 'A', ttl: 60, data }],
-  });
-}
-
-const addressOf = (reply: Buffer) =>
-  (dnsPacket.decode(reply).answers?.[0] as { data: string } | undefined)?.data;
 const nameNumber = (query: Buffer) => Number(/q(\d+)/.exec(dnsPacket.decode(query).questions![0].name)?.[1]);
 
 describe('Forwarder: upstream TCP connections reused and pipelined', () => {

@@ -6,22 +6,7 @@ import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { forwardQuery, withForwarder } from '../helpers/forwarder.js';
 import { randomLoopback } from '../helpers/ports.js';
-import { startRawDns } from '../helpers/stub-dns.js';
-
-/** An A answer naming the question, so a reply can be told to belong to its query. */
-function answer(query: Buffer, data: string): Buffer {
-  const q = dnsPacket.decode(query);
-  return dnsPacket.encode({
-    type: 'response',
-    id: q.id,
-    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-    questions: q.questions,
-    answers: [{ name: q.questions![0].name, type: 'A', ttl: 60, data }],
-  });
-}
-
-const addressOf = (reply: Buffer) =>
-  (dnsPacket.decode(reply).answers?.[0] as { data: string } | undefined)?.data;
+import { addressOf, answerFor as answer, startRawDns } from '../helpers/stub-dns.js';
 
 describe('Forwarder: the UDP socket pool', () => {
   test('60 queries at once over 2 sockets, answered in reverse order: each gets its own reply', async () => {

@@ -2,8 +2,38 @@
 // from a function and counts queries, one whose raw replies the test writes, and an address with
 // nothing listening.
 import dgram from 'node:dgram';
+import type net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { freePort, randomLoopback } from './ports.js';
+
+/** Every framed query a TCP client sends on `socket` (RFC 1035 §4.2.2: a two-byte length first). */
+export function eachFramedQuery(socket: net.Socket, onQuery: (query: Buffer) => void): void {
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+      const query = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
+      buffered = buffered.subarray(2 + query.length);
+      onQuery(query);
+    }
+  });
+}
+
+/** An A answer naming the question, so a reply can be told to belong to its query. */
+export function answerFor(query: Buffer, data: string): Buffer {
+  const q = dnsPacket.decode(query);
+  return dnsPacket.encode({
+    type: 'response',
+    id: q.id,
+    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+    questions: q.questions,
+    answers: [{ name: q.questions![0]!.name, type: 'A', ttl: 60, data }],
+  });
+}
+
+/** The first address a reply answers with. */
+export const addressOf = (reply: Buffer) =>
+  (dnsPacket.decode(reply).answers?.[0] as { data: string } | undefined)?.data;
 
 export type StubScript = (q: dnsPacket.Question) => Partial<dnsPacket.Packet> | 'drop';
 
