@@ -1,7 +1,7 @@
 // CPU time a process has used (all its threads), from /proc: with dnsperf near its own limit on a
 // small machine, answers per CPU-second of the server compare servers better than qps alone.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -38,6 +38,41 @@ export function processTimes(pid: number | undefined): ProcessTimes {
     };
   } catch {
     return { user: Number.NaN, system: Number.NaN };
+  }
+}
+
+/**
+ * User + system CPU seconds of one thread (`tid`, a task of `pid`) so far; a process's main thread has
+ * the process's own id. NaN where /proc is not available.
+ */
+export function threadCpuSeconds(pid: number | undefined, tid: number | undefined): number {
+  if (pid === undefined || tid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return (fields[11] + fields[12]) / clockTicks();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * CPU seconds of the busiest thread of `pid` other than its main thread: in meshdns `serve`, the
+ * controller's worker thread (V8's helper threads use far less). NaN where /proc is not available.
+ */
+export function busiestOtherThreadCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    let most = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (Number(tid) !== pid) most = Math.max(most, threadCpuSeconds(pid, Number(tid)) || 0);
+    }
+    return most;
+  } catch {
+    return Number.NaN;
   }
 }
 

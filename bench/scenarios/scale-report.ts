@@ -80,6 +80,16 @@ function rows(t: ScaleTargets, edits: number, deadlineS: number, editDeadlineS: 
       target: t.fullTableMs,
       missing: late,
     },
+    {
+      label: 'CPU to full table, controller',
+      value: (r) => (r.fullTableCpuControllerS === null ? null : r.fullTableCpuControllerS * 1000),
+      ...ms,
+    },
+    {
+      label: 'CPU to full table, process',
+      value: (r) => (r.fullTableCpuS === null ? null : r.fullTableCpuS * 1000),
+      ...ms,
+    },
     { label: '/healthz/ready', value: (r) => r.readyMs, ...ms, missing: late },
     {
       label: 'longest silence, load (1 ms probe)',

@@ -12,6 +12,7 @@ import {
 } from '../fixtures/scale.js';
 import { isReady, scrapeGauge, waitReady } from '../lib/admin-api.js';
 import type { ScaleConfig } from '../lib/config.js';
+import { busiestOtherThreadCpuSeconds, cpuSeconds } from '../lib/cpu-time.js';
 import { type PolledReply, pollUntil, StallProbe, type StallReport } from '../lib/dns-poll.js';
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
 import { peakRssMiB, resetPeakRss, rssMiB } from '../lib/proc-memory.js';
@@ -53,6 +54,13 @@ export interface ScaleRun {
   /** Times from spawn, in ms; null: not reached before the deadline. */
   firstAnswerMs: number | null;
   fullTableMs: number | null;
+  /**
+   * CPU seconds used by the time the full table answered: the controller's thread (which reads,
+   * allocates and builds; the busiest thread but the main one) and the whole process. Less sensitive
+   * than the times to a machine shared with others.
+   */
+  fullTableCpuControllerS: number | null;
+  fullTableCpuS: number | null;
   readyMs: number | null;
   /** Longest silence of a forwarded name asked every 1 ms from the first answer to the full table. */
   loadSilence: StallReport | null;
@@ -117,7 +125,13 @@ async function load(
   const table = Promise.all([
     poll(last.service.name, (r) => r.authoritative && r.addresses.includes(last.service.address)),
     poll(last.vipHost, (r) => r.authoritative && r.addresses.some((a) => a.startsWith('240.240.'))),
-  ]).then(([a, b]) => (a === undefined || b === undefined ? undefined : Math.max(a, b)));
+  ]).then(([a, b]) => {
+    if (a === undefined || b === undefined) return undefined;
+    const pid = proc.child.pid;
+    run.fullTableCpuControllerS = busiestOtherThreadCpuSeconds(pid);
+    run.fullTableCpuS = cpuSeconds(pid);
+    return Math.max(a, b);
+  });
   const ready = waitReady(t.admin, { intervalMs: READY_POLL_MS, deadline, alive });
   const [firstAt, tableAt, readyAt] = await Promise.all([first, table, ready]);
   await silenceDone;
@@ -213,6 +227,8 @@ export async function measureRun(
     files: fixture.fileCount,
     firstAnswerMs: null,
     fullTableMs: null,
+    fullTableCpuControllerS: null,
+    fullTableCpuS: null,
     readyMs: null,
     loadSilence: null,
     loadStallMs: null,
