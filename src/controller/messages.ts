@@ -52,7 +52,17 @@ export type ToAgent =
   | { type: 'closed' };
 
 export type ToController =
+  /** The options of a worker started before they were known (PRELOADED_WORKER); its first message. */
+  | { type: 'init'; opts: WorkerOptions }
   | { type: 'reload'; update: { scope?: TableScope; meshConfig?: MeshSettings } }
   /** A view part was taken: the next message may come. */
   | { type: 'ack' }
   | { type: 'close' };
+
+/**
+ * `bin/meshdns serve` starts the controller's worker before it loads the CLI, so that the worker's own
+ * modules load on the other core meanwhile (issue 8: they came after the CLI's, about 130 ms later to
+ * the first table); it is left on globalThis under this symbol, with `workerData` `{ preload: true }`,
+ * until ControllerWorker takes it and sends it its options (`init`).
+ */
+export const PRELOADED_WORKER = Symbol.for('meshdns.preloadedControllerWorker');

@@ -6,14 +6,15 @@ import { MeshdnsError } from '../errors.js';
 import type { MeshSettings, Setting } from '../model/index.js';
 import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
-import type {
-  KeyedDiff,
-  ServedVips,
-  ToAgent,
-  ToController,
-  ViewPart,
-  ViewUpdate,
-  WorkerOptions,
+import {
+  type KeyedDiff,
+  PRELOADED_WORKER,
+  type ServedVips,
+  type ToAgent,
+  type ToController,
+  type ViewPart,
+  type ViewUpdate,
+  type WorkerOptions,
 } from './messages.js';
 
 export interface AppliedView {
@@ -34,6 +35,20 @@ export interface ControllerWorkerOptions extends WorkerOptions {
   onError: (err: unknown) => void;
   /** How long one slice of applying a diff may hold the event loop. */
   sliceMs?: number;
+}
+
+/**
+ * The worker `bin/meshdns serve` started ahead (PRELOADED_WORKER), given its options; undefined when
+ * there is none (another entry point, a second controller in one process) or it died meanwhile.
+ */
+function takePreloaded(opts: WorkerOptions): Worker | undefined {
+  const holder = globalThis as { [PRELOADED_WORKER]?: Worker };
+  const worker = holder[PRELOADED_WORKER];
+  holder[PRELOADED_WORKER] = undefined;
+  if (worker === undefined || worker.threadId === -1) return undefined;
+  worker.ref();
+  worker.postMessage({ type: 'init', opts } satisfies ToController);
+  return worker;
 }
 
 /** Longest one slice of table work may keep the event loop from answering. */
@@ -64,7 +79,8 @@ export class ControllerWorker {
   /** Starts the worker; resolves once the first view is applied. Throws what the controller's start threw. */
   start(): Promise<void> {
     const { onView: _onView, onError: _onError, sliceMs: _sliceMs, ...workerData } = this.#opts;
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+    const worker =
+      takePreloaded(workerData) ?? new Worker(new URL('./worker.js', import.meta.url), { workerData });
     this.#worker = worker;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToAgent) => {

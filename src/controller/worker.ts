@@ -10,7 +10,17 @@ import { Controller } from './controller.js';
 import type { ToAgent, ToController, ViewPart, WorkerOptions } from './messages.js';
 
 const port = parentPort!;
-const opts = workerData as WorkerOptions;
+/** Started ahead of its options (PRELOADED_WORKER): the modules above loaded while it waited for them. */
+const opts: WorkerOptions = (workerData as { preload?: boolean } | undefined)?.preload
+  ? await new Promise<WorkerOptions>((resolve) => {
+      const take = (m: ToController) => {
+        if (m.type !== 'init') return;
+        port.off('message', take);
+        resolve(m.opts);
+      };
+      port.on('message', take);
+    })
+  : (workerData as WorkerOptions);
 const logger = createLogger(opts.logLevel);
 /** Names per message (about 0.2 MB): the agent's thread decodes one message in a few milliseconds. */
 const PART = 1000;
