@@ -27,12 +27,13 @@ const PART = 1000;
 
 /**
  * Messages leave in order, and at most IN_FLIGHT view parts wait unacknowledged: a port delivers
- * every message waiting in it in one go, so 100 parts sent at once held the agent's loop for 300 ms
- * (50,000 objects). One part at a time keeps the agent's turns short at the cost of a round trip per
- * part (200 at 50,000 objects); two halved that but doubled the longest stall of the answering
- * thread during load (median 51 -> 106 ms at 10,000 objects), and answering comes first.
+ * every message waiting in it in one go. Parts that were objects cost the agent's thread 2-3 ms each
+ * to receive (1,000 VIPs or routes), so 100 of them held its loop for 300 ms (50,000 objects), and
+ * they went one at a time. Every part is a string now (names packed, VIPs and routes as JSON), about
+ * 0.2 ms to receive, decoded later in the agent's time slices; one round trip per part had become the
+ * cost instead: on a busy machine each took 25-50 ms, 0.4-0.8 s of a 10,000-object start (issue 8).
  */
-const IN_FLIGHT = 1;
+const IN_FLIGHT = 16;
 const outbox: ToAgent[] = [];
 let unacked = 0;
 function send(m: ToAgent): void {
@@ -45,8 +46,11 @@ function encode(m: ToAgent): void {
   if (encoded.has(m)) return;
   encoded.add(m);
   // Records become JSON only now, a part at a time (see TableDiff.set and packSet).
-  if (m.type === 'view-part' && Array.isArray(m.set)) m.set = packSet(m.set);
-  else if (m.type === 'view') {
+  if (m.type === 'view-part') {
+    if (Array.isArray(m.set)) m.set = packSet(m.set);
+    if (Array.isArray(m.vips)) m.vips = JSON.stringify(m.vips);
+    if (Array.isArray(m.routes)) m.routes = JSON.stringify(m.routes);
+  } else if (m.type === 'view') {
     m.packed = packSet(m.diff.set);
     m.diff.set = [];
   }
