@@ -13,9 +13,10 @@ export function toFqdn(name: string): string {
 const scratch = Buffer.allocUnsafe(MAX_NAME_LENGTH + 1);
 
 /**
- * `name` as one flat string. V8 keeps a joined string as a tree of its pieces (32 bytes a node), and
- * a name table keeps hundreds of thousands of joined names: copied through a buffer, each is one
- * object. Names longer than a wire name, or not latin1, are returned as they are.
+ * `name` as one flat string of its own. V8 keeps a joined string as a tree of its pieces (32 bytes a
+ * node), and a slice as a view that keeps the whole string it came from; a name table keeps hundreds
+ * of thousands of names: copied through a buffer, each is one object. Names longer than a wire name,
+ * or not latin1, are returned as they are.
  */
 export function flatName(name: string): string {
   if (name.length > scratch.length) return name;

@@ -12,6 +12,7 @@
 // CRs, BOMs, control characters, directives, `...`, duplicate keys, keys that are not strings.
 // The js-yaml path and then `yaml` read those (and report the syntax errors). The differential
 // test (test/unit/manifest-fastyaml.test.ts) holds every rule below against `yaml`.
+import { flatName } from '../dns/index.js';
 import { corePlain, IMPLICIT_KEY_MAX, isNonStringPlain, NotFast } from './yamlcore.js';
 
 /** Characters that this reader leaves to the others wherever they appear. */
@@ -35,6 +36,16 @@ const notPlainStart = (c: number) => c < 128 && NOT_PLAIN_START[c] === 1;
 
 /** `[`, `]`, `{`, `}`: flow indicators, which a plain scalar here never holds. */
 const isFlowIndicator = (c: number) => c === 0x5b || c === 0x5d || c === 0x7b || c === 0x7d;
+
+/**
+ * A scalar's text as a string of its own. V8 makes a longer slice (13 characters and more) a view
+ * into the file's text, and one such value kept in a resource (a host, a timestamp) keeps the whole
+ * text alive: 2.6 of 13.6 MiB of a 10,000-object folder's resources were file texts kept that way.
+ */
+function ownSlice(text: string, start: number, end: number): string {
+  const slice = text.slice(start, end);
+  return end - start < 13 ? slice : flatName(slice);
+}
 
 function refuse(why: string): never {
   throw new NotFast(why);
@@ -98,7 +109,7 @@ function quoted(text: string, at: number, end: number): string {
     const close = indexIn(text, DQUOTE, at + 1, end);
     if (close === -1) refuse('a quoted scalar over several lines');
     quotedEnd = close + 1;
-    return text.slice(at + 1, close);
+    return ownSlice(text, at + 1, close);
   }
   let value = '';
   let from = at + 1;
@@ -144,7 +155,7 @@ function plain(text: string, start: number, end: number): unknown {
       refuse('a mapping inside a value');
     if (isFlowIndicator(ch)) refuse('flow indicators in a plain scalar');
   }
-  return corePlain(text.slice(start, stop));
+  return corePlain(ownSlice(text, start, stop));
 }
 
 /** `[a, "b", 1]` in [start, end): scalars only, on one line. */
