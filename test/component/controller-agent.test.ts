@@ -12,9 +12,11 @@ import { freePort } from '../helpers/dnsmasq.js';
 import { serviceEntryYaml, tempFolder } from '../helpers/manifests.js';
 import { eventually, ROOT, type Running, startCli, waitForDns, waitForOutput } from '../helpers/meshdns.js';
 
-const tmp = tempFolder('meshdns-controller-agent-');
 const running: Running[] = [];
+// Before tempFolder's own `after` (hooks run in the order they are registered): the processes stop
+// first, or a state file they still write can make removing the folder fail (ENOTEMPTY).
 after(() => Promise.all(running.map((r) => r.stop())));
+const tmp = tempFolder('meshdns-controller-agent-');
 
 const ON = { ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'true' };
 
