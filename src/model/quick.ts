@@ -25,12 +25,23 @@ const absent = (v: unknown): v is null | undefined => v === undefined || v === n
 const isPort = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
 
+/**
+ * One frozen empty map and list for every resource without labels, annotations, addresses...: most
+ * have none, and at 50,000 objects a fresh empty object or array each cost megabytes (issue 8).
+ * Resources are never changed once made; frozen, a change would throw.
+ */
+const NO_ENTRIES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_ITEMS: never[] = Object.freeze([]) as unknown as never[];
+const EXPORT_TO_ALL: string[] = Object.freeze(['*']) as unknown as string[];
+
 /** A string → string map (labels, annotations), copied; absent reads as {}; undefined when not one. */
 function stringMap(v: unknown): Record<string, string> | undefined {
-  if (absent(v)) return {};
+  if (absent(v)) return NO_ENTRIES;
   if (!isObj(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length === 0) return NO_ENTRIES;
   const out: Record<string, string> = {};
-  for (const k of Object.keys(v)) {
+  for (const k of keys) {
     const s = v[k];
     if (typeof s !== 'string') return undefined;
     out[k] = s;
@@ -60,8 +71,9 @@ function meta(v: unknown, namespaced: boolean, nameOk: (n: string) => boolean): 
 
 /** Every item of a nullish list through `each` (undefined from it: not sure); absent reads as []. */
 function list<T>(v: unknown, each: (item: unknown) => T | undefined): T[] | undefined {
-  if (absent(v)) return [];
+  if (absent(v)) return NO_ITEMS;
   if (!Array.isArray(v)) return undefined;
+  if (v.length === 0) return NO_ITEMS;
   const out: T[] = [];
   for (const item of v) {
     const t = each(item);
@@ -120,12 +132,12 @@ export function quickService(obj: Obj, source: SourceRef): ConvertResult | undef
     }
     if (first !== undefined && ips.length > 0 && ips[0] !== first) return undefined;
   }
-  const all = ips.length > 0 ? ips : first !== undefined ? [first] : [];
+  const all = ips.length > 0 ? ips : first !== undefined ? [first] : NO_ITEMS;
   const headless = !external && all[0] === 'None';
   const service: Service = {
     kind: 'Service',
     meta: m,
-    clusterIPs: external || headless ? [] : all,
+    clusterIPs: external || headless ? NO_ITEMS : all,
     headless,
     ports,
     publishNotReadyAddresses: (spec.publishNotReadyAddresses as boolean | null | undefined) ?? false,
@@ -198,7 +210,7 @@ export function quickServiceEntry(obj: Obj, source: SourceRef): ConvertResult | 
   const endpoints = list(s.endpoints, (e) => entryEndpoint(e, resolution === 'STATIC'));
   if (!endpoints) return undefined;
   const status = obj.status;
-  let statusAddresses: { value: string; host: string }[] | undefined = [];
+  let statusAddresses: { value: string; host: string }[] | undefined = NO_ITEMS;
   if (!absent(status)) {
     statusAddresses = isObj(status) ? list(status.addresses, statusAddress) : undefined;
     if (!statusAddresses) return undefined;
@@ -212,7 +224,7 @@ export function quickServiceEntry(obj: Obj, source: SourceRef): ConvertResult | 
     location: (location as 'MESH_EXTERNAL' | 'MESH_INTERNAL' | null | undefined) ?? 'MESH_EXTERNAL',
     resolution: (resolution as (typeof RESOLUTIONS)[number] | null | undefined) ?? 'NONE',
     endpoints,
-    exportTo: exportTo.length > 0 ? exportTo : ['*'],
+    exportTo: exportTo.length > 0 ? exportTo : EXPORT_TO_ALL,
     statusAddresses,
     source,
   });
