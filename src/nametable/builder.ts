@@ -115,17 +115,35 @@ function entryHosts(se: ServiceEntry): { exact: string[]; wild: string[] } {
   return { exact, wild };
 }
 
-function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (set) set.add(value);
-  else index.set(key, new Set([value]));
+/**
+ * What an index holds under one key: the value itself when it is the only one (nearly every host is
+ * named by one resource), a Set past that. A Set per key cost 130 bytes a host (issue 8: memory at
+ * 50,000 objects). The values are objects or strings, never Sets.
+ */
+type Bag<V> = V | Set<V>;
+
+function addTo<K, V>(index: Map<K, Bag<V>>, key: K, value: V): void {
+  const held = index.get(key);
+  if (held === undefined) index.set(key, value);
+  else if (held instanceof Set) held.add(value);
+  else if (held !== value) index.set(key, new Set([held, value]));
 }
 
-function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
+function removeFrom<K, V>(index: Map<K, Bag<V>>, key: K, value: V): void {
+  const held = index.get(key);
+  if (held === undefined) return;
+  if (!(held instanceof Set)) {
+    if (held === value) index.delete(key);
+    return;
+  }
+  held.delete(value);
+  if (held.size === 1) index.set(key, held.values().next().value as V);
+}
+
+/** A bag's values, in the order they came. */
+function items<V>(held: Bag<V> | undefined): V[] {
+  if (held === undefined) return [];
+  return held instanceof Set ? [...held] : [held];
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
@@ -170,9 +188,9 @@ export class TableBuilder {
 
   // What the resources say, indexed by the names they give.
   readonly #services = new Map<string, Service>();
-  readonly #endpoints = new Map<string, Set<EndpointSet>>();
-  readonly #entries = new Map<string, Set<ServiceEntry>>();
-  readonly #wildEntries = new Map<string, Set<ServiceEntry>>();
+  readonly #endpoints = new Map<string, Bag<EndpointSet>>();
+  readonly #entries = new Map<string, Bag<ServiceEntry>>();
+  readonly #wildEntries = new Map<string, Bag<ServiceEntry>>();
   /** A headless Service's host → the endpoint hostnames it gives (`pod.svc.ns.svc.cluster.local.`). */
   readonly #endpointHosts = new Map<string, Set<string>>();
   /** The reverse: an endpoint hostname → the Service host that gives it. */
@@ -184,7 +202,7 @@ export class TableBuilder {
   // What follows from them.
   readonly #drafts = new Map<string, Host>();
   /** ExternalName target → the hosts pointing at it, whose answers follow the target's. */
-  readonly #externalRefs = new Map<string, Set<string>>();
+  readonly #externalRefs = new Map<string, Bag<string>>();
 
   /** The table as data, changed in place by `update`. */
   readonly records: TableRecords;
@@ -222,7 +240,7 @@ export class TableBuilder {
       for (let i = 0; i < queue.length; i++) {
         const name = queue[i]!;
         for (const target of [name, ...this.#derive.aliasesOf(name)]) {
-          for (const host of this.#externalRefs.get(target) ?? []) {
+          for (const host of items(this.#externalRefs.get(target))) {
             if (names.has(host)) continue;
             names.add(host);
             queue.push(host);
@@ -315,8 +333,7 @@ export class TableBuilder {
   }
 
   #endpointSets(svc: Service): EndpointSet[] {
-    const sets = this.#endpoints.get(`${svc.meta.namespace}/${svc.meta.name}`);
-    return sets ? [...sets].sort(bySource) : [];
+    return items(this.#endpoints.get(`${svc.meta.namespace}/${svc.meta.name}`)).sort(bySource);
   }
 
   /** Recomputes one host's draft. */
@@ -369,10 +386,10 @@ export class TableBuilder {
   }
 
   /** The entries naming `name` that this workload sees, merged in snapshot order. */
-  #entryDraft(entries: Set<ServiceEntry> | undefined, name: string, kind: EntryKind): Draft | undefined {
-    if (!entries) return undefined;
+  #entryDraft(entries: Bag<ServiceEntry> | undefined, name: string, kind: EntryKind): Draft | undefined {
+    if (entries === undefined) return undefined;
     let d: Draft | undefined;
-    for (const se of [...entries].sort(bySource)) {
+    for (const se of items(entries).sort(bySource)) {
       if (!visible(se, this.#scope.namespace)) continue;
       const ips = this.#entryIps(se, name, kind);
       if (ips.length === 0) continue;
