@@ -1,6 +1,7 @@
 // Per-file state of a manifests folder, without any I/O: what each file last contributed, so a
 // broken edit degrades to "keep the last good version" instead of dropping names from the table.
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { MeshdnsError } from '../errors.js';
 import {
   collectResources,
@@ -51,6 +52,16 @@ export interface Build {
   failedFiles: string[];
 }
 
+/** Whether `now` says exactly what `old` said, from the same place in the file (its source included). */
+function unchanged(old: ManifestObject | undefined, now: ManifestObject): boolean {
+  return (
+    old?.resource !== undefined &&
+    old.errors.length === 0 &&
+    now.errors.length === 0 &&
+    isDeepStrictEqual(old.resource, now.resource)
+  );
+}
+
 export class ManifestFiles {
   readonly #files = new Map<string, FileState>();
   /** The paths in order, kept until a file comes or goes (sorting 50,000 paths is not free). */
@@ -84,8 +95,12 @@ export class ManifestFiles {
     } else {
       const before = new Map(prev?.objects.flatMap((o) => (o.key ? [[o.key, o] as const] : [])));
       // An invalid edit of a known object keeps its last good version; a new invalid object stays out.
+      // An object the edit left as it was stays the same object: the change is then the objects that
+      // changed, not every object of the file (issue 8: an edit of one of a file's 500 objects had the
+      // table, the allocator and the agent redo all 500, and left them as garbage).
       objects = parsed.objects.flatMap((o) => {
-        const kept = o.resource ? o : o.key ? before.get(o.key) : undefined;
+        const old = o.key ? before.get(o.key) : undefined;
+        const kept = o.resource ? (unchanged(old, o) ? old! : o) : old;
         return kept ? [kept] : [];
       });
     }

@@ -153,6 +153,25 @@ describe('ManifestFiles (per-file state)', () => {
     assert.deepEqual(names(last.delta?.removed), ['x=10.0.0.1', 'y=10.0.0.2']);
     assert.deepEqual(names(last.delta?.added), []);
   });
+
+  it('an edit of one object of a file changes that object only; the others stay the same objects', () => {
+    const files = new ManifestFiles();
+    const names = (list: Resource[] = []) =>
+      list.map((r) => (r.kind === 'Service' ? `${r.meta.name}=${r.clusterIPs.join(',')}` : r.kind));
+    const text = (yIp: string) =>
+      `${service('x', '10.0.0.1')}---\n${service('y', yIp)}---\n${service('z', '10.0.0.3')}`;
+    files.setText('a.yaml', text('10.0.0.2'));
+    const first = files.build();
+    files.setText('a.yaml', text('10.0.0.22'));
+    const second = files.build();
+    assert.deepEqual(names(second.delta?.removed), ['y=10.0.0.2']);
+    assert.deepEqual(names(second.delta?.added), ['y=10.0.0.22']);
+    assert.equal(second.resources.services[0], first.resources.services[0]);
+    assert.equal(second.resources.services[2], first.resources.services[2]);
+    // An object that moved to another document is another object: its source changed.
+    files.setText('a.yaml', `---\n---\n${text('10.0.0.22')}`);
+    assert.deepEqual(names(files.build().delta?.added), ['x=10.0.0.1', 'y=10.0.0.22', 'z=10.0.0.3']);
+  });
 });
 
 describe('ManifestSource (watched folder)', () => {
