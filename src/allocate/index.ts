@@ -8,6 +8,7 @@ export {
   type VipState,
 } from './allocator.js';
 export { AUTOALLOCATE_LABEL, type Ineligible, ineligibility } from './eligibility.js';
+export { type HeldBackVip, holdbackEnd, stillHeldBack } from './holdback.js';
 export { type AllocationUpdate, type EntryDelta, VipAllocator } from './incremental.js';
 export {
   bigIntToIp,
