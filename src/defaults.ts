@@ -96,6 +96,12 @@ export const DEFAULTS = {
    */
   vipReleaseGraceMs: 600_000,
   /**
+   * Issue 14 item 4: a VIP no host keeps any more (its entry deleted past the grace period, or ineligible)
+   * goes to no other host for this long after it was last answered, while clients may still hold it.
+   * Never less than twice the TTL VIPs are answered with (TABLE_TTL).
+   */
+  vipHoldbackMs: 3_600_000,
+  /**
    * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
    * never inside the folder (it is no manifest), and never shared by two folders of one parent.
    */

@@ -5,8 +5,8 @@
 // would have written while following), then every change.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Allocation, StoredAllocation, VipRanges } from '../../allocate/index.js';
-import type { AllocationStore } from '../index.js';
+import type { Allocation, VipRanges } from '../../allocate/index.js';
+import type { AllocationStore, StoredState } from '../index.js';
 import { EventRecorder } from './event-recorder.js';
 import { LeaderElector } from './leader-elector.js';
 import { StatusWriter } from './status-writer.js';
@@ -57,9 +57,9 @@ export class KubeStatusStore implements AllocationStore {
     return this.#elector ? this.#elector.isLeader : true;
   }
 
-  async load(): Promise<StoredAllocation[]> {
+  async load(): Promise<StoredState> {
     await this.#elector?.start();
-    return [];
+    return { allocations: [], holdback: [] };
   }
 
   observe(allocation: Allocation): void {
