@@ -165,6 +165,11 @@ export const DEFAULTS = {
   kube: {
     /** The Lease only the leader holds; its namespace is the controller's own (POD_NAMESPACE). */
     leaseName: 'meshdns-controller',
+    /**
+     * Issue 14 item 4: the ConfigMap, beside the Lease, where the leader keeps what status.addresses cannot
+     * (a deleted entry has none): the VIPs of absent entries within their grace period and those held back.
+     */
+    holdbackConfigMap: 'meshdns-vip-holdback',
     leaseNamespace: 'istio-system',
     /**
      * client-go's leaderelection defaults (kube-controller-manager's too): a follower takes over a lease not

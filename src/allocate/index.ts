@@ -19,7 +19,7 @@ export {
   type VipRanges,
   vipRanges,
 } from './range.js';
-export { STATE_VERSION } from './state-format.js';
+export { parseState, STATE_VERSION, serializeState } from './state-format.js';
 export {
   AllocationFile,
   type LoadedState,
