@@ -221,6 +221,8 @@ export function allocateWithPools(
   }
   const eligible = hosts.filter((h) => h.state === 'new').sort(byAge);
   const lost = new Set<HostVips>();
+  /** Earlier records whose every address is kept by their own host (present, or held). */
+  const whole = new Set<StoredAllocation>();
 
   // First every host keeps what it held, oldest first; a contested address stays with the user
   // (spec.addresses), then with the older entry, and the other host is re-allocated below.
@@ -252,10 +254,12 @@ export function allocateWithPools(
         break;
       }
     }
+    // Kept whole: none of its addresses can be free, so hold-back need not parse them again.
+    if (rec && rec.v4 === h.v4 && rec.v6 === h.v6) whole.add(rec);
   }
 
-  const held = holdAbsent(previous, hosts, pools, opts);
-  const heldBack = holdBack(previous, holdback, pools, opts);
+  const held = holdAbsent(previous, hosts, pools, opts, whole);
+  const heldBack = holdBack(previous, holdback, pools, opts, whole);
 
   // Then the hosts still missing an address get the lowest free ones, in the same order: both families
   // as a pair (pairs.ts). A host gets both families or no new address at all, so it is either fully in
@@ -354,6 +358,7 @@ function holdAbsent(
   hosts: readonly Candidate[],
   pools: Record<Family, Pool>,
   opts: AllocateOptions,
+  whole: Set<StoredAllocation>,
 ): StoredAllocation[] {
   const seen = new Set(hosts.map((h) => allocationKey(h.namespace, h.name, h.host)));
   const failed = opts.failedFiles ?? new Set<string>();
@@ -376,6 +381,7 @@ function holdAbsent(
       if (pools[f].contains(v) && !pools[f].conflict(v)) pools[f].used.set(v, rec);
       else if (pools[f].contains(v)) delete keep[field(f)];
     }
+    if (keep.v4 === rec.v4 && keep.v6 === rec.v6) whole.add(rec);
     held.push(keep);
   }
   return held;
@@ -391,6 +397,7 @@ function holdBack(
   earlier: readonly HeldBackVip[],
   pools: Record<Family, Pool>,
   opts: AllocateOptions,
+  whole: ReadonlySet<StoredAllocation>,
 ): HeldBackVip[] {
   const ms = opts.holdbackMs ?? 0;
   if (ms <= 0) return [];
@@ -403,6 +410,7 @@ function holdBack(
   }
   const now = new Date(opts.now).toISOString();
   for (const rec of previous) {
+    if (whole.has(rec)) continue;
     const since = rec.absentSince ?? now;
     if (!stillHeldBack(since, opts.now, ms)) continue;
     const entry = holdBackFree(rec, since, pools, take);
