@@ -84,6 +84,11 @@ export class ControlPlane {
     return this.#views;
   }
 
+  /** `--vip-holdback` in ms (0: none), for showing when each held-back VIP is free again. */
+  get holdbackMs(): number {
+    return this.#opts.holdbackMs ?? 0;
+  }
+
   /** Snapshots taken so far. */
   get builds(): number {
     return this.#builds;

@@ -58,10 +58,11 @@ function stored(): Stored | undefined {
   return text === undefined ? undefined : (JSON.parse(text) as Stored);
 }
 
-async function controller(xds: number): Promise<Running> {
+async function controller(xds: number, admin: number): Promise<Running> {
   const c = startCli(
     [
       ...['controller', '--kube', '--kubeconfig', kubeconfig, '--xds-listen', `127.0.0.1:${xds}`],
+      ...['--admin-listen', `127.0.0.1:${admin}`],
       // A grace period of 1 s: what keeps a deleted entry's VIP from a new one after it is the hold-back.
       ...['--debounce', '20', '--vip-release-grace', '1', '--no-leader-elect'],
     ],
@@ -76,7 +77,8 @@ describe('meshdns controller --kube: VIP hold-back', () => {
     api.put(serviceEntry('db'));
     api.put(serviceEntry('keep'));
     const xds = await freePort('127.0.0.1');
-    let c = await controller(xds);
+    const admin = await freePort('127.0.0.1');
+    let c = await controller(xds, admin);
     try {
       await eventually(
         () => Promise.resolve(assert.deepEqual(statusOf('db'), ['240.240.0.1', '2001:2::1'])),
@@ -111,12 +113,26 @@ describe('meshdns controller --kube: VIP hold-back', () => {
         assert.deepEqual(s.allocations, [], 'no longer held for db itself');
         return Promise.resolve();
       }, 10_000);
+      // The controller's /debug/vips lists it after the hosts, with when it is free again.
+      const rows = (await (await fetch(`http://127.0.0.1:${admin}/debug/vips`)).json()) as {
+        name: string;
+        state: string;
+        v4?: string;
+        until?: string;
+        leftSeconds?: number;
+      }[];
+      const held = rows.filter((r) => r.state === 'held-back');
+      assert.deepEqual(
+        held.map((r) => [r.name, r.v4, r.until]),
+        [['db', '240.240.0.1', new Date(absentSince + 3_600_000).toISOString()]],
+      );
+      assert.ok(held[0]!.leftSeconds! > 3000 && held[0]!.leftSeconds! <= 3600, JSON.stringify(held));
     } finally {
       assert.equal(await c.stop(), 0, c.output());
     }
 
     // A new process starts from the ConfigMap: db's VIP still goes to no one.
-    c = await controller(xds);
+    c = await controller(xds, admin);
     try {
       api.put(serviceEntry('later'));
       await eventually(
