@@ -17,7 +17,7 @@ import { type HeldBackVip, parseState, type StoredAllocation, serializeState } f
 import { DEFAULTS } from '../../defaults.js';
 import { MeshdnsError } from '../../errors.js';
 import { backoffDelay } from '../../xds/index.js';
-import type { StoredState } from '../control-plane.js';
+import type { StoredState } from '../index.js';
 import { failureText, httpCode, JSON_PATCH, pause, requestOptions, retryable } from './requests.js';
 
 /** The ConfigMap's key holding the state. */
