@@ -2,13 +2,23 @@
 // ServiceEntries shaped as the scale fixture (bench/fixtures/scale.ts): half with addresses, half getting
 // VIPs, creationTimestamps a second apart. Each edit changes one entry's addresses, as the scale scenario's
 // edits do. Usage: node dist/bench/allocate-incremental.js [sizes...] (default 10000 50000 100000).
+// VIPs freed by the flips are held back for BENCH_VIP_HOLDBACK_MS (default 3600000, the --vip-holdback
+// default; 0 turns hold-back off), as `serve` and `controller` run.
 import { performance } from 'node:perf_hooks';
-import { allocate, type StoredAllocation, VipAllocator, vipRanges } from '../src/allocate/index.js';
+import {
+  allocate,
+  type HeldBackVip,
+  type StoredAllocation,
+  VipAllocator,
+  vipRanges,
+} from '../src/allocate/index.js';
+import { DEFAULTS } from '../src/defaults.js';
 import type { ServiceEntry } from '../src/model/index.js';
 
 const EDITS = 15;
 const ranges = vipRanges('240.240.0.0/16', '2001:2::/48');
 const EPOCH_MS = Date.UTC(2024, 0, 1);
+const HOLDBACK_MS = Number(process.env.BENCH_VIP_HOLDBACK_MS ?? DEFAULTS.vipHoldbackMs);
 
 function entry(i: number, address?: string): ServiceEntry {
   const ns = `ns-${i % 50}`;
@@ -40,7 +50,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 function run(size: number) {
   const entries = Array.from({ length: size }, (_, i) => entry(i, i % 2 === 0 ? address(i) : undefined));
-  const opts = (k: number) => ({ now: EPOCH_MS + 1e9 + k * 1000, graceMs: 600_000 });
+  const opts = (k: number) => ({ now: EPOCH_MS + 1e9 + k * 1000, graceMs: 600_000, holdbackMs: HOLDBACK_MS });
   // One edit k: entry 2k·(size/2/EDITS) gets a new address (TEST-NET-3), as the scale scenario's edits.
   const edit = (k: number) => {
     const i = 2 * Math.floor((k * size) / 2 / EDITS);
@@ -58,21 +68,27 @@ function run(size: number) {
     return { removed: [old], added: [next] };
   };
 
-  let state: StoredAllocation[] = allocate(entries, [], ranges, opts(0)).state;
+  let { state, holdback }: { state: StoredAllocation[]; holdback: HeldBackVip[] } = allocate(
+    entries,
+    [],
+    ranges,
+    opts(0),
+  );
   const full: number[] = [];
   for (let k = 0; k < EDITS; k++) {
     edit(k);
     const t = performance.now();
-    state = allocate(entries, state, ranges, opts(k)).state;
+    ({ state, holdback } = allocate(entries, state, ranges, opts(k), holdback));
     full.push(performance.now() - t);
   }
 
-  const allocator = new VipAllocator(ranges, state);
+  const allocator = new VipAllocator(ranges, state, holdback);
   let t = performance.now();
   allocator.update(entries, undefined, opts(0));
   const first = performance.now() - t;
   const fast: number[] = [];
   const flips: number[] = [];
+  let held = 0;
   for (let k = 0; k < EDITS; k++) {
     const d = edit(k);
     t = performance.now();
@@ -84,13 +100,14 @@ function run(size: number) {
     const { allocation } = allocator.update(entries, f, opts(k));
     allocation.vips(f.added[0]!, f.added[0]!.hosts[0]!);
     flips.push(performance.now() - t);
+    held = allocation.holdback.length;
   }
   const fmt = (x: number) => x.toFixed(x < 1 ? 3 : 1);
   console.log(
-    `${size} entries: allocate() per edit median ${fmt(median(full))} ms (min ${fmt(Math.min(...full))}, max ${fmt(Math.max(...full))}); ` +
+    `${size} entries (hold-back ${HOLDBACK_MS} ms): allocate() per edit median ${fmt(median(full))} ms (min ${fmt(Math.min(...full))}, max ${fmt(Math.max(...full))}); ` +
       `VipAllocator first (full + tables) ${fmt(first)} ms; update per address edit median ${fmt(median(fast))} ms ` +
       `(max ${fmt(Math.max(...fast))}), per eligibility flip median ${fmt(median(flips))} ms (max ${fmt(Math.max(...flips))}); ` +
-      `paths ${JSON.stringify(allocator.counts)}`,
+      `paths ${JSON.stringify(allocator.counts)}; held back at the end ${held}`,
   );
 }
 

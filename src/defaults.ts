@@ -96,6 +96,12 @@ export const DEFAULTS = {
    */
   vipReleaseGraceMs: 600_000,
   /**
+   * Issue 14 item 4: a VIP no host keeps any more (its entry deleted past the grace period, or ineligible)
+   * goes to no other host for this long after it was last answered, while clients may still hold it.
+   * Never less than twice the TTL VIPs are answered with (TABLE_TTL).
+   */
+  vipHoldbackMs: 3_600_000,
+  /**
    * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
    * never inside the folder (it is no manifest), and never shared by two folders of one parent.
    */
@@ -159,6 +165,11 @@ export const DEFAULTS = {
   kube: {
     /** The Lease only the leader holds; its namespace is the controller's own (POD_NAMESPACE). */
     leaseName: 'meshdns-controller',
+    /**
+     * Issue 14 item 4: the ConfigMap, beside the Lease, where the leader keeps what status.addresses cannot
+     * (a deleted entry has none): the VIPs of absent entries within their grace period and those held back.
+     */
+    holdbackConfigMap: 'meshdns-vip-holdback',
     leaseNamespace: 'istio-system',
     /**
      * client-go's leaderelection defaults (kube-controller-manager's too): a follower takes over a lease not

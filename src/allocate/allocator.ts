@@ -4,6 +4,8 @@
 import { MeshdnsError } from '../errors.js';
 import { formatSource, type ServiceEntry } from '../model/index.js';
 import { type Ineligible, ineligibility } from './eligibility.js';
+import { type HeldBackVip, holdBackFree, sortHoldback, stillHeldBack } from './holdback.js';
+import { newAddresses } from './pairs.js';
 import { bigIntToIp, type Family, familyOf, ipToBigInt, type VipRange, type VipRanges } from './range.js';
 import { firstFree, type Reservations, userReservations } from './reservations.js';
 
@@ -30,6 +32,11 @@ export interface AllocateOptions {
   graceMs: number;
   /** Files that could not be read or parsed in this snapshot: their entries are not absent, only unseen. */
   failedFiles?: ReadonlySet<string>;
+  /**
+   * How long a VIP no host keeps any more is held back from every host, counted from when it was last
+   * answered (issue 14 item 4); 0 or none: it is free at once.
+   */
+  holdbackMs?: number;
 }
 
 /**
@@ -57,6 +64,8 @@ export interface Allocation {
   state: StoredAllocation[];
   /** Allocations of entries absent now, kept (not served) for the grace period or while their file fails. */
   held: StoredAllocation[];
+  /** VIPs no host keeps, held back from every host until `holdbackMs` after `since`; oldest first. */
+  holdback: HeldBackVip[];
   /** Conflicts resolved and hosts left without VIPs, each naming the entry and host. */
   errors: MeshdnsError[];
   /** One host's entry in `hosts`, by allocationKey(). */
@@ -124,11 +133,21 @@ class Pool {
     return this.#cursor;
   }
 
+  isFree(v: bigint): boolean {
+    return !this.used.has(v) && this.reserved.find(v) === undefined;
+  }
+
   /** The lowest free address. Nothing is freed during a round, so the cursor only moves forward. */
-  peek(): bigint | undefined {
+  lowest(): bigint | undefined {
     const { free, next } = firstFree(this.#cursor, this.range.last, this.reserved, this.used);
     this.#cursor = next;
     return free;
+  }
+
+  /** The lowest free address at or above `from`. */
+  nextFree(from: bigint): bigint | undefined {
+    if (from <= this.#cursor) return this.lowest();
+    return firstFree(from, this.range.last, this.reserved, this.used).free;
   }
 }
 
@@ -166,13 +185,15 @@ function heldBefore(h: Candidate, rec: StoredAllocation | undefined, f: Family) 
   return { from: 'the state file', values: values.filter((v) => familyOf(v) === f) };
 }
 
+/** `holdback`: the VIPs held back before (the previous Allocation's `holdback`, or the stored ones). */
 export function allocate(
   entries: readonly ServiceEntry[],
   previous: readonly StoredAllocation[],
   ranges: VipRanges,
   opts: AllocateOptions,
+  holdback: readonly HeldBackVip[] = [],
 ): Allocation {
-  return allocateWithPools(entries, previous, ranges, opts).allocation;
+  return allocateWithPools(entries, previous, ranges, opts, holdback).allocation;
 }
 
 /** allocate(), and the pools it filled: the incremental allocator starts from them rather than re-reading the state. */
@@ -181,6 +202,7 @@ export function allocateWithPools(
   previous: readonly StoredAllocation[],
   ranges: VipRanges,
   opts: AllocateOptions,
+  holdback: readonly HeldBackVip[] = [],
 ): { allocation: Allocation; pools: Record<Family, PoolState> } {
   const errors: MeshdnsError[] = [];
   const pools = {
@@ -199,6 +221,8 @@ export function allocateWithPools(
   }
   const eligible = hosts.filter((h) => h.state === 'new').sort(byAge);
   const lost = new Set<HostVips>();
+  /** Earlier records whose every address is kept by their own host (present, or held). */
+  const whole = new Set<StoredAllocation>();
 
   // First every host keeps what it held, oldest first; a contested address stays with the user
   // (spec.addresses), then with the older entry, and the other host is re-allocated below.
@@ -230,29 +254,40 @@ export function allocateWithPools(
         break;
       }
     }
+    // Kept whole: none of its addresses can be free, so hold-back need not parse them again.
+    if (rec && rec.v4 === h.v4 && rec.v6 === h.v6) whole.add(rec);
   }
 
-  const held = holdAbsent(previous, hosts, pools, opts);
+  const held = holdAbsent(previous, hosts, pools, opts, whole);
+  const heldBack = holdBack(previous, holdback, pools, opts, whole);
 
-  // Then the hosts still missing an address get the lowest free ones, in the same order. A host
-  // gets both families or no new address at all, so it is either fully in the table or left out.
+  // Then the hosts still missing an address get the lowest free ones, in the same order: both families
+  // as a pair (pairs.ts). A host gets both families or no new address at all, so it is either fully in
+  // the table or left out.
   for (const h of eligible) {
     const missing = FAMILIES.filter((f) => h[field(f)] === undefined);
-    const kept = missing.length === 0;
-    const found = missing.map((f) => [f, pools[f].peek()] as const);
-    const full = found.find(([, v]) => v === undefined);
-    if (full) {
-      const r = pools[full[0]].range;
-      const what = `${label(h.entry)} host ${h.host}: no free IPv${r.family} address left in ${r.cidr}; the host is left out of the name table (widen --vip-range-v${r.family} or remove unused entries)`;
+    if (missing.length === 0) {
+      h.state = 'allocated';
+      continue;
+    }
+    const kept: Partial<Record<Family, bigint>> = {};
+    for (const f of FAMILIES) if (h[field(f)] !== undefined) kept[f] = ipToBigInt(h[field(f)]!);
+    const found = newAddresses(pools, missing, kept);
+    if (typeof found === 'number') {
+      const r = pools[found].range;
+      const unpaired =
+        pools[found].lowest() !== undefined ? ' at the index of a free one of the other family' : '';
+      const shorten = heldBack.length > 0 ? `, or shorten --vip-holdback (${heldBack.length} held back)` : '';
+      const what = `${label(h.entry)} host ${h.host}: no free IPv${r.family} address left in ${r.cidr}${unpaired}; the host is left out of the name table (widen --vip-range-v${r.family} or remove unused entries${shorten})`;
       errors.push(new MeshdnsError('MESHDNS_VIP_EXHAUSTED', what));
       h.state = 'exhausted';
       continue;
     }
-    for (const [f, v] of found) {
-      pools[f].used.set(v!, h);
-      h[field(f)] = bigIntToIp(v!, f);
+    for (const f of missing) {
+      pools[f].used.set(found[f]!, h);
+      h[field(f)] = bigIntToIp(found[f]!, f);
     }
-    h.state = kept ? 'allocated' : lost.has(h) ? 'reallocated' : 'new';
+    h.state = lost.has(h) ? 'reallocated' : 'new';
   }
 
   const served = new Map<string, { v4: string; v6: string }>();
@@ -272,6 +307,7 @@ export function allocateWithPools(
     hosts: listed,
     state,
     held,
+    holdback: heldBack,
     errors,
     host: (key) => {
       byKey ??= new Map(listed.map((h) => [allocationKey(h.namespace, h.name, h.host), h]));
@@ -322,6 +358,7 @@ function holdAbsent(
   hosts: readonly Candidate[],
   pools: Record<Family, Pool>,
   opts: AllocateOptions,
+  whole: Set<StoredAllocation>,
 ): StoredAllocation[] {
   const seen = new Set(hosts.map((h) => allocationKey(h.namespace, h.name, h.host)));
   const failed = opts.failedFiles ?? new Set<string>();
@@ -344,7 +381,40 @@ function holdAbsent(
       if (pools[f].contains(v) && !pools[f].conflict(v)) pools[f].used.set(v, rec);
       else if (pools[f].contains(v)) delete keep[field(f)];
     }
+    if (keep.v4 === rec.v4 && keep.v6 === rec.v6) whole.add(rec);
     held.push(keep);
   }
   return held;
+}
+
+/**
+ * Hold-back (holdback.ts): first what was held back before and still is, then every address of an earlier
+ * record that no host keeps now (its entry left past the grace period, became ineligible, or moved to
+ * other addresses), counted from when it was last answered: when its entry left, else now.
+ */
+function holdBack(
+  previous: readonly StoredAllocation[],
+  earlier: readonly HeldBackVip[],
+  pools: Record<Family, Pool>,
+  opts: AllocateOptions,
+  whole: ReadonlySet<StoredAllocation>,
+): HeldBackVip[] {
+  const ms = opts.holdbackMs ?? 0;
+  if (ms <= 0) return [];
+  const out: HeldBackVip[] = [];
+  const take = (f: Family, v: bigint, entry: HeldBackVip) => pools[f].used.set(v, entry);
+  for (const h of earlier) {
+    if (!stillHeldBack(h.since, opts.now, ms)) continue;
+    const entry = holdBackFree(h, h.since, pools, take);
+    if (entry) out.push(entry);
+  }
+  const now = new Date(opts.now).toISOString();
+  for (const rec of previous) {
+    if (whole.has(rec)) continue;
+    const since = rec.absentSince ?? now;
+    if (!stillHeldBack(since, opts.now, ms)) continue;
+    const entry = holdBackFree(rec, since, pools, take);
+    if (entry) out.push(entry);
+  }
+  return sortHoldback(out);
 }

@@ -32,6 +32,10 @@ export class FreePool {
     return this.reserved.find(v) !== undefined;
   }
 
+  isFree(v: bigint): boolean {
+    return !this.used.has(v) && !this.isReserved(v);
+  }
+
   take(v: bigint, holder: Holder, undo: Undo[]): void {
     const before = this.used.get(v);
     this.used.set(v, holder);
@@ -54,6 +58,13 @@ export class FreePool {
     const { free, next } = firstFree(this.#hint, this.range.last, this.reserved, this.used);
     this.#hint = next;
     return free;
+  }
+
+  /** The lowest free address at or above `from` (a scan from there when freed ones lie below it). */
+  nextFree(from: bigint): bigint | undefined {
+    const low = this.lowest();
+    if (low === undefined || low >= from) return low;
+    return firstFree(from, this.range.last, this.reserved, this.used).free;
   }
 }
 

@@ -13,12 +13,14 @@ import {
   type StoredAllocation,
 } from './allocator.js';
 import { FreePool } from './free-pool.js';
+import type { HeldBackVip } from './holdback.js';
 import { lazyAllocation } from './lazy-allocation.js';
 import { blockOf, type Family, type VipRanges } from './range.js';
 import {
   arrive,
   entryName,
   hold,
+  holdBackFreed,
   keyFor,
   keyOf,
   release,
@@ -53,15 +55,22 @@ export interface AllocationUpdate {
 export class VipAllocator {
   readonly #ranges: VipRanges;
   readonly #initial: readonly StoredAllocation[];
+  readonly #initialHoldback: readonly HeldBackVip[];
   #last: Allocation | undefined;
   #generation = 0;
   #tables: Tables | undefined;
   /** How many updates took each path (the benchmark reports the fast path's share). */
   readonly counts = { full: 0, fast: 0 };
 
-  constructor(ranges: VipRanges, previous: readonly StoredAllocation[]) {
+  /** `holdback`: the VIPs held back when the state was stored. */
+  constructor(
+    ranges: VipRanges,
+    previous: readonly StoredAllocation[],
+    holdback: readonly HeldBackVip[] = [],
+  ) {
     this.#ranges = ranges;
     this.#initial = previous;
+    this.#initialHoldback = holdback;
   }
 
   /**
@@ -85,7 +94,8 @@ export class VipAllocator {
     }
     this.counts.full++;
     const previous = this.#last ? this.#last.state : this.#initial;
-    const { allocation, pools } = allocateWithPools(entries, previous, this.#ranges, opts);
+    const holdback = this.#last ? this.#last.holdback : this.#initialHoldback;
+    const { allocation, pools } = allocateWithPools(entries, previous, this.#ranges, opts, holdback);
     this.#generation++;
     this.#last = allocation;
     this.#tables = this.#adopt(entries, allocation, pools);
@@ -117,6 +127,9 @@ export class VipAllocator {
       pools,
       count: entries.length,
       heldEdits: 0,
+      holdback: new Set(allocation.holdback),
+      holdbackFirst: Math.min(...allocation.holdback.map((h) => Date.parse(h.since))),
+      freed: [],
     };
     for (const h of allocation.hosts) {
       const key = keyOf(h);
@@ -170,6 +183,7 @@ export class VipAllocator {
     const stateBefore = new Map<string, StoredAllocation | undefined>();
     for (const key of before.keys()) stateBefore.set(key, t.records.get(key) ?? t.held.get(key));
     const heldEdits = t.heldEdits;
+    t.freed = [];
 
     settleFresh(t, leaving, undo);
     for (const se of delta.removed) mapDelete(t.entries, entryName(se), undo);
@@ -193,7 +207,7 @@ export class VipAllocator {
       release(t, key, rec, undo);
     }
     hold(t, absent, opts, undo);
-    if (!arrive(t, arriving, recordBefore, undo)) return undefined;
+    if (!arrive(t, arriving, recordBefore, undo, () => holdBackFreed(t, opts, undo))) return undefined;
 
     t.count = entries.length;
     const changed = new Set<string>();

@@ -8,6 +8,7 @@ export {
   type VipState,
 } from './allocator.js';
 export { AUTOALLOCATE_LABEL, type Ineligible, ineligibility } from './eligibility.js';
+export { type HeldBackVip, holdbackEnd, stillHeldBack } from './holdback.js';
 export { type AllocationUpdate, type EntryDelta, VipAllocator } from './incremental.js';
 export {
   bigIntToIp,
@@ -18,7 +19,7 @@ export {
   type VipRanges,
   vipRanges,
 } from './range.js';
-export { STATE_VERSION } from './state-format.js';
+export { parseState, STATE_VERSION, serializeState } from './state-format.js';
 export {
   AllocationFile,
   type LoadedState,

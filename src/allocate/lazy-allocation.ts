@@ -1,6 +1,7 @@
 // The incremental allocator's Allocation: the sorted lists of every host are built on first read, so an
 // edit that nobody lists costs nothing, and vips() is one Map lookup.
 import { type Allocation, allocationKey, type HostVips, type StoredAllocation } from './allocator.js';
+import { type HeldBackVip, sortHoldback } from './holdback.js';
 
 /** The allocator's live tables, keyed by allocationKey(). */
 export interface AllocationTables {
@@ -8,6 +9,7 @@ export interface AllocationTables {
   records: ReadonlyMap<string, StoredAllocation>;
   held: ReadonlyMap<string, StoredAllocation>;
   served: ReadonlyMap<string, { v4: string; v6: string }>;
+  holdback: ReadonlySet<HeldBackVip>;
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -19,6 +21,7 @@ export function lazyAllocation(t: AllocationTables, live: (what: string) => void
   let hosts: HostVips[] | undefined;
   let state: StoredAllocation[] | undefined;
   let held: StoredAllocation[] | undefined;
+  let holdback: HeldBackVip[] | undefined;
   return {
     get hosts() {
       if (hosts) return hosts;
@@ -39,6 +42,12 @@ export function lazyAllocation(t: AllocationTables, live: (what: string) => void
       live('held');
       held = [...t.held.values()].sort(byKey);
       return held;
+    },
+    get holdback() {
+      if (holdback) return holdback;
+      live('holdback');
+      holdback = sortHoldback([...t.holdback]);
+      return holdback;
     },
     errors: [],
     host: (key) => {

@@ -1,15 +1,19 @@
 // The state file's format. Version 2 adds where each allocation came from (`file`) and since when its
 // entry has been absent from cleanly loaded snapshots (`absentSince`); version 1 is read as before and
-// becomes version 2 on the next write. A newer or unknown version is refused, never overwritten: it
-// may hold what this meshdns cannot keep.
+// becomes version 2 on the next write. Version 3 adds the VIPs held back (`holdback`, issue 14 item 4);
+// it is written only while some are, so a meshdns that reads version 2 still runs on a state without
+// them. A newer or unknown version is refused, never overwritten: it may hold what this meshdns cannot keep.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { MeshdnsError } from '../errors.js';
 import { checked } from '../model/index.js';
 import { allocationKey, type StoredAllocation } from './allocator.js';
+import type { HeldBackVip } from './holdback.js';
 import { bigIntToIp, ipToBigInt } from './range.js';
 
-export const STATE_VERSION = 2;
-const READABLE = [1, 2];
+export const STATE_VERSION = 3;
+/** What a state without held-back VIPs is written as. */
+const PLAIN_VERSION = 2;
+const READABLE = [1, 2, 3];
 
 /** How a value is quoted in a message: short, so a huge record cannot make a huge log line. */
 function quote(value: unknown): string {
@@ -61,12 +65,16 @@ export type Damage = { damaged: string };
 
 export interface ParsedState {
   allocations: StoredAllocation[];
+  holdback: HeldBackVip[];
   /** One line per record skipped or field dropped: `allocations[2].v4 "x" is not ...; skipped`. */
   problems: string[];
 }
 
 /** The file as written: keys in one order, so an unchanged state gives the same bytes. */
-export function serializeState(allocations: readonly StoredAllocation[]): string {
+export function serializeState(
+  allocations: readonly StoredAllocation[],
+  holdback: readonly HeldBackVip[] = [],
+): string {
   const ordered = allocations.map(({ namespace, name, host, v4, v6, file, absentSince, outside }) => ({
     namespace,
     name,
@@ -77,12 +85,23 @@ export function serializeState(allocations: readonly StoredAllocation[]): string
     ...(absentSince !== undefined ? { absentSince } : {}),
     ...(outside !== undefined && outside.length > 0 ? { outside } : {}),
   }));
-  return `${JSON.stringify({ version: STATE_VERSION, allocations: ordered }, null, 2)}\n`;
+  if (holdback.length === 0)
+    return `${JSON.stringify({ version: PLAIN_VERSION, allocations: ordered }, null, 2)}\n`;
+  const held = holdback.map(({ namespace, name, host, v4, v6, since }) => ({
+    namespace,
+    name,
+    host,
+    ...(v4 !== undefined ? { v4 } : {}),
+    ...(v6 !== undefined ? { v6 } : {}),
+    since,
+  }));
+  return `${JSON.stringify({ version: STATE_VERSION, allocations: ordered, holdback: held }, null, 2)}\n`;
 }
 
 function versionRefused(file: string, version: unknown): MeshdnsError {
   const found = version === undefined ? 'no version' : `version ${quote(version)}`;
-  const why = `${file}: the VIP state file has ${found}, and this meshdns reads versions ${READABLE.join(' and ')}; it is left untouched. Run the meshdns that wrote it, or move the file away (or pass another --state-file) to start from the manifests`;
+  const versions = `${READABLE.slice(0, -1).join(', ')} and ${READABLE.at(-1)}`;
+  const why = `${file}: the VIP state file has ${found}, and this meshdns reads versions ${versions}; it is left untouched. Run the meshdns that wrote it, or move the file away (or pass another --state-file) to start from the manifests`;
   return new MeshdnsError('MESHDNS_STATE_VERSION', why);
 }
 
@@ -162,5 +181,53 @@ export function parseState(text: string, file: string): ParsedState | Damage {
     seen.set(key, i);
     allocations.push(parsed);
   });
-  return { allocations, problems };
+  return { allocations, holdback: parseHoldback(value.holdback, problems), problems };
+}
+
+/**
+ * The held-back VIPs, each read alone: a bad one is skipped and named (its addresses are then free for
+ * others, the one thing hold-back guards against, so the message says so).
+ */
+function parseHoldback(value: unknown, problems: string[]): HeldBackVip[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.push(`holdback ${quote(value)} is not a list; no VIP is held back`);
+    return [];
+  }
+  const out: HeldBackVip[] = [];
+  value.forEach((item: unknown, i: number) => {
+    const at = `holdback[${i}]`;
+    const why = holdbackProblem(item);
+    if (why) problems.push(`${at}${why}; it is skipped (its VIPs are not held back)`);
+    else out.push(heldBackOf(item as Record<string, unknown>));
+  });
+  return out;
+}
+
+function holdbackProblem(item: unknown): string | undefined {
+  if (!isObject(item)) return ` ${quote(item)} is not an object`;
+  for (const key of ['namespace', 'name', 'host'] as const)
+    if (!nonEmpty(item[key])) return `.${key} ${quote(item[key])} is not a non-empty string`;
+  const { v4, v6, since } = item;
+  if (v4 !== undefined && !(typeof v4 === 'string' && isIPv4(v4)))
+    return `.v4 ${quote(v4)} is not an IPv4 address`;
+  if (v6 !== undefined && !(typeof v6 === 'string' && isIPv6(v6)))
+    return `.v6 ${quote(v6)} is not an IPv6 address`;
+  if (v4 === undefined && v6 === undefined) return ' has neither v4 nor v6';
+  if (!(writtenTime(since) || schemas().isoTime.safeParse(since).success))
+    return `.since ${quote(since)} is not an ISO-8601 time`;
+  return undefined;
+}
+
+function heldBackOf(item: Record<string, unknown>): HeldBackVip {
+  const h: HeldBackVip = {
+    namespace: item.namespace as string,
+    name: item.name as string,
+    host: item.host as string,
+    since: new Date(item.since as string).toISOString(),
+  };
+  // The allocator's own form (RFC 5952), so the address compares equal to what it hands out.
+  if (item.v4 !== undefined) h.v4 = bigIntToIp(ipToBigInt(item.v4 as string), 4);
+  if (item.v6 !== undefined) h.v6 = bigIntToIp(ipToBigInt(item.v6 as string), 6);
+  return h;
 }

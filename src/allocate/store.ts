@@ -8,12 +8,15 @@ import { dirname } from 'node:path';
 import { MeshdnsError } from '../errors.js';
 import { formatError } from '../model/index.js';
 import type { StoredAllocation } from './allocator.js';
+import type { HeldBackVip } from './holdback.js';
 import { StateLock } from './lock.js';
 import { parseState, serializeState } from './state-format.js';
 import { stateTarget } from './state-target.js';
 
 export interface LoadedState {
   allocations: StoredAllocation[];
+  /** VIPs held back from every host (issue 14 item 4), as stored. */
+  holdback: HeldBackVip[];
   /** What was wrong and worked around (bad records, a damaged file), each naming the file. */
   errors: MeshdnsError[];
   /** What was done about the file, for an info log: where a damaged file went, a legacy file copied. */
@@ -59,6 +62,7 @@ async function readBackup(backup: string): Promise<LoadedState | string> {
     if ('damaged' in parsed) return `${backup} ${parsed.damaged}`;
     return {
       allocations: parsed.allocations,
+      holdback: parsed.holdback,
       errors: parsed.problems.map((p) => invalid(`${backup}: ${p}`)),
       notes: [],
     };
@@ -69,18 +73,27 @@ async function readBackup(backup: string): Promise<LoadedState | string> {
 
 async function readState(path: string, file: string): Promise<Read> {
   const text = await readText(path, file);
-  if (text === undefined) return { allocations: [], errors: [], notes: [], damaged: false, missing: true };
+  if (text === undefined)
+    return { allocations: [], holdback: [], errors: [], notes: [], damaged: false, missing: true };
   const parsed = parseState(text, file);
   if (!('damaged' in parsed)) {
     const errors = parsed.problems.map((p) => invalid(`${file}: ${p}`));
     const good = errors.length === 0 ? text : undefined;
-    return { allocations: parsed.allocations, errors, notes: [], damaged: !good, missing: false, good };
+    const { allocations, holdback } = parsed;
+    return { allocations, holdback, errors, notes: [], damaged: !good, missing: false, good };
   }
   const backup = `${path}.bak`;
   const fallback = await readBackup(backup);
   if (typeof fallback === 'string') {
     const why = `${file}: the VIP state file ${parsed.damaged}; no usable backup (${fallback}); ${REBUILD}`;
-    return { allocations: [], errors: [invalid(why)], notes: [], damaged: true, missing: false };
+    return {
+      allocations: [],
+      holdback: [],
+      errors: [invalid(why)],
+      notes: [],
+      damaged: true,
+      missing: false,
+    };
   }
   const n = fallback.allocations.length;
   const why = `${file}: the VIP state file ${parsed.damaged}; using the backup ${backup} (${n} allocations)`;
@@ -97,8 +110,8 @@ function seedNote(file: string, seed: string): string {
  * MESHDNS_STATE_NOT_A_FILE and MESHDNS_STATE_UNREADABLE: what must not be overwritten.
  */
 export async function readAllocationState(file: string, opts: StateFileOptions = {}): Promise<LoadedState> {
-  const { allocations, errors, notes } = await readWithSeed(file, opts);
-  return { allocations, errors, notes };
+  const { allocations, holdback, errors, notes } = await readWithSeed(file, opts);
+  return { allocations, holdback, errors, notes };
 }
 
 async function readWithSeed(file: string, opts: StateFileOptions): Promise<Read & { target: string }> {
@@ -145,11 +158,12 @@ function writeFailed(file: string, e: unknown): MeshdnsError {
 export async function writeAllocationState(
   file: string,
   allocations: readonly StoredAllocation[],
+  holdback: readonly HeldBackVip[] = [],
 ): Promise<void> {
   const target = await stateTarget(file);
   try {
     await mkdir(dirname(target), { recursive: true });
-    await replaceFile(target, serializeState(allocations));
+    await replaceFile(target, serializeState(allocations, holdback));
   } catch (e) {
     throw writeFailed(file, e);
   }
@@ -205,16 +219,21 @@ export class AllocationFile {
     }
     // A damaged, partly bad or seeded file is rewritten at the first save; a good one only on a change.
     if (read.damaged || (read.missing && read.allocations.length > 0)) this.#written = '';
-    else this.#written = read.missing ? undefined : serializeState(read.allocations);
+    else this.#written = read.missing ? undefined : serializeState(read.allocations, read.holdback);
     this.#good = read.good;
-    return { allocations: read.allocations, errors: read.errors, notes };
+    return { allocations: read.allocations, holdback: read.holdback, errors: read.errors, notes };
   }
 
-  /** Queues a write when `allocations` differ from what is on disk; `onError` hears write failures. */
-  save(allocations: readonly StoredAllocation[], onError: (e: MeshdnsError) => void): void {
-    const text = serializeState(allocations);
+  /** Queues a write when the state differs from what is on disk; `onError` hears write failures. */
+  save(
+    allocations: readonly StoredAllocation[],
+    onError: (e: MeshdnsError) => void,
+    holdback: readonly HeldBackVip[] = [],
+  ): void {
+    const text = serializeState(allocations, holdback);
     // No file and nothing to keep: do not create one (a mesh without auto-allocated hosts).
-    if (text === this.#written || (this.#written === undefined && allocations.length === 0)) return;
+    const empty = allocations.length === 0 && holdback.length === 0;
+    if (text === this.#written || (this.#written === undefined && empty)) return;
     this.#written = text;
     this.#latest = text;
     this.#queue = this.#queue

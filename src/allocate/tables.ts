@@ -11,8 +11,10 @@ import {
 } from './allocator.js';
 import { ineligibility } from './eligibility.js';
 import type { FreePool } from './free-pool.js';
+import { type HeldBackVip, holdBackFree, stillHeldBack } from './holdback.js';
+import { newAddresses } from './pairs.js';
 import { bigIntToIp, type Family, familyOf, ipToBigInt } from './range.js';
-import { mapDelete, mapSet, type Undo } from './undo.js';
+import { mapDelete, mapSet, setAdd, setDelete, type Undo } from './undo.js';
 
 export type Vips = { v4: string; v6: string };
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -38,8 +40,14 @@ export interface Tables {
   fresh: string[];
   pools: Record<Family, FreePool>;
   count: number;
-  /** Counts changes to held records (a counter, not undone): an update compares it before and after. */
+  /** Counts changes to held records and hold-backs (a counter, not undone): an update compares it before and after. */
   heldEdits: number;
+  /** The VIPs held back; each is the holder of its addresses in `pools`. */
+  holdback: Set<HeldBackVip>;
+  /** The earliest `since` in `holdback` (ms), so an update that expires none need not look at them. */
+  holdbackFirst: number;
+  /** Records whose addresses this update released: what no one takes back is held back. */
+  freed: StoredAllocation[];
 }
 
 /** Hosts given addresses last call keep them now, read back from the state (as allocate() would). */
@@ -65,8 +73,55 @@ export function release(t: Tables, key: string, rec: StoredAllocation, undo: Und
     if (value === undefined) continue;
     const v = ipToBigInt(value);
     const holder = t.pools[f].used.get(v);
-    if (holder && keyOf(holder) === key) t.pools[f].release(v, undo);
+    if (!holder || keyOf(holder) !== key || t.holdback.has(holder as HeldBackVip)) continue;
+    t.pools[f].release(v, undo);
+    if (t.freed.at(-1) !== rec) t.freed.push(rec);
   }
+}
+
+/**
+ * allocate()'s holdBack() for what changed: the hold-backs that ended are dropped, and the addresses this
+ * update released that no host took back are held back.
+ */
+export function holdBackFreed(t: Tables, opts: AllocateOptions, undo: Undo[]): void {
+  const ms = opts.holdbackMs ?? 0;
+  if (t.holdback.size > 0 && opts.now - t.holdbackFirst >= ms) {
+    let first = Number.POSITIVE_INFINITY;
+    for (const h of [...t.holdback]) {
+      if (stillHeldBack(h.since, opts.now, ms)) {
+        first = Math.min(first, Date.parse(h.since));
+        continue;
+      }
+      setDelete(t.holdback, h, undo);
+      t.heldEdits++;
+      for (const f of FAMILIES) {
+        const value = h[field(f)];
+        if (value !== undefined && t.pools[f].used.get(ipToBigInt(value)) === h)
+          t.pools[f].release(ipToBigInt(value), undo);
+      }
+    }
+    setFirst(t, first, undo);
+  }
+  if (ms <= 0 || t.freed.length === 0) return;
+  const now = new Date(opts.now).toISOString();
+  const take = (f: Family, v: bigint, entry: HeldBackVip) => t.pools[f].take(v, entry, undo);
+  for (const rec of new Set(t.freed)) {
+    const since = rec.absentSince ?? now;
+    if (!stillHeldBack(since, opts.now, ms)) continue;
+    const entry = holdBackFree(rec, since, t.pools, take);
+    if (!entry) continue;
+    setAdd(t.holdback, entry, undo);
+    t.heldEdits++;
+    setFirst(t, Math.min(t.holdbackFirst, Date.parse(since)), undo);
+  }
+}
+
+function setFirst(t: Tables, first: number, undo: Undo[]): void {
+  const was = t.holdbackFirst;
+  t.holdbackFirst = first;
+  undo.push(() => {
+    t.holdbackFirst = was;
+  });
 }
 
 /**
@@ -140,6 +195,7 @@ export function arrive(
   arriving: readonly { se: ServiceEntry; host: string }[],
   recordBefore: ReadonlyMap<string, StoredAllocation | undefined>,
   undo: Undo[],
+  beforeGiving: () => void,
 ): boolean {
   const missing: { h: Mutable<HostVips>; families: Family[] }[] = [];
   const eligible: Mutable<HostVips>[] = [];
@@ -182,14 +238,18 @@ export function arrive(
     eligible.push(h);
     if (families.length > 0) missing.push({ h, families });
   }
+  // What no arriving host took back is held back before anyone is given a new address (as in allocate()).
+  beforeGiving();
   missing.sort((a, b) => byAge(a.h, b.h));
   const given = new Set(missing.map((m) => m.h));
   for (const { h, families } of missing) {
+    const kept: Partial<Record<Family, bigint>> = {};
+    for (const f of FAMILIES) if (h[field(f)] !== undefined) kept[f] = ipToBigInt(h[field(f)]!);
+    const found = newAddresses(t.pools, families, kept);
+    if (typeof found === 'number') return false;
     for (const f of families) {
-      const v = t.pools[f].lowest();
-      if (v === undefined) return false;
-      t.pools[f].take(v, h, undo);
-      h[field(f)] = bigIntToIp(v, f);
+      t.pools[f].take(found[f]!, h, undo);
+      h[field(f)] = bigIntToIp(found[f]!, f);
     }
   }
   for (const h of eligible) {
@@ -209,6 +269,8 @@ export function claim(t: Tables, h: HostVips, value: string, f: Family, undo: Un
   const v = ipToBigInt(value);
   if (!pool.contains(v) || pool.isReserved(v)) return false;
   const holder = pool.used.get(v);
+  // A present host outranks a hold-back too; allocate() settles which family of it stays held back.
+  if (holder !== undefined && t.holdback.has(holder as HeldBackVip)) return false;
   if (holder !== undefined) {
     // A present host outranks a held one (allocate() places held records last); another present
     // host means a conflict settled by age.

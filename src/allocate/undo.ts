@@ -17,3 +17,14 @@ export function mapDelete<K, V>(map: Map<K, V>, key: K, undo: Undo[]): void {
   map.delete(key);
   undo.push(() => map.set(key, was));
 }
+
+export function setAdd<V>(set: Set<V>, value: V, undo: Undo[]): void {
+  if (set.has(value)) return;
+  set.add(value);
+  undo.push(() => set.delete(value));
+}
+
+export function setDelete<V>(set: Set<V>, value: V, undo: Undo[]): void {
+  if (!set.delete(value)) return;
+  undo.push(() => set.add(value));
+}

@@ -110,6 +110,7 @@ function planeOptions(flags: ControllerFlags, tls: XdsTls | undefined, logger: L
     common: {
       ranges: setup.ranges,
       graceMs: setup.graceMs,
+      holdbackMs: setup.holdbackMs,
       xds: { listen: flags.xdsListen, ...(tls ? { tls } : {}) },
       logger,
     },

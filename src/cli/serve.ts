@@ -73,6 +73,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     stateFile: setup.stateFile,
     ranges: setup.ranges,
     graceMs: setup.graceMs,
+    holdbackMs: setup.holdbackMs,
     rescanIntervalMs,
     maxManifestBytes,
     logLevel: flags.logLevel,

@@ -16,6 +16,11 @@ export function allocationOptions(cmd: Command): Command {
       '--vip-release-grace <seconds>',
       'how long a deleted ServiceEntry keeps its VIPs before another host may take them',
       String(DEFAULTS.vipReleaseGraceMs / 1000),
+    )
+    .option(
+      '--vip-holdback <seconds>',
+      'a VIP no host keeps any more goes to no other host for this long after it was last answered (at least twice the answer TTL)',
+      String(DEFAULTS.vipHoldbackMs / 1000),
     );
 }
 

@@ -5,6 +5,8 @@ import type { LoadOptions, WorkloadRef } from '../controller/index.js';
 // must not load the model (zod) and the manifests source (yaml) that only the controller's worker needs.
 import { defaultStateFile } from '../controller/state-path.js';
 import { DEFAULTS } from '../defaults.js';
+// Not through the nametable's index either: the constant alone, which loads only the codec.
+import { TABLE_TTL } from '../nametable/entry.js';
 import { flagError, parseDomain, parseSeconds } from './flags.js';
 import { parseVipRangeFlag, parseWorkloadRef } from './mesh-flags.js';
 
@@ -18,6 +20,7 @@ export interface WorkloadFlags {
   vipRangeV4?: string;
   vipRangeV6?: string;
   vipReleaseGrace?: string;
+  vipHoldback?: string;
 }
 
 export interface WorkloadSetup {
@@ -30,6 +33,8 @@ export interface WorkloadSetup {
   ranges: VipRanges;
   /** How long an absent ServiceEntry keeps its VIPs. */
   graceMs: number;
+  /** How long a VIP no host keeps is held back from every host. */
+  holdbackMs: number;
 }
 
 export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {
@@ -56,7 +61,23 @@ export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {
     graceMs: flags.vipReleaseGrace
       ? parseSeconds('--vip-release-grace', flags.vipReleaseGrace) * 1000
       : DEFAULTS.vipReleaseGraceMs,
+    holdbackMs: flags.vipHoldback ? parseHoldback(flags.vipHoldback) : DEFAULTS.vipHoldbackMs,
   };
+}
+
+/**
+ * `--vip-holdback`: never shorter than twice the TTL VIPs are answered with (issue 14 item 4), so that a
+ * client that cached the last answer, and one that asked again just before it expired, are both done.
+ */
+function parseHoldback(value: string): number {
+  const seconds = parseSeconds('--vip-holdback', value);
+  if (seconds < 2 * TABLE_TTL)
+    throw flagError(
+      '--vip-holdback',
+      value,
+      `at least ${2 * TABLE_TTL} s: twice the TTL (${TABLE_TTL} s) VIPs are answered with, or a client may still connect to a VIP that went to another host`,
+    );
+  return seconds * 1000;
 }
 
 /** The setup as `loadView` takes it, with the search domains the table should use. */
@@ -69,5 +90,6 @@ export function loadOptions(setup: WorkloadSetup, searchDomains: string[]): Load
     scope: { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains },
     ranges: setup.ranges,
     graceMs: setup.graceMs,
+    holdbackMs: setup.holdbackMs,
   };
 }

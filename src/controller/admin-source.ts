@@ -1,6 +1,7 @@
 // What the controller's admin API shows (`--admin-listen`): readiness once agents can be served, its
 // metrics, the views it keeps and the VIPs it allocated. It answers no DNS: the agent's views are empty.
 import type { AdminSource, MetricsText, Readiness } from '../admin/index.js';
+import { holdbackEnd } from '../allocate/index.js';
 import { counterFrom, gaugeFrom, type Registry } from '../metrics.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -53,8 +54,17 @@ export class ControllerAdminSource implements AdminSource {
     return this.#config;
   }
 
+  /** Every host with its VIPs, then the VIPs held back from every host and when each is free again. */
   vips(): unknown {
-    return (this.#plane.views?.allocation?.hosts ?? []).map(({ entry: _entry, ...h }) => h);
+    const allocation = this.#plane.views?.allocation;
+    const hosts = (allocation?.hosts ?? []).map(({ entry: _entry, ...h }) => h);
+    const now = Date.now();
+    const held = (allocation?.holdback ?? []).map((h) => {
+      const until = holdbackEnd(h, this.#plane.holdbackMs);
+      const left = Math.max(0, Math.ceil((until - now) / 1000));
+      return { ...h, state: 'held-back', until: new Date(until).toISOString(), leftSeconds: left };
+    });
+    return [...hosts, ...held];
   }
 
   cache(): unknown {

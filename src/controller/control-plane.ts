@@ -2,7 +2,7 @@
 // allocation for the mesh → a table per kind of workload (mesh-views.ts) → an xDS stream to every agent.
 // The allocation store is the state file (folder) or each ServiceEntry's status (Kubernetes).
 import type { Logger } from 'pino';
-import type { Allocation, StoredAllocation, VipRanges } from '../allocate/index.js';
+import type { Allocation, HeldBackVip, StoredAllocation, VipRanges } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { MeshSettings } from '../model/index.js';
 import type { SnapshotListener } from '../sources/index.js';
@@ -24,10 +24,16 @@ export interface ResourceSource {
 
 export type OnSnapshot = SnapshotListener;
 
+/** What a store kept: the allocations, and the VIPs held back from every host. */
+export interface StoredState {
+  allocations: StoredAllocation[];
+  holdback: HeldBackVip[];
+}
+
 /** Where allocations persist. */
 export interface AllocationStore {
   /** What was allocated before; called once, before the first snapshot. */
-  load(): Promise<StoredAllocation[]>;
+  load(): Promise<StoredState>;
   /** The allocation changed what is to persist. */
   save(allocation: Allocation): void;
   /** Every allocation, changed or not (a store that may start writing later keeps the latest). */
@@ -41,6 +47,8 @@ export interface ControlPlaneOptions {
   store: AllocationStore;
   ranges: VipRanges;
   graceMs: number;
+  /** How long a VIP no host keeps is held back from every host; none: not at all. */
+  holdbackMs?: number;
   meshConfig?: MeshSettings;
   xds: Omit<AdsServerOptions, 'subscribe' | 'logger'>;
   logger: Logger;
@@ -76,6 +84,11 @@ export class ControlPlane {
     return this.#views;
   }
 
+  /** `--vip-holdback` in ms (0: none), for showing when each held-back VIP is free again. */
+  get holdbackMs(): number {
+    return this.#opts.holdbackMs ?? 0;
+  }
+
   /** Snapshots taken so far. */
   get builds(): number {
     return this.#builds;
@@ -84,11 +97,13 @@ export class ControlPlane {
   /** Loads the allocations, takes the first snapshot, then serves agents (never from an empty table). */
   async start(): Promise<void> {
     const { logger } = this.#opts;
-    const previous = await this.#opts.store.load();
+    const stored = await this.#opts.store.load();
     this.#views = new MeshViews({
       ranges: this.#opts.ranges,
-      previous,
+      previous: stored.allocations,
+      holdback: stored.holdback,
       graceMs: this.#opts.graceMs,
+      ...(this.#opts.holdbackMs ? { holdbackMs: this.#opts.holdbackMs } : {}),
       ...(this.#opts.meshConfig ? { meshConfig: this.#opts.meshConfig } : {}),
     });
     const views = this.#views;

@@ -30,6 +30,8 @@ export interface ControllerOptions {
   ranges: VipRanges;
   /** How long an absent ServiceEntry keeps its VIPs. */
   graceMs: number;
+  /** How long a VIP no host keeps is held back from every host; none: not at all. */
+  holdbackMs?: number;
   /** A new view (table, VIPs, config), with the invalid objects left out of it, and its table's change. */
   onView: (view: WorkloadView, errors: MeshdnsError[], update: LiveUpdate) => void;
   logger: Logger;
@@ -77,7 +79,7 @@ export class Controller {
   async start(): Promise<void> {
     const previous = await this.store.load();
     try {
-      this.live = new LiveView(this.opts.ranges, previous);
+      this.live = new LiveView(this.opts.ranges, previous.allocations, previous.holdback);
       await this.source.start();
       if (this.startError) {
         await this.source.close();

@@ -1,7 +1,8 @@
 // The allocation store of a manifests folder: the state file, locked for one writer (SPEC §5).
 import type { Logger } from 'pino';
-import { type Allocation, AllocationFile, type StoredAllocation } from '../allocate/index.js';
-import type { AllocationStore } from './control-plane.js';
+import { type Allocation, AllocationFile } from '../allocate/index.js';
+import type { MeshdnsError } from '../errors.js';
+import type { AllocationStore, StoredState } from './control-plane.js';
 import { legacyStateFile } from './load.js';
 
 export class StateFileStore implements AllocationStore {
@@ -17,13 +18,13 @@ export class StateFileStore implements AllocationStore {
   }
 
   /** Throws MESHDNS_STATE_* for a state file it must not write (locked, unknown version, not a file). */
-  async load(): Promise<StoredAllocation[]> {
+  async load(): Promise<StoredState> {
     await this.#file.lock();
     try {
       const loaded = await this.#file.load();
       for (const e of loaded.errors) this.#logger.warn({ code: e.code }, e.message);
       for (const note of loaded.notes) this.#logger.info({ stateFile: this.#path }, note);
-      return loaded.allocations;
+      return { allocations: loaded.allocations, holdback: loaded.holdback };
     } catch (err) {
       await this.#file.close();
       throw err;
@@ -31,7 +32,8 @@ export class StateFileStore implements AllocationStore {
   }
 
   save(allocation: Allocation): void {
-    this.#file.save(allocation.state, (e) => this.#logger.error({ code: e.code }, e.message));
+    const onError = (e: MeshdnsError) => this.#logger.error({ code: e.code }, e.message);
+    this.#file.save(allocation.state, onError, allocation.holdback);
   }
 
   close(): Promise<void> {

@@ -5,6 +5,7 @@ export {
   type ControlPlaneOptions,
   type OnSnapshot,
   type ResourceSource,
+  type StoredState,
 } from './control-plane.js';
 export { Controller, type ControllerOptions } from './controller.js';
 export { StateFileStore } from './file-store.js';

@@ -6,6 +6,7 @@
 import {
   type Allocation,
   allocationKey,
+  type HeldBackVip,
   type HostVips,
   type StoredAllocation,
   VipAllocator,
@@ -52,8 +53,12 @@ export class LiveView {
   readonly #sentVips = new KeyedMirror<ServedVips>();
   readonly #sentRoutes = new KeyedMirror<VipRoute[]>();
 
-  constructor(ranges: VipRanges, previous: readonly StoredAllocation[]) {
-    this.#allocator = new VipAllocator(ranges, previous);
+  constructor(
+    ranges: VipRanges,
+    previous: readonly StoredAllocation[],
+    holdback: readonly HeldBackVip[] = [],
+  ) {
+    this.#allocator = new VipAllocator(ranges, previous, holdback);
   }
 
   update(
@@ -73,6 +78,7 @@ export class LiveView {
     const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
       ...health,
       graceMs: opts.graceMs,
+      ...(opts.holdbackMs ? { holdbackMs: opts.holdbackMs } : {}),
     });
     const allocation = allocated.allocation;
     this.#allocation = allocation;

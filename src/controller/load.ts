@@ -21,6 +21,7 @@ export interface LoadOptions {
   scope: TableScope;
   ranges: VipRanges;
   graceMs: number;
+  holdbackMs?: number;
 }
 
 export interface LoadedView extends WorkloadView {
@@ -60,8 +61,15 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
     resources,
     state.allocations,
     workload,
-    { scope: opts.scope, ranges: opts.ranges, graceMs: opts.graceMs, ...(meshConfig ? { meshConfig } : {}) },
+    {
+      scope: opts.scope,
+      ranges: opts.ranges,
+      graceMs: opts.graceMs,
+      ...(opts.holdbackMs ? { holdbackMs: opts.holdbackMs } : {}),
+      ...(meshConfig ? { meshConfig } : {}),
+    },
     { now: Date.now(), failedFiles: new Set(failedFiles) },
+    state.holdback,
   );
   return {
     ...view,

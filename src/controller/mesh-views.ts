@@ -7,6 +7,7 @@
 import {
   type Allocation,
   allocationKey,
+  type HeldBackVip,
   type StoredAllocation,
   VipAllocator,
   type VipRanges,
@@ -49,6 +50,10 @@ export interface MeshViewsOptions {
   previous: readonly StoredAllocation[];
   /** How long an absent ServiceEntry keeps its VIPs. */
   graceMs: number;
+  /** The VIPs held back when the state was stored. */
+  holdback?: readonly HeldBackVip[];
+  /** How long a VIP no host keeps is held back from every host; none: not at all. */
+  holdbackMs?: number;
   /** `--mesh-config`: used instead of the resources' MeshConfigs. */
   meshConfig?: MeshSettings;
 }
@@ -112,7 +117,7 @@ export class MeshViews {
   constructor(opts: MeshViewsOptions) {
     this.#opts = opts;
     this.#meshConfig = opts.meshConfig;
-    this.#allocator = new VipAllocator(opts.ranges, opts.previous);
+    this.#allocator = new VipAllocator(opts.ranges, opts.previous, opts.holdback);
   }
 
   /**
@@ -155,6 +160,7 @@ export class MeshViews {
     const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
       ...health,
       graceMs: this.#opts.graceMs,
+      ...(this.#opts.holdbackMs ? { holdbackMs: this.#opts.holdbackMs } : {}),
     });
     this.#allocation = allocated.allocation;
     // Each snapshot lists the mesh settings anew; unchanged ones are the same objects (sources keep them).

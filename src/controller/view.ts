@@ -1,7 +1,13 @@
 // What one workload gets from one snapshot of the resources: its effective config (SPEC §2), the
 // VIP allocations (§5) and its name table (§3). Pure: the controller calls it on every change, the
 // one-shot commands (`table`, `vips`, `config`) once.
-import { type Allocation, allocate, type StoredAllocation, type VipRanges } from '../allocate/index.js';
+import {
+  type Allocation,
+  allocate,
+  type HeldBackVip,
+  type StoredAllocation,
+  type VipRanges,
+} from '../allocate/index.js';
 import {
   type EffectiveConfig,
   effectiveConfig,
@@ -22,6 +28,8 @@ export interface ViewOptions {
   ranges: VipRanges;
   /** How long an absent ServiceEntry keeps its VIPs (`--vip-release-grace`). */
   graceMs: number;
+  /** How long a VIP no host keeps is held back from every host (`--vip-holdback`); none: not at all. */
+  holdbackMs?: number;
   /** `--mesh-config`, used instead of the folder's MeshConfigs. */
   meshConfig?: MeshSettings;
 }
@@ -42,11 +50,15 @@ export function buildView(
   workload: Workload | undefined,
   opts: ViewOptions,
   snapshot: { now: number; failedFiles?: ReadonlySet<string> },
+  holdback: readonly HeldBackVip[] = [],
 ): WorkloadView {
-  const allocation = allocate(res.serviceEntries, previous, opts.ranges, {
-    ...snapshot,
-    graceMs: opts.graceMs,
-  });
+  const allocation = allocate(
+    res.serviceEntries,
+    previous,
+    opts.ranges,
+    { ...snapshot, graceMs: opts.graceMs, ...(opts.holdbackMs ? { holdbackMs: opts.holdbackMs } : {}) },
+    holdback,
+  );
   const config = effectiveConfig({ mesh: res.mesh, meshConfig: opts.meshConfig, workload });
   // SPEC §3.5: hosts without addresses answer with their VIPs only for a workload that proxies DNS
   // with auto-allocation on (Istio checks both DNSCapture and DNSAutoAllocate).

@@ -100,6 +100,52 @@ describe('meshdns vips', () => {
     assert.match(stdout, /three\.example\.com\s+default\/three\s+-\s+-\s+exhausted/);
   });
 
+  it('VIPs held back (issue 14 item 4): shown with the time left, and given to no new entry', async () => {
+    const folder = join(tmp(), 'held');
+    await rm(folder, { recursive: true, force: true });
+    await mkdir(folder);
+    await writeFile(join(folder, 'se.yaml'), serviceEntryYaml('newcomer', 1));
+    const state = join(tmp(), 'held.json');
+    // db was deleted 10 minutes ago and its VIPs, the first pair, are held back for an hour.
+    const since = new Date(Date.now() - 10 * 60_000).toISOString();
+    const held = {
+      namespace: 'default',
+      name: 'db',
+      host: 'db.example.com',
+      v4: '240.240.0.1',
+      v6: '2001:2::1',
+      since,
+    };
+    await writeFile(state, JSON.stringify({ version: 3, allocations: [], holdback: [held] }));
+    const args = ['vips', '--manifests', folder, '--state-file', state];
+    const table = await runCli(args);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      /^newcomer\.example\.com\s+default\/newcomer\s+240\.240\.0\.2\s+2001:2::2\s+new$/m,
+    );
+    assert.match(
+      table.stdout,
+      /^db\.example\.com\s+default\/db\s+240\.240\.0\.1\s+2001:2::1\s+held-back, (50m 0s|4\dm \d+s) left$/m,
+    );
+    const json = await runCli([...args, '--output', 'json', '--vip-holdback', '900']);
+    const answered = Date.now();
+    const rows = JSON.parse(json.stdout) as { state: string; leftSeconds?: number; until?: string }[];
+    const row = rows.find((r) => r.state === 'held-back');
+    // Between what was left when the command answered and the 300 s left when the test began.
+    const least = Math.floor((Date.parse(since) + 900_000 - answered) / 1000);
+    assert.ok(row && row.leftSeconds! >= least && row.leftSeconds! <= 300, JSON.stringify(row));
+    assert.equal(row.until, new Date(Date.parse(since) + 900_000).toISOString());
+    // Past its hold-back the pair is free again: the new entry takes it.
+    const short = await runCli([...args, '--vip-holdback', '300']);
+    assert.match(
+      short.stdout,
+      /^newcomer\.example\.com\s+default\/newcomer\s+240\.240\.0\.1\s+2001:2::1\s+new$/m,
+    );
+    assert.doesNotMatch(short.stdout, /held-back/);
+    assert.equal(JSON.parse(await readFile(state, 'utf8')).holdback.length, 1, 'vips writes nothing');
+  });
+
   const badFlags: [string, string[], RegExp][] = [
     [
       'range too small',
@@ -110,6 +156,11 @@ describe('meshdns vips', () => {
       'range of the wrong family',
       ['--vip-range-v6', '10.0.0.0/8'],
       /--vip-range-v6 "10\.0\.0\.0\/8": not an IPv6 range/,
+    ],
+    [
+      'hold-back shorter than twice the answer TTL',
+      ['--vip-holdback', '59'],
+      /--vip-holdback "59": at least 60 s: twice the TTL \(30 s\) VIPs are answered with/,
     ],
   ];
   for (const [name, args, error] of badFlags) {

@@ -231,13 +231,13 @@ describe('meshdns serve: a damaged or foreign state file', () => {
   it('an unknown version: serve exits non-zero saying so, and the file is left byte-identical', async () => {
     const folder = await folderOf(dir(), 'versioned', [['alpha', 1]]);
     const state = join(dir(), 'future.json');
-    const text = '{"version": 3, "allocations": [], "leases": {}}';
+    const text = '{"version": 4, "allocations": [], "leases": {}}';
     await writeFile(state, text);
     const { agent } = await serve(folder, ['--state-file', state]);
     const code = await exitWithin(agent, 10_000);
     assert.notEqual(code, 'running', 'serve must refuse the file');
     assert.notEqual(code, 0);
-    assert.match(agent.output(), new RegExp(`MESHDNS_STATE_VERSION: ${state}: .*version 3`));
+    assert.match(agent.output(), new RegExp(`MESHDNS_STATE_VERSION: ${state}: .*version 4`));
     assert.equal(await readFile(state, 'utf8'), text);
   });
 

@@ -9,6 +9,7 @@ import {
   allocate,
   allocationKey,
   type EntryDelta,
+  type HeldBackVip,
   type StoredAllocation,
   VipAllocator,
   type VipRanges,
@@ -46,6 +47,8 @@ interface World {
   slots: number;
   /** How often an entry gets what makes allocate() report errors: user addresses in a VIP range, stray status. */
   odd: number;
+  /** `--vip-holdback` (issue 14 item 4); none: freed VIPs are free at once. */
+  holdbackMs?: number;
 }
 
 /** A slot is one ServiceEntry identity; the last two reuse the names of the first two (duplicates). */
@@ -107,6 +110,7 @@ function assertSame(got: Allocation, want: Allocation, step: string): void {
   assert.deepStrictEqual(got.hosts, want.hosts, `${step}: hosts`);
   assert.deepStrictEqual(got.state, want.state, `${step}: state`);
   assert.deepStrictEqual(got.held, want.held, `${step}: held`);
+  assert.deepStrictEqual(got.holdback, want.holdback, `${step}: holdback`);
   assert.deepStrictEqual(got.errors, want.errors, `${step}: errors`);
   for (const h of want.hosts)
     assert.deepStrictEqual(got.vips(h.entry, h.host), want.vips(h.entry, h.host), `${step}: vips ${h.host}`);
@@ -121,16 +125,24 @@ function served(a: Allocation): Map<string, string> {
   return out;
 }
 
-function walk(w: World, seed: number, steps: number, initial: StoredAllocation[]): VipAllocator {
+/** The allocator's paths taken, and how many steps ended with VIPs held back (fast path, all). */
+interface Walked {
+  counts: VipAllocator['counts'];
+  heldBack: { fast: number; all: number };
+}
+
+function walk(w: World, seed: number, steps: number, initial: StoredAllocation[]): Walked {
   const rng = prng(seed);
   const allocator = new VipAllocator(w.ranges, initial);
   const present = new Map<number, ServiceEntry>();
   const removedAt = new Map<number, ServiceEntry>();
   let previous: readonly StoredAllocation[] = initial;
+  let previousHoldback: readonly HeldBackVip[] = [];
   let before = new Map<string, string>();
   let now = Date.UTC(2025, 0, 1);
   let failed = new Set<string>();
   const current = (key: string) => before.get(key)?.split(' ') ?? [];
+  const heldBack = { fast: 0, all: 0 };
   for (let step = 0; step < steps; step++) {
     const delta: { removed: ServiceEntry[]; added: ServiceEntry[] } = { removed: [], added: [] };
     const edits = rng.chance(0.15) ? 2 + rng.int(3) : 1;
@@ -160,10 +172,16 @@ function walk(w: World, seed: number, steps: number, initial: StoredAllocation[]
     if (rng.chance(0.1)) failed = new Set(FILES.filter(() => rng.chance(0.3)));
     const entries = [...present.values()];
     if (rng.chance(0.1)) entries.reverse();
-    const opts = { now, graceMs: GRACE_MS, failedFiles: failed };
+    const opts = {
+      now,
+      graceMs: GRACE_MS,
+      failedFiles: failed,
+      ...(w.holdbackMs !== undefined ? { holdbackMs: w.holdbackMs } : {}),
+    };
     const known: EntryDelta | undefined = step === 0 || rng.chance(0.03) ? undefined : delta;
+    const fastBefore = allocator.counts.fast;
     const { allocation, changed, stateChanged } = allocator.update(entries, known, opts);
-    const want = allocate(entries, previous, w.ranges, opts);
+    const want = allocate(entries, previous, w.ranges, opts, previousHoldback);
     assertSame(allocation, want, `seed ${seed} step ${step}`);
     const after = served(want);
     if (changed !== 'all') {
@@ -174,12 +192,23 @@ function walk(w: World, seed: number, steps: number, initial: StoredAllocation[]
           `seed ${seed} step ${step}: changed ${key}`,
         );
     }
-    if (!stateChanged)
+    if (!stateChanged) {
       assert.deepStrictEqual(want.state, previous, `seed ${seed} step ${step}: state unchanged`);
+      assert.deepStrictEqual(
+        want.holdback,
+        previousHoldback,
+        `seed ${seed} step ${step}: holdback unchanged`,
+      );
+    }
+    if (want.holdback.length > 0) {
+      heldBack.all++;
+      if (allocator.counts.fast > fastBefore) heldBack.fast++;
+    }
     previous = want.state;
+    previousHoldback = want.holdback;
     before = after;
   }
-  return allocator;
+  return { counts: allocator.counts, heldBack };
 }
 
 const small: World = {
@@ -195,7 +224,28 @@ const roomy: World = {
   odd: 0.02,
 };
 
+// Hold-back longer than the grace period (the default's shape: 1 h against 10 min), so that deleted and
+// opted-out entries leave VIPs held back, and some of them expire while the walk goes on.
+const smallHeld: World = { ...small, holdbackMs: 2 * GRACE_MS };
+const roomyHeld: World = { ...roomy, holdbackMs: 2 * GRACE_MS };
+
 describe('VipAllocator: equal to allocate() at every step of a random walk', () => {
+  it('with hold-back: freed VIPs held back, expiring, exhaustion while they are', () => {
+    let fast = 0;
+    for (const [w, seeds] of [
+      [smallHeld, [31, 32, 33]],
+      [roomyHeld, [34, 35]],
+    ] as const) {
+      for (const seed of seeds) {
+        const { heldBack } = walk(w, seed, 300, []);
+        // The walk must reach what it is here for: steps with VIPs held back, on the fast path too.
+        assert.ok(heldBack.all > 30, `seed ${seed}: ${JSON.stringify(heldBack)}`);
+        fast += heldBack.fast;
+      }
+    }
+    assert.ok(fast > 100, `${fast} fast steps with VIPs held back`);
+  });
+
   it('a /28: exhaustion, conflicts and reuse of freed addresses', () => {
     for (const seed of [1, 2, 3]) walk(small, seed, 300, []);
   });

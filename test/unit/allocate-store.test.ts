@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   AllocationFile,
+  type HeldBackVip,
   readAllocationState,
   type StoredAllocation,
   writeAllocationState,
@@ -33,6 +34,14 @@ const B: StoredAllocation = {
   absentSince: '2024-05-01T10:00:00.000Z',
 };
 const ONE = [A];
+const HELD: HeldBackVip = {
+  namespace: 'default',
+  name: 'gone',
+  host: 'gone.example.com',
+  v4: '240.240.0.7',
+  v6: '2001:2::7',
+  since: '2024-05-01T10:00:00.000Z',
+};
 const TWO = [A, B];
 
 const v1 = (allocations: unknown[]) => `${JSON.stringify({ version: 1, allocations }, null, 2)}\n`;
@@ -56,6 +65,7 @@ describe('VIP state file: format', () => {
   it('a missing file is an empty state, without error', async () => {
     assert.deepEqual(await readAllocationState(join(dir(), 'none.json')), {
       allocations: [],
+      holdback: [],
       errors: [],
       notes: [],
     });
@@ -74,11 +84,53 @@ describe('VIP state file: format', () => {
     const old = { namespace: 'default', name: 'db-a', host: 'db-a.example.com', v4: '240.240.0.1' };
     await writeFile(file, v1([old]));
     const { store, loaded } = await loadLocked(file);
-    assert.deepEqual(loaded, { allocations: [old], errors: [], notes: [] });
+    assert.deepEqual(loaded, { allocations: [old], holdback: [], errors: [], notes: [] });
     store.save(ONE, assert.fail);
     await store.close();
     assert.equal(await readFile(file, 'utf8'), v2(ONE));
     assert.equal(await readFile(`${file}.bak`, 'utf8'), v1([old]), 'the v1 file is the backup');
+  });
+
+  it('VIPs held back (issue 14 item 4): written as version 3, read back; version 2 again once none is', async () => {
+    const file = join(dir(), 'held.json');
+    const held: HeldBackVip = { ...HELD };
+    const { store } = await loadLocked(file);
+    store.save(ONE, assert.fail, [held]);
+    await store.flush();
+    const text = await readFile(file, 'utf8');
+    assert.equal(JSON.parse(text).version, 3);
+    assert.deepEqual(JSON.parse(text).holdback, [held]);
+    assert.deepEqual(await readAllocationState(file), {
+      allocations: ONE,
+      holdback: [held],
+      errors: [],
+      notes: [],
+    });
+    store.save(ONE, assert.fail, []);
+    await store.close();
+    assert.equal(await readFile(file, 'utf8'), v2(ONE));
+  });
+
+  it('a bad held-back VIP is skipped and named; the others and every allocation stay', async () => {
+    const file = join(dir(), 'held-bad.json');
+    const bad = [
+      { ...HELD, v4: 'nope' },
+      { ...HELD, since: 'an hour ago' },
+      { namespace: 'default', name: 'x', host: 'x.example.com', since: HELD.since },
+      { ...HELD, v6: '2001:0002:0:0::7' },
+    ];
+    await writeFile(file, JSON.stringify({ version: 3, allocations: ONE, holdback: bad }));
+    const { allocations, holdback, errors } = await readAllocationState(file);
+    assert.deepEqual(allocations, ONE);
+    assert.deepEqual(holdback, [{ ...HELD, v6: '2001:2::7' }], 'read in the allocator’s own form');
+    assert.deepEqual(
+      errors.map((e) => e.message.replace(`${file}: `, '')),
+      [
+        'holdback[0].v4 "nope" is not an IPv4 address; it is skipped (its VIPs are not held back)',
+        'holdback[1].since "an hour ago" is not an ISO-8601 time; it is skipped (its VIPs are not held back)',
+        'holdback[2] has neither v4 nor v6; it is skipped (its VIPs are not held back)',
+      ],
+    );
   });
 
   it('records outside the default VIP ranges are kept untouched (another --vip-range run)', async () => {
@@ -221,7 +273,7 @@ describe('VIP state file: recovery', () => {
 
   const versions: [string, string, RegExp][] = [
     ['version 7', '{"version": 7, "allocations": []}', /version 7/],
-    ['version 3', '{"version": 3, "allocations": [], "more": {}}', /version 3/],
+    ['version 4', '{"version": 4, "allocations": [], "more": {}}', /version 4/],
     ['no version', '{"allocations": []}', /no version/],
     ['version "2"', '{"version": "2", "allocations": []}', /version "2"/],
   ];
@@ -233,7 +285,7 @@ describe('VIP state file: recovery', () => {
         assert.equal(e.code, 'MESHDNS_STATE_VERSION');
         assert.ok(e.message.startsWith(`${file}: `), e.message);
         assert.match(e.message, found);
-        assert.match(e.message, /versions 1 and 2/);
+        assert.match(e.message, /versions 1, 2 and 3/);
         assert.match(e.message, /--state-file/);
         return true;
       };

@@ -115,6 +115,11 @@ const EXPECTED_RULES: Record<string, string[]> = {
     'coordination.k8s.io leases get',
     'coordination.k8s.io leases update',
   ],
+  'Role meshdns-system/meshdns-controller-vip-holdback': [
+    'core configmaps create',
+    'core configmaps get',
+    'core configmaps patch',
+  ],
   'Role istio-system/meshdns-controller-mesh-config': [
     'core configmaps get',
     'core configmaps list',
@@ -167,7 +172,10 @@ describe('deploy/: RBAC', () => {
     assert.equal(envOf(controller).POD_NAMESPACE, 'fieldRef:metadata.namespace');
     const lease = roles.find((o) => o.obj.rules.some((r: Obj) => r.resources.includes('leases')))!;
     assert.equal(lease.obj.metadata.namespace, controllerDeployment.metadata.namespace);
-    const config = roles.find((o) => o.obj.rules.some((r: Obj) => r.resources.includes('configmaps')))!;
+    const config = roles.find((o) => o.obj.metadata.name === 'meshdns-controller-mesh-config')!;
+    // The hold-back ConfigMap (issue 14 item 4) is the controller's own, beside its Lease.
+    const holdback = roles.find((o) => o.obj.metadata.name === 'meshdns-controller-vip-holdback')!;
+    assert.equal(holdback.obj.metadata.namespace, controllerDeployment.metadata.namespace);
     assert.equal(
       config.obj.metadata.namespace,
       flagValue(controller.args, '--istio-namespace') ?? 'istio-system',

@@ -2,6 +2,7 @@
 // that decides who writes them, and Warning Events for what could not be allocated.
 export { type AllocationEvent, type AllocationEventReason, allocationEvents } from './allocation-events.js';
 export { type EventObject, EventRecorder, type EventRecorderOptions } from './event-recorder.js';
+export { HOLDBACK_KEY, HoldbackConfigMap, type HoldbackConfigMapOptions } from './holdback-configmap.js';
 export { LeaderElector, type LeaderElectorOptions } from './leader-elector.js';
 export {
   addressesOf,

@@ -2,12 +2,15 @@
 // only (DESIGN.md: one writer per store). Nothing is loaded up front: the informers' first list carries
 // every entry's status, and the allocator keeps what it finds there, so no restart or failover
 // renumbers a VIP. A replica that becomes leader writes the whole current allocation once (what it
-// would have written while following), then every change.
+// would have written while following), then every change. What status cannot hold — the VIPs of deleted
+// entries, in their grace period or held back (issue 14 item 4) — is in a ConfigMap beside the Lease
+// (holdback-configmap.ts), read by every replica at start and written by the leader.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Allocation, StoredAllocation, VipRanges } from '../../allocate/index.js';
-import type { AllocationStore } from '../index.js';
+import type { Allocation, VipRanges } from '../../allocate/index.js';
+import type { AllocationStore, StoredState } from '../index.js';
 import { EventRecorder } from './event-recorder.js';
+import { HoldbackConfigMap } from './holdback-configmap.js';
 import { LeaderElector } from './leader-elector.js';
 import { StatusWriter } from './status-writer.js';
 
@@ -33,6 +36,7 @@ export class KubeStatusStore implements AllocationStore {
   /** Made on the first write: the ServiceEntry version is known only once the source has started. */
   #writers: { status: StatusWriter; events: EventRecorder } | undefined;
   readonly #elector: LeaderElector | undefined;
+  readonly #holdback: HoldbackConfigMap;
   #last: Allocation | undefined;
 
   constructor(opts: KubeStoreOptions) {
@@ -50,6 +54,11 @@ export class KubeStatusStore implements AllocationStore {
           onStoppedLeading: () => logger.info({ identity: opts.identity }, 'following: not writing status'),
         })
       : undefined;
+    const elector = this.#elector;
+    this.#holdback = new HoldbackConfigMap(kc, logger, {
+      namespace: opts.leaseNamespace,
+      ...(elector ? { isLeader: () => elector.isLeader } : {}),
+    });
   }
 
   /** Whether this replica writes (the Lease holder, or the only replica). */
@@ -57,9 +66,12 @@ export class KubeStatusStore implements AllocationStore {
     return this.#elector ? this.#elector.isLeader : true;
   }
 
-  async load(): Promise<StoredAllocation[]> {
+  /** Present entries' VIPs come with them (status); the ConfigMap holds the absent ones' and the held back. */
+  async load(): Promise<StoredState> {
+    const { state, errors } = await this.#holdback.load();
+    for (const e of errors) this.#opts.logger.warn({ code: e.code }, e.message);
     await this.#elector?.start();
-    return [];
+    return state;
   }
 
   observe(allocation: Allocation): void {
@@ -72,10 +84,11 @@ export class KubeStatusStore implements AllocationStore {
 
   async close(): Promise<void> {
     await this.#elector?.stop();
-    await Promise.all([this.#writers?.status.close(), this.#writers?.events.close()]);
+    await Promise.all([this.#writers?.status.close(), this.#writers?.events.close(), this.#holdback.close()]);
   }
 
   #write(allocation: Allocation): void {
+    this.#holdback.save(allocation.held, allocation.holdback);
     const writers = this.#writersFor();
     if (!writers) return;
     writers.status.sync(allocation.hosts);
