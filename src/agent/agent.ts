@@ -32,6 +32,7 @@ import {
   cryptoRandom,
   DnsCache,
   Forwarder,
+  type HedgeMode,
   PendingUpstreamCounts,
   type UpstreamServer,
 } from '../upstream/index.js';
@@ -62,6 +63,8 @@ export interface AgentOptions {
   upstreamMaxFails?: number;
   /** How often a down upstream is probed (`--upstream-health-check`). */
   upstreamHealthCheckMs?: number;
+  /** Hedged upstream tries (`--upstream-hedge`): auto, off, or a fixed delay in ms. */
+  upstreamHedge?: HedgeMode;
   logger: Logger;
   /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with DEFAULTS.cache. */
   cache?: Partial<CacheSettings> | false;
@@ -136,6 +139,7 @@ export class Agent {
       maxInFlight: opts.upstreamMaxInFlight,
       maxFails: opts.upstreamMaxFails,
       healthCheckMs: opts.upstreamHealthCheckMs,
+      hedge: opts.upstreamHedge,
       onHealthChange: (server, down, consecutiveFailures) => {
         if (down) {
           this.logger.warn(
