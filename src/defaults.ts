@@ -42,6 +42,11 @@ export const DEFAULTS = {
    * `unknownMs` while it has answered fewer than 8 queries; `off` asks the next only after a failure.
    */
   upstreamHedge: { mode: 'auto' as 'auto' | 'off' | number, minMs: 5, unknownMs: 100 },
+  /**
+   * Autopath for every name (issue 14 item 2, `--no-autopath` turns it off): `<name>.<first search domain>`
+   * is answered `CNAME <name>` plus `<name>`'s records when `<name>` exists. Acts only with a search list.
+   */
+  autopath: true,
   /** How often a down upstream server is probed to bring it back (CoreDNS forward's health_check). */
   upstreamHealthCheckMs: 500,
   /** glibc's resolv.conf defaults (resolv/resolv.h): RES_TIMEOUT per try, ndots, and the local host

@@ -38,6 +38,7 @@ export interface ServeExtraFlags {
   upstreamMaxFails: string;
   upstreamHealthCheck: string;
   upstreamHedge: string;
+  autopath: boolean;
   udpIo: UdpIo;
   udpRecvBuffer: string;
   udpSendBuffer: string;
@@ -164,7 +165,11 @@ export function addServeExtraOptions(cmd: Command): Command {
       String(DEFAULTS.cache.staleMaxAge),
     )
     .option('--no-prefetch', 'do not refresh popular entries before they expire')
-
+    .option(
+      '--no-autopath',
+      'forward <name>.<first search domain> as asked, instead of answering CNAME <name> and its records ' +
+        'when <name> exists outside the mesh',
+    )
     .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (docs/behaviour.md §6)')
     .addOption(
       new Option(
@@ -284,6 +289,7 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       RANGES.upstreamHealthCheck,
     ),
     upstreamHedge: parseHedge(flags.upstreamHedge),
+    autopath: flags.autopath !== false,
     udp: {
       io: flags.udpIo,
       recvBufferBytes: parseIntIn('--udp-recv-buffer', flags.udpRecvBuffer, RANGES.udpBuffer),
