@@ -51,6 +51,16 @@ const EXTERNAL: [string, string][] = Array.from({ length: 40 }, (_, i): [string,
   `198.51.100.${i + 1}`,
 ]);
 
+/** BENCH_SEARCH_UPSTREAM_DELAY_MS: each query to the cluster DNS waits this long (a hop away); default 0. */
+function upstreamDelayMs(): number {
+  const text = process.env.BENCH_SEARCH_UPSTREAM_DELAY_MS;
+  if (text === undefined || text === '') return 0;
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n >= 0))
+    throw new Error(`BENCH_SEARCH_UPSTREAM_DELAY_MS="${text}": expected whole ms >= 0`);
+  return n;
+}
+
 function externalShare(): number {
   const text = process.env.BENCH_SEARCH_EXTERNAL_SHARE;
   if (text === undefined || text === '') return EXTERNAL_SHARE_DEFAULT;
@@ -163,7 +173,8 @@ async function run(ctx: ScenarioContext): Promise<SearchPathResult> {
     zones: zones(),
   });
   // resolv.conf has no port: the counting proxy and meshdns listen on 53 of their own loopback address.
-  const proxy = new CountingProxy({ host: HOSTS.proxy, port: 53 }, clusterDns.address);
+  const delayMs = upstreamDelayMs();
+  const proxy = new CountingProxy({ host: HOSTS.proxy, port: 53 }, clusterDns.address, delayMs);
   await proxy.start();
   const manifests = await writeManifests(path.join(workDir, 'manifests'), MESH);
   const counts = {} as Record<RunName, RunCounts>;
@@ -204,7 +215,10 @@ async function run(ctx: ScenarioContext): Promise<SearchPathResult> {
       client: `glibc getaddrinfo (AF_UNSPEC: A+AAAA) through node:dns lookup, resolv.conf ndots:5, search ${SEARCH.join(' ')}`,
       lookups: `${LOOKUPS}, one every ${PACE_MS} ms, ${Math.round((1 - external) * 100)}% mesh names (${MESH_NAMES.length} forms), ${Math.round(external * 100)}% external (${EXTERNAL.length} names)`,
       clusterDns:
-        'unbound static zones: cluster.local TTL 5 / SOA MINIMUM 5 (CoreDNS defaults), external TTL 300 / MINIMUM 900',
+        'unbound static zones: cluster.local TTL 5 / SOA MINIMUM 5 (CoreDNS defaults), external TTL 300 / MINIMUM 900' +
+        (delayMs > 0
+          ? `, each query delayed ${delayMs} ms by the counting proxy`
+          : ', on loopback (no delay)'),
     },
     counts,
     reduction: {
