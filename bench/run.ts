@@ -13,6 +13,7 @@ import { ensureTools, type Tool } from './lib/tools.js';
 import { cacheScenario } from './scenarios/cache.js';
 import { controlPlaneScenario } from './scenarios/controlplane.js';
 import { floodScenario } from './scenarios/flood.js';
+import { hedgeScenario } from './scenarios/hedge.js';
 import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
 import { scaleScenario } from './scenarios/scale.js';
 import type { Scenario } from './scenarios/scenario.js';
@@ -32,6 +33,7 @@ const SCENARIOS: readonly Scenario[] = [
   scaleScenario,
   controlPlaneScenario,
   floodScenario,
+  hedgeScenario,
 ];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */

@@ -36,6 +36,17 @@ export const DEFAULTS = {
   upstreamTcpPool: { connections: 2, maxPipelined: 64, idleMs: 10_000 },
   /** Failed tries in a row that mark an upstream server down (CoreDNS forward's max_fails); 0: never. */
   upstreamMaxFails: 3,
+  /**
+   * Hedged upstream tries (issue 14 item 1, `--upstream-hedge`): `auto` asks the next server too when the
+   * one asked has not answered within its own recent p95 round trip, never sooner than `minMs`, and after
+   * `unknownMs` while it has answered fewer than 8 queries; `off` asks the next only after a failure.
+   */
+  upstreamHedge: { mode: 'auto' as 'auto' | 'off' | number, minMs: 5, unknownMs: 100 },
+  /**
+   * Autopath for every name (issue 14 item 2, `--no-autopath` turns it off): `<name>.<first search domain>`
+   * is answered `CNAME <name>` plus `<name>`'s records when `<name>` exists. Acts only with a search list.
+   */
+  autopath: true,
   /** How often a down upstream server is probed to bring it back (CoreDNS forward's health_check). */
   upstreamHealthCheckMs: 500,
   /** glibc's resolv.conf defaults (resolv/resolv.h): RES_TIMEOUT per try, ndots, and the local host

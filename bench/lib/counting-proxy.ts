@@ -1,5 +1,6 @@
 // A UDP proxy in front of an upstream that counts what reaches it: how many queries a workload
-// costs the cluster's DNS, with or without meshdns in front.
+// costs the cluster's DNS, with or without meshdns in front. With `delayMs`, each query waits that long
+// before it goes on: the cluster's DNS a network hop away rather than on loopback.
 import dgram from 'node:dgram';
 import type { ServerAddress } from './dns-probe.js';
 
@@ -14,6 +15,7 @@ export class CountingProxy {
   constructor(
     private readonly listen: ServerAddress,
     private readonly upstream: ServerAddress,
+    private readonly delayMs = 0,
   ) {}
 
   async start(): Promise<void> {
@@ -37,7 +39,9 @@ export class CountingProxy {
     this.pending.set(id, { id: msg.readUInt16BE(0), port: from.port, host: from.address });
     const out = Buffer.from(msg);
     out.writeUInt16BE(id, 0);
-    this.back.send(out, this.upstream.port, this.upstream.host);
+    const send = () => this.back.send(out, this.upstream.port, this.upstream.host);
+    if (this.delayMs > 0) setTimeout(send, this.delayMs);
+    else send();
   }
 
   private reply(msg: Buffer): void {

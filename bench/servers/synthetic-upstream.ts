@@ -2,7 +2,8 @@
 // name (so a client can check any forwarded answer), after a fixed delay. It does what dnsmasq cannot:
 // answer any of a million unknown names slowly (the flood), and be stopped and started on one port
 // (the soak). A process of its own, so its work never shares an event loop with the measuring client.
-//   node dist/bench/servers/synthetic-upstream.js HOST PORT DELAY_MS TTL
+// With LOSS (0 to 1), that share of UDP queries is dropped unanswered (a lossy upstream, the hedge bench).
+//   node dist/bench/servers/synthetic-upstream.js HOST PORT DELAY_MS TTL [LOSS]
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -80,9 +81,23 @@ function serveTcp(socket: net.Socket, delayMs: number, ttl: number): void {
   });
 }
 
-function serve(host: string, port: number, delayMs: number, ttl: number): void {
+/** Uniform in [0, 1) from a fixed seed (mulberry32), so every run loses the same share the same way. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function serve(host: string, port: number, delayMs: number, ttl: number, loss: number): void {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+  const random = seeded(port);
   socket.on('message', (msg, rinfo) => {
+    if (loss > 0 && random() < loss) return;
     const reply = syntheticReply(msg, ttl);
     if (!reply) return;
     const send = () => socket.send(reply, rinfo.port, rinfo.address);
@@ -101,6 +116,8 @@ export interface SyntheticUpstreamOptions {
   listen: ServerAddress;
   delayMs: number;
   ttl: number;
+  /** Share of UDP queries dropped unanswered; default 0. */
+  loss?: number;
   cpu?: number;
 }
 
@@ -111,12 +128,13 @@ export async function startSyntheticUpstream(
 ): Promise<DnsServer> {
   const label = opts.label ?? 'synthetic-upstream';
   const args = [SCRIPT, opts.listen.host, String(opts.listen.port), String(opts.delayMs), String(opts.ttl)];
+  if (opts.loss) args.push(String(opts.loss));
   const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu });
   await waitUntilAnswering(opts.listen, 'probe.upstream.test', proc, START_DEADLINE_MS + opts.delayMs);
   return { label, address: opts.listen, proc, version: 'synthetic' };
 }
 
 if (process.argv[1] === SCRIPT) {
-  const [host, port, delayMs, ttl] = process.argv.slice(2);
-  serve(host, Number(port), Number(delayMs), Number(ttl));
+  const [host, port, delayMs, ttl, loss] = process.argv.slice(2);
+  serve(host, Number(port), Number(delayMs), Number(ttl), Number(loss ?? 0));
 }

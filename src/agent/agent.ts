@@ -11,6 +11,7 @@ import { DEFAULTS } from '../defaults.js';
 import type { Registry } from '../metrics.js';
 import type { NameTable } from '../nametable/index.js';
 import {
+  AutopathStage,
   CacheStage,
   type ClientAllowList,
   DnsServer,
@@ -32,6 +33,7 @@ import {
   cryptoRandom,
   DnsCache,
   Forwarder,
+  type HedgeMode,
   PendingUpstreamCounts,
   type UpstreamServer,
 } from '../upstream/index.js';
@@ -62,6 +64,12 @@ export interface AgentOptions {
   upstreamMaxFails?: number;
   /** How often a down upstream is probed (`--upstream-health-check`). */
   upstreamHealthCheckMs?: number;
+  /** The workload's search list (resolv.conf `search`, `--search`): its first domain is autopath's. */
+  searchDomains?: readonly string[];
+  /** Autopath for every name (`--no-autopath` turns it off); it acts only with a search list. Default: DEFAULTS.autopath. */
+  autopath?: boolean;
+  /** Hedged upstream tries (`--upstream-hedge`): auto, off, or a fixed delay in ms. */
+  upstreamHedge?: HedgeMode;
   logger: Logger;
   /** SPEC §4 "Cache": its settings, or false to switch it off. Default: on with DEFAULTS.cache. */
   cache?: Partial<CacheSettings> | false;
@@ -90,6 +98,8 @@ export class Agent {
   readonly forwarder: Forwarder;
   readonly tableStage: TableStage;
   readonly cache: DnsCache | undefined;
+  /** Autopath (server/autopath-stage.ts); undefined with `--no-autopath`. */
+  readonly autopath: AutopathStage | undefined;
   readonly pipeline: Pipeline;
   /** The DNS listeners' bounds reached and TCP figures (SPEC §10). */
   readonly limits: ServerLimits;
@@ -136,6 +146,7 @@ export class Agent {
       maxInFlight: opts.upstreamMaxInFlight,
       maxFails: opts.upstreamMaxFails,
       healthCheckMs: opts.upstreamHealthCheckMs,
+      hedge: opts.upstreamHedge,
       onHealthChange: (server, down, consecutiveFailures) => {
         if (down) {
           this.logger.warn(
@@ -159,6 +170,18 @@ export class Agent {
       servfailBeforeTable: opts.servfailBeforeTable,
     });
     const stages: Stage[] = [this.tableStage];
+    // After the table, before the cache: it resolves `<name>` through the stages after it.
+    const resolving: Stage[] = [];
+    this.autopath =
+      (opts.autopath ?? DEFAULTS.autopath)
+        ? new AutopathStage({
+            searchDomain: opts.searchDomains?.[0],
+            table: () => this.table(),
+            next: resolving,
+            random: opts.random,
+          })
+        : undefined;
+    if (this.autopath) stages.push(this.autopath);
     if (opts.cache !== false) {
       const evictions = new BurstLog(
         opts.logger,
@@ -174,6 +197,7 @@ export class Agent {
       stages.push(new CacheStage({ cache, upstream: this.forwarder, isLocal: (k) => this.isLocal(k) }));
     }
     stages.push(new ForwardStage(this.forwarder));
+    resolving.push(...stages.slice(this.autopath ? 2 : 1));
     this.queryCounts = this.counts(counting, opts);
     this.pipeline = new Pipeline(stages, this.queryCounts, failed);
     this.limits = new ServerLimits(limitLog(opts.logger, now, interval));
@@ -218,6 +242,11 @@ export class Agent {
     this.vips = [...vips];
     this.routes = routes;
     await this.vipDataplane?.setRoutes(routes);
+  }
+
+  /** SIGHUP: resolv.conf's search list, re-read; autopath follows its first domain. */
+  setSearchDomains(domains: readonly string[]): void {
+    this.autopath?.setSearchDomain(domains[0]);
   }
 
   table(): NameTable | undefined {

@@ -95,6 +95,7 @@ export function newAgent(
     upstreamTimeoutMs: timeoutMs,
     upstreamAttempts: conf?.attempts,
     upstreamPerTryTimeoutMs: conf ? Math.min(conf.timeoutMs, timeoutMs) : undefined,
+    searchDomains,
     logger,
     ...agentExtraOptions(flags),
     config: {

@@ -140,6 +140,7 @@ async function reload(
   try {
     const { upstreams, searchDomains } = await readResolvers(flags);
     agent.forwarder.setServers(upstreams);
+    agent.setSearchDomains(searchDomains);
     await link.rescope({ ...link.scope, searchDomains });
   } catch (err) {
     const e = err as MeshdnsError;

@@ -6,6 +6,7 @@ import type { AgentOptions } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Registry } from '../metrics.js';
 import { type Cidr, ClientAllowList, isLoopbackHost, parseCidr, type UdpIo } from '../server/index.js';
+import type { HedgeMode } from '../upstream/index.js';
 import { requireNetAdmin } from '../vip/capability.js';
 import { VIP_DATAPLANES, type VipDataplaneKind } from '../vip/dataplane.js';
 import { flagError, parseListen, parseMilliseconds, parsePositiveInt, parseSeconds } from './flags.js';
@@ -36,6 +37,8 @@ export interface ServeExtraFlags {
   upstreamMaxInFlight: string;
   upstreamMaxFails: string;
   upstreamHealthCheck: string;
+  upstreamHedge: string;
+  autopath: boolean;
   udpIo: UdpIo;
   udpRecvBuffer: string;
   udpSendBuffer: string;
@@ -50,6 +53,7 @@ const RANGES = {
   upstreamMaxInFlight: [1, 1_000_000],
   upstreamMaxFails: [0, 1_000_000],
   upstreamHealthCheck: [10, 2 ** 31 - 1],
+  upstreamHedge: [0, 2 ** 31 - 1],
   // 0 keeps the system's size; setsockopt takes an int, and the kernel doubles what it is given.
   udpBuffer: [0, 2 ** 30],
 } as const;
@@ -103,6 +107,12 @@ function addLimitOptions(cmd: Command): Command {
       '--upstream-health-check <ms>',
       'how often a down upstream server is probed',
       String(DEFAULTS.upstreamHealthCheckMs),
+    )
+    .option(
+      '--upstream-hedge <auto|off|ms>',
+      'ask the next upstream server too when the one asked is slow: auto (after its recent p95, at least ' +
+        `${DEFAULTS.upstreamHedge.minMs} ms), a fixed delay in ms (0: all servers at once), off (only after a failure)`,
+      String(DEFAULTS.upstreamHedge.mode),
     );
 }
 
@@ -155,6 +165,11 @@ export function addServeExtraOptions(cmd: Command): Command {
       String(DEFAULTS.cache.staleMaxAge),
     )
     .option('--no-prefetch', 'do not refresh popular entries before they expire')
+    .option(
+      '--no-autopath',
+      'forward <name>.<first search domain> as asked, instead of answering CNAME <name> and its records ' +
+        'when <name> exists outside the mesh',
+    )
     .option('--vip-proxy', 'proxy TCP connections to the VIPs to their backends (docs/behaviour.md §6)')
     .addOption(
       new Option(
@@ -181,6 +196,19 @@ export function addServeExtraOptions(cmd: Command): Command {
         `log a sample of queries (default share ${DEFAULTS.logQueriesSample})`,
       ),
     );
+}
+
+function parseHedge(value: string): HedgeMode {
+  if (value === 'auto' || value === 'off') return value;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > RANGES.upstreamHedge[1]) {
+    throw flagError(
+      '--upstream-hedge',
+      value,
+      `expected auto, off, or a delay in ms from 0 to ${RANGES.upstreamHedge[1]} (0: every upstream at once)`,
+    );
+  }
+  return n;
 }
 
 function parseShare(value: string | boolean | undefined): number {
@@ -260,6 +288,8 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       flags.upstreamHealthCheck,
       RANGES.upstreamHealthCheck,
     ),
+    upstreamHedge: parseHedge(flags.upstreamHedge),
+    autopath: flags.autopath !== false,
     udp: {
       io: flags.udpIo,
       recvBufferBytes: parseIntIn('--udp-recv-buffer', flags.udpRecvBuffer, RANGES.udpBuffer),

@@ -134,6 +134,7 @@ async function reload(
     const inputs = await readResolvers(flags);
     const meshConfig = await readMeshConfig(meshConfigFile);
     agent.forwarder.setServers(inputs.upstreams);
+    agent.setSearchDomains(inputs.searchDomains);
     const scope = { ...controller.scope(), searchDomains: inputs.searchDomains };
     controller.reload({ scope, ...(meshConfig ? { meshConfig } : {}) });
   } catch (err) {

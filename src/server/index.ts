@@ -1,3 +1,4 @@
+export { type AutopathOptions, AutopathStage, type AutopathStats } from './autopath-stage.js';
 export { CacheStage, type CacheStageOptions } from './cache-stage.js';
 export { type Cidr, ClientAllowList, isLoopbackHost, parseCidr } from './client-access.js';
 export {

@@ -22,7 +22,7 @@ export function queryMetrics(registry: Registry, counts: QueryCounts): void {
   counterFrom(
     registry,
     'meshdns_responses_total',
-    'DNS responses by where the answer came from (table, cache, stale, upstream, refused) and rcode.',
+    'DNS responses by where the answer came from (table, cache, stale, upstream, refused, autopath) and rcode.',
     () => counts.responseSamples(),
     ['source', 'rcode'],
   );

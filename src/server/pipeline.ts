@@ -81,7 +81,7 @@ export interface Trace {
 }
 
 /** `refused`: the client is outside the listener's allow list (SPEC §10). */
-export type AnswerSource = 'table' | 'cache' | 'stale' | 'upstream' | 'none' | 'refused';
+export type AnswerSource = 'table' | 'cache' | 'stale' | 'upstream' | 'none' | 'refused' | 'autopath';
 
 /** A stage's result: an answer, `null` to drop the query, or PASS to hand it to the next stage. */
 export const PASS: unique symbol = Symbol('pass');

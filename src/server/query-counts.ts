@@ -23,7 +23,7 @@ const QTYPES: [string, number][] = [
   ['ANY', QTYPE.ANY],
   ['other', -1],
 ];
-const SOURCES = ['table', 'cache', 'stale', 'upstream', 'none', 'refused'] as const;
+const SOURCES = ['table', 'cache', 'stale', 'upstream', 'none', 'refused', 'autopath'] as const;
 const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 /** rcodes 0-15, and one slot for queries dropped without an answer. */
 const RCODE_SLOTS = 17;
@@ -44,6 +44,8 @@ function sourceSlot(source: string): number {
       return 3;
     case 'refused':
       return 5;
+    case 'autopath':
+      return 6;
     default:
       return 4;
   }

@@ -6,6 +6,7 @@ import { QTYPE, type Query, RCODE, readQuery } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { ExchangeHooks, Outcome, TrackedSocket } from './exchange.js';
 import { HealthTracker } from './health.js';
+import { type HedgeMode, LatencyWindow, runHedged } from './hedge.js';
 import { buildQuery, isTruncated, type Mismatch, rcodeOf, toClientReply, withId } from './message.js';
 import {
   type Answered,
@@ -57,6 +58,12 @@ export interface ForwarderOptions {
   udpPool?: Partial<UdpPoolSettings> | false;
   /** TCP connections reused and pipelined (tcp-pool.ts), or false for a connection per query. Default: DEFAULTS.upstreamTcpPool. */
   tcpPool?: Partial<TcpPoolSettings> | false;
+  /**
+   * Hedged tries (hedge.ts, `--upstream-hedge`): `auto` asks the next server too once the one asked
+   * has not answered within its recent p95 (at least DEFAULTS.upstreamHedge.minMs); a number is a
+   * fixed delay (0: every server at once); `off` waits for a try to fail. Default: DEFAULTS.upstreamHedge.mode.
+   */
+  hedge?: HedgeMode;
 }
 
 export type ForwardObserver = (seconds: number, result: ForwardResult) => void;
@@ -74,6 +81,8 @@ export interface ServerStats {
   consecutiveFailures: number;
   /** Marked down (health.ts): skipped while another server is up, probed until it answers. */
   down: boolean;
+  /** 95th percentile of its recent round trips (hedge.ts); null before enough replies. */
+  p95LatencyMs: number | null;
 }
 
 export interface ForwarderStats {
@@ -85,6 +94,8 @@ export interface ForwarderStats {
   inFlight: number;
   /** Answered forward() calls by the kind of reply (outcome.ts). */
   replies: Record<ReplyClass, number>;
+  /** Hedged tries sent (a server asked because the one before was slow), and those whose reply won. */
+  hedges: { sent: number; won: number };
 }
 
 export interface ForwardOptions {
@@ -97,6 +108,7 @@ export interface ForwardOptions {
 interface Upstream {
   server: UpstreamServer;
   stats: ServerStats;
+  latency: LatencyWindow;
 }
 
 interface Settings {
@@ -107,6 +119,7 @@ interface Settings {
   maxInFlight: number;
   maxFails: number;
   healthCheckMs: number;
+  hedge: HedgeMode;
 }
 
 export class Forwarder {
@@ -135,6 +148,7 @@ export class Forwarder {
     question: 0,
   };
   #overflows = 0;
+  readonly #hedges = { sent: 0, won: 0 };
   #closed = false;
   /** UDP socket pools by server ("host:port"); undefined: a socket per query. */
   readonly #poolSettings: UdpPoolSettings | undefined;
@@ -221,18 +235,20 @@ export class Forwarder {
         'no upstream server: add a nameserver to resolv.conf or pass --upstream',
       );
     }
-    const before = new Map(this.#upstreams.map((u) => [u.stats.server, u.stats]));
+    const before = new Map(this.#upstreams.map((u) => [u.stats.server, u]));
     this.#upstreams = servers.map((s) => {
       const name = formatUpstream(s);
-      const stats = before.get(name) ?? {
+      const kept = before.get(name);
+      const stats = kept?.stats ?? {
         server: name,
         queries: 0,
         failures: 0,
         lastLatencyMs: null,
         consecutiveFailures: 0,
         down: false,
+        p95LatencyMs: null,
       };
-      return { server: { ...s }, stats };
+      return { server: { ...s }, stats, latency: kept?.latency ?? new LatencyWindow() };
     });
     this.#health.track(this.#upstreams.map((u) => ({ server: u.server, health: u.stats })));
     this.#next = 0;
@@ -276,11 +292,12 @@ export class Forwarder {
 
   stats(): ForwarderStats {
     return {
-      servers: this.#upstreams.map((u) => ({ ...u.stats })),
+      servers: this.#upstreams.map((u) => ({ ...u.stats, p95LatencyMs: u.latency.p95() ?? null })),
       rejected: { ...this.#rejected },
       overflows: this.#overflows,
       inFlight: this.#inFlight,
       replies: { ...this.#classes },
+      hedges: { ...this.#hedges },
     };
   }
 
@@ -306,6 +323,10 @@ export class Forwarder {
     if (!probe) this.#next = (this.#next + 1) % n;
     const deadline = performance.now() + timeoutMs;
     const tries = n * attempts;
+    // A probe (explain) shows the plain order; one server has no next to hedge to.
+    if (this.#settings.hedge !== 'off' && n > 1 && !probe) {
+      return this.#tryHedged(upstreams, start, tries, deadline, query, qEnd, tcp);
+    }
     const failures: TryFailure[] = [];
     for (let t = 0; t < tries; t++) {
       if (this.#closed) return notAnswered('closed', failures);
@@ -317,6 +338,46 @@ export class Forwarder {
       failures.push(result);
     }
     return notAnswered(worstOf(failures), failures);
+  }
+
+  /** The same tries as #tryAll's loop, a try started beside a slow one (hedge.ts). */
+  async #tryHedged(
+    upstreams: Upstream[],
+    start: number,
+    tries: number,
+    deadline: number,
+    query: Buffer,
+    qEnd: number,
+    tcp: boolean,
+  ): Promise<ForwardResult> {
+    const n = upstreams.length;
+    const end = await runHedged<Answered | TryFailure>({
+      tries,
+      servers: n,
+      start: (t) => {
+        if (this.#closed) return 'closed';
+        const timeout = this.#tryTimeout(deadline, tries - t);
+        if (timeout <= 0) return 'no-time';
+        return this.#tryServer(upstreams[(start + t) % n]!, query, qEnd, tcp, timeout, deadline, false);
+      },
+      answered: (r) => r.kind === 'answered',
+      delayMs: (t) => this.#hedgeDelay(upstreams[(start + t) % n]!),
+    });
+    this.#hedges.sent += end.hedges;
+    if (end.wonByHedge) this.#hedges.won++;
+    if (end.answer?.kind === 'answered') return end.answer;
+    const failures = end.failures as TryFailure[];
+    if (end.stopped === 'closed') return notAnswered('closed', failures);
+    if (end.stopped === 'no-time' && failures.length === 0) return notAnswered('timeout', failures);
+    return notAnswered(worstOf(failures), failures);
+  }
+
+  #hedgeDelay(upstream: Upstream): number {
+    const { hedge } = this.#settings;
+    if (typeof hedge === 'number') return hedge;
+    const { minMs, unknownMs } = DEFAULTS.upstreamHedge;
+    const p95 = upstream.latency.p95();
+    return p95 === undefined ? unknownMs : Math.max(minMs, Math.ceil(p95));
   }
 
   #tryTimeout(deadline: number, triesLeft: number): number {
@@ -384,6 +445,7 @@ export class Forwarder {
       };
     }
     stats.lastLatencyMs = performance.now() - started;
+    if (!probe) upstream.latency.add(stats.lastLatencyMs);
     return { kind: 'answered', reply: msg, view, replyClass, server: stats.server };
   }
 
@@ -491,7 +553,16 @@ function settingsOf(opts: ForwarderOptions): Settings {
     maxInFlight: Math.floor(positive(opts.maxInFlight, 'maxInFlight') ?? DEFAULTS.upstreamMaxInFlight) || 1,
     maxFails: Math.max(0, Math.floor(opts.maxFails ?? DEFAULTS.upstreamMaxFails)),
     healthCheckMs: positive(opts.healthCheckMs, 'healthCheckMs') ?? DEFAULTS.upstreamHealthCheckMs,
+    hedge: hedgeOf(opts.hedge),
   };
+}
+
+function hedgeOf(hedge: HedgeMode | undefined): HedgeMode {
+  if (hedge === undefined) return DEFAULTS.upstreamHedge.mode;
+  if (typeof hedge === 'number' && !(Number.isFinite(hedge) && hedge >= 0)) {
+    throw new RangeError(`Forwarder option hedge must be 'auto', 'off' or milliseconds >= 0, got ${hedge}`);
+  }
+  return hedge;
 }
 
 /** Uniform numbers in [0, 1) from the system CSPRNG, drawn from a pooled buffer. */

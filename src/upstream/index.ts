@@ -26,6 +26,7 @@ export {
   type ForwardOptions,
   type ServerStats,
 } from './forwarder.js';
+export { type HedgeMode, LatencyWindow } from './hedge.js';
 export { buildQuery } from './message.js';
 export {
   type Answered,

@@ -75,6 +75,19 @@ export function upstreamMetrics(
   );
   counterFrom(
     registry,
+    'meshdns_upstream_hedges_total',
+    'Hedged tries (--upstream-hedge): a query also sent to the next upstream server because the one ' +
+      'asked had not answered within its recent p95 round trip.',
+    () => stats().hedges.sent,
+  );
+  counterFrom(
+    registry,
+    'meshdns_upstream_hedges_won_total',
+    'Hedged tries whose reply was the one the client got (the slow server answered later or never).',
+    () => stats().hedges.won,
+  );
+  counterFrom(
+    registry,
     'meshdns_upstream_replies_total',
     'Forwarded queries answered, by kind of reply: success, nxdomain, nodata, referral, error.',
     () => {

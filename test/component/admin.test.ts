@@ -131,7 +131,7 @@ describe('admin API', () => {
     const table = await adminGet(port, '/debug/nametable');
     assert.ok(table.body.names.some((r: { name: string }) => r.name === `productpage.${S}.`));
     const config = await adminGet(port, '/debug/config');
-    assert.deepEqual(config.body.pipeline, ['table', 'cache', 'upstream']);
+    assert.deepEqual(config.body.pipeline, ['table', 'autopath', 'cache', 'upstream']);
     assert.equal(config.body.namespace.source, 'default');
     const vips = await adminGet(port, '/debug/vips');
     assert.deepEqual(vips.body, { vips: [], proxy: { enabled: false } });

@@ -36,6 +36,7 @@ describe('time flags above what a timer holds are refused, naming flag, value an
     { flag: '--cache-max-ttl', args: serve, max: /at most 2147483647 s/ },
     { flag: '--cache-max-negative-ttl', args: serve, max: /at most 2147483647 s/ },
     { flag: '--stale-max-age', args: serve, max: /at most 2147483647 s/ },
+    { flag: '--upstream-hedge', args: serve, max: /auto, off, or a delay in ms from 0 to 2147483647/ },
     {
       flag: '--timeout',
       args: ['lookup', 'example.org', '--server', '127.0.0.1:9'],

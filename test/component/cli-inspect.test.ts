@@ -168,7 +168,7 @@ describe('meshdns serve: switching the cache and metrics off, logging queries', 
         pipeline: string[];
         flags: Record<string, { value: unknown; source: string }>;
       };
-      assert.deepEqual(config.pipeline, ['table', 'upstream']);
+      assert.deepEqual(config.pipeline, ['table', 'autopath', 'upstream']);
       assert.deepEqual(config.flags.cache, { value: false, source: 'flag' });
       assert.deepEqual(config.flags.cacheSize.source, 'default');
       const r = await runCli(['lookup', 'productpage', '--server', `127.0.0.1:${port}`]);

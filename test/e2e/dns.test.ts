@@ -137,6 +137,14 @@ describe('meshdns serve with a dnsmasq upstream', { skip: why }, () => {
     // Forwarded: whatever the upstream says, flags included (dnsmasq marks its local names aa).
     { name: 'forwarded answer', q: 'www.example.org', type: 'A', status: 'NOERROR', want: ['A 203.0.113.5'] },
     { name: 'upstream NXDOMAIN', q: 'nope.example.org', type: 'A', status: 'NXDOMAIN', want: [] },
+    // Autopath (issue 14 item 2): the first search-path try of an external name ends the search.
+    {
+      name: 'autopath: an external name under the first search domain',
+      q: `www.example.org.${S}`,
+      type: 'A',
+      status: 'NOERROR',
+      want: ['CNAME www.example.org.', 'A 203.0.113.5'],
+    },
   ];
 
   for (const transport of ['udp', 'tcp']) {

@@ -139,23 +139,31 @@ describe('Forwarder with dnsmasq', { skip }, () => {
     });
   }
 
-  test('UDP: failover from a server that never answers', async () => {
-    const silent = await startStubDns(() => 'drop', randomLoopback());
-    try {
-      await withForwarder(
-        { servers: [silent, serverOf(alpha)], timeoutMs: 2000, rotate: false },
-        async (f) => {
-          const { buf, q } = forwardQuery('foo.test', 'A');
-          const resp = replyOf(await f.forward(buf, q));
-          assert.ok(resp);
-          assert.deepEqual(addresses(resp), ['10.1.0.1']);
-          assert.equal(f.stats().servers[0].failures, 1);
-        },
-      );
-    } finally {
-      await silent.close();
-    }
-  });
+  // `off`: the silent server's try times out, then dnsmasq is asked. `auto` (the default): dnsmasq is
+  // asked beside the silent try, which is still waiting when the answer comes (issue 14 item 1).
+  for (const { hedge, failures, hedges } of [
+    { hedge: 'off', failures: 1, hedges: { sent: 0, won: 0 } },
+    { hedge: 'auto', failures: 0, hedges: { sent: 1, won: 1 } },
+  ] as const) {
+    test(`UDP: failover from a server that never answers (--upstream-hedge ${hedge})`, async () => {
+      const silent = await startStubDns(() => 'drop', randomLoopback());
+      try {
+        await withForwarder(
+          { servers: [silent, serverOf(alpha)], timeoutMs: 2000, rotate: false, hedge },
+          async (f) => {
+            const { buf, q } = forwardQuery('foo.test', 'A');
+            const resp = replyOf(await f.forward(buf, q));
+            assert.ok(resp);
+            assert.deepEqual(addresses(resp), ['10.1.0.1']);
+            assert.equal(f.stats().servers[0].failures, failures);
+            assert.deepEqual(f.stats().hedges, hedges);
+          },
+        );
+      } finally {
+        await silent.close();
+      }
+    });
+  }
 
   for (const { name, tcp } of TRANSPORTS) {
     test(`${name}: an IPv6 upstream on [::1]`, async (t) => {

@@ -2,7 +2,7 @@
 // from a function and counts queries, one whose raw replies the test writes, and an address with
 // nothing listening.
 import dgram from 'node:dgram';
-import type net from 'node:net';
+import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { freePort, randomLoopback } from './ports.js';
 
@@ -91,6 +91,47 @@ export async function startStubDns(script: StubScript, host = '127.0.0.1', port 
     port,
   );
   return { ...raw, queries };
+}
+
+/**
+ * `startStubDns` over UDP and TCP on one address and port (a TCP client's query goes upstream over TCP):
+ * the same script answers both, and `queries` lists both in arrival order.
+ */
+export async function startStubDnsUdpTcp(script: StubScript, host = randomLoopback()): Promise<StubDns> {
+  const udp = await startStubDns(script, host);
+  const open = new Set<net.Socket>();
+  const tcp = net.createServer((socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    socket.on('error', () => socket.destroy());
+    eachFramedQuery(socket, (query) => {
+      const asked = dnsPacket.decode(query);
+      const question = asked.questions?.[0];
+      if (!question) return;
+      udp.queries.push(question);
+      const answer = script(question);
+      if (answer === 'drop') return;
+      const reply = dnsPacket.encode({
+        type: 'response',
+        id: asked.id,
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: asked.questions,
+        ...answer,
+      });
+      socket.write(Buffer.concat([Buffer.from([reply.length >> 8, reply.length & 0xff]), reply]));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(udp.port, host, () => resolve());
+  });
+  return {
+    ...udp,
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await Promise.all([udp.close(), new Promise<void>((resolve) => tcp.close(() => resolve()))]);
+    },
+  };
 }
 
 /** A loopback address and port with nothing listening: UDP gets ICMP port unreachable, TCP a RST. */

@@ -12,6 +12,7 @@ const stats = () => ({
   overflows: 0,
   inFlight: 0,
   replies: { success: 0, nxdomain: 0, nodata: 0, referral: 0, error: 0 },
+  hedges: { sent: 0, won: 0 },
 });
 
 /** The dns_upstream_* lines of a registry's exposition, values rounded (sums are float additions). */
