@@ -1,6 +1,13 @@
 // Every default a user can see or change, in one place (STYLE.md §9): flags, config objects and
 // option fields take theirs from here. Module-internal tuning that no user sets stays beside its
 // module (sources/tuning.ts, a few named constants); DNS protocol constants live in dns/constants.ts.
+import { availableParallelism } from 'node:os';
+
+/** `--workers` on a machine of `cores` cores (DEFAULTS.workers). */
+export function defaultWorkers(cores: number): number {
+  return cores <= 2 ? 1 : cores - 1;
+}
+
 export const DEFAULTS = {
   dnsListen: '127.0.0.1:15053',
   /**
@@ -12,6 +19,11 @@ export const DEFAULTS = {
   udpRecvBufferBytes: 4 << 20,
   /** SO_SNDBUF; 0 keeps the system's (net.core.wmem_default). */
   udpSendBufferBytes: 0,
+  /**
+   * Threads answering UDP (`--workers`, issue 12 item 5): 1 on a machine of 2 cores or fewer (the other
+   * core is the load's and the table builder's), else one per core but one.
+   */
+  workers: defaultWorkers(availableParallelism()),
   namespace: 'default',
   clusterDomain: 'cluster.local',
   resolvConf: '/etc/resolv.conf',

@@ -1,0 +1,57 @@
+// The messages between the agent's main thread and its answering workers (`--workers`): plain data only
+// (structured clone).
+import type { PackedSet, TableDiff } from '../nametable/index.js';
+import type { Cidr, UdpPath } from '../server/index.js';
+import type { UpstreamServer } from '../upstream/index.js';
+import type { AgentOptions } from './agent.js';
+import type { AnsweringStats } from './answering-stats.js';
+
+/** A table as the main thread swapped it in: the diff from the one before, its names packed. */
+export interface TableChange {
+  diff: TableDiff;
+  packed: readonly PackedSet[];
+}
+
+/** The agent options a worker is started with: the plain ones, the allow list as its CIDRs. */
+export type WorkerAgentOptions = Pick<
+  AgentOptions,
+  | 'listen'
+  | 'listenLoopbackV6'
+  | 'upstreams'
+  | 'upstreamTimeoutMs'
+  | 'upstreamAttempts'
+  | 'upstreamPerTryTimeoutMs'
+  | 'servfailBeforeTable'
+  | 'udp'
+  | 'upstreamMaxInFlight'
+  | 'upstreamMaxFails'
+  | 'upstreamHealthCheckMs'
+  | 'cache'
+  | 'logQueries'
+  | 'workers'
+> & { allowFrom?: Cidr[] };
+
+export interface AnsweringWorkerData {
+  /** 1.. (the main thread is 0), in logs. */
+  index: number;
+  logLevel: string;
+  /** Count queries for the main thread's metrics (off with `--no-metrics`). */
+  counting: boolean;
+  options: WorkerAgentOptions;
+}
+
+export type ToWorker =
+  | ({ type: 'table'; errors: number } & TableChange)
+  | { type: 'upstreams'; servers: UpstreamServer[] }
+  | { type: 'stats'; id: number }
+  | { type: 'cache'; id: number; name: string }
+  | { type: 'close' }
+  /** Test hook: the worker throws from its event loop, as a bug would. */
+  | { type: 'crash' };
+
+export type FromWorker =
+  | { type: 'listening'; udpPath: UdpPath }
+  | { type: 'failed'; code?: string; message: string }
+  | { type: 'stats'; id: number; stats: AnsweringStats }
+  | { type: 'cache'; id: number; entries: unknown[] }
+  | { type: 'closed' };

@@ -1,0 +1,75 @@
+// What one answering thread counted (issue 12 item 5, `--workers`), as plain data that crosses threads,
+// and how the main thread adds them up: the metrics and /debug/* show the sum over every thread.
+import type { FailureCountsSnapshot, LimitName, QueryCountsSnapshot, UdpStats } from '../server/index.js';
+import type { CacheStats, ForwarderStats, PendingUpstreamSnapshot } from '../upstream/index.js';
+
+export interface AnsweringStats {
+  udp: UdpStats;
+  /** Absent when nothing is counted (`--no-metrics` without a query log). */
+  queries: QueryCountsSnapshot | undefined;
+  failures: FailureCountsSnapshot;
+  reached: Record<LimitName, number>;
+  /** Absent with the cache off. */
+  cache: CacheStats | undefined;
+  forwarder: ForwarderStats;
+  /**
+   * Istio's upstream counters: the forwards observed since the last report (a delta, replayed into the
+   * main thread's counters once, see PendingUpstreamCounts); absent when nothing is counted.
+   */
+  upstream: PendingUpstreamSnapshot | undefined;
+}
+
+export function sumUdp(a: UdpStats, b: UdpStats): UdpStats {
+  return {
+    datagrams: a.datagrams + b.datagrams,
+    batches: a.batches + b.batches,
+    tooLong: a.tooLong + b.tooLong,
+  };
+}
+
+/** Counts and sizes add up; the bounds are each thread's (the same on every thread). */
+export function sumCache(a: CacheStats, b: CacheStats): CacheStats {
+  return {
+    hits: a.hits + b.hits,
+    misses: a.misses + b.misses,
+    inserts: a.inserts + b.inserts,
+    evictions: a.evictions + b.evictions,
+    stale: a.stale + b.stale,
+    prefetches: a.prefetches + b.prefetches,
+    coalesced: a.coalesced + b.coalesced,
+    entries: a.entries + b.entries,
+    bytes: a.bytes + b.bytes,
+    maxEntries: a.maxEntries + b.maxEntries,
+    maxBytes: a.maxBytes + b.maxBytes,
+  };
+}
+
+/**
+ * Per server: exchanges and failures add up; a server is down when any thread has it down (each thread
+ * keeps its own health state: it is one of them that skips it); the latency is the latest thread's.
+ */
+export function sumForwarder(a: ForwarderStats, b: ForwarderStats): ForwarderStats {
+  const servers = a.servers.map((s) => {
+    const o = b.servers.find((x) => x.server === s.server);
+    if (o === undefined) return s;
+    return {
+      ...s,
+      queries: s.queries + o.queries,
+      failures: s.failures + o.failures,
+      lastLatencyMs: o.lastLatencyMs ?? s.lastLatencyMs,
+      consecutiveFailures: Math.max(s.consecutiveFailures, o.consecutiveFailures),
+      down: s.down || o.down,
+    };
+  });
+  const rejected = { ...a.rejected };
+  for (const k of Object.keys(rejected) as (keyof typeof rejected)[]) rejected[k] += b.rejected[k] ?? 0;
+  const replies = { ...a.replies };
+  for (const k of Object.keys(replies) as (keyof typeof replies)[]) replies[k] += b.replies[k] ?? 0;
+  return {
+    servers,
+    rejected,
+    overflows: a.overflows + b.overflows,
+    inFlight: a.inFlight + b.inFlight,
+    replies,
+  };
+}

@@ -1,0 +1,327 @@
+// The main thread's side of the answering workers (issue 12 item 5, `--workers N`): starts N-1 threads
+// beside the main one, each answering UDP on the agent's port through SO_REUSEPORT; hands every table to
+// each as the diff the main thread applied (a worker that starts later gets the whole table once); adds
+// up what they counted for the metrics and /debug/*; and restarts one that dies, which the others and the
+// main thread outlive: the kernel moves the dead socket's clients to the sockets left in the group.
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { MeshdnsError } from '../errors.js';
+import type { NameTable } from '../nametable/index.js';
+import type { UpstreamServer } from '../upstream/index.js';
+import type { AgentOptions } from './agent.js';
+import type {
+  AnsweringWorkerData,
+  FromWorker,
+  TableChange,
+  ToWorker,
+  WorkerAgentOptions,
+} from './answering-messages.js';
+import { type AnsweringStats, sumCache, sumForwarder, sumUdp } from './answering-stats.js';
+
+export interface AnsweringWorkersOptions {
+  /** Worker threads to run (the main thread answers too: `--workers` minus one). */
+  threads: number;
+  /** Everything but the index. */
+  data: Omit<AnsweringWorkerData, 'index'>;
+  logger: Logger;
+  /** The table and config errors a (re)started worker begins with: the main thread's current ones. */
+  current(): { table: NameTable | undefined; errors: number };
+  /** The upstream servers now (they change on SIGHUP). */
+  upstreams(): readonly UpstreamServer[];
+  /** Hears each worker's forwards counted since its last report (Istio's counters, replayed once). */
+  onUpstream(stats: NonNullable<AnsweringStats['upstream']>): void;
+}
+
+/** A worker that lived less than this before it died is restarted after a growing delay. */
+const STEADY_MS = 10_000;
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
+/** A worker that does not report within this is left out of one scrape (its last figures are used). */
+const REPORT_TIMEOUT_MS = 2_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAt: number;
+  /** Dead starts in a row (each lived under STEADY_MS). */
+  quickDeaths: number;
+  last: AnsweringStats | undefined;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+export interface AnsweringWorkersStatus {
+  /** Worker threads asked for (the main thread not counted). */
+  threads: number;
+  /** Of them, running now. */
+  running: number;
+  /** Workers that died and were started again. */
+  restarts: number;
+}
+
+export class AnsweringWorkers {
+  readonly #opts: AnsweringWorkersOptions;
+  readonly #slots: Slot[];
+  readonly #waiting = new Map<number, (reply: FromWorker | undefined) => void>();
+  #nextId = 0;
+  #closing = false;
+  #restarts = 0;
+  /** The counters of workers gone, so that totals never go back (gauges left out). */
+  #retired: AnsweringStats | undefined;
+
+  constructor(opts: AnsweringWorkersOptions) {
+    this.#opts = opts;
+    this.#slots = Array.from({ length: opts.threads }, (_, i) => ({
+      index: i + 1,
+      worker: undefined,
+      startedAt: 0,
+      quickDeaths: 0,
+      last: undefined,
+      restartTimer: undefined,
+    }));
+  }
+
+  /** Starts every worker; resolves once each listens, rejects with the first one's failure to. */
+  async start(): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => this.#spawn(slot)));
+  }
+
+  status(): AnsweringWorkersStatus {
+    const running = this.#slots.filter((s) => s.worker !== undefined).length;
+    return { threads: this.#slots.length, running, restarts: this.#restarts };
+  }
+
+  /** Posts the table the main thread swapped in: its diff when given, else (rarely) the whole table. */
+  setTable(table: NameTable, errors: number, change: TableChange | undefined): void {
+    const message = change ? { type: 'table' as const, errors, ...change } : wholeTable(table, errors);
+    if (message === undefined) return;
+    for (const slot of this.#slots) slot.worker?.postMessage(message satisfies ToWorker);
+  }
+
+  setUpstreams(servers: readonly UpstreamServer[]): void {
+    this.#post({ type: 'upstreams', servers: [...servers] });
+  }
+
+  /** Asks every running worker for its figures; resolves when all replied (or timed out). */
+  async refresh(): Promise<void> {
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const reply = await this.#ask(slot, (id) => ({ type: 'stats', id }));
+        if (reply?.type !== 'stats') return;
+        slot.last = reply.stats;
+        if (reply.stats.upstream) this.#opts.onUpstream(reply.stats.upstream);
+      }),
+    );
+  }
+
+  /** The workers' figures as last refreshed, those of workers gone included (counters only). */
+  stats(): AnsweringStats[] {
+    const out: AnsweringStats[] = [];
+    for (const slot of this.#slots) if (slot.worker !== undefined && slot.last) out.push(slot.last);
+    if (this.#retired) out.push(this.#retired);
+    return out;
+  }
+
+  /** The cache entries of `name` on every worker, each marked with its worker. */
+  async cacheEntries(name: string): Promise<unknown[]> {
+    const lists = await Promise.all(
+      this.#slots.map(async (slot) => {
+        const reply = await this.#ask(slot, (id) => ({ type: 'cache', id, name }));
+        if (reply?.type !== 'cache') return [];
+        return reply.entries.map((e) => ({ worker: slot.index, ...(e as object) }));
+      }),
+    );
+    return lists.flat();
+  }
+
+  /** Test hook: worker `index` (1..) throws from its event loop, as a bug would. */
+  crash(index: number): void {
+    this.#slots[index - 1]?.worker?.postMessage({ type: 'crash' } satisfies ToWorker);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        clearTimeout(slot.restartTimer);
+        const worker = slot.worker;
+        if (worker === undefined) return;
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage({ type: 'close' } satisfies ToWorker);
+        const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  #post(m: ToWorker): void {
+    for (const slot of this.#slots) slot.worker?.postMessage(m);
+  }
+
+  #ask(slot: Slot, make: (id: number) => ToWorker): Promise<FromWorker | undefined> {
+    const worker = slot.worker;
+    if (worker === undefined) return Promise.resolve(undefined);
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), REPORT_TIMEOUT_MS);
+      const done = (reply: FromWorker | undefined) => {
+        clearTimeout(timer);
+        this.#waiting.delete(id);
+        worker.off('exit', gone);
+        resolve(reply);
+      };
+      const gone = () => done(undefined);
+      worker.once('exit', gone);
+      this.#waiting.set(id, done);
+      worker.postMessage(make(id));
+    });
+  }
+
+  /** Starts the worker of `slot`; resolves once it listens, rejects if it cannot. */
+  #spawn(slot: Slot): Promise<void> {
+    const data: AnsweringWorkerData = { ...this.#opts.data, index: slot.index };
+    data.options = { ...data.options, upstreams: [...this.#opts.upstreams()] };
+    const worker = new Worker(new URL('./answering-worker.js', import.meta.url), { workerData: data });
+    slot.worker = worker;
+    slot.startedAt = performance.now();
+    slot.last = undefined;
+    // The table first: the worker answers (forwarding) from its start, and from this table once applied.
+    const { table, errors } = this.#opts.current();
+    if (table !== undefined) {
+      const whole = wholeTable(table, errors);
+      if (whole) worker.postMessage(whole);
+    }
+    return new Promise<void>((resolve, reject) => {
+      let listening = false;
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'listening') {
+          listening = true;
+          resolve();
+        } else if (m.type === 'failed') {
+          reject(m.code ? new MeshdnsError(m.code as never, m.message) : new Error(m.message));
+          void worker.terminate();
+        } else if (m.type === 'stats' || m.type === 'cache') this.#waiting.get(m.id)?.(m);
+      });
+      worker.on('error', (err) => {
+        this.#opts.logger.error(
+          { worker: slot.index, err: err.message },
+          'answering worker failed: the other threads keep answering; it is restarted',
+        );
+      });
+      worker.on('exit', (code) => {
+        slot.worker = undefined;
+        this.#retire(slot.last);
+        slot.last = undefined;
+        if (!listening)
+          reject(new Error(`answering worker ${slot.index} exited (${code}) before it listened`));
+        if (!this.#closing && listening) this.#restart(slot, code);
+      });
+    });
+  }
+
+  #restart(slot: Slot, code: number): void {
+    const lived = performance.now() - slot.startedAt;
+    slot.quickDeaths = lived < STEADY_MS ? slot.quickDeaths + 1 : 0;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** Math.max(0, slot.quickDeaths - 1));
+    this.#restarts++;
+    this.#opts.logger.warn(
+      { worker: slot.index, code, restartInMs: delay, restarts: this.#restarts },
+      'answering worker exited; restarting it',
+    );
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.#closing) return;
+      this.#spawn(slot).catch((err: Error) => {
+        this.#opts.logger.error({ worker: slot.index, err: err.message }, 'answering worker did not restart');
+        if (slot.worker === undefined && !this.#closing) this.#restart(slot, -1);
+      });
+    }, delay);
+    slot.restartTimer.unref();
+  }
+
+  /** A dead worker's counters join the retired totals; its gauges (cache size, in flight) are gone with it. */
+  #retire(stats: AnsweringStats | undefined): void {
+    if (stats === undefined) return;
+    const counters: AnsweringStats = {
+      ...stats,
+      upstream: undefined,
+      cache: stats.cache && { ...stats.cache, entries: 0, bytes: 0, maxEntries: 0, maxBytes: 0 },
+      forwarder: {
+        ...stats.forwarder,
+        inFlight: 0,
+        servers: stats.forwarder.servers.map((s) => ({ ...s, down: false })),
+      },
+    };
+    const r = this.#retired;
+    if (r === undefined) {
+      this.#retired = counters;
+      return;
+    }
+    this.#retired = {
+      udp: sumUdp(r.udp, counters.udp),
+      queries: sumArrays(r.queries, counters.queries),
+      failures: {
+        byKind: Object.fromEntries(
+          Object.entries(r.failures.byKind).map(([k, n]) => [
+            k,
+            n + (counters.failures.byKind[k as never] ?? 0),
+          ]),
+        ) as AnsweringStats['failures']['byKind'],
+        byStage: [...r.failures.byStage, ...counters.failures.byStage],
+      },
+      reached: Object.fromEntries(
+        Object.entries(r.reached).map(([k, n]) => [k, n + (counters.reached[k as never] ?? 0)]),
+      ) as AnsweringStats['reached'],
+      cache: r.cache && counters.cache ? sumCache(r.cache, counters.cache) : (r.cache ?? counters.cache),
+      forwarder: sumForwarder(r.forwarder, counters.forwarder),
+      upstream: undefined,
+    };
+  }
+}
+
+/** What a worker is started with, from the main thread's options and the port it bound. */
+export function workerOptions(
+  opts: AgentOptions,
+  port: number,
+  counting: boolean,
+): Omit<AnsweringWorkerData, 'index'> {
+  const options: WorkerAgentOptions = {
+    listen: { host: opts.listen.host, port },
+    listenLoopbackV6: opts.listenLoopbackV6,
+    upstreams: opts.upstreams,
+    upstreamTimeoutMs: opts.upstreamTimeoutMs,
+    upstreamAttempts: opts.upstreamAttempts,
+    upstreamPerTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
+    servfailBeforeTable: opts.servfailBeforeTable,
+    udp: opts.udp,
+    upstreamMaxInFlight: opts.upstreamMaxInFlight,
+    upstreamMaxFails: opts.upstreamMaxFails,
+    upstreamHealthCheckMs: opts.upstreamHealthCheckMs,
+    cache: opts.cache,
+    logQueries: opts.logQueries,
+    workers: opts.workers,
+  };
+  if (opts.allowFrom) options.allowFrom = [...opts.allowFrom.cidrs];
+  // Undefined fields stay out: structured clone keeps them, and the agent takes `undefined` as given.
+  for (const k of Object.keys(options) as (keyof WorkerAgentOptions)[]) {
+    if (options[k] === undefined) delete options[k];
+  }
+  return { logLevel: opts.logger.level, counting, options };
+}
+
+function sumArrays(a: AnsweringStats['queries'], b: AnsweringStats['queries']): AnsweringStats['queries'] {
+  if (a === undefined || b === undefined) return a ?? b;
+  const add = (x: number[], y: number[]) => x.map((v, i) => v + (y[i] ?? 0));
+  return {
+    requests: add(a.requests, b.requests),
+    responses: add(a.responses, b.responses),
+    malformed: add(a.malformed, b.malformed),
+  };
+}
+
+/** The whole of `table` as one message (a worker that starts after the first table). */
+function wholeTable(table: NameTable, errors: number): ToWorker | undefined {
+  const whole = table.toDiff();
+  return whole && { type: 'table', errors, diff: whole.diff, packed: [whole.packed] };
+}
