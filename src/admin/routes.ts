@@ -25,7 +25,7 @@ const ROUTES: Record<string, Handler> = {
   // Liveness: the process answers HTTP; readiness says whether it can do its work.
   '/healthz/live': () => ok({ live: true }),
   '/debug/nametable': (source) => ok(source.nameTable()),
-  '/debug/config': (source) => ok(source.config()),
+  '/debug/config': async (source) => ok(await source.config()),
   '/debug/vips': (source) => ok(source.vips()),
   '/debug/cache': async (source, url) => ok(await source.cache(url.searchParams.get('name') ?? undefined)),
   '/debug/upstreams': async (source) => ok(await source.upstreams()),

@@ -69,12 +69,15 @@ export function agentAdminSource(
         ? { loaded: false, names: [] }
         : { loaded: true, size: table.size, names: table.records() };
     },
-    config: () => ({
-      pipeline: agent.pipeline.order,
-      udpIo: agent.udpPath,
-      answeringThreads: agent.threadStatus(),
-      ...(opts.config ?? {}),
-    }),
+    config: async () => {
+      await agent.refreshWorkers();
+      return {
+        pipeline: agent.pipeline.order,
+        udpIo: agent.udpPath,
+        answeringThreads: agent.threadStatus(),
+        ...(opts.config ?? {}),
+      };
+    },
     vips: () => ({
       vips: agent.vips,
       proxy: agent.vipDataplane

@@ -98,8 +98,22 @@ export interface AgentOptions {
    * and upstream in-flight bounds are shared out among them. Default 1: this thread alone.
    */
   workers?: number;
+  /** Delay before a dead answering worker is restarted (doubling while it keeps dying); tests lengthen it. */
+  workerRestartDelayMs?: number;
   /** Set inside an answering worker (answering-worker.ts): UDP only, counts kept for the main thread. */
   answeringWorker?: { counting: boolean };
+}
+
+/** The answering threads (`--workers`), for /debug/config and the metrics. */
+export interface ThreadStatus {
+  asked: number;
+  /** Answering now, the main thread included. */
+  running: number;
+  /** Why fewer run than asked (node:dgram without SO_REUSEPORT). */
+  reason?: string;
+  restarts: number;
+  /** UDP datagrams each thread received (the main thread first; null: a worker down), as last refreshed. */
+  udpDatagrams?: (number | null)[];
 }
 
 export class Agent {
@@ -253,10 +267,12 @@ export class Agent {
   }
 
   /** Answering threads asked for and running now (the main one included), restarts of dead workers. */
-  threadStatus(): { asked: number; running: number; restarts: number; reason?: string } {
+  threadStatus(): ThreadStatus {
     const w = this.workers?.status();
     const running = this.listening || this.workers ? 1 + (w?.running ?? 0) : 0;
-    return { ...this.threads, running, restarts: w?.restarts ?? 0 };
+    const out: ThreadStatus = { ...this.threads, running, restarts: w?.restarts ?? 0 };
+    if (w) out.udpDatagrams = [this.ownUdpStats().datagrams, ...w.datagrams];
+    return out;
   }
 
   /** Fetches the answering workers' latest figures (before a scrape or a /debug read). */
@@ -374,6 +390,7 @@ export class Agent {
       current: () => ({ table: this.table(), errors: this.configCounters.errors }),
       upstreams: () => this.upstreams,
       onUpstream: (s) => PendingUpstreamCounts.from(s).replay((sec, ok) => this.countUpstream?.(sec, ok)),
+      restartDelayMs: this.opts.workerRestartDelayMs,
     });
     this.workers = workers;
     await workers.start();

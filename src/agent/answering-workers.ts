@@ -30,11 +30,13 @@ export interface AnsweringWorkersOptions {
   upstreams(): readonly UpstreamServer[];
   /** Hears each worker's forwards counted since its last report (Istio's counters, replayed once). */
   onUpstream(stats: NonNullable<AnsweringStats['upstream']>): void;
+  /** Delay before restarting a worker that died, doubled for each quick death in a row (tests lengthen it). */
+  restartDelayMs?: number;
 }
 
 /** A worker that lived less than this before it died is restarted after a growing delay. */
 const STEADY_MS = 10_000;
-const RESTART_MIN_MS = 100;
+const RESTART_DELAY_MS = 100;
 const RESTART_MAX_MS = 10_000;
 /** A worker that does not report within this is left out of one scrape (its last figures are used). */
 const REPORT_TIMEOUT_MS = 2_000;
@@ -43,6 +45,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
 interface Slot {
   index: number;
   worker: Worker | undefined;
+  /** Its socket is bound: it answers. */
+  listening: boolean;
   startedAt: number;
   /** Dead starts in a row (each lived under STEADY_MS). */
   quickDeaths: number;
@@ -57,6 +61,8 @@ export interface AnsweringWorkersStatus {
   running: number;
   /** Workers that died and were started again. */
   restarts: number;
+  /** UDP datagrams each worker received, as last refreshed (by worker number - 1; null while down). */
+  datagrams: (number | null)[];
 }
 
 export class AnsweringWorkers {
@@ -74,6 +80,7 @@ export class AnsweringWorkers {
     this.#slots = Array.from({ length: opts.threads }, (_, i) => ({
       index: i + 1,
       worker: undefined,
+      listening: false,
       startedAt: 0,
       quickDeaths: 0,
       last: undefined,
@@ -87,8 +94,9 @@ export class AnsweringWorkers {
   }
 
   status(): AnsweringWorkersStatus {
-    const running = this.#slots.filter((s) => s.worker !== undefined).length;
-    return { threads: this.#slots.length, running, restarts: this.#restarts };
+    const running = this.#slots.filter((s) => s.listening).length;
+    const datagrams = this.#slots.map((s) => (s.listening && s.last ? s.last.udp.datagrams : null));
+    return { threads: this.#slots.length, running, restarts: this.#restarts, datagrams };
   }
 
   /** Posts the table the main thread swapped in: its diff when given, else (rarely) the whole table. */
@@ -193,10 +201,9 @@ export class AnsweringWorkers {
       if (whole) worker.postMessage(whole);
     }
     return new Promise<void>((resolve, reject) => {
-      let listening = false;
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'listening') {
-          listening = true;
+          slot.listening = true;
           resolve();
         } else if (m.type === 'failed') {
           reject(m.code ? new MeshdnsError(m.code as never, m.message) : new Error(m.message));
@@ -210,12 +217,14 @@ export class AnsweringWorkers {
         );
       });
       worker.on('exit', (code) => {
+        const listened = slot.listening;
         slot.worker = undefined;
+        slot.listening = false;
         this.#retire(slot.last);
         slot.last = undefined;
-        if (!listening)
+        if (!listened)
           reject(new Error(`answering worker ${slot.index} exited (${code}) before it listened`));
-        if (!this.#closing && listening) this.#restart(slot, code);
+        else if (!this.#closing) this.#restart(slot, code);
       });
     });
   }
@@ -223,7 +232,8 @@ export class AnsweringWorkers {
   #restart(slot: Slot, code: number): void {
     const lived = performance.now() - slot.startedAt;
     slot.quickDeaths = lived < STEADY_MS ? slot.quickDeaths + 1 : 0;
-    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** Math.max(0, slot.quickDeaths - 1));
+    const first = this.#opts.restartDelayMs ?? RESTART_DELAY_MS;
+    const delay = Math.min(Math.max(first, RESTART_MAX_MS), first * 2 ** Math.max(0, slot.quickDeaths - 1));
     this.#restarts++;
     this.#opts.logger.warn(
       { worker: slot.index, code, restartInMs: delay, restarts: this.#restarts },
