@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
-import { defaultWorkers } from '../../src/defaults.js';
+import { defaultWorkers, usableCores } from '../../src/defaults.js';
 import { Registry } from '../../src/metrics.js';
 import {
   buildTableRecords,
@@ -209,5 +209,36 @@ describe('--workers', () => {
       [1, 2, 3, 8, 32].map((cores) => defaultWorkers(cores)),
       [1, 1, 2, 7, 31],
     );
+  });
+
+  it('counts the cores a cgroup CPU quota leaves (a pod CPU limit), rounded up', () => {
+    const files = (f: Record<string, string>) => (name: string) => {
+      if (f[name] === undefined) throw new Error(`ENOENT ${name}`);
+      return f[name];
+    };
+    const cases: [string, Record<string, string>, number][] = [
+      ['no cgroup files', {}, 32],
+      ['v2 without a limit', { '/sys/fs/cgroup/cpu.max': 'max 100000\n' }, 32],
+      ['v2, 1.5 CPUs', { '/sys/fs/cgroup/cpu.max': '150000 100000\n' }, 2],
+      ['v2, 500m', { '/sys/fs/cgroup/cpu.max': '50000 100000\n' }, 1],
+      [
+        'v1, 4 CPUs',
+        {
+          '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '400000\n',
+          '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+        },
+        4,
+      ],
+      [
+        'v1 without a limit',
+        {
+          '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n',
+          '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+        },
+        32,
+      ],
+      ['v2, more than the affinity', { '/sys/fs/cgroup/cpu.max': '6400000 100000' }, 32],
+    ];
+    for (const [what, f, cores] of cases) assert.equal(usableCores(32, files(f)), cores, what);
   });
 });
