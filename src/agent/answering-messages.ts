@@ -41,7 +41,13 @@ export interface AnsweringWorkerData {
 }
 
 export type ToWorker =
-  | ({ type: 'table'; errors: number } & TableChange)
+  /** Names of the next table, packed (PackedSet) as UTF-8 in memory shared by every worker: not copied per worker. */
+  | { type: 'part'; bytes: SharedArrayBuffer }
+  /**
+   * The table: the parts received since the last one, then `diff`; `whole`: a whole table (a worker that
+   * starts later, or a table swapped in without its diff), applied to an empty one.
+   */
+  | { type: 'table'; errors: number; diff: TableDiff; whole: boolean }
   | { type: 'upstreams'; servers: UpstreamServer[] }
   | { type: 'stats'; id: number }
   | { type: 'cache'; id: number; name: string }

@@ -25,21 +25,30 @@ const slicer = timeSlicer(4);
 let table = NameTable.empty();
 /** Tables are applied one after another, each diff on the one before. */
 let applying: Promise<void> = Promise.resolve();
+/** Parts of the table being received. */
+let parts: string[] = [];
 
 const send = (m: FromWorker) => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
-    case 'table':
+    case 'part':
+      // Decoded here, on this thread: the main thread only wrote the bytes once for every worker.
+      parts.push(Buffer.from(m.bytes).toString('utf8'));
+      break;
+    case 'table': {
+      const packed = parts;
+      parts = [];
       applying = applying.then(async () => {
         try {
-          table = await table.withDiff(m.diff, slicer, m.packed);
+          table = await (m.whole ? NameTable.empty() : table).withDiff(m.diff, slicer, packed);
           agent.setTable(table, m.errors);
         } catch (err) {
           logger.error({ err: (err as Error).message }, 'a table from the main thread could not be applied');
         }
       });
       break;
+    }
     case 'upstreams':
       agent.setUpstreams(m.servers);
       break;

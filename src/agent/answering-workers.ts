@@ -42,8 +42,17 @@ const RESTART_MAX_MS = 10_000;
 const REPORT_TIMEOUT_MS = 2_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 
+/** A table message waiting to be posted: a part of its names, or the message that ends it. */
+interface Queued {
+  seq: number;
+  part?: string;
+  message?: ToWorker;
+}
+
 interface Slot {
   index: number;
+  /** The last table message already in the table this worker started with. */
+  since: number;
   worker: Worker | undefined;
   /** Its socket is bound: it answers. */
   listening: boolean;
@@ -70,6 +79,10 @@ export class AnsweringWorkers {
   readonly #slots: Slot[];
   readonly #waiting = new Map<number, (reply: FromWorker | undefined) => void>();
   #nextId = 0;
+  /** Table messages not yet posted, in order (see setTable). */
+  readonly #outbox: Queued[] = [];
+  #seq = 0;
+  #pumping = false;
   #closing = false;
   #restarts = 0;
   /** The counters of workers gone, so that totals never go back (gauges left out). */
@@ -79,6 +92,7 @@ export class AnsweringWorkers {
     this.#opts = opts;
     this.#slots = Array.from({ length: opts.threads }, (_, i) => ({
       index: i + 1,
+      since: 0,
       worker: undefined,
       listening: false,
       startedAt: 0,
@@ -99,11 +113,39 @@ export class AnsweringWorkers {
     return { threads: this.#slots.length, running, restarts: this.#restarts, datagrams };
   }
 
-  /** Posts the table the main thread swapped in: its diff when given, else (rarely) the whole table. */
+  /**
+   * Hands the table the main thread swapped in to every worker: its diff when given, else (rarely) the
+   * whole table. The names go a part per event-loop turn (about 1,000 names), each written once into
+   * shared memory that every worker reads (posting the strings would copy them per worker, on this
+   * thread: 8-15 ms per worker for 50,000 names in one message), so answering here never waits long.
+   */
   setTable(table: NameTable, errors: number, change: TableChange | undefined): void {
-    const message = change ? { type: 'table' as const, errors, ...change } : wholeTable(table, errors);
-    if (message === undefined) return;
-    for (const slot of this.#slots) slot.worker?.postMessage(message satisfies ToWorker);
+    const c = change ? { ...change, whole: false } : wholeTable(table);
+    if (c === undefined) return;
+    for (const text of c.packed) this.#queue({ part: text });
+    this.#queue({ message: { type: 'table', errors, diff: c.diff, whole: c.whole } });
+  }
+
+  #queue(item: Omit<Queued, 'seq'>): void {
+    this.#outbox.push({ ...item, seq: ++this.#seq });
+    if (this.#pumping) return;
+    this.#pumping = true;
+    setImmediate(() => this.#pump());
+  }
+
+  /** Sends queued table messages in order, at most one part per turn, to each worker that needs them. */
+  #pump(): void {
+    while (this.#outbox.length > 0) {
+      const item = this.#outbox.shift()!;
+      const m: ToWorker = item.message ?? { type: 'part', bytes: sharedText(item.part!) };
+      // A worker started after this was queued began with the whole table, which holds it already.
+      for (const slot of this.#slots) if (slot.worker && slot.since < item.seq) slot.worker.postMessage(m);
+      if (item.part !== undefined && this.#outbox.length > 0) {
+        setImmediate(() => this.#pump());
+        return;
+      }
+    }
+    this.#pumping = false;
   }
 
   setUpstreams(servers: readonly UpstreamServer[]): void {
@@ -149,6 +191,7 @@ export class AnsweringWorkers {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#outbox.length = 0;
     await Promise.all(
       this.#slots.map(async (slot) => {
         clearTimeout(slot.restartTimer);
@@ -196,9 +239,13 @@ export class AnsweringWorkers {
     slot.last = undefined;
     // The table first: the worker answers (forwarding) from its start, and from this table once applied.
     const { table, errors } = this.#opts.current();
-    if (table !== undefined) {
-      const whole = wholeTable(table, errors);
-      if (whole) worker.postMessage(whole);
+    // The main thread's table holds every table message queued so far: those are not sent to this worker.
+    slot.since = this.#seq;
+    const whole = table && wholeTable(table);
+    if (whole) {
+      for (const text of whole.packed)
+        worker.postMessage({ type: 'part', bytes: sharedText(text) } satisfies ToWorker);
+      worker.postMessage({ type: 'table', errors, diff: whole.diff, whole: true } satisfies ToWorker);
     }
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
@@ -330,8 +377,15 @@ function sumArrays(a: AnsweringStats['queries'], b: AnsweringStats['queries']): 
   };
 }
 
-/** The whole of `table` as one message (a worker that starts after the first table). */
-function wholeTable(table: NameTable, errors: number): ToWorker | undefined {
+/** The whole of `table`, in packed parts (a worker that starts after the first table). */
+function wholeTable(table: NameTable): (TableChange & { whole: boolean }) | undefined {
   const whole = table.toDiff();
-  return whole && { type: 'table', errors, diff: whole.diff, packed: [whole.packed] };
+  return whole && { ...whole, whole: true };
+}
+
+/** `text` as UTF-8 in memory every worker can read without a copy being made for it. */
+function sharedText(text: string): SharedArrayBuffer {
+  const bytes = new SharedArrayBuffer(Buffer.byteLength(text));
+  Buffer.from(bytes).write(text);
+  return bytes;
 }

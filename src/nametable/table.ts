@@ -235,16 +235,24 @@ export class NameTable {
   }
 
   /**
-   * The whole table as a diff from an empty one, its names packed (a thread that starts later, e.g. an
-   * answering worker, builds its copy from it); undefined for a table without a scope. Reads what the
-   * shards hold as it is: names never asked for stay unencoded.
+   * The whole table as a diff from an empty one, its names packed in parts of `part` (a thread that
+   * starts later, e.g. an answering worker, builds its copy from it); undefined for a table without a
+   * scope. Reads what the shards hold as it is: names never asked for stay unencoded.
    */
-  toDiff(): { diff: TableDiff; packed: PackedSet } | undefined {
+  toDiff(part = 1000): { diff: TableDiff; packed: PackedSet[] } | undefined {
     if (this.#scope === undefined) return undefined;
-    const set: TableDiff['set'] = [];
+    const packed: PackedSet[] = [];
+    let set: TableDiff['set'] = [];
     for (const shard of this.shards) {
-      for (const [key, e] of shard) set.push([key, e instanceof TableEntry ? e.record : e]);
+      for (const [key, e] of shard) {
+        set.push([key, e instanceof TableEntry ? e.record : e]);
+        if (set.length >= part) {
+          packed.push(packSet(set));
+          set = [];
+        }
+      }
     }
+    if (set.length > 0) packed.push(packSet(set));
     const diff: TableDiff = {
       set: [],
       remove: [],
@@ -255,7 +263,7 @@ export class NameTable {
       ]),
       scope: this.#scope,
     };
-    return { diff, packed: packSet(set) };
+    return { diff, packed };
   }
 
   /** The aliases of these hosts and the shortcuts of both, as lookup answers them. */

@@ -139,6 +139,26 @@ describe('answering workers (--workers 2, native UDP path)', {
     sent += await untilEveryThreadAnswers(agent.port, 'ratings.default.svc.cluster.local', '10.96.0.77');
   });
 
+  it("replaces a worker's table whole when the main thread swaps one in without its diff", async () => {
+    const res = sampleMesh();
+    res.services.push(service('default', 'details', ['10.96.0.88']));
+    const other = NameTable.fromRecords(buildTableRecords(res, SCOPE));
+    agent.setTable(other);
+    sent += await untilEveryThreadAnswers(agent.port, 'details.default.svc.cluster.local', '10.96.0.88');
+    // ratings came by a diff into every copy; the whole table has no ratings: no thread keeps it.
+    const replies = await round(agent.port, 'ratings.default.svc.cluster.local');
+    sent += replies.length;
+    assert.ok(
+      replies.every((r) => (r.readUInt16BE(2) & AA) === 0),
+      'ratings is no longer answered from any table',
+    );
+    // Back to the table with ratings, for the test below.
+    const res2 = sampleMesh();
+    res2.services.push(service('default', 'ratings', ['10.96.0.77']));
+    agent.setTable(NameTable.fromRecords(buildTableRecords(res2, SCOPE)));
+    sent += await untilEveryThreadAnswers(agent.port, 'ratings.default.svc.cluster.local', '10.96.0.77');
+  });
+
   it('logs, counts and restarts a worker that dies; the main thread answers meanwhile', async () => {
     const before = await metric(registry, 'dns_requests_total');
     agent.workers!.crash(1);
