@@ -41,7 +41,7 @@ import {
   type UpstreamServer,
 } from '../upstream/index.js';
 import type { VipDataplane, VipDataplaneKind, VipRoute } from '../vip/index.js';
-import type { TableChange } from './answering-messages.js';
+import { type TableChange, workerOptions } from './answering-messages.js';
 import { type AnsweringStats, sumCache, sumForwarder, sumUdp } from './answering-stats.js';
 import type { AnsweringWorkers } from './answering-workers.js';
 import { BurstLog } from './burst-log.js';
@@ -382,7 +382,7 @@ export class Agent {
 
   /** The other answering threads, on the port this one bound (`--workers`). */
   private async startWorkers(): Promise<void> {
-    const { AnsweringWorkers, workerOptions } = await import('./answering-workers.js');
+    const { AnsweringWorkers } = await import('./answering-workers.js');
     const workers = new AnsweringWorkers({
       threads: this.threads.running - 1,
       data: workerOptions(this.opts, this.server.port, this.queryCounts !== undefined),

@@ -1,5 +1,5 @@
 // The messages between the agent's main thread and its answering workers (`--workers`): plain data only
-// (structured clone).
+// (structured clone), and the options a worker starts with.
 import type { PackedSet, TableDiff } from '../nametable/index.js';
 import type { Cidr, UdpPath } from '../server/index.js';
 import type { UpstreamServer } from '../upstream/index.js';
@@ -61,3 +61,33 @@ export type FromWorker =
   | { type: 'stats'; id: number; stats: AnsweringStats }
   | { type: 'cache'; id: number; entries: unknown[] }
   | { type: 'closed' };
+
+/** What a worker is started with, from the main thread's options and the port it bound. */
+export function workerOptions(
+  opts: AgentOptions,
+  port: number,
+  counting: boolean,
+): Omit<AnsweringWorkerData, 'index'> {
+  const options: WorkerAgentOptions = {
+    listen: { host: opts.listen.host, port },
+    listenLoopbackV6: opts.listenLoopbackV6,
+    upstreams: opts.upstreams,
+    upstreamTimeoutMs: opts.upstreamTimeoutMs,
+    upstreamAttempts: opts.upstreamAttempts,
+    upstreamPerTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
+    servfailBeforeTable: opts.servfailBeforeTable,
+    udp: opts.udp,
+    upstreamMaxInFlight: opts.upstreamMaxInFlight,
+    upstreamMaxFails: opts.upstreamMaxFails,
+    upstreamHealthCheckMs: opts.upstreamHealthCheckMs,
+    cache: opts.cache,
+    logQueries: opts.logQueries,
+    workers: opts.workers,
+  };
+  if (opts.allowFrom) options.allowFrom = [...opts.allowFrom.cidrs];
+  // Undefined fields stay out: structured clone keeps them, and the agent takes `undefined` as given.
+  for (const k of Object.keys(options) as (keyof WorkerAgentOptions)[]) {
+    if (options[k] === undefined) delete options[k];
+  }
+  return { logLevel: opts.logger.level, counting, options };
+}

@@ -73,3 +73,51 @@ export function sumForwarder(a: ForwarderStats, b: ForwarderStats): ForwarderSta
     replies,
   };
 }
+
+/**
+ * `retired` plus the counters of a worker gone (`stats`, its last report): its gauges (cache size, in
+ * flight, servers down) go with it, and what it forwarded was replayed already.
+ */
+export function retire(retired: AnsweringStats | undefined, stats: AnsweringStats): AnsweringStats {
+  const counters: AnsweringStats = {
+    ...stats,
+    upstream: undefined,
+    cache: stats.cache && { ...stats.cache, entries: 0, bytes: 0, maxEntries: 0, maxBytes: 0 },
+    forwarder: {
+      ...stats.forwarder,
+      inFlight: 0,
+      servers: stats.forwarder.servers.map((s) => ({ ...s, down: false })),
+    },
+  };
+  const r = retired;
+  if (r === undefined) return counters;
+  return {
+    udp: sumUdp(r.udp, counters.udp),
+    queries: sumArrays(r.queries, counters.queries),
+    failures: {
+      byKind: Object.fromEntries(
+        Object.entries(r.failures.byKind).map(([k, n]) => [
+          k,
+          n + (counters.failures.byKind[k as never] ?? 0),
+        ]),
+      ) as AnsweringStats['failures']['byKind'],
+      byStage: [...r.failures.byStage, ...counters.failures.byStage],
+    },
+    reached: Object.fromEntries(
+      Object.entries(r.reached).map(([k, n]) => [k, n + (counters.reached[k as never] ?? 0)]),
+    ) as AnsweringStats['reached'],
+    cache: r.cache && counters.cache ? sumCache(r.cache, counters.cache) : (r.cache ?? counters.cache),
+    forwarder: sumForwarder(r.forwarder, counters.forwarder),
+    upstream: undefined,
+  };
+}
+
+function sumArrays(a: AnsweringStats['queries'], b: AnsweringStats['queries']): AnsweringStats['queries'] {
+  if (a === undefined || b === undefined) return a ?? b;
+  const add = (x: number[], y: number[]) => x.map((v, i) => v + (y[i] ?? 0));
+  return {
+    requests: add(a.requests, b.requests),
+    responses: add(a.responses, b.responses),
+    malformed: add(a.malformed, b.malformed),
+  };
+}

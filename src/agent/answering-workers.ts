@@ -8,15 +8,8 @@ import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import type { NameTable } from '../nametable/index.js';
 import type { UpstreamServer } from '../upstream/index.js';
-import type { AgentOptions } from './agent.js';
-import type {
-  AnsweringWorkerData,
-  FromWorker,
-  TableChange,
-  ToWorker,
-  WorkerAgentOptions,
-} from './answering-messages.js';
-import { type AnsweringStats, sumCache, sumForwarder, sumUdp } from './answering-stats.js';
+import type { AnsweringWorkerData, FromWorker, TableChange, ToWorker } from './answering-messages.js';
+import { type AnsweringStats, retire } from './answering-stats.js';
 
 export interface AnsweringWorkersOptions {
   /** Worker threads to run (the main thread answers too: `--workers` minus one). */
@@ -299,82 +292,8 @@ export class AnsweringWorkers {
 
   /** A dead worker's counters join the retired totals; its gauges (cache size, in flight) are gone with it. */
   #retire(stats: AnsweringStats | undefined): void {
-    if (stats === undefined) return;
-    const counters: AnsweringStats = {
-      ...stats,
-      upstream: undefined,
-      cache: stats.cache && { ...stats.cache, entries: 0, bytes: 0, maxEntries: 0, maxBytes: 0 },
-      forwarder: {
-        ...stats.forwarder,
-        inFlight: 0,
-        servers: stats.forwarder.servers.map((s) => ({ ...s, down: false })),
-      },
-    };
-    const r = this.#retired;
-    if (r === undefined) {
-      this.#retired = counters;
-      return;
-    }
-    this.#retired = {
-      udp: sumUdp(r.udp, counters.udp),
-      queries: sumArrays(r.queries, counters.queries),
-      failures: {
-        byKind: Object.fromEntries(
-          Object.entries(r.failures.byKind).map(([k, n]) => [
-            k,
-            n + (counters.failures.byKind[k as never] ?? 0),
-          ]),
-        ) as AnsweringStats['failures']['byKind'],
-        byStage: [...r.failures.byStage, ...counters.failures.byStage],
-      },
-      reached: Object.fromEntries(
-        Object.entries(r.reached).map(([k, n]) => [k, n + (counters.reached[k as never] ?? 0)]),
-      ) as AnsweringStats['reached'],
-      cache: r.cache && counters.cache ? sumCache(r.cache, counters.cache) : (r.cache ?? counters.cache),
-      forwarder: sumForwarder(r.forwarder, counters.forwarder),
-      upstream: undefined,
-    };
+    if (stats !== undefined) this.#retired = retire(this.#retired, stats);
   }
-}
-
-/** What a worker is started with, from the main thread's options and the port it bound. */
-export function workerOptions(
-  opts: AgentOptions,
-  port: number,
-  counting: boolean,
-): Omit<AnsweringWorkerData, 'index'> {
-  const options: WorkerAgentOptions = {
-    listen: { host: opts.listen.host, port },
-    listenLoopbackV6: opts.listenLoopbackV6,
-    upstreams: opts.upstreams,
-    upstreamTimeoutMs: opts.upstreamTimeoutMs,
-    upstreamAttempts: opts.upstreamAttempts,
-    upstreamPerTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
-    servfailBeforeTable: opts.servfailBeforeTable,
-    udp: opts.udp,
-    upstreamMaxInFlight: opts.upstreamMaxInFlight,
-    upstreamMaxFails: opts.upstreamMaxFails,
-    upstreamHealthCheckMs: opts.upstreamHealthCheckMs,
-    cache: opts.cache,
-    logQueries: opts.logQueries,
-    workers: opts.workers,
-  };
-  if (opts.allowFrom) options.allowFrom = [...opts.allowFrom.cidrs];
-  // Undefined fields stay out: structured clone keeps them, and the agent takes `undefined` as given.
-  for (const k of Object.keys(options) as (keyof WorkerAgentOptions)[]) {
-    if (options[k] === undefined) delete options[k];
-  }
-  return { logLevel: opts.logger.level, counting, options };
-}
-
-function sumArrays(a: AnsweringStats['queries'], b: AnsweringStats['queries']): AnsweringStats['queries'] {
-  if (a === undefined || b === undefined) return a ?? b;
-  const add = (x: number[], y: number[]) => x.map((v, i) => v + (y[i] ?? 0));
-  return {
-    requests: add(a.requests, b.requests),
-    responses: add(a.responses, b.responses),
-    malformed: add(a.malformed, b.malformed),
-  };
 }
 
 /** The whole of `table`, in packed parts (a worker that starts after the first table). */
