@@ -18,6 +18,7 @@ await build({
   entryPoints: {
     main: 'dist/src/cli/main.js',
     worker: 'dist/src/controller/worker.js',
+    'answering-worker': 'dist/src/agent/answering-worker.js',
     checked: 'dist/src/model/checked.js',
   },
   outdir: 'dist/bundle',
@@ -27,7 +28,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // remote.ts starts `new URL('./worker.js', import.meta.url)`: the worker entry sits beside the chunks.
+  // remote.ts starts `new URL('./worker.js', import.meta.url)` and answering-workers.ts
+  // `./answering-worker.js`: the worker entries sit beside the chunks.
   entryNames: '[name]',
   external: ['@kubernetes/client-node', '@grpc/grpc-js', 'protobufjs'],
   // The CommonJS packages bundled (pino, commander, yaml, prom-client) call `require` for Node's

@@ -1,6 +1,42 @@
 // Every default a user can see or change, in one place (STYLE.md §9): flags, config objects and
 // option fields take theirs from here. Module-internal tuning that no user sets stays beside its
 // module (sources/tuning.ts, a few named constants); DNS protocol constants live in dns/constants.ts.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/** `--workers` on a machine of `cores` cores (DEFAULTS.workers). */
+export function defaultWorkers(cores: number): number {
+  return cores <= 2 ? 1 : cores - 1;
+}
+
+/**
+ * The cores this process may use: its CPU affinity (os.availableParallelism), capped by a cgroup CPU
+ * quota where one is set (a pod's CPU limit: cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`), rounded up.
+ * Node 20 does not read the quota, and a sidecar limited to 1 CPU on a 32-core node must not start 31
+ * answering threads.
+ */
+export function usableCores(
+  cores = availableParallelism(),
+  read: (file: string) => string = (f) => readFileSync(f, 'utf8'),
+): number {
+  const quota = (text: () => string): number | undefined => {
+    try {
+      const [q, p] = text().trim().split(/\s+/);
+      const n = Number(q);
+      const period = Number(p);
+      return n > 0 && period > 0 ? Math.ceil(n / period) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const limit =
+    quota(() => read('/sys/fs/cgroup/cpu.max')) ??
+    quota(
+      () => `${read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')} ${read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')}`,
+    );
+  return Math.max(1, Math.min(cores, limit ?? cores));
+}
+
 export const DEFAULTS = {
   dnsListen: '127.0.0.1:15053',
   /**
@@ -12,6 +48,11 @@ export const DEFAULTS = {
   udpRecvBufferBytes: 4 << 20,
   /** SO_SNDBUF; 0 keeps the system's (net.core.wmem_default). */
   udpSendBufferBytes: 0,
+  /**
+   * Threads answering UDP (`--workers`, issue 12 item 5): 1 with 2 usable cores or fewer (the other
+   * core is the load's and the table builder's), else one per core but one.
+   */
+  workers: defaultWorkers(usableCores()),
   namespace: 'default',
   clusterDomain: 'cluster.local',
   resolvConf: '/etc/resolv.conf',

@@ -98,6 +98,8 @@ function serveArgs(fixtureDir: string, stateFile: string, t: RunTarget): string[
     ...['--state-file', stateFile],
     ...['--admin-listen', `${t.admin.host}:${t.admin.port}`],
     ...['--log-level', 'warn'],
+    // e.g. `--workers 2`: the table then also reaches each answering worker (README "Workers").
+    ...(process.env.BENCH_MESHDNS_ARGS?.split(/\s+/).filter(Boolean) ?? []),
   ];
 }
 

@@ -55,6 +55,8 @@ export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): P
     ['--state-file', stateFileOf(opts)],
     ['--log-level', 'warn'],
     opts.extraArgs ?? [],
+    // BENCH_MESHDNS_ARGS: more `serve` flags for this checkout's meshdns (not a baseline's), e.g. --workers 2.
+    opts.root === undefined ? (process.env.BENCH_MESHDNS_ARGS?.split(/\s+/).filter(Boolean) ?? []) : [],
   ].flat();
   const label = opts.label ?? 'meshdns';
   const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu, cwd: opts.root ?? REPO_ROOT });

@@ -25,10 +25,10 @@ const ROUTES: Record<string, Handler> = {
   // Liveness: the process answers HTTP; readiness says whether it can do its work.
   '/healthz/live': () => ok({ live: true }),
   '/debug/nametable': (source) => ok(source.nameTable()),
-  '/debug/config': (source) => ok(source.config()),
+  '/debug/config': async (source) => ok(await source.config()),
   '/debug/vips': (source) => ok(source.vips()),
-  '/debug/cache': (source, url) => ok(source.cache(url.searchParams.get('name') ?? undefined)),
-  '/debug/upstreams': (source) => ok(source.upstreams()),
+  '/debug/cache': async (source, url) => ok(await source.cache(url.searchParams.get('name') ?? undefined)),
+  '/debug/upstreams': async (source) => ok(await source.upstreams()),
   '/debug/explain': async (source, url) => {
     const name = url.searchParams.get('name');
     if (!name) return { status: 400, body: { error: 'name is required: /debug/explain?name=NAME&type=A' } };

@@ -19,8 +19,9 @@ export interface AdminSource {
   nameTable(): unknown;
   config(): unknown;
   vips(): unknown;
-  /** Counts, or the entries of one name. */
+  /** Counts, or the entries of one name (a promise where other threads are asked). */
   cache(name?: string): unknown;
+  /** The upstream servers' figures (a promise where other threads are asked). */
   upstreams(): unknown;
   /** How `name` of `type` would be answered, without side effects. Throws RangeError for bad input. */
   explain(name: string, type: string): Promise<unknown>;

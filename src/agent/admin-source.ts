@@ -6,7 +6,8 @@ import type { Registry } from '../metrics.js';
 import { type CacheHit, renderAnswer } from '../upstream/index.js';
 import type { Agent, AgentOptions } from './agent.js';
 
-function cacheEntry({ entry, age }: CacheHit) {
+/** One cache entry as /debug/cache?name= shows it (also rendered by the answering workers for theirs). */
+export function cacheEntry({ entry, age }: CacheHit) {
   const fresh = age < entry.ttl;
   let answer: unknown = null;
   try {
@@ -54,8 +55,13 @@ export function agentAdminSource(
       if (!agent.ready && waiting.length === 0) waiting.push('DNS listeners not up');
       return { ready: agent.ready, waiting };
     },
+    // With answering workers, their figures are fetched first: every metric is the sum over the threads.
     metrics: () => {
-      return registry?.metrics().then((body) => ({ contentType: registry.contentType, body }));
+      if (registry === undefined) return undefined;
+      return agent
+        .refreshWorkers()
+        .then(() => registry.metrics())
+        .then((body) => ({ contentType: registry.contentType, body }));
     },
     nameTable: () => {
       const table = agent.table();
@@ -63,11 +69,15 @@ export function agentAdminSource(
         ? { loaded: false, names: [] }
         : { loaded: true, size: table.size, names: table.records() };
     },
-    config: () => ({
-      pipeline: agent.pipeline.order,
-      udpIo: agent.udpPath,
-      ...(opts.config ?? {}),
-    }),
+    config: async () => {
+      await agent.refreshWorkers();
+      return {
+        pipeline: agent.pipeline.order,
+        udpIo: agent.udpPath,
+        answeringThreads: agent.threadStatus(),
+        ...(opts.config ?? {}),
+      };
+    },
     vips: () => ({
       vips: agent.vips,
       proxy: agent.vipDataplane
@@ -80,14 +90,23 @@ export function agentAdminSource(
           }
         : { enabled: false },
     }),
-    cache: (name) => {
+    // Each answering thread has a cache of its own (README "Workers"): the counts are summed, the entries
+    // of a name listed from every thread, those of a worker marked with its number.
+    cache: async (name) => {
       if (agent.cache === undefined) return { enabled: false };
-      const stats = agent.cache.stats();
-      if (name === undefined) return { enabled: true, settings: agent.cache.settings, ...stats };
+      if (name === undefined) {
+        await agent.refreshWorkers();
+        return { enabled: true, settings: agent.cache.settings, ...agent.cacheStats() };
+      }
       const fqdn = toFqdn(name);
-      return { enabled: true, name: fqdn, entries: agent.cache.list(fqdn).map(cacheEntry) };
+      const own = agent.cache.list(fqdn).map(cacheEntry);
+      const theirs = (await agent.workers?.cacheEntries(fqdn)) ?? [];
+      return { enabled: true, name: fqdn, entries: [...own, ...theirs] };
     },
-    upstreams: () => ({ order: agent.forwarder.plan(), ...agent.forwarder.stats() }),
+    upstreams: async () => {
+      await agent.refreshWorkers();
+      return { order: agent.forwarder.plan(), ...agent.forwarderStats() };
+    },
     // Loaded on the first request: it brings the name table's code, which answering does not need.
     explain: async (name, type) =>
       (await import('./explain.js')).explain({ pipeline: agent.pipeline }, name, type),

@@ -19,6 +19,7 @@ import {
   ForwardStage,
   Pipeline,
   QueryCounts,
+  resolveUdpIo,
   ServerLimits,
   type Stage,
   TableStage,
@@ -26,18 +27,25 @@ import {
   type UdpPath,
   type UdpSettings,
   type UdpStats,
+  udpReusePort,
+  udpSettings,
 } from '../server/index.js';
 import {
   type CacheSettings,
+  type CacheStats,
   cacheSettings,
   cryptoRandom,
   DnsCache,
   Forwarder,
+  type ForwarderStats,
   type HedgeMode,
   PendingUpstreamCounts,
   type UpstreamServer,
 } from '../upstream/index.js';
 import type { VipDataplane, VipDataplaneKind, VipRoute } from '../vip/index.js';
+import { type TableChange, workerOptions } from './answering-messages.js';
+import { type AnsweringStats, sumCache, sumForwarder, sumUdp } from './answering-stats.js';
+import type { AnsweringWorkers } from './answering-workers.js';
 import { BurstLog } from './burst-log.js';
 import { failureLog } from './failure-log.js';
 import { limitLog } from './limit-log.js';
@@ -92,6 +100,28 @@ export interface AgentOptions {
   /** Monotonic milliseconds (TTLs, log rate limits); injectable for tests. */
   now?: () => number;
   random?: () => number;
+  /**
+   * Threads answering UDP (`--workers`, issue 12 item 5): this one and N-1 worker threads, each with a
+   * socket on the same port (SO_REUSEPORT), its own table copy, cache and upstream sockets. The cache
+   * and upstream in-flight bounds are shared out among them. Default 1: this thread alone.
+   */
+  workers?: number;
+  /** Delay before a dead answering worker is restarted (doubling while it keeps dying); tests lengthen it. */
+  workerRestartDelayMs?: number;
+  /** Set inside an answering worker (answering-worker.ts): UDP only, counts kept for the main thread. */
+  answeringWorker?: { counting: boolean };
+}
+
+/** The answering threads (`--workers`), for /debug/config and the metrics. */
+export interface ThreadStatus {
+  asked: number;
+  /** Answering now, the main thread included. */
+  running: number;
+  /** Why fewer run than asked (node:dgram without SO_REUSEPORT). */
+  reason?: string;
+  restarts: number;
+  /** UDP datagrams each thread received (the main thread first; null: a worker down), as last refreshed. */
+  udpDatagrams?: (number | null)[];
 }
 
 export class Agent {
@@ -119,6 +149,14 @@ export class Agent {
   /** The routes last given, for a proxy started after them. */
   routes: VipRoute[] = [];
   private v6Server: DnsServer | undefined;
+  /** The answering workers (`--workers` > 1), once listening. */
+  workers: AnsweringWorkers | undefined;
+  /** Answering threads, this one included, and why fewer than asked when so. */
+  readonly threads: { asked: number; running: number; reason?: string };
+  /** The upstream servers now (SIGHUP changes them): a restarted worker starts with these. */
+  private upstreams: readonly UpstreamServer[];
+  /** The UDP settings of every listener (SO_REUSEPORT with workers). */
+  private readonly udp: UdpSettings;
   private listening = false;
   private closed = false;
   private countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
@@ -131,7 +169,12 @@ export class Agent {
     // SPEC §10: refused before anything listens, as a bad flag is.
     if (opts.admin) checkAdminExposure(opts.admin);
     const now = opts.now ?? (() => performance.now());
-    const counting = opts.registry !== undefined;
+    const counting = opts.registry !== undefined || opts.answeringWorker?.counting === true;
+    this.threads = answeringThreads(opts);
+    this.upstreams = opts.upstreams;
+    // An answering worker holds the share the main thread's `workers` gives each thread.
+    const share = opts.answeringWorker !== undefined ? (opts.workers ?? 1) : this.threads.running;
+    this.udp = { ...udpSettings(opts.udp), reusePort: share > 1 || opts.answeringWorker !== undefined };
     const interval = DEFAULTS.burstLogIntervalMs;
     const failed = failureLog(opts.logger, now, interval, this.failures, () => ({
       upstreams: this.forwarder.plan(),
@@ -143,7 +186,7 @@ export class Agent {
       timeoutMs: opts.upstreamTimeoutMs,
       attempts: opts.upstreamAttempts,
       perTryTimeoutMs: opts.upstreamPerTryTimeoutMs,
-      maxInFlight: opts.upstreamMaxInFlight,
+      maxInFlight: shareOf(opts.upstreamMaxInFlight ?? DEFAULTS.upstreamMaxInFlight, share),
       maxFails: opts.upstreamMaxFails,
       healthCheckMs: opts.upstreamHealthCheckMs,
       hedge: opts.upstreamHedge,
@@ -192,7 +235,12 @@ export class Agent {
           entries: this.cache?.stats().entries,
         }),
       );
-      const cache = new DnsCache(cacheSettings(opts.cache), now, () => evictions.hit());
+      const settings = cacheSettings(opts.cache);
+      // Each thread's cache holds its share of the bounds: --cache-size and --cache-max-bytes stay the
+      // process's (see README "Workers" for why per-thread caches, not one shared).
+      settings.maxEntries = shareOf(settings.maxEntries, share);
+      settings.maxBytes = shareOf(settings.maxBytes, share);
+      const cache = new DnsCache(settings, now, () => evictions.hit());
       this.cache = cache;
       stages.push(new CacheStage({ cache, upstream: this.forwarder, isLocal: (k) => this.isLocal(k) }));
     }
@@ -202,6 +250,7 @@ export class Agent {
     this.pipeline = new Pipeline(stages, this.queryCounts, failed);
     this.limits = new ServerLimits(limitLog(opts.logger, now, interval));
     this.server = new DnsServer({ ...opts.listen, ...this.listenerOptions() });
+    if (this.threads.running > 1) this.includeWorkers();
   }
 
   get port(): number {
@@ -213,24 +262,79 @@ export class Agent {
     return this.server.udpPath;
   }
 
-  /** UDP datagrams and batches over the agent's DNS listeners (IPv4 and, when on, [::1]). */
+  /** UDP datagrams and batches over the agent's DNS listeners (IPv4 and, when on, [::1]), every thread's. */
   udpStats(): UdpStats {
+    let sum = this.ownUdpStats();
+    for (const w of this.workers?.stats() ?? []) sum = sumUdp(sum, w.udp);
+    return sum;
+  }
+
+  private ownUdpStats(): UdpStats {
     const a = this.server.udpStats();
     const b = this.v6Server?.udpStats();
-    if (b === undefined) return a;
+    return b === undefined ? a : sumUdp(a, b);
+  }
+
+  /** The cache's figures summed over the answering threads; undefined with the cache off. */
+  cacheStats(): CacheStats | undefined {
+    if (this.cache === undefined) return undefined;
+    let sum = this.cache.stats();
+    for (const w of this.workers?.stats() ?? []) if (w.cache) sum = sumCache(sum, w.cache);
+    return sum;
+  }
+
+  /** The forwarder's figures summed over the answering threads. */
+  forwarderStats(): ForwarderStats {
+    let sum = this.forwarder.stats();
+    for (const w of this.workers?.stats() ?? []) sum = sumForwarder(sum, w.forwarder);
+    return sum;
+  }
+
+  /** Answering threads asked for and running now (the main one included), restarts of dead workers. */
+  threadStatus(): ThreadStatus {
+    const w = this.workers?.status();
+    const running = this.listening || this.workers ? 1 + (w?.running ?? 0) : 0;
+    const out: ThreadStatus = { ...this.threads, running, restarts: w?.restarts ?? 0 };
+    if (w) out.udpDatagrams = [this.ownUdpStats().datagrams, ...w.datagrams];
+    return out;
+  }
+
+  /** Fetches the answering workers' latest figures (before a scrape or a /debug read). */
+  async refreshWorkers(): Promise<void> {
+    await this.workers?.refresh();
+  }
+
+  /** This thread's own figures, as an answering worker reports them to the main thread. */
+  answeringStats(): AnsweringStats {
     return {
-      datagrams: a.datagrams + b.datagrams,
-      batches: a.batches + b.batches,
-      tooLong: a.tooLong + b.tooLong,
+      udp: this.ownUdpStats(),
+      queries: this.queryCounts?.snapshot(),
+      failures: this.failures.snapshot(),
+      reached: this.limits.stats().reached,
+      cache: this.cache?.stats(),
+      forwarder: this.forwarder.stats(),
+      upstream: this.pendingUpstream?.take(),
     };
+  }
+
+  /** New upstream servers (SIGHUP), on every answering thread. */
+  setUpstreams(servers: readonly UpstreamServer[]): void {
+    this.forwarder.setServers(servers);
+    this.upstreams = servers;
+    this.workers?.setUpstreams(servers);
   }
 
   get adminPort(): number {
     return this.admin?.port ?? 0;
   }
 
-  /** Swaps in a new table; cached answers for names it now answers are dropped (SPEC §4 "Cache"). */
-  setTable(table: NameTable, configErrors = 0): void {
+  /**
+   * Swaps in a new table; cached answers for names it now answers are dropped (SPEC §4 "Cache").
+   * `change`: the diff that made it from the table before, which the answering workers apply to their
+   * copies (without it they are sent the whole table).
+   */
+  setTable(table: NameTable, configErrors = 0, change?: TableChange): void {
+    this.workers?.setTable(table, configErrors, change);
     this.tableStage.set(table);
     this.configCounters.reloads++;
     this.configCounters.errors = configErrors;
@@ -247,6 +351,7 @@ export class Agent {
   /** SIGHUP: resolv.conf's search list, re-read; autopath follows its first domain. */
   setSearchDomains(domains: readonly string[]): void {
     this.autopath?.setSearchDomain(domains[0]);
+    this.workers?.setSearchDomains(domains);
   }
 
   table(): NameTable | undefined {
@@ -278,6 +383,7 @@ export class Agent {
       this.v6Server?.close(),
       this.admin?.close(),
       this.vipDataplane?.close(),
+      this.workers?.close(),
     ]);
     await this.forwarder.close();
     this.logger.debug('agent closed');
@@ -286,10 +392,12 @@ export class Agent {
   private async listen(): Promise<void> {
     await this.server.start();
     const { io, reason } = this.server.udpPath;
-    this.logger.info(
-      { udpIo: io, ...(reason ? { reason } : {}) },
-      io === 'native' ? 'UDP answered in batches (recvmmsg/sendmmsg)' : 'UDP answered on node:dgram',
-    );
+    if (this.opts.answeringWorker === undefined) {
+      this.logger.info(
+        { udpIo: io, ...(reason ? { reason } : {}), threads: this.threads },
+        io === 'native' ? 'UDP answered in batches (recvmmsg/sendmmsg)' : 'UDP answered on node:dgram',
+      );
+    }
     if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
       const v6 = new DnsServer({ host: '::1', port: this.server.port, ...this.listenerOptions() });
       try {
@@ -299,10 +407,37 @@ export class Agent {
         this.logger.warn({ err: (err as Error).message }, 'not answering on [::1]');
       }
     }
+    if (this.threads.running > 1) await this.startWorkers();
+  }
+
+  /** The other answering threads, on the port this one bound (`--workers`). */
+  private async startWorkers(): Promise<void> {
+    const { AnsweringWorkers } = await import('./answering-workers.js');
+    const workers = new AnsweringWorkers({
+      threads: this.threads.running - 1,
+      data: workerOptions(this.opts, this.server.port, this.queryCounts !== undefined),
+      logger: this.logger,
+      current: () => ({ table: this.table(), errors: this.configCounters.errors }),
+      upstreams: () => this.upstreams,
+      onUpstream: (s) => PendingUpstreamCounts.from(s).replay((sec, ok) => this.countUpstream?.(sec, ok)),
+      restartDelayMs: this.opts.workerRestartDelayMs,
+    });
+    this.workers = workers;
+    await workers.start();
+  }
+
+  /** The metrics read the answering workers' counts beside this thread's. */
+  private includeWorkers(): void {
+    const all = () => this.workers?.stats() ?? [];
+    this.queryCounts?.include(() => all().flatMap((s) => s.queries ?? []));
+    this.failures.include(() => all().map((s) => s.failures));
+    this.limits.include(() => all().map((s) => s.reached));
   }
 
   /** Loaded here, once the listeners answer: nothing of it is needed to forward (SPEC §4). */
   private async startServices(): Promise<void> {
+    // An answering worker has none: the main thread serves metrics, the admin API and the VIPs.
+    if (this.opts.answeringWorker !== undefined) return;
     // Each import holds the event loop while its modules run; a turn between the two lets the queries
     // that came meanwhile be answered, so the longest hold is one of them, not both (DESIGN: never stall).
     const registry =
@@ -320,8 +455,9 @@ export class Agent {
   }
 
   private listenerOptions() {
-    const { tcp, udp, allowFrom } = this.opts;
-    return { pipeline: this.pipeline, tcp, udp, allowFrom, limits: this.limits };
+    const { tcp, allowFrom } = this.opts;
+    const udpOnly = this.opts.answeringWorker !== undefined;
+    return { pipeline: this.pipeline, tcp, udp: this.udp, allowFrom, limits: this.limits, udpOnly };
   }
 
   private isLocal(qkey: string): boolean {
@@ -336,4 +472,17 @@ export class Agent {
       logQueries: { sample, logger: this.logger, random: opts.random ?? cryptoRandom() },
     });
   }
+}
+
+/** `--workers`, as this machine and UDP path can have it: one thread where the port cannot be shared. */
+function answeringThreads(opts: AgentOptions): Agent['threads'] {
+  const asked = opts.answeringWorker !== undefined ? 1 : (opts.workers ?? 1);
+  if (asked <= 1) return { asked, running: 1 };
+  const reason = udpReusePort(resolveUdpIo(udpSettings(opts.udp).io));
+  return reason === undefined ? { asked, running: asked } : { asked, running: 1, reason };
+}
+
+/** One thread's share of a bound the process keeps, never below 1. */
+function shareOf(total: number, threads: number): number {
+  return Math.max(1, Math.ceil(total / threads));
 }

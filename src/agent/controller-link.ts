@@ -106,7 +106,7 @@ export class ControllerLink {
 
   async #apply(diff: Parameters<NameTable['withDiff']>[0]): Promise<void> {
     this.#table = await this.#table.withDiff(diff, this.#slicer);
-    this.#opts.agent.setTable(this.#table);
+    this.#opts.agent.setTable(this.#table, 0, { diff, packed: [] });
   }
 
   async #setRoutes(routes: XdsVipRoute[]): Promise<void> {

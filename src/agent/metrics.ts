@@ -17,3 +17,19 @@ export function agentMetrics(registry: Registry, tableSize: () => number, config
     () => config.errors,
   );
 }
+
+/** The answering threads (`--workers`): how many answer now and how many restarts a death cost. */
+export function workerMetrics(registry: Registry, status: () => { running: number; restarts: number }): void {
+  gaugeFrom(
+    registry,
+    'meshdns_answering_threads',
+    'Threads answering DNS over UDP now (--workers; the main thread included).',
+    () => status().running,
+  );
+  counterFrom(
+    registry,
+    'meshdns_answering_worker_restarts_total',
+    'Answering worker threads that died and were started again (each logged).',
+    () => status().restarts,
+  );
+}

@@ -17,7 +17,7 @@ import {
 } from '../vip/index.js';
 import { agentAdminSource } from './admin-source.js';
 import type { Agent, AgentOptions } from './agent.js';
-import { agentMetrics } from './metrics.js';
+import { agentMetrics, workerMetrics } from './metrics.js';
 
 export interface AgentServices {
   /** Counts a forwarded query into Istio's upstream metrics; absent without a registry. */
@@ -34,17 +34,18 @@ export function startServices(
 ): AgentServices {
   const out: AgentServices = {};
   if (registry) {
-    const count = upstreamMetrics(registry, () => agent.forwarder.stats());
+    const count = upstreamMetrics(registry, () => agent.forwarderStats());
     // The queries forwarded before the registry existed are counted as if seen live.
     agent.pendingUpstream?.replay(count);
     out.countUpstream = count;
     const cache = agent.cache;
-    if (cache) cacheMetrics(registry, () => cache.stats());
+    if (cache) cacheMetrics(registry, () => agent.cacheStats() ?? cache.stats());
     if (agent.queryCounts) queryMetrics(registry, agent.queryCounts);
     agentMetrics(registry, () => agent.table()?.size ?? 0, agent.configCounters);
     limitMetrics(registry, agent.limits);
     udpMetrics(registry, () => agent.udpStats());
     failureMetrics(registry, agent.failures);
+    workerMetrics(registry, () => agent.threadStatus());
   }
   if (opts.vipProxy) {
     const { dataplane, ...timeouts } = opts.vipProxy;

@@ -139,7 +139,7 @@ async function reload(
   logger.info('SIGHUP: re-reading resolv.conf');
   try {
     const { upstreams, searchDomains } = await readResolvers(flags);
-    agent.forwarder.setServers(upstreams);
+    agent.setUpstreams(upstreams);
     agent.setSearchDomains(searchDomains);
     await link.rescope({ ...link.scope, searchDomains });
   } catch (err) {

@@ -42,6 +42,7 @@ export interface ServeExtraFlags {
   udpIo: UdpIo;
   udpRecvBuffer: string;
   udpSendBuffer: string;
+  workers: string;
 }
 
 /** Inclusive ranges of the limit flags; timers are capped where Node's setTimeout would wrap (2^31-1 ms). */
@@ -56,6 +57,7 @@ const RANGES = {
   upstreamHedge: [0, 2 ** 31 - 1],
   // 0 keeps the system's size; setsockopt takes an int, and the kernel doubles what it is given.
   udpBuffer: [0, 2 ** 30],
+  workers: [1, 1024],
 } as const;
 
 function parseIntIn(flag: string, value: string, [min, max]: readonly [number, number]): number {
@@ -137,6 +139,12 @@ function addUdpOptions(cmd: Command): Command {
       '--udp-send-buffer <bytes>',
       'SO_SNDBUF of the DNS UDP socket (capped by net.core.wmem_max); 0: the system default',
       String(DEFAULTS.udpSendBufferBytes),
+    )
+    .option(
+      '--workers <n>',
+      'threads answering UDP, each with its own socket on the DNS port (SO_REUSEPORT), table copy and ' +
+        'cache share; default: 1 on 2 cores or fewer, else cores - 1',
+      String(DEFAULTS.workers),
     );
 }
 
@@ -295,6 +303,7 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       recvBufferBytes: parseIntIn('--udp-recv-buffer', flags.udpRecvBuffer, RANGES.udpBuffer),
       sendBufferBytes: parseIntIn('--udp-send-buffer', flags.udpSendBuffer, RANGES.udpBuffer),
     },
+    workers: parseIntIn('--workers', flags.workers, RANGES.workers),
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? metricsRegistry : undefined,
     logQueries: parseShare(flags.logQueries),

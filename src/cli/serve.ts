@@ -31,7 +31,7 @@ function loadController() {
 
 /** Hands a new view to the agent: the table, and the VIPs with the proxy's routes. */
 function useView(agent: Agent, view: AppliedView, logger: Logger): void {
-  agent.setTable(view.table, view.update.errors);
+  agent.setTable(view.table, view.update.errors, view.change);
   // Only when they changed: at 100,000 entries, building the lists on every edit stalls answering.
   if (!view.vipsChanged) return;
   agent
@@ -133,7 +133,7 @@ async function reload(
   try {
     const inputs = await readResolvers(flags);
     const meshConfig = await readMeshConfig(meshConfigFile);
-    agent.forwarder.setServers(inputs.upstreams);
+    agent.setUpstreams(inputs.upstreams);
     agent.setSearchDomains(inputs.searchDomains);
     const scope = { ...controller.scope(), searchDomains: inputs.searchDomains };
     controller.reload({ scope, ...(meshConfig ? { meshConfig } : {}) });

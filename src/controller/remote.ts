@@ -4,7 +4,14 @@
 import { Worker } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import type { MeshSettings, Setting } from '../model/index.js';
-import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
+import {
+  NameTable,
+  type PackedSet,
+  type Slicer,
+  type TableDiff,
+  type TableScope,
+  timeSlicer,
+} from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
 import {
   type KeyedDiff,
@@ -26,6 +33,8 @@ export interface AppliedView {
   vips(): ServedVips[];
   /** Every route of those VIPs (built on call). */
   routes(): VipRoute[];
+  /** The diff that made `table` from the one before, as applied here (the agent's workers apply it too). */
+  change: { diff: TableDiff; packed: PackedSet[] };
 }
 
 export interface ControllerWorkerOptions extends WorkerOptions {
@@ -158,6 +167,7 @@ export class ControllerWorker {
           vipsChanged: vipsChanged || routesChanged,
           vips: () => sortedVips(this.#vips),
           routes: () => [...this.#routes.values()].flat(),
+          change: { diff: update.diff, packed },
         });
       } catch (err) {
         this.#opts.onError(err);

@@ -5,7 +5,7 @@
 import { fitsWire, keyToName, nameToKey, parentKey } from '../dns/index.js';
 import type { TableRecords, TableScope } from './build.js';
 import { Derivation, firstName } from './derive.js';
-import { type PackedSet, type TableDiff, unpackSet } from './diff.js';
+import { type PackedSet, packSet, type TableDiff, unpackSet } from './diff.js';
 import { type Rotation, TableEntry, type TableRecord } from './entry.js';
 
 /** A wildcard reached through the search-domain shortcut: its CNAME target depends on the question. */
@@ -79,6 +79,8 @@ export class NameTable {
   readonly #exactSize: number;
   /** The rules for the names the table answers without holding them; none for a table without a scope. */
   readonly #derive: Derivation | undefined;
+  /** The scope those rules came from, for `toDiff`. */
+  readonly #scope: TableScope | undefined;
   /** Entries of derived names asked so far (this table's own: a later table may derive them otherwise). */
   readonly #derived = new Map<string, TableEntry>();
 
@@ -86,12 +88,13 @@ export class NameTable {
     shards: readonly Shard[],
     wildcards: Map<string, TableEntry>,
     searchWildcards: Map<string, HeldSearchWildcard>,
-    derive: Derivation | undefined,
+    scope: TableScope | undefined,
   ) {
     this.shards = shards;
     this.wildcards = wildcards;
     this.searchWildcards = searchWildcards;
-    this.#derive = derive;
+    this.#scope = scope;
+    this.#derive = scope && new Derivation(scope);
     this.#exactSize = shards.reduce((n, s) => n + s.size, 0);
   }
 
@@ -100,7 +103,7 @@ export class NameTable {
       Array.from({ length: SHARDS }, () => new Map()),
       new Map(),
       new Map(),
-      scope && new Derivation(scope),
+      scope,
     );
   }
 
@@ -109,7 +112,7 @@ export class NameTable {
     const shards: Shard[] = Array.from({ length: SHARDS }, () => new Map());
     for (const [key, r] of records.exact) shards[shardOf(key)]!.set(key, r);
     const wild = new Map([...records.wildcards].map(([k, r]) => [k, new TableEntry(r)]));
-    return new NameTable(shards, wild, hold(records.searchWildcards), new Derivation(records.scope));
+    return new NameTable(shards, wild, hold(records.searchWildcards), records.scope);
   }
 
   /** Names held (hosts and wildcards), not counting the aliases and shortcuts derived from them. */
@@ -228,7 +231,39 @@ export class NameTable {
       ? new Map(diff.wildcards.map(([k, r]) => [k, new TableEntry(r)]))
       : this.wildcards;
     const searchWild = diff.searchWildcards ? hold(diff.searchWildcards) : this.searchWildcards;
-    return new NameTable(shards, wild, searchWild, new Derivation(diff.scope));
+    return new NameTable(shards, wild, searchWild, diff.scope);
+  }
+
+  /**
+   * The whole table as a diff from an empty one, its names packed in parts of `part` (a thread that
+   * starts later, e.g. an answering worker, builds its copy from it); undefined for a table without a
+   * scope. Reads what the shards hold as it is: names never asked for stay unencoded.
+   */
+  toDiff(part = 1000): { diff: TableDiff; packed: PackedSet[] } | undefined {
+    if (this.#scope === undefined) return undefined;
+    const packed: PackedSet[] = [];
+    let set: TableDiff['set'] = [];
+    for (const shard of this.shards) {
+      for (const [key, e] of shard) {
+        set.push([key, e instanceof TableEntry ? e.record : e]);
+        if (set.length >= part) {
+          packed.push(packSet(set));
+          set = [];
+        }
+      }
+    }
+    if (set.length > 0) packed.push(packSet(set));
+    const diff: TableDiff = {
+      set: [],
+      remove: [],
+      wildcards: [...this.wildcards].map(([k, e]): [string, TableRecord] => [k, e.record]),
+      searchWildcards: [...this.searchWildcards].map(([k, w]): [string, SearchWildcard] => [
+        k,
+        { record: w.record, searchSuffixKey: w.searchSuffixKey },
+      ]),
+      scope: this.#scope,
+    };
+    return { diff, packed };
   }
 
   /** The aliases of these hosts and the shortcuts of both, as lookup answers them. */

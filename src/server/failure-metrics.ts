@@ -9,15 +9,17 @@ export function failureMetrics(registry: Registry, counts: FailureCounts): void 
     'meshdns_upstream_failures_total',
     'Forwarded queries without an answer, by reason: timeout, refused, failed (SERVFAIL or a network ' +
       'error), rejected (only mismatched replies), overflow (--upstream-max-in-flight), closed (shutdown).',
-    () =>
-      FORWARD_FAILURES.map((reason): [Record<string, string>, number] => [{ reason }, counts.byKind[reason]]),
+    () => {
+      const { byKind } = counts.totals();
+      return FORWARD_FAILURES.map((reason): [Record<string, string>, number] => [{ reason }, byKind[reason]]);
+    },
     ['reason'],
   );
   counterFrom(
     registry,
     'meshdns_stage_errors_total',
     'Queries answered SERVFAIL because a stage of the request path threw (a bug).',
-    () => [...counts.byStage].map(([stage, n]): [Record<string, string>, number] => [{ stage }, n]),
+    () => counts.totals().byStage.map(([stage, n]): [Record<string, string>, number] => [{ stage }, n]),
     ['stage'],
   );
 }

@@ -62,15 +62,43 @@ export function failureAnswer(req: Request, kind: FailureKind): Buffer {
   return buildEmpty(req.msg, req.q, FAILURES[kind].rcode, false);
 }
 
+/** A copy of the counts, plain data (it crosses threads: answering workers, `--workers`). */
+export interface FailureCountsSnapshot {
+  byKind: Record<FailureKind, number>;
+  byStage: [string, number][];
+}
+
 /** Failures counted by kind, and stage errors by stage, for the metrics. */
 export class FailureCounts {
   readonly byKind: Record<FailureKind, number> = Object.fromEntries(
     FAILURE_KINDS.map((k) => [k, 0]),
   ) as Record<FailureKind, number>;
   readonly byStage = new Map<string, number>();
+  /** Counts kept on other threads, added by `totals()`. */
+  private more: () => readonly FailureCountsSnapshot[] = () => [];
 
   readonly count: FailureObserver = (kind, fields) => {
     this.byKind[kind]++;
     if (fields.stage !== undefined) this.byStage.set(fields.stage, (this.byStage.get(fields.stage) ?? 0) + 1);
   };
+
+  snapshot(): FailureCountsSnapshot {
+    return { byKind: { ...this.byKind }, byStage: [...this.byStage] };
+  }
+
+  /** From now on, `totals()` adds the counts `more()` returns (the answering workers' last ones). */
+  include(more: () => readonly FailureCountsSnapshot[]): void {
+    this.more = more;
+  }
+
+  /** This thread's counts plus those included (what the metrics show). */
+  totals(): FailureCountsSnapshot {
+    const byKind = { ...this.byKind };
+    const byStage = new Map(this.byStage);
+    for (const m of this.more()) {
+      for (const k of FAILURE_KINDS) byKind[k] += m.byKind[k] ?? 0;
+      for (const [stage, n] of m.byStage) byStage.set(stage, (byStage.get(stage) ?? 0) + n);
+    }
+    return { byKind, byStage: [...byStage] };
+  }
 }

@@ -5,6 +5,7 @@ export {
   FAILURE_KINDS,
   FAILURES,
   FailureCounts,
+  type FailureCountsSnapshot,
   type FailureKind,
   type FailureObserver,
   failureAnswer,
@@ -23,7 +24,12 @@ export {
   type Trace,
   type Transport,
 } from './pipeline.js';
-export { QueryCounts, type QueryCountsOptions, type QueryLogger } from './query-counts.js';
+export {
+  QueryCounts,
+  type QueryCountsOptions,
+  type QueryCountsSnapshot,
+  type QueryLogger,
+} from './query-counts.js';
 export { DnsServer, type DnsServerOptions } from './server.js';
 export { ForwardStage, TableStage, type UpstreamClient } from './stages.js';
 export type { TcpLimits } from './tcp.js';
@@ -35,5 +41,6 @@ export {
   type UdpPath,
   type UdpSettings,
   type UdpStats,
+  udpReusePort,
   udpSettings,
 } from './udp.js';

@@ -48,6 +48,8 @@ export class ServerLimits {
   private readonly counts = new Map<LimitName, number>(LIMIT_NAMES.map((n) => [n, 0]));
   private readonly listeners = new Set<() => TcpGauges>();
   private readonly observer: LimitObserver | undefined;
+  /** Bounds reached on other threads (answering workers, `--workers`), added by `stats()`. */
+  private more: () => readonly Record<LimitName, number>[] = () => [];
 
   constructor(observer?: LimitObserver) {
     this.observer = observer;
@@ -56,6 +58,11 @@ export class ServerLimits {
   reached(limit: LimitName, fields: Record<string, unknown>): void {
     this.counts.set(limit, (this.counts.get(limit) ?? 0) + 1);
     this.observer?.(limit, fields);
+  }
+
+  /** From now on, `stats()` adds the counts `more()` returns (the answering workers' last ones). */
+  include(more: () => readonly Record<LimitName, number>[]): void {
+    this.more = more;
   }
 
   /** A listener's gauges join the sums until the returned function is called. */
@@ -72,6 +79,8 @@ export class ServerLimits {
       tcp.paused += g.paused;
       tcp.queuedBytes += g.queuedBytes;
     }
-    return { reached: Object.fromEntries(this.counts) as Record<LimitName, number>, tcp };
+    const reached = Object.fromEntries(this.counts) as Record<LimitName, number>;
+    for (const m of this.more()) for (const n of LIMIT_NAMES) reached[n] += m[n] ?? 0;
+    return { reached, tcp };
   }
 }

@@ -62,12 +62,21 @@ export interface QueryCountsOptions {
   logQueries?: { sample: number; logger: QueryLogger; random: () => number };
 }
 
+/** A copy of the counts, plain arrays (they cross threads: answering workers, `--workers`). */
+export interface QueryCountsSnapshot {
+  requests: number[];
+  responses: number[];
+  malformed: number[];
+}
+
 /** The pipeline's observer: counts every message and logs a sample of queries. */
 export class QueryCounts {
   private readonly requests = new Float64Array(PROTOCOLS.length * QTYPES.length);
   private readonly responses = new Float64Array(SOURCES.length * RCODE_SLOTS);
   private readonly malformed = new Float64Array(PROTOCOLS.length);
   private readonly log: QueryCountsOptions['logQueries'];
+  /** Counts kept on other threads, added to every read (`include`). */
+  private more: () => readonly QueryCountsSnapshot[] = () => [];
 
   /** Undefined while queries are logged: a sample is drawn per query, so each must be seen (pipeline.ts). */
   readonly answeredMany: PipelineObserver['answeredMany'];
@@ -111,30 +120,64 @@ export class QueryCounts {
     this.malformed[transport === 'udp' ? 0 : 1]++;
   };
 
+  snapshot(): QueryCountsSnapshot {
+    return {
+      requests: Array.from(this.requests),
+      responses: Array.from(this.responses),
+      malformed: Array.from(this.malformed),
+    };
+  }
+
+  /** From now on, every read adds the counts `more()` returns (the answering workers' last ones). */
+  include(more: () => readonly QueryCountsSnapshot[]): void {
+    this.more = more;
+  }
+
+  /** This thread's counts plus those included. */
+  private sums(): {
+    requests: ArrayLike<number>;
+    responses: ArrayLike<number>;
+    malformed: ArrayLike<number>;
+  } {
+    const more = this.more();
+    if (more.length === 0)
+      return { requests: this.requests, responses: this.responses, malformed: this.malformed };
+    const sum = this.snapshot();
+    for (const m of more) {
+      for (let i = 0; i < sum.requests.length; i++) sum.requests[i] += m.requests[i] ?? 0;
+      for (let i = 0; i < sum.responses.length; i++) sum.responses[i] += m.responses[i] ?? 0;
+      for (let i = 0; i < sum.malformed.length; i++) sum.malformed[i] += m.malformed[i] ?? 0;
+    }
+    return sum;
+  }
+
   total(): number {
+    const { requests, malformed } = this.sums();
     let n = 0;
-    for (const v of this.requests) n += v;
-    for (const v of this.malformed) n += v;
+    for (let i = 0; i < requests.length; i++) n += requests[i];
+    for (let i = 0; i < malformed.length; i++) n += malformed[i];
     return n;
   }
 
   requestSamples(): Sample[] {
+    const { requests, malformed } = this.sums();
     const out: Sample[] = [];
     for (const [p, protocol] of PROTOCOLS.entries()) {
       for (const [t, [qtype]] of QTYPES.entries()) {
-        const n = this.requests[p * QTYPES.length + t];
+        const n = requests[p * QTYPES.length + t];
         if (n > 0) out.push([{ protocol, qtype }, n]);
       }
-      if (this.malformed[p] > 0) out.push([{ protocol, qtype: 'invalid' }, this.malformed[p]]);
+      if (malformed[p] > 0) out.push([{ protocol, qtype: 'invalid' }, malformed[p]]);
     }
     return out;
   }
 
   responseSamples(): Sample[] {
+    const { responses } = this.sums();
     const out: Sample[] = [];
     for (const [s, source] of SOURCES.entries()) {
       for (let r = 0; r < RCODE_SLOTS; r++) {
-        const n = this.responses[s * RCODE_SLOTS + r];
+        const n = responses[s * RCODE_SLOTS + r];
         if (n > 0) out.push([{ source, rcode: rcodeLabel(r) }, n]);
       }
     }

@@ -22,12 +22,14 @@ export interface DnsServerOptions {
   allowFrom?: ClientAllowList;
   /** Where bounds reached are counted and reported; shared by the listeners of one agent. */
   limits?: ServerLimits;
+  /** UDP only (an answering worker, `--workers`: the agent's main thread keeps the one TCP listener). */
+  udpOnly?: boolean;
 }
 
 export class DnsServer {
   private readonly opts: DnsServerOptions;
   private readonly udp: UdpListener;
-  private readonly tcp: TcpListener;
+  private readonly tcp: TcpListener | undefined;
   private boundPort = 0;
   readonly limits: ServerLimits;
 
@@ -41,7 +43,7 @@ export class DnsServer {
       maxInFlightPerConnection: opts.tcp?.maxInFlightPerConnection ?? DEFAULTS.tcpMaxInFlightPerConnection,
       maxQueuedBytes: opts.tcp?.maxQueuedBytes ?? DEFAULTS.tcpMaxQueuedBytes,
     };
-    this.tcp = new TcpListener(opts.pipeline, tcp, this.limits, opts.allowFrom);
+    if (opts.udpOnly !== true) this.tcp = new TcpListener(opts.pipeline, tcp, this.limits, opts.allowFrom);
   }
 
   get port(): number {
@@ -75,6 +77,7 @@ export class DnsServer {
       } catch (err) {
         throw listenError(host, port, 'udp', err);
       }
+      if (this.tcp === undefined) return;
       try {
         await this.tcp.start(host, this.boundPort);
         return;
@@ -86,7 +89,7 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.udp.close(), this.tcp.close()]);
+    await Promise.all([this.udp.close(), this.tcp?.close()]);
   }
 }
 

@@ -19,6 +19,11 @@ export interface UdpSettings {
   /** SO_RCVBUF / SO_SNDBUF asked for (the kernel doubles them, capped by net.core.*mem_max); 0: the system's. */
   recvBufferBytes: number;
   sendBufferBytes: number;
+  /**
+   * SO_REUSEPORT: several listeners (answering workers, `--workers`) bind the same port and the kernel
+   * spreads the clients over them. Honoured where the path has it (udpReusePort).
+   */
+  reusePort?: boolean;
 }
 
 export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
@@ -26,7 +31,19 @@ export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
     io: given.io ?? DEFAULTS.udpIo,
     recvBufferBytes: given.recvBufferBytes ?? DEFAULTS.udpRecvBufferBytes,
     sendBufferBytes: given.sendBufferBytes ?? DEFAULTS.udpSendBufferBytes,
+    reusePort: given.reusePort ?? false,
   };
+}
+
+/**
+ * Whether `path` can share a port through SO_REUSEPORT: the native socket always; node:dgram from Node
+ * 22.12 / 23.1 (its `reusePort` option), which an older Node ignores silently, so it is checked here.
+ */
+export function udpReusePort(path: UdpPath, version = process.versions.node): string | undefined {
+  if (path.io === 'native') return undefined;
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)) return undefined;
+  return `node:dgram has no reusePort before Node 22.12 (this is ${version})`;
 }
 
 /** The path a listener uses, and why when `auto` could not have the native one. */
@@ -100,6 +117,7 @@ export class UdpListener {
         port,
         recvBufferBytes: this.settings.recvBufferBytes,
         sendBufferBytes: this.settings.sendBufferBytes,
+        reusePort: this.settings.reusePort,
         onBatch: (batch, socket) => this.answerNative(batch, socket),
         onDrop: () => this.watch?.reached('udp_send_queue', { protocol: 'udp' }),
       });
@@ -110,7 +128,9 @@ export class UdpListener {
       type: isCheckedIPv6(host) ? 'udp6' : 'udp4',
       recvBufferSize: recvBufferBytes > 0 ? recvBufferBytes : undefined,
       sendBufferSize: sendBufferBytes > 0 ? sendBufferBytes : undefined,
-    });
+      // Node >= 22.12 (udpReusePort); @types/node 20 does not know the option.
+      ...(this.settings.reusePort ? { reusePort: true } : {}),
+    } as dgram.SocketOptions);
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);

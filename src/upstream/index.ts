@@ -39,7 +39,11 @@ export {
   type ReplyClass,
   replyOf,
 } from './outcome.js';
-export { PendingUpstreamCounts, UPSTREAM_DURATION_BUCKETS } from './pending-counts.js';
+export {
+  PendingUpstreamCounts,
+  type PendingUpstreamSnapshot,
+  UPSTREAM_DURATION_BUCKETS,
+} from './pending-counts.js';
 export {
   formatUpstream,
   parseResolvConf,

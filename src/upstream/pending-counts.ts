@@ -5,11 +5,36 @@
 /** Istio's buckets for dns_upstream_request_duration_seconds (pkg/dns/client/monitoring.go). */
 export const UPSTREAM_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.1, 1, 5];
 
+/** The counts as plain data (they cross threads: an answering worker's, `--workers`). */
+export interface PendingUpstreamSnapshot {
+  count: number[];
+  sum: number[];
+  failures: number;
+}
+
 /** Counts and per-bucket sums of durations: bounded whatever the number of queries. */
 export class PendingUpstreamCounts {
   private readonly count = new Float64Array(UPSTREAM_DURATION_BUCKETS.length + 1);
   private readonly sum = new Float64Array(UPSTREAM_DURATION_BUCKETS.length + 1);
   private failures = 0;
+
+  /** Counts from another thread, to be replayed here. */
+  static from(s: PendingUpstreamSnapshot): PendingUpstreamCounts {
+    const c = new PendingUpstreamCounts();
+    c.count.set(s.count.slice(0, c.count.length));
+    c.sum.set(s.sum.slice(0, c.sum.length));
+    c.failures = s.failures;
+    return c;
+  }
+
+  /** What was counted since the last take, as plain data; the counts start again from zero. */
+  take(): PendingUpstreamSnapshot {
+    const out = { count: Array.from(this.count), sum: Array.from(this.sum), failures: this.failures };
+    this.count.fill(0);
+    this.sum.fill(0);
+    this.failures = 0;
+    return out;
+  }
 
   readonly observe = (seconds: number, ok: boolean): void => {
     let b = 0;

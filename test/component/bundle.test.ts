@@ -21,7 +21,7 @@ async function run(script: string, args: string[], env: Record<string, string> =
 
 describe('the bundled CLI', () => {
   it('is built with its worker entry beside it', () => {
-    for (const entry of ['main.js', 'worker.js'])
+    for (const entry of ['main.js', 'worker.js', 'answering-worker.js'])
       assert.ok(existsSync(join(ROOT, 'dist/bundle', entry)), entry);
   });
 
@@ -49,6 +49,37 @@ describe('the bundled CLI', () => {
       const reply = await ask('udp', port, 'productpage.default.svc.cluster.local', 'A');
       assert.equal(reply.flags! & 0x400, 0x400, 'authoritative: from the table');
       assert.equal(answersOf(reply).length, 1);
+    } finally {
+      assert.equal(await serve.stop(), 0);
+    }
+  });
+
+  it('answers on two threads with --workers 2 (the answering worker is an entry of its own)', async () => {
+    const port = await freePort('127.0.0.1');
+    const admin = await freePort('127.0.0.1');
+    const serve = startCli(
+      [
+        ...examples.args(),
+        ...['--dns-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${admin}`, '--workers', '2'],
+      ],
+      { env: BUNDLED },
+    );
+    try {
+      await waitForOutput(serve, /serving DNS/);
+      // One fresh socket per query: the kernel spreads the sources over the two sockets of the port.
+      for (let round = 0; round < 50; round++) {
+        const replies = await Promise.all(
+          Array.from({ length: 40 }, () => ask('udp', port, 'productpage.default.svc.cluster.local', 'A')),
+        );
+        if (replies.every((r) => (r.flags! & 0x400) === 0x400)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const config = (await (await fetch(`http://127.0.0.1:${admin}/debug/config`)).json()) as {
+        answeringThreads: { running: number; udpDatagrams: number[] };
+      };
+      assert.equal(config.answeringThreads.running, 2);
+      const [main, worker] = config.answeringThreads.udpDatagrams;
+      assert.ok(main! > 0 && worker! > 0, JSON.stringify(config.answeringThreads));
     } finally {
       assert.equal(await serve.stop(), 0);
     }

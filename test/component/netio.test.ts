@@ -1,5 +1,6 @@
 // The native batch socket (src/netio/, issue 12 item 1) on real loopback sockets: its build, batches,
-// IPv4 and IPv6 peers, a partial sendmmsg, socket options, and closing while a batch is being read.
+// IPv4 and IPv6 peers, a partial sendmmsg, socket options, closing while a batch is being read, and a
+// worker thread that dies with a socket of a SO_REUSEPORT group.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -8,6 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { buildAddon, defaultBuild, nodeIncludeDir } from '../../src/netio/build.js';
 import { BatchSocket, batchSocketSupport, type Peer, type RecvBatch } from '../../src/netio/index.js';
 
@@ -305,5 +307,36 @@ describe('netio: closing while reading', { skip: NO_ADDON }, () => {
     await socket.close();
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(c.replies.length, 0);
+  });
+});
+
+describe('netio: a worker thread that dies', { skip: NO_ADDON }, () => {
+  it('takes its SO_REUSEPORT socket with it: the sockets left in the group get every client', async () => {
+    const main = await echo('127.0.0.1', { reusePort: true });
+    // A worker with a socket of the group, ended by terminate(): no close() runs, only the addon's
+    // cleanup at the worker's exit. A socket left open would take its share of the clients into a void.
+    const url = new URL('../../src/netio/index.js', import.meta.url).href;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       import(workerData.url).then(async ({ BatchSocket }) => {
+         await BatchSocket.open({ host: '127.0.0.1', port: workerData.port, reusePort: true,
+           onBatch(batch, s) { for (let i = 0; i < batch.count; i++) s.reply(Buffer.from('worker'), batch, i); } });
+         parentPort.postMessage('open');
+       });`,
+      { eval: true, workerData: { url, port: main.socket.port } },
+    );
+    await new Promise((resolve) => worker.once('message', resolve));
+    /** One datagram from each of `n` fresh client sockets; the replies' texts. */
+    const round = async (n: number) => {
+      const clients = await Promise.all(Array.from({ length: n }, () => client()));
+      for (const c of clients) c.socket.send('q', main.socket.port, '127.0.0.1');
+      await until(() => clients.every((c) => c.replies.length > 0), `${n} replies`);
+      return clients.map((c) => c.replies[0]!.toString());
+    };
+    const shared = await round(40);
+    assert.ok(shared.includes('worker') && shared.includes('re:q'), 'both sockets answer while both live');
+    await worker.terminate();
+    const left = await round(40);
+    assert.deepEqual(new Set(left), new Set(['re:q']), 'every client answered by the socket left');
   });
 });
