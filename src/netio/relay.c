@@ -34,6 +34,10 @@
 // connections and Node's own handles get their turn (the loop answers DNS too).
 #define PUMP_ROUNDS 16
 #define PIPE_CHUNK (1 << 20)
+// Small exchanges (a request, a reply) are copied through this buffer: for a few hundred bytes,
+// recv+send cost less than splice, which must put even a small packet's bytes into a page of its own.
+// A read that fills it switches the direction to splice.
+#define COPY_BUF (16 * 1024)
 #define PIPE_POOL 256
 #define MAX_TARGETS 64
 #define SLOT_BITS 20
@@ -55,6 +59,7 @@ typedef struct {
   size_t inpipe;  // bytes read from src not yet written to dst
   int eof;        // src said EOF
   int shut;       // dst was shut for writing (after inpipe reached 0)
+  int spliced;    // a read filled the copy buffer once: bulk, moved by splice from then on
 } Dir;
 
 typedef enum { CONN_WAITING, CONN_CONNECTING, CONN_RELAYING, CONN_DEAD } ConnState;
@@ -74,9 +79,10 @@ struct Conn {
   ConnState state;
   int cfd, bfd;
   int c_rd, c_wr, b_rd, b_wr;  // edge-triggered readiness: set by epoll, cleared on EAGAIN
+  int c_hup, b_hup;            // the peer's FIN (or an error) was signalled: read on until EOF
   uint64_t since;              // connect start or last activity (uv_now)
   Dir up, down;                // up: client -> backend
-  char target[INET6_ADDRSTRLEN + 8];
+  struct sockaddr_storage target;  // the backend, formatted only when it cannot be reached
   Conn* nextDead;
 };
 
@@ -122,6 +128,7 @@ struct Relay {
   int npipes;
   Conn* deadConns;
   Listener* deadListeners;
+  char copy[COPY_BUF];
 };
 
 #define CHECK(call)                                  \
@@ -163,6 +170,13 @@ static int pipe_take(Relay* r, int out[2]) {
     return 0;
   }
   if (pipe2(out, O_NONBLOCK | O_CLOEXEC) != 0) return -errno;
+  // A copied read's rest goes into the pipe whole; past pipe-user-pages-soft a pipe has one page only.
+  if (fcntl(out[0], F_GETPIPE_SZ) < COPY_BUF) {
+    close(out[0]);
+    close(out[1]);
+    out[0] = out[1] = -1;
+    return -ENOBUFS;
+  }
   return 0;
 }
 
@@ -310,8 +324,13 @@ static void call_js(Relay* r, int kind, Listener* l, uint32_t id, int err, const
 static void connect_failed(Conn* c, int err) {
   Listener* l = c->listener;
   uint32_t id = c->id;
-  char target[sizeof c->target];
-  memcpy(target, c->target, sizeof target);
+  char target[INET6_ADDRSTRLEN + 8];
+  const struct sockaddr_storage* ss = &c->target;
+  const void* addr = ss->ss_family == AF_INET6 ? (const void*)&((const struct sockaddr_in6*)ss)->sin6_addr
+                                                : (const void*)&((const struct sockaddr_in*)ss)->sin_addr;
+  char text[INET6_ADDRSTRLEN] = "";
+  inet_ntop(ss->ss_family, addr, text, sizeof text);
+  snprintf(target, sizeof target, "%s:%d", text, ntohs(((const struct sockaddr_in*)ss)->sin_port));
   l->stats[4]++;
   conn_close(c, RESET_CLIENT);
   call_js(c->relay, EVENT_CONNECT_FAILED, l, id, err, target);
@@ -322,7 +341,23 @@ static void connect_failed(Conn* c, int err) {
 typedef enum { PUMP_OK, PUMP_SRC_ERROR, PUMP_DST_ERROR, PUMP_MORE } PumpResult;
 
 // Moves src -> pipe -> dst until one side would block, EOF is passed on, or PUMP_ROUNDS pass.
-static PumpResult pump(Conn* c, Dir* d, int src, int dst, int* src_rd, int* dst_wr, double* counter, int* err) {
+// Writes what a copied read left over into the pipe, to go out as spliced bytes do.
+static int keep_rest(Relay* r, Dir* d, const char* rest, size_t len) {
+  if (d->pipe[0] < 0) {
+    int e = pipe_take(r, d->pipe);
+    if (e < 0) return e;
+  }
+  ssize_t n = write(d->pipe[1], rest, len);
+  if (n != (ssize_t)len) return n < 0 ? -errno : -ENOBUFS;
+  d->inpipe = len;
+  return 0;
+}
+
+// Moves src -> dst until one side would block, EOF is passed on, or PUMP_ROUNDS pass. `hup`: the
+// peer's FIN was signalled, so a short read does not mean the socket is drained. `last`: the other way
+// has ended already, so the close that follows sends this way's FIN.
+static PumpResult pump(Conn* c, Dir* d, int src, int dst, int* src_rd, int hup, int* dst_wr, double* counter,
+                       int last, int* err) {
   Relay* r = c->relay;
   for (int round = 0; round < PUMP_ROUNDS; round++) {
     if (d->inpipe > 0) {
@@ -346,11 +381,52 @@ static PumpResult pump(Conn* c, Dir* d, int src, int dst, int* src_rd, int* dst_
     if (d->eof) {
       if (!d->shut) {
         d->shut = 1;
-        shutdown(dst, SHUT_WR);
+        if (!last) shutdown(dst, SHUT_WR);
       }
       return PUMP_OK;
     }
     if (!*src_rd) return PUMP_OK;
+    if (!d->spliced) {
+      ssize_t n = recv(src, r->copy, COPY_BUF, MSG_DONTWAIT);
+      if (n == 0) {
+        d->eof = 1;
+        continue;
+      }
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          *src_rd = 0;
+          return PUMP_OK;
+        }
+        *err = errno;
+        return PUMP_SRC_ERROR;
+      }
+      if (n == COPY_BUF) d->spliced = 1;
+      // A short read took all there was: more data brings a new edge (not so a FIN already signalled).
+      else if (!hup) *src_rd = 0;
+      ssize_t w = 0;
+      if (*dst_wr) {
+        w = send(dst, r->copy, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+          *err = errno;
+          return PUMP_DST_ERROR;
+        }
+        if (w < 0) w = 0;
+        if (w < n) *dst_wr = 0;
+      }
+      if (w > 0) {
+        *counter += (double)w;
+        c->since = uv_now(r->loop);
+      }
+      if (w < n) {
+        int e = keep_rest(r, d, r->copy + w, (size_t)(n - w));
+        if (e < 0) {
+          *err = -e;
+          return PUMP_SRC_ERROR;
+        }
+      }
+      continue;
+    }
     if (d->pipe[0] < 0) {
       int e = pipe_take(r, d->pipe);
       if (e < 0) {
@@ -384,11 +460,11 @@ static void rearm(Relay* r, int fd, End* end) {
 static void conn_run(Conn* c) {
   Relay* r = c->relay;
   int err = 0;
-  PumpResult up = pump(c, &c->up, c->cfd, c->bfd, &c->c_rd, &c->b_wr, &c->listener->stats[2], &err);
+  PumpResult up = pump(c, &c->up, c->cfd, c->bfd, &c->c_rd, c->c_hup, &c->b_wr, &c->listener->stats[2], c->down.shut, &err);
   // An error on one side closes it and resets the other (vip/proxy.ts: 'error' -> resetAndDestroy).
   if (up == PUMP_SRC_ERROR) return conn_close(c, RESET_BACKEND);
   if (up == PUMP_DST_ERROR) return conn_close(c, RESET_CLIENT);
-  PumpResult down = pump(c, &c->down, c->bfd, c->cfd, &c->b_rd, &c->c_wr, &c->listener->stats[3], &err);
+  PumpResult down = pump(c, &c->down, c->bfd, c->cfd, &c->b_rd, c->b_hup, &c->c_wr, &c->listener->stats[3], c->up.shut, &err);
   if (down == PUMP_SRC_ERROR) return conn_close(c, RESET_CLIENT);
   if (down == PUMP_DST_ERROR) return conn_close(c, RESET_BACKEND);
   // Both ways ended and passed on: the Node path's two 'close' events.
@@ -411,12 +487,11 @@ static void conn_connected(Conn* c, uint32_t events) {
   c->state = CONN_RELAYING;
   c->since = uv_now(r->loop);
   link_append(&r->relaying, &c->byTime);
-  // The client was not read until now (pauseOnConnect in the Node path); it may have sent already.
-  int e = epoll_add(r, c->cfd, &c->cend, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
-  if (e < 0) return conn_close(c, RESET_CLIENT);
-  c->c_rd = c->c_wr = 1;
+  // The client was not read until now (pauseOnConnect in the Node path); its readiness since the
+  // accept was recorded.
   c->b_wr = 1;
   c->b_rd = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0;
+  c->b_hup = (events & (EPOLLRDHUP | EPOLLHUP)) != 0;
   conn_run(c);
   if (!r->timerArmed) timer_arm(r);
 }
@@ -430,18 +505,30 @@ static int sockopt_error(int fd) {
 
 static void on_conn_event(Conn* c, int backend, uint32_t events) {
   if (c->state == CONN_DEAD) return;
-  if (c->state == CONN_CONNECTING) {
-    if (!backend) return;
-    int err = sockopt_error(c->bfd);
-    if (err != 0) return connect_failed(c, err);
-    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) conn_connected(c, events);
-    return;
+  if (c->state != CONN_RELAYING) {
+    if (!backend) {
+      // Readiness of the client while its backend is chosen or connects, used once it is connected.
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->c_rd = 1;
+      if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->c_hup = 1;
+      if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->c_wr = 1;
+      return;
+    }
+    if (c->state != CONN_CONNECTING) return;
+    // Writable without an error or hang-up is connected; anything else says why in SO_ERROR.
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0 || (events & EPOLLOUT) == 0) {
+      int err = sockopt_error(c->bfd);
+      if (err != 0) return connect_failed(c, err);
+      if ((events & (EPOLLERR | EPOLLHUP)) != 0) return connect_failed(c, ECONNREFUSED);
+      return;
+    }
+    return conn_connected(c, events);
   }
   if (events & EPOLLERR) {
     int err = sockopt_error(backend ? c->bfd : c->cfd);
     if (err != 0) return conn_close(c, backend ? RESET_CLIENT : RESET_BACKEND);
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) *(backend ? &c->b_rd : &c->c_rd) = 1;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) *(backend ? &c->b_hup : &c->c_hup) = 1;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) *(backend ? &c->b_wr : &c->c_wr) = 1;
   conn_run(c);
 }
@@ -449,12 +536,7 @@ static void on_conn_event(Conn* c, int backend, uint32_t events) {
 // Starts the connect to `ss`; failures are reported by connect_failed (the conn is gone after it).
 static void conn_connect(Conn* c, const struct sockaddr_storage* ss, socklen_t len) {
   Relay* r = c->relay;
-  const void* addr = ss->ss_family == AF_INET ? (const void*)&((const struct sockaddr_in*)ss)->sin_addr
-                                              : (const void*)&((const struct sockaddr_in6*)ss)->sin6_addr;
-  int port = ntohs(((const struct sockaddr_in*)ss)->sin_port);
-  char text[INET6_ADDRSTRLEN];
-  inet_ntop(ss->ss_family, addr, text, sizeof text);
-  snprintf(c->target, sizeof c->target, "%s:%d", text, port);
+  memcpy(&c->target, ss, len);
   int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return connect_failed(c, errno);
   c->bfd = fd;
@@ -525,6 +607,11 @@ static void listener_accept(Listener* l) {
     l->stats[1]++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Watched from now on (edge-triggered): what it sends before the backend is up is recorded.
+    if (epoll_add(r, fd, &c->cend, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+      conn_close(c, RESET_CLIENT);
+      continue;
+    }
     if (l->ntargets > 0) {
       uint32_t k = l->turn++ % (uint32_t)l->ntargets;
       conn_connect(c, &l->targets[k], l->targetLens[k]);
