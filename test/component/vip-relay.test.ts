@@ -197,7 +197,7 @@ for (const relay of VIP_RELAY_KINDS) {
       const results = await Promise.all(
         Array.from({ length: 200 }, (_, i) => exchange(port, 'echo\n', Buffer.from(`conn ${i}`))),
       );
-      results.forEach((r, i) => assert.equal(r.got.toString(), `echo\nconn ${i}`));
+      for (const [i, r] of results.entries()) assert.equal(r.got.toString(), `echo\nconn ${i}`);
       assert.equal(stats().total - before, 200);
       await until(() => stats().active === 0, 'every connection closed');
     });
