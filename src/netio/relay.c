@@ -29,6 +29,8 @@
 #define EVENT_CONNECT_FAILED 2
 // Accepts per listener readiness (the listener is level-triggered: the rest comes on the next turn).
 #define ACCEPT_BATCH 64
+// How long a listener rests after accept ran out of file descriptors.
+#define ACCEPT_PAUSE_MS 100
 #define EPOLL_BATCH 256
 // splice rounds per direction and readiness, then the fd is re-armed (EPOLL_CTL_MOD) so other
 // connections and Node's own handles get their turn (the loop answers DNS too).
@@ -92,6 +94,7 @@ struct Listener {
   int fd;
   int id;
   int dead;
+  int paused;  // out of fds: not accepting until the relay's timer says try again
   Link conns;
   struct sockaddr_storage targets[MAX_TARGETS];
   socklen_t targetLens[MAX_TARGETS];
@@ -116,6 +119,7 @@ struct Relay {
   int finalized;
   int inBatch;
   uint32_t connectMs, idleMs;
+  uint64_t pausedUntil;  // listeners out of fds accept again then (0: none paused)
   Link connecting, relaying;
   Conn** slots;
   uint32_t nslots, cap;
@@ -246,6 +250,7 @@ static void timer_arm(Relay* r) {
     uint64_t idle = CONN_OF(r->relaying.next, byTime)->since + r->idleMs;
     if (idle < due) due = idle;
   }
+  if (r->pausedUntil != 0 && r->pausedUntil < due) due = r->pausedUntil;
   if (due == UINT64_MAX) {
     if (r->timerArmed) uv_timer_stop(&r->timer);
     r->timerArmed = 0;
@@ -567,6 +572,16 @@ static void on_timer(uv_timer_t* t) {
     if (c->since + r->idleMs > now) break;
     conn_close(c, CLOSE_PLAIN);
   }
+  if (r->pausedUntil != 0 && r->pausedUntil <= now) {
+    r->pausedUntil = 0;
+    for (int i = 0; i < r->nlisteners; i++) {
+      Listener* l = r->listeners[i];
+      if (l == NULL || !l->paused || l->dead) continue;
+      l->paused = 0;
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->end};
+      epoll_ctl(r->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+    }
+  }
   r->inBatch = 0;
   free_dead(r);
   if (r->closing) relay_free_if_done(r);
@@ -581,7 +596,15 @@ static void listener_accept(Listener* l) {
     int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      // EAGAIN: done. EMFILE/ENFILE: the backlog waits (the kernel drops SYNs past it).
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of fds: a level-triggered listener would wake the loop at once, again and again. It
+        // rests for a while instead; the backlog waits (the kernel drops SYNs past it).
+        struct epoll_event ev = {.events = 0, .data.ptr = &l->end};
+        epoll_ctl(r->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+        l->paused = 1;
+        if (r->pausedUntil == 0) r->pausedUntil = uv_now(r->loop) + ACCEPT_PAUSE_MS;
+        timer_arm(r);
+      }
       return;
     }
     Conn* c = calloc(1, sizeof *c);
