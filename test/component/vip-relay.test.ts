@@ -2,7 +2,7 @@
 // bytes both ways, half-close from either side, resets passed on, the idle timeout, many connections at
 // once, a listener removed under open connections. And the native relay's build and its fallback.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -213,6 +213,62 @@ for (const relay of VIP_RELAY_KINDS) {
       const refused = await exchange(port, 'echo\n');
       assert.equal(refused.error, 'ECONNREFUSED');
       await proxy.setRoutes([route]);
+    });
+  });
+}
+
+/** A proxy in a process of its own whose fd limit is `fds` (sh's ulimit), ready once it prints "ready". */
+async function proxyWithFewFds(relay: string, port: number, backendPort: number, fds: number) {
+  const script = `import pino from 'pino';
+    import { VipProxy } from './dist/src/vip/index.js';
+    const proxy = new VipProxy({ resolve: async () => [], connectTimeoutMs: 2000, idleTimeoutMs: 60000,
+      logger: pino({ level: 'silent' }), relay: '${relay}' });
+    await proxy.setRoutes([{ vip: '${VIP}', port: ${port}, host: 'fds.example.com', resolution: 'STATIC',
+      endpoints: [{ address: '${BACKEND}', port: ${backendPort} }], hostPort: ${backendPort}, origin: 'test' }]);
+    process.on('SIGTERM', () => proxy.close().then(() => process.exit(0)));
+    process.stdout.write('ready\\n');`;
+  const child = spawn(
+    'sh',
+    ['-c', `ulimit -n ${fds} && exec "$0" --input-type=module -e "$1"`, process.execPath, script],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
+  });
+  return child;
+}
+
+for (const relay of VIP_RELAY_KINDS) {
+  describe(`VIP relay: ${relay}, out of file descriptors`, { timeout: 60_000 }, () => {
+    it('holds what it can, and serves again once connections close', async () => {
+      const backend = await startBackend();
+      const port = await freePort(VIP);
+      const child = await proxyWithFewFds(relay, port, backend.port, 64);
+      const held: net.Socket[] = [];
+      try {
+        // 80 connections want 160 fds: more than the proxy has. Each is opened and asked to hold.
+        for (let i = 0; i < 80; i++) {
+          const s = net.connect({ host: VIP, port });
+          s.on('error', () => {});
+          s.write('hold\n');
+          held.push(s);
+        }
+        await until(() => backend.seen.length >= 10, 'some connections reach the backend');
+        for (const s of held) s.destroy();
+        await until(() => backend.seen.every((r) => r.ended !== 'open'), 'the held connections closed');
+        const { got, error } = await exchange(port, 'echo\n', Buffer.from('after'));
+        assert.equal(error, undefined);
+        assert.equal(got.toString(), 'echo\nafter');
+      } finally {
+        for (const s of held) s.destroy();
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+        await new Promise((resolve) => backend.server.close(resolve));
+      }
     });
   });
 }
