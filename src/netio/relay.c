@@ -327,6 +327,7 @@ static void call_js(Relay* r, int kind, Listener* l, uint32_t id, int err, const
 // The backend could not be reached: the client is reset, as the backend itself would have, and
 // JavaScript logs it.
 static void connect_failed(Conn* c, int err) {
+  Relay* r = c->relay;
   Listener* l = c->listener;
   uint32_t id = c->id;
   char target[INET6_ADDRSTRLEN + 8];
@@ -338,7 +339,8 @@ static void connect_failed(Conn* c, int err) {
   snprintf(target, sizeof target, "%s:%d", text, ntohs(((const struct sockaddr_in*)ss)->sin_port));
   l->stats[4]++;
   conn_close(c, RESET_CLIENT);
-  call_js(c->relay, EVENT_CONNECT_FAILED, l, id, err, target);
+  // c may be gone now (freed at once outside a batch of events): only what was kept is used.
+  call_js(r, EVENT_CONNECT_FAILED, l, id, err, target);
 }
 
 // ---- moving bytes
