@@ -42,7 +42,7 @@ await build({
 
 // A native addon is found beside the code that loads it (`new URL('./x.node', import.meta.url)`): in the
 // bundle that is dist/bundle/, so the ones the build made are copied there.
-for (const addon of ['netio/netio.node']) {
+for (const addon of ['netio/netio.node', 'netio/relay.node']) {
   const from = `dist/src/${addon}`;
   if (existsSync(from)) copyFileSync(from, `dist/bundle/${addon.split('/').pop()}`);
 }

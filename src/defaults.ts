@@ -170,6 +170,11 @@ export const DEFAULTS = {
   vipBackendMaxTtlMs: 30_000,
   /** VIP traffic: the user-space proxy (no capability needed) unless `--vip-dataplane nat` (SPEC §6). */
   vipDataplane: 'proxy',
+  /**
+   * The proxy's relay: `native` (splice(2) in C, netio/relay.c) where the addon was built, else `node`
+   * (node:net), said once at start.
+   */
+  vipRelay: 'auto' as 'auto' | 'native' | 'node',
   /** nat: a backend name that resolved to nothing is asked again after this long. */
   vipNatRetryMs: 5000,
   /** nat: one iptables command may take this long (it waits for the xtables lock meanwhile). */

@@ -4,6 +4,7 @@
 // nginx. Each proxy shares the server CPU with the backend. As root the whole scenario runs in a network
 // namespace of its own (lib/netns.ts), so every path sees the same rules and connection tracking.
 import { spawnSync } from 'node:child_process';
+import { nativeRelaySupport } from '../../src/vip/index.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { ServerAddress } from '../lib/dns-probe.js';
 import { iperf3Args, runIperf3 } from '../lib/iperf3.js';
@@ -34,6 +35,19 @@ const RATIOS = [
   { subject: 'meshdns nat', baseline: 'direct' },
   { subject: 'haproxy', baseline: 'direct' },
 ];
+
+/**
+ * The proxy path's relay: BENCH_VIP_RELAY (native or node), else the proxy's default (native where the
+ * addon is built). The label says which.
+ */
+function proxyRelay(): { relay?: 'native' | 'node'; label: string } {
+  const asked = process.env.BENCH_VIP_RELAY;
+  if (asked !== undefined && asked !== '' && asked !== 'native' && asked !== 'node')
+    throw new Error(`BENCH_VIP_RELAY=${asked}: expected native or node`);
+  if (asked === 'native' || asked === 'node') return { relay: asked, label: asked };
+  const native = nativeRelaySupport();
+  return { label: native.available ? 'native' : `node (native relay unavailable: ${native.reason})` };
+}
 
 /** The NAT data plane writes iptables rules: only as root, in the scenario's own namespace. */
 function natPlane(): string | undefined {
@@ -70,12 +84,14 @@ async function startPaths(
   natBackend: ServerAddress = backend.address,
 ): Promise<Paths> {
   const { config, group, log } = ctx;
+  const { relay } = proxyRelay();
   const meshdns = await startVipProxy(group, {
     listen: await tcpAddress(HOSTS.vip),
     backend: backend.address,
     cpu: config.serverCpu,
     nodeFlags,
     dataplane: 'proxy',
+    ...(relay ? { relay } : {}),
   });
   const nat =
     natPlane() === undefined
@@ -96,7 +112,7 @@ async function startPaths(
   });
   const at = (s: TcpServer) => `${s.address.host}:${s.address.port}`;
   log(
-    `  ${backend.label} ${backend.version} on ${at(backend)}; meshdns VIP proxy on ${at(meshdns)}; ` +
+    `  ${backend.label} ${backend.version} on ${at(backend)}; meshdns VIP proxy (relay ${proxyRelay().label}) on ${at(meshdns)}; ` +
       `${nat ? `meshdns NAT rules for ${at(nat)}; ` : ''}haproxy on ${at(haproxy)}`,
   );
   const through = (s: TcpServer): TcpPath => ({

@@ -44,7 +44,7 @@ async function waitForNatRule(listen: ServerAddress, proc: BenchProcess): Promis
 /** meshdns' VIP data plane: `proxy` (user space) or `nat` (kernel DNAT rules; root only). */
 export async function startVipProxy(
   group: ProcessGroup,
-  opts: ProxyOptions & { nodeFlags?: string[]; dataplane: 'proxy' | 'nat' },
+  opts: ProxyOptions & { nodeFlags?: string[]; dataplane: 'proxy' | 'nat'; relay?: 'native' | 'node' },
 ): Promise<TcpServer> {
   const args = [
     ...(opts.nodeFlags ?? []),
@@ -52,6 +52,7 @@ export async function startVipProxy(
     `${opts.listen.host}:${opts.listen.port}`,
     `${opts.backend.host}:${opts.backend.port}`,
     ...(opts.dataplane === 'nat' ? ['--nat'] : []),
+    ...(opts.relay ? ['--relay', opts.relay] : []),
   ];
   const label = `meshdns ${opts.dataplane}`;
   const proc = group.spawn(label, process.execPath, args, { cpu: opts.cpu, cwd: REPO_ROOT });

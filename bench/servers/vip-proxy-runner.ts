@@ -1,15 +1,29 @@
 // A VIP data plane in a process of its own for the `vip` benchmark: one STATIC route from the command
 // line, silent unless it fails, and a clean exit on SIGTERM (so `node --cpu-prof` writes its profile,
 // and the NAT data plane removes its rules). `--nat`: the kernel DNATs (needs NET_ADMIN), else the
-// user-space VipProxy.
+// user-space VipProxy on its default relay, or the one `--relay` names.
 //
-//   node dist/bench/servers/vip-proxy-runner.js 127.0.0.41:8080 127.0.0.43:80 [--nat]
+//   node dist/bench/servers/vip-proxy-runner.js 127.0.0.41:8080 127.0.0.43:80 [--nat] [--relay native|node]
 import net from 'node:net';
 import pino from 'pino';
 import { NatDataplane, type VipDataplane, VipProxy, type VipRoute } from '../../src/vip/index.js';
 import { PROXY_TIMEOUTS } from './server.js';
 
-const USAGE = 'usage: vip-proxy-runner LISTEN_IP:PORT BACKEND_IP:PORT [--nat] (IPv4 loopback addresses)';
+const USAGE =
+  'usage: vip-proxy-runner LISTEN_IP:PORT BACKEND_IP:PORT [--nat] [--relay native|node] (IPv4 loopback addresses)';
+
+/** The flags after the two addresses. */
+function flags(rest: string[]): { nat: boolean; relay?: 'native' | 'node' } {
+  const out: { nat: boolean; relay?: 'native' | 'node' } = { nat: false };
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '--nat') out.nat = true;
+    else if (rest[i] === '--relay' && (rest[i + 1] === 'native' || rest[i + 1] === 'node')) {
+      out.relay = rest[i + 1] as 'native' | 'node';
+      i++;
+    } else throw new Error(USAGE);
+  }
+  return out;
+}
 
 function hostPort(text: string | undefined): { host: string; port: number } {
   const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}):(\d{1,5})$/.exec(text ?? '');
@@ -20,8 +34,7 @@ function hostPort(text: string | undefined): { host: string; port: number } {
 
 async function main(): Promise<void> {
   const [listen, backend] = [hostPort(process.argv[2]), hostPort(process.argv[3])];
-  const nat = process.argv[4] === '--nat';
-  if (process.argv.length > (nat ? 5 : 4)) throw new Error(USAGE);
+  const { nat, relay } = flags(process.argv.slice(4));
   const logger = pino({ level: 'error' }, pino.destination({ dest: 2, sync: true }));
   const proxy = new VipProxy({
     // STATIC endpoints are addresses: nothing to resolve.
@@ -31,6 +44,7 @@ async function main(): Promise<void> {
     ...PROXY_TIMEOUTS,
     // Errors only (a listener that cannot bind): warnings would be per connection, in the hot path.
     logger,
+    ...(relay ? { relay } : {}),
   });
   const plane: VipDataplane = nat
     ? new NatDataplane({

@@ -84,6 +84,7 @@ export function agentAdminSource(
         ? {
             enabled: true,
             dataplane: agent.vipDataplane.kind,
+            ...(agent.vipDataplane.relayKind ? { relay: agent.vipDataplane.relayKind } : {}),
             listeners: agent.vipDataplane.stats(),
             // Each VIP:port and what serves it: in nat mode the rules, or the proxy where no rule can.
             served: agent.vipDataplane.served(),

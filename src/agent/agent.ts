@@ -96,7 +96,13 @@ export interface AgentOptions {
    * SPEC §6: route TCP connections to the VIPs (`--vip-proxy`, `--vip-dataplane`); absent: none. `nat`:
    * kernel DNAT rules (needs NET_ADMIN); `proxy` (default): the user-space proxy.
    */
-  vipProxy?: { connectTimeoutMs: number; idleTimeoutMs: number; dataplane?: VipDataplaneKind };
+  vipProxy?: {
+    connectTimeoutMs: number;
+    idleTimeoutMs: number;
+    dataplane?: VipDataplaneKind;
+    /** `--vip-relay`: the proxy's relay (default: DEFAULTS.vipRelay). */
+    relay?: 'auto' | 'native' | 'node';
+  };
   /** Monotonic milliseconds (TTLs, log rate limits); injectable for tests. */
   now?: () => number;
   random?: () => number;

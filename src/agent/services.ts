@@ -48,12 +48,17 @@ export function startServices(
     workerMetrics(registry, () => agent.threadStatus());
   }
   if (opts.vipProxy) {
-    const { dataplane, ...timeouts } = opts.vipProxy;
+    const { dataplane, relay, ...timeouts } = opts.vipProxy;
     // Backends are resolved through the upstreams, never our own table (which answers with VIPs).
     const upstream = {
       query: async (name: string, qtype: number) => replyOf(await agent.forwarder.query(name, qtype)),
     };
-    const proxy = new VipProxy({ ...timeouts, resolve: upstreamResolver(upstream), logger: opts.logger });
+    const proxy = new VipProxy({
+      ...timeouts,
+      resolve: upstreamResolver(upstream),
+      logger: opts.logger,
+      ...(relay ? { relay } : {}),
+    });
     const plane: VipDataplane =
       dataplane === 'nat'
         ? new NatDataplane({ lookup: upstreamLookup(upstream), fallback: proxy, logger: opts.logger })

@@ -28,6 +28,7 @@ export interface ServeExtraFlags {
   vipDataplane: VipDataplaneKind;
   vipConnectTimeout: string;
   vipIdleTimeout: string;
+  vipRelay: 'auto' | 'native' | 'node';
   dnsListen: string;
   allowFrom?: string[];
   tcpMaxConnections: string;
@@ -200,6 +201,15 @@ export function addServeExtraOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        '--vip-relay <relay>',
+        'how the VIP proxy moves bytes: native (accept, connect and splice(2) in C, the addon built at npm ci), ' +
+          'node (node:net), auto (native where the addon loaded)',
+      )
+        .choices(['auto', 'native', 'node'])
+        .default(DEFAULTS.vipRelay),
+    )
+    .addOption(
+      new Option(
         '--log-queries [share]',
         `log a sample of queries (default share ${DEFAULTS.logQueriesSample})`,
       ),
@@ -267,6 +277,7 @@ function vipOptions(flags: ServeExtraFlags): AgentOptions['vipProxy'] {
     connectTimeoutMs: parseMilliseconds('--vip-connect-timeout', flags.vipConnectTimeout),
     idleTimeoutMs: parseMilliseconds('--vip-idle-timeout', flags.vipIdleTimeout),
     dataplane,
+    relay: flags.vipRelay ?? DEFAULTS.vipRelay,
   };
 }
 

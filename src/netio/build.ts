@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON_FILE } from './addon.js';
+import { RELAY_ADDON_FILE } from './relay-addon.js';
 
 export interface AddonBuild {
   /** The C source. */
@@ -18,6 +19,8 @@ export interface AddonBuild {
   cc: string;
   /** The folder holding node_api.h and uv.h, or why there is none. */
   includeDir: string | { reason: string };
+  /** The module's name for NAPI_MODULE (default: meshdns_netio). */
+  name?: string;
 }
 
 export type BuildResult = { built: true; out: string; skipped: boolean } | { built: false; reason: string };
@@ -67,6 +70,17 @@ export function defaultBuild(): AddonBuild {
   };
 }
 
+/** The native TCP relay of the VIP proxy: src/netio/relay.c to dist/src/netio/relay.node. */
+export function relayBuild(): AddonBuild {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return {
+    ...defaultBuild(),
+    source: path.resolve(here, '../../../src/netio/relay.c'),
+    out: path.join(here, RELAY_ADDON_FILE),
+    name: 'meshdns_relay',
+  };
+}
+
 /** The compiler's arguments: position-independent, warnings as errors, only the module's init exported. */
 export function compilerArgs(b: AddonBuild & { includeDir: string }, out: string): string[] {
   return [
@@ -109,22 +123,25 @@ export function buildAddon(b: AddonBuild): BuildResult {
   return { built: true, out: b.out, skipped: false };
 }
 
-/** `node dist/src/netio/build.js`: builds, or says once why not; never fails the build. */
-function main(): void {
-  const b = defaultBuild();
+/** Builds one addon, or says once why not (and what meshdns uses instead); never fails the build. */
+function buildOne(b: AddonBuild, what: string, instead: string): void {
   const result = buildAddon(b);
   if (!result.built) {
     // A stale addon of an older source or another Node must not load in its place.
     rmSync(b.out, { force: true });
     rmSync(`${b.out}.stamp`, { force: true });
-    console.warn(
-      `meshdns: native UDP batch I/O not built (${result.reason}); meshdns will answer UDP on node:dgram`,
-    );
+    console.warn(`meshdns: ${what} not built (${result.reason}); ${instead}`);
   } else if (!result.skipped) {
     console.log(
-      `meshdns: native UDP batch I/O built for Node ${process.version} (${path.relative(process.cwd(), result.out)})`,
+      `meshdns: ${what} built for Node ${process.version} (${path.relative(process.cwd(), result.out)})`,
     );
   }
+}
+
+/** `node dist/src/netio/build.js`: the UDP batch socket and the TCP relay. */
+function main(): void {
+  buildOne(defaultBuild(), 'native UDP batch I/O', 'meshdns will answer UDP on node:dgram');
+  buildOne(relayBuild(), 'native VIP relay (splice)', 'the VIP proxy will relay with node:net');
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -1,6 +1,7 @@
 // What the agent holds for VIP traffic (SPEC §6): the user-space proxy or the kernel's NAT. Both take
 // the same routes; /debug/vips and the metrics say which one serves each VIP:port.
 import type { VipStats } from './proxy.js';
+import type { VipRelayKind } from './relay.js';
 import type { VipRoute } from './routes.js';
 
 export type VipDataplaneKind = 'proxy' | 'nat';
@@ -21,6 +22,8 @@ export interface VipServed {
 
 export interface VipDataplane {
   readonly kind: VipDataplaneKind;
+  /** proxy: which relay carries the bytes (`--vip-relay`). */
+  readonly relayKind?: VipRelayKind;
   setRoutes(routes: VipRoute[]): Promise<void>;
   /** Every VIP:port routed, and which data plane serves it. */
   served(): VipServed[];

@@ -10,7 +10,8 @@ export { vipDataplaneMetrics, vipMetrics } from './metrics.js';
 export { NatDataplane, type NatDataplaneOptions, removeNatRules } from './nat.js';
 export { iptablesCommands, type NatCommands } from './nat-exec.js';
 export { NAT_CHAINS, type NatEntry, natRemovalArgv, restoreInput } from './nat-rules.js';
-export { VipProxy, type VipProxyOptions, type VipStats } from './proxy.js';
+export { nativeRelaySupport, VipProxy, type VipProxyOptions, type VipStats } from './proxy.js';
+export { VIP_RELAYS, type VipRelayChoice, type VipRelayKind } from './relay.js';
 export {
   type BackendAnswer,
   type BackendLookup,

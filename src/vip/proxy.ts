@@ -1,9 +1,20 @@
 // TCP proxy for VIP:port → backend (SPEC §6). One listener per VIP and port, following the table:
 // listeners come and go with routes while the connections of other routes carry on.
-import net from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../defaults.js';
+import { MeshdnsError } from '../errors.js';
+import { loadRelayAddon } from '../netio/index.js';
 import type { VipDataplane, VipServed } from './dataplane.js';
+import { NativeRelay } from './native-relay.js';
+import { NodeRelay } from './node-relay.js';
+import type {
+  PendingClient,
+  RelayListener,
+  VipRelay,
+  VipRelayChoice,
+  VipRelayKind,
+  VipStats,
+} from './relay.js';
 import type { BackendResolver } from './resolver.js';
 import { routeKey, sameRoute, targetsOf, type VipBackend, type VipRoute } from './routes.js';
 import { UnroutedVipLog } from './unrouted-log.js';
@@ -17,33 +28,26 @@ export interface VipProxyOptions {
   vipRanges?: { v4: string; v6: string };
   /** The clock of the once-per-burst log (default: Date.now). */
   now?: () => number;
+  /** `native`: splice(2) in C (netio/relay.c); `node`: node:net; `auto` (default): native where built. */
+  relay?: VipRelayChoice;
 }
 
-export interface VipStats {
-  host: string;
-  vip: string;
-  port: number;
-  active: number;
-  total: number;
-  bytesToBackend: number;
-  bytesToClient: number;
-  connectErrors: number;
-}
+export type { VipStats } from './relay.js';
 
-interface Listener {
-  route: VipRoute;
-  server: net.Server;
-  sockets: Set<net.Socket>;
-  stats: VipStats;
-  /** Round-robin position across the backend addresses (DNS_ROUND_ROBIN-like for every resolution). */
-  turn: number;
+/** Whether the native relay can run here, and why not. */
+export function nativeRelaySupport(): { available: true } | { available: false; reason: string } {
+  const addon = loadRelayAddon();
+  return addon.binding ? { available: true } : { available: false, reason: addon.reason };
 }
 
 /** Accepts on every VIP:port of its routes and splices each connection to a backend. */
 export class VipProxy implements VipDataplane {
   readonly kind = 'proxy' as const;
+  /** Which relay carries the bytes (`--vip-relay`). */
+  readonly relayKind: VipRelayKind;
   private readonly opts: VipProxyOptions;
-  private readonly listeners = new Map<string, Listener>();
+  private readonly relay: VipRelay;
+  private readonly listeners = new Map<string, RelayListener>();
   private updating: Promise<void> = Promise.resolve();
   private readonly unrouted: UnroutedVipLog;
 
@@ -55,6 +59,32 @@ export class VipProxy implements VipDataplane {
       intervalMs: DEFAULTS.burstLogIntervalMs,
       ranges: opts.vipRanges ?? { v4: DEFAULTS.vipRangeV4, v6: DEFAULTS.vipRangeV6 },
     });
+    const relayOptions = {
+      connectTimeoutMs: opts.connectTimeoutMs,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      events: {
+        accepted: (l: RelayListener, client: PendingClient) => this.accepted(l, client),
+        unreachable: (l: RelayListener, why: string) => this.unreachable(l, why),
+        listenerError: (l: RelayListener, err: Error) =>
+          opts.logger.warn({ vip: routeKey(l.route), err: err.message }, 'VIP listener error'),
+      },
+    };
+    const choice = opts.relay ?? DEFAULTS.vipRelay;
+    const addon = choice === 'node' ? undefined : loadRelayAddon();
+    if (addon?.binding) {
+      this.relay = new NativeRelay(addon.binding, relayOptions);
+    } else if (choice === 'native') {
+      throw new MeshdnsError(
+        'MESHDNS_VIP_RELAY',
+        `--vip-relay native: the native relay is not available: ${addon?.reason}. Install a C compiler ` +
+          '(Debian: build-essential) and run npm run build, or pass --vip-relay node',
+      );
+    } else {
+      this.relay = new NodeRelay(relayOptions);
+      if (addon)
+        opts.logger.info({ vipRelay: 'node', reason: addon.reason }, 'VIP proxy relays with node:net');
+    }
+    this.relayKind = this.relay.kind;
   }
 
   /** Applies a new set of routes; updates are serialised so listeners never race. */
@@ -64,7 +94,7 @@ export class VipProxy implements VipDataplane {
   }
 
   stats(): VipStats[] {
-    return [...this.listeners.values()].map((l) => ({ ...l.stats }));
+    return [...this.listeners.values()].map((l) => this.relay.stats(l));
   }
 
   served(): VipServed[] {
@@ -89,6 +119,7 @@ export class VipProxy implements VipDataplane {
         // Same address, new backend: new connections go to the new backend, open ones carry on.
         l.route = next;
         l.stats.host = next.host;
+        this.relay.routeChanged(l);
         continue;
       }
       this.listeners.delete(key);
@@ -112,14 +143,9 @@ export class VipProxy implements VipDataplane {
     this.unrouted.report(unrouted);
   }
 
-  private async listen(route: VipRoute): Promise<Listener> {
-    const l: Listener = {
+  private async listen(route: VipRoute): Promise<RelayListener> {
+    const l: RelayListener = {
       route,
-      // pauseOnConnect: the client is not read until the backend is connected (no start/stop churn).
-      server: net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) =>
-        this.accept(l, client),
-      ),
-      sockets: new Set(),
       stats: {
         host: route.host,
         vip: route.vip,
@@ -132,22 +158,12 @@ export class VipProxy implements VipDataplane {
       },
       turn: 0,
     };
-    await new Promise<void>((resolve, reject) => {
-      l.server.once('error', reject);
-      l.server.listen({ host: route.vip, port: route.port }, () => {
-        l.server.off('error', reject);
-        resolve();
-      });
-    });
-    l.server.on('error', (err) =>
-      this.opts.logger.warn({ vip: routeKey(route), err: err.message }, 'VIP listener error'),
-    );
+    await this.relay.listen(l);
     return l;
   }
 
-  private async stop(l: Listener): Promise<void> {
-    for (const s of l.sockets) s.destroy();
-    await new Promise<void>((resolve) => l.server.close(() => resolve()));
+  private async stop(l: RelayListener): Promise<void> {
+    await this.relay.stop(l);
   }
 
   private async resolveTargets(route: VipRoute): Promise<VipBackend[]> {
@@ -159,80 +175,24 @@ export class VipProxy implements VipDataplane {
     return resolved.flat();
   }
 
-  private accept(l: Listener, client: net.Socket): void {
-    const { stats } = l;
-    stats.active++;
-    stats.total++;
-    l.sockets.add(client);
-    client.on('close', () => {
-      stats.active--;
-      l.sockets.delete(client);
-    });
-    client.on('error', () => {});
+  private accepted(l: RelayListener, client: PendingClient): void {
     const pick = (list: VipBackend[]) => {
-      if (client.destroyed) return;
+      if (client.gone()) return;
       if (list.length === 0) return this.refuse(l, client, 'no backend address');
-      this.connect(l, client, list[l.turn++ % list.length]);
+      client.connect(list[l.turn++ % list.length]);
     };
     // The common STATIC case stays synchronous: no promise per connection.
     if (l.route.resolution === 'STATIC') pick(targetsOf(l.route));
     else this.resolveTargets(l.route).then(pick, (err: Error) => this.refuse(l, client, err.message));
   }
 
-  /** Connect failure closes the client with a reset, as the backend itself would have. */
-  private refuse(l: Listener, client: net.Socket, why: string): void {
-    l.stats.connectErrors++;
+  /** No backend to try: the client is reset, as a backend that refused would have. */
+  private refuse(l: RelayListener, client: PendingClient, why: string): void {
+    client.refuse();
+    this.unreachable(l, why);
+  }
+
+  private unreachable(l: RelayListener, why: string): void {
     this.opts.logger.warn({ host: l.route.host, vip: routeKey(l.route), why }, 'VIP backend unreachable');
-    client.resetAndDestroy();
-  }
-
-  private connect(l: Listener, client: net.Socket, target: VipBackend): void {
-    const backend = net.connect({
-      host: target.address,
-      port: target.port,
-      allowHalfOpen: true,
-      noDelay: true,
-    });
-    l.sockets.add(backend);
-    backend.on('close', () => l.sockets.delete(backend));
-    const timer = setTimeout(() => backend.destroy(new Error('connect timeout')), this.opts.connectTimeoutMs);
-    const failed = (err: Error) => {
-      clearTimeout(timer);
-      this.refuse(l, client, `${target.address}:${target.port}: ${err.message}`);
-    };
-    backend.once('error', failed);
-    backend.once('connect', () => {
-      clearTimeout(timer);
-      backend.off('error', failed);
-      this.splice(l, client, backend);
-    });
-  }
-
-  /** Bytes both ways; FIN is passed on (half-close), an error or idle timeout closes both. */
-  private splice(l: Listener, client: net.Socket, backend: net.Socket): void {
-    const { stats } = l;
-    client.on('data', (d) => {
-      stats.bytesToBackend += d.length;
-      if (!backend.write(d)) client.pause();
-    });
-    backend.on('data', (d) => {
-      stats.bytesToClient += d.length;
-      if (!client.write(d)) backend.pause();
-    });
-    backend.on('drain', () => client.resume());
-    client.on('drain', () => backend.resume());
-    client.on('end', () => backend.end());
-    backend.on('end', () => client.end());
-    backend.on('error', () => client.resetAndDestroy());
-    client.on('error', () => backend.resetAndDestroy());
-    client.on('close', () => backend.destroy());
-    backend.on('close', () => client.destroy());
-    for (const s of [client, backend]) {
-      s.setTimeout(this.opts.idleTimeoutMs, () => {
-        client.destroy();
-        backend.destroy();
-      });
-    }
-    client.resume();
   }
 }

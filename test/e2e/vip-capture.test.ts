@@ -16,6 +16,7 @@ import {
   waitFor,
   whyNot,
 } from '../helpers/vip-netns.js';
+import { VIP_RELAY_KINDS } from '../helpers/vip-relay.js';
 
 const entry = (name: string, created: string, spec: string) => `---
 apiVersion: networking.istio.io/v1
@@ -79,8 +80,15 @@ process.stdin.on('end', () => s.end());`;
 
 const why = await whyNot();
 
-for (const dataplane of ['proxy', 'nat'] as const) {
-  describe(`databases on 3306 through their VIPs, DNS captured (--vip-dataplane ${dataplane})`, {
+/** The proxy on each of its relays (both where the addon is built), and the kernel's NAT. */
+const PLANES = [
+  ...VIP_RELAY_KINDS.map((relay) => ({ dataplane: 'proxy' as const, relay })),
+  { dataplane: 'nat' as const, relay: undefined },
+];
+
+for (const { dataplane, relay } of PLANES) {
+  const flags = `--vip-dataplane ${dataplane}${relay ? ` --vip-relay ${relay}` : ''}`;
+  describe(`databases on 3306 through their VIPs, DNS captured (${flags})`, {
     skip: why,
   }, () => {
     let world: VipWorld;
@@ -113,6 +121,7 @@ for (const dataplane of ['proxy', 'nat'] as const) {
         '--vip-proxy',
         '--vip-dataplane',
         dataplane,
+        ...(relay ? ['--vip-relay', relay] : []),
         '--state-file',
         join(world.dir, 'state', 'allocations.json'),
       ]);
@@ -250,6 +259,17 @@ for (const dataplane of ['proxy', 'nat'] as const) {
     it('other names are forwarded to the outside nameserver', async () => {
       assert.match(await world.appRun(['getent', 'ahosts', 'www.example.org']), /^198\.51\.100\.99\s/m);
     });
+
+    if (relay) {
+      it(`/debug/vips names the relay (${relay})`, async () => {
+        const fetchVips = `fetch('http://127.0.0.1:15020/debug/vips').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+        const vips = JSON.parse(await world.appRun([process.execPath, '-e', fetchVips]));
+        assert.equal(vips.proxy.dataplane, 'proxy');
+        assert.equal(vips.proxy.relay, relay);
+        const db = vips.proxy.listeners.find((l: { vip: string }) => l.vip === '240.240.0.1');
+        assert.ok(db.total > 0 && db.bytesToClient > 0, JSON.stringify(db));
+      });
+    }
 
     if (dataplane === 'nat') {
       it('the rules are ours and /debug/vips names the data plane of each VIP', async () => {
