@@ -91,9 +91,15 @@ export function compilerArgs(b: AddonBuild & { includeDir: string }, out: string
   ];
 }
 
+/** The header both addons include beside their sources (the stamp covers it too). */
+const COMMON_HEADER = 'common.h';
+
 /** What the stamp beside the addon records: rebuilt when the source, the Node or the compiler change. */
 function stampOf(b: AddonBuild): string {
-  const source = createHash('sha256').update(readFileSync(b.source)).digest('hex');
+  const header = path.join(path.dirname(b.source), COMMON_HEADER);
+  const hash = createHash('sha256').update(readFileSync(b.source));
+  if (existsSync(header)) hash.update(readFileSync(header));
+  const source = hash.digest('hex');
   return JSON.stringify({ source, node: process.version, includeDir: b.includeDir, cc: b.cc });
 }
 

@@ -16,6 +16,9 @@
 #include <node_api.h>
 #include <uv.h>
 
+#define ADDON_ERROR_CODE "MESHDNS_NETIO"
+#include "common.h"
+
 // The most messages one recvmmsg/sendmmsg call moves; the JavaScript side never asks for more.
 #define MAX_BATCH 64
 // One address record per message, shared with batch-socket.ts: the raw sockaddr (up to 28 bytes for
@@ -38,19 +41,6 @@ typedef struct {
   double send_errors;
 } Sock;
 
-#define CHECK(call)                                  \
-  do {                                               \
-    if ((call) != napi_ok) return throw_last(env);   \
-  } while (0)
-
-static napi_value throw_last(napi_env env) {
-  const napi_extended_error_info* info = NULL;
-  napi_get_last_error_info(env, &info);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, "MESHDNS_NETIO", info && info->error_message ? info->error_message : "napi call failed");
-  return NULL;
-}
 
 static napi_value throw_errno(napi_env env, const char* what, int err) {
   char msg[160];
@@ -144,33 +134,6 @@ static Sock* sock_of(napi_env env, napi_value v) {
   return (Sock*)data;
 }
 
-// host (IPv4 or IPv6 literal, an IPv6 one with an optional %scope) and port to a sockaddr.
-static int parse_address(const char* host, int port, struct sockaddr_storage* ss, socklen_t* len) {
-  memset(ss, 0, sizeof *ss);
-  struct sockaddr_in* v4 = (struct sockaddr_in*)ss;
-  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    *len = sizeof *v4;
-    return AF_INET;
-  }
-  struct sockaddr_in6* v6 = (struct sockaddr_in6*)ss;
-  char copy[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  if (strlen(host) >= sizeof copy) return -1;
-  strcpy(copy, host);
-  char* scope = strchr(copy, '%');
-  if (scope != NULL) *scope++ = '\0';
-  if (inet_pton(AF_INET6, copy, &v6->sin6_addr) != 1) return -1;
-  v6->sin6_family = AF_INET6;
-  v6->sin6_port = htons((uint16_t)port);
-  if (scope != NULL) {
-    char* end = NULL;
-    unsigned long n = strtoul(scope, &end, 10);
-    v6->sin6_scope_id = (end != scope && *end == '\0') ? (uint32_t)n : if_nametoindex(scope);
-  }
-  *len = sizeof *v6;
-  return AF_INET6;
-}
 
 static int set_int_option(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof value);

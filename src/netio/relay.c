@@ -25,6 +25,9 @@
 #include <node_api.h>
 #include <uv.h>
 
+#define ADDON_ERROR_CODE "MESHDNS_RELAY"
+#include "common.h"
+
 #define EVENT_ACCEPT 1
 #define EVENT_CONNECT_FAILED 2
 // Accepts per listener readiness (the listener is level-triggered: the rest comes on the next turn).
@@ -135,19 +138,6 @@ struct Relay {
   char copy[COPY_BUF];
 };
 
-#define CHECK(call)                                  \
-  do {                                               \
-    if ((call) != napi_ok) return throw_last(env);   \
-  } while (0)
-
-static napi_value throw_last(napi_env env) {
-  const napi_extended_error_info* info = NULL;
-  napi_get_last_error_info(env, &info);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, "MESHDNS_RELAY", info && info->error_message ? info->error_message : "napi call failed");
-  return NULL;
-}
 
 static void link_init(Link* l) { l->prev = l->next = l; }
 static int link_empty(const Link* l) { return l->next == l; }
@@ -775,32 +765,6 @@ static Relay* relay_of(napi_env env, napi_value v) {
   return (Relay*)data;
 }
 
-static int parse_address(const char* host, int port, struct sockaddr_storage* ss, socklen_t* len) {
-  memset(ss, 0, sizeof *ss);
-  struct sockaddr_in* v4 = (struct sockaddr_in*)ss;
-  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    *len = sizeof *v4;
-    return AF_INET;
-  }
-  struct sockaddr_in6* v6 = (struct sockaddr_in6*)ss;
-  char copy[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  if (strlen(host) >= sizeof copy) return -1;
-  strcpy(copy, host);
-  char* scope = strchr(copy, '%');
-  if (scope != NULL) *scope++ = '\0';
-  if (inet_pton(AF_INET6, copy, &v6->sin6_addr) != 1) return -1;
-  v6->sin6_family = AF_INET6;
-  v6->sin6_port = htons((uint16_t)port);
-  if (scope != NULL) {
-    char* end = NULL;
-    unsigned long n = strtoul(scope, &end, 10);
-    v6->sin6_scope_id = (end != scope && *end == '\0') ? (uint32_t)n : if_nametoindex(scope);
-  }
-  *len = sizeof *v6;
-  return AF_INET6;
-}
 
 static napi_value int_value(napi_env env, int32_t v) {
   napi_value out;
