@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServerAddress } from '../lib/dns-probe.js';
 import { waitUntilAnswering } from '../lib/dns-probe.js';
 import type { ProcessGroup } from '../lib/processes.js';
+import { seededRandom } from '../lib/random.js';
 import type { DnsServer } from './server.js';
 import { START_DEADLINE_MS } from './server.js';
 
@@ -81,21 +82,10 @@ function serveTcp(socket: net.Socket, delayMs: number, ttl: number): void {
   });
 }
 
-/** Uniform in [0, 1) from a fixed seed (mulberry32), so every run loses the same share the same way. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function serve(host: string, port: number, delayMs: number, ttl: number, loss: number): void {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-  const random = seeded(port);
+  // Seeded by the port, so every run loses the same share the same way.
+  const random = seededRandom(port);
   socket.on('message', (msg, rinfo) => {
     if (loss > 0 && random() < loss) return;
     const reply = syntheticReply(msg, ttl);

@@ -50,17 +50,21 @@ export function addonFile(): string {
   return process.env[ADDON_PATH_ENV] || fileURLToPath(new URL(`./${ADDON_FILE}`, import.meta.url));
 }
 
-/** The addon, or why there is none. Loaded on first use, then the same answer for the process. */
-export function loadAddon(): AddonState {
-  if (state !== undefined) return state;
-  const file = addonFile();
+/** A native addon built at `npm ci`, or why it cannot be loaded (the netio and relay addons alike). */
+export function requireAddon<T>(
+  file: string,
+): { binding: T; file: string } | { binding: undefined; reason: string } {
   try {
-    const binding = createRequire(import.meta.url)(file) as NetioBinding;
-    state = { binding, file };
+    return { binding: createRequire(import.meta.url)(file) as T, file };
   } catch (err) {
     const first = ((err as Error).message ?? String(err)).split('\n')[0];
     const reason = `cannot load ${file} (${first}); it is built at npm ci / npm run build where cc and Node's headers are`;
-    state = { binding: undefined, reason };
+    return { binding: undefined, reason };
   }
+}
+
+/** The addon, or why there is none. Loaded on first use, then the same answer for the process. */
+export function loadAddon(): AddonState {
+  state ??= requireAddon<NetioBinding>(addonFile());
   return state;
 }

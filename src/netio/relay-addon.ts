@@ -1,8 +1,8 @@
 // Loads the native TCP relay built by build.ts (relay.c), once. Where it is absent (no compiler at build
 // time, another OS) or fails to load, the reason is kept so the VIP proxy can say why it relays with
 // node:net.
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { requireAddon } from './addon.js';
 
 /** The addon's file name, beside this module in dist/src/netio/. */
 export const RELAY_ADDON_FILE = 'relay.node';
@@ -63,13 +63,6 @@ export function loadRelayAddon(): RelayAddonState {
     state = { binding: undefined, reason: `splice(2) and epoll are Linux's; this is ${process.platform}` };
     return state;
   }
-  try {
-    const binding = createRequire(import.meta.url)(file) as RelayBinding;
-    state = { binding, file };
-  } catch (err) {
-    const first = ((err as Error).message ?? String(err)).split('\n')[0];
-    const reason = `cannot load ${file} (${first}); it is built at npm ci / npm run build where cc and Node's headers are`;
-    state = { binding: undefined, reason };
-  }
+  state = requireAddon<RelayBinding>(file);
   return state;
 }
