@@ -58,6 +58,8 @@ export type ToController =
   | { type: 'reload'; update: { scope?: TableScope; meshConfig?: MeshSettings } }
   /** A view part was taken: the next message may come. */
   | { type: 'ack' }
+  /** The first view is applied: the start's garbage can be collected without slowing it. */
+  | { type: 'applied' }
   | { type: 'close' };
 
 /**

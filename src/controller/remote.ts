@@ -78,6 +78,8 @@ export class ControllerWorker {
   readonly #routes = new Map<string, VipRoute[]>();
   #closed: (() => void) | undefined;
   #exited = false;
+  /** The controller's thread was told the first view is applied (it then collects its start's garbage). */
+  #appliedOnce = false;
 
   constructor(opts: ControllerWorkerOptions) {
     this.#opts = opts;
@@ -161,6 +163,10 @@ export class ControllerWorker {
           update.routes,
           this.#slicer,
         );
+        if (!this.#appliedOnce) {
+          this.#appliedOnce = true;
+          this.#post({ type: 'applied' });
+        }
         await this.#opts.onView({
           table: this.#table,
           update,

@@ -66,17 +66,13 @@ function pump(): void {
   }
   // The next part is made ready while the agent's thread takes this one (the two cores overlap).
   if (outbox[0]) encode(outbox[0]);
-  else if (startedSent && !collected) {
-    collected = true;
-    setImmediate(collectStartGarbage);
-  }
 }
 
-let startedSent = false;
 let collected = false;
 
 /**
- * One full garbage collection once the first table is out (issue 8: RSS after load). Reading the
+ * One full garbage collection once the agent's thread has applied the first table (issue 8: RSS after
+ * load); run while it still applied, the collection's helper threads took the cores it needed. Reading the
  * folder leaves every file's text and YAML tree behind; V8's memory reducer collects them only after
  * about 30 s of quiet (50,000 objects: RSS 320 MiB, 289 MiB right after this collection). Node offers
  * no collection without `--expose-gc`, which a worker cannot take (V8 flags are per process): the flag
@@ -116,6 +112,9 @@ port.on('message', (m: ToController) => {
   if (m.type === 'ack') {
     unacked--;
     pump();
+  } else if (m.type === 'applied') {
+    if (!collected) setImmediate(collectStartGarbage);
+    collected = true;
   } else if (m.type === 'reload') controller.reload(m.update);
   else if (m.type === 'close') {
     void controller.close().finally(() => {
@@ -126,10 +125,7 @@ port.on('message', (m: ToController) => {
 });
 
 controller.start().then(
-  () => {
-    startedSent = true;
-    send({ type: 'started' });
-  },
+  () => send({ type: 'started' }),
   (err: unknown) => {
     const e = err instanceof MeshdnsError ? err : undefined;
     send({ type: 'failed', code: e?.code, message: err instanceof Error ? err.message : String(err) });
