@@ -154,12 +154,53 @@ class Pool {
 // Oldest first (SPEC §5: the oldest entry keeps a contested VIP); entries without a readable
 // creationTimestamp count as newest. Ties fall back to names so the order never depends on files.
 export function entryAge(se: ServiceEntry): number {
-  const t = se.meta.creationTimestamp ? Date.parse(se.meta.creationTimestamp) : Number.NaN;
+  const text = se.meta.creationTimestamp;
+  const t = text ? (utcSeconds(text) ?? Date.parse(text)) : Number.NaN;
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+/** Where Kubernetes' timestamps (`YYYY-MM-DDTHH:MM:SSZ`) have what is not a digit. */
+const SEPARATORS: readonly [number, string][] = [
+  [4, '-'],
+  [7, '-'],
+  [10, 'T'],
+  [13, ':'],
+  [16, ':'],
+  [19, 'Z'],
+];
+
+/**
+ * Milliseconds of a timestamp written as Kubernetes writes them, read digit by digit: Date.parse took a
+ * microsecond each, for every entry on every full allocation. Anything else: undefined (Date.parse reads it).
+ */
+function utcSeconds(text: string): number | undefined {
+  if (text.length !== 20) return undefined;
+  for (const [at, c] of SEPARATORS) if (text[at] !== c) return undefined;
+  const num = (at: number, len: number) => {
+    let v = 0;
+    for (let i = at; i < at + len; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return Number.NaN;
+      v = v * 10 + c;
+    }
+    return v;
+  };
+  const mon = num(5, 2);
+  const day = num(8, 2);
+  const hour = num(11, 2);
+  const min = num(14, 2);
+  const sec = num(17, 2);
+  // Out-of-range fields (month 13, hour 24, second 60) are Date.parse's to judge; NaN fails every test.
+  if (!(mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hour <= 23 && min <= 59 && sec <= 59))
+    return undefined;
+  const ms = Date.UTC(num(0, 4), mon - 1, day, hour, min, sec);
+  return new Date(ms).getUTCDate() === day ? ms : undefined;
 }
 
 /** A host of the snapshot, with what the allocator needs about its entry computed once. */
 interface Candidate extends HostVips {
+  /** allocationKey(), made once. */
+  key: string;
   age: number;
   /** Addresses held in other ranges, kept for a switch back. */
   outside: string[];
@@ -203,7 +244,12 @@ export function allocateWithPools(
   ranges: VipRanges,
   opts: AllocateOptions,
   holdback: readonly HeldBackVip[] = [],
-): { allocation: Allocation; pools: Record<Family, PoolState> } {
+): {
+  allocation: Allocation;
+  pools: Record<Family, PoolState>;
+  /** allocationKey() of each of `allocation.hosts` and `allocation.state`, in their order. */
+  keys: { hosts: string[]; state: string[] };
+} {
   const errors: MeshdnsError[] = [];
   const pools = {
     4: new Pool(ranges.v4, userReservations(entries, 4)),
@@ -216,7 +262,8 @@ export function allocateWithPools(
     for (const host of new Set(se.hosts)) {
       const why = ineligibility(se, host);
       const { namespace, name } = se.meta;
-      hosts.push({ namespace, name, host, state: why ?? 'new', entry: se, age: seAge, outside: [] });
+      const key = allocationKey(namespace, name, host);
+      hosts.push({ namespace, name, host, key, state: why ?? 'new', entry: se, age: seAge, outside: [] });
     }
   }
   const eligible = hosts.filter((h) => h.state === 'new').sort(byAge);
@@ -227,7 +274,7 @@ export function allocateWithPools(
   // First every host keeps what it held, oldest first; a contested address stays with the user
   // (spec.addresses), then with the older entry, and the other host is re-allocated below.
   for (const h of eligible) {
-    const rec = before.get(allocationKey(h.namespace, h.name, h.host));
+    const rec = before.get(h.key);
     for (const f of FAMILIES) {
       const pool = pools[f];
       const { from, values } = heldBefore(h, rec, f);
@@ -292,16 +339,16 @@ export function allocateWithPools(
 
   const served = new Map<string, { v4: string; v6: string }>();
   for (const h of eligible) {
-    if (h.state !== 'exhausted')
-      served.set(allocationKey(h.namespace, h.name, h.host), { v4: h.v4!, v6: h.v6! });
+    if (h.state !== 'exhausted') served.set(h.key, { v4: h.v4!, v6: h.v6! });
   }
-  const state = sortedByKey([
-    ...eligible.filter((h) => h.v4 || h.v6 || h.outside.length > 0).map(stored),
-    ...held,
-  ]);
+  const keyed: Keyed<StoredAllocation>[] = [];
+  for (const h of eligible) if (h.v4 || h.v6 || h.outside.length > 0) keyed.push([h.key, stored(h)]);
+  for (const rec of held) keyed.push([allocationKey(rec.namespace, rec.name, rec.host), rec]);
+  keyed.sort((a, b) => cmp(a[0], b[0]));
+  const state = keyed.map((k) => k[1]);
+  hosts.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
   // Copied by assignment: a rest pattern or a spread per host cost V8 microseconds each (issue 8).
   const listed: HostVips[] = hosts.map(hostVips);
-  listed.sort((a, b) => cmp(a.host, b.host) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
   let byKey: Map<string, HostVips> | undefined;
   const allocation: Allocation = {
     hosts: listed,
@@ -320,15 +367,12 @@ export function allocateWithPools(
     reserved: pools[f].reserved,
     next: pools[f].cursor,
   });
-  return { allocation, pools: { 4: left(4), 6: left(6) } };
+  const keys = { hosts: hosts.map((h) => h.key), state: keyed.map((k) => k[0]) };
+  return { allocation, pools: { 4: left(4), 6: left(6) }, keys };
 }
 
-/** Sorted by allocationKey, each key made once (not twice per comparison: 50,000 hosts made 1.5M strings). */
-function sortedByKey(records: StoredAllocation[]): StoredAllocation[] {
-  const keyed = records.map((r) => [allocationKey(r.namespace, r.name, r.host), r] as const);
-  keyed.sort((a, b) => cmp(a[0], b[0]));
-  return keyed.map(([, r]) => r);
-}
+/** A value and its allocationKey(), made once: not once per use (50,000 hosts made 1.5M strings in a sort). */
+type Keyed<T> = [string, T];
 
 function hostVips(c: Candidate): HostVips {
   const h: HostVips = { namespace: c.namespace, name: c.name, host: c.host, state: c.state, entry: c.entry };
@@ -360,7 +404,7 @@ function holdAbsent(
   opts: AllocateOptions,
   whole: Set<StoredAllocation>,
 ): StoredAllocation[] {
-  const seen = new Set(hosts.map((h) => allocationKey(h.namespace, h.name, h.host)));
+  const seen = new Set(hosts.map((h) => h.key));
   const failed = opts.failedFiles ?? new Set<string>();
   const held: StoredAllocation[] = [];
   for (const rec of previous) {

@@ -95,10 +95,10 @@ export class VipAllocator {
     this.counts.full++;
     const previous = this.#last ? this.#last.state : this.#initial;
     const holdback = this.#last ? this.#last.holdback : this.#initialHoldback;
-    const { allocation, pools } = allocateWithPools(entries, previous, this.#ranges, opts, holdback);
+    const { allocation, pools, keys } = allocateWithPools(entries, previous, this.#ranges, opts, holdback);
     this.#generation++;
     this.#last = allocation;
-    this.#tables = this.#adopt(entries, allocation, pools);
+    this.#tables = this.#adopt(entries, allocation, pools, keys);
     return { allocation, changed: 'all', stateChanged: true };
   }
 
@@ -107,6 +107,7 @@ export class VipAllocator {
     entries: readonly ServiceEntry[],
     allocation: Allocation,
     left: Record<Family, PoolState>,
+    keys: { hosts: string[]; state: string[] },
   ): Tables | undefined {
     // Errors mean contested or missing addresses: who gets what then depends on every other host.
     if (allocation.errors.length > 0) return undefined;
@@ -131,14 +132,14 @@ export class VipAllocator {
       holdbackFirst: Math.min(...allocation.holdback.map((h) => Date.parse(h.since))),
       freed: [],
     };
-    for (const h of allocation.hosts) {
-      const key = keyOf(h);
+    for (const [i, h] of allocation.hosts.entries()) {
+      const key = keys.hosts[i]!;
       t.hosts.set(key, h);
       if (h.v4 !== undefined && h.v6 !== undefined) t.served.set(key, { v4: h.v4, v6: h.v6 });
       if (h.state === 'new') t.fresh.push(key);
     }
-    for (const rec of allocation.state) {
-      const key = keyOf(rec);
+    for (const [i, rec] of allocation.state.entries()) {
+      const key = keys.state[i]!;
       (t.hosts.has(key) ? t.records : t.held).set(key, rec);
     }
     return t;

@@ -1,7 +1,6 @@
 // VIP ranges and addresses as numbers: allocation walks a range in order, so addresses are
 // bigints inside and strings (IPv6 in its RFC 5952 form) at the edges.
-import { isIP, isIPv4 } from 'node:net';
-import { ipToBytes, isCidr } from '../dns/index.js';
+import { ipFamily, ipToBytes, ipv4Value, isCidr } from '../dns/index.js';
 
 export type Family = 4 | 6;
 
@@ -27,35 +26,41 @@ export interface AddressBlock {
 }
 
 export function familyOf(address: string): Family | undefined {
-  const f = isIP(address);
-  return f === 4 || f === 6 ? f : undefined;
+  const f = ipFamily(address);
+  return f === 0 ? undefined : f;
 }
 
 export function ipToBigInt(address: string): bigint {
   // IPv4 in plain numbers: allocation parses every kept address on every rebuild.
-  if (isIPv4(address)) {
-    const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number];
-    return BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d);
-  }
+  const v4 = ipv4Value(address);
+  if (v4 >= 0) return BigInt(v4);
   // One BigInt from hex rather than sixteen shifts: allocation parses every kept IPv6 address too.
   return BigInt(`0x${ipToBytes(address).toString('hex')}`);
 }
 
 export function bigIntToIp(value: bigint, family: Family): string {
   if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
+    const n = Number(value);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
-  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - i * 16)) & 0xffffn));
+  // One conversion to hex rather than eight BigInt shifts: allocation formats every address it gives.
+  // Each group is its four hex digits without leading zeros ("0" for a zero group).
+  const digits = value.toString(16).padStart(32, '0');
+  const hex: string[] = [];
+  for (let at = 0; at < 32; at += 4) {
+    let j = at;
+    while (j < at + 3 && digits.charCodeAt(j) === 48) j++;
+    hex.push(digits.slice(j, at + 4));
+  }
   // RFC 5952 §4.2: the longest run of two or more zero groups (the first of equals) becomes "::".
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
     let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    while (j < 8 && hex[j] === '0') j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
     i = j === i ? i + 1 : j;
   }
-  const hex = groups.map((g) => g.toString(16));
   if (best < 0) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }

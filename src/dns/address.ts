@@ -2,7 +2,44 @@
 // it has a colon. Node's net.isIPv6 compiles a large regular expression on its first call (10-20 ms
 // measured at start-up on a 2-core machine), which put it on the path to serve's first answer.
 
-import { isIP, isIPv4 } from 'node:net';
+import { isIPv6 } from 'node:net';
+
+/**
+ * The value of a dotted-quad IPv4 address (four decimal octets 0-255 without leading zeros, as
+ * net.isIPv4 accepts them), or -1. A scan of the characters: net.isIP runs a regular expression, and
+ * for anything that is not IPv4 (every host name the model checks) the far larger IPv6 one too.
+ */
+export function ipv4Value(value: string): number {
+  const n = value.length;
+  if (n < 7 || n > 15) return -1;
+  let out = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      out = out * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      // A leading zero is an octet of its own ("0"), never the start of one ("01").
+      if (digits === 1 && octet === 0) return -1;
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else return -1;
+  }
+  return dots === 3 && digits > 0 ? out * 256 + octet : -1;
+}
+
+/** 4, 6 or 0, as net.isIP; IPv6 is tried only for values with a colon. */
+export function ipFamily(value: string): 0 | 4 | 6 {
+  if (ipv4Value(value) >= 0) return 4;
+  return value.includes(':') && isIPv6(value) ? 6 : 0;
+}
 
 /** `address` must be a valid IPv4 or IPv6 address (checked once where it came in). */
 export function isCheckedIPv6(address: string): boolean {
@@ -13,7 +50,7 @@ export function isCheckedIPv6(address: string): boolean {
 export function isCidr(value: string): boolean {
   const slash = value.indexOf('/');
   if (slash < 0) return false;
-  const family = isIP(value.slice(0, slash));
+  const family = ipFamily(value.slice(0, slash));
   const prefix = value.slice(slash + 1);
   if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
   return Number(prefix) <= (family === 4 ? 32 : 128);
@@ -25,7 +62,12 @@ export function isCidr(value: string): boolean {
  */
 export function ipToBytes(address: string): Buffer {
   let ip = address;
-  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  const v4 = ipv4Value(ip);
+  if (v4 >= 0) {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(v4);
+    return out;
+  }
   const out = Buffer.alloc(16);
   const v4Tail = ip.lastIndexOf(':');
   if (ip.includes('.', v4Tail)) {

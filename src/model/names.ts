@@ -1,10 +1,9 @@
 // Checks for the names and addresses found in manifests. Host names leave the edge in our one
 // internal form (lower-case, no trailing dot) so every later map key and comparison agrees.
-import { isIP } from 'node:net';
-import { isDnsLabel } from '../dns/index.js';
+import { ipFamily, isDnsLabel } from '../dns/index.js';
 
 // The address and label checks live in dns/ (the layer that answers needs them without the model).
-export { ipToBytes, isCidr, isDnsLabel } from '../dns/index.js';
+export { ipFamily, ipToBytes, isCidr, isDnsLabel } from '../dns/index.js';
 
 /** Lower-case, one trailing dot removed: the form used for every host name inside meshdns. */
 export function normalizeHost(name: string): string {
@@ -29,5 +28,5 @@ export function isWildcardHost(name: string): boolean {
 }
 
 export function isIPAddress(value: string): boolean {
-  return isIP(value) !== 0;
+  return ipFamily(value) !== 0;
 }

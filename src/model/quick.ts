@@ -4,9 +4,9 @@
 // here returns exactly the resource the zod converter gives (checked.ts; the differential test
 // test/unit/model-quick.test.ts holds them equal), or undefined for anything it is not sure of: the
 // zod converter then decides, and names what is wrong.
-import { isIP } from 'node:net';
 import type { ConvertResult } from './fields.js';
 import {
+  ipFamily,
   isCidr,
   isDnsLabel,
   isDnsSubdomain,
@@ -128,7 +128,7 @@ export function quickService(obj: Obj, source: SourceRef): ConvertResult | undef
     for (let i = 0; i < ips.length; i++) {
       const ip = ips[i]!;
       if (!clusterIP(ip) || (ip === 'None' && ips.length > 1)) return undefined;
-      if (i === 1 && isIP(ip) === isIP(ips[0]!)) return undefined;
+      if (i === 1 && ipFamily(ip) === ipFamily(ips[0]!)) return undefined;
     }
     if (first !== undefined && ips.length > 0 && ips[0] !== first) return undefined;
   }
@@ -243,7 +243,7 @@ export function quickEndpointSlice(obj: Obj, source: SourceRef): ConvertResult |
   const endpoints = list(obj.endpoints, (e): Endpoint | undefined => {
     if (!isObj(e)) return undefined;
     const addresses = list(e.addresses, (a) =>
-      typeof a === 'string' && (family ? isIP(a) === family : isIPAddress(a)) ? a : undefined,
+      typeof a === 'string' && (family ? ipFamily(a) === family : isIPAddress(a)) ? a : undefined,
     );
     if (!addresses || addresses.length === 0 || !Array.isArray(e.addresses)) return undefined;
     const c = e.conditions;

@@ -1,5 +1,4 @@
 // Kubernetes Services and their endpoints (EndpointSlice, Endpoints).
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
   type ConvertResult,
@@ -12,7 +11,7 @@ import {
   toMeta,
 } from './fields.js';
 import { describeValue } from './issues.js';
-import { isHostname, isIPAddress, normalizeHost } from './names.js';
+import { ipFamily, isHostname, isIPAddress, normalizeHost } from './names.js';
 import type { Endpoint, SourceRef } from './types.js';
 
 const servicePort = z.object({
@@ -56,7 +55,7 @@ const serviceSpec = z
     ips.forEach((ip, i) => {
       if (!clusterIP(ip)) bad(['clusterIPs', i], ip, 'is not an IP address or None');
       else if (ip === 'None' && ips.length > 1) bad(['clusterIPs', i], ip, 'must be the only entry');
-      else if (i === 1 && isIP(ip) === isIP(ips[0]!))
+      else if (i === 1 && ipFamily(ip) === ipFamily(ips[0]!))
         bad(['clusterIPs', i], ip, 'is of the same family as spec.clusterIPs[0]');
     });
     if (spec.clusterIP && ips.length > 0 && ips[0] !== spec.clusterIP) {
@@ -119,7 +118,7 @@ const sliceSchema = z
     const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : 0;
     slice.endpoints?.forEach((e, i) => {
       e.addresses.forEach((a, j) => {
-        const ok = family ? isIP(a) === family : isIPAddress(a);
+        const ok = family ? ipFamily(a) === family : isIPAddress(a);
         if (!ok) {
           const what = family ? `an ${slice.addressType} address` : 'an IP address';
           ctx.addIssue({

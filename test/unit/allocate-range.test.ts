@@ -1,6 +1,7 @@
 // VIP range flags and the address forms the allocator reads and writes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { bigIntToIp, ipToBigInt, parseVipRange } from '../../src/allocate/index.js';
 
 describe('VIP ranges', () => {
@@ -21,6 +22,18 @@ describe('VIP ranges', () => {
       assert.equal(got, want);
     });
   }
+
+  it('any IPv6 value formats as the WHATWG URL parser writes it (RFC 5952), and reads back', () => {
+    const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
+        const v = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+        const text = bigIntToIp(v, 6);
+        const url = new URL(`http://[${groups.map((g) => g.toString(16)).join(':')}]/`).hostname;
+        return `[${text}]` === url && ipToBigInt(text) === v;
+      }),
+    );
+  });
 
   it('IPv6 addresses in their RFC 5952 form', () => {
     for (const [text, want] of [

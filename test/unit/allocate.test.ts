@@ -3,6 +3,7 @@
 // process would read (the state file's content, or nothing at all).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { entryAge } from '../../src/allocate/allocator.js';
 import { allocate, type StoredAllocation, type VipRanges, vipRanges } from '../../src/allocate/index.js';
 import type { Resolution, ServiceEntry } from '../../src/model/index.js';
 import { serviceEntry } from '../helpers/resources.js';
@@ -523,5 +524,31 @@ describe('allocate (SPEC §5)', () => {
       result.errors[0]!.message,
       /^ServiceEntry default\/b \(test\.yaml doc 0\) host b\.example\.com: no free IPv6 address left in 2001:2::\/127; the host is left out of the name table/,
     );
+  });
+});
+
+describe('entry age (the oldest entry keeps a contested VIP)', () => {
+  it('reads timestamps as Date.parse does, Kubernetes form or not', () => {
+    const texts = [
+      '2024-01-01T00:00:00Z',
+      '1999-12-31T23:59:59Z',
+      '2024-02-29T12:00:00Z',
+      '2023-02-29T12:00:00Z',
+      '2024-13-01T00:00:00Z',
+      '2024-04-31T00:00:00Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T00:00:60Z',
+      '2024-01-01T00:00:00.000Z',
+      '2024-01-01T00:00:00+02:00',
+      '2024-01-01 00:00:00Z',
+      '2024-01-01T00:00:0xZ',
+      'yesterday',
+    ];
+    for (const text of texts) {
+      const se = entry('a', ['a.example.com']);
+      const aged = { ...se, meta: { ...se.meta, creationTimestamp: text } };
+      const want = Date.parse(text);
+      assert.equal(entryAge(aged), Number.isNaN(want) ? Number.POSITIVE_INFINITY : want, text);
+    }
   });
 });
