@@ -22,7 +22,6 @@ import {
   hold,
   holdBackFreed,
   keyFor,
-  keyOf,
   release,
   sameRecord,
   settleFresh,
