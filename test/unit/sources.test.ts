@@ -327,13 +327,15 @@ describe('ManifestSource (watched folder)', () => {
   it('an in-place rewrite read mid-write never publishes the file without its objects (issue 8 finding 1)', async () => {
     // `open('w')` then two writes with a pause: the file is briefly empty, then holds a first
     // document that parses on its own. A folder busy for longer than 10 debounce periods is read
-    // mid-write; that read must not count.
+    // mid-write; that read must not count. The settle time (the debounce, 200 ms) is ten times the
+    // writer's pause: with 50 ms, a loaded machine stretched the 20 ms pause past it. A writer that
+    // pauses longer than the settle time is read as it stands: no stat tells a pause from the end.
     const file = join(dir, 'ab.yaml');
     const content = (i: number) => [`${service('a', '10.0.0.1')}---\n`, service('b', `10.0.1.${i}`)];
     await writeFile(file, content(0).join(''));
-    await open({ debounceMs: 50, rescanIntervalMs: 100 });
+    await open({ debounceMs: 200, rescanIntervalMs: 100 });
     let i = 0;
-    for (const until = Date.now() + 1500; Date.now() < until && i < 250; ) {
+    for (const until = Date.now() + 3000; Date.now() < until && i < 250; ) {
       i++;
       const [first, second] = content(i);
       const handle = await openFile(file, 'w');
