@@ -123,9 +123,9 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
       assert.ok(!b.elector.isLeader, 'the live leader keeps renewing');
       child.kill('SIGKILL');
       await once(child, 'exit');
-      // Not stopped: nothing released the Lease; it is taken only after it was not renewed for 2 s.
+      // Not stopped: nothing released the Lease; it is taken only after it was not renewed for 5 s.
       assert.equal(lease('killed')!.spec.holderIdentity, 'killed-pod');
-      await eventually(async () => assert.ok(b.elector.isLeader), 10_000);
+      await eventually(async () => assert.ok(b.elector.isLeader), 20_000);
       assert.equal(lease('killed')!.spec.holderIdentity, 'pod-b');
       assert.equal(lease('killed')!.spec.leaseTransitions, 1);
     } finally {
@@ -198,7 +198,10 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
   });
 });
 
-/** An elector in a process of its own, so the test can kill it as a node dies: no release, no goodbye. */
+/**
+ * An elector in a process of its own, so the test can kill it as a node dies: no release, no goodbye. Its
+ * Lease lasts 5 s, renewed within 4: with 2 and 1, a loaded machine delayed a renewal past the deadline.
+ */
 function spawnElector(api: KubeApiServer, identity: string, name: string): ChildProcess {
   const index = fileURLToPath(new URL('../../src/controller/kube/index.js', import.meta.url));
   const script = `
@@ -209,7 +212,7 @@ function spawnElector(api: KubeApiServer, identity: string, name: string): Child
     kc.loadFromString(process.env.TEST_KUBECONFIG);
     const e = new LeaderElector(kc, pino({ level: 'silent' }), {
       identity: ${JSON.stringify(identity)}, name: ${JSON.stringify(name)}, namespace: ${JSON.stringify(NS)},
-      leaseDurationMs: 2000, renewDeadlineMs: 1000, retryPeriodMs: 100,
+      leaseDurationMs: 5000, renewDeadlineMs: 4000, retryPeriodMs: 100,
     });
     await e.start();
   `;
