@@ -17,6 +17,8 @@ import { VIP_RELAY_KINDS } from '../helpers/vip-relay.js';
 
 const BACKEND = '127.0.0.71';
 const VIP = '127.0.0.72';
+/** The backend that never answers a SYN (startStuckBackend). */
+const STUCK = '127.0.0.73';
 const IDLE_MS = 1000;
 
 /** What the backend does with each connection, chosen by the first line the client sends. */
@@ -81,6 +83,36 @@ async function until(done: () => boolean, what: string, ms = 5000): Promise<void
     if (waited >= ms) assert.fail(`${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * A backend whose SYNs go unanswered, on loopback: a listener in a stopped process (SIGSTOP) with a
+ * backlog of one, its accept queue filled by two connections it never takes. Linux then drops further
+ * SYNs, so a connect to it stays pending, as to a host that is down.
+ */
+async function startStuckBackend(host: string): Promise<{ port: number; stop: () => void }> {
+  const script = `const s = require('net').createServer(); s.listen({ host: '${host}', port: 0, backlog: 1 }, () => console.log(s.address().port));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`the stuck backend exited (${code})`)));
+  });
+  child.kill('SIGSTOP');
+  const fillers: net.Socket[] = [];
+  // The queue holds backlog + 1; connects past it stay in SYN-SENT (that one is left to time out).
+  for (let i = 0; i < 3; i++) {
+    const s = net.connect({ host, port });
+    s.on('error', () => {});
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    port,
+    stop: () => {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+    },
+  };
 }
 
 for (const relay of VIP_RELAY_KINDS) {
@@ -190,6 +222,27 @@ for (const relay of VIP_RELAY_KINDS) {
       const record = backend.seen.at(-1)!;
       await until(() => record.ended !== 'open', 'the backend sees the close');
       assert.equal(record.ended, 'end');
+    });
+
+    it('a backend that never completes the handshake: the client is reset after the connect timeout', async () => {
+      const stuck = await startStuckBackend(STUCK);
+      try {
+        const stuckPort = await freePort(VIP);
+        const stuckRoute = { ...route, port: stuckPort, endpoints: [{ address: STUCK, port: stuck.port }] };
+        await proxy.setRoutes([route, stuckRoute]);
+        const statsOf = () => proxy.stats().find((x) => x.port === stuckPort)!;
+        const started = Date.now();
+        const { got, error } = await exchange(stuckPort, 'echo\n');
+        // Not before the timeout (2 s): the handshake was pending, not refused.
+        assert.ok(Date.now() - started >= 1900, `reset after ${Date.now() - started} ms`);
+        assert.equal(error, 'ECONNRESET');
+        assert.equal(got.length, 0);
+        assert.equal(statsOf().connectErrors, 1);
+        await until(() => statsOf().active === 0, 'the connection no longer counted as active');
+      } finally {
+        await proxy.setRoutes([route]);
+        stuck.stop();
+      }
     });
 
     it('200 connections at once each get their own bytes back', async () => {
