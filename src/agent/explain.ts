@@ -7,6 +7,8 @@ import {
   parseQtype,
   presentMessage,
   qtypeName,
+  RCODE,
+  RCODE_NAMES,
   readQuery,
   toFqdn,
 } from '../dns/index.js';
@@ -20,7 +22,7 @@ export interface ExplainDeps {
 }
 
 /** `stale`: upstream failed and the cache answered with an expired entry (RFC 8767). */
-export type ExplainSource = 'table' | 'wildcard' | 'cache' | 'stale' | 'upstream' | 'servfail';
+export type ExplainSource = 'table' | 'wildcard' | 'cache' | 'stale' | 'upstream' | 'servfail' | 'autopath';
 
 export interface Explanation {
   name: string;
@@ -32,6 +34,12 @@ export interface Explanation {
   cache?: { state: 'fresh' | 'stale'; ageSeconds: number; ttlLeftSeconds: number; ttl: number; hits: number };
   /** `failure`: why upstream gave no answer (the failure table's kinds, upstream/outcome.ts). */
   upstream?: { first: string; order: string[]; failure?: { reason: string; detail: string } };
+  /**
+   * The question was `<target>.<first search domain>` and `<target>` is no mesh name: the agent asked for
+   * `<target>` itself (issue 14 item 2). `answered`: it exists, and the answer is a CNAME to it; else the
+   * question went on as asked. `from`: the stage that answered `<target>` (cache, stale, upstream).
+   */
+  autopath?: { target: string; answered: boolean; from?: string };
   answer: PresentedMessage | null;
 }
 
@@ -113,11 +121,17 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
   }
   if (table?.state === 'hit' && stage === 'table' && answer !== null)
     return fromTable(qname, type, table.record, answer);
+  const auto = trace.autopath;
+  if (auto?.answered && stage === 'autopath' && answer !== null)
+    return fromAutopath(qname, type, auto, answer);
 
   const notes =
-    table?.state === 'none'
+    (table?.state === 'none'
       ? 'no name table yet, so everything is forwarded; '
-      : `${qname} is not in the name table; `;
+      : `${qname} is not in the name table; `) +
+    (auto
+      ? `autopath asked for ${auto.target} first, ${autopathMiss(auto)}, so the question goes on as asked; `
+      : '');
   const cache = cacheOf(trace);
   if (stage === 'cache' && cache !== undefined && answer !== null) {
     return {
@@ -146,6 +160,44 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
     why: `${notes}${trace.cache ? 'not in the cache, ' : ''}so it is forwarded to ${order[0]}${order.length > 1 ? `, then ${order.slice(1).join(', ')}` : ''}${staleNote}`,
     ...(cache ? { cache } : {}),
     upstream: { first: order[0] ?? '', order, ...(failure ? { failure } : {}) },
+    ...(auto ? { autopath: autopathOf(auto) } : {}),
     answer: result?.kind === 'answered' || servedStale ? answer && presentMessage(answer) : null,
+  };
+}
+
+function autopathOf(auto: NonNullable<Trace['autopath']>): NonNullable<Explanation['autopath']> {
+  return { target: auto.target, answered: auto.answered, ...(auto.from ? { from: auto.from } : {}) };
+}
+
+/** Why autopath's name did not answer the question. */
+function autopathMiss(auto: NonNullable<Trace['autopath']>): string {
+  if (auto.rcode === undefined) return 'which got no answer';
+  if (auto.rcode === RCODE.NXDOMAIN) return 'which does not exist (NXDOMAIN)';
+  return `which got ${RCODE_NAMES[auto.rcode] ?? `rcode ${auto.rcode}`}`;
+}
+
+const FROM: Record<string, string> = {
+  cache: 'from the cache',
+  stale: 'from the cache, served stale as every upstream failed',
+  upstream: 'from upstream',
+};
+
+function fromAutopath(
+  qname: string,
+  type: string,
+  auto: NonNullable<Trace['autopath']>,
+  answer: Buffer,
+): Explanation {
+  const from =
+    auto.from === 'upstream'
+      ? `from upstream ${auto.inner.upstream?.order[0] ?? ''}`.trimEnd()
+      : (FROM[auto.from ?? ''] ?? `from ${auto.from}`);
+  return {
+    name: qname,
+    type,
+    source: 'autopath',
+    why: `${qname} is ${auto.target} plus the workload's first search domain, and ${auto.target} is no mesh name: the agent resolved ${auto.target} itself (${from}) and answers with a CNAME to it and its records, so the client's search ends at its first try (autopath; --no-autopath turns it off)`,
+    autopath: autopathOf(auto),
+    answer: presentMessage(answer),
   };
 }

@@ -29,6 +29,10 @@ function text(e: Explanation): string {
       `  cache: ${c.state}, stored ${c.ageSeconds} s ago, TTL ${c.ttl} s, ${c.ttlLeftSeconds} s left, ${c.hits} hits`,
     );
   }
+  if (e.autopath)
+    lines.push(
+      `  autopath: ${e.autopath.target} ${e.autopath.answered ? `exists (${e.autopath.from})` : 'does not exist'}`,
+    );
   if (e.upstream) lines.push(`  upstream: ${e.upstream.order.join(', ')} (in this order)`);
   if (e.answer === null) {
     const failure = e.upstream?.failure;

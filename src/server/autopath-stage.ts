@@ -77,8 +77,8 @@ export class AutopathStage implements Stage {
 
   handle(req: Request): Outcome | Promise<Outcome> {
     const q = req.q;
-    // A dry run (explain) shows the plain path; a DNSSEC-aware client gets only what upstream signed.
-    if (req.trace || q.qclass !== CLASS_IN || SKIPPED_TYPES.has(q.qtype) || q.edns?.do) return PASS;
+    // A DNSSEC-aware client gets only what upstream signed.
+    if (q.qclass !== CLASS_IN || SKIPPED_TYPES.has(q.qtype) || q.edns?.do) return PASS;
     const suffix = this.#suffix;
     if (suffix === undefined) return PASS;
     const target = targetOf(q.qkey, suffix);
@@ -100,19 +100,25 @@ export class AutopathStage implements Stage {
       limit: MAX_MESSAGE_SIZE,
       source: undefined,
     };
+    // A dry run (explain) follows the name as a dry run too, and counts nothing.
+    if (req.trace) sub.trace = {};
     let reply: Buffer | null = null;
+    let from = '';
     for (const stage of this.#next) {
       const out = await stage.handle(sub);
       if (out === PASS) continue;
       reply = out;
+      from = sub.source ?? stage.name;
       break;
     }
     const answer = reply === null ? undefined : synthesise(req, target, reply);
-    if (answer === undefined) {
-      this.#stats.passed++;
-      return PASS;
-    }
-    this.#stats.answered++;
+    if (req.trace) {
+      const answered = answer !== undefined;
+      const got = reply && reply.length >= HEADER_SIZE ? { from, rcode: reply[3]! & 0x0f } : {};
+      req.trace.autopath = { target, answered, ...got, inner: sub.trace! };
+    } else if (answer === undefined) this.#stats.passed++;
+    else this.#stats.answered++;
+    if (answer === undefined) return PASS;
     req.source = 'autopath';
     return answer;
   }

@@ -78,6 +78,12 @@ export interface Trace {
   cache?: { hit: CacheHit | undefined; fresh: boolean; servedStale: boolean };
   /** The upstream asked: the order of the servers and what the forward ended with. */
   upstream?: { order: string[]; result: ForwardResult };
+  /**
+   * Autopath (autopath-stage.ts): the name it resolved for `<name>.<first search domain>`, whether that
+   * answered the question (else it went on as asked), which stage answered the name with which rcode,
+   * and its own trace.
+   */
+  autopath?: { target: string; answered: boolean; from?: string; rcode?: number; inner: Trace };
 }
 
 /** `refused`: the client is outside the listener's allow list (SPEC §10). */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import pino from 'pino';
+import { explain } from '../../src/agent/explain.js';
 import { Agent } from '../../src/agent/index.js';
 import { emptyResources } from '../../src/model/index.js';
 import { buildNameTable } from '../../src/nametable/index.js';
@@ -177,6 +178,27 @@ describe('autopath: <name>.<first search domain> for names outside the mesh', ()
 
   it('answers are counted as source autopath', () => {
     assert.ok(agent.autopath!.stats().answered >= 7, JSON.stringify(agent.autopath!.stats()));
+  });
+
+  it('explain shows autopath: the name it resolved, where from, and the CNAME answer; nothing counted', async () => {
+    const counted = agent.autopath!.stats();
+    const e = await explain({ pipeline: agent.pipeline }, `api.github.com.${S}`, 'A');
+    assert.equal(e.source, 'autopath');
+    assert.deepEqual(e.autopath, { target: 'api.github.com.', answered: true, from: 'upstream' });
+    assert.match(e.why, /api\.github\.com\. plus the workload's first search domain/);
+    assert.deepEqual(
+      e.answer?.answers.map((r) => `${r.type} ${r.data}`),
+      ['CNAME api.github.com.', 'A 140.82.121.6'],
+    );
+    assert.deepEqual(agent.autopath!.stats(), counted);
+  });
+
+  it('explain of a name that does not exist: autopath asked first, then the question as asked', async () => {
+    const e = await explain({ pipeline: agent.pipeline }, `no-such.example.${S}`, 'A');
+    assert.equal(e.source, 'upstream');
+    assert.deepEqual(e.autopath, { target: 'no-such.example.', answered: false, from: 'upstream' });
+    assert.match(e.why, /autopath asked for no-such\.example\. first, which does not exist \(NXDOMAIN\)/);
+    assert.equal(e.answer?.rcode, 'NXDOMAIN');
   });
 });
 
