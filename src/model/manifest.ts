@@ -2,6 +2,7 @@
 import { MeshdnsError } from '../errors.js';
 import { fastYamlDocuments } from './fastyaml.js';
 import { describeYamlError, formatSource, invalidObject } from './issues.js';
+import { NO_ITEMS } from './quick.js';
 import { collectResources, type ManifestObject } from './resources.js';
 import type { Resource, SourceRef } from './types.js';
 import { toResource } from './validate.js';
@@ -52,8 +53,8 @@ function addObjects(out: ParsedManifest, value: unknown, source: SourceRef): voi
   else out.objects.push(object);
 }
 
-/** Most objects have no errors: they share one frozen empty list (never changed once made). */
-const NO_ERRORS: MeshdnsError[] = Object.freeze([]) as unknown as MeshdnsError[];
+/** Most objects have no errors: they share the model's one frozen empty list (never changed once made). */
+const NO_ERRORS: MeshdnsError[] = NO_ITEMS;
 
 /**
  * One parsed object (a YAML document, a List item, an object from the Kubernetes API) → its resource

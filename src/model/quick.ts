@@ -31,7 +31,7 @@ const isPort = (v: unknown): v is number =>
  * Resources are never changed once made; frozen, a change would throw.
  */
 const NO_ENTRIES: Record<string, string> = Object.freeze({}) as Record<string, string>;
-const NO_ITEMS: never[] = Object.freeze([]) as unknown as never[];
+export const NO_ITEMS: never[] = Object.freeze([]) as unknown as never[];
 const EXPORT_TO_ALL: string[] = Object.freeze(['*']) as unknown as string[];
 
 /** A string → string map (labels, annotations), copied; absent reads as {}; undefined when not one. */
