@@ -44,7 +44,23 @@ const isFlowIndicator = (c: number) => c === 0x5b || c === 0x5d || c === 0x7b ||
  */
 function ownSlice(text: string, start: number, end: number): string {
   const slice = text.slice(start, end);
-  return end - start < 13 ? slice : flatName(slice);
+  return end - start < 13 ? shared(slice) : flatName(slice);
+}
+
+/**
+ * Short values repeat across objects (`TCP`, `DNS`, `MESH_EXTERNAL`, a namespace, a port's name): one
+ * string each rather than one per object (issue 8: 50,000 objects held 50,000 copies of "TCP" and of
+ * their namespaces, about 4.5 MiB in all). Bounded: emptied when full, so unique values (addresses)
+ * cannot grow it.
+ */
+const SHARED_MAX = 4096;
+const sharedValues = new Map<string, string>();
+function shared(value: string): string {
+  const known = sharedValues.get(value);
+  if (known !== undefined) return known;
+  if (sharedValues.size >= SHARED_MAX) sharedValues.clear();
+  sharedValues.set(value, value);
+  return value;
 }
 
 function refuse(why: string): never {
