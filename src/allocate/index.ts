@@ -27,3 +27,4 @@ export {
   type StateFileOptions,
   writeAllocationState,
 } from './store.js';
+export { entryName } from './tables.js';

@@ -1,7 +1,7 @@
 // The incremental allocator's tables, and the steps of one fast update over them. Each step mirrors a
 // part of allocate() for the hosts an edit touches, and reports (false) what allocate() would settle
 // by looking at other hosts, so that the allocator can undo the steps and fall back to it.
-import type { ServiceEntry } from '../model/index.js';
+import { flatName, type ServiceEntry } from '../model/index.js';
 import {
   type AllocateOptions,
   allocationKey,
@@ -22,7 +22,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const FAMILIES = [4, 6] as const;
 const field = (f: Family) => (f === 4 ? 'v4' : 'v6');
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-export const entryName = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
+/** `namespace/name`, flat (see allocationKey): a key the allocator and the views keep per entry. */
+export const entryName = (se: ServiceEntry) => flatName(`${se.meta.namespace}/${se.meta.name}`);
 export const keyOf = (r: { namespace: string; name: string; host: string }) =>
   allocationKey(r.namespace, r.name, r.host);
 const NO_FILES: ReadonlySet<string> = new Set();

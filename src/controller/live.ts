@@ -6,6 +6,7 @@
 import {
   type Allocation,
   allocationKey,
+  entryName,
   type HeldBackVip,
   type HostVips,
   type StoredAllocation,
@@ -40,8 +41,6 @@ function tableShape(opts: ViewOptions, withVips: boolean): string {
   return JSON.stringify([opts.scope, withVips]);
 }
 
-const entryKey = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
-
 export class LiveView {
   readonly #allocator: VipAllocator;
   #allocation: Allocation | undefined;
@@ -72,8 +71,8 @@ export class LiveView {
     const first = this.#allocation === undefined;
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
     for (const se of entries.removed)
-      if (this.#entries.get(entryKey(se)) === se) this.#entries.delete(entryKey(se));
-    for (const se of entries.added) this.#entries.set(entryKey(se), se);
+      if (this.#entries.get(entryName(se)) === se) this.#entries.delete(entryName(se));
+    for (const se of entries.added) this.#entries.set(entryName(se), se);
 
     const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
       ...health,

@@ -7,6 +7,7 @@
 import {
   type Allocation,
   allocationKey,
+  entryName,
   type HeldBackVip,
   type StoredAllocation,
   VipAllocator,
@@ -153,10 +154,10 @@ export class MeshViews {
     const { removed, added } = this.#givers.take(res, change);
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
     for (const se of entries.removed) {
-      const key = `${se.meta.namespace}/${se.meta.name}`;
+      const key = entryName(se);
       if (this.#entries.get(key) === se) this.#entries.delete(key);
     }
-    for (const se of entries.added) this.#entries.set(`${se.meta.namespace}/${se.meta.name}`, se);
+    for (const se of entries.added) this.#entries.set(entryName(se), se);
     const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
       ...health,
       graceMs: this.#opts.graceMs,

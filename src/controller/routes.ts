@@ -1,7 +1,7 @@
 // The VIP proxy's routes for one workload (SPEC §6): every VIP the workload's table answers with,
 // on every TCP port of its ServiceEntry, to the entry's backend.
 import type { HostVips } from '../allocate/index.js';
-import type { ServiceEntry, ServiceEntryPort } from '../model/index.js';
+import { flatName, type ServiceEntry, type ServiceEntryPort } from '../model/index.js';
 import type { VipBackend, VipRoute } from '../vip/index.js';
 
 /** Istio's port protocols all run over TCP except UDP (and SCTP, which we do not proxy). */
@@ -23,6 +23,8 @@ export function hostRoutes(h: HostVips): VipRoute[] {
   if (h.host.startsWith('*.')) return [];
   const se = h.entry;
   const routes: VipRoute[] = [];
+  // One flat string for all of the host's routes (a string joined in place is kept as its pieces).
+  const origin = flatName(`ServiceEntry ${se.meta.namespace}/${se.meta.name}`);
   for (const vip of [h.v4, h.v6]) {
     if (vip === undefined) continue;
     for (const port of se.ports.filter(isTcp)) {
@@ -33,7 +35,7 @@ export function hostRoutes(h: HostVips): VipRoute[] {
         resolution: se.resolution,
         endpoints: endpointsFor(se, port),
         hostPort: port.targetPort ?? port.number,
-        origin: `ServiceEntry ${se.meta.namespace}/${se.meta.name}`,
+        origin,
       });
     }
   }

@@ -2,7 +2,7 @@
 // a host's routes are encoded once when its VIPs or its entry change, shared by every view, and each
 // view's message is the concatenation of the hosts it may see (repeated fields concatenate), so an
 // edit costs the hosts it touched, not every route of the mesh for every view.
-import type { Allocation, HostVips } from '../allocate/index.js';
+import { type Allocation, allocationKey, type HostVips } from '../allocate/index.js';
 import { visibleTo } from '../nametable/index.js';
 import {
   DigestSum,
@@ -69,7 +69,7 @@ export class RouteSet {
   }
 }
 
-const keyOf = (h: HostVips) => `${h.namespace}/${h.name}/${h.host}`;
+const keyOf = (h: HostVips) => allocationKey(h.namespace, h.name, h.host);
 
 /** One view's routes: the hosts of the set its namespace may see. */
 export class ViewRoutes {

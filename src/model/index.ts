@@ -14,6 +14,7 @@ export { formatError, formatPath, formatSource, type ManifestIssue } from './iss
 export { checked, meshConfigFromText, readMeshConfig, readProxyConfig } from './lazy.js';
 export { type ParsedManifest, parseManifest, parseManifestText, toManifestObject } from './manifest.js';
 export {
+  flatName,
   ipToBytes,
   isCidr,
   isDnsLabel,

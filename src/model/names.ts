@@ -3,7 +3,7 @@
 import { ipFamily, isDnsLabel } from '../dns/index.js';
 
 // The address and label checks live in dns/ (the layer that answers needs them without the model).
-export { ipFamily, ipToBytes, isCidr, isDnsLabel } from '../dns/index.js';
+export { flatName, ipFamily, ipToBytes, isCidr, isDnsLabel } from '../dns/index.js';
 
 /** Lower-case, one trailing dot removed: the form used for every host name inside meshdns. */
 export function normalizeHost(name: string): string {

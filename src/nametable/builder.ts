@@ -33,9 +33,14 @@ interface Host {
   origin: string;
 }
 
+/** Most hosts have no address of one family (a Service's IPv6): they share one frozen empty list. */
+const NO_ADDRESSES: readonly string[] = Object.freeze([]);
+
+const listOf = (ips: Set<string>): readonly string[] => (ips.size === 0 ? NO_ADDRESSES : [...ips]);
+
 function finish(d: Draft | undefined): Host | undefined {
   if (d === undefined) return undefined;
-  const host: Host = { kind: d.kind, ipv4: [...d.ipv4], ipv6: [...d.ipv6], origin: d.origin };
+  const host: Host = { kind: d.kind, ipv4: listOf(d.ipv4), ipv6: listOf(d.ipv6), origin: d.origin };
   if (d.external !== undefined) host.external = d.external;
   return host;
 }
