@@ -2,6 +2,7 @@
 import { MeshdnsError } from '../errors.js';
 import { fastYamlDocuments } from './fastyaml.js';
 import { describeYamlError, formatSource, invalidObject } from './issues.js';
+import { flatName } from './names.js';
 import { NO_ITEMS } from './quick.js';
 import { collectResources, type ManifestObject } from './resources.js';
 import type { Resource, SourceRef } from './types.js';
@@ -66,9 +67,10 @@ export function toManifestObject(value: unknown, source: SourceRef): ManifestObj
   const issues = c.warnings ? [...c.errors, ...c.warnings] : c.errors;
   const errors =
     issues.length === 0 ? NO_ERRORS : issues.map((issue) => invalidObject(source, c.label, issue));
-  // By assignment: a spread of a conditional literal cost V8 microseconds an object.
-  const object: ManifestObject = { source, label: c.label, errors };
-  if (c.key) object.key = c.key;
+  // By assignment: a spread of a conditional literal cost V8 microseconds an object. Label and key are
+  // kept with the object for as long as it exists: flat strings, not the pieces they were joined from.
+  const object: ManifestObject = { source, label: flatName(c.label), errors };
+  if (c.key) object.key = flatName(c.key);
   if (c.resource && c.errors.length === 0) object.resource = c.resource;
   return object;
 }
