@@ -4,8 +4,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { type Agent, ControllerLink } from '../agent/index.js';
-import type { SnapshotKeeper } from '../agent/snapshot-keeper.js';
+import { type Agent, ControllerLink, type SnapshotKeeper } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';

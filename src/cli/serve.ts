@@ -5,8 +5,7 @@
 // source) load in its worker thread, never on this one.
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { Agent } from '../agent/index.js';
-import type { SnapshotKeeper } from '../agent/snapshot-keeper.js';
+import type { Agent, SnapshotKeeper } from '../agent/index.js';
 import type { AppliedView, ControllerWorker } from '../controller/index.js';
 import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';

@@ -4,8 +4,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Agent } from '../agent/index.js';
-import { SnapshotKeeper } from '../agent/snapshot-keeper.js';
+import { type Agent, SnapshotKeeper } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { ServeExtraFlags } from './serve-options.js';
 
