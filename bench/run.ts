@@ -15,6 +15,7 @@ import { controlPlaneScenario } from './scenarios/controlplane.js';
 import { floodScenario } from './scenarios/flood.js';
 import { hedgeScenario } from './scenarios/hedge.js';
 import { pipelineMetricsScenario } from './scenarios/pipeline-metrics.js';
+import { restartScenario } from './scenarios/restart.js';
 import { scaleScenario } from './scenarios/scale.js';
 import type { Scenario } from './scenarios/scenario.js';
 import { searchPathScenario } from './scenarios/search-path.js';
@@ -34,6 +35,7 @@ const SCENARIOS: readonly Scenario[] = [
   controlPlaneScenario,
   floodScenario,
   hedgeScenario,
+  restartScenario,
 ];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */

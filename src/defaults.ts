@@ -159,6 +159,20 @@ export const DEFAULTS = {
    */
   stateDir: '.meshdns',
   stateFileSuffix: '.allocations.json',
+  /**
+   * A restart's snapshot (issue 14 item 3): serve's is the state file's name with this suffix instead of
+   * `.allocations.json` (or `.json`); the agent, which has no state file, keeps its own per DNS port in a
+   * folder of the user's under the temporary folder. How often the file is looked at for a newer one
+   * (the old process writes it after the new one started), besides its folder's events.
+   */
+  snapshotFileSuffix: '.snapshot.json',
+  snapshotPollMs: 500,
+  /**
+   * `serve --state-lock-wait`: a state file locked by a running process is waited for this long (the old
+   * serve of a restart stops after the new one starts) before the new one gives up; Kubernetes' default
+   * grace period for a stopping pod.
+   */
+  stateLockWaitMs: 30_000,
   /** What all folders of one parent shared before issue 8; it seeds a missing default state file. */
   legacyStateFile: '.meshdns/allocations.json',
   /** VIP proxy: Envoy's default connect timeout, and Istio's default TCP idle timeout (1 h). */

@@ -114,6 +114,11 @@ export interface AgentOptions {
   workers?: number;
   /** Delay before a dead answering worker is restarted (doubling while it keeps dying); tests lengthen it. */
   workerRestartDelayMs?: number;
+  /**
+   * Bind the DNS port with SO_REUSEPORT (issue 14 item 3): a new process binds it while this one
+   * answers, and this one hands over (`handOver`) on SIGTERM.
+   */
+  sharePort?: boolean;
   /** Set inside an answering worker (answering-worker.ts): UDP only, counts kept for the main thread. */
   answeringWorker?: { counting: boolean };
 }
@@ -165,6 +170,8 @@ export class Agent {
   private readonly udp: UdpSettings;
   private listening = false;
   private closed = false;
+  /** The table is a snapshot's (setSnapshotTable). */
+  private provisional = false;
   private countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
@@ -255,7 +262,7 @@ export class Agent {
     this.queryCounts = this.counts(counting, opts);
     this.pipeline = new Pipeline(stages, this.queryCounts, failed);
     this.limits = new ServerLimits(limitLog(opts.logger, now, interval));
-    this.server = new DnsServer({ ...opts.listen, ...this.listenerOptions() });
+    this.server = new DnsServer({ ...opts.listen, ...this.listenerOptions(), sharePort: opts.sharePort });
     if (this.threads.running > 1) this.includeWorkers();
   }
 
@@ -340,11 +347,51 @@ export class Agent {
    * copies (without it they are sent the whole table).
    */
   setTable(table: NameTable, configErrors = 0, change?: TableChange): void {
-    this.workers?.setTable(table, configErrors, change);
+    // The first fresh table after a snapshot's replaces it whole: its diff is from an empty table.
+    const whole = this.provisional;
+    this.provisional = false;
+    this.workers?.setTable(table, configErrors, whole ? undefined : change);
     this.tableStage.set(table);
     this.configCounters.reloads++;
     this.configCounters.errors = configErrors;
     this.cache?.purge((entry) => table.lookup(entry.qkey) !== undefined);
+  }
+
+  /**
+   * A restart's snapshot table (issue 14 item 3), answered from until the first fresh table (setTable)
+   * replaces it whole; refused (false) once a fresh one is in.
+   */
+  setSnapshotTable(table: NameTable): boolean {
+    if (this.table() !== undefined && !this.provisional) return false;
+    this.setTable(table);
+    this.provisional = true;
+    return true;
+  }
+
+  /** The table answered from came from a snapshot, and no fresh one has come since. */
+  get tableFromSnapshot(): boolean {
+    return this.provisional;
+  }
+
+  /**
+   * The SIGTERM of a restart (issue 14 item 3): the DNS listeners stop taking queries — a process
+   * sharing the port (SO_REUSEPORT) gets them all from then on — and those taken are answered; bounded
+   * by the upstream budget, the longest any answer takes. Then the snapshot is written, and close().
+   */
+  async handOver(): Promise<void> {
+    const deadline = Date.now() + this.opts.upstreamTimeoutMs + HANDOVER_MARGIN_MS;
+    this.listening = false;
+    // Answering workers are not handed over: their sockets close with them (README "Restarts").
+    await Promise.all([
+      this.server.handOver(deadline),
+      this.v6Server?.handOver(deadline),
+      this.workers?.close(),
+    ]);
+  }
+
+  /** Why the DNS port cannot be shared with a successor (node:dgram or node:net without reusePort). */
+  get portNotShared(): string | undefined {
+    return this.server.notShared;
   }
 
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
@@ -405,7 +452,12 @@ export class Agent {
       );
     }
     if (this.opts.listenLoopbackV6 && this.opts.listen.host !== '::1') {
-      const v6 = new DnsServer({ host: '::1', port: this.server.port, ...this.listenerOptions() });
+      const v6 = new DnsServer({
+        host: '::1',
+        port: this.server.port,
+        ...this.listenerOptions(),
+        sharePort: this.opts.sharePort,
+      });
       try {
         await v6.start();
         this.v6Server = v6;
@@ -466,7 +518,7 @@ export class Agent {
     return { pipeline: this.pipeline, tcp, udp: this.udp, allowFrom, limits: this.limits, udpOnly };
   }
 
-  private isLocal(qkey: string): boolean {
+  isLocal(qkey: string): boolean {
     return this.table()?.lookup(qkey) !== undefined;
   }
 
@@ -479,6 +531,9 @@ export class Agent {
     });
   }
 }
+
+/** Beyond the upstream budget, time for the last answers to be written. */
+const HANDOVER_MARGIN_MS = 250;
 
 /** `--workers`, as this machine and UDP path can have it: one thread where the port cannot be shared. */
 function answeringThreads(opts: AgentOptions): Agent['threads'] {

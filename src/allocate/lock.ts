@@ -60,8 +60,21 @@ function lockedBy(file: string, path: string, h: Holder | 'unreadable'): Meshdns
   }
   const since = h.since ? `, since ${h.since}` : '';
   const why = `${file}: the VIP state file is in use by pid ${h.pid} on ${h.hostname} (lock ${path}${since}); one meshdns serve writes a state file at a time. Stop that process or pass another --state-file; if pid ${h.pid} no longer runs on ${h.hostname}, remove ${path}`;
-  return new MeshdnsError('MESHDNS_STATE_LOCKED', why);
+  return new LockedBy(why, h.hostname === hostname() ? h.pid : undefined);
 }
+
+/** Locked by a process that runs (on this host: `holder`, which a restart waits for). */
+class LockedBy extends MeshdnsError {
+  constructor(
+    why: string,
+    readonly holder: number | undefined,
+  ) {
+    super('MESHDNS_STATE_LOCKED', why);
+  }
+}
+
+/** How often a lock held by a running process is tried again while waiting for it. */
+const WAIT_POLL_MS = 100;
 
 /** Creates `path` with `text`, failing with EEXIST when it exists. */
 async function createExclusive(path: string, temp: string, text: string): Promise<void> {
@@ -103,8 +116,31 @@ export class StateLock {
     private readonly token: string,
   ) {}
 
-  /** Takes `<target>.lock` for the state file named `file`; throws MESHDNS_STATE_LOCKED naming the holder. */
-  static async acquire(target: string, file: string): Promise<StateLock> {
+  /**
+   * Takes `<target>.lock` for the state file named `file`; throws MESHDNS_STATE_LOCKED naming the holder.
+   * A holder that runs is waited for up to `waitMs` (a restart: the old serve still stops while the new
+   * one starts), `onWait` told once with its pid.
+   */
+  static async acquire(
+    target: string,
+    file: string,
+    waitMs = 0,
+    onWait?: (pid: number) => void,
+  ): Promise<StateLock> {
+    const deadline = Date.now() + waitMs;
+    for (let told = false; ; told = true) {
+      try {
+        return await StateLock.#take(target, file);
+      } catch (e) {
+        const holder = e instanceof LockedBy ? e.holder : undefined;
+        if (holder === undefined || Date.now() >= deadline) throw e;
+        if (!told) onWait?.(holder);
+        await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+      }
+    }
+  }
+
+  static async #take(target: string, file: string): Promise<StateLock> {
     const path = `${target}.lock`;
     const mine: Holder = {
       pid: process.pid,

@@ -17,17 +17,26 @@ function kind(st: Awaited<ReturnType<typeof lstat>>): string {
   return 'some other kind of file';
 }
 
-function notAFile(file: string, path: string, what: string): MeshdnsError {
+/** What the file is to the user: named in the errors, with the flag that chooses another. */
+export interface FileRole {
+  noun: string;
+  flag: string;
+}
+
+const STATE_FILE: FileRole = { noun: 'the VIP state file', flag: '--state-file' };
+
+function notAFile(file: string, path: string, what: string, role: FileRole): MeshdnsError {
   const via = path === resolve(file) ? '' : ` (it leads to ${path})`;
-  const why = `${file}: the VIP state file is not a regular file but ${what}${via}; meshdns never replaces it. Pass --state-file a regular file, or a path that does not exist yet`;
+  const why = `${file}: ${role.noun} is not a regular file but ${what}${via}; meshdns never replaces it. Pass ${role.flag} a regular file, or a path that does not exist yet`;
   return new MeshdnsError('MESHDNS_STATE_NOT_A_FILE', why);
 }
 
 /**
  * The path a write replaces: `file` itself, or where its symlinks lead (which need not exist yet).
- * Throws MESHDNS_STATE_NOT_A_FILE when that exists and is not a regular file.
+ * Throws MESHDNS_STATE_NOT_A_FILE when that exists and is not a regular file. `role`: what the file is
+ * (the VIP state file, or a restart's snapshot), for the errors.
  */
-export async function stateTarget(file: string): Promise<string> {
+export async function stateTarget(file: string, role = STATE_FILE): Promise<string> {
   let path = resolve(file);
   for (let i = 0; i < MAX_LINKS; i++) {
     let st: Awaited<ReturnType<typeof lstat>>;
@@ -39,15 +48,15 @@ export async function stateTarget(file: string): Promise<string> {
       if (code === 'ENOENT' || code === 'ENOTDIR') return path;
       throw new MeshdnsError(
         'MESHDNS_STATE_UNREADABLE',
-        `${file}: cannot look at the VIP state file (${(e as Error).message}); fix the path or its permissions`,
+        `${file}: cannot look at ${role.noun} (${(e as Error).message}); fix the path or its permissions`,
         { cause: e },
       );
     }
     if (!st.isSymbolicLink()) {
-      if (!st.isFile()) throw notAFile(file, path, kind(st));
+      if (!st.isFile()) throw notAFile(file, path, kind(st), role);
       return path;
     }
     path = resolve(dirname(path), await readlink(path));
   }
-  throw notAFile(file, path, `a chain of more than ${MAX_LINKS} symbolic links`);
+  throw notAFile(file, path, `a chain of more than ${MAX_LINKS} symbolic links`, role);
 }

@@ -3,13 +3,14 @@
 // written whole (temp, fsync, rename) through symlinks; the previous good content kept as `.bak`;
 // read record by record (a bad record is skipped, not the file); a damaged file is moved aside, never
 // overwritten; an unknown version or a non-regular file is refused; one writer at a time (the lock).
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MeshdnsError } from '../errors.js';
 import { formatError } from '../model/index.js';
 import type { StoredAllocation } from './allocator.js';
 import type { HeldBackVip } from './holdback.js';
 import { StateLock } from './lock.js';
+import { replaceFile } from './replace-file.js';
 import { parseState, serializeState } from './state-format.js';
 import { stateTarget } from './state-target.js';
 
@@ -123,32 +124,6 @@ async function readWithSeed(file: string, opts: StateFileOptions): Promise<Read 
   return { ...seed, notes: [seedNote(file, opts.seedFrom), ...seed.notes], missing: true, target };
 }
 
-/** Replaces `path` with `text`: a temp file beside it, fsync, rename, fsync of the folder. */
-async function replaceFile(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.${++tempCounter}.tmp`;
-  try {
-    const handle = await open(temp, 'w', 0o644);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (e) {
-    // Best effort: the temp file may not exist, or its folder may not be a folder at all.
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  // The rename is durable only once the folder is synced; some file systems cannot, which is no error.
-  const folder = await open(dirname(path), 'r').catch(() => undefined);
-  if (!folder) return;
-  await folder.sync().catch(() => undefined);
-  await folder.close();
-}
-
-let tempCounter = 0;
-
 function writeFailed(file: string, e: unknown): MeshdnsError {
   const why = `${file}: cannot write the VIP state file (${formatError(e as Error)}); allocations are kept in memory`;
   return new MeshdnsError('MESHDNS_STATE_WRITE', why, { cause: e });
@@ -194,15 +169,18 @@ export class AllocationFile {
     private readonly opts: StateFileOptions = {},
   ) {}
 
-  /** Takes the writer's lock; throws MESHDNS_STATE_LOCKED (naming the holder) or MESHDNS_STATE_NOT_A_FILE. */
-  async lock(): Promise<void> {
+  /**
+   * Takes the writer's lock; throws MESHDNS_STATE_LOCKED (naming the holder) or MESHDNS_STATE_NOT_A_FILE.
+   * A holder that runs is waited for up to `waitMs`, `onWait` told once (StateLock.acquire).
+   */
+  async lock(waitMs = 0, onWait?: (pid: number) => void): Promise<void> {
     const target = await stateTarget(this.file);
     try {
       await mkdir(dirname(target), { recursive: true });
     } catch (e) {
       throw writeFailed(this.file, e);
     }
-    this.#lock = await StateLock.acquire(target, this.file);
+    this.#lock = await StateLock.acquire(target, this.file, waitMs, onWait);
   }
 
   /** Reads the file (see readAllocationState); a damaged one is moved aside at once and said where. */

@@ -4,13 +4,14 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { type Agent, ControllerLink } from '../agent/index.js';
+import { type Agent, ControllerLink, type SnapshotKeeper } from '../agent/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { type AdsClientTls, agentNode, nodeView, type XdsSetting } from '../xds/index.js';
 import { type AgentFlags, exitOnSignal, newAgent, readResolvers } from './agent-setup.js';
 import { flagError, parseDomain, readFlagFile } from './flags.js';
+import { agentSnapshotFile, handOver, keepSnapshots, snapshotFile } from './snapshot-setup.js';
 
 export interface AgentCommandFlags extends AgentFlags {
   controller: string;
@@ -106,7 +107,8 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
         started ? 'serving DNS' : 'following the controller (DNS capture off)',
       ),
   });
-  signals.closing(() => agent.close());
+  let keeper: SnapshotKeeper | undefined;
+  signals.closing(() => handOver(agent, () => keeper));
   signals.closing(() => link.close());
   if (ownCapture === false) {
     logger.info(
@@ -115,6 +117,11 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
     );
   } else {
     await agent.start();
+    // Its predecessor's table answers mesh names until the controller's first one, even with the
+    // controller down (issue 14 item 3).
+    const file = snapshotFile(flags, () => agentSnapshotFile(agent.port));
+    keeper = started ? keepSnapshots(agent, file, logger) : undefined;
+    if (agent.portNotShared) logger.warn({ reason: agent.portNotShared }, 'the DNS port is not shared');
   }
 
   process.on('SIGHUP', () => void reload(flags, agent, link, logger));

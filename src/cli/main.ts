@@ -76,6 +76,11 @@ const serveCommand = program
     '--max-manifest-bytes <bytes>',
     'a bigger manifest file is reported and its last good objects kept',
     String(DEFAULTS.maxManifestBytes),
+  )
+  .option(
+    '--state-lock-wait <ms>',
+    'wait this long for a running serve holding the state file to stop (a restart); 0: exit at once',
+    String(DEFAULTS.stateLockWaitMs),
   );
 resolverOptions(workloadOptions(serveCommand));
 allocationOptions(serveCommand).addOption(

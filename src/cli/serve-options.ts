@@ -44,6 +44,10 @@ export interface ServeExtraFlags {
   udpRecvBuffer: string;
   udpSendBuffer: string;
   workers: string;
+  /** `--snapshot-file`; the default depends on the command (snapshot-setup.ts). */
+  snapshotFile?: string;
+  /** false with `--no-snapshot`. */
+  snapshot: boolean;
 }
 
 /** Inclusive ranges of the limit flags; timers are capped where Node's setTimeout would wrap (2^31-1 ms). */
@@ -208,6 +212,12 @@ export function addServeExtraOptions(cmd: Command): Command {
         .choices(['auto', 'native', 'node'])
         .default(DEFAULTS.vipRelay),
     )
+    .option(
+      '--snapshot-file <file>',
+      'where the cache and name table are written on SIGTERM and read at start, for a restart with a warm ' +
+        'cache (serve: beside the state file; agent: $TMPDIR/meshdns-<uid>/agent-<dns port>.snapshot.json)',
+    )
+    .option('--no-snapshot', 'write and read no snapshot (a restart starts cold)')
     .addOption(
       new Option(
         '--log-queries [share]',
@@ -315,6 +325,8 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       sendBufferBytes: parseIntIn('--udp-send-buffer', flags.udpSendBuffer, RANGES.udpBuffer),
     },
     workers: parseIntIn('--workers', flags.workers, RANGES.workers),
+    // Issue 14 item 3: a new process binds the port while this one answers, then this one hands over.
+    sharePort: true,
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? metricsRegistry : undefined,
     logQueries: parseShare(flags.logQueries),

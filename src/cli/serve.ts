@@ -5,7 +5,7 @@
 // source) load in its worker thread, never on this one.
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { Agent } from '../agent/index.js';
+import type { Agent, SnapshotKeeper } from '../agent/index.js';
 import type { AppliedView, ControllerWorker } from '../controller/index.js';
 import type { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -13,11 +13,13 @@ import type { MeshSettings } from '../model/index.js';
 import { type AgentFlags, exitOnSignal, newAgent, readResolvers } from './agent-setup.js';
 import { parseListen, parseMilliseconds, parsePositiveInt } from './flags.js';
 import { agentExtraOptions } from './serve-options.js';
+import { handOver, keepSnapshots, snapshotBeside, snapshotFile } from './snapshot-setup.js';
 import type { WorkloadFlags } from './workload.js';
 
 export interface ServeFlags extends WorkloadFlags, AgentFlags {
   manifestsRescanInterval: string;
   maxManifestBytes: string;
+  stateLockWait: string;
 }
 
 /**
@@ -49,6 +51,9 @@ async function readMeshConfig(meshConfigFile: string | undefined): Promise<MeshS
 export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const rescanIntervalMs = parseMilliseconds('--manifests-rescan-interval', flags.manifestsRescanInterval);
   const maxManifestBytes = parsePositiveInt('--max-manifest-bytes', flags.maxManifestBytes);
+  // 0: a locked state file fails at once, as before restarts shared the port.
+  const stateLockWaitMs =
+    flags.stateLockWait === '0' ? 0 : parseMilliseconds('--state-lock-wait', flags.stateLockWait);
   const logger = createLogger(flags.logLevel);
   const signals = exitOnSignal(logger);
   const resolvers = await readResolvers(flags);
@@ -76,6 +81,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     holdbackMs: setup.holdbackMs,
     rescanIntervalMs,
     maxManifestBytes,
+    stateLockWaitMs,
     logLevel: flags.logLevel,
     onView: (view) => useView(agent, view, logger),
     onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),
@@ -83,10 +89,13 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const started = controller.start();
   // Settled here too, so that a controller failing while the listener binds is not an unhandled rejection.
   started.catch(() => undefined);
-  signals.closing(() => Promise.all([agent.close(), controller.close()]));
+  let keeper: SnapshotKeeper | undefined;
+  signals.closing(() => Promise.all([handOver(agent, () => keeper), controller.close()]));
   process.on('SIGHUP', () => void reload(flags, setup.meshConfigFile, agent, controller, logger));
+  const snapshot = snapshotFile(flags, () => snapshotBeside(setup.stateFile));
   try {
     await agent.start();
+    keeper = keepSnapshots(agent, snapshot, logger);
     await started;
   } catch (err) {
     await Promise.all([agent.close(), controller.close()]);
@@ -97,6 +106,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const workload = setup.workload && `${setup.workload.namespace}/${setup.workload.name}`;
   if (!capture.value) {
     // SPEC §2: this workload's DNS is not proxied, so there is nothing to listen for.
+    await keeper?.close();
+    keeper = undefined;
     await agent.close();
     logger.info(
       { workload, DNS_CAPTURE: false, source: capture.detail },
@@ -116,6 +127,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
       searchDomains,
       DNS_AUTO_ALLOCATE: autoAllocate.value,
       stateFile: setup.stateFile,
+      snapshotFile: snapshot ?? null,
+      ...(agent.portNotShared ? { portNotShared: agent.portNotShared } : {}),
     },
     'serving DNS',
   );

@@ -40,6 +40,8 @@ export interface ControllerOptions {
   rescanIntervalMs?: number;
   /** `--max-manifest-bytes`: a bigger file is reported and its last good objects kept. */
   maxManifestBytes?: number;
+  /** `serve --state-lock-wait`: how long a state file locked by a running process is waited for. */
+  stateLockWaitMs?: number;
 }
 
 export class Controller {
@@ -60,7 +62,7 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     this.problems = new ProblemLog(opts.logger);
-    this.store = new StateFileStore(opts.manifestsDir, opts.stateFile, opts.logger);
+    this.store = new StateFileStore(opts.manifestsDir, opts.stateFile, opts.logger, opts.stateLockWaitMs);
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,

@@ -9,17 +9,25 @@ export class StateFileStore implements AllocationStore {
   readonly #file: AllocationFile;
   readonly #path: string;
   readonly #logger: Logger;
+  readonly #lockWaitMs: number;
 
-  constructor(manifestsDir: string, stateFile: string, logger: Logger) {
+  /** `lockWaitMs`: how long a lock held by a running process is waited for (a restart's old serve). */
+  constructor(manifestsDir: string, stateFile: string, logger: Logger, lockWaitMs = 0) {
     const seedFrom = legacyStateFile(manifestsDir, stateFile);
     this.#file = new AllocationFile(stateFile, seedFrom ? { seedFrom } : {});
     this.#path = stateFile;
     this.#logger = logger;
+    this.#lockWaitMs = lockWaitMs;
   }
 
   /** Throws MESHDNS_STATE_* for a state file it must not write (locked, unknown version, not a file). */
   async load(): Promise<StoredState> {
-    await this.#file.lock();
+    await this.#file.lock(this.#lockWaitMs, (pid) =>
+      this.#logger.info(
+        { stateFile: this.#path, pid, waitMs: this.#lockWaitMs },
+        `the state file is locked by pid ${pid}: waiting for it to stop (--state-lock-wait)`,
+      ),
+    );
     try {
       const loaded = await this.#file.load();
       for (const e of loaded.errors) this.#logger.warn({ code: e.code }, e.message);

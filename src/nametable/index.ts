@@ -24,3 +24,4 @@ export {
 } from './diff.js';
 export { type EntryKind, TABLE_TTL, TableEntry, type TableRecord } from './entry.js';
 export { NameTable, type SearchWildcard, type Slicer } from './table.js';
+export { restoreTable, type TableSnapshot, tableSnapshotProblem } from './table-snapshot.js';

@@ -38,6 +38,8 @@ export interface NetioBinding {
   watch(h: NetioHandle, writable: boolean): void;
   info(h: NetioHandle): [rcvbuf: number, sndbuf: number, sendErrors: number];
   close(h: NetioHandle): void;
+  leave(h: NetioHandle): void;
+  tcpSocket(host: string, port: number, reusePort: boolean): number;
   readonly maxBatch: number;
   readonly addrStride: number;
 }

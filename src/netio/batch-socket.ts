@@ -215,6 +215,23 @@ export class BatchSocket {
     return { recvBufferBytes, sendBufferBytes, sendErrors };
   }
 
+  /**
+   * Takes the socket out of its SO_REUSEPORT group (netio.c `leave`): new datagrams go to the group's
+   * other sockets, and those queued here are read and handed to `onBatch` now, so none is lost. Replies
+   * still go out; `close()` once they have (see `sending`).
+   */
+  leave(): void {
+    if (this.closed) return;
+    this.binding.leave(this.handle);
+    // The queue is finite once nothing new arrives: each round reads up to maxBatch of it.
+    while (!this.closed && this.drain() === this.binding.maxBatch * BATCHES_PER_WAKE) {}
+  }
+
+  /** Replies queued and not yet handed to the kernel. */
+  get sending(): number {
+    return this.queued - this.sentUpTo;
+  }
+
   /** Closes the socket at once (the port is free on return); queued replies are discarded. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -237,15 +254,18 @@ export class BatchSocket {
     if (events & READABLE) this.drain();
   }
 
-  private drain(): void {
+  /** Reads up to BATCHES_PER_WAKE batches; returns the datagrams read. */
+  private drain(): number {
     const { binding, batch } = this;
     const max = binding.maxBatch;
+    let read = 0;
     for (let turn = 0; turn < BATCHES_PER_WAKE && !this.closed; turn++) {
       const n = binding.recv(this.handle, batch.data, SLOT_BYTES, batch.lens, batch.addrs, max);
       if (n <= 0) {
         if (n < 0) this.counts.recvErrors++;
-        return;
+        return read;
       }
+      read += n;
       batch.count = n;
       this.counts.batches++;
       this.counts.received += n;
@@ -258,8 +278,9 @@ export class BatchSocket {
       }
       this.flush();
       // Fewer than asked: the socket is empty (recvmmsg with MSG_DONTWAIT stops at EAGAIN).
-      if (n < max) return;
+      if (n < max) return read;
     }
+    return read;
   }
 
   /** Room for `len` bytes in the send slab: the reply's index (the caller writes it and its address), or -1 if dropped. */

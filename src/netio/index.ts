@@ -18,3 +18,4 @@ export {
   type RelayBinding,
   type RelayHandle,
 } from './relay-addon.js';
+export { reusePortTcpSocket } from './tcp-socket.js';

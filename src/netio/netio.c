@@ -417,6 +417,67 @@ static napi_value netio_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// leave(handle): connects the socket to its own address (127.0.0.1 or ::1 for a wildcard bind). Linux
+// (5.4+) no longer picks a connected socket from its SO_REUSEPORT group, and only a datagram from that
+// very address and port -- none -- matches it, so new queries go to the group's other sockets while what
+// is queued here stays readable. Sends to an explicit address still go (udp_sendmsg takes msg_name).
+static napi_value netio_leave(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL || s->closing) return NULL;
+  struct sockaddr_storage self;
+  socklen_t len = sizeof self;
+  if (getsockname(s->fd, (struct sockaddr*)&self, &len) != 0) return throw_errno(env, "getsockname", errno);
+  if (self.ss_family == AF_INET) {
+    struct sockaddr_in* v4 = (struct sockaddr_in*)&self;
+    if (v4->sin_addr.s_addr == htonl(INADDR_ANY)) v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else {
+    struct sockaddr_in6* v6 = (struct sockaddr_in6*)&self;
+    if (IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr)) v6->sin6_addr = in6addr_loopback;
+  }
+  if (connect(s->fd, (struct sockaddr*)&self, len) != 0) return throw_errno(env, "connect", errno);
+  return NULL;
+}
+
+// tcpSocket(host, port, reusePort) -> fd: a TCP socket bound (not listening) with SO_REUSEADDR and, when
+// asked, SO_REUSEPORT, for node:net's listen({fd}); Node before 22.12 cannot set SO_REUSEPORT itself.
+static napi_value netio_tcp_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "tcpSocket(host, port, reusePort)");
+    return NULL;
+  }
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t hostLen = 0;
+  int32_t port = 0;
+  bool reuse = false;
+  CHECK(napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hostLen));
+  CHECK(napi_get_value_int32(env, argv[1], &port));
+  CHECK(napi_get_value_bool(env, argv[2], &reuse));
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  int family = parse_address(host, port, &ss, &sslen);
+  if (family < 0 || port < 0 || port > 65535) return throw_errno(env, "tcpSocket: not an IP address and port", EINVAL);
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  const char* step = NULL;
+  if (set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1) != 0) step = "setsockopt SO_REUSEADDR";
+  else if (reuse && set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) step = "setsockopt SO_REUSEPORT";
+  else if (bind(fd, (struct sockaddr*)&ss, sslen) != 0) step = "bind";
+  if (step != NULL) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, step, err);
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, netio_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -425,6 +486,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"watch", NULL, netio_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, netio_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, netio_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"leave", NULL, netio_leave, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tcpSocket", NULL, netio_tcp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value batch, stride;
   napi_create_int32(env, MAX_BATCH, &batch);

@@ -5,7 +5,7 @@ import { type ClientAllowList, isLoopbackHost } from './client-access.js';
 import { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
 import { type TcpLimits, TcpListener } from './tcp.js';
-import { UdpListener, type UdpPath, type UdpSettings, type UdpStats } from './udp.js';
+import { UdpListener, type UdpPath, type UdpSettings, type UdpStats, udpReusePort } from './udp.js';
 
 export interface DnsServerOptions {
   host: string;
@@ -24,6 +24,11 @@ export interface DnsServerOptions {
   limits?: ServerLimits;
   /** UDP only (an answering worker, `--workers`: the agent's main thread keeps the one TCP listener). */
   udpOnly?: boolean;
+  /**
+   * Bind UDP and TCP with SO_REUSEPORT, so that a new process can bind the port while this one answers
+   * (issue 14 item 3; see handOver). Not on port 0: a port the kernel picks is nobody's to share.
+   */
+  sharePort?: boolean;
 }
 
 export class DnsServer {
@@ -31,12 +36,17 @@ export class DnsServer {
   private readonly udp: UdpListener;
   private readonly tcp: TcpListener | undefined;
   private boundPort = 0;
+  private tcpNotShared: string | undefined;
   readonly limits: ServerLimits;
 
   constructor(opts: DnsServerOptions) {
     this.opts = opts;
     this.limits = opts.limits ?? new ServerLimits();
-    this.udp = new UdpListener(opts.pipeline, opts.allowFrom, this.limits, opts.udp);
+    const shared = opts.sharePort === true && opts.port !== 0;
+    this.udp = new UdpListener(opts.pipeline, opts.allowFrom, this.limits, {
+      ...opts.udp,
+      ...(shared ? { reusePort: true } : {}),
+    });
     const tcp: TcpLimits = {
       idleTimeoutMs: opts.tcp?.idleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs,
       maxConnections: opts.tcp?.maxConnections ?? DEFAULTS.tcpMaxConnections,
@@ -79,13 +89,32 @@ export class DnsServer {
       }
       if (this.tcp === undefined) return;
       try {
-        await this.tcp.start(host, this.boundPort);
+        const shared = this.opts.sharePort === true && port !== 0;
+        const tcp = await this.tcp.start(host, this.boundPort, shared);
+        this.tcpNotShared = tcp.reason;
         return;
       } catch (err) {
         await this.udp.close();
         if (port !== 0 || attempt >= 5) throw listenError(host, this.boundPort, 'tcp', err);
       }
     }
+  }
+
+  /**
+   * Why the port is not shared with a successor where `sharePort` asked for it (node:dgram or node:net
+   * without reusePort on this Node); undefined when it is, or was not asked.
+   */
+  get notShared(): string | undefined {
+    if (this.opts.sharePort !== true || this.opts.port === 0) return undefined;
+    return udpReusePort(this.udp.path) ?? this.tcpNotShared;
+  }
+
+  /**
+   * Stops taking queries, answers those taken (until `deadline`, Date.now() ms), then closes: with the
+   * port shared, a successor bound to it answers every query from then on (udp.ts, tcp.ts handOver).
+   */
+  async handOver(deadline: number): Promise<void> {
+    await Promise.all([this.udp.handOver(deadline), this.tcp?.handOver(deadline)]);
   }
 
   async close(): Promise<void> {

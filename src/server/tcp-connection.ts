@@ -8,6 +8,8 @@ import type { Pipeline } from './pipeline.js';
 import type { TcpLimits } from './tcp.js';
 
 const EMPTY = Buffer.alloc(0);
+/** How often a finishing connection looks whether its answers are out. */
+const FINISH_POLL_MS = 5;
 
 export class TcpConnection {
   /** Bytes read but not yet answered: at most one partial frame, or the rest of a chunk while paused. */
@@ -16,6 +18,7 @@ export class TcpConnection {
   /** Why reading is paused; the bound is counted once per pause. */
   private pausedBy: 'in_flight' | 'queued_bytes' | undefined;
   private readonly client: string;
+  private finishing = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -93,8 +96,23 @@ export class TcpConnection {
     return undefined;
   }
 
+  /**
+   * A hand-over (tcp.ts): reads nothing more, answers the queries read, and ends the connection once
+   * they are sent (RFC 7766 §6.2.4: the client retries the rest on a new one); resolves then, or at
+   * `deadline` (Date.now() ms) with the connection destroyed.
+   */
+  async finish(deadline: number): Promise<void> {
+    this.finishing = true;
+    this.socket.pause();
+    const busy = () => !this.socket.destroyed && (this.inFlight > 0 || this.socket.writableLength > 0);
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, FINISH_POLL_MS));
+    if (busy()) this.socket.destroy();
+    else this.socket.end();
+  }
+
   private setPaused(by: 'in_flight' | 'queued_bytes' | undefined): void {
-    if (by === this.pausedBy) return;
+    // Finishing: reading never resumes (finish() paused it).
+    if (this.finishing || by === this.pausedBy) return;
     if (by !== undefined) {
       this.socket.pause();
       this.watch.reached(by === 'in_flight' ? 'tcp_in_flight' : 'tcp_queued_bytes', {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { ClientAllowList } from './client-access.js';
 import type { ServerLimits, TcpGauges } from './limits.js';
 import type { Pipeline } from './pipeline.js';
+import { sharedTcpListen } from './reuse-port.js';
 import { TcpConnection } from './tcp-connection.js';
 
 export interface TcpLimits {
@@ -28,22 +29,42 @@ export class TcpListener {
     private readonly allow: ClientAllowList | undefined,
   ) {}
 
-  async start(host: string, port: number): Promise<number> {
+  /**
+   * Listens on host:port; `shared`: with SO_REUSEPORT (reuse-port.ts), so that a new meshdns can bind
+   * the port while this one still answers. Returns the port, and why it is not shared when it could not be.
+   */
+  async start(host: string, port: number, shared = false): Promise<{ port: number; reason?: string }> {
     // The high-water mark is the bound on queued bytes: write() returns false past it, and 'drain' follows.
     const server = net.createServer({ noDelay: true, highWaterMark: this.limits.maxQueuedBytes }, (socket) =>
       this.accept(socket),
     );
     this.server = server;
+    const { options, reason } = shared
+      ? sharedTcpListen(host, port)
+      : { options: { host, port, exclusive: true }, reason: undefined };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, () => {
+      server.listen(options, () => {
         server.off('error', reject);
         resolve();
       });
     });
     server.on('error', () => {});
     this.untrack = this.watch.track(() => this.gauges());
-    return (server.address() as net.AddressInfo).port;
+    return { port: (server.address() as net.AddressInfo).port, ...(reason ? { reason } : {}) };
+  }
+
+  /**
+   * Stops accepting (a process sharing the port gets the new clients), answers the queries already
+   * read, then closes each connection; what is left at `deadline` (Date.now() ms) is closed as it is.
+   */
+  async handOver(deadline: number): Promise<void> {
+    const server = this.server;
+    const closed = server && new Promise<void>((resolve) => server.close(() => resolve()));
+    this.server = undefined;
+    await Promise.all([...this.conns.values()].map((c) => c.finish(deadline)));
+    await this.close();
+    await closed;
   }
 
   private accept(socket: net.Socket): void {

@@ -10,6 +10,7 @@ import { type AnswerTemplate, AnswerTemplates } from './answer-templates.js';
 import type { ClientAllowList } from './client-access.js';
 import type { ServerLimits } from './limits.js';
 import { type AnswerNote, answerNote, type Pipeline } from './pipeline.js';
+import { nodeHasReusePort } from './reuse-port.js';
 
 /** `auto`: native where the addon loaded, else dgram. */
 export type UdpIo = 'auto' | 'native' | 'dgram';
@@ -40,9 +41,7 @@ export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
  * 22.12 / 23.1 (its `reusePort` option), which an older Node ignores silently, so it is checked here.
  */
 export function udpReusePort(path: UdpPath, version = process.versions.node): string | undefined {
-  if (path.io === 'native') return undefined;
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  if (major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)) return undefined;
+  if (path.io === 'native' || nodeHasReusePort(version)) return undefined;
   return `node:dgram has no reusePort before Node 22.12 (this is ${version})`;
 }
 
@@ -73,6 +72,11 @@ export interface UdpStats {
   tooLong: number;
 }
 
+/** How often a hand-over looks whether the answers it waits for are out. */
+const HANDOVER_POLL_MS = 5;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export interface Datagram {
   msg: Buffer;
   address: string;
@@ -86,6 +90,8 @@ export class UdpListener {
   /** The dgram path's counts (the native socket keeps its own). */
   private dgramCounts = { datagrams: 0, batches: 0 };
   private scheduled = false;
+  /** Answers waiting for upstream: a hand-over waits for them before it closes the socket. */
+  private waiting = 0;
   private readonly pipeline: Pipeline;
   private readonly allow: ClientAllowList | undefined;
   private readonly watch: ServerLimits | undefined;
@@ -171,7 +177,11 @@ export class UdpListener {
       if (out === null) continue;
       if (out instanceof Promise) {
         // The pipeline's promise never rejects; send() has nothing to throw once the socket is gone.
-        void out.then((reply) => this.send(reply, d));
+        this.waiting++;
+        void out.then((reply) => {
+          this.waiting--;
+          this.send(reply, d);
+        });
       } else {
         this.send(out, d);
       }
@@ -239,7 +249,9 @@ export class UdpListener {
     if (out === null || batch.port(i) === 0) return;
     if (out instanceof Promise) {
       const peer = batch.peer(i);
+      this.waiting++;
       void out.then((reply) => {
+        this.waiting--;
         if (reply !== null) socket.replyTo(reply, peer);
       });
       return;
@@ -264,6 +276,21 @@ export class UdpListener {
     if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0 };
     const { received, batches, tooLong } = this.native.stats();
     return { datagrams: received, batches, tooLong };
+  }
+
+  /**
+   * Stops taking new queries and closes once those taken are answered, or at `deadline` (Date.now()
+   * milliseconds). Native: the socket leaves the SO_REUSEPORT group first, so a process sharing the port
+   * gets every new query and the queued ones are still answered here (none lost). node:dgram cannot
+   * leave the group: it keeps answering until then, and what arrives in the instant of its close is lost.
+   */
+  async handOver(deadline: number): Promise<void> {
+    this.native?.leave();
+    const busy = () => this.waiting > 0 || (this.native?.sending ?? 0) > 0;
+    while (busy() && Date.now() < deadline) await sleep(HANDOVER_POLL_MS);
+    // node:dgram: what was read in this turn is answered before the socket goes.
+    if (this.batch.length > 0) this.flush();
+    await this.close();
   }
 
   async close(): Promise<void> {

@@ -67,7 +67,18 @@ const ENTRY_OVERHEAD = 160;
 
 /** The key: the lower-cased name key, then type, class and DO as one character each. */
 export function cacheKey(q: Query): string {
-  return q.qkey + String.fromCharCode(q.qtype, q.qclass, q.edns?.do ? 1 : 0);
+  return cacheKeyOf(q.qkey, q.qtype, q.qclass, q.edns?.do === true);
+}
+
+export function cacheKeyOf(qkey: string, qtype: number, qclass: number, dnssecOk: boolean): string {
+  return qkey + String.fromCharCode(qtype, qclass, dnssecOk ? 1 : 0);
+}
+
+/** What an entry is, beside its answer: its question and whether the client set DO. */
+export interface CacheQuestion {
+  qkey: string;
+  qtype: number;
+  do: boolean;
 }
 
 export function cacheSettings(partial: Partial<CacheSettings> = {}): CacheSettings {
@@ -173,19 +184,56 @@ export class DnsCache {
   }
 
   store(key: string, q: Query, answer: CachedAnswer, ttl: number): void {
+    this.insert(key, { qkey: q.qkey, qtype: q.qtype, do: q.edns?.do === true }, answer, ttl, 0, 0);
+  }
+
+  /**
+   * An answer kept elsewhere (a restart's snapshot, issue 14 item 3), stored as `ageMs` old with its
+   * hits, unless the key holds an answer already (it is newer). Returns whether it was stored.
+   */
+  restore(
+    key: string,
+    q: CacheQuestion,
+    answer: CachedAnswer,
+    ttl: number,
+    ageMs: number,
+    hits: number,
+  ): boolean {
+    if (this.entries.has(key)) return false;
+    return this.insert(key, q, answer, ttl, ageMs, hits);
+  }
+
+  /** Milliseconds since `entry` was stored (a snapshot keeps them). */
+  ageMs(entry: CacheEntry): number {
+    return Math.max(0, this.now() - entry.storedAt);
+  }
+
+  /** Every entry, fresh or stale, least recently used first: the order restore() puts them back in. */
+  entriesByRecency(): IterableIterator<CacheEntry> {
+    return this.entries.values();
+  }
+
+  private insert(
+    key: string,
+    q: CacheQuestion,
+    answer: CachedAnswer,
+    ttl: number,
+    ageMs: number,
+    hits: number,
+  ): boolean {
     const size = ENTRY_OVERHEAD + answer.body.length + key.length * 2 + answer.ttls.length * 16;
-    if (size > this.settings.maxBytes) return;
+    if (size > this.settings.maxBytes) return false;
     const old = this.entries.get(key);
     if (old) this.remove(old);
     const entry: CacheEntry = {
       key,
       qkey: q.qkey,
       qtype: q.qtype,
-      do: q.edns?.do === true,
+      do: q.do,
       answer,
       ttl,
-      storedAt: this.now(),
-      hits: 0,
+      storedAt: this.now() - ageMs,
+      hits,
       size,
       removed: false,
       movedAt: ++this.moves,
@@ -194,6 +242,7 @@ export class DnsCache {
     this.bytes += size;
     this.#counters.inserts++;
     this.evict();
+    return true;
   }
 
   /** Drops every entry `doomed` selects (e.g. names the new name table answers). */

@@ -4,9 +4,11 @@ export { askServer } from './ask.js';
 export {
   type CacheEntry,
   type CacheHit,
+  type CacheQuestion,
   type CacheSettings,
   type CacheStats,
   cacheKey,
+  cacheKeyOf,
   cacheSettings,
   DnsCache,
 } from './cache.js';
@@ -17,6 +19,7 @@ export {
   renderAnswer,
   type Uncacheable,
 } from './cache-answer.js';
+export { type CacheRestore, type CacheSnapshotEntry, dumpCache, restoreCache } from './cache-snapshot.js';
 export {
   cryptoRandom,
   Forwarder,

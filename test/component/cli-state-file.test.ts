@@ -72,7 +72,8 @@ describe('meshdns serve: one writer per state file', () => {
     const first = await serve(folder, ['--state-file', state]);
     try {
       await waitForDns('127.0.0.1', first.port);
-      const second = await serve(folder, ['--state-file', state]);
+      // Without --state-lock-wait 0 it would wait for the first to stop (a restart), up to 30 s.
+      const second = await serve(folder, ['--state-file', state, '--state-lock-wait', '0']);
       const code = await exitWithin(second.agent, 10_000);
       assert.notEqual(code, 0, second.agent.output());
       assert.notEqual(code, 'running', 'the second serve must not run');

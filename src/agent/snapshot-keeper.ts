@@ -1,0 +1,141 @@
+// The agent's side of a restart (issue 14 item 3). At start it loads the snapshot its predecessor left,
+// and keeps looking for a newer one: in a hand-over the new process starts first, and the old one
+// writes its snapshot only when told to stop. On SIGTERM it writes its own.
+import { type FSWatcher, watch } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { MeshdnsError } from '../errors.js';
+import { restoreTable, tableSnapshotProblem, timeSlicer } from '../nametable/index.js';
+import { dumpCache, restoreCache } from '../upstream/index.js';
+import type { Agent } from './agent.js';
+import { readSnapshot, SNAPSHOT_VERSION, type Snapshot, writeSnapshot } from './snapshot.js';
+
+export interface SnapshotKeeperOptions {
+  file: string;
+  agent: Agent;
+  logger: Logger;
+  /** How often the file is looked at besides its folder's events (events are hints). */
+  pollMs: number;
+  /** Wall-clock milliseconds (the snapshot's ageing); injectable for tests. */
+  wallClock?: () => number;
+}
+
+/** Longest one slice of table work may keep the event loop from answering. */
+const SLICE_MS = 4;
+
+export class SnapshotKeeper {
+  readonly #opts: SnapshotKeeperOptions;
+  readonly #now: () => number;
+  /** The file's identity when last read: a write (a rename over it) changes it. */
+  #seen = '';
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #loading: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(opts: SnapshotKeeperOptions) {
+    this.#opts = opts;
+    this.#now = opts.wallClock ?? Date.now;
+  }
+
+  /** Loads the snapshot there is, then watches for a newer one. */
+  async start(): Promise<void> {
+    await this.#check();
+    if (this.#closed) return;
+    try {
+      const name = basename(this.#opts.file);
+      this.#watcher = watch(dirname(this.#opts.file), (_event, file) => {
+        if (file === null || file === name) this.#queueCheck();
+      });
+      this.#watcher.on('error', () => this.#watcher?.close());
+    } catch {
+      // No folder yet, or no inotify: the timer still looks.
+    }
+    this.#timer = setInterval(() => this.#queueCheck(), this.#opts.pollMs);
+    this.#timer.unref();
+  }
+
+  /** Writes the agent's cache and table; nothing when it has neither (a good older snapshot stays). */
+  async save(): Promise<void> {
+    await this.close();
+    const { agent, file, logger } = this.#opts;
+    const table = agent.table()?.toDiff();
+    const cache = agent.cache ? dumpCache(agent.cache) : [];
+    if (table === undefined && cache.length === 0) return;
+    const snapshot: Snapshot = {
+      version: SNAPSHOT_VERSION,
+      writtenAt: this.#now(),
+      pid: process.pid,
+      cache,
+      ...(table ? { table } : {}),
+    };
+    try {
+      await writeSnapshot(file, snapshot);
+      logger.info(
+        { snapshotFile: file, cacheEntries: cache.length, table: table !== undefined },
+        'snapshot written',
+      );
+    } catch (err) {
+      const e = err as MeshdnsError;
+      logger.warn({ code: e.code }, e.message);
+    }
+  }
+
+  /** Stops watching; a load under way finishes first. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    clearInterval(this.#timer);
+    await this.#loading;
+  }
+
+  #queueCheck(): void {
+    if (this.#closed) return;
+    this.#loading = this.#loading.then(() => this.#check());
+  }
+
+  /** Loads the file when it changed since it was last read and another process wrote it. */
+  async #check(): Promise<void> {
+    const { file, logger } = this.#opts;
+    const id = await stat(file).then(
+      (s) => `${s.ino}:${s.size}:${s.mtimeMs}`,
+      () => '',
+    );
+    if (id === this.#seen || id === '' || this.#closed) return;
+    this.#seen = id;
+    try {
+      const read = await readSnapshot(file);
+      if (read === undefined || read.snapshot.pid === process.pid || this.#closed) return;
+      await this.#load(read.snapshot, read.badEntries);
+    } catch (err) {
+      const e = err as MeshdnsError;
+      logger.warn({ code: e.code }, e.message);
+    }
+  }
+
+  async #load(s: Snapshot, badEntries: number): Promise<void> {
+    const { agent, file, logger } = this.#opts;
+    const ageMs = Math.max(0, this.#now() - s.writtenAt);
+    let table: string | number = 'none';
+    if (s.table !== undefined) {
+      const problem = tableSnapshotProblem(s.table);
+      if (problem !== undefined) table = `ignored: ${problem}`;
+      else if (agent.table() !== undefined && !agent.tableFromSnapshot)
+        table = 'not needed: a fresh one is in';
+      else {
+        const restored = await restoreTable(s.table, timeSlicer(SLICE_MS));
+        table = agent.setSnapshotTable(restored) ? restored.size : 'not needed: a fresh one is in';
+      }
+    }
+    const cache = agent.cache
+      ? await restoreCache(agent.cache, s.cache, ageMs, (qkey) => agent.isLocal(qkey))
+      : undefined;
+    const invalid = (cache?.invalid ?? 0) + badEntries;
+    logger.info(
+      { snapshotFile: file, writtenBy: s.pid, ageMs, table, cache: cache && { ...cache, invalid } },
+      'snapshot loaded: cache warm, table used until a fresh one comes',
+    );
+  }
+}

@@ -1,0 +1,30 @@
+// Writing a file whole: readers see the old content or the new, never a part. Apart from store.ts so
+// that the agent's snapshot (agent/snapshot.ts) writes as the state file does without loading the model.
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Replaces `path` with `text`: a temp file beside it, fsync, rename, fsync of the folder. */
+export async function replaceFile(path: string, text: string, mode = 0o644): Promise<void> {
+  const temp = `${path}.${process.pid}.${++tempCounter}.tmp`;
+  try {
+    const handle = await open(temp, 'w', mode);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (e) {
+    // Best effort: the temp file may not exist, or its folder may not be a folder at all.
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  // The rename is durable only once the folder is synced; some file systems cannot, which is no error.
+  const folder = await open(dirname(path), 'r').catch(() => undefined);
+  if (!folder) return;
+  await folder.sync().catch(() => undefined);
+  await folder.close();
+}
+
+let tempCounter = 0;
