@@ -78,6 +78,12 @@ export interface ScaleRun {
   editStallMs: (number | null)[];
   /** The 1 ms probe of a table name over all edits. */
   editSilence: StallReport | null;
+  /**
+   * After the edits, stopped (SIGTERM: the snapshot is written, README "Restarts") and started again on
+   * the same folder and state file: from that spawn, the first answer and the full table.
+   */
+  restartFirstAnswerMs: number | null;
+  restartFullTableMs: number | null;
   /** What stopped the run early, if anything: the deadline, an exit, a wrong answer. */
   stopped?: string;
   warnings: string[];
@@ -242,22 +248,49 @@ export async function measureRun(
     editMs: [],
     editStallMs: [],
     editSilence: null,
+    restartFirstAnswerMs: null,
+    restartFullTableMs: null,
     warnings: [],
   };
   if (await isReady(t.admin)) throw new Error(`something already answers on ${t.admin.host}:${t.admin.port}`);
   const stateFile = path.join(workDir, `state-${fixture.layout}-${base.size}.json`);
   const spawnedAt = performance.now();
   const deadline = spawnedAt + cfg.deadlineSeconds * 1000;
-  const proc = group.spawn('meshdns', process.execPath, serveArgs(fixture.dir, stateFile, t), {
-    cwd: REPO_ROOT,
-  });
+  const start = () =>
+    group.spawn('meshdns', process.execPath, serveArgs(fixture.dir, stateFile, t), { cwd: REPO_ROOT });
+  const proc = start();
+  let loaded = false;
   try {
-    if (await load(run, proc, fixture, t, spawnedAt, deadline)) {
+    loaded = await load(run, proc, fixture, t, spawnedAt, deadline);
+    if (loaded) {
       await afterLoad(run, proc, t, deadline);
       await edit(run, proc, fixture, t, cfg, deadline);
     }
   } finally {
     await proc.stop();
   }
+  if (loaded && run.stopped === undefined) await restart(run, start, fixture, t, deadline);
   return run;
+}
+
+/** The same `serve` started again after a stop: its snapshot answers until the folder is read again. */
+async function restart(
+  run: ScaleRun,
+  start: () => BenchProcess,
+  fixture: ScaleFixture,
+  t: RunTarget,
+  deadline: number,
+): Promise<void> {
+  const spawnedAt = performance.now();
+  const again = start();
+  // load() fills the start-up's figures: of a copy, whose two figures are the restart's.
+  const second: ScaleRun = { ...run, warnings: [] };
+  try {
+    if (!(await load(second, again, fixture, t, spawnedAt, deadline)))
+      run.warnings.push(`restart: ${second.stopped}`);
+    run.restartFirstAnswerMs = second.firstAnswerMs;
+    run.restartFullTableMs = second.fullTableMs;
+  } finally {
+    await again.stop();
+  }
 }
