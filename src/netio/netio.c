@@ -139,6 +139,28 @@ static int set_int_option(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof value);
 }
 
+// A socket of `type` bound to `ss`, with the options asked (0 / false: left as the system has them), or
+// -1 with `*step` naming the call that failed and errno its error; the fd is closed on every failure.
+static int bound_socket(int family, int type, const struct sockaddr_storage* ss, socklen_t sslen, int rcvbuf,
+                        int sndbuf, bool reuseaddr, bool reuseport, const char** step) {
+  int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *step = "socket";
+    return -1;
+  }
+  *step = NULL;
+  if (rcvbuf > 0 && set_int_option(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf) != 0) *step = "setsockopt SO_RCVBUF";
+  else if (sndbuf > 0 && set_int_option(fd, SOL_SOCKET, SO_SNDBUF, sndbuf) != 0) *step = "setsockopt SO_SNDBUF";
+  else if (reuseaddr && set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1) != 0) *step = "setsockopt SO_REUSEADDR";
+  else if (reuseport && set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) *step = "setsockopt SO_REUSEPORT";
+  else if (bind(fd, (const struct sockaddr*)ss, sslen) != 0) *step = "bind";
+  if (*step == NULL) return fd;
+  int err = errno;
+  close(fd);
+  errno = err;
+  return -1;
+}
+
 // open(host, port, rcvbuf, sndbuf, reusePort, onEvent) -> [handle, boundPort]
 // rcvbuf/sndbuf 0 keep the system's size; onEvent(events) is called with UV_READABLE|UV_WRITABLE, or a
 // negative libuv error code.
@@ -164,19 +186,9 @@ static napi_value netio_open(napi_env env, napi_callback_info info) {
   socklen_t sslen = 0;
   int family = parse_address(host, port, &ss, &sslen);
   if (family < 0 || port < 0 || port > 65535) return throw_errno(env, "open: not an IP address and port", EINVAL);
-  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "socket", errno);
-  // Each step that fails names itself; the fd is closed on every failure path.
   const char* step = NULL;
-  if (rcvbuf > 0 && set_int_option(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf) != 0) step = "setsockopt SO_RCVBUF";
-  else if (sndbuf > 0 && set_int_option(fd, SOL_SOCKET, SO_SNDBUF, sndbuf) != 0) step = "setsockopt SO_SNDBUF";
-  else if (reuse && set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) step = "setsockopt SO_REUSEPORT";
-  else if (bind(fd, (struct sockaddr*)&ss, sslen) != 0) step = "bind";
-  if (step != NULL) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, step, err);
-  }
+  int fd = bound_socket(family, SOCK_DGRAM, &ss, sslen, rcvbuf, sndbuf, false, reuse, &step);
+  if (fd < 0) return throw_errno(env, step, errno);
   struct sockaddr_storage bound;
   socklen_t boundLen = sizeof bound;
   getsockname(fd, (struct sockaddr*)&bound, &boundLen);
@@ -462,17 +474,9 @@ static napi_value netio_tcp_socket(napi_env env, napi_callback_info info) {
   socklen_t sslen = 0;
   int family = parse_address(host, port, &ss, &sslen);
   if (family < 0 || port < 0 || port > 65535) return throw_errno(env, "tcpSocket: not an IP address and port", EINVAL);
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "socket", errno);
   const char* step = NULL;
-  if (set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1) != 0) step = "setsockopt SO_REUSEADDR";
-  else if (reuse && set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) step = "setsockopt SO_REUSEPORT";
-  else if (bind(fd, (struct sockaddr*)&ss, sslen) != 0) step = "bind";
-  if (step != NULL) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, step, err);
-  }
+  int fd = bound_socket(family, SOCK_STREAM, &ss, sslen, 0, 0, true, reuse, &step);
+  if (fd < 0) return throw_errno(env, step, errno);
   napi_value out;
   CHECK(napi_create_int32(env, fd, &out));
   return out;
