@@ -163,6 +163,8 @@ export class AllocationFile {
   #lock: StateLock | undefined;
   /** A damaged file to keep before the first write replaces it. */
   #aside: { from: string; to: string } | undefined;
+  /** close() was called: the lock is (being) released, so nothing more is written. */
+  #closed = false;
 
   constructor(
     readonly file: string,
@@ -208,6 +210,9 @@ export class AllocationFile {
     onError: (e: MeshdnsError) => void,
     holdback: readonly HeldBackVip[] = [],
   ): void {
+    // After close() the lock is another process's to take: a late save (the first snapshot of a folder
+    // read while the process stopped) must not write.
+    if (this.#closed) return;
     const text = serializeState(allocations, holdback);
     // No file and nothing to keep: do not create one (a mesh without auto-allocated hosts).
     const empty = allocations.length === 0 && holdback.length === 0;
@@ -254,6 +259,7 @@ export class AllocationFile {
 
   /** Finishes the queued writes and releases the lock. */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.flush();
     await this.#lock?.release();
     this.#lock = undefined;

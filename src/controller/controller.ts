@@ -58,6 +58,7 @@ export class Controller {
   private workloadGone = false;
   private failedFiles: ReadonlySet<string> | undefined;
   private initialCapture: boolean | undefined;
+  private closed = false;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -104,6 +105,8 @@ export class Controller {
   }
 
   async close(): Promise<void> {
+    // A snapshot the source still delivers (a start stopped half-way) builds nothing more.
+    this.closed = true;
     await this.source.close();
     await this.store.close();
   }
@@ -114,6 +117,7 @@ export class Controller {
     failedFiles?: ReadonlySet<string>,
     change?: SnapshotChange,
   ): void {
+    if (this.closed) return;
     this.failedFiles = failedFiles;
     if (!this.pickWorkload(snapshot)) return;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { snapshotBeside } from '../../src/cli/snapshot-setup.js';
 import { encodeQuery } from './dns-client.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -18,7 +19,9 @@ export const BIN = `${ROOT}bin/meshdns`;
  */
 export function serveExamples(name: string): { args: (upstream?: string) => string[]; state: string } {
   const state = join(tmpdir(), `meshdns-${name}-${process.pid}.json`);
-  after(() => Promise.all([state, `${state}.bak`].map((f) => rm(f, { force: true }))));
+  // The state file, its backup, and the snapshot a stopped serve writes beside it.
+  const beside = [state, `${state}.bak`, snapshotBeside(state)];
+  after(() => Promise.all(beside.map((f) => rm(f, { force: true }))));
   const args = (upstream = '127.0.0.1:9') => [
     ...['serve', '--manifests', 'examples', '--upstream', upstream],
     ...['--search', 'default.svc.cluster.local', '--state-file', state],

@@ -407,6 +407,23 @@ describe('VIP state file: writes', () => {
     await assert.rejects(readFile(file), { code: 'ENOENT' });
   });
 
+  it('closed: a save comes too late and writes nothing (its lock is released; a successor may hold it)', async () => {
+    // Found by a SIGTERM during start-up: the folder's first snapshot arrived after close(), its write
+    // began after the lock was released, and the process ended mid-write (a temp file left beside it).
+    const file = join(dir(), 'closed', 'allocations.json');
+    const { store } = await loadLocked(file);
+    store.save(ONE, assert.fail);
+    await store.close();
+    const first = await readFile(file, 'utf8');
+    store.save(TWO, assert.fail);
+    await store.flush();
+    assert.equal(await readFile(file, 'utf8'), first);
+    assert.deepEqual(
+      (await readdir(join(dir(), 'closed'))).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
+  });
+
   it('an unchanged state is not rewritten', async () => {
     const file = join(dir(), 'unchanged.json');
     const { store } = await loadLocked(file);
