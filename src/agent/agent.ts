@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { type AdminOptions, type AdminServer, checkAdminExposure } from '../admin/index.js';
 import type { HostVips } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
+import { QTYPE } from '../dns/index.js';
 import type { Registry } from '../metrics.js';
 import type { NameTable } from '../nametable/index.js';
 import {
@@ -17,6 +18,8 @@ import {
   DnsServer,
   FailureCounts,
   ForwardStage,
+  PerNameAnswers,
+  type PerNameClient,
   Pipeline,
   QueryCounts,
   resolveUdpIo,
@@ -168,6 +171,9 @@ export class Agent {
   private countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
+  /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
+  private routing: Promise<void> = Promise.resolve();
+  private perNameReports: NodeJS.Timeout | undefined;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -351,7 +357,50 @@ export class Agent {
   async setVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): Promise<void> {
     this.vips = [...vips];
     this.routes = routes;
-    await this.vipDataplane?.setRoutes(routes);
+    const routing = this.vipDataplane?.setRoutes(routes) ?? Promise.resolve();
+    this.routing = routing.catch(() => undefined);
+    await routing;
+  }
+
+  /**
+   * Per-name VIPs (issue 14 item 5): a name under a per-name wildcard is answered once `allocator` gave it
+   * a VIP and its route is up, and the names answered are reported every `reportEveryMs` so they stay.
+   */
+  usePerName(allocator: PerNameClient, report: (names: string[]) => void, reportEveryMs: number): void {
+    const now = this.opts.now ?? (() => performance.now());
+    const late = new BurstLog(
+      this.logger,
+      now,
+      DEFAULTS.burstLogIntervalMs,
+      `no per-name VIP within ${DEFAULTS.wildcardVipAskTimeoutMs} ms: answered without one (the next query gets it)`,
+    );
+    const answers = new PerNameAnswers({
+      client: {
+        ask: async (name, wildcard) => {
+          const reply = await allocator.ask(name, wildcard);
+          await this.routing;
+          return reply;
+        },
+      },
+      table: () => this.table(),
+      timeoutMs: DEFAULTS.wildcardVipAskTimeoutMs,
+      exists: async (name) => {
+        for (const qtype of [QTYPE.A, QTYPE.AAAA]) {
+          const result = await this.forwarder.query(name, qtype);
+          if (result.kind === 'answered' && result.replyClass === 'success') return true;
+        }
+        return false;
+      },
+      refused: (reply, name) => {
+        if (reply === 'cap') this.limits.reached('wildcard_vips', { name });
+        else if (reply === 'rate') this.limits.reached('wildcard_vip_rate', { name });
+        else if (reply === 'timeout') late.hit();
+      },
+    });
+    this.tableStage.perName = answers;
+    clearInterval(this.perNameReports);
+    this.perNameReports = setInterval(() => report(answers.takeTouched()), reportEveryMs);
+    this.perNameReports.unref();
   }
 
   /** SIGHUP: resolv.conf's search list, re-read; autopath follows its first domain. */
@@ -384,6 +433,7 @@ export class Agent {
   async close(): Promise<void> {
     this.closed = true;
     this.listening = false;
+    clearInterval(this.perNameReports);
     await Promise.all([
       this.server.close(),
       this.v6Server?.close(),

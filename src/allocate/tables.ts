@@ -181,6 +181,7 @@ export function sameRecord(a: StoredAllocation | undefined, b: StoredAllocation 
     a.v6 === b.v6 &&
     a.file === b.file &&
     a.absentSince === b.absentSince &&
+    a.wildcard === b.wildcard &&
     (a.outside ?? []).join() === (b.outside ?? []).join()
   );
 }
@@ -296,7 +297,7 @@ function byAge(a: HostVips, b: HostVips): number {
 }
 
 function stored(h: HostVips): StoredAllocation {
-  return {
+  const s: StoredAllocation = {
     namespace: h.namespace,
     name: h.name,
     host: h.host,
@@ -304,4 +305,7 @@ function stored(h: HostVips): StoredAllocation {
     v6: h.v6!,
     file: h.entry.source.file,
   };
+  const wildcard = h.entry.perNameOf?.[h.host];
+  if (wildcard !== undefined) s.wildcard = wildcard;
+  return s;
 }

@@ -3,7 +3,7 @@
 // name table records → the agent, on a thread that answers no DNS. A change recomputes only the names
 // it touches (live.ts).
 import type { Logger } from 'pino';
-import type { VipRanges } from '../allocate/index.js';
+import type { PerNameLimits, VipRanges } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
 import {
   type EffectiveConfig,
@@ -17,6 +17,7 @@ import { ManifestSource, type SnapshotChange } from '../sources/index.js';
 import { StateFileStore } from './file-store.js';
 import { type LiveUpdate, LiveView } from './live.js';
 import { workloadNotFound } from './load.js';
+import { PerNameKeeper, type PerNameOutcome } from './per-name.js';
 import { ProblemLog } from './problems.js';
 import type { WorkloadRef, WorkloadView } from './view.js';
 
@@ -40,6 +41,8 @@ export interface ControllerOptions {
   rescanIntervalMs?: number;
   /** `--max-manifest-bytes`: a bigger file is reported and its last good objects kept. */
   maxManifestBytes?: number;
+  /** Per-name VIPs under wildcard entries (issue 14 item 5): cap, rate and idle expiry. */
+  perName: PerNameLimits;
 }
 
 export class Controller {
@@ -56,11 +59,15 @@ export class Controller {
   private workloadGone = false;
   private failedFiles: ReadonlySet<string> | undefined;
   private initialCapture: boolean | undefined;
+  /** The source's last snapshot number: a rebuild for per-name names is a change of nothing since it. */
+  private lastSeq: number | undefined;
+  private readonly perName: PerNameKeeper;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     this.problems = new ProblemLog(opts.logger);
     this.store = new StateFileStore(opts.manifestsDir, opts.stateFile, opts.logger);
+    this.perName = new PerNameKeeper(opts.perName);
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
@@ -79,8 +86,10 @@ export class Controller {
   async start(): Promise<void> {
     const previous = await this.store.load();
     try {
-      this.live = new LiveView(this.opts.ranges, previous.allocations, previous.holdback);
+      this.perName.hosts.restore(previous.allocations, Date.now());
+      this.live = new LiveView(this.opts.ranges, previous.allocations, previous.holdback, this.perName.hosts);
       await this.source.start();
+      this.perName.start(() => this.tickPerName());
       if (this.startError) {
         await this.source.close();
         throw this.startError;
@@ -101,7 +110,44 @@ export class Controller {
     this.source.rescan();
   }
 
+  /**
+   * An agent asks for a VIP of `name` under the per-name wildcard `wildcard`. A new name is allocated and
+   * its view sent before this returns, so the agent's answer can wait for that view.
+   */
+  askPerName(name: string, wildcard: string): PerNameOutcome {
+    if (!this.view) return 'unknown';
+    const snapshot = this.source.snapshot();
+    const found = this.perName.ask(snapshot.serviceEntries, this.opts.scope.namespace, name, wildcard);
+    if (found === undefined) return 'unknown';
+    if (found.asked === 'added') {
+      this.rebuild(snapshot, this.source.errors(), this.failedFiles, this.unchanged());
+      // Exhausted (the range is full): the name got no VIP and is forwarded.
+      return this.view.allocation.vips(found.se, name) ? 'allocated' : 'unknown';
+    }
+    return found.asked === 'known' ? 'allocated' : found.asked;
+  }
+
+  /** Per-name names answered by the agent since its last report: kept another idle period. */
+  touchPerName(names: readonly string[]): void {
+    this.perName.hosts.touch(names, Date.now());
+  }
+
+  /** No change since the last snapshot: the source's next delta stays trusted across a per-name rebuild. */
+  private unchanged(): SnapshotChange | undefined {
+    const seq = this.lastSeq;
+    return seq === undefined ? undefined : { seq, delta: { base: seq, removed: [], added: [] } };
+  }
+
+  /** Idle names leave their entries; the state file learns when the others were last asked. */
+  private tickPerName(): void {
+    if (!this.view) return;
+    if (this.perName.hosts.expire(Date.now()) > 0)
+      this.rebuild(this.source.snapshot(), this.source.errors(), this.failedFiles, this.unchanged());
+    this.store.save(this.view.allocation, this.perName.withAskedAt(this.view.allocation.state));
+  }
+
   async close(): Promise<void> {
+    this.perName.close();
     await this.source.close();
     await this.store.close();
   }
@@ -113,6 +159,7 @@ export class Controller {
     change?: SnapshotChange,
   ): void {
     this.failedFiles = failedFiles;
+    this.lastSeq = change?.seq;
     if (!this.pickWorkload(snapshot)) return;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const health = { now: Date.now(), ...(failedFiles ? { failedFiles } : {}) };
@@ -120,7 +167,8 @@ export class Controller {
     const { view } = update;
     // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
     this.opts.onView(view, errors, update);
-    if (update.stateChanged) this.store.save(view.allocation);
+    if (update.stateChanged)
+      this.store.save(view.allocation, this.perName.withAskedAt(view.allocation.state));
     this.problems.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;

@@ -8,11 +8,18 @@ import {
   allocationKey,
   type HeldBackVip,
   type HostVips,
+  type PerNameHosts,
   type StoredAllocation,
   VipAllocator,
   type VipRanges,
 } from '../allocate/index.js';
-import { effectiveConfig, type Resources, type ServiceEntry, type Workload } from '../model/index.js';
+import {
+  effectiveConfig,
+  type Resource,
+  type Resources,
+  type ServiceEntry,
+  type Workload,
+} from '../model/index.js';
 import { changeToDiff, diffTables, TableBuilder, type TableDiff } from '../nametable/index.js';
 import type { SnapshotChange } from '../sources/index.js';
 import type { VipRoute } from '../vip/index.js';
@@ -52,13 +59,55 @@ export class LiveView {
   readonly #entries = new Map<string, ServiceEntry>();
   readonly #sentVips = new KeyedMirror<ServedVips>();
   readonly #sentRoutes = new KeyedMirror<VipRoute[]>();
+  /** Per-name VIPs (issue 14 item 5): an entry stands for its copy with its asked names as hosts. */
+  readonly #perName: PerNameHosts | undefined;
+  /** The copy each entry was last given as (allocator and builder), by the snapshot's object. */
+  readonly #shown = new WeakMap<ServiceEntry, ServiceEntry>();
 
   constructor(
     ranges: VipRanges,
     previous: readonly StoredAllocation[],
     holdback: readonly HeldBackVip[] = [],
+    perName?: PerNameHosts,
   ) {
     this.#allocator = new VipAllocator(ranges, previous, holdback);
+    this.#perName = perName;
+  }
+
+  /** The entry as the allocator and the table see it: with its asked names (per-name.ts), or itself. */
+  #shownOf(se: ServiceEntry): ServiceEntry {
+    return this.#shown.get(se) ?? se;
+  }
+
+  /**
+   * The snapshot's change in the copies given downstream: a removed entry leaves as the copy it was given
+   * as, an added one comes as its copy, and an entry whose asked names changed is an edit (its old copy
+   * out, its new one in) although its manifest did not change.
+   */
+  #expand(removed: Resource[], added: Resource[]): { removed: Resource[]; added: Resource[] } {
+    const names = this.#perName;
+    if (names === undefined || !names.active) return { removed, added };
+    const out = {
+      removed: removed.map((r) => (isEntry(r) ? this.#shownOf(r) : r)),
+      added: added.map((r) => (isEntry(r) ? this.#give(r, names) : r)),
+    };
+    for (const key of names.takeChanged()) {
+      const se = this.#entries.get(key);
+      if (se === undefined) continue;
+      const before = this.#shownOf(se);
+      const after = this.#give(se, names);
+      if (before === after) continue;
+      out.removed.push(before);
+      out.added.push(after);
+    }
+    return out;
+  }
+
+  #give(se: ServiceEntry, names: PerNameHosts): ServiceEntry {
+    const copy = names.expand(se);
+    if (copy === se) this.#shown.delete(se);
+    else this.#shown.set(se, copy);
+    return copy;
   }
 
   update(
@@ -68,14 +117,18 @@ export class LiveView {
     health: { now: number; failedFiles?: ReadonlySet<string> },
     change?: SnapshotChange,
   ): LiveUpdate {
-    const { removed, added } = this.#givers.take(res, change);
+    const taken = this.#givers.take(res, change);
     const first = this.#allocation === undefined;
-    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
-    for (const se of entries.removed)
+    for (const se of taken.removed.filter(isEntry))
       if (this.#entries.get(entryKey(se)) === se) this.#entries.delete(entryKey(se));
-    for (const se of entries.added) this.#entries.set(entryKey(se), se);
+    for (const se of taken.added.filter(isEntry)) this.#entries.set(entryKey(se), se);
+    const { removed, added } = this.#expand(taken.removed, taken.added);
+    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
+    const shown = this.#perName?.active
+      ? res.serviceEntries.map((se) => this.#shownOf(se))
+      : res.serviceEntries;
 
-    const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
+    const allocated = this.#allocator.update(shown, first ? undefined : entries, {
       ...health,
       graceMs: opts.graceMs,
       ...(opts.holdbackMs ? { holdbackMs: opts.holdbackMs } : {}),
@@ -100,7 +153,9 @@ export class LiveView {
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
       const builder = new TableBuilder(opts.scope, lookup);
-      builder.update({ added: this.#givers.all });
+      builder.update({
+        added: [...this.#givers.all].map((r) => (isEntry(r) ? this.#shownOf(r) : r)),
+      });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
@@ -132,7 +187,7 @@ export class LiveView {
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values()].flatMap(hostKeys);
+    return [...this.#entries.values()].flatMap((se) => hostKeys(this.#shownOf(se)));
   }
 }
 
@@ -144,6 +199,8 @@ function plain(h: HostVips | undefined): ServedVips | undefined {
   if (!h) return undefined;
   // By assignment: a rest pattern per host cost V8 microseconds each.
   const v: ServedVips = { namespace: h.namespace, name: h.name, host: h.host, state: h.state };
+  const wildcard = h.entry.perNameOf?.[h.host];
+  if (wildcard !== undefined) v.perName = wildcard;
   if (h.v4 !== undefined) v.v4 = h.v4;
   if (h.v6 !== undefined) v.v6 = h.v6;
   if (h.from !== undefined) v.from = h.from;

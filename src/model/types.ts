@@ -92,6 +92,11 @@ export interface ServiceEntry {
   /** `status.addresses` (`{value, host}`), the allocator's store in Kubernetes. */
   statusAddresses: { value: string; host: string }[];
   source: SourceRef;
+  /**
+   * Hosts added by meshdns, not the manifest: concrete names asked under a per-name wildcard (issue 14
+   * item 5), each mapped to that wildcard host. Set only on the copies allocate/per-name.ts makes.
+   */
+  perNameOf?: Readonly<Record<string, string>>;
 }
 
 export interface Namespace {

@@ -5,6 +5,7 @@
 // rule and are worked out when asked (derive.ts). A full build is the same code with every resource
 // added, so the two cannot drift.
 import { isIP, isIPv4 } from 'node:net';
+import { perNameWildcard } from '../allocate/index.js';
 import { fitsWire, flatName, nameToKey, toFqdn } from '../dns/index.js';
 import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
 import type { TableRecords, TableScope, VipLookup } from './build.js';
@@ -19,6 +20,8 @@ interface Draft {
   ipv6: Set<string>;
   external?: string;
   origin: string;
+  /** A per-name host's wildcard (TableRecord.perName). */
+  perName?: string;
 }
 
 /**
@@ -31,12 +34,14 @@ interface Host {
   ipv6: readonly string[];
   external?: string;
   origin: string;
+  perName?: string;
 }
 
 function finish(d: Draft | undefined): Host | undefined {
   if (d === undefined) return undefined;
   const host: Host = { kind: d.kind, ipv4: [...d.ipv4], ipv6: [...d.ipv6], origin: d.origin };
   if (d.external !== undefined) host.external = d.external;
+  if (d.perName !== undefined) host.perName = d.perName;
   return host;
 }
 
@@ -155,6 +160,7 @@ export function sameRecord(a: TableRecord, b: TableRecord): boolean {
     a.kind === b.kind &&
     a.origin === b.origin &&
     a.external === b.external &&
+    a.perName === b.perName &&
     sameList(a.cnames, b.cnames) &&
     sameList(a.ipv4, b.ipv4) &&
     sameList(a.ipv6, b.ipv6)
@@ -178,6 +184,7 @@ function toRecord(name: string, d: Host, kind: EntryKind): TableRecord {
     origin: d.origin,
   };
   if (d.external !== undefined) record.external = d.external;
+  if (d.perName !== undefined) record.perName = d.perName;
   return record;
 }
 
@@ -389,13 +396,24 @@ export class TableBuilder {
   #entryDraft(entries: Bag<ServiceEntry> | undefined, name: string, kind: EntryKind): Draft | undefined {
     if (entries === undefined) return undefined;
     let d: Draft | undefined;
+    /** Issue 14 item 5: a wildcard whose names get VIPs of their own, unless an entry gives it addresses. */
+    let perName: ServiceEntry | undefined;
+    let userAddresses = false;
     for (const se of items(entries).sort(bySource)) {
       if (!visible(se, this.#scope.namespace)) continue;
+      userAddresses ||= se.addresses.length > 0;
+      if (kind === 'wildcard' && this.#vips !== undefined && perNameWildcard(se, `*.${name}`)) perName ??= se;
       const ips = this.#entryIps(se, name, kind);
       if (ips.length === 0) continue;
       if (d) addIps(d, ips);
       else d = draft(kind, origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source), ips);
+      const wildcard = kind === 'host' ? se.perNameOf?.[name.slice(0, -1)] : undefined;
+      if (wildcard !== undefined) d.perName = wildcard;
     }
+    if (perName === undefined || userAddresses) return d;
+    // Its records (a DYNAMIC_DNS wildcard's own VIPs) answer only what gets no VIP of its own.
+    d ??= draft(kind, origin('ServiceEntry', perName.meta.namespace, perName.meta.name, perName.source));
+    d.kind = 'per-name';
     return d;
   }
 
@@ -480,7 +498,7 @@ export class TableBuilder {
       const d =
         finish(this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard')) ??
         this.#givenWild.get(suffix);
-      const after = d && toRecord(`*.${suffix}`, d, 'wildcard');
+      const after = d && toRecord(`*.${suffix}`, d, d.kind === 'per-name' ? 'per-name' : 'wildcard');
       if (before === undefined ? after === undefined : after !== undefined && sameRecord(before, after))
         continue;
       changed = true;
@@ -500,7 +518,9 @@ export class TableBuilder {
       return;
     }
     this.records.wildcards.set(key, record);
-    if (viaSearch !== undefined) {
+    // A per-name wildcard's names are allocated as asked, by their own name: no search-path form.
+    if (viaSearch !== undefined && record.kind === 'per-name') this.records.searchWildcards.delete(viaSearch);
+    else if (viaSearch !== undefined) {
       const sw: SearchWildcard = {
         record: { ...record, name: `*.${suffix}${search}`, kind: 'search' },
         searchSuffixKey: nameToKey(search!),
