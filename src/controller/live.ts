@@ -9,6 +9,7 @@ import {
   type HeldBackVip,
   type HostVips,
   type PerNameHosts,
+  perNameWildcard,
   type StoredAllocation,
   VipAllocator,
   type VipRanges,
@@ -152,7 +153,7 @@ export class LiveView {
       const lookup = withVips
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
-      const builder = new TableBuilder(opts.scope, lookup);
+      const builder = new TableBuilder(opts.scope, lookup, this.#perName && perNameWildcard);
       builder.update({
         added: [...this.#givers.all].map((r) => (isEntry(r) ? this.#shownOf(r) : r)),
       });

@@ -5,10 +5,9 @@
 // rule and are worked out when asked (derive.ts). A full build is the same code with every resource
 // added, so the two cannot drift.
 import { isIP, isIPv4 } from 'node:net';
-import { perNameWildcard } from '../allocate/index.js';
 import { fitsWire, flatName, nameToKey, toFqdn } from '../dns/index.js';
 import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
-import type { TableRecords, TableScope, VipLookup } from './build.js';
+import type { PerNameRule, TableRecords, TableScope, VipLookup } from './build.js';
 import { Derivation, firstName } from './derive.js';
 import type { EntryKind, TableRecord } from './entry.js';
 import type { SearchWildcard } from './table.js';
@@ -191,6 +190,7 @@ function toRecord(name: string, d: Host, kind: EntryKind): TableRecord {
 export class TableBuilder {
   readonly #scope: TableScope;
   readonly #vips: VipLookup | undefined;
+  readonly #perName: PerNameRule | undefined;
   readonly #derive: Derivation;
 
   // What the resources say, indexed by the names they give.
@@ -214,9 +214,11 @@ export class TableBuilder {
   /** The table as data, changed in place by `update`. */
   readonly records: TableRecords;
 
-  constructor(scope: TableScope, vips?: VipLookup) {
+  /** `perName`: which wildcards get a VIP per name asked (issue 14 item 5); only with `vips`. */
+  constructor(scope: TableScope, vips?: VipLookup, perName?: PerNameRule) {
     this.#scope = scope;
     this.#vips = vips;
+    this.#perName = vips && perName;
     this.#derive = new Derivation(scope);
     this.records = { exact: new Map(), wildcards: new Map(), searchWildcards: new Map(), scope };
   }
@@ -402,7 +404,8 @@ export class TableBuilder {
     for (const se of items(entries).sort(bySource)) {
       if (!visible(se, this.#scope.namespace)) continue;
       userAddresses ||= se.addresses.length > 0;
-      if (kind === 'wildcard' && this.#vips !== undefined && perNameWildcard(se, `*.${name}`)) perName ??= se;
+      // The host as the entry writes it: no trailing dot.
+      if (kind === 'wildcard' && this.#perName?.(se, `*.${name.slice(0, -1)}`)) perName ??= se;
       const ips = this.#entryIps(se, name, kind);
       if (ips.length === 0) continue;
       if (d) addIps(d, ips);
