@@ -174,6 +174,10 @@ export class Agent {
   /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
   private routing: Promise<void> = Promise.resolve();
   private perNameReports: NodeJS.Timeout | undefined;
+  /** What the answering workers ask and report per-name VIPs through (the main thread's link). */
+  private perNameLink:
+    | { ask: PerNameClient['ask']; touched(names: string[]): void; reportEveryMs: number }
+    | undefined;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -374,14 +378,14 @@ export class Agent {
       DEFAULTS.burstLogIntervalMs,
       `no per-name VIP within ${DEFAULTS.wildcardVipAskTimeoutMs} ms: answered without one (the next query gets it)`,
     );
+    const ask: PerNameClient['ask'] = async (name, wildcard) => {
+      const reply = await allocator.ask(name, wildcard);
+      await this.routing;
+      return reply;
+    };
+    this.perNameLink = { ask, touched: report, reportEveryMs };
     const answers = new PerNameAnswers({
-      client: {
-        ask: async (name, wildcard) => {
-          const reply = await allocator.ask(name, wildcard);
-          await this.routing;
-          return reply;
-        },
-      },
+      client: { ask },
       table: () => this.table(),
       timeoutMs: DEFAULTS.wildcardVipAskTimeoutMs,
       exists: async (name) => {
@@ -471,12 +475,16 @@ export class Agent {
     const { AnsweringWorkers } = await import('./answering-workers.js');
     const workers = new AnsweringWorkers({
       threads: this.threads.running - 1,
-      data: workerOptions(this.opts, this.server.port, this.queryCounts !== undefined),
+      data: {
+        ...workerOptions(this.opts, this.server.port, this.queryCounts !== undefined),
+        ...(this.perNameLink ? { perNameReportMs: this.perNameLink.reportEveryMs } : {}),
+      },
       logger: this.logger,
       current: () => ({ table: this.table(), errors: this.configCounters.errors }),
       upstreams: () => this.upstreams,
       onUpstream: (s) => PendingUpstreamCounts.from(s).replay((sec, ok) => this.countUpstream?.(sec, ok)),
       restartDelayMs: this.opts.workerRestartDelayMs,
+      ...(this.perNameLink ? { perName: this.perNameLink } : {}),
     });
     this.workers = workers;
     await workers.start();

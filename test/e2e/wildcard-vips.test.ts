@@ -52,108 +52,126 @@ const FETCH_VIPS = `fetch('http://127.0.0.1:15020/debug/vips').then((r) => r.tex
 const why =
   canMakeNetns() ?? (dnsmasqPath() ? undefined : 'dnsmasq not installed: apt-get install dnsmasq-base');
 
-describe('two names under one wildcard on one port, each through its own VIP', { skip: why }, () => {
-  let ns: Netns;
-  let dir: string;
-  const procs: ChildProcess[] = [];
-  let serve: ChildProcess | undefined;
-  let log = '';
-  const run = async (argv: string[]) => (await ns.exec(argv)).stdout.trim();
-  const dig = (...args: string[]) => run(['dig', ...DNS, '+short', '+time=3', '+tries=1', ...args]);
-  const spawnIn = (argv: string[]) => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(child);
-    return child;
-  };
-  const stop = async (child: ChildProcess) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  const startServe = async () => {
-    const from = log.length;
-    serve = spawnIn([
-      process.execPath,
-      BIN,
-      'serve',
-      ...['--manifests', join(dir, 'manifests'), '--state-file', join(dir, 'state.json')],
-      ...[
-        '--upstream',
-        `${UPSTREAM}:53`,
-        '--dns-listen',
-        '127.0.0.1:15053',
-        '--admin-listen',
-        '127.0.0.1:15020',
-      ],
-      '--vip-proxy',
-    ]);
-    const take = (d: Buffer) => {
-      log += d;
+/** More names than threads: with `--workers 3` the first queries reach the answering workers too. */
+const NAMES = ['c', 'd', 'e', 'f', 'g', 'h'].map((n) => `${n}.db.example.com`);
+
+/** What the upstream answers: a and b their backends, the others A's. */
+const HOSTS = [`${BACKENDS.A} a.db.example.com`, `${BACKENDS.B} b.db.example.com`]
+  .concat(NAMES.map((n) => `${BACKENDS.A} ${n}`))
+  .join('\n');
+
+for (const workers of [1, 3])
+  describe(`two names under one wildcard on one port, each through its own VIP (--workers ${workers})`, {
+    skip: why,
+  }, () => {
+    let ns: Netns;
+    let dir: string;
+    const procs: ChildProcess[] = [];
+    let serve: ChildProcess | undefined;
+    let log = '';
+    const run = async (argv: string[]) => (await ns.exec(argv)).stdout.trim();
+    const dig = (...args: string[]) => run(['dig', ...DNS, '+short', '+time=3', '+tries=1', ...args]);
+    const spawnIn = (argv: string[]) => {
+      const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      procs.push(child);
+      return child;
     };
-    serve.stdout?.on('data', take);
-    serve.stderr?.on('data', take);
-    await waitFor(
-      async () => log.slice(from),
-      (l) => /"msg":"serving DNS"/.test(l),
-    );
-  };
-
-  before(async () => {
-    ns = await createNetns('mdns-wild');
-    dir = await mkdtemp(join(tmpdir(), 'meshdns-wildcard-e2e-'));
-    await mkdir(join(dir, 'manifests'));
-    await writeFile(join(dir, 'manifests', 'dbs.yaml'), MANIFEST);
-    await writeFile(join(dir, 'hosts'), `${BACKENDS.A} a.db.example.com\n${BACKENDS.B} b.db.example.com\n`);
-    // The VIP range is this namespace's own: a connection to a VIP reaches the proxy's listener.
-    await ns.exec(['ip', 'route', 'add', 'local', '240.240.0.0/16', 'dev', 'lo']);
-    // NXDOMAIN for the names under example.com it does not know.
-    spawnIn([dnsmasqPath()!, ...dnsmasqArgs({ domain: 'example.com' }, UPSTREAM, 53, join(dir, 'hosts'))]);
-    spawnIn([process.execPath, '-e', BACKEND_SERVERS]);
-    await waitFor(
-      () => run(['dig', `@${UPSTREAM}`, '+short', '+time=1', '+tries=1', 'a.db.example.com']),
-      (r) => r === BACKENDS.A,
-    );
-    await startServe();
-  });
-
-  after(async () => {
-    for (const p of procs) await stop(p);
-    await ns?.remove();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  it('the first query of each name is answered with a VIP of its own, over UDP and TCP', async () => {
-    const a = await dig('a.db.example.com');
-    const b = await dig('+tcp', 'b.db.example.com');
-    assert.match(a, /^240\.240\.\d+\.\d+$/, log);
-    assert.match(b, /^240\.240\.\d+\.\d+$/, log);
-    assert.notEqual(a, b);
-    assert.equal(await dig('+tcp', 'a.db.example.com'), a, 'the same VIP the next time');
-    assert.equal(await dig('b.db.example.com'), b);
-    assert.match(await dig('AAAA', 'a.db.example.com'), /^2001:2::/);
-  });
-
-  it('each name on port 5432 reaches its own backend through its VIP', async () => {
-    const connect = async (name: string) => run([process.execPath, '-e', CLIENT, await dig(name)]);
-    assert.equal(await connect('a.db.example.com'), 'database A', log);
-    assert.equal(await connect('b.db.example.com'), 'database B', log);
-  });
-
-  it('a name upstream does not know gets its NXDOMAIN, and no VIP', async () => {
-    const full = await run(['dig', ...DNS, '+time=3', '+tries=1', 'nope.db.example.com']);
-    assert.match(full, /status: NXDOMAIN/, full);
-  });
-
-  it('/debug/vips lists the per-name VIPs, and a restart keeps them', async () => {
-    const a = await dig('a.db.example.com');
-    const vips = JSON.parse(await run([process.execPath, '-e', FETCH_VIPS])) as {
-      vips: { host: string; perName?: string; v4?: string }[];
+    const stop = async (child: ChildProcess) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
     };
-    const listed = vips.vips.find((v) => v.host === 'a.db.example.com');
-    assert.deepEqual([listed?.perName, listed?.v4], ['*.db.example.com', a]);
-    await stop(serve!);
-    await startServe();
-    assert.equal(await dig('a.db.example.com'), a, log);
+    const startServe = async () => {
+      const from = log.length;
+      serve = spawnIn([
+        process.execPath,
+        BIN,
+        'serve',
+        ...['--manifests', join(dir, 'manifests'), '--state-file', join(dir, 'state.json')],
+        ...[
+          '--upstream',
+          `${UPSTREAM}:53`,
+          '--dns-listen',
+          '127.0.0.1:15053',
+          '--admin-listen',
+          '127.0.0.1:15020',
+        ],
+        '--vip-proxy',
+        ...['--workers', String(workers)],
+      ]);
+      const take = (d: Buffer) => {
+        log += d;
+      };
+      serve.stdout?.on('data', take);
+      serve.stderr?.on('data', take);
+      await waitFor(
+        async () => log.slice(from),
+        (l) => /"msg":"serving DNS"/.test(l),
+      );
+    };
+
+    before(async () => {
+      ns = await createNetns('mdns-wild');
+      dir = await mkdtemp(join(tmpdir(), 'meshdns-wildcard-e2e-'));
+      await mkdir(join(dir, 'manifests'));
+      await writeFile(join(dir, 'manifests', 'dbs.yaml'), MANIFEST);
+      await writeFile(join(dir, 'hosts'), `${HOSTS}\n`);
+      // The VIP range is this namespace's own: a connection to a VIP reaches the proxy's listener.
+      await ns.exec(['ip', 'route', 'add', 'local', '240.240.0.0/16', 'dev', 'lo']);
+      // NXDOMAIN for the names under example.com it does not know.
+      spawnIn([dnsmasqPath()!, ...dnsmasqArgs({ domain: 'example.com' }, UPSTREAM, 53, join(dir, 'hosts'))]);
+      spawnIn([process.execPath, '-e', BACKEND_SERVERS]);
+      await waitFor(
+        () => run(['dig', `@${UPSTREAM}`, '+short', '+time=1', '+tries=1', 'a.db.example.com']),
+        (r) => r === BACKENDS.A,
+      );
+      await startServe();
+    });
+
+    after(async () => {
+      for (const p of procs) await stop(p);
+      await ns?.remove();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('the first query of each name is answered with a VIP of its own, over UDP and TCP', async () => {
+      const a = await dig('a.db.example.com');
+      const b = await dig('+tcp', 'b.db.example.com');
+      assert.match(a, /^240\.240\.\d+\.\d+$/, log);
+      assert.match(b, /^240\.240\.\d+\.\d+$/, log);
+      assert.notEqual(a, b);
+      assert.equal(await dig('+tcp', 'a.db.example.com'), a, 'the same VIP the next time');
+      assert.equal(await dig('b.db.example.com'), b);
+      assert.match(await dig('AAAA', 'a.db.example.com'), /^2001:2::/);
+    });
+
+    it('every first query gets a VIP, on whichever thread it lands', async () => {
+      const got = await Promise.all(NAMES.map((n) => dig(n)));
+      for (const vip of got) assert.match(vip, /^240\.240\.\d+\.\d+$/, `${got.join(' ')}\n${log}`);
+      assert.equal(new Set(got).size, NAMES.length);
+    });
+
+    it('each name on port 5432 reaches its own backend through its VIP', async () => {
+      const connect = async (name: string) => run([process.execPath, '-e', CLIENT, await dig(name)]);
+      assert.equal(await connect('a.db.example.com'), 'database A', log);
+      assert.equal(await connect('b.db.example.com'), 'database B', log);
+    });
+
+    it('a name upstream does not know gets its NXDOMAIN, and no VIP', async () => {
+      const full = await run(['dig', ...DNS, '+time=3', '+tries=1', 'nope.db.example.com']);
+      assert.match(full, /status: NXDOMAIN/, full);
+    });
+
+    it('/debug/vips lists the per-name VIPs, and a restart keeps them', async () => {
+      const a = await dig('a.db.example.com');
+      const vips = JSON.parse(await run([process.execPath, '-e', FETCH_VIPS])) as {
+        vips: { host: string; perName?: string; v4?: string }[];
+      };
+      const listed = vips.vips.find((v) => v.host === 'a.db.example.com');
+      assert.deepEqual([listed?.perName, listed?.v4], ['*.db.example.com', a]);
+      await stop(serve!);
+      await startServe();
+      assert.equal(await dig('a.db.example.com'), a, log);
+    });
   });
-});
