@@ -348,8 +348,7 @@ function stored(h: Candidate): StoredAllocation {
   if (h.v6) s.v6 = h.v6;
   s.file = h.entry.source.file;
   if (h.outside.length > 0) s.outside = [...new Set(h.outside)];
-  const wildcard = h.entry.perNameOf?.[h.host];
-  if (wildcard !== undefined) s.wildcard = wildcard;
+  if (h.entry.perNameOf !== undefined) s.wildcard = h.entry.perNameOf;
   return s;
 }
 

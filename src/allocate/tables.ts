@@ -22,7 +22,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const FAMILIES = [4, 6] as const;
 const field = (f: Family) => (f === 4 ? 'v4' : 'v6');
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-export const entryName = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
+/** An entry's name in the fast path's tables; a per-name copy (per-name.ts) adds its one host. */
+export const entryName = (se: ServiceEntry) =>
+  se.perNameOf === undefined
+    ? `${se.meta.namespace}/${se.meta.name}`
+    : `${se.meta.namespace}/${se.meta.name}/${se.hosts[0]}`;
 export const keyOf = (r: { namespace: string; name: string; host: string }) =>
   allocationKey(r.namespace, r.name, r.host);
 const NO_FILES: ReadonlySet<string> = new Set();
@@ -305,7 +309,6 @@ function stored(h: HostVips): StoredAllocation {
     v6: h.v6!,
     file: h.entry.source.file,
   };
-  const wildcard = h.entry.perNameOf?.[h.host];
-  if (wildcard !== undefined) s.wildcard = wildcard;
+  if (h.entry.perNameOf !== undefined) s.wildcard = h.entry.perNameOf;
   return s;
 }

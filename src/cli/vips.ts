@@ -43,7 +43,7 @@ export async function printVips(flags: VipsFlags): Promise<void> {
     v6: h.v6 ?? null,
     state: h.state,
     ...(h.from ? { from: h.from } : {}),
-    ...(h.entry.perNameOf?.[h.host] ? { perName: h.entry.perNameOf[h.host] } : {}),
+    ...(h.entry.perNameOf ? { perName: h.entry.perNameOf } : {}),
   }));
   const held = view.allocation.holdback.map((h) => heldBackRow(h, setup.holdbackMs, now));
   if (flags.output === 'json') return printJson([...rows, ...held]);

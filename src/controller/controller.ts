@@ -62,6 +62,8 @@ export class Controller {
   /** The source's last snapshot number: a rebuild for per-name names is a change of nothing since it. */
   private lastSeq: number | undefined;
   private readonly perName: PerNameKeeper;
+  /** A state file write is queued for the next turn (after a per-name answer went out). */
+  private saveQueued = false;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -120,7 +122,7 @@ export class Controller {
     const found = this.perName.ask(snapshot.serviceEntries, this.opts.scope.namespace, name, wildcard);
     if (found === undefined) return 'unknown';
     if (found.asked === 'added') {
-      this.rebuild(snapshot, this.source.errors(), this.failedFiles, this.unchanged());
+      this.rebuild(snapshot, this.source.errors(), this.failedFiles, this.unchanged(), true);
       // Exhausted (the range is full): the name got no VIP and is forwarded.
       return this.view.allocation.vips(found.se, name) ? 'allocated' : 'unknown';
     }
@@ -143,11 +145,31 @@ export class Controller {
     if (!this.view) return;
     if (this.perName.hosts.expire(Date.now()) > 0)
       this.rebuild(this.source.snapshot(), this.source.errors(), this.failedFiles, this.unchanged());
-    this.store.save(this.view.allocation, this.perName.withAskedAt(this.view.allocation.state));
+    this.save();
+  }
+
+  /** Writes the state file (queued, whole): the latest view's allocations. */
+  private save(view = this.view): void {
+    this.saveQueued = false;
+    if (view) this.store.save(view.allocation, this.perName.withAskedAt(view.allocation.state));
+  }
+
+  /**
+   * A new per-name VIP is written on the next turn, once its answer has gone to the agent: serializing
+   * the whole state (every VIP) first would delay that answer by as much. New names that come meanwhile
+   * share the write.
+   */
+  private saveSoon(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    setImmediate(() => {
+      if (this.saveQueued) this.save();
+    });
   }
 
   async close(): Promise<void> {
     this.perName.close();
+    if (this.saveQueued) this.save();
     await this.source.close();
     await this.store.close();
   }
@@ -157,6 +179,7 @@ export class Controller {
     errors: MeshdnsError[],
     failedFiles?: ReadonlySet<string>,
     change?: SnapshotChange,
+    saveSoon = false,
   ): void {
     this.failedFiles = failedFiles;
     this.lastSeq = change?.seq;
@@ -167,8 +190,8 @@ export class Controller {
     const { view } = update;
     // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
     this.opts.onView(view, errors, update);
-    if (update.stateChanged)
-      this.store.save(view.allocation, this.perName.withAskedAt(view.allocation.state));
+    if (update.stateChanged && saveSoon) this.saveSoon();
+    else if (update.stateChanged) this.save(view);
     this.problems.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;

@@ -49,6 +49,7 @@ function tableShape(opts: ViewOptions, withVips: boolean): string {
 }
 
 const entryKey = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
+const NO_COPIES: ReadonlyMap<string, ServiceEntry> = new Map();
 
 export class LiveView {
   readonly #allocator: VipAllocator;
@@ -60,10 +61,10 @@ export class LiveView {
   readonly #entries = new Map<string, ServiceEntry>();
   readonly #sentVips = new KeyedMirror<ServedVips>();
   readonly #sentRoutes = new KeyedMirror<VipRoute[]>();
-  /** Per-name VIPs (issue 14 item 5): an entry stands for its copy with its asked names as hosts. */
+  /** Per-name VIPs (issue 14 item 5): each name asked under an entry's wildcard is a copy of the entry. */
   readonly #perName: PerNameHosts | undefined;
-  /** The copy each entry was last given as (allocator and builder), by the snapshot's object. */
-  readonly #shown = new WeakMap<ServiceEntry, ServiceEntry>();
+  /** The copies given to the allocator and the table builder, by entry `namespace/name`, then by name. */
+  readonly #copies = new Map<string, ReadonlyMap<string, ServiceEntry>>();
 
   constructor(
     ranges: VipRanges,
@@ -75,40 +76,31 @@ export class LiveView {
     this.#perName = perName;
   }
 
-  /** The entry as the allocator and the table see it: with its asked names (per-name.ts), or itself. */
-  #shownOf(se: ServiceEntry): ServiceEntry {
-    return this.#shown.get(se) ?? se;
-  }
-
   /**
-   * The snapshot's change in the copies given downstream: a removed entry leaves as the copy it was given
-   * as, an added one comes as its copy, and an entry whose asked names changed is an edit (its old copy
-   * out, its new one in) although its manifest did not change.
+   * The snapshot's change with the per-name copies' (per-name.ts): an entry removed takes its copies with
+   * it, one added or edited brings its own, and each name that came or went since is one copy in or out.
    */
-  #expand(removed: Resource[], added: Resource[]): { removed: Resource[]; added: Resource[] } {
+  #withCopies(removed: Resource[], added: Resource[]): { removed: Resource[]; added: Resource[] } {
     const names = this.#perName;
     if (names === undefined || !names.active) return { removed, added };
-    const out = {
-      removed: removed.map((r) => (isEntry(r) ? this.#shownOf(r) : r)),
-      added: added.map((r) => (isEntry(r) ? this.#give(r, names) : r)),
-    };
-    for (const key of names.takeChanged()) {
+    const out = { removed: [...removed], added: [...added] };
+    const keys = new Set(names.takeChanged());
+    for (const r of [...removed, ...added]) if (isEntry(r)) keys.add(entryKey(r));
+    for (const key of keys) {
+      const before = this.#copies.get(key) ?? NO_COPIES;
       const se = this.#entries.get(key);
-      if (se === undefined) continue;
-      const before = this.#shownOf(se);
-      const after = this.#give(se, names);
-      if (before === after) continue;
-      out.removed.push(before);
-      out.added.push(after);
+      const after = se === undefined ? NO_COPIES : names.copies(se);
+      for (const [name, copy] of before) if (after.get(name) !== copy) out.removed.push(copy);
+      for (const [name, copy] of after) if (before.get(name) !== copy) out.added.push(copy);
+      if (after.size > 0) this.#copies.set(key, after);
+      else this.#copies.delete(key);
     }
     return out;
   }
 
-  #give(se: ServiceEntry, names: PerNameHosts): ServiceEntry {
-    const copy = names.expand(se);
-    if (copy === se) this.#shown.delete(se);
-    else this.#shown.set(se, copy);
-    return copy;
+  /** Every per-name copy given now. */
+  #allCopies(): ServiceEntry[] {
+    return [...this.#copies.values()].flatMap((byName) => [...byName.values()]);
   }
 
   update(
@@ -123,13 +115,12 @@ export class LiveView {
     for (const se of taken.removed.filter(isEntry))
       if (this.#entries.get(entryKey(se)) === se) this.#entries.delete(entryKey(se));
     for (const se of taken.added.filter(isEntry)) this.#entries.set(entryKey(se), se);
-    const { removed, added } = this.#expand(taken.removed, taken.added);
+    const { removed, added } = this.#withCopies(taken.removed, taken.added);
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
-    const shown = this.#perName?.active
-      ? res.serviceEntries.map((se) => this.#shownOf(se))
-      : res.serviceEntries;
+    const snapshot =
+      this.#copies.size > 0 ? [...res.serviceEntries, ...this.#allCopies()] : res.serviceEntries;
 
-    const allocated = this.#allocator.update(shown, first ? undefined : entries, {
+    const allocated = this.#allocator.update(snapshot, first ? undefined : entries, {
       ...health,
       graceMs: opts.graceMs,
       ...(opts.holdbackMs ? { holdbackMs: opts.holdbackMs } : {}),
@@ -154,9 +145,7 @@ export class LiveView {
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
       const builder = new TableBuilder(opts.scope, lookup, this.#perName && perNameWildcard);
-      builder.update({
-        added: [...this.#givers.all].map((r) => (isEntry(r) ? this.#shownOf(r) : r)),
-      });
+      builder.update({ added: [...this.#givers.all, ...this.#allCopies()] });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
@@ -188,7 +177,7 @@ export class LiveView {
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values()].flatMap((se) => hostKeys(this.#shownOf(se)));
+    return [...this.#entries.values(), ...this.#allCopies()].flatMap(hostKeys);
   }
 }
 
@@ -200,8 +189,7 @@ function plain(h: HostVips | undefined): ServedVips | undefined {
   if (!h) return undefined;
   // By assignment: a rest pattern per host cost V8 microseconds each.
   const v: ServedVips = { namespace: h.namespace, name: h.name, host: h.host, state: h.state };
-  const wildcard = h.entry.perNameOf?.[h.host];
-  if (wildcard !== undefined) v.perName = wildcard;
+  if (h.entry.perNameOf !== undefined) v.perName = h.entry.perNameOf;
   if (h.v4 !== undefined) v.v4 = h.v4;
   if (h.v6 !== undefined) v.v6 = h.v6;
   if (h.from !== undefined) v.from = h.from;

@@ -64,9 +64,11 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
     idleMs: DEFAULTS.wildcardVipIdleMs,
   });
   names.restore(state.allocations, Date.now());
-  const expanded = names.active
-    ? { ...resources, serviceEntries: resources.serviceEntries.map((se) => names.expand(se)) }
-    : resources;
+  const copies = resources.serviceEntries.flatMap((se) => [...names.copies(se).values()]);
+  const expanded =
+    copies.length > 0
+      ? { ...resources, serviceEntries: [...resources.serviceEntries, ...copies] }
+      : resources;
   const view = buildView(
     expanded,
     state.allocations,

@@ -85,10 +85,19 @@ export class PerNameKeeper {
   withAskedAt(records: readonly StoredAllocation[]): readonly StoredAllocation[] {
     if (!this.hosts.active) return records;
     const step = expiryIntervalMs(this.hosts.limits.idleMs);
+    // Names asked within one step share the time: formatted once per step, not once per record.
+    const times = new Map<number, string>();
     return records.map((r) => {
       if (r.wildcard === undefined || r.absentSince !== undefined) return r;
       const at = this.hosts.askedAt(r.namespace, r.name, r.host);
-      return at === undefined ? r : { ...r, askedAt: new Date(Math.floor(at / step) * step).toISOString() };
+      if (at === undefined) return r;
+      const t = Math.floor(at / step) * step;
+      let askedAt = times.get(t);
+      if (askedAt === undefined) {
+        askedAt = new Date(t).toISOString();
+        times.set(t, askedAt);
+      }
+      return { ...r, askedAt };
     });
   }
 }

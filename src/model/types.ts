@@ -93,10 +93,10 @@ export interface ServiceEntry {
   statusAddresses: { value: string; host: string }[];
   source: SourceRef;
   /**
-   * Hosts added by meshdns, not the manifest: concrete names asked under a per-name wildcard (issue 14
-   * item 5), each mapped to that wildcard host. Set only on the copies allocate/per-name.ts makes.
+   * Set only on the copies allocate/per-name.ts makes (issue 14 item 5): the entry with one host, a
+   * concrete name asked under its per-name wildcard, which this names (`*.db.example.com`).
    */
-  perNameOf?: Readonly<Record<string, string>>;
+  perNameOf?: string;
 }
 
 export interface Namespace {

@@ -410,8 +410,7 @@ export class TableBuilder {
       if (ips.length === 0) continue;
       if (d) addIps(d, ips);
       else d = draft(kind, origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source), ips);
-      const wildcard = kind === 'host' ? se.perNameOf?.[name.slice(0, -1)] : undefined;
-      if (wildcard !== undefined) d.perName = wildcard;
+      if (kind === 'host' && se.perNameOf !== undefined) d.perName = se.perNameOf;
     }
     if (perName === undefined || userAddresses) return d;
     // Its records (a DYNAMIC_DNS wildcard's own VIPs) answer only what gets no VIP of its own.

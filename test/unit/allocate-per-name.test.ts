@@ -91,25 +91,31 @@ describe('per-name names: cap, rate, idle expiry', () => {
     assert.equal(hosts.askedAt('default', 'dbs', 'b.db.example.com'), undefined);
   });
 
-  it('expand adds the names as hosts; the copy is the same object until the names change', () => {
+  it('one copy of the entry per name, its one host; the same object while the name is held', () => {
     const hosts = new PerNameHosts(LIMITS);
-    assert.equal(hosts.expand(se), se, 'no names: the entry itself');
+    assert.equal(hosts.copies(se).size, 0, 'no names: no copies');
     hosts.ask(se, W, 'b.db.example.com', T0);
     hosts.ask(se, W, 'a.db.example.com', T0);
-    const copy = hosts.expand(se);
-    assert.deepEqual(copy.hosts, ['*.db.example.com', 'a.db.example.com', 'b.db.example.com']);
-    assert.deepEqual(copy.perNameOf, { 'a.db.example.com': W, 'b.db.example.com': W });
-    assert.equal(hosts.expand(se), copy);
+    const copies = hosts.copies(se);
+    assert.deepEqual(
+      [...copies].map(([name, c]) => [name, c.hosts, c.perNameOf, c.meta.name, c.ports]),
+      [
+        ['b.db.example.com', ['b.db.example.com'], W, 'dbs', se.ports],
+        ['a.db.example.com', ['a.db.example.com'], W, 'dbs', se.ports],
+      ],
+    );
+    const a = copies.get('a.db.example.com');
     hosts.ask(se, W, 'a.db.example.com', T0 + 1);
-    assert.equal(hosts.expand(se), copy, 'a known name asked again changes nothing');
+    assert.equal(hosts.copies(se), copies, 'a known name asked again changes nothing');
     hosts.ask(se, W, 'c.db.example.com', T0 + 1000);
-    assert.notEqual(hosts.expand(se), copy);
+    assert.equal(hosts.copies(se).get('a.db.example.com'), a, 'a new name leaves the others as they were');
+    assert.equal(hosts.copies(se).size, 3);
   });
 
-  it('an entry that stops being per-name lists none of its names', () => {
+  it('an entry that stops being per-name has no copies', () => {
     const hosts = new PerNameHosts(LIMITS);
     hosts.ask(se, W, 'a.db.example.com', T0);
-    assert.equal(hosts.expand(wild('dbs', { label: 'false' })).hosts.length, 1);
+    assert.equal(hosts.copies(wild('dbs', { label: 'false' })).size, 0);
   });
 
   it('restore takes the present per-name records of a state file, with when they were asked', () => {
@@ -123,7 +129,7 @@ describe('per-name names: cap, rate, idle expiry', () => {
       ],
       T0 + HOUR,
     );
-    assert.deepEqual(hosts.expand(se).hosts, ['*.db.example.com', 'a.db.example.com']);
+    assert.deepEqual([...hosts.copies(se).keys()], ['a.db.example.com']);
     assert.equal(hosts.askedAt('default', 'dbs', 'a.db.example.com'), T0);
   });
 });
@@ -136,7 +142,7 @@ describe('per-name names as hosts of their entry', () => {
     const hosts = new PerNameHosts(LIMITS);
     hosts.ask(se, W, 'a.db.example.com', T0);
     hosts.ask(se, W, 'b.db.example.com', T0);
-    const out = allocate([hosts.expand(se)], [], ranges, { now: T0, graceMs: 600_000 });
+    const out = allocate([se, ...hosts.copies(se).values()], [], ranges, { now: T0, graceMs: 600_000 });
     const vips = out.hosts.map((h) => [h.host, h.state, h.v4 ?? null]);
     assert.deepEqual(vips, [
       ['*.db.example.com', 'wildcard', null],
@@ -157,16 +163,16 @@ describe('per-name names as hosts of their entry', () => {
     const hosts = new PerNameHosts(LIMITS);
     hosts.ask(se, W, 'a.db.example.com', T0);
     const opts = { graceMs: 600_000, holdbackMs: HOUR };
-    const first = allocate([hosts.expand(se)], [], ranges, { now: T0, ...opts });
+    const first = allocate([se, ...hosts.copies(se).values()], [], ranges, { now: T0, ...opts });
     hosts.expire(T0 + 24 * HOUR);
     const gone = T0 + 24 * HOUR;
-    const held = allocate([hosts.expand(se)], first.state, ranges, { now: gone, ...opts });
+    const held = allocate([se, ...hosts.copies(se).values()], first.state, ranges, { now: gone, ...opts });
     assert.deepEqual(
       held.held.map((r) => [r.host, r.v4]),
       [['a.db.example.com', '240.240.0.1']],
     );
     const later = gone + 600_000;
-    const back = allocate([hosts.expand(se)], held.state, ranges, { now: later, ...opts }, held.holdback);
+    const back = allocate([se], held.state, ranges, { now: later, ...opts }, held.holdback);
     assert.deepEqual(
       back.holdback.map((h) => [h.host, h.v4]),
       [['a.db.example.com', '240.240.0.1']],

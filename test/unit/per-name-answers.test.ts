@@ -24,8 +24,9 @@ const W = '*.db.example.com';
 /** The table with the per-name wildcard, and `names` as hosts with VIPs 240.240.0.1, .2, … */
 function table(names: string[]): NameTable {
   const res = emptyResources();
-  const perNameOf = Object.fromEntries(names.map((n) => [n, W]));
-  res.serviceEntries.push(serviceEntry('default', 'dbs', [W, ...names], { resolution: 'DNS', perNameOf }));
+  res.serviceEntries.push(serviceEntry('default', 'dbs', [W], { resolution: 'DNS' }));
+  for (const n of names)
+    res.serviceEntries.push(serviceEntry('default', 'dbs', [n], { resolution: 'DNS', perNameOf: W }));
   const vips = (_se: unknown, host: string) => {
     const i = names.indexOf(host);
     return i < 0 ? undefined : { v4: `240.240.0.${i + 1}`, v6: `2001:2::${i + 1}` };
