@@ -163,6 +163,8 @@ export const DEFAULTS = {
   wildcardVipIdleMs: 86_400_000,
   /** A first query waits this long for its name's VIP, then is answered without one (glibc retries at 5 s). */
   wildcardVipAskTimeoutMs: 2000,
+  /** New per-name VIPs are written to the state file together, at most this long after their answer. */
+  wildcardVipSaveDelayMs: 250,
   /**
    * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
    * never inside the folder (it is no manifest), and never shared by two folders of one parent.

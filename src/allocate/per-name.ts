@@ -35,12 +35,9 @@ interface EntryNames {
   names: Map<string, Asked>;
   tokens: number;
   refilledAt: number;
-  /** Moves whenever `names` gains or loses one: the entry's copies are looked at again. */
-  version: number;
 }
 
 const entryKey = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
-const NONE: ReadonlyMap<string, ServiceEntry> = new Map();
 
 /** Whether `name` lies under `wildcard` (`*.db.example.com`) by one label or more. */
 export function underWildcard(name: string, wildcard: string): boolean {
@@ -51,10 +48,12 @@ export function underWildcard(name: string, wildcard: string): boolean {
 export class PerNameHosts {
   readonly #limits: PerNameLimits;
   readonly #entries = new Map<string, EntryNames>();
-  /** Each entry's copies by name, made once per entry object and name (object identity is the delta). */
-  readonly #copies = new WeakMap<ServiceEntry, { version: number; byName: Map<string, ServiceEntry> }>();
-  /** Entries whose names changed since `takeChanged()`. */
-  #changed = new Set<string>();
+  /** Each entry object's copies by name, made once per name (object identity is the delta downstream). */
+  readonly #copies = new WeakMap<ServiceEntry, Map<string, ServiceEntry>>();
+  /** Per entry object, whether each of its wildcards is still a per-name one. */
+  readonly #perName = new WeakMap<ServiceEntry, Map<string, boolean>>();
+  /** The names that came or went since `takeChanged()`, by entry `namespace/name`. */
+  #changed = new Map<string, Set<string>>();
 
   constructor(limits: PerNameLimits) {
     this.#limits = limits;
@@ -89,8 +88,7 @@ export class PerNameHosts {
     if (e.tokens < 1) return 'rate';
     e.tokens -= 1;
     e.names.set(name, { wildcard, askedAt: now });
-    e.version++;
-    this.#changed.add(key);
+    this.#changedName(key, name);
     return 'added';
   }
 
@@ -109,8 +107,7 @@ export class PerNameHosts {
       for (const [name, asked] of e.names) {
         if (now - asked.askedAt < this.#limits.idleMs) continue;
         e.names.delete(name);
-        e.version++;
-        this.#changed.add(key);
+        this.#changedName(key, name);
         dropped++;
       }
     }
@@ -134,48 +131,70 @@ export class PerNameHosts {
     return this.#entries.size > 0;
   }
 
-  /** The `namespace/name` of entries whose names changed since the last call. */
-  takeChanged(): ReadonlySet<string> {
+  /** The names that came or went since the last call, by entry `namespace/name`. */
+  takeChanged(): ReadonlyMap<string, ReadonlySet<string>> {
     const changed = this.#changed;
-    this.#changed = new Set();
+    this.#changed = new Map();
     return changed;
   }
 
-  /**
-   * One copy of `se` per name it holds, with that name as its one host (and `perNameOf` naming the
-   * wildcard), by name; none while it holds none. A copy stays the same object while its name is held.
-   */
-  copies(se: ServiceEntry): ReadonlyMap<string, ServiceEntry> {
-    const e = this.#entries.get(entryKey(se));
-    if (e === undefined || e.names.size === 0) return NONE;
-    const held = this.#copies.get(se);
-    if (held?.version === e.version) return held.byName;
-    const byName = new Map<string, ServiceEntry>();
-    const own = new Set(se.hosts);
-    // The wildcard must still be a per-name one of this entry (checked once per wildcard, not per name);
-    // a name the entry lists itself is its own host.
-    const perName = new Map<string, boolean>();
-    for (const [name, asked] of e.names) {
-      let still = perName.get(asked.wildcard);
-      if (still === undefined) {
-        still = own.has(asked.wildcard) && perNameWildcard(se, asked.wildcard);
-        perName.set(asked.wildcard, still);
-      }
-      if (own.has(name) || !still) continue;
-      const copy = held?.byName.get(name);
-      byName.set(
-        name,
-        copy?.perNameOf === asked.wildcard ? copy : { ...se, hosts: [name], perNameOf: asked.wildcard },
-      );
+  /** Every name `se` holds (a copy of it for each: `copy`). */
+  names(se: ServiceEntry): string[] {
+    return [...(this.#entries.get(entryKey(se))?.names.keys() ?? [])];
+  }
+
+  #changedName(key: string, name: string): void {
+    let names = this.#changed.get(key);
+    if (names === undefined) {
+      names = new Set();
+      this.#changed.set(key, names);
     }
-    this.#copies.set(se, { version: e.version, byName });
-    return byName;
+    names.add(name);
+  }
+
+  /**
+   * The copy of `se` for `name`: the entry with that one host, `perNameOf` naming the wildcard it was
+   * asked under; undefined when `se` does not hold the name, lists it itself, or the wildcard is no longer
+   * a per-name one. The same object while the name is held.
+   */
+  copy(se: ServiceEntry, name: string): ServiceEntry | undefined {
+    const asked = this.#entries.get(entryKey(se))?.names.get(name);
+    let byName = this.#copies.get(se);
+    if (asked === undefined || se.hosts.includes(name) || !this.#stillPerName(se, asked.wildcard)) {
+      byName?.delete(name);
+      return undefined;
+    }
+    if (byName === undefined) {
+      byName = new Map();
+      this.#copies.set(se, byName);
+    }
+    let copy = byName.get(name);
+    if (copy?.perNameOf !== asked.wildcard) {
+      copy = { ...se, hosts: [name], perNameOf: asked.wildcard };
+      byName.set(name, copy);
+    }
+    return copy;
+  }
+
+  /** Checked once per entry object and wildcard, not per name. */
+  #stillPerName(se: ServiceEntry, wildcard: string): boolean {
+    let known = this.#perName.get(se);
+    if (known === undefined) {
+      known = new Map();
+      this.#perName.set(se, known);
+    }
+    let still = known.get(wildcard);
+    if (still === undefined) {
+      still = se.hosts.includes(wildcard) && perNameWildcard(se, wildcard);
+      known.set(wildcard, still);
+    }
+    return still;
   }
 
   #of(key: string, now: number): EntryNames {
     let e = this.#entries.get(key);
     if (e === undefined) {
-      e = { names: new Map(), tokens: this.#limits.ratePerSecond, refilledAt: now, version: 0 };
+      e = { names: new Map(), tokens: this.#limits.ratePerSecond, refilledAt: now };
       this.#entries.set(key, e);
     }
     return e;

@@ -4,6 +4,7 @@
 // it touches (live.ts).
 import type { Logger } from 'pino';
 import type { PerNameLimits, VipRanges } from '../allocate/index.js';
+import { DEFAULTS } from '../defaults.js';
 import type { MeshdnsError } from '../errors.js';
 import {
   type EffectiveConfig,
@@ -62,8 +63,8 @@ export class Controller {
   /** The source's last snapshot number: a rebuild for per-name names is a change of nothing since it. */
   private lastSeq: number | undefined;
   private readonly perName: PerNameKeeper;
-  /** A state file write is queued for the next turn (after a per-name answer went out). */
-  private saveQueued = false;
+  /** A state file write waits for more new per-name names (saveSoon). */
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -150,26 +151,24 @@ export class Controller {
 
   /** Writes the state file (queued, whole): the latest view's allocations. */
   private save(view = this.view): void {
-    this.saveQueued = false;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
     if (view) this.store.save(view.allocation, this.perName.withAskedAt(view.allocation.state));
   }
 
   /**
-   * A new per-name VIP is written on the next turn, once its answer has gone to the agent: serializing
-   * the whole state (every VIP) first would delay that answer by as much. New names that come meanwhile
-   * share the write.
+   * New per-name VIPs are written within DEFAULTS.wildcardVipSaveDelayMs, after their answers went out:
+   * the file is written whole, so one write per new name would cost every name's VIP each time (names
+   * come up to --wildcard-vip-rate a second). A crash meanwhile loses only those names, which are given
+   * VIPs again, the lowest free ones, when next asked.
    */
   private saveSoon(): void {
-    if (this.saveQueued) return;
-    this.saveQueued = true;
-    setImmediate(() => {
-      if (this.saveQueued) this.save();
-    });
+    this.saveTimer ??= setTimeout(() => this.save(), DEFAULTS.wildcardVipSaveDelayMs);
   }
 
   async close(): Promise<void> {
     this.perName.close();
-    if (this.saveQueued) this.save();
+    if (this.saveTimer) this.save();
     await this.source.close();
     await this.store.close();
   }

@@ -49,7 +49,6 @@ function tableShape(opts: ViewOptions, withVips: boolean): string {
 }
 
 const entryKey = (se: ServiceEntry) => `${se.meta.namespace}/${se.meta.name}`;
-const NO_COPIES: ReadonlyMap<string, ServiceEntry> = new Map();
 
 export class LiveView {
   readonly #allocator: VipAllocator;
@@ -64,7 +63,9 @@ export class LiveView {
   /** Per-name VIPs (issue 14 item 5): each name asked under an entry's wildcard is a copy of the entry. */
   readonly #perName: PerNameHosts | undefined;
   /** The copies given to the allocator and the table builder, by entry `namespace/name`, then by name. */
-  readonly #copies = new Map<string, ReadonlyMap<string, ServiceEntry>>();
+  readonly #copies = new Map<string, Map<string, ServiceEntry>>();
+  /** The same, every one. */
+  readonly #allCopies = new Set<ServiceEntry>();
 
   constructor(
     ranges: VipRanges,
@@ -84,23 +85,41 @@ export class LiveView {
     const names = this.#perName;
     if (names === undefined || !names.active) return { removed, added };
     const out = { removed: [...removed], added: [...added] };
-    const keys = new Set(names.takeChanged());
-    for (const r of [...removed, ...added]) if (isEntry(r)) keys.add(entryKey(r));
-    for (const key of keys) {
-      const before = this.#copies.get(key) ?? NO_COPIES;
-      const se = this.#entries.get(key);
-      const after = se === undefined ? NO_COPIES : names.copies(se);
-      for (const [name, copy] of before) if (after.get(name) !== copy) out.removed.push(copy);
-      for (const [name, copy] of after) if (before.get(name) !== copy) out.added.push(copy);
-      if (after.size > 0) this.#copies.set(key, after);
-      else this.#copies.delete(key);
-    }
+    const whole = new Set<string>();
+    for (const r of [...removed, ...added]) if (isEntry(r)) whole.add(entryKey(r));
+    for (const key of whole) this.#regive(names, key, undefined, out);
+    for (const [key, changed] of names.takeChanged())
+      if (!whole.has(key)) this.#regive(names, key, changed, out);
     return out;
   }
 
-  /** Every per-name copy given now. */
-  #allCopies(): ServiceEntry[] {
-    return [...this.#copies.values()].flatMap((byName) => [...byName.values()]);
+  /** What entry `key` was given against what it holds now: the names `only`, or every one. */
+  #regive(
+    names: PerNameHosts,
+    key: string,
+    only: ReadonlySet<string> | undefined,
+    out: { removed: Resource[]; added: Resource[] },
+  ): void {
+    const given = this.#copies.get(key) ?? new Map<string, ServiceEntry>();
+    const se = this.#entries.get(key);
+    const check = only ?? new Set([...given.keys(), ...(se ? names.names(se) : [])]);
+    for (const name of check) {
+      const before = given.get(name);
+      const after = se && names.copy(se, name);
+      if (before === after) continue;
+      if (before !== undefined) {
+        out.removed.push(before);
+        this.#allCopies.delete(before);
+        given.delete(name);
+      }
+      if (after !== undefined) {
+        out.added.push(after);
+        this.#allCopies.add(after);
+        given.set(name, after);
+      }
+    }
+    if (given.size > 0) this.#copies.set(key, given);
+    else this.#copies.delete(key);
   }
 
   update(
@@ -118,7 +137,7 @@ export class LiveView {
     const { removed, added } = this.#withCopies(taken.removed, taken.added);
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
     const snapshot =
-      this.#copies.size > 0 ? [...res.serviceEntries, ...this.#allCopies()] : res.serviceEntries;
+      this.#copies.size > 0 ? [...res.serviceEntries, ...[...this.#allCopies]] : res.serviceEntries;
 
     const allocated = this.#allocator.update(snapshot, first ? undefined : entries, {
       ...health,
@@ -145,7 +164,7 @@ export class LiveView {
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
       const builder = new TableBuilder(opts.scope, lookup, this.#perName && perNameWildcard);
-      builder.update({ added: [...this.#givers.all, ...this.#allCopies()] });
+      builder.update({ added: [...this.#givers.all, ...[...this.#allCopies]] });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
@@ -177,7 +196,7 @@ export class LiveView {
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values(), ...this.#allCopies()].flatMap(hostKeys);
+    return [...this.#entries.values(), ...[...this.#allCopies]].flatMap(hostKeys);
   }
 }
 

@@ -64,7 +64,9 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
     idleMs: DEFAULTS.wildcardVipIdleMs,
   });
   names.restore(state.allocations, Date.now());
-  const copies = resources.serviceEntries.flatMap((se) => [...names.copies(se).values()]);
+  const copies = resources.serviceEntries.flatMap((se) =>
+    names.names(se).flatMap((n) => names.copy(se, n) ?? []),
+  );
   const expanded =
     copies.length > 0
       ? { ...resources, serviceEntries: [...resources.serviceEntries, ...copies] }

@@ -38,6 +38,10 @@ function wild(
   });
 }
 
+/** Every copy `se` has now, one per name it holds. */
+const copiesOf = (hosts: PerNameHosts, se: ServiceEntry) =>
+  hosts.names(se).flatMap((n) => hosts.copy(se, n) ?? []);
+
 describe('per-name wildcards: which entries qualify', () => {
   const cases: { name: string; se: ServiceEntry; host?: string; want: boolean }[] = [
     { name: 'the label "true"', se: wild('a', { label: 'true' }), want: true },
@@ -86,36 +90,42 @@ describe('per-name names: cap, rate, idle expiry', () => {
     hosts.touch(['a.db.example.com'], T0 + 20 * HOUR);
     assert.equal(hosts.expire(T0 + 24 * HOUR - 1), 0);
     assert.equal(hosts.expire(T0 + 24 * HOUR), 1, 'b, asked at T0, goes');
-    assert.deepEqual([...hosts.takeChanged()], ['default/dbs']);
+    assert.deepEqual(
+      [...hosts.takeChanged()].map(([k, n]) => [k, [...n]]),
+      [['default/dbs', ['b.db.example.com']]],
+    );
     assert.equal(hosts.askedAt('default', 'dbs', 'a.db.example.com'), T0 + 20 * HOUR);
     assert.equal(hosts.askedAt('default', 'dbs', 'b.db.example.com'), undefined);
   });
 
   it('one copy of the entry per name, its one host; the same object while the name is held', () => {
     const hosts = new PerNameHosts(LIMITS);
-    assert.equal(hosts.copies(se).size, 0, 'no names: no copies');
+    assert.deepEqual(copiesOf(hosts, se), [], 'no names: no copies');
     hosts.ask(se, W, 'b.db.example.com', T0);
     hosts.ask(se, W, 'a.db.example.com', T0);
-    const copies = hosts.copies(se);
     assert.deepEqual(
-      [...copies].map(([name, c]) => [name, c.hosts, c.perNameOf, c.meta.name, c.ports]),
+      copiesOf(hosts, se).map((c) => [c.hosts, c.perNameOf, c.meta.name, c.ports]),
       [
-        ['b.db.example.com', ['b.db.example.com'], W, 'dbs', se.ports],
-        ['a.db.example.com', ['a.db.example.com'], W, 'dbs', se.ports],
+        [['b.db.example.com'], W, 'dbs', se.ports],
+        [['a.db.example.com'], W, 'dbs', se.ports],
       ],
     );
-    const a = copies.get('a.db.example.com');
+    const a = hosts.copy(se, 'a.db.example.com');
     hosts.ask(se, W, 'a.db.example.com', T0 + 1);
-    assert.equal(hosts.copies(se), copies, 'a known name asked again changes nothing');
     hosts.ask(se, W, 'c.db.example.com', T0 + 1000);
-    assert.equal(hosts.copies(se).get('a.db.example.com'), a, 'a new name leaves the others as they were');
-    assert.equal(hosts.copies(se).size, 3);
+    assert.equal(hosts.copy(se, 'a.db.example.com'), a, 'the same object while held');
+    assert.deepEqual(
+      [...hosts.takeChanged()].map(([k, n]) => [k, [...n]]),
+      [['default/dbs', ['b.db.example.com', 'a.db.example.com', 'c.db.example.com']]],
+      'the names that came, each once',
+    );
+    assert.equal(hosts.copy(se, 'x.db.example.com'), undefined);
   });
 
   it('an entry that stops being per-name has no copies', () => {
     const hosts = new PerNameHosts(LIMITS);
     hosts.ask(se, W, 'a.db.example.com', T0);
-    assert.equal(hosts.copies(wild('dbs', { label: 'false' })).size, 0);
+    assert.deepEqual(copiesOf(hosts, wild('dbs', { label: 'false' })), []);
   });
 
   it('restore takes the present per-name records of a state file, with when they were asked', () => {
@@ -129,7 +139,7 @@ describe('per-name names: cap, rate, idle expiry', () => {
       ],
       T0 + HOUR,
     );
-    assert.deepEqual([...hosts.copies(se).keys()], ['a.db.example.com']);
+    assert.deepEqual(hosts.names(se), ['a.db.example.com']);
     assert.equal(hosts.askedAt('default', 'dbs', 'a.db.example.com'), T0);
   });
 });
@@ -142,7 +152,7 @@ describe('per-name names as hosts of their entry', () => {
     const hosts = new PerNameHosts(LIMITS);
     hosts.ask(se, W, 'a.db.example.com', T0);
     hosts.ask(se, W, 'b.db.example.com', T0);
-    const out = allocate([se, ...hosts.copies(se).values()], [], ranges, { now: T0, graceMs: 600_000 });
+    const out = allocate([se, ...copiesOf(hosts, se)], [], ranges, { now: T0, graceMs: 600_000 });
     const vips = out.hosts.map((h) => [h.host, h.state, h.v4 ?? null]);
     assert.deepEqual(vips, [
       ['*.db.example.com', 'wildcard', null],
@@ -163,10 +173,10 @@ describe('per-name names as hosts of their entry', () => {
     const hosts = new PerNameHosts(LIMITS);
     hosts.ask(se, W, 'a.db.example.com', T0);
     const opts = { graceMs: 600_000, holdbackMs: HOUR };
-    const first = allocate([se, ...hosts.copies(se).values()], [], ranges, { now: T0, ...opts });
+    const first = allocate([se, ...copiesOf(hosts, se)], [], ranges, { now: T0, ...opts });
     hosts.expire(T0 + 24 * HOUR);
     const gone = T0 + 24 * HOUR;
-    const held = allocate([se, ...hosts.copies(se).values()], first.state, ranges, { now: gone, ...opts });
+    const held = allocate([se, ...copiesOf(hosts, se)], first.state, ranges, { now: gone, ...opts });
     assert.deepEqual(
       held.held.map((r) => [r.host, r.v4]),
       [['a.db.example.com', '240.240.0.1']],
