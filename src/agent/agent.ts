@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import { type AdminOptions, type AdminServer, checkAdminExposure } from '../admin/index.js';
 import type { HostVips } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
-import { QTYPE } from '../dns/index.js';
 import type { Registry } from '../metrics.js';
 import type { NameTable } from '../nametable/index.js';
 import {
@@ -18,7 +17,6 @@ import {
   DnsServer,
   FailureCounts,
   ForwardStage,
-  PerNameAnswers,
   type PerNameClient,
   Pipeline,
   QueryCounts,
@@ -53,6 +51,7 @@ import { BurstLog } from './burst-log.js';
 import { failureLog } from './failure-log.js';
 import { limitLog } from './limit-log.js';
 import type { ConfigCounters } from './metrics.js';
+import { perNameAnswers } from './per-name.js';
 
 export interface AgentOptions {
   listen: { host: string; port: number };
@@ -371,35 +370,21 @@ export class Agent {
    * a VIP and its route is up, and the names answered are reported every `reportEveryMs` so they stay.
    */
   usePerName(allocator: PerNameClient, report: (names: string[]) => void, reportEveryMs: number): void {
-    const now = this.opts.now ?? (() => performance.now());
-    const late = new BurstLog(
-      this.logger,
-      now,
-      DEFAULTS.burstLogIntervalMs,
-      `no per-name VIP within ${DEFAULTS.wildcardVipAskTimeoutMs} ms: answered without one (the next query gets it)`,
-    );
     const ask: PerNameClient['ask'] = async (name, wildcard) => {
       const reply = await allocator.ask(name, wildcard);
       await this.routing;
       return reply;
     };
     this.perNameLink = { ask, touched: report, reportEveryMs };
-    const answers = new PerNameAnswers({
-      client: { ask },
+    const { logger, limits, forwarder } = this;
+    const now = this.opts.now ?? (() => performance.now());
+    const answers = perNameAnswers({
+      ask,
+      upstream: forwarder,
       table: () => this.table(),
-      timeoutMs: DEFAULTS.wildcardVipAskTimeoutMs,
-      exists: async (name) => {
-        for (const qtype of [QTYPE.A, QTYPE.AAAA]) {
-          const result = await this.forwarder.query(name, qtype);
-          if (result.kind === 'answered' && result.replyClass === 'success') return true;
-        }
-        return false;
-      },
-      refused: (reply, name) => {
-        if (reply === 'cap') this.limits.reached('wildcard_vips', { name });
-        else if (reply === 'rate') this.limits.reached('wildcard_vip_rate', { name });
-        else if (reply === 'timeout') late.hit();
-      },
+      limits,
+      logger,
+      now,
     });
     this.tableStage.perName = answers;
     clearInterval(this.perNameReports);

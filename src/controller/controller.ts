@@ -123,6 +123,8 @@ export class Controller {
     const found = this.perName.ask(snapshot.serviceEntries, this.opts.scope.namespace, name, wildcard);
     if (found === undefined) return 'unknown';
     if (found.asked === 'added') {
+      const entry = `${found.se.meta.namespace}/${found.se.meta.name}`;
+      this.opts.logger.debug({ name, wildcard, entry }, 'per-name VIP asked for');
       this.rebuild(snapshot, this.source.errors(), this.failedFiles, this.unchanged(), true);
       // Exhausted (the range is full): the name got no VIP and is forwarded.
       return this.view.allocation.vips(found.se, name) ? 'allocated' : 'unknown';
@@ -144,8 +146,11 @@ export class Controller {
   /** Idle names leave their entries; the state file learns when the others were last asked. */
   private tickPerName(): void {
     if (!this.view) return;
-    if (this.perName.hosts.expire(Date.now()) > 0)
-      this.rebuild(this.source.snapshot(), this.source.errors(), this.failedFiles, this.unchanged());
+    const idle = this.perName.hosts.expire(Date.now());
+    if (idle > 0) {
+      this.opts.logger.info({ names: idle }, 'per-name VIPs not asked for --wildcard-vip-idle: released');
+      this.rebuild(this.source.snapshot(), this.source.errors(), this.failedFiles, this.unchanged(), true);
+    }
     this.save();
   }
 
@@ -178,7 +183,7 @@ export class Controller {
     errors: MeshdnsError[],
     failedFiles?: ReadonlySet<string>,
     change?: SnapshotChange,
-    saveSoon = false,
+    perNameOnly = false,
   ): void {
     this.failedFiles = failedFiles;
     this.lastSeq = change?.seq;
@@ -189,14 +194,15 @@ export class Controller {
     const { view } = update;
     // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
     this.opts.onView(view, errors, update);
-    if (update.stateChanged && saveSoon) this.saveSoon();
+    if (update.stateChanged && perNameOnly) this.saveSoon();
     else if (update.stateChanged) this.save(view);
     this.problems.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;
     this.view = view;
     const held = view.allocation.held.length;
-    this.opts.logger.info(
+    // A per-name name comes or goes up to --wildcard-vip-rate times a second: each said at debug level.
+    this.opts.logger[perNameOnly ? 'debug' : 'info'](
       {
         names: tableSize(view.records),
         vips: update.served,

@@ -46,6 +46,9 @@ s.on('data', (d) => { got += d; });
 s.on('end', () => process.stdout.write(got.trim() || 'closed'));
 s.on('error', (e) => process.stdout.write('error ' + e.code));`;
 
+/** The agent's /metrics, fetched inside the namespace. */
+const FETCH_METRICS = `fetch('http://127.0.0.1:15020/metrics').then((r) => r.text()).then((t) => process.stdout.write(t));`;
+
 /** The agent's /debug/vips, fetched inside the namespace. */
 const FETCH_VIPS = `fetch('http://127.0.0.1:15020/debug/vips').then((r) => r.text()).then((t) => process.stdout.write(t));`;
 
@@ -57,7 +60,7 @@ const NAMES = ['c', 'd', 'e', 'f', 'g', 'h'].map((n) => `${n}.db.example.com`);
 
 /** What the upstream answers: a and b their backends, the others A's. */
 const HOSTS = [`${BACKENDS.A} a.db.example.com`, `${BACKENDS.B} b.db.example.com`]
-  .concat(NAMES.map((n) => `${BACKENDS.A} ${n}`))
+  .concat([...NAMES, 'past-cap.db.example.com'].map((n) => `${BACKENDS.A} ${n}`))
   .join('\n');
 
 for (const workers of [1, 3])
@@ -82,7 +85,7 @@ for (const workers of [1, 3])
       child.kill('SIGTERM');
       await exited;
     };
-    const startServe = async () => {
+    const startServe = async (extra: string[] = []) => {
       const from = log.length;
       serve = spawnIn([
         process.execPath,
@@ -99,6 +102,7 @@ for (const workers of [1, 3])
         ],
         '--vip-proxy',
         ...['--workers', String(workers)],
+        ...extra,
       ]);
       const take = (d: Buffer) => {
         log += d;
@@ -173,5 +177,15 @@ for (const workers of [1, 3])
       await stop(serve!);
       await startServe();
       assert.equal(await dig('a.db.example.com'), a, log);
+    });
+
+    it('past --wildcard-vip-cap a new name is forwarded, counted in the metrics', async () => {
+      const held = 2 + NAMES.length;
+      await stop(serve!);
+      await startServe(['--wildcard-vip-cap', String(held)]);
+      assert.equal(await dig('past-cap.db.example.com'), BACKENDS.A, 'the upstream address, no VIP');
+      assert.match(await dig('b.db.example.com'), /^240\.240\./, 'the names held keep theirs');
+      const metrics = await run([process.execPath, '-e', FETCH_METRICS]);
+      assert.match(metrics, /meshdns_limit_reached_total\{limit="wildcard_vips"\} 1$/m, metrics);
     });
   });
