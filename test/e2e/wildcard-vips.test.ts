@@ -188,4 +188,19 @@ for (const workers of [1, 3])
       const metrics = await run([process.execPath, '-e', FETCH_METRICS]);
       assert.match(metrics, /meshdns_limit_reached_total\{limit="wildcard_vips"\} 1$/m, metrics);
     });
+
+    it('a name not asked for --wildcard-vip-idle loses its VIP, and gets it back within the grace period', async () => {
+      const b = await dig('b.db.example.com');
+      await stop(serve!);
+      await startServe(['--wildcard-vip-idle', '1']);
+      const listed = async () => {
+        const vips = JSON.parse(await run([process.execPath, '-e', FETCH_VIPS])) as {
+          vips: { host: string }[];
+        };
+        return vips.vips.some((v) => v.host === 'b.db.example.com');
+      };
+      await waitFor(listed, (l) => !l);
+      assert.equal(await dig('b.db.example.com'), b, log);
+      assert.equal(await listed(), true);
+    });
   });
