@@ -22,6 +22,7 @@ import { searchPathScenario } from './scenarios/search-path.js';
 import { tableScenario } from './scenarios/table.js';
 import { tableMetricsScenario } from './scenarios/table-metrics.js';
 import { vipScenario } from './scenarios/vip.js';
+import { wildcardScenario } from './scenarios/wildcard.js';
 import { REPO_ROOT } from './servers/meshdns.js';
 
 const SCENARIOS: readonly Scenario[] = [
@@ -36,6 +37,7 @@ const SCENARIOS: readonly Scenario[] = [
   floodScenario,
   hedgeScenario,
   restartScenario,
+  wildcardScenario,
 ];
 
 /** dist/bench-results/: under the build output, so results are never committed by accident. */

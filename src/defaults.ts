@@ -154,6 +154,18 @@ export const DEFAULTS = {
    */
   vipHoldbackMs: 3_600_000,
   /**
+   * Issue 14 item 5, per-name VIPs under a wildcard: names per entry (`--wildcard-vip-cap`), new names per
+   * entry per second (`--wildcard-vip-rate`: a client walking random names under the wildcard fills the
+   * cap in under a minute, not at once), and how long a name unasked keeps its VIP (`--wildcard-vip-idle`).
+   */
+  wildcardVipCap: 1024,
+  wildcardVipRate: 20,
+  wildcardVipIdleMs: 86_400_000,
+  /** A first query waits this long for its name's VIP, then is answered without one (glibc retries at 5 s). */
+  wildcardVipAskTimeoutMs: 2000,
+  /** New per-name VIPs are written to the state file together, at most this long after their answer. */
+  wildcardVipSaveDelayMs: 250,
+  /**
    * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
    * never inside the folder (it is no manifest), and never shared by two folders of one parent.
    */

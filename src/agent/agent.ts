@@ -17,6 +17,7 @@ import {
   DnsServer,
   FailureCounts,
   ForwardStage,
+  type PerNameClient,
   Pipeline,
   QueryCounts,
   resolveUdpIo,
@@ -50,6 +51,7 @@ import { BurstLog } from './burst-log.js';
 import { failureLog } from './failure-log.js';
 import { limitLog } from './limit-log.js';
 import type { ConfigCounters } from './metrics.js';
+import { perNameAnswers } from './per-name.js';
 
 export interface AgentOptions {
   listen: { host: string; port: number };
@@ -175,6 +177,13 @@ export class Agent {
   private countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
+  /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
+  private routing: Promise<void> = Promise.resolve();
+  private perNameReports: NodeJS.Timeout | undefined;
+  /** What the answering workers ask and report per-name VIPs through (the main thread's link). */
+  private perNameLink:
+    | { ask: PerNameClient['ask']; touched(names: string[]): void; reportEveryMs: number }
+    | undefined;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -398,7 +407,36 @@ export class Agent {
   async setVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): Promise<void> {
     this.vips = [...vips];
     this.routes = routes;
-    await this.vipDataplane?.setRoutes(routes);
+    const routing = this.vipDataplane?.setRoutes(routes) ?? Promise.resolve();
+    this.routing = routing.catch(() => undefined);
+    await routing;
+  }
+
+  /**
+   * Per-name VIPs (issue 14 item 5): a name under a per-name wildcard is answered once `allocator` gave it
+   * a VIP and its route is up, and the names answered are reported every `reportEveryMs` so they stay.
+   */
+  usePerName(allocator: PerNameClient, report: (names: string[]) => void, reportEveryMs: number): void {
+    const ask: PerNameClient['ask'] = async (name, wildcard) => {
+      const reply = await allocator.ask(name, wildcard);
+      await this.routing;
+      return reply;
+    };
+    this.perNameLink = { ask, touched: report, reportEveryMs };
+    const { logger, limits, forwarder } = this;
+    const now = this.opts.now ?? (() => performance.now());
+    const answers = perNameAnswers({
+      ask,
+      upstream: forwarder,
+      table: () => this.table(),
+      limits,
+      logger,
+      now,
+    });
+    this.tableStage.perName = answers;
+    clearInterval(this.perNameReports);
+    this.perNameReports = setInterval(() => report(answers.takeTouched()), reportEveryMs);
+    this.perNameReports.unref();
   }
 
   /** SIGHUP: resolv.conf's search list, re-read; autopath follows its first domain. */
@@ -431,6 +469,7 @@ export class Agent {
   async close(): Promise<void> {
     this.closed = true;
     this.listening = false;
+    clearInterval(this.perNameReports);
     await Promise.all([
       this.server.close(),
       this.v6Server?.close(),
@@ -473,12 +512,16 @@ export class Agent {
     const { AnsweringWorkers } = await import('./answering-workers.js');
     const workers = new AnsweringWorkers({
       threads: this.threads.running - 1,
-      data: workerOptions(this.opts, this.server.port, this.queryCounts !== undefined),
+      data: {
+        ...workerOptions(this.opts, this.server.port, this.queryCounts !== undefined),
+        ...(this.perNameLink ? { perNameReportMs: this.perNameLink.reportEveryMs } : {}),
+      },
       logger: this.logger,
       current: () => ({ table: this.table(), errors: this.configCounters.errors }),
       upstreams: () => this.upstreams,
       onUpstream: (s) => PendingUpstreamCounts.from(s).replay((sec, ok) => this.countUpstream?.(sec, ok)),
       restartDelayMs: this.opts.workerRestartDelayMs,
+      ...(this.perNameLink ? { perName: this.perNameLink } : {}),
     });
     this.workers = workers;
     await workers.start();

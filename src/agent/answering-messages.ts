@@ -1,7 +1,7 @@
 // The messages between the agent's main thread and its answering workers (`--workers`): plain data only
 // (structured clone), and the options a worker starts with.
 import type { PackedSet, TableDiff } from '../nametable/index.js';
-import type { Cidr, UdpPath } from '../server/index.js';
+import type { Cidr, PerNameReply, UdpPath } from '../server/index.js';
 import type { UpstreamServer } from '../upstream/index.js';
 import type { AgentOptions } from './agent.js';
 import type { AnsweringStats } from './answering-stats.js';
@@ -41,6 +41,8 @@ export interface AnsweringWorkerData {
   /** Count queries for the main thread's metrics (off with `--no-metrics`). */
   counting: boolean;
   options: WorkerAgentOptions;
+  /** Per-name VIPs (issue 14 item 5) are asked of the main thread; names answered are reported this often. */
+  perNameReportMs?: number;
 }
 
 export type ToWorker =
@@ -55,6 +57,8 @@ export type ToWorker =
   | { type: 'search'; domains: string[] }
   | { type: 'stats'; id: number }
   | { type: 'cache'; id: number; name: string }
+  /** The main thread's answer to a per-name request: `allocated` once its own table holds the name. */
+  | { type: 'per-name'; id: number; reply: PerNameReply }
   | { type: 'close' }
   /** Test hook: the worker throws from its event loop, as a bug would. */
   | { type: 'crash' };
@@ -64,6 +68,10 @@ export type FromWorker =
   | { type: 'failed'; code?: string; message: string }
   | { type: 'stats'; id: number; stats: AnsweringStats }
   | { type: 'cache'; id: number; entries: unknown[] }
+  /** A VIP for `name`, first asked under the per-name wildcard `wildcard`. */
+  | { type: 'per-name'; id: number; name: string; wildcard: string }
+  /** Per-name names this worker answered since its last report. */
+  | { type: 'per-name-touched'; names: string[] }
   | { type: 'closed' };
 
 /** What a worker is started with, from the main thread's options and the port it bound. */

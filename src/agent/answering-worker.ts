@@ -10,6 +10,7 @@ import { ClientAllowList } from '../server/index.js';
 import { cacheEntry } from './admin-source.js';
 import { Agent } from './agent.js';
 import type { AnsweringWorkerData, FromWorker, ToWorker } from './answering-messages.js';
+import { WorkerPerName } from './answering-per-name.js';
 
 const port = parentPort!;
 const data = workerData as AnsweringWorkerData;
@@ -29,6 +30,8 @@ let applying: Promise<void> = Promise.resolve();
 let parts: string[] = [];
 
 const send = (m: FromWorker) => port.postMessage(m);
+const perName =
+  data.perNameReportMs === undefined ? undefined : new WorkerPerName(agent, send, data.perNameReportMs);
 
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
@@ -43,12 +46,16 @@ port.on('message', (m: ToWorker) => {
         try {
           table = await (m.whole ? NameTable.empty() : table).withDiff(m.diff, slicer, packed);
           agent.setTable(table, m.errors);
+          perName?.swapped();
         } catch (err) {
           logger.error({ err: (err as Error).message }, 'a table from the main thread could not be applied');
         }
       });
       break;
     }
+    case 'per-name':
+      perName?.answered(m.id, m.reply);
+      break;
     case 'upstreams':
       agent.setUpstreams(m.servers);
       break;

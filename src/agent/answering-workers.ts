@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import type { NameTable } from '../nametable/index.js';
+import type { PerNameClient } from '../server/index.js';
 import type { UpstreamServer } from '../upstream/index.js';
 import type { AnsweringWorkerData, FromWorker, TableChange, ToWorker } from './answering-messages.js';
 import { type AnsweringStats, retire } from './answering-stats.js';
@@ -25,6 +26,8 @@ export interface AnsweringWorkersOptions {
   onUpstream(stats: NonNullable<AnsweringStats['upstream']>): void;
   /** Delay before restarting a worker that died, doubled for each quick death in a row (tests lengthen it). */
   restartDelayMs?: number;
+  /** Per-name VIPs: a worker's requests and reports go to the main thread's allocator link. */
+  perName?: PerNameClient & { touched(names: string[]): void };
 }
 
 /** A worker that lived less than this before it died is restarted after a growing delay. */
@@ -254,6 +257,13 @@ export class AnsweringWorkers {
           reject(m.code ? new MeshdnsError(m.code as never, m.message) : new Error(m.message));
           void worker.terminate();
         } else if (m.type === 'stats' || m.type === 'cache') this.#waiting.get(m.id)?.(m);
+        else if (m.type === 'per-name-touched') this.#opts.perName?.touched(m.names);
+        else if (m.type === 'per-name') {
+          const asked = this.#opts.perName?.ask(m.name, m.wildcard) ?? Promise.resolve('unknown' as const);
+          void asked.then((reply) =>
+            worker.postMessage({ type: 'per-name', id: m.id, reply } satisfies ToWorker),
+          );
+        }
       });
       worker.on('error', (err) => {
         this.#opts.logger.error(

@@ -47,7 +47,11 @@ export interface Explanation {
 function rule(r: TableRecord, qname: string): string {
   switch (r.kind) {
     case 'host':
-      return 'host of a Kubernetes Service or ServiceEntry (docs/behaviour.md §3.1-5)';
+      return r.perName !== undefined
+        ? `name with a VIP of its own under the per-name wildcard ServiceEntry host ${r.perName}, given when first asked and kept while asked (README "Per-name VIPs")`
+        : 'host of a Kubernetes Service or ServiceEntry (docs/behaviour.md §3.1-5)';
+    case 'per-name':
+      return `per-name wildcard ServiceEntry host ${r.name}: ${qname} gets a VIP of its own on its first query; until then, past --wildcard-vip-cap or --wildcard-vip-rate, ${r.ipv4.length + r.ipv6.length > 0 ? "the wildcard's own VIPs" : 'forwarding'} (README "Per-name VIPs")`;
     case 'endpoint':
       return 'hostname of a headless Service endpoint (docs/behaviour.md §3.2)';
     case 'wildcard':
@@ -128,7 +132,9 @@ export async function explain(deps: ExplainDeps, name: string, typeText: string)
   const notes =
     (table?.state === 'none'
       ? 'no name table yet, so everything is forwarded; '
-      : `${qname} is not in the name table; `) +
+      : table?.state === 'hit' && table.record.kind === 'per-name'
+        ? `${qname} has no VIP of its own yet under the per-name wildcard ${table.record.name} (its first query gives it one; a dry run asks for none); `
+        : `${qname} is not in the name table; `) +
     (auto
       ? `autopath asked for ${auto.target} first, ${autopathMiss(auto)}, so the question goes on as asked; `
       : '');

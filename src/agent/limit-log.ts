@@ -14,6 +14,10 @@ const MESSAGES: Record<LimitName, string> = {
   allow_from: 'REFUSED queries from a client outside --allow-from',
   udp_send_queue:
     'UDP replies dropped: the socket buffer stayed full (raise --udp-send-buffer, or the clients are flooding)',
+  wildcard_vips:
+    'a per-name wildcard holds --wildcard-vip-cap names: a new name is answered without a VIP of its own (raise the cap, or shorten --wildcard-vip-idle)',
+  wildcard_vip_rate:
+    'new names under a per-name wildcard came faster than --wildcard-vip-rate: answered without a VIP of their own until they are asked again',
 };
 
 export function limitLog(logger: Logger, now: () => number, intervalMs: number): LimitObserver {

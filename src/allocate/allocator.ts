@@ -22,6 +22,10 @@ export interface StoredAllocation {
   absentSince?: string;
   /** Addresses the host held in other VIP ranges, kept so that switching the range back restores them. */
   outside?: string[];
+  /** A per-name host (issue 14 item 5): the wildcard host it was asked under. */
+  wildcard?: string;
+  /** A per-name host: ISO time it was last asked (written by the controller, per-name.ts). */
+  askedAt?: string;
 }
 
 /** What the allocator needs to know about time and about the snapshot's health. */
@@ -392,6 +396,7 @@ function stored(h: Candidate): StoredAllocation {
   if (h.v6) s.v6 = h.v6;
   s.file = h.entry.source.file;
   if (h.outside.length > 0) s.outside = [...new Set(h.outside)];
+  if (h.entry.perNameOf !== undefined) s.wildcard = h.entry.perNameOf;
   return s;
 }
 

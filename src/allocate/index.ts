@@ -3,13 +3,21 @@ export {
   type Allocation,
   allocate,
   allocationKey,
+  entryAge,
   type HostVips,
   type StoredAllocation,
   type VipState,
 } from './allocator.js';
-export { AUTOALLOCATE_LABEL, type Ineligible, ineligibility } from './eligibility.js';
+export {
+  AUTOALLOCATE_LABEL,
+  type Ineligible,
+  ineligibility,
+  PER_NAME_LABEL,
+  perNameWildcard,
+} from './eligibility.js';
 export { type HeldBackVip, holdbackEnd, stillHeldBack } from './holdback.js';
 export { type AllocationUpdate, type EntryDelta, VipAllocator } from './incremental.js';
+export { type PerNameAsk, PerNameHosts, type PerNameLimits, underWildcard } from './per-name.js';
 export {
   bigIntToIp,
   type Family,

@@ -75,15 +75,17 @@ export function serializeState(
   allocations: readonly StoredAllocation[],
   holdback: readonly HeldBackVip[] = [],
 ): string {
-  const ordered = allocations.map(({ namespace, name, host, v4, v6, file, absentSince, outside }) => ({
-    namespace,
-    name,
-    host,
-    ...(v4 !== undefined ? { v4 } : {}),
-    ...(v6 !== undefined ? { v6 } : {}),
-    ...(file !== undefined ? { file } : {}),
-    ...(absentSince !== undefined ? { absentSince } : {}),
-    ...(outside !== undefined && outside.length > 0 ? { outside } : {}),
+  const ordered = allocations.map((r) => ({
+    namespace: r.namespace,
+    name: r.name,
+    host: r.host,
+    ...(r.v4 !== undefined ? { v4: r.v4 } : {}),
+    ...(r.v6 !== undefined ? { v6: r.v6 } : {}),
+    ...(r.file !== undefined ? { file: r.file } : {}),
+    ...(r.absentSince !== undefined ? { absentSince: r.absentSince } : {}),
+    ...(r.outside !== undefined && r.outside.length > 0 ? { outside: r.outside } : {}),
+    ...(r.wildcard !== undefined ? { wildcard: r.wildcard } : {}),
+    ...(r.askedAt !== undefined ? { askedAt: r.askedAt } : {}),
   }));
   if (holdback.length === 0)
     return `${JSON.stringify({ version: PLAIN_VERSION, allocations: ordered }, null, 2)}\n`;
@@ -144,7 +146,36 @@ function parseRecord(value: unknown, at: string, problems: string[]): StoredAllo
     if (good.length !== list.length || !Array.isArray(raw.outside))
       problems.push(`${at}.outside has entries that are not IP addresses; those are dropped`);
   }
+  perNameFields(raw, out, at, problems);
   return out;
+}
+
+/**
+ * A per-name host's wildcard and last question (issue 14 item 5). Optional fields, so version 2 still
+ * describes the file: a meshdns without per-name VIPs reads such a record as a host its entry no longer
+ * lists (held, then held back), never as an error.
+ */
+function perNameFields(
+  raw: Record<string, unknown>,
+  out: StoredAllocation,
+  at: string,
+  problems: string[],
+): void {
+  if (raw.wildcard !== undefined) {
+    if (nonEmpty(raw.wildcard) && raw.wildcard.startsWith('*.')) out.wildcard = raw.wildcard;
+    else
+      problems.push(
+        `${at}.wildcard ${quote(raw.wildcard)} is not a wildcard host; the field is dropped (the name keeps its VIPs until its grace period ends)`,
+      );
+  }
+  if (raw.askedAt !== undefined) {
+    if (writtenTime(raw.askedAt) || schemas().isoTime.safeParse(raw.askedAt).success)
+      out.askedAt = raw.askedAt as string;
+    else
+      problems.push(
+        `${at}.askedAt ${quote(raw.askedAt)} is not an ISO-8601 time; the field is dropped (the name counts as asked at start)`,
+      );
+  }
 }
 
 /**

@@ -22,8 +22,16 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const FAMILIES = [4, 6] as const;
 const field = (f: Family) => (f === 4 ? 'v4' : 'v6');
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-/** `namespace/name`, flat (see allocationKey): a key the allocator and the views keep per entry. */
-export const entryName = (se: ServiceEntry) => flatName(`${se.meta.namespace}/${se.meta.name}`);
+/**
+ * An entry's name in the fast path's tables, flat (see allocationKey); a per-name copy (per-name.ts)
+ * adds its one host.
+ */
+export const entryName = (se: ServiceEntry) =>
+  flatName(
+    se.perNameOf === undefined
+      ? `${se.meta.namespace}/${se.meta.name}`
+      : `${se.meta.namespace}/${se.meta.name}/${se.hosts[0]}`,
+  );
 export const keyOf = (r: { namespace: string; name: string; host: string }) =>
   allocationKey(r.namespace, r.name, r.host);
 const NO_FILES: ReadonlySet<string> = new Set();
@@ -182,6 +190,7 @@ export function sameRecord(a: StoredAllocation | undefined, b: StoredAllocation 
     a.v6 === b.v6 &&
     a.file === b.file &&
     a.absentSince === b.absentSince &&
+    a.wildcard === b.wildcard &&
     (a.outside ?? []).join() === (b.outside ?? []).join()
   );
 }
@@ -297,7 +306,7 @@ function byAge(a: HostVips, b: HostVips): number {
 }
 
 function stored(h: HostVips): StoredAllocation {
-  return {
+  const s: StoredAllocation = {
     namespace: h.namespace,
     name: h.name,
     host: h.host,
@@ -305,4 +314,6 @@ function stored(h: HostVips): StoredAllocation {
     v6: h.v6!,
     file: h.entry.source.file,
   };
+  if (h.entry.perNameOf !== undefined) s.wildcard = h.entry.perNameOf;
+  return s;
 }

@@ -16,7 +16,7 @@ import type { ServeFlags } from './serve.js';
 import { addServeExtraOptions } from './serve-options.js';
 import type { TableFlags } from './table.js';
 import type { VipsFlags } from './vips.js';
-import { allocationOptions, workloadOptions } from './workload-options.js';
+import { allocationOptions, perNameOptions, workloadOptions } from './workload-options.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -83,7 +83,7 @@ const serveCommand = program
     String(DEFAULTS.stateLockWaitMs),
   );
 resolverOptions(workloadOptions(serveCommand));
-allocationOptions(serveCommand).addOption(
+perNameOptions(allocationOptions(serveCommand)).addOption(
   new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'),
 );
 addServeExtraOptions(serveCommand).action((flags: ServeFlags, cmd: Command) =>

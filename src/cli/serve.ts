@@ -79,6 +79,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     ranges: setup.ranges,
     graceMs: setup.graceMs,
     holdbackMs: setup.holdbackMs,
+    perName: setup.perName,
     rescanIntervalMs,
     maxManifestBytes,
     stateLockWaitMs,
@@ -86,6 +87,12 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     onView: (view) => useView(agent, view, logger),
     onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),
   });
+  // Per-name VIPs: the controller's thread allocates; names answered are reported well within the idle time.
+  agent.usePerName(
+    { ask: (name, wildcard) => controller.askPerName(name, wildcard) },
+    (names) => controller.touchPerName(names),
+    Math.min(30_000, Math.max(500, Math.floor(setup.perName.idleMs / 20))),
+  );
   const started = controller.start();
   // Settled here too, so that a controller failing while the listener binds is not an unhandled rejection.
   started.catch(() => undefined);

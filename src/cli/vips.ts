@@ -43,13 +43,20 @@ export async function printVips(flags: VipsFlags): Promise<void> {
     v6: h.v6 ?? null,
     state: h.state,
     ...(h.from ? { from: h.from } : {}),
+    ...(h.entry.perNameOf ? { perName: h.entry.perNameOf } : {}),
   }));
   const held = view.allocation.holdback.map((h) => heldBackRow(h, setup.holdbackMs, now));
   if (flags.output === 'json') return printJson([...rows, ...held]);
   printColumns(
     ['HOST', 'ENTRY', 'V4', 'V6', 'STATE'],
     [
-      ...rows.map((r) => [r.host, r.entry, r.v4 ?? '-', r.v6 ?? '-', r.state]),
+      ...rows.map((r) => [
+        r.host,
+        r.entry,
+        r.v4 ?? '-',
+        r.v6 ?? '-',
+        r.perName ? `${r.state}, per-name under ${r.perName}` : r.state,
+      ]),
       ...held.map((r) => [
         r.host,
         r.entry,

@@ -24,6 +24,26 @@ export function allocationOptions(cmd: Command): Command {
     );
 }
 
+/** Adds the per-name VIP flags (issue 14 item 5): `serve`, where the controller is the allocator. */
+export function perNameOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--wildcard-vip-cap <n>',
+      'names per wildcard ServiceEntry with a VIP of their own (per-name VIPs); past it a name is forwarded',
+      String(DEFAULTS.wildcardVipCap),
+    )
+    .option(
+      '--wildcard-vip-rate <n>',
+      'new per-name VIPs per wildcard ServiceEntry per second; past it a name is forwarded until asked again',
+      String(DEFAULTS.wildcardVipRate),
+    )
+    .option(
+      '--wildcard-vip-idle <seconds>',
+      'a per-name VIP not asked for this long is released (then held back as --vip-holdback says)',
+      String(DEFAULTS.wildcardVipIdleMs / 1000),
+    );
+}
+
 /** Adds `--namespace` and `--mesh-config` (`--workload` is added by each command: required or not). */
 export function workloadOptions(cmd: Command): Command {
   return cmd

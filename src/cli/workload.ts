@@ -1,5 +1,5 @@
 // The flags every workload-shaped command shares (`serve`, `table`, `vips`, `config`), checked once.
-import type { VipRanges } from '../allocate/index.js';
+import type { PerNameLimits, VipRanges } from '../allocate/index.js';
 import type { LoadOptions, WorkloadRef } from '../controller/index.js';
 // Not through the controller's index: serve reads these flags on the thread that answers DNS, which
 // must not load the model (zod) and the manifests source (yaml) that only the controller's worker needs.
@@ -7,7 +7,7 @@ import { defaultStateFile } from '../controller/state-path.js';
 import { DEFAULTS } from '../defaults.js';
 // Not through the nametable's index either: the constant alone, which loads only the codec.
 import { TABLE_TTL } from '../nametable/entry.js';
-import { flagError, parseDomain, parseSeconds } from './flags.js';
+import { flagError, parseDomain, parsePositiveInt, parseSeconds } from './flags.js';
 import { parseVipRangeFlag, parseWorkloadRef } from './mesh-flags.js';
 
 export interface WorkloadFlags {
@@ -21,6 +21,9 @@ export interface WorkloadFlags {
   vipRangeV6?: string;
   vipReleaseGrace?: string;
   vipHoldback?: string;
+  wildcardVipCap?: string;
+  wildcardVipRate?: string;
+  wildcardVipIdle?: string;
 }
 
 export interface WorkloadSetup {
@@ -35,6 +38,8 @@ export interface WorkloadSetup {
   graceMs: number;
   /** How long a VIP no host keeps is held back from every host. */
   holdbackMs: number;
+  /** Per-name VIPs under wildcard entries (`serve`'s flags; defaults elsewhere). */
+  perName: PerNameLimits;
 }
 
 export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {
@@ -62,6 +67,16 @@ export function resolveWorkloadFlags(flags: WorkloadFlags): WorkloadSetup {
       ? parseSeconds('--vip-release-grace', flags.vipReleaseGrace) * 1000
       : DEFAULTS.vipReleaseGraceMs,
     holdbackMs: flags.vipHoldback ? parseHoldback(flags.vipHoldback) : DEFAULTS.vipHoldbackMs,
+    perName: {
+      cap: parsePositiveInt('--wildcard-vip-cap', flags.wildcardVipCap ?? String(DEFAULTS.wildcardVipCap)),
+      ratePerSecond: parsePositiveInt(
+        '--wildcard-vip-rate',
+        flags.wildcardVipRate ?? String(DEFAULTS.wildcardVipRate),
+      ),
+      idleMs: flags.wildcardVipIdle
+        ? parseSeconds('--wildcard-vip-idle', flags.wildcardVipIdle) * 1000
+        : DEFAULTS.wildcardVipIdleMs,
+    },
   };
 }
 

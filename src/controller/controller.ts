@@ -3,7 +3,8 @@
 // name table records → the agent, on a thread that answers no DNS. A change recomputes only the names
 // it touches (live.ts).
 import type { Logger } from 'pino';
-import type { VipRanges } from '../allocate/index.js';
+import type { PerNameLimits, VipRanges } from '../allocate/index.js';
+import { DEFAULTS } from '../defaults.js';
 import type { MeshdnsError } from '../errors.js';
 import {
   type EffectiveConfig,
@@ -17,6 +18,7 @@ import { ManifestSource, type SnapshotChange } from '../sources/index.js';
 import { StateFileStore } from './file-store.js';
 import { type LiveUpdate, LiveView } from './live.js';
 import { workloadNotFound } from './load.js';
+import { PerNameKeeper, type PerNameOutcome } from './per-name.js';
 import { ProblemLog } from './problems.js';
 import type { WorkloadRef, WorkloadView } from './view.js';
 
@@ -42,6 +44,8 @@ export interface ControllerOptions {
   maxManifestBytes?: number;
   /** `serve --state-lock-wait`: how long a state file locked by a running process is waited for. */
   stateLockWaitMs?: number;
+  /** Per-name VIPs under wildcard entries (issue 14 item 5): cap, rate and idle expiry. */
+  perName: PerNameLimits;
 }
 
 export class Controller {
@@ -59,11 +63,17 @@ export class Controller {
   private failedFiles: ReadonlySet<string> | undefined;
   private initialCapture: boolean | undefined;
   private closed = false;
+  /** The source's last snapshot number: a rebuild for per-name names is a change of nothing since it. */
+  private lastSeq: number | undefined;
+  private readonly perName: PerNameKeeper;
+  /** A state file write waits for more new per-name names (saveSoon). */
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     this.problems = new ProblemLog(opts.logger);
     this.store = new StateFileStore(opts.manifestsDir, opts.stateFile, opts.logger, opts.stateLockWaitMs);
+    this.perName = new PerNameKeeper(opts.perName);
     this.source = new ManifestSource({
       dir: opts.manifestsDir,
       debounceMs: opts.debounceMs,
@@ -82,8 +92,10 @@ export class Controller {
   async start(): Promise<void> {
     const previous = await this.store.load();
     try {
-      this.live = new LiveView(this.opts.ranges, previous.allocations, previous.holdback);
+      this.perName.hosts.restore(previous.allocations, Date.now());
+      this.live = new LiveView(this.opts.ranges, previous.allocations, previous.holdback, this.perName.hosts);
       await this.source.start();
+      this.perName.start(() => this.tickPerName());
       if (this.startError) {
         await this.source.close();
         throw this.startError;
@@ -104,9 +116,69 @@ export class Controller {
     this.source.rescan();
   }
 
+  /**
+   * An agent asks for a VIP of `name` under the per-name wildcard `wildcard`. A new name is allocated and
+   * its view sent before this returns, so the agent's answer can wait for that view.
+   */
+  askPerName(name: string, wildcard: string): PerNameOutcome {
+    if (!this.view) return 'unknown';
+    const snapshot = this.source.snapshot();
+    const found = this.perName.ask(snapshot.serviceEntries, this.opts.scope.namespace, name, wildcard);
+    if (found === undefined) return 'unknown';
+    if (found.asked === 'added') {
+      const entry = `${found.se.meta.namespace}/${found.se.meta.name}`;
+      this.opts.logger.debug({ name, wildcard, entry }, 'per-name VIP asked for');
+      this.rebuild(snapshot, this.source.errors(), this.failedFiles, this.unchanged(), true);
+      // Exhausted (the range is full): the name got no VIP and is forwarded.
+      return this.view.allocation.vips(found.se, name) ? 'allocated' : 'unknown';
+    }
+    return found.asked === 'known' ? 'allocated' : found.asked;
+  }
+
+  /** Per-name names answered by the agent since its last report: kept another idle period. */
+  touchPerName(names: readonly string[]): void {
+    this.perName.hosts.touch(names, Date.now());
+  }
+
+  /** No change since the last snapshot: the source's next delta stays trusted across a per-name rebuild. */
+  private unchanged(): SnapshotChange | undefined {
+    const seq = this.lastSeq;
+    return seq === undefined ? undefined : { seq, delta: { base: seq, removed: [], added: [] } };
+  }
+
+  /** Idle names leave their entries; the state file learns when the others were last asked. */
+  private tickPerName(): void {
+    if (!this.view) return;
+    const idle = this.perName.hosts.expire(Date.now());
+    if (idle > 0) {
+      this.opts.logger.info({ names: idle }, 'per-name VIPs not asked for --wildcard-vip-idle: released');
+      this.rebuild(this.source.snapshot(), this.source.errors(), this.failedFiles, this.unchanged(), true);
+    }
+    this.save();
+  }
+
+  /** Writes the state file (queued, whole): the latest view's allocations. */
+  private save(view = this.view): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (view) this.store.save(view.allocation, this.perName.withAskedAt(view.allocation.state));
+  }
+
+  /**
+   * New per-name VIPs are written within DEFAULTS.wildcardVipSaveDelayMs, after their answers went out:
+   * the file is written whole, so one write per new name would cost every name's VIP each time (names
+   * come up to --wildcard-vip-rate a second). A crash meanwhile loses only those names, which are given
+   * VIPs again, the lowest free ones, when next asked.
+   */
+  private saveSoon(): void {
+    this.saveTimer ??= setTimeout(() => this.save(), DEFAULTS.wildcardVipSaveDelayMs);
+  }
+
   async close(): Promise<void> {
     // A snapshot the source still delivers (a start stopped half-way) builds nothing more.
     this.closed = true;
+    this.perName.close();
+    if (this.saveTimer) this.save();
     await this.source.close();
     await this.store.close();
   }
@@ -116,9 +188,11 @@ export class Controller {
     errors: MeshdnsError[],
     failedFiles?: ReadonlySet<string>,
     change?: SnapshotChange,
+    perNameOnly = false,
   ): void {
     if (this.closed) return;
     this.failedFiles = failedFiles;
+    this.lastSeq = change?.seq;
     if (!this.pickWorkload(snapshot)) return;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const health = { now: Date.now(), ...(failedFiles ? { failedFiles } : {}) };
@@ -126,13 +200,15 @@ export class Controller {
     const { view } = update;
     // The agent first: writing the state file (all VIPs, as JSON) must not delay the answers.
     this.opts.onView(view, errors, update);
-    if (update.stateChanged) this.store.save(view.allocation);
+    if (update.stateChanged && perNameOnly) this.saveSoon();
+    else if (update.stateChanged) this.save(view);
     this.problems.report([...view.config.errors, ...view.allocation.errors]);
     this.noteCaptureChange(view.config);
     this.initialCapture ??= view.config.capture.value;
     this.view = view;
     const held = view.allocation.held.length;
-    this.opts.logger.info(
+    // A per-name name comes or goes up to --wildcard-vip-rate times a second: each said at debug level.
+    this.opts.logger[perNameOnly ? 'debug' : 'info'](
       {
         names: tableSize(view.records),
         vips: update.served,

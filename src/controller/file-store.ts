@@ -1,6 +1,6 @@
 // The allocation store of a manifests folder: the state file, locked for one writer (SPEC §5).
 import type { Logger } from 'pino';
-import { type Allocation, AllocationFile } from '../allocate/index.js';
+import { type Allocation, AllocationFile, type StoredAllocation } from '../allocate/index.js';
 import type { MeshdnsError } from '../errors.js';
 import type { AllocationStore, StoredState } from './control-plane.js';
 import { legacyStateFile } from './load.js';
@@ -39,9 +39,10 @@ export class StateFileStore implements AllocationStore {
     }
   }
 
-  save(allocation: Allocation): void {
+  /** `state`: the records as written when they carry more than the allocator's (per-name hosts' askedAt). */
+  save(allocation: Allocation, state: readonly StoredAllocation[] = allocation.state): void {
     const onError = (e: MeshdnsError) => this.#logger.error({ code: e.code }, e.message);
-    this.#file.save(allocation.state, onError, allocation.holdback);
+    this.#file.save(state, onError, allocation.holdback);
   }
 
   close(): Promise<void> {

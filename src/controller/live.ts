@@ -9,11 +9,19 @@ import {
   entryName,
   type HeldBackVip,
   type HostVips,
+  type PerNameHosts,
+  perNameWildcard,
   type StoredAllocation,
   VipAllocator,
   type VipRanges,
 } from '../allocate/index.js';
-import { effectiveConfig, type Resources, type ServiceEntry, type Workload } from '../model/index.js';
+import {
+  effectiveConfig,
+  type Resource,
+  type Resources,
+  type ServiceEntry,
+  type Workload,
+} from '../model/index.js';
 import { changeToDiff, diffTables, TableBuilder, type TableDiff } from '../nametable/index.js';
 import type { SnapshotChange } from '../sources/index.js';
 import type { VipRoute } from '../vip/index.js';
@@ -51,13 +59,66 @@ export class LiveView {
   readonly #entries = new Map<string, ServiceEntry>();
   readonly #sentVips = new KeyedMirror<ServedVips>();
   readonly #sentRoutes = new KeyedMirror<VipRoute[]>();
+  /** Per-name VIPs (issue 14 item 5): each name asked under an entry's wildcard is a copy of the entry. */
+  readonly #perName: PerNameHosts | undefined;
+  /** The copies given to the allocator and the table builder, by entry `namespace/name`, then by name. */
+  readonly #copies = new Map<string, Map<string, ServiceEntry>>();
+  /** The same, every one. */
+  readonly #allCopies = new Set<ServiceEntry>();
 
   constructor(
     ranges: VipRanges,
     previous: readonly StoredAllocation[],
     holdback: readonly HeldBackVip[] = [],
+    perName?: PerNameHosts,
   ) {
     this.#allocator = new VipAllocator(ranges, previous, holdback);
+    this.#perName = perName;
+  }
+
+  /**
+   * The snapshot's change with the per-name copies' (per-name.ts): an entry removed takes its copies with
+   * it, one added or edited brings its own, and each name that came or went since is one copy in or out.
+   */
+  #withCopies(removed: Resource[], added: Resource[]): { removed: Resource[]; added: Resource[] } {
+    const names = this.#perName;
+    if (names === undefined || !names.active) return { removed, added };
+    const out = { removed: [...removed], added: [...added] };
+    const whole = new Set<string>();
+    for (const r of [...removed, ...added]) if (isEntry(r)) whole.add(entryName(r));
+    for (const key of whole) this.#regive(names, key, undefined, out);
+    for (const [key, changed] of names.takeChanged())
+      if (!whole.has(key)) this.#regive(names, key, changed, out);
+    return out;
+  }
+
+  /** What entry `key` was given against what it holds now: the names `only`, or every one. */
+  #regive(
+    names: PerNameHosts,
+    key: string,
+    only: ReadonlySet<string> | undefined,
+    out: { removed: Resource[]; added: Resource[] },
+  ): void {
+    const given = this.#copies.get(key) ?? new Map<string, ServiceEntry>();
+    const se = this.#entries.get(key);
+    const check = only ?? new Set([...given.keys(), ...(se ? names.names(se) : [])]);
+    for (const name of check) {
+      const before = given.get(name);
+      const after = se && names.copy(se, name);
+      if (before === after) continue;
+      if (before !== undefined) {
+        out.removed.push(before);
+        this.#allCopies.delete(before);
+        given.delete(name);
+      }
+      if (after !== undefined) {
+        out.added.push(after);
+        this.#allCopies.add(after);
+        given.set(name, after);
+      }
+    }
+    if (given.size > 0) this.#copies.set(key, given);
+    else this.#copies.delete(key);
   }
 
   update(
@@ -67,14 +128,17 @@ export class LiveView {
     health: { now: number; failedFiles?: ReadonlySet<string> },
     change?: SnapshotChange,
   ): LiveUpdate {
-    const { removed, added } = this.#givers.take(res, change);
+    const taken = this.#givers.take(res, change);
     const first = this.#allocation === undefined;
-    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
-    for (const se of entries.removed)
+    for (const se of taken.removed.filter(isEntry))
       if (this.#entries.get(entryName(se)) === se) this.#entries.delete(entryName(se));
-    for (const se of entries.added) this.#entries.set(entryName(se), se);
+    for (const se of taken.added.filter(isEntry)) this.#entries.set(entryName(se), se);
+    const { removed, added } = this.#withCopies(taken.removed, taken.added);
+    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
+    const snapshot =
+      this.#copies.size > 0 ? [...res.serviceEntries, ...[...this.#allCopies]] : res.serviceEntries;
 
-    const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
+    const allocated = this.#allocator.update(snapshot, first ? undefined : entries, {
       ...health,
       graceMs: opts.graceMs,
       ...(opts.holdbackMs ? { holdbackMs: opts.holdbackMs } : {}),
@@ -98,8 +162,8 @@ export class LiveView {
       const lookup = withVips
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
-      const builder = new TableBuilder(opts.scope, lookup);
-      builder.update({ added: this.#givers.all });
+      const builder = new TableBuilder(opts.scope, lookup, this.#perName && perNameWildcard);
+      builder.update({ added: [...this.#givers.all, ...[...this.#allCopies]] });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
@@ -131,7 +195,7 @@ export class LiveView {
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values()].flatMap(hostKeys);
+    return [...this.#entries.values(), ...[...this.#allCopies]].flatMap(hostKeys);
   }
 }
 
@@ -143,6 +207,7 @@ function plain(h: HostVips | undefined): ServedVips | undefined {
   if (!h) return undefined;
   // By assignment: a rest pattern per host cost V8 microseconds each.
   const v: ServedVips = { namespace: h.namespace, name: h.name, host: h.host, state: h.state };
+  if (h.entry.perNameOf !== undefined) v.perName = h.entry.perNameOf;
   if (h.v4 !== undefined) v.v4 = h.v4;
   if (h.v6 !== undefined) v.v6 = h.v6;
   if (h.from !== undefined) v.from = h.from;

@@ -1,7 +1,7 @@
 // The one-shot form of the controller, for `meshdns table`, `vips` and `config`: read the folder,
 // the state file and the mesh config once, and build the workload's view. Nothing is written.
 import { dirname, join, resolve } from 'node:path';
-import { readAllocationState, type VipRanges } from '../allocate/index.js';
+import { PerNameHosts, readAllocationState, type VipRanges } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { findWorkload, type Resources, type Workload } from '../model/index.js';
@@ -57,8 +57,22 @@ export async function loadView(opts: LoadOptions): Promise<LoadedView> {
   const stateFile = opts.stateFile ?? defaultStateFile(opts.manifestsDir);
   const seedFrom = legacyStateFile(opts.manifestsDir, stateFile);
   const state = await readAllocationState(stateFile, seedFrom ? { seedFrom } : {});
+  // Per-name hosts (issue 14 item 5) as the state file holds them: their entries list them as `serve` does.
+  const names = new PerNameHosts({
+    cap: DEFAULTS.wildcardVipCap,
+    ratePerSecond: DEFAULTS.wildcardVipRate,
+    idleMs: DEFAULTS.wildcardVipIdleMs,
+  });
+  names.restore(state.allocations, Date.now());
+  const copies = resources.serviceEntries.flatMap((se) =>
+    names.names(se).flatMap((n) => names.copy(se, n) ?? []),
+  );
+  const expanded =
+    copies.length > 0
+      ? { ...resources, serviceEntries: [...resources.serviceEntries, ...copies] }
+      : resources;
   const view = buildView(
-    resources,
+    expanded,
     state.allocations,
     workload,
     {

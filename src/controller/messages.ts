@@ -6,12 +6,13 @@ import type { MeshSettings, Setting } from '../model/index.js';
 import type { PackedSet, TableDiff, TableScope } from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
 import type { ControllerOptions } from './controller.js';
+import type { PerNameOutcome } from './per-name.js';
 
 /** What the worker is started with: the controller's options without its callbacks and logger. */
 export type WorkerOptions = Omit<ControllerOptions, 'onView' | 'logger'> & { logLevel: string };
 
-/** A served host's VIPs as the agent shows them (/debug/vips). */
-export type ServedVips = Omit<HostVips, 'entry'>;
+/** A served host's VIPs as the agent shows them (/debug/vips); `perName`: the wildcard it was asked under. */
+export type ServedVips = Omit<HostVips, 'entry'> & { perName?: string };
 
 /** What changed in a keyed collection since the previous view: only that crosses the threads. */
 export interface KeyedDiff<T> {
@@ -48,6 +49,8 @@ export type ToAgent =
   | ViewUpdate
   /** Part of the next view's `diff.set`, `vips.set` or `routes.set`, sent ahead in small messages. */
   | ViewPart
+  /** The answer to a per-name request, sent after the view that holds the name. */
+  | { type: 'per-name'; id: number; outcome: PerNameOutcome }
   | { type: 'started' }
   | { type: 'failed'; code: ErrorCode | undefined; message: string }
   | { type: 'closed' };
@@ -60,6 +63,10 @@ export type ToController =
   | { type: 'ack' }
   /** The first view is applied: the start's garbage can be collected without slowing it. */
   | { type: 'applied' }
+  /** A VIP for `name`, first asked under the per-name wildcard `wildcard` (issue 14 item 5). */
+  | { type: 'per-name'; id: number; name: string; wildcard: string }
+  /** Per-name names answered since the last report: they stay another idle period. */
+  | { type: 'per-name-touched'; names: string[] }
   | { type: 'close' };
 
 /**

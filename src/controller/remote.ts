@@ -23,6 +23,7 @@ import {
   type ViewUpdate,
   type WorkerOptions,
 } from './messages.js';
+import type { PerNameOutcome } from './per-name.js';
 
 export interface AppliedView {
   table: NameTable;
@@ -80,6 +81,9 @@ export class ControllerWorker {
   #exited = false;
   /** The controller's thread was told the first view is applied (it then collects its start's garbage). */
   #appliedOnce = false;
+  /** Per-name requests waiting for their answer, by id. */
+  readonly #asked = new Map<number, (outcome: PerNameOutcome) => void>();
+  #askSeq = 0;
 
   constructor(opts: ControllerWorkerOptions) {
     this.#opts = opts;
@@ -100,6 +104,7 @@ export class ControllerWorker {
           // To this worker even while it closes: its 'closed' may be queued behind the next part.
           worker.postMessage({ type: 'ack' } satisfies ToController);
         } else if (m.type === 'view') this.#enqueue(m);
+        else if (m.type === 'per-name') this.#answered(m.id, m.outcome);
         else if (m.type === 'started') this.#applying.then(resolve, reject);
         else if (m.type === 'failed')
           reject(m.code ? new MeshdnsError(m.code, m.message) : new Error(m.message));
@@ -129,6 +134,30 @@ export class ControllerWorker {
   reload(update: { scope?: TableScope; meshConfig?: MeshSettings }): void {
     if (update.scope) this.#scope = update.scope;
     this.#post({ type: 'reload', update });
+  }
+
+  /**
+   * A VIP for `name` under the per-name wildcard `wildcard` (issue 14 item 5); resolves once the view that
+   * holds it is applied here (its table swapped in, its routes handed on), or with why there is none.
+   */
+  askPerName(name: string, wildcard: string): Promise<PerNameOutcome> {
+    const id = ++this.#askSeq;
+    return new Promise<PerNameOutcome>((resolve) => {
+      this.#asked.set(id, resolve);
+      this.#post({ type: 'per-name', id, name, wildcard });
+    });
+  }
+
+  /** Per-name names answered since the last report. */
+  touchPerName(names: string[]): void {
+    if (names.length > 0) this.#post({ type: 'per-name-touched', names });
+  }
+
+  #answered(id: number, outcome: PerNameOutcome): void {
+    const resolve = this.#asked.get(id);
+    this.#asked.delete(id);
+    // The view came before this answer: once it is applied, the name is in the table.
+    if (resolve) void this.#applying.then(() => resolve(outcome));
   }
 
   /** Lets the controller finish (state file writes, the lock), then ends the thread. */

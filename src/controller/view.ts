@@ -5,6 +5,7 @@ import {
   type Allocation,
   allocate,
   type HeldBackVip,
+  perNameWildcard,
   type StoredAllocation,
   type VipRanges,
 } from '../allocate/index.js';
@@ -66,7 +67,7 @@ export function buildView(
   return workloadView(
     config,
     allocation,
-    buildTableRecords(res, opts.scope, withVips ? allocation.vips : undefined),
+    buildTableRecords(res, opts.scope, withVips ? allocation.vips : undefined, perNameWildcard),
   );
 }
 

@@ -115,7 +115,11 @@ port.on('message', (m: ToController) => {
   } else if (m.type === 'applied') {
     if (!collected) setImmediate(collectStartGarbage);
     collected = true;
-  } else if (m.type === 'reload') controller.reload(m.update);
+  } else if (m.type === 'per-name') {
+    // Through the outbox: the answer follows the view that holds the name.
+    send({ type: 'per-name', id: m.id, outcome: controller.askPerName(m.name, m.wildcard) });
+  } else if (m.type === 'per-name-touched') controller.touchPerName(m.names);
+  else if (m.type === 'reload') controller.reload(m.update);
   else if (m.type === 'close') {
     void controller.close().finally(() => {
       logger.flush();

@@ -92,6 +92,11 @@ export interface ServiceEntry {
   /** `status.addresses` (`{value, host}`), the allocator's store in Kubernetes. */
   statusAddresses: { value: string; host: string }[];
   source: SourceRef;
+  /**
+   * Set only on the copies allocate/per-name.ts makes (issue 14 item 5): the entry with one host, a
+   * concrete name asked under its per-name wildcard, which this names (`*.db.example.com`).
+   */
+  perNameOf?: string;
 }
 
 export interface Namespace {

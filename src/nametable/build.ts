@@ -24,6 +24,9 @@ export interface TableScope {
 /** Auto-allocated VIPs of a ServiceEntry host (SPEC §5); absent when the workload has auto-allocation off. */
 export type VipLookup = (entry: ServiceEntry, host: string) => { v4?: string; v6?: string } | undefined;
 
+/** Whether each name asked under the wildcard `host` of `entry` gets a VIP of its own (issue 14 item 5). */
+export type PerNameRule = (entry: ServiceEntry, host: string) => boolean;
+
 /**
  * A table as plain data, keyed by wire key: what the controller computes (off the thread that answers)
  * and sends; `NameTable.fromRecords` turns it into answers with precomputed wire bytes.
@@ -36,8 +39,13 @@ export interface TableRecords {
   scope: TableScope;
 }
 
-export function buildNameTable(res: Resources, scope: TableScope, vips?: VipLookup): NameTable {
-  return NameTable.fromRecords(buildTableRecords(res, scope, vips));
+export function buildNameTable(
+  res: Resources,
+  scope: TableScope,
+  vips?: VipLookup,
+  perName?: PerNameRule,
+): NameTable {
+  return NameTable.fromRecords(buildTableRecords(res, scope, vips, perName));
 }
 
 /** Every resource that gives names, in snapshot order. */
@@ -45,8 +53,13 @@ export function nameGivers(res: Resources): Iterable<Resources[keyof Resources][
   return [...res.services, ...res.endpoints, ...res.serviceEntries];
 }
 
-export function buildTableRecords(res: Resources, scope: TableScope, vips?: VipLookup): TableRecords {
-  const builder = new TableBuilder(scope, vips);
+export function buildTableRecords(
+  res: Resources,
+  scope: TableScope,
+  vips?: VipLookup,
+  perName?: PerNameRule,
+): TableRecords {
+  const builder = new TableBuilder(scope, vips, perName);
   builder.update({ added: nameGivers(res) });
   return builder.records;
 }

@@ -7,7 +7,7 @@
 import { isIP, isIPv4 } from 'node:net';
 import { fitsWire, flatName, nameToKey, toFqdn } from '../dns/index.js';
 import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
-import type { TableRecords, TableScope, VipLookup } from './build.js';
+import type { PerNameRule, TableRecords, TableScope, VipLookup } from './build.js';
 import { Derivation, firstName } from './derive.js';
 import type { EntryKind, TableRecord } from './entry.js';
 import type { SearchWildcard } from './table.js';
@@ -19,6 +19,8 @@ interface Draft {
   ipv6: Set<string>;
   external?: string;
   origin: string;
+  /** A per-name host's wildcard (TableRecord.perName). */
+  perName?: string;
 }
 
 /**
@@ -31,6 +33,7 @@ interface Host {
   ipv6: readonly string[];
   external?: string;
   origin: string;
+  perName?: string;
 }
 
 /** Most hosts have no address of one family (a Service's IPv6): they share one frozen empty list. */
@@ -42,6 +45,7 @@ function finish(d: Draft | undefined): Host | undefined {
   if (d === undefined) return undefined;
   const host: Host = { kind: d.kind, ipv4: listOf(d.ipv4), ipv6: listOf(d.ipv6), origin: d.origin };
   if (d.external !== undefined) host.external = d.external;
+  if (d.perName !== undefined) host.perName = d.perName;
   return host;
 }
 
@@ -160,6 +164,7 @@ export function sameRecord(a: TableRecord, b: TableRecord): boolean {
     a.kind === b.kind &&
     a.origin === b.origin &&
     a.external === b.external &&
+    a.perName === b.perName &&
     sameList(a.cnames, b.cnames) &&
     sameList(a.ipv4, b.ipv4) &&
     sameList(a.ipv6, b.ipv6)
@@ -183,12 +188,14 @@ function toRecord(name: string, d: Host, kind: EntryKind): TableRecord {
     origin: d.origin,
   };
   if (d.external !== undefined) record.external = d.external;
+  if (d.perName !== undefined) record.perName = d.perName;
   return record;
 }
 
 export class TableBuilder {
   readonly #scope: TableScope;
   readonly #vips: VipLookup | undefined;
+  readonly #perName: PerNameRule | undefined;
   readonly #derive: Derivation;
 
   // What the resources say, indexed by the names they give.
@@ -212,9 +219,11 @@ export class TableBuilder {
   /** The table as data, changed in place by `update`. */
   readonly records: TableRecords;
 
-  constructor(scope: TableScope, vips?: VipLookup) {
+  /** `perName`: which wildcards get a VIP per name asked (issue 14 item 5); only with `vips`. */
+  constructor(scope: TableScope, vips?: VipLookup, perName?: PerNameRule) {
     this.#scope = scope;
     this.#vips = vips;
+    this.#perName = vips && perName;
     this.#derive = new Derivation(scope);
     this.records = { exact: new Map(), wildcards: new Map(), searchWildcards: new Map(), scope };
   }
@@ -394,13 +403,24 @@ export class TableBuilder {
   #entryDraft(entries: Bag<ServiceEntry> | undefined, name: string, kind: EntryKind): Draft | undefined {
     if (entries === undefined) return undefined;
     let d: Draft | undefined;
+    /** Issue 14 item 5: a wildcard whose names get VIPs of their own, unless an entry gives it addresses. */
+    let perName: ServiceEntry | undefined;
+    let userAddresses = false;
     for (const se of items(entries).sort(bySource)) {
       if (!visible(se, this.#scope.namespace)) continue;
+      userAddresses ||= se.addresses.length > 0;
+      // The host as the entry writes it: no trailing dot.
+      if (kind === 'wildcard' && this.#perName?.(se, `*.${name.slice(0, -1)}`)) perName ??= se;
       const ips = this.#entryIps(se, name, kind);
       if (ips.length === 0) continue;
       if (d) addIps(d, ips);
       else d = draft(kind, origin('ServiceEntry', se.meta.namespace, se.meta.name, se.source), ips);
+      if (kind === 'host' && se.perNameOf !== undefined) d.perName = se.perNameOf;
     }
+    if (perName === undefined || userAddresses) return d;
+    // Its records (a DYNAMIC_DNS wildcard's own VIPs) answer only what gets no VIP of its own.
+    d ??= draft(kind, origin('ServiceEntry', perName.meta.namespace, perName.meta.name, perName.source));
+    d.kind = 'per-name';
     return d;
   }
 
@@ -485,7 +505,7 @@ export class TableBuilder {
       const d =
         finish(this.#entryDraft(this.#wildEntries.get(suffix), suffix, 'wildcard')) ??
         this.#givenWild.get(suffix);
-      const after = d && toRecord(`*.${suffix}`, d, 'wildcard');
+      const after = d && toRecord(`*.${suffix}`, d, d.kind === 'per-name' ? 'per-name' : 'wildcard');
       if (before === undefined ? after === undefined : after !== undefined && sameRecord(before, after))
         continue;
       changed = true;
@@ -505,7 +525,9 @@ export class TableBuilder {
       return;
     }
     this.records.wildcards.set(key, record);
-    if (viaSearch !== undefined) {
+    // A per-name wildcard's names are allocated as asked, by their own name: no search-path form.
+    if (viaSearch !== undefined && record.kind === 'per-name') this.records.searchWildcards.delete(viaSearch);
+    else if (viaSearch !== undefined) {
       const sw: SearchWildcard = {
         record: { ...record, name: `*.${suffix}${search}`, kind: 'search' },
         searchSuffixKey: nameToKey(search!),

@@ -16,7 +16,8 @@ import {
 /** SPEC §3: every table answer carries TTL 30 (Istio's value). */
 export const TABLE_TTL = 30;
 
-export type EntryKind = 'host' | 'alias' | 'search' | 'wildcard' | 'endpoint';
+/** `per-name`: a wildcard whose names each get a VIP of their own when first asked (issue 14 item 5). */
+export type EntryKind = 'host' | 'alias' | 'search' | 'wildcard' | 'per-name' | 'endpoint';
 
 /** What `meshdns table` prints for one key: where it came from and what it answers. */
 export interface TableRecord {
@@ -31,6 +32,8 @@ export interface TableRecord {
   external?: string;
   /** "Service default/productpage (examples/bookinfo.yaml doc 0)". */
   origin: string;
+  /** A name with a VIP of its own under a per-name wildcard: that wildcard (`*.db.example.com`). */
+  perName?: string;
 }
 
 function chainRecords(cnames: string[]): Buffer {

@@ -2,6 +2,7 @@ export {
   buildNameTable,
   buildTableRecords,
   nameGivers,
+  type PerNameRule,
   type TableRecords,
   type TableScope,
   type VipLookup,

@@ -12,6 +12,12 @@ export {
 } from './failures.js';
 export { LIMIT_NAMES, type LimitName, type LimitObserver, type LimitStats, ServerLimits } from './limits.js';
 export {
+  PerNameAnswers,
+  type PerNameAnswersOptions,
+  type PerNameClient,
+  type PerNameReply,
+} from './per-name.js';
+export {
   type AnswerObserver,
   type AnswerSource,
   keepMessage,

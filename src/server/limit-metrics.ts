@@ -8,7 +8,7 @@ export function limitMetrics(registry: Registry, limits: ServerLimits): void {
     'meshdns_limit_reached_total',
     'Bounds reached (SPEC §10): tcp_connections (idlest closed), tcp_in_flight and tcp_queued_bytes ' +
       '(reading paused), tcp_stalled (closed: answers left unread), allow_from (REFUSED), ' +
-      'udp_send_queue (a UDP reply dropped: the socket buffer full).',
+      'udp_send_queue (a UDP reply dropped: the socket buffer full), wildcard_vips and wildcard_vip_rate (a name under a per-name wildcard answered without a VIP of its own: the cap, the rate).',
     () => {
       const { reached } = limits.stats();
       return LIMIT_NAMES.map((limit) => [{ limit }, reached[limit]]);

@@ -9,6 +9,8 @@
  * - `allow_from`: a query from a client outside the allow list, answered REFUSED.
  * - `udp_send_queue`: the native UDP path's replies waiting on a full socket buffer reached their bound;
  *   the reply was dropped (a client retries, as for any UDP loss).
+ * - `wildcard_vips`: a per-name wildcard holds `--wildcard-vip-cap` names; a new one got no VIP of its own.
+ * - `wildcard_vip_rate`: an entry's new names came faster than `--wildcard-vip-rate`; this one got none (yet).
  */
 export type LimitName =
   | 'tcp_connections'
@@ -16,7 +18,9 @@ export type LimitName =
   | 'tcp_queued_bytes'
   | 'tcp_stalled'
   | 'allow_from'
-  | 'udp_send_queue';
+  | 'udp_send_queue'
+  | 'wildcard_vips'
+  | 'wildcard_vip_rate';
 
 export const LIMIT_NAMES: readonly LimitName[] = [
   'tcp_connections',
@@ -25,6 +29,8 @@ export const LIMIT_NAMES: readonly LimitName[] = [
   'tcp_stalled',
   'allow_from',
   'udp_send_queue',
+  'wildcard_vips',
+  'wildcard_vip_rate',
 ];
 
 /** Told of every bound reached, with what identifies the client (for a log line). */

@@ -4,6 +4,7 @@ import { buildEmpty, dnsCodec, FLAG_TC, HEADER_SIZE, QTYPE, RCODE } from '../dns
 import type { NameTable, TableEntry } from '../nametable/index.js';
 import type { ForwardResult } from '../upstream/index.js';
 import { failureAnswer } from './failures.js';
+import type { PerNameAnswers } from './per-name.js';
 import {
   keepMessage,
   type Outcome,
@@ -45,6 +46,8 @@ export class TableStage implements Stage, TableGeneration {
   generation = 0;
   private readonly upstream: UpstreamClient | undefined;
   private readonly servfailBeforeTable: boolean;
+  /** Per-name VIPs (issue 14 item 5); absent, a per-name wildcard answers as a plain one. */
+  perName: PerNameAnswers | undefined;
 
   constructor(opts: { upstream?: UpstreamClient; servfailBeforeTable?: boolean } = {}) {
     this.upstream = opts.upstream;
@@ -72,13 +75,20 @@ export class TableStage implements Stage, TableGeneration {
     const entry = table.lookup(req.q.qkey);
     if (trace) trace.table = entry ? { state: 'hit', record: entry.record } : { state: 'miss' };
     if (entry === undefined) return PASS;
+    const record = entry.record;
+    if (record.kind === 'per-name') {
+      if (this.perName !== undefined) return this.perName.handle(req, entry);
+      if (record.ipv4.length + record.ipv6.length === 0) return PASS;
+    }
     // A dry run shows the next answer without taking it; the ExternalName target is not chased.
     if (trace) return entry.preview(req.msg, req.q, req.limit);
     const answer = entry.respond(req.msg, req.q, req.limit);
     const wantsAddress = req.q.qtype === QTYPE.A || req.q.qtype === QTYPE.AAAA;
     if (entry.external === undefined || !wantsAddress || this.upstream === undefined) {
       const note = req.note;
-      if (note !== undefined) {
+      // A per-name VIP is kept while asked: each answer is seen here, so none is kept as a template.
+      if (record.perName !== undefined) this.perName?.touch(record);
+      else if (note !== undefined) {
         note.kind = 'table';
         note.table = this;
         note.generation = this.generation;
