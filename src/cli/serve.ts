@@ -109,6 +109,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     throw err;
   }
 
+  // SIGTERM during start-up: the controller stopped before its first view; the signal's handler exits.
+  if (controller.closing) return;
   const { capture, autoAllocate } = controller.config();
   const workload = setup.workload && `${setup.workload.namespace}/${setup.workload.name}`;
   if (!capture.value) {

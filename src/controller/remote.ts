@@ -122,6 +122,11 @@ export class ControllerWorker {
     });
   }
 
+  /** close() was called: a start that resolves after it may have applied no view (config() has none). */
+  get closing(): boolean {
+    return this.#worker === undefined;
+  }
+
   /** The capture and auto-allocation settings of the latest view (set once `start()` has resolved). */
   config(): { capture: Setting; autoAllocate: Setting } {
     return { capture: this.#last!.capture, autoAllocate: this.#last!.autoAllocate };
