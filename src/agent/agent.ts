@@ -157,10 +157,9 @@ export class Agent {
   private admin: AdminServer | undefined;
   /** SPEC §6: set once started, with `--vip-proxy` (the proxy or the NAT rules). */
   vipDataplane: VipDataplane | undefined;
-  /** The workload's VIP allocations, for /debug/vips. */
-  vips: readonly Omit<HostVips, 'entry'>[] = [];
-  /** The routes last given, for a proxy started after them. */
-  routes: VipRoute[] = [];
+  /** The VIP lists last given (setVips), each made when first read. */
+  #vips: Later<readonly Omit<HostVips, 'entry'>[]> = [];
+  #routes: Later<VipRoute[]> = [];
   private v6Server: DnsServer | undefined;
   /** The answering workers (`--workers` > 1), once listening. */
   workers: AnsweringWorkers | undefined;
@@ -367,6 +366,21 @@ export class Agent {
   }
 
   /**
+   * The workload's VIP allocations, for /debug/vips. Given as a function, the list is made on the first
+   * read, not on this thread's turn with the view: sorting and copying 50,000 of them stalled answers.
+   */
+  get vips(): readonly Omit<HostVips, 'entry'>[] {
+    if (typeof this.#vips === 'function') this.#vips = this.#vips();
+    return this.#vips;
+  }
+
+  /** The routes last given, for a data plane started after them (made on the first read, as vips). */
+  get routes(): VipRoute[] {
+    if (typeof this.#routes === 'function') this.#routes = this.#routes();
+    return this.#routes;
+  }
+
+  /**
    * A restart's snapshot table (issue 14 item 3), answered from until the first fresh table (setTable)
    * replaces it whole; refused (false) once a fresh one is in.
    */
@@ -404,10 +418,10 @@ export class Agent {
   }
 
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
-  async setVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): Promise<void> {
-    this.vips = [...vips];
-    this.routes = routes;
-    const routing = this.vipDataplane?.setRoutes(routes) ?? Promise.resolve();
+  async setVips(vips: Later<readonly Omit<HostVips, 'entry'>[]>, routes: Later<VipRoute[]>): Promise<void> {
+    this.#vips = vips;
+    this.#routes = routes;
+    const routing = this.vipDataplane?.setRoutes(this.routes) ?? Promise.resolve();
     this.routing = routing.catch(() => undefined);
     await routing;
   }
@@ -574,6 +588,9 @@ export class Agent {
     });
   }
 }
+
+/** A list, or the function that makes it when it is first read. */
+export type Later<T> = T | (() => T);
 
 /** Beyond the upstream budget, time for the last answers to be written. */
 const HANDOVER_MARGIN_MS = 250;
