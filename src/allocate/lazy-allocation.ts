@@ -1,6 +1,6 @@
 // The incremental allocator's Allocation: the sorted lists of every host are built on first read, so an
 // edit that nobody lists costs nothing, and vips() is one Map lookup.
-import { type Allocation, allocationKey, type HostVips, type StoredAllocation } from './allocator.js';
+import { type Allocation, type HostVips, lookupKey, type StoredAllocation } from './allocator.js';
 import { type HeldBackVip, sortHoldback } from './holdback.js';
 
 /** The allocator's live tables, keyed by allocationKey(). */
@@ -14,7 +14,7 @@ export interface AllocationTables {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byKey = (a: StoredAllocation, b: StoredAllocation) =>
-  cmp(allocationKey(a.namespace, a.name, a.host), allocationKey(b.namespace, b.name, b.host));
+  cmp(lookupKey(a.namespace, a.name, a.host), lookupKey(b.namespace, b.name, b.host));
 
 /** `live(what)` throws once the tables have moved on: a list read late would describe a later snapshot. */
 export function lazyAllocation(t: AllocationTables, live: (what: string) => void): Allocation {
@@ -56,7 +56,7 @@ export function lazyAllocation(t: AllocationTables, live: (what: string) => void
     },
     vips: (se, host) => {
       live('vips()');
-      return t.served.get(allocationKey(se.meta.namespace, se.meta.name, host));
+      return t.served.get(lookupKey(se.meta.namespace, se.meta.name, host));
     },
   };
 }

@@ -44,7 +44,10 @@ const isFlowIndicator = (c: number) => c === 0x5b || c === 0x5d || c === 0x7b ||
  */
 function ownSlice(text: string, start: number, end: number): string {
   const slice = text.slice(start, end);
-  return end - start < 13 ? shared(slice) : flatName(slice);
+  if (end - start >= 13) return flatName(slice);
+  // A value that starts with a digit (a port, an address) is unique or becomes a number: not shared.
+  const c = text.charCodeAt(start);
+  return c >= 0x30 && c <= 0x39 ? slice : shared(slice);
 }
 
 /**
