@@ -113,8 +113,9 @@ export class VipAllocator {
     const byName = new Map<string, ServiceEntry>();
     for (const se of entries) {
       // Two objects with one namespace/name share allocation keys; only allocate() sorts that out.
-      if (byName.has(entryName(se))) return undefined;
-      byName.set(entryName(se), se);
+      const name = entryName(se);
+      if (byName.has(name)) return undefined;
+      byName.set(name, se);
     }
     const pools = { 4: new FreePool(this.#ranges.v4, left[4]), 6: new FreePool(this.#ranges.v6, left[6]) };
     const t: Tables = {
@@ -164,8 +165,9 @@ export class VipAllocator {
     if ([...delta.removed, ...delta.added].some((se) => this.#touchesReservations(se))) return undefined;
     const removedNames = new Set<string>();
     for (const se of delta.removed) {
-      if (t.entries.get(entryName(se)) !== se || removedNames.has(entryName(se))) return undefined;
-      removedNames.add(entryName(se));
+      const name = entryName(se);
+      if (t.entries.get(name) !== se || removedNames.has(name)) return undefined;
+      removedNames.add(name);
     }
     const addedNames = new Set<string>();
     for (const se of delta.added) {

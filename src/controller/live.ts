@@ -130,8 +130,10 @@ export class LiveView {
   ): LiveUpdate {
     const taken = this.#givers.take(res, change);
     const first = this.#allocation === undefined;
-    for (const se of taken.removed.filter(isEntry))
-      if (this.#entries.get(entryName(se)) === se) this.#entries.delete(entryName(se));
+    for (const se of taken.removed.filter(isEntry)) {
+      const key = entryName(se);
+      if (this.#entries.get(key) === se) this.#entries.delete(key);
+    }
     for (const se of taken.added.filter(isEntry)) this.#entries.set(entryName(se), se);
     const { removed, added } = this.#withCopies(taken.removed, taken.added);
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
