@@ -73,6 +73,16 @@ function incremental(
 
 const vipsOf = (a: Allocation, e: ServiceEntry) => a.vips(e, e.hosts[0]!);
 
+/** The first VIP pair, held back since T0 from an entry that is gone. */
+const GONE_AT_T0: HeldBackVip = {
+  namespace: 'default',
+  name: 'gone',
+  host: 'gone.example.com',
+  v4: '240.240.0.1',
+  v6: '2001:2::1',
+  since: new Date(T0).toISOString(),
+};
+
 for (const make of [oneShot, incremental]) {
   describe(`VIP hold-back (issue 14 item 4): ${make(0).name}`, () => {
     it('a deleted entry’s VIP goes to no new entry before the hold-back ends, then is reusable', () => {
@@ -138,19 +148,7 @@ for (const make of [oneShot, incremental]) {
     });
 
     it('a held-back VIP named in a present entry’s status.addresses stays with that entry', () => {
-      const since = new Date(T0).toISOString();
-      const run = make(HOLDBACK_MS, {
-        holdback: [
-          {
-            namespace: 'default',
-            name: 'gone',
-            host: 'gone.example.com',
-            v4: '240.240.0.1',
-            v6: '2001:2::1',
-            since,
-          },
-        ],
-      });
+      const run = make(HOLDBACK_MS, { holdback: [GONE_AT_T0] });
       const kept = se('kept', {
         statusAddresses: [
           { host: 'kept.example.com', value: '240.240.0.1' },
@@ -163,19 +161,7 @@ for (const make of [oneShot, incremental]) {
     });
 
     it('a state with VIPs held back is honoured from the first allocation on', () => {
-      const since = new Date(T0).toISOString();
-      const run = make(HOLDBACK_MS, {
-        holdback: [
-          {
-            namespace: 'default',
-            name: 'gone',
-            host: 'gone.example.com',
-            v4: '240.240.0.1',
-            v6: '2001:2::1',
-            since,
-          },
-        ],
-      });
+      const run = make(HOLDBACK_MS, { holdback: [GONE_AT_T0] });
       const b = se('b');
       const first = run.update([b], [], [b], T0 + MIN);
       assert.deepEqual(vipsOf(first, b), { v4: '240.240.0.2', v6: '2001:2::2' });
