@@ -118,9 +118,10 @@ export interface AgentOptions {
   workerRestartDelayMs?: number;
   /**
    * Bind the DNS port with SO_REUSEPORT (issue 14 item 3): a new process binds it while this one
-   * answers, and this one hands over (`handOver`) on SIGTERM.
+   * answers, and this one hands over (`handOver`) on SIGTERM. The key names what this process serves:
+   * only a process of the same key shares the port (server/port-claim.ts).
    */
-  sharePort?: boolean;
+  sharePort?: string;
   /** Set inside an answering worker (answering-worker.ts): UDP only, counts kept for the main thread. */
   answeringWorker?: { counting: boolean };
 }
@@ -415,6 +416,11 @@ export class Agent {
   /** Why the DNS port cannot be shared with a successor (node:dgram or node:net without reusePort). */
   get portNotShared(): string | undefined {
     return this.server.notShared;
+  }
+
+  /** The process of the same key that held the DNS port when this one bound it (it hands over). */
+  get portPredecessor(): number | undefined {
+    return this.server.predecessor;
   }
 
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */

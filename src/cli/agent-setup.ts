@@ -71,12 +71,16 @@ export function exitOnSignal(logger: Logger): { closing: (close: () => Promise<u
   return { closing: (close) => closers.push(close) };
 }
 
-/** The data plane of these flags, not started; `resolvers` as read by readResolvers. */
+/**
+ * The data plane of these flags, not started; `resolvers` as read by readResolvers. `shareKey`: what this
+ * process serves; a successor with the same key may bind its DNS port while it hands over (port-claim.ts).
+ */
 export function newAgent(
   flags: AgentFlags,
   resolvers: Resolvers,
   logger: Logger,
   cmd: Command | undefined,
+  shareKey: string,
   extraConfig: Record<string, unknown> = {},
 ): Agent {
   const listen = parseListen('--dns-listen', flags.dnsListen);
@@ -98,6 +102,8 @@ export function newAgent(
     searchDomains,
     logger,
     ...agentExtraOptions(flags),
+    // Issue 14 item 3: a new process binds the port while this one answers, then this one hands over.
+    sharePort: shareKey,
     config: {
       flags: cmd ? flagSources(cmd) : {},
       upstreams: {

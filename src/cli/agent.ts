@@ -69,7 +69,7 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
   // The pod's own setting wins (SPEC §2); without one, the controller's view of the mesh decides.
   const ownCapture = nodeView(node).dnsCapture;
 
-  const agent = newAgent(flags, resolvers, logger, cmd, {
+  const agent = newAgent(flags, resolvers, logger, cmd, `agent:${node.id}`, {
     controller: { value: flags.controller, source: 'flag' },
     node: { value: node, source: 'environment' },
   });
@@ -122,6 +122,9 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
     const file = snapshotFile(flags, () => agentSnapshotFile(agent.port));
     keeper = started ? keepSnapshots(agent, file, logger) : undefined;
     if (agent.portNotShared) logger.warn({ reason: agent.portNotShared }, 'the DNS port is not shared');
+    if (agent.portPredecessor) {
+      logger.info({ pid: agent.portPredecessor }, 'sharing the DNS port with the agent this one replaces');
+    }
   }
 
   process.on('SIGHUP', () => void reload(flags, agent, link, logger));

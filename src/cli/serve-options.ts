@@ -325,8 +325,6 @@ export function agentExtraOptions(flags: ServeExtraFlags): Partial<AgentOptions>
       sendBufferBytes: parseIntIn('--udp-send-buffer', flags.udpSendBuffer, RANGES.udpBuffer),
     },
     workers: parseIntIn('--workers', flags.workers, RANGES.workers),
-    // Issue 14 item 3: a new process binds the port while this one answers, then this one hands over.
-    sharePort: true,
     admin: { ...admin, allowRemote: flags.adminAllowRemote === true },
     registry: flags.metrics ? metricsRegistry : undefined,
     logQueries: parseShare(flags.logQueries),

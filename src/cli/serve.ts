@@ -3,6 +3,7 @@
 // the controller's worker is started just before the listeners bind (it loads and reads on the other
 // core meanwhile); the controller's own modules (the mesh model and its validation, the manifests
 // source) load in its worker thread, never on this one.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Agent, SnapshotKeeper } from '../agent/index.js';
@@ -70,7 +71,8 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
   const scope = { namespace: setup.namespace, clusterDomain: setup.clusterDomain, searchDomains };
   // SPEC §4: the listener answers from the first moment, forwarding every query until the first
   // table is in (a big folder takes a while to load); it closes again if the workload's capture is off.
-  const agent = newAgent(flags, resolvers, logger, cmd);
+  // Its successor is the serve of the same state file (port-claim.ts).
+  const agent = newAgent(flags, resolvers, logger, cmd, `serve:${resolve(setup.stateFile)}`);
   const controller = new ControllerWorker({
     manifestsDir: setup.manifestsDir,
     scope,
@@ -139,6 +141,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
       stateFile: setup.stateFile,
       snapshotFile: snapshot ?? null,
       ...(agent.portNotShared ? { portNotShared: agent.portNotShared } : {}),
+      ...(agent.portPredecessor ? { handOverFrom: agent.portPredecessor } : {}),
     },
     'serving DNS',
   );

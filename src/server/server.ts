@@ -4,6 +4,7 @@ import { MeshdnsError } from '../errors.js';
 import { type ClientAllowList, isLoopbackHost } from './client-access.js';
 import { ServerLimits } from './limits.js';
 import type { Pipeline } from './pipeline.js';
+import { admitShare, writeClaim } from './port-claim.js';
 import { type TcpLimits, TcpListener } from './tcp.js';
 import { UdpListener, type UdpPath, type UdpSettings, type UdpStats, udpReusePort } from './udp.js';
 
@@ -26,9 +27,11 @@ export interface DnsServerOptions {
   udpOnly?: boolean;
   /**
    * Bind UDP and TCP with SO_REUSEPORT, so that a new process can bind the port while this one answers
-   * (issue 14 item 3; see handOver). Not on port 0: a port the kernel picks is nobody's to share.
+   * (issue 14 item 3; see handOver). Not on port 0: a port the kernel picks is nobody's to share. The
+   * key names what this server serves: a port already in use is bound only when a running process of
+   * the same key claims it (its predecessor, handing over; port-claim.ts), else start() refuses it.
    */
-  sharePort?: boolean;
+  sharePort?: string;
 }
 
 export class DnsServer {
@@ -37,12 +40,15 @@ export class DnsServer {
   private readonly tcp: TcpListener | undefined;
   private boundPort = 0;
   private tcpNotShared: string | undefined;
+  private unclaim: (() => Promise<void>) | undefined;
+  private sharedWith: number | undefined;
+  private claimFailed: string | undefined;
   readonly limits: ServerLimits;
 
   constructor(opts: DnsServerOptions) {
     this.opts = opts;
     this.limits = opts.limits ?? new ServerLimits();
-    const shared = opts.sharePort === true && opts.port !== 0;
+    const shared = this.shareKey !== undefined;
     this.udp = new UdpListener(opts.pipeline, opts.allowFrom, this.limits, {
       ...opts.udp,
       ...(shared ? { reusePort: true } : {}),
@@ -80,6 +86,30 @@ export class DnsServer {
           'clients, or listen on 127.0.0.1',
       );
     }
+    const key = this.shareKey;
+    if (key !== undefined) this.sharedWith = await admitShare(host, port, key);
+    await this.bind();
+    if (key === undefined) return;
+    try {
+      this.unclaim = await writeClaim(host, this.boundPort, key);
+    } catch (err) {
+      // Answering goes on; only a successor cannot share the port.
+      this.claimFailed = `its claim could not be written: ${(err as Error).message}`;
+    }
+  }
+
+  /** The key to share the port under; undefined when it is not shared. */
+  private get shareKey(): string | undefined {
+    return this.opts.port === 0 ? undefined : this.opts.sharePort;
+  }
+
+  /** The pid of the process of the same key that held the port when this one bound it (a hand-over). */
+  get predecessor(): number | undefined {
+    return this.sharedWith;
+  }
+
+  private async bind(): Promise<void> {
+    const { host, port } = this.opts;
     // With port 0 the UDP port is chosen first; TCP may find it taken, so try a few times.
     for (let attempt = 0; ; attempt++) {
       try {
@@ -89,8 +119,7 @@ export class DnsServer {
       }
       if (this.tcp === undefined) return;
       try {
-        const shared = this.opts.sharePort === true && port !== 0;
-        const tcp = await this.tcp.start(host, this.boundPort, shared);
+        const tcp = await this.tcp.start(host, this.boundPort, this.shareKey !== undefined);
         this.tcpNotShared = tcp.reason;
         return;
       } catch (err) {
@@ -105,8 +134,8 @@ export class DnsServer {
    * without reusePort on this Node); undefined when it is, or was not asked.
    */
   get notShared(): string | undefined {
-    if (this.opts.sharePort !== true || this.opts.port === 0) return undefined;
-    return udpReusePort(this.udp.path) ?? this.tcpNotShared;
+    if (this.shareKey === undefined) return undefined;
+    return udpReusePort(this.udp.path) ?? this.tcpNotShared ?? this.claimFailed;
   }
 
   /**
@@ -118,7 +147,8 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.udp.close(), this.tcp?.close()]);
+    await Promise.all([this.udp.close(), this.tcp?.close(), this.unclaim?.()]);
+    this.unclaim = undefined;
   }
 }
 

@@ -29,7 +29,7 @@ for (const io of UDP_PATHS) {
         port,
         pipeline: tablePipeline(),
         udp: { io },
-        sharePort: true,
+        sharePort: 'serve:/test/state.json',
       });
       servers.push(s);
       await s.start();
