@@ -32,15 +32,19 @@ import {
   udpSettings,
 } from '../server/index.js';
 import {
+  type CacheRestore,
   type CacheSettings,
+  type CacheSnapshotEntry,
   type CacheStats,
   cacheSettings,
   cryptoRandom,
   DnsCache,
+  dumpCache,
   Forwarder,
   type ForwarderStats,
   type HedgeMode,
   PendingUpstreamCounts,
+  restoreCache,
   type UpstreamServer,
 } from '../upstream/index.js';
 import type { VipDataplane, VipDataplaneKind, VipRoute } from '../vip/index.js';
@@ -179,6 +183,8 @@ export class Agent {
   private readonly logger: Logger;
   /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
   private routing: Promise<void> = Promise.resolve();
+  /** The answering workers' caches, sent as they handed over (handOver), for the snapshot. */
+  private workerCaches: CacheSnapshotEntry[] = [];
   private perNameReports: NodeJS.Timeout | undefined;
   /** What the answering workers ask and report per-name VIPs through (the main thread's link). */
   private perNameLink:
@@ -405,12 +411,35 @@ export class Agent {
   async handOver(): Promise<void> {
     const deadline = Date.now() + this.opts.upstreamTimeoutMs + HANDOVER_MARGIN_MS;
     this.listening = false;
-    // Answering workers are not handed over: their sockets close with them (README "Restarts").
+    // Each answering worker hands its socket over the same way, then sends its cache for the snapshot.
+    const workers = this.workers?.handOver(deadline - Date.now() + HANDOVER_MARGIN_MS);
     await Promise.all([
       this.server.handOver(deadline),
       this.v6Server?.handOver(deadline),
-      this.workers?.close(),
+      workers?.then((entries) => {
+        this.workerCaches = entries;
+      }),
     ]);
+    await this.workers?.close();
+  }
+
+  /** Every answering thread's cache entries, for a snapshot (the workers' as they handed over). */
+  cacheDump(): CacheSnapshotEntry[] {
+    const own = this.cache ? dumpCache(this.cache) : [];
+    return this.workerCaches.length > 0 ? [...this.workerCaches, ...own] : own;
+  }
+
+  /**
+   * A predecessor's cache entries, aged by `elapsedMs`, into every answering thread's cache: the kernel
+   * spreads the clients over this process's sockets as it likes, whichever thread had them before.
+   */
+  async restoreCache(
+    entries: readonly CacheSnapshotEntry[],
+    elapsedMs: number,
+  ): Promise<CacheRestore | undefined> {
+    if (this.cache === undefined) return undefined;
+    this.workers?.restoreCache(entries, elapsedMs);
+    return restoreCache(this.cache, entries, elapsedMs, (qkey) => this.isLocal(qkey));
   }
 
   /** Why the DNS port cannot be shared with a successor (node:dgram or node:net without reusePort). */

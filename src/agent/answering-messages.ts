@@ -57,6 +57,13 @@ export type ToWorker =
   | { type: 'search'; domains: string[] }
   | { type: 'stats'; id: number }
   | { type: 'cache'; id: number; name: string }
+  /**
+   * A restart (issue 14 item 3): stop taking queries, answer those taken, then send the cache (`handed-over`)
+   * for the snapshot; `close` follows.
+   */
+  | { type: 'hand-over'; id: number }
+  /** A predecessor's cache entries (CacheSnapshotEntry[] as JSON: one string copied per worker), aged by `elapsedMs`. */
+  | { type: 'restore'; entries: string; elapsedMs: number }
   /** The main thread's answer to a per-name request: `allocated` once its own table holds the name. */
   | { type: 'per-name'; id: number; reply: PerNameReply }
   | { type: 'close' }
@@ -68,6 +75,8 @@ export type FromWorker =
   | { type: 'failed'; code?: string; message: string }
   | { type: 'stats'; id: number; stats: AnsweringStats }
   | { type: 'cache'; id: number; entries: unknown[] }
+  /** Its cache as CacheSnapshotEntry[] in JSON, once the queries it had taken are answered. */
+  | { type: 'handed-over'; id: number; cache: string }
   /** A VIP for `name`, first asked under the per-name wildcard `wildcard`. */
   | { type: 'per-name'; id: number; name: string; wildcard: string }
   /** Per-name names this worker answered since its last report. */

@@ -7,6 +7,7 @@ import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { NameTable, timeSlicer } from '../nametable/index.js';
 import { ClientAllowList } from '../server/index.js';
+import { type CacheSnapshotEntry, dumpCache, restoreCache } from '../upstream/index.js';
 import { cacheEntry } from './admin-source.js';
 import { Agent } from './agent.js';
 import type { AnsweringWorkerData, FromWorker, ToWorker } from './answering-messages.js';
@@ -67,6 +68,21 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'cache':
       send({ type: 'cache', id: m.id, entries: agent.cache?.list(m.name).map(cacheEntry) ?? [] });
+      break;
+    case 'hand-over':
+      void agent.handOver().then(() =>
+        send({
+          type: 'handed-over',
+          id: m.id,
+          cache: JSON.stringify(agent.cache ? dumpCache(agent.cache) : []),
+        }),
+      );
+      break;
+    case 'restore':
+      if (agent.cache) {
+        const entries = JSON.parse(m.entries) as CacheSnapshotEntry[];
+        void restoreCache(agent.cache, entries, m.elapsedMs, (qkey) => agent.isLocal(qkey));
+      }
       break;
     case 'close':
       void agent.close().finally(() => {

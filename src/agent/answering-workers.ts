@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import type { NameTable } from '../nametable/index.js';
 import type { PerNameClient } from '../server/index.js';
-import type { UpstreamServer } from '../upstream/index.js';
+import type { CacheSnapshotEntry, UpstreamServer } from '../upstream/index.js';
 import type { AnsweringWorkerData, FromWorker, TableChange, ToWorker } from './answering-messages.js';
 import { type AnsweringStats, retire } from './answering-stats.js';
 
@@ -185,6 +185,29 @@ export class AnsweringWorkers {
     return lists.flat();
   }
 
+  /**
+   * A restart (issue 14 item 3): every worker stops taking queries (the successor's sockets get them) and
+   * answers those it took, within `timeoutMs`; resolves with their caches, for the snapshot. close() follows.
+   */
+  async handOver(timeoutMs: number): Promise<CacheSnapshotEntry[]> {
+    const caches = await Promise.all(
+      this.#slots.map(async (slot) => {
+        const reply = await this.#ask(slot, (id) => ({ type: 'hand-over', id }), timeoutMs);
+        return reply?.type === 'handed-over' ? (JSON.parse(reply.cache) as CacheSnapshotEntry[]) : [];
+      }),
+    );
+    return caches.flat();
+  }
+
+  /**
+   * A predecessor's cache, into every worker's (the kernel spreads clients over the threads without
+   * regard to which thread of the old process had them), aged by `elapsedMs`. One JSON text for all.
+   */
+  restoreCache(entries: readonly CacheSnapshotEntry[], elapsedMs: number): void {
+    if (entries.length === 0) return;
+    this.#post({ type: 'restore', entries: JSON.stringify(entries), elapsedMs });
+  }
+
   /** Test hook: worker `index` (1..) throws from its event loop, as a bug would. */
   crash(index: number): void {
     this.#slots[index - 1]?.worker?.postMessage({ type: 'crash' } satisfies ToWorker);
@@ -211,12 +234,16 @@ export class AnsweringWorkers {
     for (const slot of this.#slots) slot.worker?.postMessage(m);
   }
 
-  #ask(slot: Slot, make: (id: number) => ToWorker): Promise<FromWorker | undefined> {
+  #ask(
+    slot: Slot,
+    make: (id: number) => ToWorker,
+    timeoutMs = REPORT_TIMEOUT_MS,
+  ): Promise<FromWorker | undefined> {
     const worker = slot.worker;
     if (worker === undefined) return Promise.resolve(undefined);
     const id = this.#nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done(undefined), REPORT_TIMEOUT_MS);
+      const timer = setTimeout(() => done(undefined), timeoutMs);
       const done = (reply: FromWorker | undefined) => {
         clearTimeout(timer);
         this.#waiting.delete(id);
@@ -256,8 +283,9 @@ export class AnsweringWorkers {
         } else if (m.type === 'failed') {
           reject(m.code ? new MeshdnsError(m.code as never, m.message) : new Error(m.message));
           void worker.terminate();
-        } else if (m.type === 'stats' || m.type === 'cache') this.#waiting.get(m.id)?.(m);
-        else if (m.type === 'per-name-touched') this.#opts.perName?.touched(m.names);
+        } else if (m.type === 'stats' || m.type === 'cache' || m.type === 'handed-over') {
+          this.#waiting.get(m.id)?.(m);
+        } else if (m.type === 'per-name-touched') this.#opts.perName?.touched(m.names);
         else if (m.type === 'per-name') {
           const asked = this.#opts.perName?.ask(m.name, m.wildcard) ?? Promise.resolve('unknown' as const);
           void asked.then((reply) =>

@@ -7,7 +7,6 @@ import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { MeshdnsError } from '../errors.js';
 import { restoreTable, tableSnapshotProblem, timeSlicer } from '../nametable/index.js';
-import { dumpCache, restoreCache } from '../upstream/index.js';
 import type { Agent } from './agent.js';
 import { readSnapshot, SNAPSHOT_VERSION, type Snapshot, writeSnapshot } from './snapshot.js';
 
@@ -61,7 +60,7 @@ export class SnapshotKeeper {
     await this.close();
     const { agent, file, logger } = this.#opts;
     const table = agent.table()?.toDiff();
-    const cache = agent.cache ? dumpCache(agent.cache) : [];
+    const cache = agent.cacheDump();
     if (table === undefined && cache.length === 0) return;
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
@@ -129,9 +128,7 @@ export class SnapshotKeeper {
         table = agent.setSnapshotTable(restored) ? restored.size : 'not needed: a fresh one is in';
       }
     }
-    const cache = agent.cache
-      ? await restoreCache(agent.cache, s.cache, ageMs, (qkey) => agent.isLocal(qkey))
-      : undefined;
+    const cache = await agent.restoreCache(s.cache, ageMs);
     const invalid = (cache?.invalid ?? 0) + badEntries;
     logger.info(
       { snapshotFile: file, writtenBy: s.pid, ageMs, table, cache: cache && { ...cache, invalid } },

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import dnsPacket from 'dns-packet';
 import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
 import { defaultWorkers, usableCores } from '../../src/defaults.js';
@@ -18,11 +19,12 @@ import {
   timeSlicer,
 } from '../../src/nametable/index.js';
 import { resolveUdpIo, udpReusePort } from '../../src/server/index.js';
-import { encodeQuery, sendUdp } from '../helpers/dns-client.js';
+import { encodeQuery, rcodeOf, sendUdp } from '../helpers/dns-client.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { runCli, serveExamples } from '../helpers/meshdns.js';
+import { freePort } from '../helpers/ports.js';
 import { sampleMesh, service } from '../helpers/resources.js';
-import { deadAddress } from '../helpers/stub-dns.js';
+import { deadAddress, type StubDns, startStubDns } from '../helpers/stub-dns.js';
 import { UDP_PATHS } from '../helpers/udp-io.js';
 
 const SCOPE: TableScope = { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [] };
@@ -186,6 +188,88 @@ describe('answering workers (--workers 2, native UDP path)', {
     const [, worker] = agent.threadStatus().udpDatagrams ?? [];
     assert.ok((worker ?? 0) > 0, 'the restarted worker receives queries');
     assert.equal(await metric(registry, 'meshdns_answering_threads'), 2);
+  });
+});
+
+describe('a restart with answering workers (--workers 2, native UDP path)', {
+  skip: UDP_PATHS.includes('native') ? false : 'the native batch socket is not built here',
+}, () => {
+  const agents: Agent[] = [];
+  let upstream: StubDns | undefined;
+  after(async () => {
+    await Promise.all(agents.map((a) => a.close()));
+    await upstream?.close();
+  });
+  const NAMES = Array.from({ length: CLIENTS }, (_, i) => `n${i}.restart.test`);
+
+  function agentOn(port: number, server: { host: string; port: number }): Agent {
+    const a = new Agent({
+      listen: { host: '127.0.0.1', port },
+      upstreams: [server],
+      upstreamTimeoutMs: 1000,
+      logger: pino({ level: 'silent' }),
+      udp: { io: 'native' },
+      workers: 2,
+      sharePort: 'agent:restart-test',
+    });
+    agents.push(a);
+    return a;
+  }
+
+  it("hands every thread's socket over (no query lost) and every thread's cache to the successor", async () => {
+    upstream = await startStubDns((q) => ({
+      answers: [{ name: q.name, type: 'A', ttl: 300, data: '198.51.100.1' }],
+    }));
+    const server = { host: upstream.host, port: upstream.port };
+    const port = await freePort('127.0.0.1');
+    const old = agentOn(port, server);
+    await old.start();
+    // Each name from a socket of its own: the kernel spreads them over both threads' caches.
+    await Promise.all(NAMES.map((n, i) => sendUdp(port, encodeQuery(n, 'A', { id: i + 1 }))));
+    await old.refreshWorkers();
+    assert.ok(
+      (old.threadStatus().udpDatagrams ?? []).every((d) => (d ?? 0) > 0),
+      'both threads asked',
+    );
+
+    const next = agentOn(port, server);
+    await next.start();
+    // Sent as the hand-over starts: each of the old process's threads answers what it had queued.
+    // (Other names than NAMES: the successor, which answers some of these, never asks NAMES upstream.)
+    const around = Array.from({ length: 200 }, (_, i) =>
+      sendUdp(port, encodeQuery(`around${i}.restart.test`, 'A', { id: i + 1 }), { timeoutMs: 3000 }),
+    );
+    const handedOver = old.handOver();
+    const answered = await Promise.allSettled(around);
+    await handedOver;
+    const lost = answered.filter((r) => r.status === 'rejected').length;
+    assert.equal(lost, 0, `${lost} of 200 lost`);
+
+    const dump = old.cacheDump();
+    const names = new Set(
+      dump.map((e) => dnsPacket.decode(Buffer.from(e.body, 'base64')).questions?.[0]?.name),
+    );
+    for (const n of NAMES) assert.ok(names.has(n), `${n}: every thread's entries are in the snapshot`);
+
+    // The successor puts them into every thread's cache: with the upstream gone, any client gets them.
+    await upstream.close();
+    upstream = undefined;
+    const restored = await next.restoreCache(dump, 1000);
+    // Skipped: an `around` name the successor had answered itself, fresher.
+    const { restored: put = 0, skipped = 0 } = restored ?? {};
+    assert.equal(put + skipped, dump.length, JSON.stringify(restored));
+    assert.ok(put >= NAMES.length, JSON.stringify(restored));
+    await sleep(200);
+    const replies = await Promise.all(NAMES.map((n, i) => sendUdp(port, encodeQuery(n, 'A', { id: i + 1 }))));
+    const got = replies.map((r) => {
+      const answer = dnsPacket.decode(r).answers?.[0];
+      return `${rcodeOf(r)}/${answer?.type === 'A' ? answer.data : undefined}`;
+    });
+    assert.deepEqual(
+      got,
+      NAMES.map(() => '0/198.51.100.1'),
+      'every name answered from a cache, on whichever thread',
+    );
   });
 });
 

@@ -44,6 +44,8 @@ after(async () => {
 });
 const tmp = tempFolder('meshdns-restart-');
 const S = 'default.svc.cluster.local';
+/** Lookups of one name, each from its own client port (spread over the answering threads). */
+const ASKS = 8;
 
 function start(args: string[], env?: Record<string, string>): Running {
   const r = startCli(args, env ? { env } : {});
@@ -68,49 +70,61 @@ async function dnsperf(
 }
 
 describe('restart on one port: a real dnsmasq upstream, dnsperf and dig', { skip: why }, () => {
-  it('serve: dnsperf loses no query through a restart; the new process answers from the old cache', {
-    skip: notShared,
-  }, async () => {
-    upstream = await startDnsmasq({
-      hosts: {
-        'www.test': ['198.51.100.7'],
-        'api.test': ['198.51.100.8'],
-        'seen-once.test': ['198.51.100.9'],
-      },
-      extra: ['--local-ttl=300'],
+  // With --workers 2 each answering worker hands its socket over and its cache joins the snapshot, and the
+  // new process puts it into every thread's cache: the kernel spreads clients over threads as it likes.
+  for (const workers of [1, 2]) {
+    it(`serve --workers ${workers}: dnsperf loses no query through a restart; the new process answers from the old cache`, {
+      skip: notShared,
+    }, async () => {
+      await upstream?.stop();
+      upstream = await startDnsmasq({
+        hosts: {
+          'www.test': ['198.51.100.7'],
+          'api.test': ['198.51.100.8'],
+          'seen-once.test': ['198.51.100.9'],
+        },
+        extra: ['--local-ttl=300'],
+      });
+      const port = await freePort('127.0.0.1');
+      const args = [
+        ...['serve', '--manifests', 'examples', '--dns-listen', `127.0.0.1:${port}`, '--search', S],
+        ...['--upstream', `${upstream.address}:${upstream.port}`],
+        ...['--state-file', join(tmp(), `state-${workers}.json`), '--workers', String(workers)],
+      ];
+      const first = start(args);
+      await waitForOutput(first, /"msg":"serving DNS"/);
+      // Asked of the first only: the second can answer it later only from the first one's snapshot. Each
+      // dig comes from a port of its own, so with workers the answer is cached on more than one thread.
+      for (let i = 0; i < ASKS; i++) {
+        assert.equal((await dig('127.0.0.1', port, 'seen-once.test')).answers[0]?.data, '198.51.100.9');
+      }
+
+      const second = start(args);
+      await waitForOutput(second, /"msg":"UDP answered/);
+      const load = dnsperf(port, 4);
+      // dnsperf's run is under way (both answer) when the first is told to stop.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await first.stop(), 0, first.output());
+      const perf = await load;
+      assert.ok(perf.sent > 500, perf.output);
+      assert.equal(perf.lost, 0, perf.output);
+      assert.match(first.output(), /"msg":"snapshot written"/);
+      await waitForOutput(second, /"msg":"snapshot loaded/);
+      await waitForOutput(second, /"msg":"serving DNS"/);
+
+      await upstream.stop();
+      // Whichever of the second's threads a client lands on has the answer.
+      for (let i = 0; i < ASKS; i++) {
+        const cached = await dig('127.0.0.1', port, 'seen-once.test');
+        assert.equal(cached.status, 'NOERROR', cached.output);
+        assert.equal(cached.answers[0]?.data, '198.51.100.9');
+        assert.ok(cached.answers[0]!.ttl < 300, 'its TTL counted down across the restart');
+      }
+      const tcp = await dig('127.0.0.1', port, 'seen-once.test', 'A', ['+tcp']);
+      assert.equal(tcp.answers[0]?.data, '198.51.100.9', 'over TCP too');
+      assert.equal(await second.stop(), 0);
     });
-    const port = await freePort('127.0.0.1');
-    const args = [
-      ...['serve', '--manifests', 'examples', '--dns-listen', `127.0.0.1:${port}`, '--search', S],
-      ...['--upstream', `${upstream.address}:${upstream.port}`, '--state-file', join(tmp(), 'state.json')],
-    ];
-    const first = start(args);
-    await waitForOutput(first, /"msg":"serving DNS"/);
-    // Asked of the first only: the second can answer it later only from the first one's snapshot.
-    assert.equal((await dig('127.0.0.1', port, 'seen-once.test')).answers[0]?.data, '198.51.100.9');
-
-    const second = start(args);
-    await waitForOutput(second, /"msg":"UDP answered/);
-    const load = dnsperf(port, 4);
-    // dnsperf's run is under way (both answer) when the first is told to stop.
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(await first.stop(), 0, first.output());
-    const perf = await load;
-    assert.ok(perf.sent > 500, perf.output);
-    assert.equal(perf.lost, 0, perf.output);
-    assert.match(first.output(), /"msg":"snapshot written"/);
-    await waitForOutput(second, /"msg":"snapshot loaded/);
-    await waitForOutput(second, /"msg":"serving DNS"/);
-
-    await upstream.stop();
-    const cached = await dig('127.0.0.1', port, 'seen-once.test');
-    assert.equal(cached.status, 'NOERROR', cached.output);
-    assert.equal(cached.answers[0]?.data, '198.51.100.9');
-    assert.ok(cached.answers[0]!.ttl < 300, 'its TTL counted down across the restart');
-    const tcp = await dig('127.0.0.1', port, 'seen-once.test', 'A', ['+tcp']);
-    assert.equal(tcp.answers[0]?.data, '198.51.100.9', 'over TCP too');
-    assert.equal(await second.stop(), 0);
-  });
+  }
 
   it('agent: restarted while the controller is down, it answers mesh names from its snapshot', async () => {
     const xds = await freePort('127.0.0.1');
