@@ -183,6 +183,8 @@ export class Agent {
   private readonly logger: Logger;
   /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
   private routing: Promise<void> = Promise.resolve();
+  /** VIPs and routes came from a view (setVips), not from a snapshot. */
+  private vipsFresh = false;
   /** The answering workers' caches, sent as they handed over (handOver), for the snapshot. */
   private workerCaches: CacheSnapshotEntry[] = [];
   private perNameReports: NodeJS.Timeout | undefined;
@@ -453,7 +455,27 @@ export class Agent {
   }
 
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
-  async setVips(vips: Later<readonly Omit<HostVips, 'entry'>[]>, routes: Later<VipRoute[]>): Promise<void> {
+  setVips(vips: Later<readonly Omit<HostVips, 'entry'>[]>, routes: Later<VipRoute[]>): Promise<void> {
+    this.vipsFresh = true;
+    return this.applyVips(vips, routes);
+  }
+
+  /**
+   * A restart's snapshot VIPs and routes, with its table (setSnapshotTable): used until fresh ones come
+   * (setVips); refused (false) once they have.
+   */
+  setSnapshotVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): boolean {
+    if (this.vipsFresh) return false;
+    this.applyVips(vips, routes).catch((err: Error) =>
+      this.logger.error({ err: err.message }, "the snapshot's VIP routes"),
+    );
+    return true;
+  }
+
+  private async applyVips(
+    vips: Later<readonly Omit<HostVips, 'entry'>[]>,
+    routes: Later<VipRoute[]>,
+  ): Promise<void> {
     this.#vips = vips;
     this.#routes = routes;
     const routing = this.vipDataplane?.setRoutes(this.routes) ?? Promise.resolve();

@@ -8,7 +8,13 @@ import type { Logger } from 'pino';
 import type { MeshdnsError } from '../errors.js';
 import { restoreTable, tableSnapshotProblem, timeSlicer } from '../nametable/index.js';
 import type { Agent } from './agent.js';
-import { readSnapshot, SNAPSHOT_VERSION, type Snapshot, writeSnapshot } from './snapshot.js';
+import {
+  readSnapshot,
+  SNAPSHOT_VERSION,
+  type Snapshot,
+  vipsSnapshotProblem,
+  writeSnapshot,
+} from './snapshot.js';
 
 export interface SnapshotKeeperOptions {
   file: string;
@@ -61,6 +67,9 @@ export class SnapshotKeeper {
     const { agent, file, logger } = this.#opts;
     const table = agent.table()?.toDiff();
     const cache = agent.cacheDump();
+    // With the table, the VIPs its names answer with and their routes: a successor answering from the
+    // table before it hears from its controller must also carry the connections to those VIPs.
+    const vips = table && { hosts: [...agent.vips], routes: agent.routes };
     if (table === undefined && cache.length === 0) return;
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
@@ -68,6 +77,7 @@ export class SnapshotKeeper {
       pid: process.pid,
       cache,
       ...(table ? { table } : {}),
+      ...(vips && vips.hosts.length + vips.routes.length > 0 ? { vips } : {}),
     };
     try {
       await writeSnapshot(file, snapshot);
@@ -114,10 +124,21 @@ export class SnapshotKeeper {
     }
   }
 
+  /** The snapshot's VIPs and routes, with its table: routes this many, or why not. */
+  #loadVips(v: Snapshot['vips']): string | number {
+    if (v === undefined) return 'none';
+    const problem = vipsSnapshotProblem(v);
+    if (problem !== undefined) return `ignored: ${problem}`;
+    return this.#opts.agent.setSnapshotVips(v.hosts, v.routes)
+      ? v.routes.length
+      : 'not needed: fresh ones are in';
+  }
+
   async #load(s: Snapshot, badEntries: number): Promise<void> {
     const { agent, file, logger } = this.#opts;
     const ageMs = Math.max(0, this.#now() - s.writtenAt);
     let table: string | number = 'none';
+    let vips: string | number = 'none';
     if (s.table !== undefined) {
       const problem = tableSnapshotProblem(s.table);
       if (problem !== undefined) table = `ignored: ${problem}`;
@@ -126,12 +147,13 @@ export class SnapshotKeeper {
       else {
         const restored = await restoreTable(s.table, timeSlicer(SLICE_MS));
         table = agent.setSnapshotTable(restored) ? restored.size : 'not needed: a fresh one is in';
+        if (typeof table === 'number') vips = this.#loadVips(s.vips);
       }
     }
     const cache = await agent.restoreCache(s.cache, ageMs);
     const invalid = (cache?.invalid ?? 0) + badEntries;
     logger.info(
-      { snapshotFile: file, writtenBy: s.pid, ageMs, table, cache: cache && { ...cache, invalid } },
+      { snapshotFile: file, writtenBy: s.pid, ageMs, table, vips, cache: cache && { ...cache, invalid } },
       'snapshot loaded: cache warm, table used until a fresh one comes',
     );
   }

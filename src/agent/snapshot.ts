@@ -4,12 +4,14 @@
 // fatal: a file that is damaged, of another version or not safe to trust is reported and ignored.
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { HostVips } from '../allocate/index.js';
 // The files themselves, not allocate/index.ts: that loads the model (zod), which this thread never needs.
 import { replaceFile } from '../allocate/replace-file.js';
 import { stateTarget } from '../allocate/state-target.js';
 import { MeshdnsError } from '../errors.js';
 import type { TableSnapshot } from '../nametable/index.js';
 import type { CacheSnapshotEntry } from '../upstream/index.js';
+import { routesProblem, type VipRoute } from '../vip/routes.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -22,6 +24,27 @@ export interface Snapshot {
   cache: CacheSnapshotEntry[];
   /** The table answered from; absent when there was none. */
   table?: TableSnapshot;
+  /** The workload's VIPs and the VIP proxy's routes that went with the table. */
+  vips?: SnapshotVips;
+}
+
+export interface SnapshotVips {
+  hosts: Omit<HostVips, 'entry'>[];
+  routes: VipRoute[];
+}
+
+/** What is wrong with a snapshot's VIPs, or undefined when they can be used. */
+export function vipsSnapshotProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null) return 'not VIPs';
+  const { hosts, routes } = v as Record<string, unknown>;
+  const hostOk = (h: unknown) =>
+    typeof h === 'object' &&
+    h !== null &&
+    ['namespace', 'name', 'host', 'state'].every(
+      (k) => typeof (h as Record<string, unknown>)[k] === 'string',
+    );
+  if (!Array.isArray(hosts) || !hosts.every(hostOk)) return 'hosts: not a list of VIP allocations';
+  return routesProblem(routes);
 }
 
 /** A snapshot read: the entries that did not read back are counted, not fatal. */
@@ -75,6 +98,7 @@ export function parseSnapshot(text: string, file: string): ReadSnapshot {
     pid: o.pid as number,
     cache,
     ...(o.table !== undefined ? { table: o.table as TableSnapshot } : {}),
+    ...(o.vips !== undefined ? { vips: o.vips as SnapshotVips } : {}),
   };
   return { snapshot, badEntries: o.cache.length - cache.length };
 }

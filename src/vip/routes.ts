@@ -33,6 +33,28 @@ export function sameRoute(a: VipRoute, b: VipRoute): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** What is wrong with routes read back from a file (a restart's snapshot), or undefined when sound. */
+export function routesProblem(routes: unknown): string | undefined {
+  if (!Array.isArray(routes)) return 'routes: not a list';
+  for (const [i, r] of routes.entries()) {
+    const ok =
+      isRecord(r) &&
+      typeof r.vip === 'string' &&
+      isPort(r.port) &&
+      typeof r.host === 'string' &&
+      typeof r.resolution === 'string' &&
+      Number.isInteger(r.hostPort) &&
+      typeof r.origin === 'string' &&
+      Array.isArray(r.endpoints) &&
+      r.endpoints.every((e) => isRecord(e) && typeof e.address === 'string' && Number.isInteger(e.port));
+    if (!ok) return `routes[${i}]: not a route`;
+  }
+  return undefined;
+}
+
 /** The endpoints, or the host itself on its port when the entry lists none. */
 export function targetsOf(route: VipRoute): VipBackend[] {
   return route.endpoints.length > 0 ? route.endpoints : [{ address: route.host, port: route.hostPort }];

@@ -1,0 +1,99 @@
+// A restart's snapshot carries the VIPs and VIP routes with the table (issue 14 item 3): a successor that
+// answers mesh names from its predecessor's table before it hears from its controller answers them with
+// VIPs, and without the routes a connection to one of them would reach nothing. Fresh ones always win.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { Agent, SnapshotKeeper } from '../../src/agent/index.js';
+import { buildTableRecords, NameTable, type TableScope } from '../../src/nametable/index.js';
+import type { VipRoute } from '../../src/vip/index.js';
+import { tempFolder } from '../helpers/manifests.js';
+import { sampleMesh } from '../helpers/resources.js';
+import { deadAddress } from '../helpers/stub-dns.js';
+
+const SCOPE: TableScope = { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [] };
+const logger = pino({ level: 'silent' });
+
+const ROUTE: VipRoute = {
+  vip: '240.240.0.1',
+  port: 3306,
+  host: 'db-a.example.com',
+  resolution: 'STATIC',
+  endpoints: [{ address: '192.0.2.10', port: 3306 }],
+  hostPort: 3306,
+  origin: 'ServiceEntry default/db-a',
+};
+const HOST = {
+  namespace: 'default',
+  name: 'db-a',
+  host: 'db-a.example.com',
+  state: 'allocated',
+  v4: '240.240.0.1',
+};
+
+describe('restart snapshot: VIPs and routes', () => {
+  const tmp = tempFolder('meshdns-snapshot-vips-');
+  const agents: Agent[] = [];
+  after(() => Promise.all(agents.map((a) => a.close())));
+
+  async function agent(): Promise<Agent> {
+    const a = new Agent({
+      listen: { host: '127.0.0.1', port: 0 },
+      upstreams: [await deadAddress()],
+      upstreamTimeoutMs: 300,
+      logger,
+    });
+    agents.push(a);
+    return a;
+  }
+
+  const keeper = (file: string, a: Agent) => new SnapshotKeeper({ file, agent: a, logger, pollMs: 60_000 });
+
+  async function written(): Promise<string> {
+    const file = join(tmp(), `${agents.length}.snapshot.json`);
+    const old = await agent();
+    old.setTable(NameTable.fromRecords(buildTableRecords(sampleMesh(), SCOPE)));
+    await old.setVips(
+      () => [HOST as never],
+      () => [ROUTE],
+    );
+    await keeper(file, old).save();
+    // As another process wrote it: a process never loads its own snapshot back.
+    const s = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ ...s, pid: process.pid + 1 }), { mode: 0o600 });
+    return file;
+  }
+
+  it('come back with the table, and are used until fresh ones come', async () => {
+    const file = await written();
+    const saved = JSON.parse(await readFile(file, 'utf8'));
+    assert.deepEqual(saved.vips, { hosts: [HOST], routes: [ROUTE] });
+
+    const next = await agent();
+    const k = keeper(file, next);
+    await k.start();
+    await k.close();
+    assert.ok(next.tableFromSnapshot);
+    assert.deepEqual(next.routes, [ROUTE]);
+    assert.deepEqual(next.vips, [HOST]);
+
+    // A view's VIPs replace them whole.
+    await next.setVips([], []);
+    assert.deepEqual(next.routes, []);
+    assert.equal(next.setSnapshotVips([HOST as never], [ROUTE]), false, 'a snapshot never overrides a view');
+    assert.deepEqual(next.routes, []);
+  });
+
+  it('are not used when fresh VIPs came before the snapshot was read', async () => {
+    const file = await written();
+    const next = await agent();
+    const fresh = { ...ROUTE, endpoints: [{ address: '192.0.2.99', port: 3306 }] };
+    await next.setVips([], [fresh]);
+    const k = keeper(file, next);
+    await k.start();
+    await k.close();
+    assert.deepEqual(next.routes, [fresh]);
+  });
+});
