@@ -185,6 +185,7 @@ export class Agent {
   private routing: Promise<void> = Promise.resolve();
   /** VIPs and routes came from a view (setVips), not from a snapshot. */
   private vipsFresh = false;
+  #vipsFromSnapshot = false;
   /** The answering workers' caches, sent as they handed over (handOver), for the snapshot. */
   private workerCaches: CacheSnapshotEntry[] = [];
   private perNameReports: NodeJS.Timeout | undefined;
@@ -457,7 +458,13 @@ export class Agent {
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
   setVips(vips: Later<readonly Omit<HostVips, 'entry'>[]>, routes: Later<VipRoute[]>): Promise<void> {
     this.vipsFresh = true;
+    this.#vipsFromSnapshot = false;
     return this.applyVips(vips, routes);
+  }
+
+  /** The VIPs and routes are a snapshot's (setSnapshotVips), and no view has given any since. */
+  get vipsFromSnapshot(): boolean {
+    return this.#vipsFromSnapshot;
   }
 
   /**
@@ -466,6 +473,7 @@ export class Agent {
    */
   setSnapshotVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): boolean {
     if (this.vipsFresh) return false;
+    this.#vipsFromSnapshot = true;
     this.applyVips(vips, routes).catch((err: Error) =>
       this.logger.error({ err: err.message }, "the snapshot's VIP routes"),
     );

@@ -37,7 +37,8 @@ function useView(agent: Agent, view: AppliedView, logger: Logger): void {
   agent.setTable(view.table, view.update.errors, view.change);
   // Only when they changed, and as functions: the lists are made when read (a data plane, /debug/vips);
   // at 100,000 entries, building them with every view stalled answering for a quarter of a second.
-  if (!view.vipsChanged) return;
+  // A snapshot's VIPs are replaced by the first view's even when it has none.
+  if (!view.vipsChanged && !agent.vipsFromSnapshot) return;
   agent
     .setVips(view.vips, view.routes)
     .catch((err: Error) => logger.error({ err: err.message }, 'VIP routes'));

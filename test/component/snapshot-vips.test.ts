@@ -78,10 +78,12 @@ describe('restart snapshot: VIPs and routes', () => {
     assert.ok(next.tableFromSnapshot);
     assert.deepEqual(next.routes, [ROUTE]);
     assert.deepEqual(next.vips, [HOST]);
+    assert.ok(next.vipsFromSnapshot, 'serve applies the first view even without VIP changes');
 
     // A view's VIPs replace them whole.
     await next.setVips([], []);
     assert.deepEqual(next.routes, []);
+    assert.ok(!next.vipsFromSnapshot);
     assert.equal(next.setSnapshotVips([HOST as never], [ROUTE]), false, 'a snapshot never overrides a view');
     assert.deepEqual(next.routes, []);
   });
