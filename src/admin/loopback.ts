@@ -1,4 +1,5 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { isIPv6Text } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 import type { AdminOptions } from './server.js';
 
@@ -6,7 +7,7 @@ import type { AdminOptions } from './server.js';
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   if (isIPv4(h)) return h.startsWith('127.');
-  if (!isIPv6(h)) return false;
+  if (!isIPv6Text(h)) return false;
   if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   return h.startsWith('::ffff:127.');
 }

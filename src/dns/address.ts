@@ -2,8 +2,6 @@
 // it has a colon. Node's net.isIPv6 compiles a large regular expression on its first call (10-20 ms
 // measured at start-up on a 2-core machine), which put it on the path to serve's first answer.
 
-import { isIPv6 } from 'node:net';
-
 /**
  * The value of a dotted-quad IPv4 address (four decimal octets 0-255 without leading zeros, as
  * net.isIPv4 accepts them), or -1. A scan of the characters: net.isIP runs a regular expression, and
@@ -35,10 +33,51 @@ export function ipv4Value(value: string): number {
   return dots === 3 && digits > 0 ? out * 256 + octet : -1;
 }
 
-/** 4, 6 or 0, as net.isIP; IPv6 is tried only for values with a colon. */
+/** 4, 6 or 0, as net.isIP. */
 export function ipFamily(value: string): 0 | 4 | 6 {
   if (ipv4Value(value) >= 0) return 4;
-  return value.includes(':') && isIPv6(value) ? 6 : 0;
+  return isIPv6Text(value) ? 6 : 0;
+}
+
+const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+// A zone (`fe80::1%eth0`): letters, digits, `-`, `.` and `:`, as net.isIPv6 takes them.
+const isZone = (c: number) =>
+  isHex(c) || (c >= 103 && c <= 122) || (c >= 71 && c <= 90) || c === 45 || c === 46 || c === 58;
+
+/**
+ * The 16-bit units that `text` (groups between colons, none empty) stands for — a dotted-quad tail, where
+ * `tailV4`, counting two — or -1 when it is not such a list.
+ */
+function groupUnits(text: string, tailV4: boolean): number {
+  const groups = text.split(':');
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    if (tailV4 && i === groups.length - 1 && g.includes('.')) return ipv4Value(g) >= 0 ? i + 2 : -1;
+    if (g.length === 0 || g.length > 4) return -1;
+    for (let j = 0; j < g.length; j++) if (!isHex(g.charCodeAt(j))) return -1;
+  }
+  return groups.length;
+}
+
+/**
+ * Whether `value` is an IPv6 address, exactly as net.isIPv6 decides (eight groups of 1-4 hex digits, one
+ * `::` standing for one or more of them, a dotted-quad tail for the last two, an optional `%zone`), by a
+ * scan: net.isIPv6's regular expression takes 10-20 ms to compile on its first call, which every thread
+ * that checks a VIP range paid before its first answer or table.
+ */
+export function isIPv6Text(value: string): boolean {
+  let end = value.indexOf('%');
+  if (end >= 0) {
+    if (end === value.length - 1) return false;
+    for (let i = end + 1; i < value.length; i++) if (!isZone(value.charCodeAt(i))) return false;
+  } else end = value.length;
+  const text = end === value.length ? value : value.slice(0, end);
+  const gap = text.indexOf('::');
+  if (gap < 0) return groupUnits(text, true) === 8;
+  if (text.indexOf('::', gap + 1) >= 0) return false;
+  const head = gap === 0 ? 0 : groupUnits(text.slice(0, gap), false);
+  const tail = gap + 2 === text.length ? 0 : groupUnits(text.slice(gap + 2), true);
+  return head >= 0 && tail >= 0 && head + tail <= 7;
 }
 
 /** `address` must be a valid IPv4 or IPv6 address (checked once where it came in). */

@@ -4,8 +4,7 @@
 // point at them. The table holds hosts only: their short forms and search-path shortcuts follow by
 // rule and are worked out when asked (derive.ts). A full build is the same code with every resource
 // added, so the two cannot drift.
-import { isIP, isIPv4 } from 'node:net';
-import { fitsWire, flatName, nameToKey, toFqdn } from '../dns/index.js';
+import { fitsWire, flatName, ipFamily, nameToKey, toFqdn } from '../dns/index.js';
 import type { EndpointSet, Resource, Service, ServiceEntry, SourceRef } from '../model/index.js';
 import type { PerNameRule, TableRecords, TableScope, VipLookup } from './build.js';
 import { Derivation, firstName } from './derive.js';
@@ -92,8 +91,9 @@ function draft(kind: EntryKind, originText: string, ips: Iterable<string> = []):
 
 function addIps(d: Draft, ips: Iterable<string>): void {
   for (const ip of ips) {
-    if (isIPv4(ip)) d.ipv4.add(ip);
-    else if (isIP(ip) === 6) d.ipv6.add(ip.toLowerCase());
+    const family = ipFamily(ip);
+    if (family === 4) d.ipv4.add(ip);
+    else if (family === 6) d.ipv6.add(ip.toLowerCase());
   }
 }
 
@@ -116,7 +116,7 @@ function entryHosts(se: ServiceEntry): { exact: string[]; wild: string[] } {
   const exact: string[] = [];
   const wild: string[] = [];
   for (const h of se.hosts) {
-    if (isIP(h) !== 0) continue;
+    if (ipFamily(h) !== 0) continue;
     const host = toFqdn(h);
     if (host.startsWith('*.')) wild.push(host.slice(2));
     else exact.push(host);
@@ -426,7 +426,7 @@ export class TableBuilder {
 
   /** An entry's own addresses, or for one without, the VIPs of the host (if auto-allocation is on). */
   #entryIps(se: ServiceEntry, name: string, kind: EntryKind): string[] {
-    if (se.addresses.length > 0) return se.addresses.filter((a) => isIP(a) !== 0);
+    if (se.addresses.length > 0) return se.addresses.filter((a) => ipFamily(a) !== 0);
     // The allocator knows the host as written: find it by the name it gives.
     const host = se.hosts.find((h) => toFqdn(h) === (kind === 'wildcard' ? `*.${name}` : name));
     const vip = host === undefined ? undefined : this.#vips?.(se, host);

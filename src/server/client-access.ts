@@ -1,6 +1,7 @@
 // Who may query a DNS listener (SPEC §10): a loopback listener serves its host; any other address
 // needs an allow list, or the server would be an open resolver that answers and forwards for anyone.
-import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
+import { isIPv6Text } from '../dns/index.js';
 
 export interface Cidr {
   address: string;
@@ -12,7 +13,7 @@ export interface Cidr {
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase();
   if (isIPv4(h)) return h.startsWith('127.');
-  if (!isIPv6(h)) return false;
+  if (!isIPv6Text(h)) return false;
   return h === '::1' || h === '0:0:0:0:0:0:0:1' || h.startsWith('::ffff:127.');
 }
 

@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isCheckedIPv6 } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
 
 interface Claim {
@@ -32,7 +33,7 @@ function alive(pid: number): boolean {
 
 /** Whether a socket without SO_REUSEPORT can bind host:port, UDP and TCP (then nobody holds it). */
 async function portInUse(host: string, port: number): Promise<boolean> {
-  const udp = createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  const udp = createSocket(isCheckedIPv6(host) ? 'udp6' : 'udp4');
   const udpTaken = await new Promise<boolean>((resolve) => {
     udp.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
     udp.bind({ address: host, port, exclusive: true }, () => resolve(false));
