@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { link, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { MeshdnsError } from '../errors.js';
+import { isRunning } from '../pid.js';
 
 interface Holder {
   pid: number;
@@ -20,20 +21,10 @@ const held = new Set<string>();
 // Two processes may take over the same stale lock at once; each round either wins or sees the winner.
 const ATTEMPTS = 3;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function isStale(h: Holder): boolean {
   if (h.hostname !== hostname()) return false;
   if (h.pid === process.pid) return !held.has(h.token);
-  return !alive(h.pid);
+  return !isRunning(h.pid);
 }
 
 /** The holder, `undefined` when the lock is gone, `'unreadable'` when it is not ours to read. */

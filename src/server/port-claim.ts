@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCheckedIPv6 } from '../dns/index.js';
 import { MeshdnsError } from '../errors.js';
+import { isRunning } from '../pid.js';
 
 interface Claim {
   pid: number;
@@ -20,15 +21,6 @@ interface Claim {
 /** One folder per address and port, one file per process (no process ever rewrites another's). */
 export function claimFolder(host: string, port: number, uid = process.getuid?.() ?? 0): string {
   return join(tmpdir(), `meshdns-${uid}`, `dns-${host.replaceAll(':', '_')}-${port}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether a socket without SO_REUSEPORT can bind host:port, UDP and TCP (then nobody holds it). */
@@ -59,7 +51,7 @@ async function claims(host: string, port: number): Promise<Claim[]> {
     try {
       const c = JSON.parse(await readFile(join(folder, name), 'utf8')) as Claim;
       if (!Number.isInteger(c.pid) || typeof c.key !== 'string') continue;
-      if (alive(c.pid)) found.push(c);
+      if (isRunning(c.pid)) found.push(c);
       // Left by a process killed before it could remove it.
       else await rm(join(folder, name), { force: true });
     } catch {

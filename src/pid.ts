@@ -1,0 +1,11 @@
+// Whether a process of this host runs: lock and claim files name their holder by pid.
+
+/** Whether `pid` runs here (EPERM: it does, under another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
