@@ -6,7 +6,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type AdminOptions, type AdminServer, checkAdminExposure } from '../admin/index.js';
-import type { HostVips } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Registry } from '../metrics.js';
 import type { NameTable } from '../nametable/index.js';
@@ -48,6 +47,7 @@ import {
   type UpstreamServer,
 } from '../upstream/index.js';
 import type { VipDataplane, VipDataplaneKind, VipRoute } from '../vip/index.js';
+import { AgentVips, type Later, type WorkloadVips } from './agent-vips.js';
 import { type TableChange, workerOptions } from './answering-messages.js';
 import { type AnsweringStats, sumCache, sumForwarder, sumUdp } from './answering-stats.js';
 import type { AnsweringWorkers } from './answering-workers.js';
@@ -163,8 +163,7 @@ export class Agent {
   /** SPEC §6: set once started, with `--vip-proxy` (the proxy or the NAT rules). */
   vipDataplane: VipDataplane | undefined;
   /** The VIP lists last given (setVips), each made when first read. */
-  #vips: Later<readonly Omit<HostVips, 'entry'>[]> = [];
-  #routes: Later<VipRoute[]> = [];
+  readonly #vips = new AgentVips((routes) => this.vipDataplane?.setRoutes(routes));
   private v6Server: DnsServer | undefined;
   /** The answering workers (`--workers` > 1), once listening. */
   workers: AnsweringWorkers | undefined;
@@ -182,10 +181,6 @@ export class Agent {
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
   /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
-  private routing: Promise<void> = Promise.resolve();
-  /** VIPs and routes came from a view (setVips), not from a snapshot. */
-  private vipsFresh = false;
-  #vipsFromSnapshot = false;
   /** The answering workers' caches, sent as they handed over (handOver), for the snapshot. */
   private workerCaches: CacheSnapshotEntry[] = [];
   private perNameReports: NodeJS.Timeout | undefined;
@@ -375,19 +370,14 @@ export class Agent {
     this.cache?.purge((entry) => table.lookup(entry.qkey) !== undefined);
   }
 
-  /**
-   * The workload's VIP allocations, for /debug/vips. Given as a function, the list is made on the first
-   * read, not on this thread's turn with the view: sorting and copying 50,000 of them stalled answers.
-   */
-  get vips(): readonly Omit<HostVips, 'entry'>[] {
-    if (typeof this.#vips === 'function') this.#vips = this.#vips();
-    return this.#vips;
+  /** The workload's VIP allocations, for /debug/vips (made on the first read: agent-vips.ts). */
+  get vips(): WorkloadVips {
+    return this.#vips.vips;
   }
 
   /** The routes last given, for a data plane started after them (made on the first read, as vips). */
   get routes(): VipRoute[] {
-    if (typeof this.#routes === 'function') this.#routes = this.#routes();
-    return this.#routes;
+    return this.#vips.routes;
   }
 
   /**
@@ -456,39 +446,23 @@ export class Agent {
   }
 
   /** The workload's VIPs and, with the proxy on, the routes it listens on (SPEC §6). */
-  setVips(vips: Later<readonly Omit<HostVips, 'entry'>[]>, routes: Later<VipRoute[]>): Promise<void> {
-    this.vipsFresh = true;
-    this.#vipsFromSnapshot = false;
-    return this.applyVips(vips, routes);
+  setVips(vips: Later<WorkloadVips>, routes: Later<VipRoute[]>): Promise<void> {
+    return this.#vips.set(vips, routes);
   }
 
   /** The VIPs and routes are a snapshot's (setSnapshotVips), and no view has given any since. */
   get vipsFromSnapshot(): boolean {
-    return this.#vipsFromSnapshot;
+    return this.#vips.fromSnapshot;
   }
 
   /**
    * A restart's snapshot VIPs and routes, with its table (setSnapshotTable): used until fresh ones come
    * (setVips); refused (false) once they have.
    */
-  setSnapshotVips(vips: readonly Omit<HostVips, 'entry'>[], routes: VipRoute[]): boolean {
-    if (this.vipsFresh) return false;
-    this.#vipsFromSnapshot = true;
-    this.applyVips(vips, routes).catch((err: Error) =>
+  setSnapshotVips(vips: WorkloadVips, routes: VipRoute[]): boolean {
+    return this.#vips.setFromSnapshot(vips, routes, (err) =>
       this.logger.error({ err: err.message }, "the snapshot's VIP routes"),
     );
-    return true;
-  }
-
-  private async applyVips(
-    vips: Later<readonly Omit<HostVips, 'entry'>[]>,
-    routes: Later<VipRoute[]>,
-  ): Promise<void> {
-    this.#vips = vips;
-    this.#routes = routes;
-    const routing = this.vipDataplane?.setRoutes(this.routes) ?? Promise.resolve();
-    this.routing = routing.catch(() => undefined);
-    await routing;
   }
 
   /**
@@ -498,7 +472,7 @@ export class Agent {
   usePerName(allocator: PerNameClient, report: (names: string[]) => void, reportEveryMs: number): void {
     const ask: PerNameClient['ask'] = async (name, wildcard) => {
       const reply = await allocator.ask(name, wildcard);
-      await this.routing;
+      await this.#vips.routing;
       return reply;
     };
     this.perNameLink = { ask, touched: report, reportEveryMs };
@@ -653,9 +627,6 @@ export class Agent {
     });
   }
 }
-
-/** A list, or the function that makes it when it is first read. */
-export type Later<T> = T | (() => T);
 
 /** Beyond the upstream budget, time for the last answers to be written. */
 const HANDOVER_MARGIN_MS = 250;
