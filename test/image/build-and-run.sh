@@ -5,13 +5,15 @@
 #
 #   1. installs buildah, podman, runc, mmdebstrap, busybox-static, dig, dnsmasq, iproute2 (apt-get);
 #   2. checks that a container can run here at all, else says why and stops (exit 0, SKIPPED);
-#   3. node:20-bookworm-slim: the local one, else builds the stand-in (test/image/node-standin.sh);
-#   4. buildah bud --pull=never --layers of ./Dockerfile as $MESHDNS_IMAGE (default localhost/meshdns:test);
+#   3. node:20-bookworm-slim: the local one, else builds the stand-in (test/image/node-standin.sh), or
+#      pulls the real one with MESHDNS_PULL_BASE=1 (nothing here contacts Docker Hub otherwise);
+#   4. buildah bud --pull=never of ./Dockerfile as $MESHDNS_IMAGE (default localhost/meshdns:test);
 #   5. runs it as the cluster would (its own uid, read-only root, no capabilities) in a network namespace
 #      made here with only a loopback and a dnsmasq upstream: --help, then `serve` on the examples
 #      answering dig over UDP and TCP; checks the uid of the process, the native addons, the image size.
 #
-# Environment: MESHDNS_IMAGE (tag), MESHDNS_REBUILD_BASE=1 (build the stand-in even if a base image exists),
+# Environment: MESHDNS_IMAGE (tag), MESHDNS_PULL_BASE=1 (pull node:20-bookworm-slim from Docker Hub),
+# MESHDNS_REBUILD_BASE=1 (build the stand-in even if a base image exists),
 # MESHDNS_IMAGE_BUILT=1 (check the image already built under that tag, without building).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,10 +47,12 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# runc, named: podman prefers crun where both are installed, and crun refuses hybrid cgroup v1/v2 hosts.
+# runc, named: podman and buildah prefer crun where both are installed, and crun refuses hybrid cgroup
+# v1/v2 hosts (as these machines are).
 podman=(podman --runtime runc)
-# podman raises the open-files and processes limits of a rootful container past the caller's hard limits
-# unless told; where raising them is not permitted (this sandbox) the container does not start.
+export BUILDAH_RUNTIME="${BUILDAH_RUNTIME:-runc}"
+# Rootful podman sets the open-files and processes limits of a container high (1048576 and more) unless
+# told; where even root may not raise a hard limit (these machines) the container does not start.
 limits=(--ulimit nofile=16384:16384 --ulimit nproc=4096:4096)
 
 # 2. Can a container run here? A one-file image (busybox-static), no network.
@@ -73,8 +77,10 @@ old_image="$(image_id "$image")"
 old_base="$(image_id "$base")"
 
 # 3. The base image.
-if [ "${MESHDNS_REBUILD_BASE:-}" = 1 ] || ! "${podman[@]}" image exists "$base"; then
-  say "building the stand-in for $base (Docker Hub cannot be reached)"
+if [ "${MESHDNS_PULL_BASE:-}" = 1 ]; then
+  "${podman[@]}" pull "$base" >/dev/null
+elif [ "${MESHDNS_REBUILD_BASE:-}" = 1 ] || ! "${podman[@]}" image exists "$base"; then
+  say "building the stand-in for $base (none here; MESHDNS_PULL_BASE=1 pulls the real one)"
   bash test/image/node-standin.sh "$base"
 fi
 standin="$("${podman[@]}" image inspect --format '{{index .Labels "meshdns.standin"}}' "$base")"

@@ -22,6 +22,8 @@ NPM_VERSION="${NPM_VERSION:-10.8.2}"
 COREPACK_VERSION="${COREPACK_VERSION:-0.34.6}"
 YARN_VERSION="${YARN_VERSION:-1.22.22}"
 
+# runc where both runtimes are installed: crun refuses hybrid cgroup v1/v2 hosts (build-and-run.sh).
+export BUILDAH_RUNTIME="${BUILDAH_RUNTIME:-runc}"
 for tool in mmdebstrap buildah npm tar; do
   command -v "$tool" >/dev/null || { echo "node-standin: $tool is missing (apt-get install mmdebstrap buildah; npm)" >&2; exit 1; }
 done
