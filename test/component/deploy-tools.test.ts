@@ -175,4 +175,24 @@ describe('Dockerfile', () => {
     }
     assert.match(runtime, /apt-get install -y --no-install-recommends iptables iproute2/);
   });
+
+  // The build context is what .dockerignore leaves: a COPY of an excluded path fails only at build time
+  // (scripts/ was left out once; test/image/build-and-run.sh builds the image for real).
+  it('copies only paths that .dockerignore sends in the build context', () => {
+    const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => ({ keep: line.startsWith('!'), pattern: line.replace(/^!/, '').replace(/\/$/, '') }));
+    // Docker's rule: the last pattern that matches a path decides (`*` matches every top-level entry).
+    const sent = (path: string) =>
+      rules.findLast((r) => r.pattern === '*' || path === r.pattern || path.startsWith(`${r.pattern}/`))
+        ?.keep ?? true;
+    const sources = [...text.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) =>
+      m[1].split(/\s+/).slice(0, -1),
+    );
+    assert.ok(sources.length >= 5, sources.join(' '));
+    for (const source of sources) assert.ok(sent(source), `COPY ${source}: excluded by .dockerignore`);
+    for (const never of ['node_modules', 'dist', '.git', 'test']) assert.ok(!sent(never), never);
+  });
 });
