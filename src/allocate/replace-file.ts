@@ -7,7 +7,8 @@ import { dirname } from 'node:path';
 export async function replaceFile(path: string, text: string, mode = 0o644): Promise<void> {
   const temp = `${path}.${process.pid}.${++tempCounter}.tmp`;
   try {
-    const handle = await open(temp, 'w', mode);
+    // `wx`: a file or link left at the temp name (it is guessable) is never followed or written through.
+    const handle = await open(temp, 'wx', mode);
     try {
       await handle.writeFile(text);
       await handle.sync();

@@ -66,6 +66,7 @@ function groupUnits(text: string, tailV4: boolean): number {
  * that checks a VIP range paid before its first answer or table.
  */
 export function isIPv6Text(value: string): boolean {
+  if (!value.includes(':')) return false;
   let end = value.indexOf('%');
   if (end >= 0) {
     if (end === value.length - 1) return false;

@@ -93,6 +93,11 @@ export class DnsServer {
     try {
       this.unclaim = await writeClaim(host, this.boundPort, key);
     } catch (err) {
+      // Another key bound the port at the same moment, with the earlier claim: this one backs out.
+      if (err instanceof MeshdnsError) {
+        await this.close();
+        throw err;
+      }
       // Answering goes on; only a successor cannot share the port.
       this.claimFailed = `its claim could not be written: ${(err as Error).message}`;
     }
