@@ -69,20 +69,27 @@ port.on('message', (m: ToWorker) => {
     case 'cache':
       send({ type: 'cache', id: m.id, entries: agent.cache?.list(m.name).map(cacheEntry) ?? [] });
       break;
-    case 'hand-over':
-      void agent.handOver().then(() =>
+    case 'hand-over': {
+      const handedOver = () =>
         send({
           type: 'handed-over',
           id: m.id,
           cache: JSON.stringify(agent.cache ? dumpCache(agent.cache) : []),
-        }),
-      );
+        });
+      // A hand-over that failed still answers, rather than leave the main thread waiting.
+      void agent.handOver().then(handedOver, (err: Error) => {
+        logger.error({ err: err.message }, 'hand-over');
+        handedOver();
+      });
       break;
+    }
     case 'restore':
-      if (agent.cache) {
+      // After the tables queued before it: names the table answers are not put in the cache (isLocal).
+      applying = applying.then(async () => {
+        if (agent.cache === undefined) return;
         const entries = JSON.parse(m.entries) as CacheSnapshotEntry[];
-        void restoreCache(agent.cache, entries, m.elapsedMs, (qkey) => agent.isLocal(qkey));
-      }
+        await restoreCache(agent.cache, entries, m.elapsedMs, (qkey) => agent.isLocal(qkey));
+      });
       break;
     case 'close':
       void agent.close().finally(() => {

@@ -190,6 +190,8 @@ export class AnsweringWorkers {
    * answers those it took, within `timeoutMs`; resolves with their caches, for the snapshot. close() follows.
    */
   async handOver(timeoutMs: number): Promise<CacheSnapshotEntry[]> {
+    // No worker is restarted from here on: a new one would join the port's group again.
+    this.#closing = true;
     const caches = await Promise.all(
       this.#slots.map(async (slot) => {
         const reply = await this.#ask(slot, (id) => ({ type: 'hand-over', id }), timeoutMs);
@@ -205,7 +207,8 @@ export class AnsweringWorkers {
    */
   restoreCache(entries: readonly CacheSnapshotEntry[], elapsedMs: number): void {
     if (entries.length === 0) return;
-    this.#post({ type: 'restore', entries: JSON.stringify(entries), elapsedMs });
+    // Queued behind the table messages not yet posted: a worker restores once it has the table.
+    this.#queue({ message: { type: 'restore', entries: JSON.stringify(entries), elapsedMs } });
   }
 
   /** Test hook: worker `index` (1..) throws from its event loop, as a bug would. */

@@ -24,7 +24,7 @@ import { captureLogs } from '../helpers/log-capture.js';
 import { runCli, serveExamples } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 import { sampleMesh, service } from '../helpers/resources.js';
-import { deadAddress, type StubDns, startStubDns } from '../helpers/stub-dns.js';
+import { deadAddress, type RawDns, startRawDns } from '../helpers/stub-dns.js';
 import { UDP_PATHS } from '../helpers/udp-io.js';
 
 const SCOPE: TableScope = { namespace: 'default', clusterDomain: 'cluster.local', searchDomains: [] };
@@ -195,7 +195,7 @@ describe('a restart with answering workers (--workers 2, native UDP path)', {
   skip: UDP_PATHS.includes('native') ? false : 'the native batch socket is not built here',
 }, () => {
   const agents: Agent[] = [];
-  let upstream: StubDns | undefined;
+  let upstream: RawDns | undefined;
   after(async () => {
     await Promise.all(agents.map((a) => a.close()));
     await upstream?.close();
@@ -217,9 +217,20 @@ describe('a restart with answering workers (--workers 2, native UDP path)', {
   }
 
   it("hands every thread's socket over (no query lost) and every thread's cache to the successor", async () => {
-    upstream = await startStubDns((q) => ({
-      answers: [{ name: q.name, type: 'A', ttl: 300, data: '198.51.100.1' }],
-    }));
+    // Answers `around…` names 300 ms late: the old threads still wait for them when they hand over.
+    upstream = await startRawDns((msg, reply) => {
+      const q = dnsPacket.decode(msg);
+      const name = q.questions?.[0]?.name ?? '';
+      const answer = dnsPacket.encode({
+        type: 'response',
+        id: q.id,
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: q.questions,
+        answers: [{ name, type: 'A', ttl: 300, data: '198.51.100.1' }],
+      });
+      if (name.startsWith('around')) setTimeout(() => reply(answer), 300);
+      else reply(answer);
+    });
     const server = { host: upstream.host, port: upstream.port };
     const port = await freePort('127.0.0.1');
     const old = agentOn(port, server);
@@ -234,11 +245,13 @@ describe('a restart with answering workers (--workers 2, native UDP path)', {
 
     const next = agentOn(port, server);
     await next.start();
-    // Sent as the hand-over starts: each of the old process's threads answers what it had queued.
+    // Sent before the hand-over, answered upstream only after it started: each of the old process's
+    // threads answers those it took once the upstream does (before, a worker closed with them unanswered).
     // (Other names than NAMES: the successor, which answers some of these, never asks NAMES upstream.)
     const around = Array.from({ length: 200 }, (_, i) =>
       sendUdp(port, encodeQuery(`around${i}.restart.test`, 'A', { id: i + 1 }), { timeoutMs: 3000 }),
     );
+    await sleep(100);
     const handedOver = old.handOver();
     const answered = await Promise.allSettled(around);
     await handedOver;
