@@ -1,5 +1,8 @@
 // What the VIP proxy listens on and where each listener leads (SPEC §6).
+import { ipFamily } from '../dns/index.js';
 import type { Resolution } from '../model/index.js';
+// The list alone (no imports): the agent checks a snapshot's routes without loading the model.
+import { RESOLUTIONS } from '../model/types.js';
 
 export interface VipBackend {
   /** An IP address, or a host name to resolve through the upstream resolvers. */
@@ -35,22 +38,36 @@ export function sameRoute(a: VipRoute, b: VipRoute): boolean {
 
 const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+/** A VIP the proxy listens on: an address of one host, never "any" (0.0.0.0, ::). */
+const isVip = (v: unknown) =>
+  typeof v === 'string' && ipFamily(v) !== 0 && v !== '0.0.0.0' && !/^[0:]+$/.test(v);
 
-/** What is wrong with routes read back from a file (a restart's snapshot), or undefined when sound. */
+/** What is wrong with one route read back from a file (a restart's snapshot), or undefined. */
+function routeProblem(r: unknown): string | undefined {
+  if (!isRecord(r)) return 'not a route';
+  if (!isVip(r.vip)) return `vip ${JSON.stringify(r.vip)} is not an IP address of one host`;
+  if (!isPort(r.port)) return `port ${JSON.stringify(r.port)} is not a port (1-65535)`;
+  if (!RESOLUTIONS.includes(r.resolution as Resolution))
+    return `resolution ${JSON.stringify(r.resolution)} is not one of ${RESOLUTIONS}`;
+  if (!isPort(r.hostPort)) return `hostPort ${JSON.stringify(r.hostPort)} is not a port (1-65535)`;
+  if (typeof r.host !== 'string' || typeof r.origin !== 'string') return 'host or origin missing';
+  if (!Array.isArray(r.endpoints)) return 'endpoints: not a list';
+  for (const [j, e] of r.endpoints.entries()) {
+    if (!isRecord(e) || typeof e.address !== 'string' || e.address === '' || !isPort(e.port))
+      return `endpoints[${j}]: not an address and port (1-65535)`;
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with routes read back from a file (a restart's snapshot), or undefined when sound: as
+ * strict as the xDS decoder, since the proxy listens on each VIP and connects to each endpoint.
+ */
 export function routesProblem(routes: unknown): string | undefined {
   if (!Array.isArray(routes)) return 'routes: not a list';
   for (const [i, r] of routes.entries()) {
-    const ok =
-      isRecord(r) &&
-      typeof r.vip === 'string' &&
-      isPort(r.port) &&
-      typeof r.host === 'string' &&
-      typeof r.resolution === 'string' &&
-      Number.isInteger(r.hostPort) &&
-      typeof r.origin === 'string' &&
-      Array.isArray(r.endpoints) &&
-      r.endpoints.every((e) => isRecord(e) && typeof e.address === 'string' && Number.isInteger(e.port));
-    if (!ok) return `routes[${i}]: not a route`;
+    const problem = routeProblem(r);
+    if (problem !== undefined) return `routes[${i}]: ${problem}`;
   }
   return undefined;
 }

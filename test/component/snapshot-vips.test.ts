@@ -88,6 +88,27 @@ describe('restart snapshot: VIPs and routes', () => {
     assert.deepEqual(next.routes, []);
   });
 
+  for (const [what, bad] of [
+    ['a VIP of every address', { vip: '0.0.0.0' }],
+    ['port 0', { port: 0 }],
+    ['an unknown resolution', { resolution: 'MAGIC' }],
+    ['an endpoint without an address', { endpoints: [{ address: '', port: 3306 }] }],
+  ] as const) {
+    it(`are ignored, table kept, with ${what}`, async () => {
+      const file = await written();
+      const s = JSON.parse(await readFile(file, 'utf8'));
+      s.vips.routes = [{ ...ROUTE, ...bad }];
+      await writeFile(file, JSON.stringify(s), { mode: 0o600 });
+      const next = await agent();
+      const k = keeper(file, next);
+      await k.start();
+      await k.close();
+      assert.ok(next.tableFromSnapshot, 'the table still came back');
+      assert.deepEqual(next.routes, []);
+      assert.equal(next.vipsFromSnapshot, false);
+    });
+  }
+
   it('are not used when fresh VIPs came before the snapshot was read', async () => {
     const file = await written();
     const next = await agent();

@@ -20,6 +20,7 @@ const LIGHT_ENTRIES: Record<string, string> = {
   'vip/dataplane.ts': 'the choices of `--vip-dataplane`, checked before the DNS socket binds',
   'vip/nat-rules.ts': '`capture --remove` names the NAT chains without loading the proxy',
   'vip/routes.ts': "the agent's snapshot checks the VIP routes it reads back without loading the proxy",
+  'model/types.ts': 'the resolutions a VIP route may have, checked without loading the model (zod)',
   'allocate/replace-file.ts': "the agent's snapshot is written as the state file is, without zod",
   'allocate/state-target.ts': "the agent's snapshot follows symlinks as the state file does, without zod",
   'nametable/entry.ts':
