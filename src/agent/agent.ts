@@ -180,7 +180,6 @@ export class Agent {
   private countUpstream: ((seconds: number, ok: boolean) => void) | undefined;
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
-  /** The routes being handed to the VIP data plane: a per-name answer waits for its route. */
   /** The answering workers' caches, sent as they handed over (handOver), for the snapshot. */
   private workerCaches: CacheSnapshotEntry[] = [];
   private perNameReports: NodeJS.Timeout | undefined;
