@@ -111,6 +111,7 @@ function planeOptions(flags: ControllerFlags, tls: XdsTls | undefined, logger: L
       ranges: setup.ranges,
       graceMs: setup.graceMs,
       holdbackMs: setup.holdbackMs,
+      perName: setup.perName,
       xds: { listen: flags.xdsListen, ...(tls ? { tls } : {}) },
       logger,
     },

@@ -168,7 +168,7 @@ const controllerCommand = program
     String(DEFAULTS.maxManifestBytes),
   )
   .option('--mesh-config <file>', "MeshConfig to use instead of the resources' own");
-allocationOptions(controllerCommand)
+perNameOptions(allocationOptions(controllerCommand))
   .addOption(
     new Option('--log-level <level>', 'log level')
       .choices(['debug', 'info', 'warn', 'error'])

@@ -61,6 +61,14 @@ export class KubeStatusStore implements AllocationStore {
     });
   }
 
+  /** Per-name names (issue 14 item 5) are in `status.addresses` with `host` the name (status-patch.ts). */
+  readonly namesInStatus = true;
+
+  /** The Lease holder as last seen (this replica when it leads). */
+  get leader(): string | undefined {
+    return this.#elector ? this.#elector.leader : this.#opts.identity;
+  }
+
   /** Whether this replica writes (the Lease holder, or the only replica). */
   get writing(): boolean {
     return this.#elector ? this.#elector.isLeader : true;
