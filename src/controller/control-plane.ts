@@ -15,6 +15,7 @@ import type { SnapshotListener } from '../sources/index.js';
 import {
   AdsServer,
   type AdsServerOptions,
+  PerNameForwarder,
   type XdsPerNameAsk,
   type XdsPerNameReply,
   type XdsPerNameTouch,
@@ -56,6 +57,8 @@ export interface AllocationStore {
   readonly writing?: boolean;
   /** The replica that writes, when known (the Lease holder). */
   readonly leader?: string | undefined;
+  /** Where the writing replica takes forwarded per-name requests, when another replica writes. */
+  readonly leaderAddress?: string | undefined;
   /**
    * Per-name names (issue 14 item 5) are kept in each entry's `status.addresses` (Kubernetes): read back
    * at start, and followed there by a follower. Otherwise the state file's records hold them.
@@ -100,6 +103,8 @@ export class ControlPlane {
   /** A store write waits for more new per-name names (#saveSoon). */
   #saveTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** A follower's client of the leader's PerNameVips (remade when the leader moves). */
+  #forwarder: PerNameForwarder | undefined;
 
   constructor(opts: ControlPlaneOptions) {
     this.#opts = opts;
@@ -197,34 +202,80 @@ export class ControlPlane {
    * brings the name as soon as (or before) the reply. Only the writing replica allocates: a follower's
    * VIPs would collide with the leader's; it answers `not-leader` and the agent asks again later.
    */
-  askPerName(req: XdsPerNameAsk): XdsPerNameReply {
+  askPerName(req: XdsPerNameAsk): XdsPerNameReply | Promise<XdsPerNameReply> {
     const views = this.#views;
     const res = views?.resources;
     const keeper = this.#perName;
     if (!views || !res || !keeper || this.#closed) return { outcome: 'unknown' };
     const store = this.#opts.store;
-    if (store.writing === false) {
-      return { outcome: 'not-leader', ...(store.leader ? { leader: store.leader } : {}) };
-    }
+    if (store.writing === false) return this.#forward(req);
     const found = keeper.ask(res.serviceEntries, req.namespace, req.name, req.wildcard);
     if (found === undefined) return { outcome: 'unknown' };
     if (found.asked === 'cap' || found.asked === 'rate') return { outcome: found.asked };
     if (found.asked === 'added') {
       const entry = `${found.se.meta.namespace}/${found.se.meta.name}`;
       this.#opts.logger.debug(
-        { name: req.name, wildcard: req.wildcard, entry, node: req.nodeId },
+        {
+          name: req.name,
+          wildcard: req.wildcard,
+          entry,
+          node: req.nodeId,
+          forwarded: req.forwarded === true,
+        },
         'per-name VIP asked for',
       );
       this.#rebuildPerName();
+      // A follower's agents get the name from status: written now, not with the next batch.
+      if (req.forwarded) this.#save();
     }
     // Exhausted (the range is full): the name got no VIP and is forwarded.
     const vips = views.allocation?.vips(found.se, req.name);
     return vips ? { outcome: 'allocated', ...vips } : { outcome: 'unknown' };
   }
 
-  /** Per-name names an agent answered since its last report: kept another idle period. */
+  /** Per-name names an agent answered since its last report: kept another idle period (by the leader). */
   touchPerName(req: XdsPerNameTouch): void {
     this.#perName?.hosts.touch(req.names, Date.now());
+    if (this.#opts.store.writing !== false || req.forwarded) return;
+    this.#leader()
+      ?.touch(req, DEFAULTS.wildcardVipAskTimeoutMs)
+      .catch((err: Error) =>
+        this.#opts.logger.debug({ err: err.message }, 'per-name names not forwarded to the leader'),
+      );
+  }
+
+  /**
+   * A follower does not allocate (its VIPs would collide with the leader's): it forwards the ask to the
+   * Lease holder, whose view reaches this replica through status.addresses. Without a leader to reach, the
+   * agent is told `not-leader` and answers without a VIP of its own; its next query asks again.
+   */
+  async #forward(req: XdsPerNameAsk): Promise<XdsPerNameReply> {
+    const store = this.#opts.store;
+    const refused: XdsPerNameReply = {
+      outcome: 'not-leader',
+      ...(store.leader ? { leader: store.leader } : {}),
+    };
+    const leader = req.forwarded ? undefined : this.#leader();
+    if (!leader) return refused;
+    try {
+      return await leader.ask(req, DEFAULTS.wildcardVipAskTimeoutMs);
+    } catch (err) {
+      this.#opts.logger.warn(
+        { leader: store.leader, address: leader.target, err: (err as Error).message },
+        'per-name VIP request not forwarded to the leader: answered without a VIP',
+      );
+      return refused;
+    }
+  }
+
+  /** The client of the leader's address as the Lease says it now. */
+  #leader(): PerNameForwarder | undefined {
+    const address = this.#opts.store.leaderAddress;
+    if (this.#forwarder?.target !== address) {
+      this.#forwarder?.close();
+      this.#forwarder = address ? new PerNameForwarder(address, this.#opts.xds.tls) : undefined;
+    }
+    return this.#forwarder;
   }
 
   /** Builds the views again for per-name names that came or went; persisted soon, not at once. */
@@ -276,6 +327,7 @@ export class ControlPlane {
     // A state file gets the names given just before; status writes are stopping with the store.
     if (this.#saveTimer) this.#save();
     this.#pacer?.close();
+    this.#forwarder?.close();
     await this.#server?.close();
     await this.#source?.close();
     await this.#opts.store.close();

@@ -33,6 +33,7 @@ export type {
   XdsPerNameReply,
   XdsPerNameTouch,
 } from './per-name.js';
+export { PerNameForwarder } from './per-name-client.js';
 export { NAME_TABLE_TYPE_URL, protoDir, VIP_ROUTES_TYPE_URL, WORKLOAD_CONFIG_TYPE_URL } from './proto.js';
 export {
   contentVersion,

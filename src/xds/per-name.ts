@@ -22,6 +22,8 @@ export interface XdsPerNameAsk {
   /** `*.db.example.com`. */
   wildcard: string;
   nodeId: string;
+  /** Sent by a follower replica to the leader on the agent's behalf. */
+  forwarded?: boolean;
 }
 
 export interface XdsPerNameReply {
@@ -36,11 +38,12 @@ export interface XdsPerNameTouch {
   namespace: string;
   names: string[];
   nodeId: string;
+  forwarded?: boolean;
 }
 
 /** The controller's side: what AdsServer calls for each request. */
 export interface PerNameService {
-  ask(req: XdsPerNameAsk): XdsPerNameReply;
+  ask(req: XdsPerNameAsk): XdsPerNameReply | Promise<XdsPerNameReply>;
   touch(req: XdsPerNameTouch): void;
 }
 
@@ -93,7 +96,10 @@ export function decodePerNameAsk(bytes: Buffer): XdsPerNameAsk {
   const { perNameAsk } = xdsMessages();
   const m = decoded(
     'PerNameAsk',
-    () => perNameAsk.toObject(perNameAsk.decode(bytes), { defaults: true }) as Record<string, string>,
+    () =>
+      perNameAsk.toObject(perNameAsk.decode(bytes), { defaults: true }) as Record<string, string> & {
+        forwarded?: boolean;
+      },
   );
   const wildcard = checkedName('PerNameAsk wildcard', m.wildcard ?? '');
   if (!wildcard.startsWith('*.')) {
@@ -107,6 +113,7 @@ export function decodePerNameAsk(bytes: Buffer): XdsPerNameAsk {
     name: checkedName('PerNameAsk name', m.name ?? ''),
     wildcard,
     nodeId: m.nodeId ?? '',
+    ...(m.forwarded ? { forwarded: true } : {}),
   };
 }
 
@@ -148,6 +155,7 @@ export function decodePerNameTouch(bytes: Buffer): XdsPerNameTouch {
         namespace?: string;
         names?: string[];
         nodeId?: string;
+        forwarded?: boolean;
       },
   );
   const names = m.names ?? [];
@@ -161,6 +169,7 @@ export function decodePerNameTouch(bytes: Buffer): XdsPerNameTouch {
     namespace: m.namespace ?? '',
     names: names.map((n) => checkedName('PerNameTouch name', n)),
     nodeId: m.nodeId ?? '',
+    ...(m.forwarded ? { forwarded: true } : {}),
   };
 }
 

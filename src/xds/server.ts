@@ -200,12 +200,13 @@ export class AdsServer {
 }
 
 /** A handler's answer, or its error as INTERNAL with the message (a bad request never ends the server). */
-function unary<T>(answer: () => T, done: sendUnaryData<T>): void {
-  try {
-    done(null, answer());
-  } catch (err) {
-    done({ code: status.INTERNAL, details: (err as Error).message || String(err) });
-  }
+function unary<T>(answer: () => T | Promise<T>, done: sendUnaryData<T>): void {
+  Promise.resolve()
+    .then(answer)
+    .then(
+      (reply) => done(null, reply),
+      (err: unknown) => done({ code: status.INTERNAL, details: (err as Error).message || String(err) }),
+    );
 }
 
 /** "ipv4:10.1.2.3:5678" or "ipv6:[::1]:5678" → the address without the port. */
