@@ -295,12 +295,14 @@ export class ControlPlane {
   #tickPerName(): void {
     const keeper = this.#perName;
     if (!keeper || !this.#views?.allocation || this.#opts.store.writing === false) return;
+    if (!keeper.hosts.active) return;
     const idle = keeper.hosts.expire(Date.now());
     if (idle > 0) {
       this.#opts.logger.info({ names: idle }, 'per-name VIPs not asked for --wildcard-vip-idle: released');
       this.#rebuildPerName();
     }
-    this.#save();
+    // The state file keeps when each name was last asked; status does not (nothing to write but releases).
+    if (idle > 0 || !this.#opts.store.namesInStatus) this.#save();
   }
 
   /** Writes the latest allocation (the state file whole, or the status that differs). */

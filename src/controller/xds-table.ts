@@ -94,8 +94,9 @@ export class EntryCache {
       origin: r.origin,
     };
     if (r.cnames.length > 0) info.externalName = bare(r.cnames[0]!);
-    // Per-name VIPs (issue 14 item 5): fields of ours, which an Istio agent skips (it answers the
-    // wildcard with its ips, and each name asked so far as a host of its own).
+    // Per-name VIPs (issue 14 item 5): fields of ours, which an Istio agent skips: it answers the wildcard
+    // with its ips (a DYNAMIC_DNS entry's VIP) or, with none, skips the entry and forwards (Istio's
+    // pkg/dns/client "malformed ips"), and answers each name asked so far as a host of its own.
     if (r.kind === 'per-name') info.perNameWildcard = true;
     if (r.perName !== undefined) info.perNameOf = r.perName;
     // Istio's shortname/namespace: `name` and `ns` of name.ns.svc.<domain>, `pod.name` for a pod's name.

@@ -55,10 +55,10 @@ describe('per-name VIPs through meshdns controller and meshdns agent', { skip: w
   });
   after(() => upstream?.stop());
 
-  async function controller(): Promise<Running> {
+  async function controller(extra: string[] = []): Promise<Running> {
     const c = startCli([
       ...['controller', '--manifests', dir, '--xds-listen', `127.0.0.1:${xds}`, '--state-file', state],
-      ...['--wildcard-vip-cap', '3', '--log-level', 'debug'],
+      ...['--wildcard-vip-cap', '3', '--log-level', 'debug', ...extra],
     ]);
     running.push(c);
     await waitForOutput(c, /"msg":"controller ready"/);
@@ -145,5 +145,23 @@ describe('per-name VIPs through meshdns controller and meshdns agent', { skip: w
     // Still capped after the restart: the three names are restored, d still gets none.
     assert.deepEqual((await a(three.port, 'd.db.example.com')).ips, ['127.0.0.5']);
     assert.doesNotMatch(c.output(), /per-name VIP asked for/);
+    await c.stop();
+  });
+
+  it('releases a name no agent asked for --wildcard-vip-idle: it leaves every agent', async () => {
+    const c = await controller(['--wildcard-vip-idle', '1']);
+    const one = await agent('app-idle');
+    const listed = async () => {
+      const vips = (await (await fetch(`http://127.0.0.1:${one.admin}/debug/vips`)).json()) as {
+        vips: { host: string }[];
+      };
+      return vips.vips.map((v) => v.host);
+    };
+    // The names the first test gave are released too: nobody asked for them within a second.
+    await eventually(async () => assert.deepEqual(await listed(), []), 10_000);
+    assert.match(c.output(), /per-name VIPs not asked for --wildcard-vip-idle: released/);
+    // Asked again, the name gets a VIP again (its old one, held for --vip-release-grace).
+    assert.match((await a(one.port, 'a.db.example.com')).ips[0]!, /^240\.240\./);
+    await c.stop();
   });
 });
