@@ -166,6 +166,11 @@ export const DEFAULTS = {
   /** New per-name VIPs are written to the state file together, at most this long after their answer. */
   wildcardVipSaveDelayMs: 250,
   /**
+   * `meshdns agent`: how often the per-name names it answered are reported to the controller (kept another
+   * `--wildcard-vip-idle` there). Well below any sensible idle time, and one small call when names were asked.
+   */
+  wildcardVipReportMs: 30_000,
+  /**
    * The VIP state file: `<parent of the manifests folder>/.meshdns/<folder name>.allocations.json`,
    * never inside the folder (it is no manifest), and never shared by two folders of one parent.
    */

@@ -10,7 +10,7 @@ const KILL_GRACE_MS = 2000;
  * workplace may set for its TLS proxy. Node reads the whole file at start (about 60 ms here, three
  * times a bare start), a cost no deployment of meshdns pays; first-answer times would carry it.
  */
-function benchEnv(): NodeJS.ProcessEnv {
+export function benchEnv(): NodeJS.ProcessEnv {
   const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
   return env;
 }

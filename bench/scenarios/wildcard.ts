@@ -4,15 +4,20 @@
 // then the same names again (answered from the table), and 1,024 names outside the wildcard (forwarded,
 // the upstream round trip every first query also pays). Runs follow one another in one process, so each
 // starts with the names of the runs before it held; RSS is read before and after each run's new names.
+// Then the cluster variant once: `meshdns controller --manifests` and `meshdns agent --controller` as two
+// processes, the agent asking for each new name over gRPC (meshdns.v1.PerNameVips) and answering once the
+// ADS stream brought the name and its route.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import dnsPacket from 'dns-packet';
-import type { ServerAddress } from '../lib/dns-probe.js';
+import { queryA, type ServerAddress, waitUntilAnswering } from '../lib/dns-probe.js';
 import { askUdp } from '../lib/good-queries.js';
-import { freeDnsPort } from '../lib/ports.js';
+import { freeDnsPort, freeTcpPort } from '../lib/ports.js';
 import { rssMiB } from '../lib/proc-memory.js';
+import { benchEnv, type ProcessGroup } from '../lib/processes.js';
 import { formatRows } from '../lib/report.js';
-import { startMeshdns } from '../servers/meshdns.js';
+import { REPO_ROOT, startMeshdns } from '../servers/meshdns.js';
+import { START_DEADLINE_MS } from '../servers/server.js';
 import { startSyntheticUpstream } from '../servers/synthetic-upstream.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
 
@@ -46,7 +51,20 @@ interface RunFigures {
 
 interface WildcardResult extends ScenarioResult {
   runs: RunFigures[];
+  /** One run through `meshdns controller` + `meshdns agent` (the agent's RSS). */
+  cluster: RunFigures;
 }
+
+/** A name of the cluster variant's table: once the agent answers it, its first table is in. */
+const READY = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ready, namespace: default}
+spec:
+  hosts: ["ready.bench.test"]
+  addresses: ["10.0.0.1"]
+  ports: [{number: 80, name: http, protocol: TCP}]
+  resolution: STATIC
+`;
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? Number.NaN;
@@ -82,6 +100,90 @@ async function ask(dns: ServerAddress, names: string[], ok: (a: string) => boole
   };
 }
 
+/** 1,024 new names, the same again, and as many outside the wildcard, through `dns`; RSS of `pid`. */
+async function measure(
+  dns: ServerAddress,
+  pid: number,
+  tag: string,
+  heldBefore: number,
+): Promise<RunFigures> {
+  const isVip = (a: string) => a.startsWith('240.240.');
+  const names = Array.from({ length: NAMES }, (_, i) => `db${i}.${tag}.wild.test`);
+  const rssBeforeMiB = rssMiB(pid);
+  const first = await ask(dns, names, isVip);
+  const rssAfterMiB = rssMiB(pid);
+  const again = await ask(dns, names, isVip);
+  const outside = names.map((x) => x.replace('.wild.test', '.out.test'));
+  const forwarded = await ask(dns, outside, (a) => !isVip(a));
+  return { heldBefore, first, again, forwarded, rssBeforeMiB, rssAfterMiB };
+}
+
+/** The cluster variant: a controller and an agent, the agent warmed up like serve, then one run. */
+async function runCluster(
+  ctx: ScenarioContext,
+  group: ProcessGroup,
+  upstream: ServerAddress,
+): Promise<RunFigures> {
+  const dir = path.join(ctx.workDir, 'cluster-manifests');
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'wild.yaml'), MANIFEST);
+  await writeFile(path.join(dir, 'ready.yaml'), READY);
+  const bin = path.join(REPO_ROOT, 'bin', 'meshdns');
+  const xds = { host: '127.0.15.20', port: await freeTcpPort('127.0.15.20') };
+  const limits = ['--wildcard-vip-rate', '100000', '--wildcard-vip-cap', String(NAMES * 8)];
+  const controller = group.spawn(
+    'meshdns controller',
+    process.execPath,
+    [
+      ...[bin, 'controller', '--manifests', dir, '--xds-listen', `${xds.host}:${xds.port}`],
+      ...['--state-file', path.join(ctx.workDir, 'cluster-state.json'), '--admin-listen', '127.0.0.1:0'],
+      ...['--log-level', 'warn', ...limits],
+    ],
+    { cwd: REPO_ROOT, ...(ctx.config.clientCpu === undefined ? {} : { cpu: ctx.config.clientCpu }) },
+  );
+  const listen = { host: '127.0.15.11', port: await freeDnsPort('127.0.15.11') };
+  const agent = group.spawn(
+    'meshdns agent',
+    process.execPath,
+    [
+      ...[bin, 'agent', '--controller', `${xds.host}:${xds.port}`],
+      ...['--dns-listen', `${listen.host}:${listen.port}`, '--upstream', `${upstream.host}:${upstream.port}`],
+      ...['--no-cache', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn'],
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...benchEnv(),
+        POD_NAME: 'bench',
+        POD_NAMESPACE: 'default',
+        ISTIO_META_DNS_CAPTURE: 'true',
+        ISTIO_META_DNS_AUTO_ALLOCATE: 'true',
+      },
+      ...(ctx.config.serverCpu === undefined ? {} : { cpu: ctx.config.serverCpu }),
+    },
+  );
+  await waitUntilAnswering(listen, 'ready.bench.test', agent, START_DEADLINE_MS);
+  // The agent forwards until its first table is in (the upstream answers any name): wait for the table's answer.
+  for (let tries = 0; ; tries++) {
+    const answer = await queryA(listen, 'ready.bench.test', 250).catch(() => undefined);
+    if (answer?.addresses.includes('10.0.0.1')) break;
+    if (tries * 50 > START_DEADLINE_MS || !controller.running)
+      throw new Error(`no table from meshdns controller:\n${controller.stdout}${controller.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const isVip = (a: string) => a.startsWith('240.240.');
+  await ask(
+    listen,
+    Array.from({ length: 64 }, (_, i) => `warm${i}.wild.test`),
+    isVip,
+  );
+  const figures = await measure(listen, agent.child.pid!, 'cluster', 64);
+  ctx.log(
+    `wildcard: cluster: first query p50 ${figures.first.p50Ms.toFixed(2)} ms p99 ${figures.first.p99Ms.toFixed(2)} ms`,
+  );
+  return figures;
+}
+
 async function run(ctx: ScenarioContext): Promise<WildcardResult> {
   const { config, group, log } = ctx;
   const upstream = { host: '127.0.15.1', port: await freeDnsPort('127.0.15.1') };
@@ -115,23 +217,24 @@ async function run(ctx: ScenarioContext): Promise<WildcardResult> {
   );
   const runs: RunFigures[] = [];
   for (let n = 0; n < config.runs; n++) {
-    const names = Array.from({ length: NAMES }, (_, i) => `db${i}.r${n}.wild.test`);
-    const rssBeforeMiB = rssMiB(pid);
-    const first = await ask(listen, names, isVip);
-    const rssAfterMiB = rssMiB(pid);
-    const again = await ask(listen, names, isVip);
-    const outside = names.map((x) => x.replace('.wild.test', '.out.test'));
-    const forwarded = await ask(listen, outside, (a) => !isVip(a));
-    runs.push({ heldBefore: 64 + n * NAMES, first, again, forwarded, rssBeforeMiB, rssAfterMiB });
+    const figures = await measure(listen, pid, `r${n}`, 64 + n * NAMES);
+    const { first, rssBeforeMiB, rssAfterMiB } = figures;
+    runs.push(figures);
     log(
       `wildcard: run ${n + 1}/${config.runs}: first query p50 ${first.p50Ms.toFixed(2)} ms p99 ${first.p99Ms.toFixed(2)} ms, ` +
         `RSS ${rssBeforeMiB.toFixed(1)} -> ${rssAfterMiB.toFixed(1)} MiB`,
     );
   }
-  const warnings = runs.flatMap((r, i) =>
+  // The serve process is done: the cluster variant has the cores to itself.
+  await server.proc.stop();
+  const cluster = await runCluster(ctx, group, upstream);
+  const warnings = [...runs, cluster].flatMap((r, i) =>
     (['first', 'again', 'forwarded'] as const)
       .filter((k) => r[k].wrong > 0)
-      .map((k) => `run ${i + 1}: ${r[k].wrong} ${k} answers without the expected address`),
+      .map(
+        (k) =>
+          `${i === runs.length ? 'cluster' : `run ${i + 1}`}: ${r[k].wrong} ${k} answers without the expected address`,
+      ),
   );
   return {
     scenario: wildcardScenario.name,
@@ -144,6 +247,7 @@ async function run(ctx: ScenarioContext): Promise<WildcardResult> {
       pinning: config.serverCpu === undefined ? 'none' : 'meshdns on CPU 0, client and upstream on CPU 1',
     },
     runs,
+    cluster,
     warnings,
   };
 }
@@ -167,10 +271,22 @@ function format(result: WildcardResult): string {
       ['', '', 'same name again (table)', ...ms(r.again), ''],
       ['', '', 'outside the wildcard (fwd)', ...ms(r.forwarded), ''],
     ]),
+    ...[result.cluster].flatMap((r) => [
+      [
+        'cluster',
+        String(r.heldBefore),
+        'new name (first query)',
+        ...ms(r.first),
+        (r.rssAfterMiB - r.rssBeforeMiB).toFixed(1),
+      ],
+      ['', '', 'same name again (table)', ...ms(r.again), ''],
+      ['', '', 'outside the wildcard (fwd)', ...ms(r.forwarded), ''],
+    ]),
   ];
   return [
     `${result.scenario}: ${result.description}`,
-    `  ${NAMES} new names per run, one query at a time; runs follow one another in one meshdns`,
+    `  ${NAMES} new names per run, one query at a time; runs follow one another in one meshdns serve;`,
+    '  "cluster": meshdns controller --manifests + meshdns agent (asks over gRPC, view over ADS; agent RSS)',
     ...formatRows(rows).map((l) => `  ${l}`),
     ...result.warnings.map((w) => `  warning: ${w}`),
   ].join('\n');

@@ -4,7 +4,10 @@
 // the agent stays on its last good table. While the controller is away the last table keeps answering.
 import type { Logger } from 'pino';
 import type { HostVips } from '../allocate/index.js';
+import { DEFAULTS } from '../defaults.js';
+import { nameToKey } from '../dns/index.js';
 import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
+import type { PerNameReply } from '../server/index.js';
 import type { VipRoute } from '../vip/index.js';
 // Types only here: gRPC and protobufjs load when a link is made (`link()`), never for `serve`, which
 // shares this module's Agent and answers from its first moment (SPEC §4).
@@ -46,6 +49,10 @@ export class ControllerLink {
   #table = NameTable.empty();
   #tables = 0;
   #config: XdsWorkloadConfig | undefined;
+  /** The VIPs of the routes applied last (a per-name answer waits for its VIP's route). */
+  #routedVips = new Set<string>();
+  /** Per-name asks waiting for the table and routes holding their name; checked after each update. */
+  readonly #waiting = new Set<() => boolean>();
 
   /** Loads the xDS client and makes the link; `start()` connects. */
   static async create(opts: ControllerLinkOptions): Promise<ControllerLink> {
@@ -100,26 +107,100 @@ export class ControllerLink {
     await this.#apply(this.#names.rescope(scope));
   }
 
+  /**
+   * Per-name VIPs (issue 14 item 5): asks the controller for a VIP of `name` under the per-name wildcard
+   * `wildcard`; once given, resolves when this agent's table holds the name and its VIP's route is in
+   * (both come over the ADS stream), or after `timeoutMs`. Never rejects.
+   */
+  async askPerName(name: string, wildcard: string, timeoutMs: number): Promise<PerNameReply> {
+    const deadline = performance.now() + timeoutMs;
+    let v4: string | undefined;
+    try {
+      const reply = await this.#client.askPerName(
+        { namespace: this.scope.namespace, name, wildcard, nodeId: this.#opts.node.id },
+        timeoutMs,
+      );
+      if (reply.outcome !== 'allocated') return reply.outcome;
+      v4 = reply.v4 ?? reply.v6;
+    } catch (err) {
+      this.#opts.logger.debug({ name, err: (err as Error).message }, 'per-name VIP not asked: no answer');
+      return 'failed';
+    }
+    const key = nameToKey(`${name}.`);
+    const held = () =>
+      this.#table.lookup(key)?.record.perName !== undefined && (v4 === undefined || this.#routedVips.has(v4));
+    if (held()) return 'allocated';
+    return new Promise<PerNameReply>((resolve) => {
+      const check = () => {
+        if (!held()) return false;
+        clearTimeout(timer);
+        resolve('allocated');
+        return true;
+      };
+      const timer = setTimeout(
+        () => {
+          this.#waiting.delete(check);
+          resolve('timeout');
+        },
+        Math.max(0, deadline - performance.now()),
+      );
+      this.#waiting.add(check);
+    });
+  }
+
+  /** Reports the per-name names answered lately, so that the controller keeps them (never rejects). */
+  touchPerName(names: string[]): void {
+    if (names.length === 0) return;
+    const req = { namespace: this.scope.namespace, names, nodeId: this.#opts.node.id };
+    this.#client
+      .touchPerName(req, DEFAULTS.wildcardVipAskTimeoutMs)
+      .catch((err: Error) =>
+        this.#opts.logger.debug({ names: names.length, err: err.message }, 'per-name names not reported'),
+      );
+  }
+
   close(): Promise<void> {
+    for (const check of this.#waiting) check();
     return this.#client.close();
+  }
+
+  /** Per-name asks whose name and route are in now are answered. */
+  #wake(): void {
+    for (const check of this.#waiting) if (check()) this.#waiting.delete(check);
   }
 
   async #apply(diff: Parameters<NameTable['withDiff']>[0]): Promise<void> {
     this.#table = await this.#table.withDiff(diff, this.#slicer);
     this.#opts.agent.setTable(this.#table, 0, { diff, packed: [] });
+    this.#wake();
   }
 
   async #setRoutes(routes: XdsVipRoute[]): Promise<void> {
+    // Read when shown: a per-name host's wildcard is the table's, which may come after the routes.
+    await this.#opts.agent.setVips(() => this.#hostsOf(routes), routes as VipRoute[]);
+    this.#routedVips = new Set(routes.map((r) => r.vip));
+    this.#wake();
+  }
+
+  #hostsOf(routes: XdsVipRoute[]): Omit<HostVips, 'entry'>[] {
     // /debug/vips lists each host once with its addresses, as serve shows its allocation.
     const hosts = new Map<string, Omit<HostVips, 'entry'>>();
     for (const r of routes) {
       const [namespace = '', name = ''] = r.origin.replace(/^ServiceEntry /, '').split('/');
       const key = `${namespace}/${name}/${r.host}`;
-      const h = hosts.get(key) ?? { namespace, name, host: r.host, state: 'allocated' as const };
+      const h: Omit<HostVips, 'entry'> & { perName?: string } = hosts.get(key) ?? {
+        namespace,
+        name,
+        host: r.host,
+        state: 'allocated' as const,
+      };
+      // /debug/vips names a per-name host's wildcard, as serve does.
+      const perName = this.#table.lookup(nameToKey(`${r.host}.`))?.record.perName;
+      if (perName !== undefined) h.perName = perName;
       if (r.vip.includes(':')) h.v6 = r.vip;
       else h.v4 = r.vip;
       hosts.set(key, h);
     }
-    await this.#opts.agent.setVips([...hosts.values()], routes as VipRoute[]);
+    return [...hosts.values()];
   }
 }

@@ -29,6 +29,12 @@ export function perNameAnswers(deps: PerNameAnswersDeps): PerNameAnswers {
     DEFAULTS.burstLogIntervalMs,
     `no per-name VIP within ${DEFAULTS.wildcardVipAskTimeoutMs} ms: answered without one (the next query gets it)`,
   );
+  const follower = new BurstLog(
+    deps.logger,
+    deps.now,
+    DEFAULTS.burstLogIntervalMs,
+    'the controller replica this agent is connected to does not hold the Lease: answered without a per-name VIP (README "Per-name VIPs", cluster mode)',
+  );
   return new PerNameAnswers({
     client: { ask: deps.ask },
     table: deps.table,
@@ -44,6 +50,7 @@ export function perNameAnswers(deps: PerNameAnswersDeps): PerNameAnswers {
       if (reply === 'cap') deps.limits.reached('wildcard_vips', { name });
       else if (reply === 'rate') deps.limits.reached('wildcard_vip_rate', { name });
       else if (reply === 'timeout') late.hit();
+      else if (reply === 'not-leader') follower.hit();
     },
   });
 }

@@ -72,6 +72,35 @@ export class PerNameHosts {
     }
   }
 
+  /**
+   * The names of `se`'s per-name wildcards its `status.addresses` lists (`host` the name; Kubernetes keeps
+   * them there, status-writer.ts): a restarted controller takes them back, a follower keeps to the
+   * leader's (`exact`: names status no longer lists leave). A name taken back counts as asked now.
+   */
+  fromStatus(se: ServiceEntry, now: number, exact: boolean): void {
+    const wildcards = se.hosts.filter((h) => perNameWildcard(se, h));
+    const listed = new Map<string, string>();
+    for (const a of se.statusAddresses) {
+      if (listed.has(a.host) || se.hosts.includes(a.host)) continue;
+      const wildcard = wildcards.find((w) => underWildcard(a.host, w));
+      if (wildcard !== undefined) listed.set(a.host, wildcard);
+    }
+    const key = entryKey(se);
+    if (listed.size === 0 && !this.#entries.has(key)) return;
+    const e = this.#of(key, now);
+    for (const [name, wildcard] of listed) {
+      if (e.names.has(name)) continue;
+      e.names.set(name, { wildcard, askedAt: now });
+      this.#changedName(key, name);
+    }
+    if (!exact) return;
+    for (const name of e.names.keys()) {
+      if (listed.has(name)) continue;
+      e.names.delete(name);
+      this.#changedName(key, name);
+    }
+  }
+
   /** A name asked under `wildcard`, a per-name host of `se`; `now`: milliseconds since the epoch. */
   ask(se: ServiceEntry, wildcard: string, name: string, now: number): PerNameAsk {
     const key = entryKey(se);

@@ -107,6 +107,12 @@ export async function runAgent(flags: AgentCommandFlags, cmd?: Command): Promise
         started ? 'serving DNS' : 'following the controller (DNS capture off)',
       ),
   });
+  // Per-name VIPs (issue 14 item 5): the controller allocates; the names answered are reported so they stay.
+  agent.usePerName(
+    { ask: (name, wildcard) => link.askPerName(name, wildcard, DEFAULTS.wildcardVipAskTimeoutMs) },
+    (names) => link.touchPerName(names),
+    DEFAULTS.wildcardVipReportMs,
+  );
   let keeper: SnapshotKeeper | undefined;
   signals.closing(() => handOver(agent, () => keeper));
   signals.closing(() => link.close());

@@ -23,6 +23,7 @@ export interface ControllerFlags extends Omit<WorkloadFlags, 'manifests'> {
   kube?: boolean;
   kubeconfig?: string;
   xdsListen: string;
+  xdsAdvertise?: string;
   adminListen: string;
   adminAllowRemote?: boolean;
   metrics: boolean;
@@ -111,6 +112,7 @@ function planeOptions(flags: ControllerFlags, tls: XdsTls | undefined, logger: L
       ranges: setup.ranges,
       graceMs: setup.graceMs,
       holdbackMs: setup.holdbackMs,
+      perName: setup.perName,
       xds: { listen: flags.xdsListen, ...(tls ? { tls } : {}) },
       logger,
     },
@@ -164,8 +166,18 @@ async function kubePlane(
   const { setup, common } = planeOptions(flags, tls, logger);
   const kubeConfig = loadKubeConfig(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {});
   const meshConfig = await meshConfigOf(setup.meshConfigFile);
+  if (flags.xdsAdvertise) listenAddress(flags.xdsAdvertise, '--xds-advertise');
   let source: KubeSource | undefined;
-  return new ControlPlane({
+  let plane: ControlPlane | undefined;
+  // Followers forward per-name VIP requests to the leader at the address it writes in the Lease.
+  const advertise = () => {
+    if (flags.xdsAdvertise) return flags.xdsAdvertise;
+    const ip = process.env.POD_IP;
+    const port = plane?.port;
+    if (!ip || !port) return undefined;
+    return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  };
+  plane = new ControlPlane({
     ...common,
     debounceMs,
     origin: `the Kubernetes API at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
@@ -177,6 +189,7 @@ async function kubePlane(
       leaseNamespace: process.env.POD_NAMESPACE || DEFAULTS.istioNamespace,
       leaderElect: flags.leaderElect,
       ranges: setup.ranges,
+      advertise,
       lease: {
         leaseDurationMs: parseMilliseconds('--leader-elect-lease-duration', flags.leaderElectLeaseDuration),
         renewDeadlineMs: parseMilliseconds('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),
@@ -197,6 +210,14 @@ async function kubePlane(
     },
     ...(meshConfig ? { meshConfig } : {}),
   });
+  return plane;
+}
+
+/** A host:port flag, checked at the edge. */
+function listenAddress(value: string, flag: string): void {
+  const port = Number(value.slice(value.lastIndexOf(':') + 1));
+  if (!value.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw flagError(flag, value, 'is not host:port');
 }
 
 async function metricsRegistry() {

@@ -121,6 +121,10 @@ const controllerCommand = program
   .option('--kubeconfig <file>', 'kubeconfig for --kube')
   .option('--xds-listen <addr:port>', 'gRPC address agents connect to', DEFAULTS.xdsListen)
   .option(
+    '--xds-advertise <host:port>',
+    "with --kube: this replica's xDS address for other replicas, written in the Lease while it leads (followers forward per-name VIP requests there); default POD_IP and the --xds-listen port",
+  )
+  .option(
     '--admin-listen <addr:port>',
     'admin HTTP API: /healthz/ready, /healthz/live, /metrics',
     DEFAULTS.controllerAdminListen,
@@ -168,7 +172,7 @@ const controllerCommand = program
     String(DEFAULTS.maxManifestBytes),
   )
   .option('--mesh-config <file>', "MeshConfig to use instead of the resources' own");
-allocationOptions(controllerCommand)
+perNameOptions(allocationOptions(controllerCommand))
   .addOption(
     new Option('--log-level <level>', 'log level')
       .choices(['debug', 'info', 'warn', 'error'])

@@ -24,7 +24,7 @@ export function allocationOptions(cmd: Command): Command {
     );
 }
 
-/** Adds the per-name VIP flags (issue 14 item 5): `serve`, where the controller is the allocator. */
+/** Adds the per-name VIP flags (issue 14 item 5): `serve` and `controller`, where the allocator is. */
 export function perNameOptions(cmd: Command): Command {
   return cmd
     .option(

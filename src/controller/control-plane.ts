@@ -2,14 +2,28 @@
 // allocation for the mesh → a table per kind of workload (mesh-views.ts) → an xDS stream to every agent.
 // The allocation store is the state file (folder) or each ServiceEntry's status (Kubernetes).
 import type { Logger } from 'pino';
-import type { Allocation, HeldBackVip, StoredAllocation, VipRanges } from '../allocate/index.js';
+import type {
+  Allocation,
+  HeldBackVip,
+  PerNameLimits,
+  StoredAllocation,
+  VipRanges,
+} from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import type { MeshSettings } from '../model/index.js';
 import type { SnapshotListener } from '../sources/index.js';
-import { AdsServer, type AdsServerOptions } from '../xds/index.js';
-import { MeshViews } from './mesh-views.js';
+import {
+  AdsServer,
+  type AdsServerOptions,
+  PerNameForwarder,
+  type XdsPerNameAsk,
+  type XdsPerNameReply,
+  type XdsPerNameTouch,
+} from '../xds/index.js';
+import { type MeshUpdate, MeshViews, type StatusNames } from './mesh-views.js';
 import { BuildPacer } from './pacer.js';
 import { PendingSnapshot, type TakenSnapshot } from './pending-snapshot.js';
+import { PerNameKeeper } from './per-name.js';
 import { ProblemLog } from './problems.js';
 import { isStatusEcho } from './status-echo.js';
 
@@ -34,8 +48,22 @@ export interface StoredState {
 export interface AllocationStore {
   /** What was allocated before; called once, before the first snapshot. */
   load(): Promise<StoredState>;
-  /** The allocation changed what is to persist. */
-  save(allocation: Allocation): void;
+  /**
+   * The allocation changed what is to persist. `state`: the records as written when they carry more than
+   * the allocator's (per-name hosts' askedAt; a store that keeps them elsewhere ignores it).
+   */
+  save(allocation: Allocation, state?: readonly StoredAllocation[]): void;
+  /** False while another replica writes (a follower): it neither allocates per-name VIPs nor expires them. */
+  readonly writing?: boolean;
+  /** The replica that writes, when known (the Lease holder). */
+  readonly leader?: string | undefined;
+  /** Where the writing replica takes forwarded per-name requests, when another replica writes. */
+  readonly leaderAddress?: string | undefined;
+  /**
+   * Per-name names (issue 14 item 5) are kept in each entry's `status.addresses` (Kubernetes): read back
+   * at start, and followed there by a follower. Otherwise the state file's records hold them.
+   */
+  readonly namesInStatus?: boolean;
   /** Every allocation, changed or not (a store that may start writing later keeps the latest). */
   observe?(allocation: Allocation): void;
   close(): Promise<void>;
@@ -56,6 +84,8 @@ export interface ControlPlaneOptions {
   origin: string;
   /** `--debounce`: the shortest time between two builds of a burst (the first goes at once). */
   debounceMs?: number;
+  /** Per-name VIPs under wildcard entries (issue 14 item 5): cap, rate and idle expiry. Absent: off. */
+  perName?: PerNameLimits;
 }
 
 export class ControlPlane {
@@ -67,10 +97,19 @@ export class ControlPlane {
   #pacer: BuildPacer | undefined;
   readonly #pending = new PendingSnapshot();
   #builds = 0;
+  readonly #perName: PerNameKeeper | undefined;
+  /** The files that failed to load in the snapshot built last (their entries' VIPs are held). */
+  #failedFiles: ReadonlySet<string> | undefined;
+  /** A store write waits for more new per-name names (#saveSoon). */
+  #saveTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** A follower's client of the leader's PerNameVips (remade when the leader moves). */
+  #forwarder: PerNameForwarder | undefined;
 
   constructor(opts: ControlPlaneOptions) {
     this.#opts = opts;
     this.#problems = new ProblemLog(opts.logger);
+    this.#perName = opts.perName && new PerNameKeeper(opts.perName);
   }
 
   #listening = false;
@@ -98,6 +137,7 @@ export class ControlPlane {
   async start(): Promise<void> {
     const { logger } = this.#opts;
     const stored = await this.#opts.store.load();
+    this.#perName?.hosts.restore(stored.allocations, Date.now());
     this.#views = new MeshViews({
       ranges: this.#opts.ranges,
       previous: stored.allocations,
@@ -105,6 +145,7 @@ export class ControlPlane {
       graceMs: this.#opts.graceMs,
       ...(this.#opts.holdbackMs ? { holdbackMs: this.#opts.holdbackMs } : {}),
       ...(this.#opts.meshConfig ? { meshConfig: this.#opts.meshConfig } : {}),
+      ...(this.#perName ? { perName: this.#perName.hosts } : {}),
     });
     const views = this.#views;
     const pacer = new BuildPacer({
@@ -125,8 +166,12 @@ export class ControlPlane {
     });
     await this.#source.start();
     started = true;
+    const perName = this.#perName;
     this.#server = new AdsServer({
       ...this.#opts.xds,
+      ...(perName
+        ? { perName: { ask: (req) => this.askPerName(req), touch: (req) => this.touchPerName(req) } }
+        : {}),
       logger,
       subscribe: (node) => {
         logger.debug({ node: node.id }, 'agent connected');
@@ -135,6 +180,7 @@ export class ControlPlane {
     });
     await this.#server.start();
     this.#listening = true;
+    perName?.start(() => this.#tickPerName());
     logger.info(
       { xds: `${this.#opts.xds.listen}`, port: this.port, source: this.#opts.origin },
       'serving agents',
@@ -150,8 +196,140 @@ export class ControlPlane {
     this.#source?.rescan?.();
   }
 
+  /**
+   * An agent asks for a VIP of `name` under the per-name wildcard `wildcard` (issue 14 item 5). A new
+   * name is allocated and every view holding it published before this returns, so the agent's stream
+   * brings the name as soon as (or before) the reply. Only the writing replica allocates: a follower's
+   * VIPs would collide with the leader's; it answers `not-leader` and the agent asks again later.
+   */
+  askPerName(req: XdsPerNameAsk): XdsPerNameReply | Promise<XdsPerNameReply> {
+    const views = this.#views;
+    const res = views?.resources;
+    const keeper = this.#perName;
+    if (!views || !res || !keeper || this.#closed) return { outcome: 'unknown' };
+    const store = this.#opts.store;
+    if (store.writing === false) return this.#forward(req);
+    const found = keeper.ask(res.serviceEntries, req.namespace, req.name, req.wildcard);
+    if (found === undefined) return { outcome: 'unknown' };
+    if (found.asked === 'cap' || found.asked === 'rate') return { outcome: found.asked };
+    if (found.asked === 'added') {
+      const entry = `${found.se.meta.namespace}/${found.se.meta.name}`;
+      this.#opts.logger.debug(
+        {
+          name: req.name,
+          wildcard: req.wildcard,
+          entry,
+          node: req.nodeId,
+          forwarded: req.forwarded === true,
+        },
+        'per-name VIP asked for',
+      );
+      this.#rebuildPerName();
+      // A follower's agents get the name from status: written now, not with the next batch.
+      if (req.forwarded) this.#save();
+    }
+    // Exhausted (the range is full): the name got no VIP and is forwarded.
+    const vips = views.allocation?.vips(found.se, req.name);
+    return vips ? { outcome: 'allocated', ...vips } : { outcome: 'unknown' };
+  }
+
+  /** Per-name names an agent answered since its last report: kept another idle period (by the leader). */
+  touchPerName(req: XdsPerNameTouch): void {
+    this.#perName?.hosts.touch(req.names, Date.now());
+    if (this.#opts.store.writing !== false || req.forwarded) return;
+    this.#leader()
+      ?.touch(req, DEFAULTS.wildcardVipAskTimeoutMs)
+      .catch((err: Error) =>
+        this.#opts.logger.debug({ err: err.message }, 'per-name names not forwarded to the leader'),
+      );
+  }
+
+  /**
+   * A follower does not allocate (its VIPs would collide with the leader's): it forwards the ask to the
+   * Lease holder, whose view reaches this replica through status.addresses. Without a leader to reach, the
+   * agent is told `not-leader` and answers without a VIP of its own; its next query asks again.
+   */
+  async #forward(req: XdsPerNameAsk): Promise<XdsPerNameReply> {
+    const store = this.#opts.store;
+    const refused: XdsPerNameReply = {
+      outcome: 'not-leader',
+      ...(store.leader ? { leader: store.leader } : {}),
+    };
+    const leader = req.forwarded ? undefined : this.#leader();
+    if (!leader) return refused;
+    try {
+      return await leader.ask(req, DEFAULTS.wildcardVipAskTimeoutMs);
+    } catch (err) {
+      this.#opts.logger.warn(
+        { leader: store.leader, address: leader.target, err: (err as Error).message },
+        'per-name VIP request not forwarded to the leader: answered without a VIP',
+      );
+      return refused;
+    }
+  }
+
+  /** The client of the leader's address as the Lease says it now. */
+  #leader(): PerNameForwarder | undefined {
+    const address = this.#opts.store.leaderAddress;
+    if (this.#forwarder?.target !== address) {
+      this.#forwarder?.close();
+      this.#forwarder = address ? new PerNameForwarder(address, this.#opts.xds.tls) : undefined;
+    }
+    return this.#forwarder;
+  }
+
+  /** Builds the views again for per-name names that came or went; persisted soon, not at once. */
+  #rebuildPerName(): MeshUpdate | undefined {
+    const views = this.#views!;
+    const update = views.refresh({
+      now: Date.now(),
+      ...(this.#failedFiles ? { failedFiles: this.#failedFiles } : {}),
+    });
+    if (!update) return undefined;
+    this.#opts.store.observe?.(update.allocation);
+    if (update.stateChanged) this.#saveSoon();
+    return update;
+  }
+
+  /** Idle names leave their entries (the writing replica decides); the store learns when the rest were asked. */
+  #tickPerName(): void {
+    const keeper = this.#perName;
+    if (!keeper || !this.#views?.allocation || this.#opts.store.writing === false) return;
+    if (!keeper.hosts.active) return;
+    const idle = keeper.hosts.expire(Date.now());
+    if (idle > 0) {
+      this.#opts.logger.info({ names: idle }, 'per-name VIPs not asked for --wildcard-vip-idle: released');
+      this.#rebuildPerName();
+    }
+    // The state file keeps when each name was last asked; status does not (nothing to write but releases).
+    if (idle > 0 || !this.#opts.store.namesInStatus) this.#save();
+  }
+
+  /** Writes the latest allocation (the state file whole, or the status that differs). */
+  #save(allocation = this.#views?.allocation): void {
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
+    if (!allocation || (this.#closed && this.#opts.store.namesInStatus)) return;
+    const state = this.#perName?.withAskedAt(allocation.state);
+    this.#opts.store.save(allocation, state);
+  }
+
+  /**
+   * New per-name VIPs are written within DEFAULTS.wildcardVipSaveDelayMs, after their answers went out
+   * (names come up to --wildcard-vip-rate a second, and a state file is written whole). A crash meanwhile
+   * loses only those names, which get VIPs again when next asked.
+   */
+  #saveSoon(): void {
+    this.#saveTimer ??= setTimeout(() => this.#save(), DEFAULTS.wildcardVipSaveDelayMs);
+  }
+
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#perName?.close();
+    // A state file gets the names given just before; status writes are stopping with the store.
+    if (this.#saveTimer) this.#save();
     this.#pacer?.close();
+    this.#forwarder?.close();
     await this.#server?.close();
     await this.#source?.close();
     await this.#opts.store.close();
@@ -161,11 +339,19 @@ export class ControlPlane {
     const { snapshot, errors, failedFiles, change } = taken;
     // A file that failed to load hides its entries without deleting them: their VIPs are held.
     const started = performance.now();
-    const update = views.update(snapshot, { now: Date.now(), failedFiles }, change);
+    this.#failedFiles = failedFiles;
+    const store = this.#opts.store;
+    // Per-name names in status: read back at start; a follower keeps to the leader's.
+    const statusNames: StatusNames = !store.namesInStatus
+      ? 'ignore'
+      : store.writing === false
+        ? 'mirror'
+        : 'add-first';
+    const update = views.update(snapshot, { now: Date.now(), failedFiles }, change, statusNames);
     const buildMs = Math.round(performance.now() - started);
     this.#builds++;
     this.#opts.store.observe?.(update.allocation);
-    if (update.stateChanged) this.#opts.store.save(update.allocation);
+    if (update.stateChanged) this.#save(update.allocation);
     this.#problems.report([...errors, ...update.allocation.errors]);
     const fields = {
       entries: snapshot.serviceEntries.length,

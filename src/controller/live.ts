@@ -15,19 +15,14 @@ import {
   VipAllocator,
   type VipRanges,
 } from '../allocate/index.js';
-import {
-  effectiveConfig,
-  type Resource,
-  type Resources,
-  type ServiceEntry,
-  type Workload,
-} from '../model/index.js';
+import { effectiveConfig, type Resources, type ServiceEntry, type Workload } from '../model/index.js';
 import { changeToDiff, diffTables, TableBuilder, type TableDiff } from '../nametable/index.js';
 import type { SnapshotChange } from '../sources/index.js';
 import type { VipRoute } from '../vip/index.js';
 import { GiverSet, isEntry } from './givers.js';
 import type { KeyedDiff, ServedVips } from './messages.js';
 import { KeyedMirror } from './mirror.js';
+import { PerNameCopies } from './per-name-copies.js';
 import { hostRoutes } from './routes.js';
 import { type ViewOptions, type WorkloadView, workloadView } from './view.js';
 
@@ -61,10 +56,7 @@ export class LiveView {
   readonly #sentRoutes = new KeyedMirror<VipRoute[]>();
   /** Per-name VIPs (issue 14 item 5): each name asked under an entry's wildcard is a copy of the entry. */
   readonly #perName: PerNameHosts | undefined;
-  /** The copies given to the allocator and the table builder, by entry `namespace/name`, then by name. */
-  readonly #copies = new Map<string, Map<string, ServiceEntry>>();
-  /** The same, every one. */
-  readonly #allCopies = new Set<ServiceEntry>();
+  readonly #copies: PerNameCopies | undefined;
 
   constructor(
     ranges: VipRanges,
@@ -74,51 +66,7 @@ export class LiveView {
   ) {
     this.#allocator = new VipAllocator(ranges, previous, holdback);
     this.#perName = perName;
-  }
-
-  /**
-   * The snapshot's change with the per-name copies' (per-name.ts): an entry removed takes its copies with
-   * it, one added or edited brings its own, and each name that came or went since is one copy in or out.
-   */
-  #withCopies(removed: Resource[], added: Resource[]): { removed: Resource[]; added: Resource[] } {
-    const names = this.#perName;
-    if (names === undefined || !names.active) return { removed, added };
-    const out = { removed: [...removed], added: [...added] };
-    const whole = new Set<string>();
-    for (const r of [...removed, ...added]) if (isEntry(r)) whole.add(entryName(r));
-    for (const key of whole) this.#regive(names, key, undefined, out);
-    for (const [key, changed] of names.takeChanged())
-      if (!whole.has(key)) this.#regive(names, key, changed, out);
-    return out;
-  }
-
-  /** What entry `key` was given against what it holds now: the names `only`, or every one. */
-  #regive(
-    names: PerNameHosts,
-    key: string,
-    only: ReadonlySet<string> | undefined,
-    out: { removed: Resource[]; added: Resource[] },
-  ): void {
-    const given = this.#copies.get(key) ?? new Map<string, ServiceEntry>();
-    const se = this.#entries.get(key);
-    const check = only ?? new Set([...given.keys(), ...(se ? names.names(se) : [])]);
-    for (const name of check) {
-      const before = given.get(name);
-      const after = se && names.copy(se, name);
-      if (before === after) continue;
-      if (before !== undefined) {
-        out.removed.push(before);
-        this.#allCopies.delete(before);
-        given.delete(name);
-      }
-      if (after !== undefined) {
-        out.added.push(after);
-        this.#allCopies.add(after);
-        given.set(name, after);
-      }
-    }
-    if (given.size > 0) this.#copies.set(key, given);
-    else this.#copies.delete(key);
+    this.#copies = perName && new PerNameCopies(perName);
   }
 
   update(
@@ -135,10 +83,12 @@ export class LiveView {
       if (this.#entries.get(key) === se) this.#entries.delete(key);
     }
     for (const se of taken.added.filter(isEntry)) this.#entries.set(entryName(se), se);
-    const { removed, added } = this.#withCopies(taken.removed, taken.added);
+    const { removed, added } = this.#copies
+      ? this.#copies.withCopies(this.#entries, taken.removed, taken.added)
+      : taken;
     const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
-    const snapshot =
-      this.#copies.size > 0 ? [...res.serviceEntries, ...[...this.#allCopies]] : res.serviceEntries;
+    const copies = this.#copies?.all ?? new Set<ServiceEntry>();
+    const snapshot = copies.size > 0 ? [...res.serviceEntries, ...copies] : res.serviceEntries;
 
     const allocated = this.#allocator.update(snapshot, first ? undefined : entries, {
       ...health,
@@ -165,7 +115,7 @@ export class LiveView {
         ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
         : undefined;
       const builder = new TableBuilder(opts.scope, lookup, this.#perName && perNameWildcard);
-      builder.update({ added: [...this.#givers.all, ...[...this.#allCopies]] });
+      builder.update({ added: [...this.#givers.all, ...copies] });
       diff = diffTables(old, builder.records);
       this.#builder = builder;
       this.#shape = shape;
@@ -197,7 +147,7 @@ export class LiveView {
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values(), ...[...this.#allCopies]].flatMap(hostKeys);
+    return [...this.#entries.values(), ...(this.#copies?.all ?? [])].flatMap(hostKeys);
   }
 }
 

@@ -9,6 +9,8 @@ import {
   allocationKey,
   entryName,
   type HeldBackVip,
+  type PerNameHosts,
+  perNameWildcard,
   type StoredAllocation,
   VipAllocator,
   type VipRanges,
@@ -42,6 +44,7 @@ import {
   type XdsSubscription,
 } from '../xds/index.js';
 import { GiverSet, isEntry } from './givers.js';
+import { PerNameCopies } from './per-name-copies.js';
 import { RouteSet, ViewRoutes } from './xds-routes.js';
 import { EntryCache, XdsTableMirror } from './xds-table.js';
 
@@ -57,7 +60,15 @@ export interface MeshViewsOptions {
   holdbackMs?: number;
   /** `--mesh-config`: used instead of the resources' MeshConfigs. */
   meshConfig?: MeshSettings;
+  /**
+   * Per-name VIPs (issue 14 item 5): the names asked under per-name wildcards, each a copy of its entry
+   * in every view that sees the entry. Absent: per-name wildcards answer as plain ones.
+   */
+  perName?: PerNameHosts;
 }
+
+/** How the names of per-name wildcards that an entry's `status.addresses` lists are taken (Kubernetes). */
+export type StatusNames = 'ignore' | 'add-first' | 'mirror';
 
 export interface MeshUpdate {
   allocation: Allocation;
@@ -114,11 +125,20 @@ export class MeshViews {
   readonly #routes = new RouteSet();
   /** Encoded NameTable entries shared by the views, by cluster domain. */
   readonly #entryCaches = new Map<string, EntryCache>();
+  readonly #copies: PerNameCopies | undefined;
+  /** The source's change of the snapshot taken last, for a rebuild of per-name names alone. */
+  #seq: number | undefined;
 
   constructor(opts: MeshViewsOptions) {
     this.#opts = opts;
     this.#meshConfig = opts.meshConfig;
     this.#allocator = new VipAllocator(opts.ranges, opts.previous, opts.holdback);
+    this.#copies = opts.perName && new PerNameCopies(opts.perName);
+  }
+
+  /** The resources of the last update (undefined before the first). */
+  get resources(): Resources | undefined {
+    return this.#res;
   }
 
   /**
@@ -149,16 +169,30 @@ export class MeshViews {
     res: Resources,
     health: { now: number; failedFiles?: ReadonlySet<string> },
     change?: SnapshotChange,
+    statusNames: StatusNames = 'ignore',
   ): MeshUpdate {
     const first = this.#allocation === undefined;
-    const { removed, added } = this.#givers.take(res, change);
-    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
-    for (const se of entries.removed) {
+    const taken = this.#givers.take(res, change);
+    this.#seq = change?.seq;
+    const givenEntries = { removed: taken.removed.filter(isEntry), added: taken.added.filter(isEntry) };
+    for (const se of givenEntries.removed) {
       const key = entryName(se);
       if (this.#entries.get(key) === se) this.#entries.delete(key);
     }
-    for (const se of entries.added) this.#entries.set(entryName(se), se);
-    const allocated = this.#allocator.update(res.serviceEntries, first ? undefined : entries, {
+    for (const se of givenEntries.added) this.#entries.set(entryName(se), se);
+    const names = this.#opts.perName;
+    if (names && (statusNames === 'mirror' || (statusNames === 'add-first' && first))) {
+      for (const se of first ? this.#entries.values() : givenEntries.added)
+        names.fromStatus(se, health.now, statusNames === 'mirror');
+    }
+    const { removed, added } = this.#copies
+      ? this.#copies.withCopies(this.#entries, taken.removed, taken.added)
+      : taken;
+    const entries = { removed: removed.filter(isEntry), added: added.filter(isEntry) };
+    const copies = this.#copies?.all;
+    const snapshot =
+      copies !== undefined && copies.size > 0 ? [...res.serviceEntries, ...copies] : res.serviceEntries;
+    const allocated = this.#allocator.update(snapshot, first ? undefined : entries, {
       ...health,
       graceMs: this.#opts.graceMs,
       ...(this.#opts.holdbackMs ? { holdbackMs: this.#opts.holdbackMs } : {}),
@@ -189,6 +223,18 @@ export class MeshViews {
     // The mesh config decides the settings of agents that do not set their own.
     if (meshChanged) for (const node of this.#nodes) node.refresh();
     return { allocation: allocated.allocation, stateChanged: allocated.stateChanged, viewsChanged };
+  }
+
+  /**
+   * The same resources again, for per-name names that came or went (asked, expired): a change of
+   * nothing since the snapshot taken last, so the source's next delta stays trusted.
+   */
+  refresh(health: { now: number; failedFiles?: ReadonlySet<string> }): MeshUpdate | undefined {
+    const res = this.#res;
+    if (res === undefined) return undefined;
+    const seq = this.#seq;
+    const change = seq === undefined ? undefined : { seq, delta: { base: seq, removed: [], added: [] } };
+    return this.update(res, health, change);
   }
 
   /** One agent's stream (AdsServer's `subscribe`): its view, and its settings. */
@@ -231,7 +277,7 @@ export class MeshViews {
     let view = this.#views.get(key);
     if (!view) {
       view = new MeshView(shape, this);
-      view.builder.update({ added: this.#givers.all });
+      view.builder.update({ added: [...this.#givers.all, ...(this.#copies?.all ?? [])] });
       view.mirror.fill(view.builder.records);
       if (shape.withVips) view.routes.apply(this.#routes, this.#routes.keys());
       // Both types exist from the start, empty or not: an agent waits for its first table.
@@ -275,11 +321,11 @@ export class MeshViews {
     const lookup = shape.withVips
       ? (se: ServiceEntry, host: string) => this.#allocation?.vips(se, host)
       : undefined;
-    return new TableBuilder(scope, lookup);
+    return new TableBuilder(scope, lookup, this.#opts.perName && perNameWildcard);
   }
 
   #allKeys(): string[] {
-    return [...this.#entries.values()].flatMap(hostKeys);
+    return [...this.#entries.values(), ...(this.#copies?.all ?? [])].flatMap(hostKeys);
   }
 }
 

@@ -46,5 +46,11 @@ function holds(allocation: Allocation, se: ServiceEntry): boolean {
     const h = allocation.host(allocationKey(se.meta.namespace, se.meta.name, host));
     if (h) hosts.push(h);
   }
+  // Per-name names (issue 14 item 5) are in status with `host` the name.
+  for (const a of se.statusAddresses) {
+    if (se.hosts.includes(a.host) || hosts.some((h) => h.host === a.host)) continue;
+    const h = allocation.host(allocationKey(se.meta.namespace, se.meta.name, a.host));
+    if (h?.entry.perNameOf !== undefined) hosts.push(h);
+  }
   return sameAddresses(desiredAddresses(hosts), se.statusAddresses);
 }

@@ -40,7 +40,7 @@ export interface NamedSink {
 
 /** What decides a host's entry: its record's content (the host and cluster domain are fixed per cache). */
 function contentKey(r: TableRecord): string {
-  return `${r.kind}|${r.origin}|${r.ipv4.join(',')}|${r.ipv6.join(',')}|${r.cnames[0] ?? ''}`;
+  return `${r.kind}|${r.origin}|${r.ipv4.join(',')}|${r.ipv6.join(',')}|${r.cnames[0] ?? ''}|${r.perName ?? ''}`;
 }
 
 /** Encoded entries by host and content, counted by the views using them; one per cluster domain. */
@@ -94,6 +94,11 @@ export class EntryCache {
       origin: r.origin,
     };
     if (r.cnames.length > 0) info.externalName = bare(r.cnames[0]!);
+    // Per-name VIPs (issue 14 item 5): fields of ours, which an Istio agent skips: it answers the wildcard
+    // with its ips (a DYNAMIC_DNS entry's VIP) or, with none, skips the entry and forwards (Istio's
+    // pkg/dns/client "malformed ips"), and answers each name asked so far as a host of its own.
+    if (r.kind === 'per-name') info.perNameWildcard = true;
+    if (r.perName !== undefined) info.perNameOf = r.perName;
     // Istio's shortname/namespace: `name` and `ns` of name.ns.svc.<domain>, `pod.name` for a pod's name.
     if (kubernetes && host.endsWith(this.#svcSuffix)) {
       const prefix = host.slice(0, -this.#svcSuffix.length);

@@ -66,6 +66,8 @@ export interface GivenHost {
   /** An ExternalName's target. */
   external?: string;
   origin: string;
+  /** A name with a VIP of its own under a per-name wildcard: that wildcard (TableRecord.perName). */
+  perName?: string;
 }
 
 /** Resources that left and came (by object identity), and hosts whose VIPs moved. */
@@ -312,6 +314,7 @@ export class TableBuilder {
     if (given) {
       const d = draft(given.kind, given.origin, given.ips);
       if (given.external !== undefined) d.external = toFqdn(given.external);
+      if (given.perName !== undefined) d.perName = given.perName;
       index.set(key, finish(d)!);
     } else index.delete(key);
     (isWild ? wild : hosts).add(key);

@@ -13,7 +13,7 @@ export interface TableSnapshot {
   packed: PackedSet[];
 }
 
-const KINDS = new Set<EntryKind>(['host', 'alias', 'search', 'wildcard', 'endpoint']);
+const KINDS = new Set<EntryKind>(['host', 'alias', 'search', 'wildcard', 'per-name', 'endpoint']);
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -29,6 +29,8 @@ function recordProblem(r: unknown): string | undefined {
   if (r.external !== undefined && (typeof r.external !== 'string' || !fitsWire(r.external)))
     return `${r.name}: external`;
   if (typeof r.origin !== 'string') return `${r.name}: origin`;
+  if (r.perName !== undefined && (typeof r.perName !== 'string' || !r.perName.startsWith('*.')))
+    return `${r.name}: perName`;
   return undefined;
 }
 

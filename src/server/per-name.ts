@@ -9,9 +9,18 @@ import { keepMessage, type Outcome, PASS, type Request } from './pipeline.js';
 
 /**
  * `allocated`: the table now in holds the name; `missing`: upstream knows no address for it (its own
- * answer, NXDOMAIN or NODATA, is forwarded); the rest: answered without a VIP of its own.
+ * answer, NXDOMAIN or NODATA, is forwarded); the rest: answered without a VIP of its own (`not-leader`: a
+ * cluster controller replica that does not allocate; a later query asks again).
  */
-export type PerNameReply = 'allocated' | 'missing' | 'cap' | 'rate' | 'unknown' | 'timeout' | 'failed';
+export type PerNameReply =
+  | 'allocated'
+  | 'missing'
+  | 'cap'
+  | 'rate'
+  | 'unknown'
+  | 'timeout'
+  | 'failed'
+  | 'not-leader';
 
 /** Who allocates: the controller, reached from this thread (a message, or one more hop from a worker). */
 export interface PerNameClient {

@@ -83,6 +83,9 @@ function givenHost(host: string, info: XdsNameInfo): GivenHost {
     origin: info.origin ?? `${kubernetes ? 'Service' : 'ServiceEntry'} ${host} (from the controller)`,
   };
   if (info.externalName !== undefined) given.external = info.externalName;
+  // Per-name VIPs (issue 14 item 5): the agent asks for a name under such a wildcard (PerNameVips).
+  if (info.perNameWildcard) given.kind = 'per-name';
+  if (info.perNameOf !== undefined) given.perName = info.perNameOf;
   return given;
 }
 
@@ -96,6 +99,8 @@ function sameInfo(a: XdsNameInfo, b: XdsNameInfo): boolean {
     a.origin === b.origin &&
     a.shortname === b.shortname &&
     a.namespace === b.namespace &&
+    a.perNameWildcard === b.perNameWildcard &&
+    a.perNameOf === b.perNameOf &&
     sameList(a.ips, b.ips)
   );
 }

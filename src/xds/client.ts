@@ -39,6 +39,16 @@ import {
   encodeRequest,
   NACK_CODE,
 } from './messages.js';
+import {
+  decodePerNameReply,
+  encodePerNameAsk,
+  encodePerNameTouch,
+  PER_NAME_ASK_PATH,
+  PER_NAME_TOUCH_PATH,
+  type XdsPerNameAsk,
+  type XdsPerNameReply,
+  type XdsPerNameTouch,
+} from './per-name.js';
 import { NAME_TABLE_TYPE_URL, VIP_ROUTES_TYPE_URL, WORKLOAD_CONFIG_TYPE_URL } from './proto.js';
 import { listenAddress } from './target.js';
 import type { XdsNameTable, XdsNode, XdsVipRoute, XdsWorkloadConfig } from './types.js';
@@ -134,6 +144,41 @@ export class AdsClient {
 
   status(): AdsClientState {
     return structuredClone(this.state);
+  }
+
+  /**
+   * Per-name VIPs (issue 14 item 5): asks the controller this stream is connected to (the one that will
+   * push the view holding the name). Rejects when no stream is up, on a deadline, or on an error status.
+   */
+  askPerName(req: XdsPerNameAsk, timeoutMs: number): Promise<XdsPerNameReply> {
+    return this.unary(PER_NAME_ASK_PATH, encodePerNameAsk, decodePerNameReply, req, timeoutMs);
+  }
+
+  /** Reports the per-name names answered since the last report (kept another idle period). */
+  async touchPerName(req: XdsPerNameTouch, timeoutMs: number): Promise<void> {
+    await this.unary(PER_NAME_TOUCH_PATH, encodePerNameTouch, () => ({}), req, timeoutMs);
+  }
+
+  private unary<Req, Res>(
+    path: string,
+    encode: (req: Req) => Buffer,
+    decode: (bytes: Buffer) => Res,
+    req: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    const grpc = this.grpc;
+    if (!grpc || this.closed) return Promise.reject(new Error('no stream to the controller'));
+    return new Promise<Res>((resolve, reject) => {
+      grpc.makeUnaryRequest(
+        path,
+        encode,
+        decode,
+        req,
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => (err || res === undefined ? reject(err ?? new Error('no reply')) : resolve(res)),
+      );
+    });
   }
 
   async close(): Promise<void> {

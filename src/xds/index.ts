@@ -26,6 +26,14 @@ export {
   nameTableResource,
 } from './nametable-codec.js';
 export { type AgentIdentity, agentNode, type NodeView, nodeView } from './node.js';
+export type {
+  PerNameService,
+  XdsPerNameAsk,
+  XdsPerNameOutcome,
+  XdsPerNameReply,
+  XdsPerNameTouch,
+} from './per-name.js';
+export { PerNameForwarder } from './per-name-client.js';
 export { NAME_TABLE_TYPE_URL, protoDir, VIP_ROUTES_TYPE_URL, WORKLOAD_CONFIG_TYPE_URL } from './proto.js';
 export {
   contentVersion,

@@ -10,6 +10,8 @@ import {
   KEY_TAG,
   NAMESPACE_TAG,
   ORIGIN_TAG,
+  PER_NAME_OF_TAG,
+  PER_NAME_WILDCARD_TAG,
   REGISTRY_TAG,
   readNameTable,
   SHORTNAME_TAG,
@@ -35,6 +37,8 @@ export function encodeNameTable(table: XdsNameTable): Uint8Array {
       altHosts: info.altHosts,
       meshdnsExternalName: info.externalName ?? '',
       meshdnsOrigin: info.origin ?? '',
+      meshdnsPerNameWildcard: info.perNameWildcard ?? false,
+      meshdnsPerNameOf: info.perNameOf ?? '',
     };
   }
   return nameTable.encode(nameTable.fromObject({ table: wire })).finish();
@@ -57,6 +61,8 @@ export function encodeNameEntry(host: string, info: XdsNameInfo): Uint8Array {
   for (const alt of info.altHosts) w.uint32(ALT_HOSTS_TAG).string(alt);
   if (info.externalName) w.uint32(EXTERNAL_NAME_TAG).string(info.externalName);
   if (info.origin) w.uint32(ORIGIN_TAG).string(info.origin);
+  if (info.perNameWildcard) w.uint32(PER_NAME_WILDCARD_TAG).bool(true);
+  if (info.perNameOf) w.uint32(PER_NAME_OF_TAG).string(info.perNameOf);
   w.ldelim();
   w.ldelim();
   return w.finish();
@@ -148,6 +154,25 @@ function nameInfo(host: string, wire: WireNameInfo): XdsNameInfo {
     info.externalName = wire.externalName.toLowerCase().replace(/\.$/, '');
   }
   if (wire.origin) info.origin = wire.origin;
+  if (wire.perNameWildcard) {
+    if (!host.startsWith('*.')) {
+      throw new MeshdnsError(
+        'MESHDNS_XDS_INVALID',
+        `NameTable host ${host}: marked a per-name wildcard, but is no wildcard`,
+      );
+    }
+    info.perNameWildcard = true;
+  }
+  if (wire.perNameOf) {
+    const of = wire.perNameOf.toLowerCase();
+    if (!of.startsWith('*.') || !host.endsWith(of.slice(1)) || host.startsWith('*.')) {
+      throw new MeshdnsError(
+        'MESHDNS_XDS_INVALID',
+        `NameTable host ${host}: per-name host under ${JSON.stringify(wire.perNameOf)}, which is no wildcard above it`,
+      );
+    }
+    info.perNameOf = of;
+  }
   return info;
 }
 

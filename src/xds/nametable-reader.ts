@@ -14,6 +14,9 @@ export const NAMESPACE_TAG = (4 << 3) | 2;
 export const ALT_HOSTS_TAG = (5 << 3) | 2;
 export const EXTERNAL_NAME_TAG = (1001 << 3) | 2;
 export const ORIGIN_TAG = (1002 << 3) | 2;
+/** A bool: wire type 0 (varint). */
+export const PER_NAME_WILDCARD_TAG = 1003 << 3;
+export const PER_NAME_OF_TAG = (1004 << 3) | 2;
 
 export interface WireNameInfo {
   ips: string[];
@@ -23,6 +26,8 @@ export interface WireNameInfo {
   altHosts: string[];
   externalName: string;
   origin: string;
+  perNameWildcard: boolean;
+  perNameOf: string;
 }
 
 /** Host → info as on the wire, unchecked. Throws a RangeError on truncated bytes. */
@@ -57,7 +62,17 @@ function readEntry(r: protobuf.Reader, stop: number): [string, WireNameInfo] {
 }
 
 function emptyInfo(): WireNameInfo {
-  return { ips: [], registry: '', shortname: '', namespace: '', altHosts: [], externalName: '', origin: '' };
+  return {
+    ips: [],
+    registry: '',
+    shortname: '',
+    namespace: '',
+    altHosts: [],
+    externalName: '',
+    origin: '',
+    perNameWildcard: false,
+    perNameOf: '',
+  };
 }
 
 function readInfo(r: protobuf.Reader, stop: number): WireNameInfo {
@@ -71,6 +86,8 @@ function readInfo(r: protobuf.Reader, stop: number): WireNameInfo {
     else if (tag === ALT_HOSTS_TAG) info.altHosts.push(r.string());
     else if (tag === EXTERNAL_NAME_TAG) info.externalName = r.string();
     else if (tag === ORIGIN_TAG) info.origin = r.string();
+    else if (tag === PER_NAME_WILDCARD_TAG) info.perNameWildcard = r.bool();
+    else if (tag === PER_NAME_OF_TAG) info.perNameOf = r.string();
     else r.skipType(tag & 7);
   }
   return info;

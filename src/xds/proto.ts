@@ -21,6 +21,7 @@ const FILES = [
   'istio/networking/nds/v1/nds.proto',
   'meshdns/v1/config.proto',
   'meshdns/v1/vip.proto',
+  'meshdns/v1/per-name.proto',
 ];
 /** dist/src/xds is three levels below the package root, src/xds two; a few more cover odd layouts. */
 const MAX_LEVELS_UP = 5;
@@ -52,6 +53,10 @@ export interface XdsMessages {
   nameTable: protobuf.Type;
   vipRoutes: protobuf.Type;
   workloadConfig: protobuf.Type;
+  perNameAsk: protobuf.Type;
+  perNameReply: protobuf.Type;
+  perNameTouch: protobuf.Type;
+  perNameTouched: protobuf.Type;
 }
 
 let loaded: XdsMessages | undefined;
@@ -80,6 +85,10 @@ export function xdsMessages(): XdsMessages {
     nameTable: root.lookupType('istio.networking.nds.v1.NameTable'),
     vipRoutes: root.lookupType('meshdns.v1.VipRoutes'),
     workloadConfig: root.lookupType('meshdns.v1.WorkloadConfig'),
+    perNameAsk: root.lookupType('meshdns.v1.PerNameAsk'),
+    perNameReply: root.lookupType('meshdns.v1.PerNameReply'),
+    perNameTouch: root.lookupType('meshdns.v1.PerNameTouch'),
+    perNameTouched: root.lookupType('meshdns.v1.PerNameTouched'),
   };
   return loaded;
 }

@@ -1,11 +1,26 @@
 // The controller's side of the protocol: a gRPC server offering Envoy's StreamAggregatedResources.
 import { hostname } from 'node:os';
-import { Server, ServerCredentials, type ServerDuplexStream, status } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { DELTA_METHOD, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from './delta-messages.js';
 import { ADS_METHOD, type DiscoveryRequest, type DiscoveryResponse } from './messages.js';
+import {
+  PER_NAME_ASK_METHOD,
+  PER_NAME_TOUCH_METHOD,
+  type PerNameService,
+  type XdsPerNameAsk,
+  type XdsPerNameReply,
+  type XdsPerNameTouch,
+} from './per-name.js';
 import type { XdsSubscription } from './publisher.js';
 import { DeltaStream } from './server-delta-stream.js';
 import { AdsStream, type AdsStreamInfo } from './server-stream.js';
@@ -40,6 +55,8 @@ export interface AdsServerOptions {
   onAck?: (stream: AdsStreamInfo, typeUrl: string, version: string) => void;
   onNack?: (stream: AdsStreamInfo, typeUrl: string, version: string, message: string) => void;
   onStreamEnd?: (stream: AdsStreamInfo) => void;
+  /** Per-name VIPs (issue 14 item 5): offer `meshdns.v1.PerNameVips` beside ADS. */
+  perName?: PerNameService;
 }
 
 /** Time close() leaves streams to finish before it cuts them. */
@@ -68,6 +85,25 @@ export class AdsServer {
       );
     } else {
       this.server.addService({ StreamAggregatedResources: ADS_METHOD }, { StreamAggregatedResources: sotw });
+    }
+    const perName = options.perName;
+    if (perName) {
+      const ask = (
+        call: ServerUnaryCall<XdsPerNameAsk, XdsPerNameReply>,
+        done: sendUnaryData<XdsPerNameReply>,
+      ) => unary(() => perName.ask(call.request), done);
+      const touch = (
+        call: ServerUnaryCall<XdsPerNameTouch, Record<string, never>>,
+        done: sendUnaryData<Record<string, never>>,
+      ) =>
+        unary(() => {
+          perName.touch(call.request);
+          return {};
+        }, done);
+      this.server.addService(
+        { Ask: PER_NAME_ASK_METHOD, Touch: PER_NAME_TOUCH_METHOD },
+        { Ask: ask, Touch: touch },
+      );
     }
   }
 
@@ -161,6 +197,16 @@ export class AdsServer {
     });
     this.streams.add(stream);
   }
+}
+
+/** A handler's answer, or its error as INTERNAL with the message (a bad request never ends the server). */
+function unary<T>(answer: () => T | Promise<T>, done: sendUnaryData<T>): void {
+  Promise.resolve()
+    .then(answer)
+    .then(
+      (reply) => done(null, reply),
+      (err: unknown) => done({ code: status.INTERNAL, details: (err as Error).message || String(err) }),
+    );
 }
 
 /** "ipv4:10.1.2.3:5678" or "ipv6:[::1]:5678" → the address without the port. */

@@ -15,6 +15,10 @@ export interface XdsNameInfo {
   externalName?: string;
   /** meshdns only: what gave the name, for explain and /debug. */
   origin?: string;
+  /** meshdns only: a wildcard whose names each get a VIP of their own when asked (PerNameVips). */
+  perNameWildcard?: boolean;
+  /** meshdns only: a name asked under a per-name wildcard, with a VIP of its own: that wildcard. */
+  perNameOf?: string;
 }
 
 /** Host (lower case, no trailing dot, as Istio sends it) → what it resolves to. */

@@ -204,3 +204,112 @@ for (const workers of [1, 3])
       assert.equal(await listed(), true);
     });
   });
+
+// The same through `meshdns controller --manifests` and `meshdns agent --controller --vip-proxy` (cluster
+// mode): the agent asks the controller over gRPC (PerNameVips) and answers from the table and routes its
+// ADS stream brings; a second agent answers the same VIP for the same name.
+describe('two names under one wildcard on one port through meshdns controller and meshdns agent', {
+  skip: why,
+}, () => {
+  let ns: Netns;
+  let dir: string;
+  const procs: ChildProcess[] = [];
+  let log = '';
+  const run = async (argv: string[]) => (await ns.exec(argv)).stdout.trim();
+  const digAt = (port: number, ...args: string[]) =>
+    run(['dig', '@127.0.0.1', '-p', String(port), '+short', '+time=3', '+tries=1', ...args]);
+  const spawnIn = (argv: string[], env: Record<string, string> = {}) => {
+    const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    procs.push(child);
+    const take = (d: Buffer) => {
+      log += d;
+    };
+    child.stdout?.on('data', take);
+    child.stderr?.on('data', take);
+    return child;
+  };
+  const startAgent = async (pod: string, dns: number, admin: number, proxy = true) => {
+    const from = log.length;
+    spawnIn(
+      [
+        ...[process.execPath, BIN, 'agent', '--controller', '127.0.0.1:15010'],
+        ...['--dns-listen', `127.0.0.1:${dns}`, '--admin-listen', `127.0.0.1:${admin}`],
+        ...['--upstream', `${UPSTREAM}:53`, ...(proxy ? ['--vip-proxy'] : [])],
+      ],
+      {
+        POD_NAME: pod,
+        POD_NAMESPACE: 'default',
+        ISTIO_META_DNS_CAPTURE: 'true',
+        ISTIO_META_DNS_AUTO_ALLOCATE: 'true',
+      },
+    );
+    await waitFor(
+      async () => log.slice(from),
+      (l) => /"msg":"serving DNS"/.test(l),
+    );
+  };
+
+  before(async () => {
+    ns = await createNetns('mdns-wildc');
+    dir = await mkdtemp(join(tmpdir(), 'meshdns-wildcard-cluster-e2e-'));
+    await mkdir(join(dir, 'manifests'));
+    await writeFile(join(dir, 'manifests', 'dbs.yaml'), MANIFEST);
+    await writeFile(join(dir, 'hosts'), `${HOSTS}\n`);
+    await ns.exec(['ip', 'route', 'add', 'local', '240.240.0.0/16', 'dev', 'lo']);
+    spawnIn([dnsmasqPath()!, ...dnsmasqArgs({ domain: 'example.com' }, UPSTREAM, 53, join(dir, 'hosts'))]);
+    spawnIn([process.execPath, '-e', BACKEND_SERVERS]);
+    await waitFor(
+      () => run(['dig', `@${UPSTREAM}`, '+short', '+time=1', '+tries=1', 'a.db.example.com']),
+      (r) => r === BACKENDS.A,
+    );
+    spawnIn([
+      ...[process.execPath, BIN, 'controller', '--manifests', join(dir, 'manifests')],
+      ...['--state-file', join(dir, 'state.json'), '--xds-listen', '127.0.0.1:15010'],
+      ...['--admin-listen', '127.0.0.1:15014'],
+    ]);
+    await waitFor(
+      async () => log,
+      (l) => /"msg":"controller ready"/.test(l),
+    );
+    await startAgent('app-1', 15053, 15020);
+  });
+
+  after(async () => {
+    for (const p of procs) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    }
+    await ns?.remove();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives each name its VIP at the first query, and each reaches its own backend on 5432', async () => {
+    const a = await digAt(15053, 'a.db.example.com');
+    const b = await digAt(15053, '+tcp', 'b.db.example.com');
+    assert.match(a, /^240\.240\.\d+\.\d+$/, log);
+    assert.match(b, /^240\.240\.\d+\.\d+$/, log);
+    assert.notEqual(a, b);
+    const connect = async (vip: string) => run([process.execPath, '-e', CLIENT, vip]);
+    assert.equal(await connect(a), 'database A', log);
+    assert.equal(await connect(b), 'database B', log);
+  });
+
+  it('a name upstream does not know gets its NXDOMAIN, and no VIP', async () => {
+    const full = await run(['dig', ...DNS, '+time=3', '+tries=1', 'nope.db.example.com']);
+    assert.match(full, /status: NXDOMAIN/, full);
+  });
+
+  it('a second agent answers the same VIP for each name', async () => {
+    const a = await digAt(15053, 'a.db.example.com');
+    const b = await digAt(15053, 'b.db.example.com');
+    // One network namespace holds one proxy per VIP: the second agent answers DNS only.
+    await startAgent('app-2', 15054, 15021, false);
+    assert.equal(await digAt(15054, 'b.db.example.com'), b, log);
+    assert.equal(await digAt(15054, 'a.db.example.com'), a, log);
+  });
+});

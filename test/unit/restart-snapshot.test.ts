@@ -15,7 +15,14 @@ import {
 } from '../../src/agent/index.js';
 import { snapshotBeside } from '../../src/cli/snapshot-setup.js';
 import { nameToKey } from '../../src/dns/index.js';
-import { buildNameTable, restoreTable, tableSnapshotProblem, timeSlicer } from '../../src/nametable/index.js';
+import {
+  buildNameTable,
+  buildTableRecords,
+  NameTable,
+  restoreTable,
+  tableSnapshotProblem,
+  timeSlicer,
+} from '../../src/nametable/index.js';
 import {
   cacheKeyOf,
   cacheSettings,
@@ -25,7 +32,7 @@ import {
   restoreCache,
 } from '../../src/upstream/index.js';
 import { a, FakeClock, soa } from '../helpers/fake-upstream.js';
-import { sampleMesh } from '../helpers/resources.js';
+import { sampleMesh, serviceEntry } from '../helpers/resources.js';
 
 const A = 1;
 const CLASS_IN = 1;
@@ -139,6 +146,23 @@ describe('restart snapshot: the name table', () => {
 
   it('comes back answering the same names, aliases and wildcards', async () => {
     const table = buildNameTable(sampleMesh(), scope);
+    const saved = JSON.parse(JSON.stringify(table.toDiff()));
+    assert.equal(tableSnapshotProblem(saved), undefined);
+    const back = await restoreTable(saved, timeSlicer(4));
+    assert.deepEqual(back.records(), table.records());
+  });
+
+  it('keeps a per-name wildcard and the names given VIPs under it (issue 14 item 5)', async () => {
+    const res = sampleMesh();
+    const W = '*.db.example.com';
+    res.serviceEntries.push(serviceEntry('default', 'dbs', [W], { resolution: 'DNS' }));
+    res.serviceEntries.push(
+      serviceEntry('default', 'dbs', ['a.db.example.com'], { resolution: 'DNS', perNameOf: W }),
+    );
+    const vips = (_se: unknown, host: string) =>
+      host === 'a.db.example.com' ? { v4: '240.240.0.9', v6: '2001:2::9' } : undefined;
+    const table = NameTable.fromRecords(buildTableRecords(res, scope, vips, (_se, host) => host === W));
+    assert.equal(table.lookup(nameToKey('a.db.example.com.'))?.record.perName, W);
     const saved = JSON.parse(JSON.stringify(table.toDiff()));
     assert.equal(tableSnapshotProblem(saved), undefined);
     const back = await restoreTable(saved, timeSlicer(4));

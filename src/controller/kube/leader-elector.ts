@@ -30,6 +30,12 @@ export interface LeaderElectorOptions {
   requestTimeoutMs?: number;
   onStartedLeading?: () => void;
   onStoppedLeading?: () => void;
+  /**
+   * Where this replica takes requests meant for the leader (its xDS address, host:port), written in the
+   * Lease's LEADER_ADDRESS_ANNOTATION while it holds it: a follower forwards per-name VIP requests there.
+   * Read at each write; undefined: none.
+   */
+  advertise?: () => string | undefined;
   /** Called when the observed holder changes ('' when released). */
   onNewLeader?: (identity: string) => void;
   /** A monotonic clock in milliseconds, for lease expiry (performance.now by default). */
@@ -37,7 +43,12 @@ export interface LeaderElectorOptions {
   random?: () => number;
 }
 
-type Settings = Required<Omit<LeaderElectorOptions, 'onStartedLeading' | 'onStoppedLeading' | 'onNewLeader'>>;
+type Settings = Required<
+  Omit<LeaderElectorOptions, 'onStartedLeading' | 'onStoppedLeading' | 'onNewLeader' | 'advertise'>
+>;
+
+/** The Lease annotation naming the holder's address for forwarded requests (issue 14 item 5). */
+export const LEADER_ADDRESS_ANNOTATION = 'meshdns.io/xds-address';
 
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
@@ -81,6 +92,13 @@ export class LeaderElector {
   /** The holder last observed ('' released, undefined not read yet). */
   get leader(): string | undefined {
     return this.observedHolder;
+  }
+
+  /** The holder's advertised address (LEADER_ADDRESS_ANNOTATION), when another replica holds the Lease. */
+  get leaderAddress(): string | undefined {
+    const holder = this.observedHolder;
+    if (!holder || holder === this.settings.identity) return undefined;
+    return this.lease?.metadata?.annotations?.[LEADER_ADDRESS_ANNOTATION] || undefined;
   }
 
   /** Starts competing for the Lease in the background; returns at once. */
@@ -181,7 +199,10 @@ export class LeaderElector {
       try {
         this.observe(
           await this.api.createNamespacedLease(
-            { namespace: s.namespace, body: { metadata: { name: s.name, namespace: s.namespace }, spec } },
+            {
+              namespace: s.namespace,
+              body: { metadata: this.#metadata({ name: s.name, namespace: s.namespace }), spec },
+            },
             opts,
           ),
         );
@@ -203,11 +224,20 @@ export class LeaderElector {
     });
     try {
       // The read's resourceVersion travels in metadata: a write in between makes this a 409.
-      this.observe(await this.api.replaceNamespacedLease({ ...target, body: { ...current, spec } }, opts));
+      const body = { ...current, metadata: this.#metadata(current.metadata ?? {}), spec };
+      this.observe(await this.api.replaceNamespacedLease({ ...target, body }, opts));
       return true;
     } catch (err) {
       return this.failed('update', err);
     }
+  }
+
+  /** The Lease's metadata as this holder writes it: its advertised address, or none. */
+  #metadata(meta: NonNullable<V1Lease['metadata']>): NonNullable<V1Lease['metadata']> {
+    const address = this.options.advertise?.();
+    const { [LEADER_ADDRESS_ANNOTATION]: _old, ...others } = meta.annotations ?? {};
+    const annotations = address ? { ...others, [LEADER_ADDRESS_ANNOTATION]: address } : others;
+    return { ...meta, annotations };
   }
 
   /** Gives the Lease up: no holder, so the next candidate to try takes it without waiting for expiry. */

@@ -47,20 +47,31 @@ export function addressesOf(read: StatusRead): StatusAddress[] {
 /**
  * The addresses an entry should hold: each host of the entry that has VIPs, in the entry's host order, IPv4
  * then IPv6 (as Istio's allocator writes them). `hosts` are one entry's HostVips; hosts without VIPs
- * (exhausted, not eligible) hold none.
+ * (exhausted, not eligible) hold none. Then the names asked under a per-name wildcard of the entry (issue 14
+ * item 5), each with `host` the name (Istio's `{value, host}` holds any host the entry answers for), in the
+ * order of `hosts`: status is where a restarted controller, or a new leader, finds them again.
  */
 export function desiredAddresses(hosts: readonly HostVips[]): StatusAddress[] {
   if (hosts.length === 0) return [];
   // Most entries have a host or two: a scan costs less than a Map (sync() runs this for every entry).
   const byHost = hosts.length > 8 ? new Map(hosts.map((h) => [h.host, h])) : undefined;
-  const specHosts = hosts[0]!.entry.hosts;
+  // A per-name copy holds one name as its hosts: the spec's hosts are the entry's own.
+  const own =
+    hosts[0]!.entry.perNameOf === undefined ? hosts[0]! : hosts.find((h) => h.entry.perNameOf === undefined);
+  const specHosts = own?.entry.hosts ?? [];
   const out: StatusAddress[] = [];
-  for (const host of specHosts.length > 1 ? new Set(specHosts) : specHosts) {
-    const h = byHost ? byHost.get(host) : hosts.find((x) => x.host === host);
-    if (!h || h.state === 'exhausted') continue;
+  const add = (h: HostVips | undefined, host: string) => {
+    if (!h || h.state === 'exhausted') return;
     if (h.v4) out.push({ value: h.v4, host });
     if (h.v6) out.push({ value: h.v6, host });
+  };
+  for (const host of specHosts.length > 1 ? new Set(specHosts) : specHosts) {
+    add(
+      byHost ? byHost.get(host) : hosts.find((x) => x.host === host && x.entry.perNameOf === undefined),
+      host,
+    );
   }
+  for (const h of hosts) if (h.entry.perNameOf !== undefined && !specHosts.includes(h.host)) add(h, h.host);
   return out;
 }
 

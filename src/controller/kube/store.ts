@@ -27,6 +27,8 @@ export interface KubeStoreOptions {
   leaderElect: boolean;
   /** The VIP ranges allocated from: status addresses outside them are kept in status, not replaced. */
   ranges: VipRanges;
+  /** This replica's xDS address for requests forwarded to the leader (per-name VIPs), read at each write. */
+  advertise?: () => string | undefined;
   /** Lease timings, for tests; client-go's defaults otherwise. */
   lease?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
 }
@@ -47,6 +49,7 @@ export class KubeStatusStore implements AllocationStore {
           identity: opts.identity,
           namespace: opts.leaseNamespace,
           ...opts.lease,
+          ...(opts.advertise ? { advertise: opts.advertise } : {}),
           onStartedLeading: () => {
             logger.info({ identity: opts.identity }, 'leading: writing VIPs to status.addresses');
             if (this.#last) this.#write(this.#last);
@@ -59,6 +62,19 @@ export class KubeStatusStore implements AllocationStore {
       namespace: opts.leaseNamespace,
       ...(elector ? { isLeader: () => elector.isLeader } : {}),
     });
+  }
+
+  /** Per-name names (issue 14 item 5) are in `status.addresses` with `host` the name (status-patch.ts). */
+  readonly namesInStatus = true;
+
+  /** The Lease holder as last seen (this replica when it leads). */
+  get leader(): string | undefined {
+    return this.#elector ? this.#elector.leader : this.#opts.identity;
+  }
+
+  /** Where the Lease holder takes forwarded requests, when another replica holds it and says. */
+  get leaderAddress(): string | undefined {
+    return this.#elector?.leaderAddress;
   }
 
   /** Whether this replica writes (the Lease holder, or the only replica). */
