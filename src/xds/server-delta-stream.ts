@@ -11,6 +11,7 @@ import {
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
   type DeltaResource,
+  encodeDeltaResponse,
   resourceField,
 } from './delta-messages.js';
 import type { XdsDeltaSource, XdsNamed } from './publisher.js';
@@ -133,10 +134,12 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       return;
     }
     if (changed === undefined && state.held?.size === 0 && state.nacked.size === 0 && interest.wildcard) {
-      // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent.
+      // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent,
+      // the whole response included (its nonce is the content's, not the stream's: see everything()).
       const all = everything(source);
       this.resolve(state, source);
-      this.send(typeUrl, source.version, [], [], all.versions, all.encoded);
+      const message = all.message(typeUrl, this.hooks.controlPlane);
+      this.send(typeUrl, source.version, [], [], all.versions, { nonce: all.nonce, message });
       return;
     }
     // The whole content made for first syncs is dropped once the source has moved on.
@@ -195,9 +198,9 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     resources: DeltaResource[],
     removed: string[],
     names: ReadonlyMap<string, string | undefined>,
-    encoded?: Uint8Array,
+    shared?: { nonce: string; message: Buffer },
   ): void {
-    const nonce = String(++this.nonce);
+    const nonce = shared?.nonce ?? String(++this.nonce);
     this.pending.set(nonce, { typeUrl, version, names });
     // An agent that never answers cannot grow this without bound: its oldest responses are forgotten.
     if (this.pending.size > DEFAULTS.xdsMaxPendingResponses)
@@ -210,7 +213,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       resources,
       removedResources: removed,
       controlPlane: this.hooks.controlPlane,
-      ...(encoded ? { encoded } : {}),
+      ...(shared ? { message: shared.message } : {}),
     });
     if (!flowing) this.hold();
   }
@@ -243,18 +246,45 @@ function wireOf(name: string, named: XdsNamed): Uint8Array {
   return wire;
 }
 
-/** A source's whole content as written fields and its versions, made once per sequence (agents' first sync). */
-const whole = new WeakMap<
-  XdsDeltaSource,
-  { sequence: number; encoded: Uint8Array; versions: Map<string, string> }
->();
+/**
+ * A source's whole content at one sequence (agents' first sync), made once for every stream: the versions
+ * the agent then holds, and the response itself, encoded once. gRPC copies a message into its frame per
+ * stream anyway; a response encoded per stream was one more copy of the whole table per agent (200 agents
+ * of a 3.4 MB table: 680 MB of buffers made at once). Its nonce names the content (`w` and a number no
+ * other whole shares), so every stream can send the same bytes; a stream's own nonces are plain numbers.
+ */
+interface Whole {
+  sequence: number;
+  nonce: string;
+  versions: Map<string, string>;
+  /** The response for a type and control plane identifier, encoded on first use. */
+  message(typeUrl: string, controlPlane: string): Buffer;
+}
 
-function everything(source: XdsDeltaSource): { encoded: Uint8Array; versions: Map<string, string> } {
+const whole = new WeakMap<XdsDeltaSource, Whole>();
+let wholes = 0;
+
+function everything(source: XdsDeltaSource): Whole {
   let all = whole.get(source);
   if (all?.sequence !== source.sequence) {
     const parts: Uint8Array[] = [];
     for (const [name, named] of source.resources) parts.push(wireOf(name, named));
-    all = { sequence: source.sequence, encoded: Buffer.concat(parts), versions: versionsOf(source) };
+    const { version } = source;
+    const nonce = `w${++wholes}`;
+    let made: { key: string; bytes: Buffer } | undefined;
+    all = {
+      sequence: source.sequence,
+      nonce,
+      versions: versionsOf(source),
+      message: (typeUrl, controlPlane) => {
+        const key = `${typeUrl}\0${controlPlane}`;
+        if (made?.key !== key) {
+          const res = { systemVersionInfo: version, typeUrl, nonce, resources: [], removedResources: [] };
+          made = { key, bytes: encodeDeltaResponse({ ...res, controlPlane, encoded: parts }) };
+        }
+        return made.bytes;
+      },
+    };
     whole.set(source, all);
   }
   return all;
