@@ -15,6 +15,7 @@ import {
   resourceField,
 } from './delta-messages.js';
 import type { XdsDeltaSource, XdsNamed } from './publisher.js';
+import type { SendGrant } from './send-budget.js';
 import { AdsStreamBase, type AdsStreamHooks, type AdsTypeState } from './stream-base.js';
 
 interface DeltaTypeState {
@@ -137,9 +138,12 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent,
       // the whole response included (its nonce is the content's, not the stream's: see everything()).
       const all = everything(source);
-      this.resolve(state, source);
       const message = all.message(typeUrl, this.hooks.controlPlane);
-      this.send(typeUrl, source.version, [], [], all.versions, { nonce: all.nonce, message });
+      // Many first syncs at once wait their turn here, before anything of the stream moved on.
+      const grant = this.reserve(message.length);
+      if (!grant) return;
+      this.resolve(state, source);
+      this.send(typeUrl, source.version, [], [], all.versions, grant, { nonce: all.nonce, message });
       return;
     }
     // The whole content made for first syncs is dropped once the source has moved on.
@@ -180,7 +184,9 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     const first = state.first;
     this.resolve(state, source);
     if (out.length === 0 && removed.length === 0 && !first) return;
-    this.send(typeUrl, source.version, out, removed, names);
+    let bytes = 0;
+    for (const r of out) bytes += r.wire?.length ?? 0;
+    this.send(typeUrl, source.version, out, removed, names, this.reserve(bytes, true)!);
   }
 
   /** The agent is now at the source's sequence. */
@@ -198,6 +204,7 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     resources: DeltaResource[],
     removed: string[],
     names: ReadonlyMap<string, string | undefined>,
+    grant: SendGrant,
     shared?: { nonce: string; message: Buffer },
   ): void {
     const nonce = shared?.nonce ?? String(++this.nonce);
@@ -206,15 +213,18 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     if (this.pending.size > DEFAULTS.xdsMaxPendingResponses)
       this.pending.delete(this.pending.keys().next().value!);
     this.delta.get(typeUrl)!.record.sent = { version, nonce };
-    const flowing = this.call.write({
-      systemVersionInfo: version,
-      typeUrl,
-      nonce,
-      resources,
-      removedResources: removed,
-      controlPlane: this.hooks.controlPlane,
-      ...(shared ? { message: shared.message } : {}),
-    });
+    const flowing = this.writeGranted(
+      {
+        systemVersionInfo: version,
+        typeUrl,
+        nonce,
+        resources,
+        removedResources: removed,
+        controlPlane: this.hooks.controlPlane,
+        ...(shared ? { message: shared.message } : {}),
+      },
+      grant,
+    );
     if (!flowing) this.hold();
   }
 

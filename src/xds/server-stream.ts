@@ -43,15 +43,20 @@ export class AdsStream extends AdsStreamBase<DiscoveryRequest, DiscoveryResponse
     if (this.ended || !state || !snapshot || state.sent?.version === snapshot.version) return;
     if (state.nack?.version === snapshot.version) return;
     const { nonce, message } = sharedResponse(snapshot, typeUrl, this.hooks.controlPlane);
+    const grant = this.reserve(message.length);
+    if (!grant) return;
     state.sent = { version: snapshot.version, nonce };
-    this.call.write({
-      versionInfo: snapshot.version,
-      typeUrl,
-      nonce,
-      resources: [...snapshot.resources],
-      controlPlane: this.hooks.controlPlane,
-      message,
-    });
+    this.writeGranted(
+      {
+        versionInfo: snapshot.version,
+        typeUrl,
+        nonce,
+        resources: [...snapshot.resources],
+        controlPlane: this.hooks.controlPlane,
+        message,
+      },
+      grant,
+    );
   }
 }
 

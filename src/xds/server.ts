@@ -7,6 +7,7 @@ import { MeshdnsError } from '../errors.js';
 import { DELTA_METHOD, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from './delta-messages.js';
 import { ADS_METHOD, type DiscoveryRequest, type DiscoveryResponse } from './messages.js';
 import type { XdsSubscription } from './publisher.js';
+import { SendBudget, type SendBudgetOptions } from './send-budget.js';
 import { DeltaStream } from './server-delta-stream.js';
 import { AdsStream, type AdsStreamInfo } from './server-stream.js';
 import type { AdsStreamBase, AdsStreamHooks } from './stream-base.js';
@@ -40,6 +41,8 @@ export interface AdsServerOptions {
   onAck?: (stream: AdsStreamInfo, typeUrl: string, version: string) => void;
   onNack?: (stream: AdsStreamInfo, typeUrl: string, version: string, message: string) => void;
   onStreamEnd?: (stream: AdsStreamInfo) => void;
+  /** Bytes of large responses in flight at once (send-budget.ts). Default: DEFAULTS.xdsSendBudget. */
+  sendBudget?: Partial<SendBudgetOptions>;
 }
 
 /** Time close() leaves streams to finish before it cuts them. */
@@ -51,10 +54,13 @@ export class AdsServer {
   /** Open streams by client address (the peer without its port). */
   private readonly perClient = new Map<string, number>();
   private nextId = 0;
+  /** Shared by every stream: first syncs of many agents at once take turns past it. */
+  readonly sendBudget: SendBudget;
   private port: number | undefined;
   private host = '';
 
   constructor(private readonly options: AdsServerOptions) {
+    this.sendBudget = new SendBudget({ ...DEFAULTS.xdsSendBudget, ...options.sendBudget });
     const max = options.maxMessageBytes ?? DEFAULTS.xdsMaxMessageBytes;
     this.server = new Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
     const sotw = (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
@@ -139,6 +145,7 @@ export class AdsServer {
     const stream = make(++this.nextId, {
       subscribe: this.options.subscribe,
       controlPlane: this.options.controlPlane ?? hostname(),
+      budget: this.sendBudget,
       onAck: (info, typeUrl, version) => {
         log?.debug({ node: info.node.id, typeUrl, version }, 'xds ack');
         this.options.onAck?.(info, typeUrl, version);
