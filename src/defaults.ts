@@ -228,6 +228,11 @@ export const DEFAULTS = {
    * this long waits for the period's end, so a burst of changes becomes one build per period.
    */
   controllerDebounceMs: 100,
+  /**
+   * After a change agents may see is built, the controller starts no status write for this long: the
+   * pushes of 200 agents leave within it, and the writes (10,000 at start-up) then carry on between changes.
+   */
+  controllerStatusQuietMs: 200,
   /** An agent that lost its controller retries after this, doubling up to the cap, with jitter. */
   xdsBackoffInitialMs: 250,
   xdsBackoffMaxMs: 10_000,

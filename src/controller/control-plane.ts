@@ -8,7 +8,7 @@ import type { MeshSettings } from '../model/index.js';
 import type { SnapshotListener } from '../sources/index.js';
 import { AdsServer, type AdsServerOptions } from '../xds/index.js';
 import { MeshViews } from './mesh-views.js';
-import { BuildPacer } from './pacer.js';
+import { BuildPacer, StatusGate } from './pacer.js';
 import { PendingSnapshot, type TakenSnapshot } from './pending-snapshot.js';
 import { ProblemLog } from './problems.js';
 import { isStatusEcho } from './status-echo.js';
@@ -38,6 +38,8 @@ export interface AllocationStore {
   save(allocation: Allocation): void;
   /** Every allocation, changed or not (a store that may start writing later keeps the latest). */
   observe?(allocation: Allocation): void;
+  /** When writes may start: the control plane closes the gate while it pushes a change to agents. */
+  pace?(gate: { closed(): Promise<void> | undefined }): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,8 @@ export interface ControlPlaneOptions {
   origin: string;
   /** `--debounce`: the shortest time between two builds of a burst (the first goes at once). */
   debounceMs?: number;
+  /** How long after a change's build the store starts no write. Default: DEFAULTS.controllerStatusQuietMs. */
+  statusQuietMs?: number;
 }
 
 export class ControlPlane {
@@ -65,6 +69,8 @@ export class ControlPlane {
   #server: AdsServer | undefined;
   #source: ResourceSource | undefined;
   #pacer: BuildPacer | undefined;
+  /** Holds the store's writes back while a change goes out to agents. */
+  readonly #gate = new StatusGate();
   readonly #pending = new PendingSnapshot();
   #builds = 0;
 
@@ -107,6 +113,7 @@ export class ControlPlane {
       ...(this.#opts.meshConfig ? { meshConfig: this.#opts.meshConfig } : {}),
     });
     const views = this.#views;
+    this.#opts.store.pace?.(this.#gate);
     const pacer = new BuildPacer({
       debounceMs: this.#opts.debounceMs ?? DEFAULTS.controllerDebounceMs,
       build: (urgent) => {
@@ -120,8 +127,14 @@ export class ControlPlane {
       this.#pending.add({ snapshot, errors, failedFiles, change });
       // What the source reads before it has started is built at once and opens no period: the first
       // change after start-up goes out without waiting.
-      if (started) pacer.offer(!isStatusEcho(change.delta, views.allocation));
-      else this.#take(views, this.#pending.take()!, true);
+      if (!started) {
+        this.#take(views, this.#pending.take()!, true);
+        return;
+      }
+      const urgent = !isStatusEcho(change.delta, views.allocation);
+      // From the moment a change is seen until its pushes are out: no status write starts.
+      if (urgent) this.#gate.hold(this.#quietMs());
+      pacer.offer(urgent);
     });
     await this.#source.start();
     started = true;
@@ -152,9 +165,16 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     this.#pacer?.close();
+    this.#gate.close();
     await this.#server?.close();
     await this.#source?.close();
     await this.#opts.store.close();
+  }
+
+  /** A change waits at most a debounce period for its build, then its pushes get the quiet period. */
+  #quietMs(): number {
+    const debounce = this.#opts.debounceMs ?? DEFAULTS.controllerDebounceMs;
+    return debounce + (this.#opts.statusQuietMs ?? DEFAULTS.controllerStatusQuietMs);
   }
 
   #take(views: MeshViews, taken: TakenSnapshot, urgent: boolean): void {
@@ -163,6 +183,8 @@ export class ControlPlane {
     const started = performance.now();
     const update = views.update(snapshot, { now: Date.now(), failedFiles }, change);
     const buildMs = Math.round(performance.now() - started);
+    // The build pushed to the agents its views changed for; the frames go out over the next turns.
+    if (urgent) this.#gate.hold(this.#opts.statusQuietMs ?? DEFAULTS.controllerStatusQuietMs);
     this.#builds++;
     this.#opts.store.observe?.(update.allocation);
     if (update.stateChanged) this.#opts.store.save(update.allocation);
@@ -177,6 +199,7 @@ export class ControlPlane {
       held: update.allocation.held.length,
       views: views.views().length,
       viewsChanged: update.viewsChanged,
+      hostsRebuilt: update.hostsRebuilt,
       urgent,
       buildMs,
       errors: errors.length,
