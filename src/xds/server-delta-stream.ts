@@ -7,14 +7,9 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { DEFAULTS } from '../defaults.js';
 import { DeltaInterest } from './delta-interest.js';
-import {
-  type DeltaDiscoveryRequest,
-  type DeltaDiscoveryResponse,
-  type DeltaResource,
-  encodeDeltaResponse,
-  resourceField,
-} from './delta-messages.js';
-import type { XdsDeltaSource, XdsNamed } from './publisher.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './delta-messages.js';
+import { dropWhole, everything, stepOf, versionsOf, wireOf } from './delta-shared.js';
+import type { XdsDeltaSource } from './publisher.js';
 import type { SendGrant } from './send-budget.js';
 import { AdsStreamBase, type AdsStreamHooks, type AdsTypeState } from './stream-base.js';
 
@@ -147,7 +142,18 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       return;
     }
     // The whole content made for first syncs is dropped once the source has moved on.
-    if (whole.get(source)?.sequence !== source.sequence) whole.delete(source);
+    dropWhole(source);
+    if (changed && !state.held && state.nacked.size === 0 && interest.wildcard && !interest.fresh.size) {
+      // The usual push: every name the commits changed, the same response for every stream of the view
+      // that was at the same sequence (200 agents, 10 views: 10 responses made per change, not 200).
+      const step = stepOf(source, state.sequence, typeUrl, this.hooks.controlPlane);
+      const first = state.first;
+      this.resolve(state, source);
+      if (!step.message && !first) return;
+      const shared = step.message ? { nonce: step.nonce, message: step.message } : undefined;
+      this.send(typeUrl, source.version, [], [], step.names, this.reserve(step.bytes, true)!, shared);
+      return;
+    }
     const out: DeltaResource[] = [];
     const removed: string[] = [];
     const names = new Map<string, string | undefined>();
@@ -242,66 +248,4 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       for (const typeUrl of this.delta.keys()) this.push(typeUrl);
     });
   }
-}
-
-/** Each resource encoded once, for every stream that sends it (dropped with the resource). */
-const wires = new WeakMap<XdsNamed, Uint8Array>();
-
-function wireOf(name: string, named: XdsNamed): Uint8Array {
-  let wire = wires.get(named);
-  if (!wire) {
-    wire = resourceField({ name, version: named.version, resource: named.resource });
-    wires.set(named, wire);
-  }
-  return wire;
-}
-
-/**
- * A source's whole content at one sequence (agents' first sync), made once for every stream: the versions
- * the agent then holds, and the response itself, encoded once. gRPC copies a message into its frame per
- * stream anyway; a response encoded per stream was one more copy of the whole table per agent (200 agents
- * of a 3.4 MB table: 680 MB of buffers made at once). Its nonce names the content (`w` and a number no
- * other whole shares), so every stream can send the same bytes; a stream's own nonces are plain numbers.
- */
-interface Whole {
-  sequence: number;
-  nonce: string;
-  versions: Map<string, string>;
-  /** The response for a type and control plane identifier, encoded on first use. */
-  message(typeUrl: string, controlPlane: string): Buffer;
-}
-
-const whole = new WeakMap<XdsDeltaSource, Whole>();
-let wholes = 0;
-
-function everything(source: XdsDeltaSource): Whole {
-  let all = whole.get(source);
-  if (all?.sequence !== source.sequence) {
-    const parts: Uint8Array[] = [];
-    for (const [name, named] of source.resources) parts.push(wireOf(name, named));
-    const { version } = source;
-    const nonce = `w${++wholes}`;
-    let made: { key: string; bytes: Buffer } | undefined;
-    all = {
-      sequence: source.sequence,
-      nonce,
-      versions: versionsOf(source),
-      message: (typeUrl, controlPlane) => {
-        const key = `${typeUrl}\0${controlPlane}`;
-        if (made?.key !== key) {
-          const res = { systemVersionInfo: version, typeUrl, nonce, resources: [], removedResources: [] };
-          made = { key, bytes: encodeDeltaResponse({ ...res, controlPlane, encoded: parts }) };
-        }
-        return made.bytes;
-      },
-    };
-    whole.set(source, all);
-  }
-  return all;
-}
-
-function versionsOf(source: XdsDeltaSource, wanted?: (name: string) => boolean): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [name, r] of source.resources) if (!wanted || wanted(name)) out.set(name, r.version);
-  return out;
 }

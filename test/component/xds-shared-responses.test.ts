@@ -129,6 +129,47 @@ describe('xds responses shared by streams', () => {
     );
   });
 
+  it('delta: a change is the same bytes for every stream that was at the same version', async () => {
+    const pub = publisher();
+    const acks: string[] = [];
+    const port = await startServer(pub, acks);
+    const req = (typeUrl: string, responseNonce = ''): DeltaDiscoveryRequest => ({
+      node,
+      typeUrl,
+      resourceNamesSubscribe: [],
+      resourceNamesUnsubscribe: [],
+      initialResourceVersions: {},
+      responseNonce,
+    });
+    const a = new RawStream(port, DELTA_METHOD_PATH, encodeDeltaRequest);
+    // A reconnect that holds a route no longer there: a response of a's own (its own count moves on).
+    a.write({ ...req(VIP_ROUTES_TYPE_URL), initialResourceVersions: { gone: 'v0' } });
+    assert.deepEqual(decodeDeltaResponse(await a.response(1)).removedResources, ['gone']);
+    a.write(req(NAME_TABLE_TYPE_URL));
+    const b = new RawStream(port, DELTA_METHOD_PATH, encodeDeltaRequest);
+    b.write(req(NAME_TABLE_TYPE_URL));
+    await Promise.all([a.response(2), b.response(1)]);
+    const value = encodeNameEntry('h1.example', { ips: ['10.9.9.9'], registry: 'External', altHosts: [] });
+    pub.set(NAME_TABLE_TYPE_URL, 'h1.example', { typeUrl: NAME_TABLE_TYPE_URL, value }, 'v1-edited');
+    pub.remove(NAME_TABLE_TYPE_URL, 'h2.example');
+    pub.commit();
+    const [fromA, fromB] = [await a.response(3), await b.response(2)];
+    assert.ok(fromA.equals(fromB), 'both streams got the same bytes');
+    const change = decodeDeltaResponse(fromA);
+    assert.deepEqual(
+      change.resources.map((r) => r.name),
+      ['h1.example'],
+    );
+    assert.deepEqual(change.removedResources, ['h2.example']);
+    a.write(req(NAME_TABLE_TYPE_URL, change.nonce));
+    b.write(req(NAME_TABLE_TYPE_URL, change.nonce));
+    const version = pub.named(NAME_TABLE_TYPE_URL)!.version;
+    await until(
+      'both ACKs',
+      () => acks.filter((x) => x.endsWith(`${NAME_TABLE_TYPE_URL} ${version}`)).length === 2,
+    );
+  });
+
   it('state of the world: one snapshot is the same bytes on every stream, and each ACK is taken', async () => {
     const pub = publisher();
     const acks: string[] = [];
