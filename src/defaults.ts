@@ -233,6 +233,11 @@ export const DEFAULTS = {
    * this long waits for the period's end, so a burst of changes becomes one build per period.
    */
   controllerDebounceMs: 100,
+  /**
+   * After a change agents may see is built, the controller starts no status write for this long: the
+   * pushes of 200 agents leave within it, and the writes (10,000 at start-up) then carry on between changes.
+   */
+  controllerStatusQuietMs: 200,
   /** An agent that lost its controller retries after this, doubling up to the cap, with jitter. */
   xdsBackoffInitialMs: 250,
   xdsBackoffMaxMs: 10_000,
@@ -249,6 +254,12 @@ export const DEFAULTS = {
   xdsChangeLogCommits: 256,
   /** Delta responses a stream keeps awaiting their ACK; past it the oldest is forgotten (never NACKable). */
   xdsMaxPendingResponses: 64,
+  /**
+   * Large responses (first syncs, state-of-the-world tables) the controller holds in gRPC's frames at once:
+   * about 20 whole tables of 10,000 ServiceEntries and 5,000 Services (3.4 MB each); more agents syncing at
+   * once take turns. A send not flushed in `staleMs` (an agent that stopped reading) stops counting.
+   */
+  xdsSendBudget: { bytes: 64 * 1024 * 1024, largeBytes: 256 * 1024, staleMs: 10_000 },
   /** The controller on the Kubernetes API (issue 10 item 2): leader election, status writes, Events. */
   kube: {
     /** The Lease only the leader holds; its namespace is the controller's own (POD_NAMESPACE). */

@@ -61,6 +61,10 @@ export const FIGURES: Figure[] = [
   { label: 'agents launched → all first VIP routes', value: (r) => r.allFirstRoutesMs, unit: 'ms' },
   { label: 'agents launched → real agent answers', value: (r) => r.realAgentFirstMs, unit: 'ms' },
   { label: 'controller RSS, agents served', value: (r) => r.rssMiB, unit: 'MiB' },
+  { label: 'controller peak RSS until then', value: (r) => r.peakRssMiB, unit: 'MiB' },
+  { label: 'controller V8 heap used, agents served', value: (r) => r.heapUsedMiB, unit: 'MiB' },
+  { label: 'controller V8 external, agents served', value: (r) => r.externalMiB, unit: 'MiB' },
+  { label: 'controller CPU, spawn → agents served', value: (r) => r.startCpuS, unit: 's', digits: 1 },
   { label: 'name table per view (median)', value: tableBytes, unit: 'KiB', digits: 1 },
   { label: 'change → last agent, exportTo * p50', value: lastP('all', 50), unit: 'ms' },
   {
@@ -89,6 +93,12 @@ export const FIGURES: Figure[] = [
     label: 'controller CPU over the change loop',
     value: (r) => (100 * r.changeLoopCpuS) / r.changeLoopS,
     unit: '% core',
+  },
+  {
+    label: 'controller CPU-seconds over the change loop',
+    value: (r) => r.changeLoopCpuS,
+    unit: 's',
+    digits: 1,
   },
   {
     label: 'agents launcher CPU over the change loop',

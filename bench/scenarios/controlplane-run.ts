@@ -14,7 +14,7 @@ import { cpuSeconds } from '../lib/cpu-time.js';
 import { pollUntil } from '../lib/dns-poll.js';
 import type { ServerAddress } from '../lib/dns-probe.js';
 import { freeDnsPort, freeTcpPort } from '../lib/ports.js';
-import { rssMiB } from '../lib/proc-memory.js';
+import { peakRssMiB, rssMiB } from '../lib/proc-memory.js';
 import type { ProcessGroup } from '../lib/processes.js';
 import {
   type ControllerSource,
@@ -74,6 +74,13 @@ export interface ControlPlaneRun {
   allFirstRoutesMs: number | null;
   realAgentFirstMs: number | null;
   rssMiB: number;
+  /** The controller's peak RSS (VmHWM) from its spawn to that point. */
+  peakRssMiB: number;
+  /** V8 heap used and external memory (ArrayBuffers, Buffers) at the same point, from its /metrics. */
+  heapUsedMiB: number;
+  externalMiB: number;
+  /** CPU seconds the controller used from its spawn to that point (the start-up, the status writes). */
+  startCpuS: number;
   /** Name table bytes (the resources of the first NameTable response) per namespace's view. */
   tableBytes: Record<string, number>;
   changes: ChangeFigures[];
@@ -131,6 +138,10 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
     allFirstRoutesMs: null,
     realAgentFirstMs: null,
     rssMiB: Number.NaN,
+    peakRssMiB: Number.NaN,
+    heapUsedMiB: Number.NaN,
+    externalMiB: Number.NaN,
+    startCpuS: Number.NaN,
     tableBytes: {},
     changes: [],
     changeLoopCpuS: Number.NaN,
@@ -140,7 +151,8 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
     profileWindowS: [Number.NaN, Number.NaN],
   };
   const startDeadline = spawnAt + cfg.startDeadlineSeconds * 1000;
-  await controller.waitFor(/"msg":"controller ready"/, cfg.startDeadlineSeconds * 1000);
+  const ready = await controller.waitFor(/"msg":"controller ready"/, cfg.startDeadlineSeconds * 1000);
+  const admin = (JSON.parse(ready) as { admin?: string }).admin;
   run.readyMs = wallMs() - spawnAt;
   const first = controller.builds[0];
   if (first) {
@@ -204,6 +216,13 @@ export async function measureRun(inp: RunInputs): Promise<ControlPlaneRun> {
   run.realAgentFirstMs = realUp === undefined ? null : realUp + performance.timeOrigin - agentsAt;
   await sleep(SETTLE_MS);
   run.rssMiB = rssMiB(pid);
+  run.peakRssMiB = peakRssMiB(pid);
+  run.startCpuS = cpuSeconds(pid);
+  const v8 = admin ? await v8Memory(admin) : undefined;
+  if (v8) {
+    run.heapUsedMiB = v8.heapUsed / MIB;
+    run.externalMiB = v8.external / MIB;
+  }
   log(
     `    run ${inp.runIndex + 1}: ready ${fmt(run.readyMs)} ms, first build ${fmt(run.firstBuildMs)} ms, ` +
       `${cfg.agents} agents' first tables ${fmt(run.allFirstTablesMs)} ms, RSS ${run.rssMiB.toFixed(0)} MiB`,
@@ -290,6 +309,20 @@ async function oneChange(
       .flatMap((b) => (b.buildMs === undefined ? [] : [b.buildMs])),
     builds: controller.builds.length - buildsBefore,
   };
+}
+
+const MIB = 1024 * 1024;
+
+/** The controller's V8 heap used and external bytes, from prom-client's default metrics; undefined on failure. */
+async function v8Memory(admin: string): Promise<{ heapUsed: number; external: number } | undefined> {
+  try {
+    const res = await fetch(`http://${admin}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { heapUsed: read('nodejs_heap_size_used_bytes'), external: read('nodejs_external_memory_bytes') };
+  } catch {
+    return undefined;
+  }
 }
 
 const fmt = (v: number | null) => (v === null ? '-' : Math.round(v).toString());

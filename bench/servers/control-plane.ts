@@ -6,6 +6,11 @@ import type { BenchProcess, ProcessGroup } from '../lib/processes.js';
 import { REPO_ROOT } from './meshdns.js';
 
 const MESHDNS = path.join(REPO_ROOT, 'bin', 'meshdns');
+/**
+ * BENCH_CP_CONTROLLER_ROOT: another built checkout whose `meshdns controller` is measured instead, with
+ * this checkout's agents, API server and figures (an A/B of the controller alone).
+ */
+const CONTROLLER = path.join(process.env.BENCH_CP_CONTROLLER_ROOT || REPO_ROOT, 'bin', 'meshdns');
 const DIST_BENCH = path.join(REPO_ROOT, 'dist', 'bench');
 
 /** One "tables built" log line of the controller: when it was read, and what it says. */
@@ -75,12 +80,13 @@ export function startController(
       : ['--kube', '--kubeconfig', source.kubeconfig, '--no-leader-elect'];
   const args = [
     ...nodeFlags,
-    MESHDNS,
+    CONTROLLER,
     'controller',
     ...from,
     ...['--xds-listen', `${xds.host}:${xds.port}`, '--admin-listen', '127.0.0.1:0', '--log-level', 'info'],
   ];
-  return new LoggedProcess(group.spawn('meshdns controller', process.execPath, args, { cwd: REPO_ROOT }));
+  const cwd = path.dirname(path.dirname(CONTROLLER));
+  return new LoggedProcess(group.spawn('meshdns controller', process.execPath, args, { cwd }));
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   type XdsPerNameTouch,
 } from '../xds/index.js';
 import { type MeshUpdate, MeshViews, type StatusNames } from './mesh-views.js';
-import { BuildPacer } from './pacer.js';
+import { BuildPacer, StatusGate } from './pacer.js';
 import { PendingSnapshot, type TakenSnapshot } from './pending-snapshot.js';
 import { PerNameKeeper } from './per-name.js';
 import { ProblemLog } from './problems.js';
@@ -66,6 +66,8 @@ export interface AllocationStore {
   readonly namesInStatus?: boolean;
   /** Every allocation, changed or not (a store that may start writing later keeps the latest). */
   observe?(allocation: Allocation): void;
+  /** When writes may start: the control plane closes the gate while it pushes a change to agents. */
+  pace?(gate: { closed(): Promise<void> | undefined }): void;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,8 @@ export interface ControlPlaneOptions {
   debounceMs?: number;
   /** Per-name VIPs under wildcard entries (issue 14 item 5): cap, rate and idle expiry. Absent: off. */
   perName?: PerNameLimits;
+  /** How long after a change's build the store starts no write. Default: DEFAULTS.controllerStatusQuietMs. */
+  statusQuietMs?: number;
 }
 
 export class ControlPlane {
@@ -95,6 +99,8 @@ export class ControlPlane {
   #server: AdsServer | undefined;
   #source: ResourceSource | undefined;
   #pacer: BuildPacer | undefined;
+  /** Holds the store's writes back while a change goes out to agents. */
+  readonly #gate = new StatusGate();
   readonly #pending = new PendingSnapshot();
   #builds = 0;
   readonly #perName: PerNameKeeper | undefined;
@@ -148,6 +154,7 @@ export class ControlPlane {
       ...(this.#perName ? { perName: this.#perName.hosts } : {}),
     });
     const views = this.#views;
+    this.#opts.store.pace?.(this.#gate);
     const pacer = new BuildPacer({
       debounceMs: this.#opts.debounceMs ?? DEFAULTS.controllerDebounceMs,
       build: (urgent) => {
@@ -161,8 +168,14 @@ export class ControlPlane {
       this.#pending.add({ snapshot, errors, failedFiles, change });
       // What the source reads before it has started is built at once and opens no period: the first
       // change after start-up goes out without waiting.
-      if (started) pacer.offer(!isStatusEcho(change.delta, views.allocation));
-      else this.#take(views, this.#pending.take()!, true);
+      if (!started) {
+        this.#take(views, this.#pending.take()!, true);
+        return;
+      }
+      const urgent = !isStatusEcho(change.delta, views.allocation);
+      // From the moment a change is seen until its pushes are out: no status write starts.
+      if (urgent) this.#gate.hold(this.#quietMs());
+      pacer.offer(urgent);
     });
     await this.#source.start();
     started = true;
@@ -330,9 +343,16 @@ export class ControlPlane {
     if (this.#saveTimer) this.#save();
     this.#pacer?.close();
     this.#forwarder?.close();
+    this.#gate.close();
     await this.#server?.close();
     await this.#source?.close();
     await this.#opts.store.close();
+  }
+
+  /** A change waits at most a debounce period for its build, then its pushes get the quiet period. */
+  #quietMs(): number {
+    const debounce = this.#opts.debounceMs ?? DEFAULTS.controllerDebounceMs;
+    return debounce + (this.#opts.statusQuietMs ?? DEFAULTS.controllerStatusQuietMs);
   }
 
   #take(views: MeshViews, taken: TakenSnapshot, urgent: boolean): void {
@@ -349,6 +369,8 @@ export class ControlPlane {
         : 'add-first';
     const update = views.update(snapshot, { now: Date.now(), failedFiles }, change, statusNames);
     const buildMs = Math.round(performance.now() - started);
+    // The build pushed to the agents its views changed for; the frames go out over the next turns.
+    if (urgent) this.#gate.hold(this.#opts.statusQuietMs ?? DEFAULTS.controllerStatusQuietMs);
     this.#builds++;
     this.#opts.store.observe?.(update.allocation);
     if (update.stateChanged) this.#save(update.allocation);
@@ -363,6 +385,7 @@ export class ControlPlane {
       held: update.allocation.held.length,
       views: views.views().length,
       viewsChanged: update.viewsChanged,
+      hostsRebuilt: update.hostsRebuilt,
       urgent,
       buildMs,
       errors: errors.length,

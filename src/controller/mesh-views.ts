@@ -45,6 +45,7 @@ import {
 } from '../xds/index.js';
 import { GiverSet, isEntry } from './givers.js';
 import { PerNameCopies } from './per-name-copies.js';
+import { splitStatusOnly } from './status-only.js';
 import { RouteSet, ViewRoutes } from './xds-routes.js';
 import { EntryCache, XdsTableMirror } from './xds-table.js';
 
@@ -76,6 +77,8 @@ export interface MeshUpdate {
   stateChanged: boolean;
   /** Views whose table or routes changed (each shared by its agents). */
   viewsChanged: number;
+  /** Hosts the views derived again, summed over the views: what the update cost them. */
+  hostsRebuilt: number;
 }
 
 interface ViewShape {
@@ -209,20 +212,29 @@ export class MeshViews {
         ? 'all'
         : [...vipsChanged, ...[...entries.removed, ...entries.added].flatMap(hostKeys)];
     const routesChanged = this.#routes.update(allocated.allocation, touched);
+    // Entries whose status alone changed (the controller's own writes read back) give the views no work.
+    const forViews = splitStatusOnly(removed, added);
     let viewsChanged = 0;
+    let hostsRebuilt = 0;
     for (const view of this.#views.values()) {
+      const redrafts = view.builder.redrafts;
       const change = view.builder.update({
-        removed,
-        added,
+        ...forViews,
         vipsChanged: view.shape.withVips ? vipsChanged : [],
       });
+      hostsRebuilt += view.builder.redrafts - redrafts;
       view.mirror.apply(change, view.builder.records);
       if (view.shape.withVips) view.routes.apply(this.#routes, routesChanged);
       if (view.publisher.commit().length > 0) viewsChanged++;
     }
     // The mesh config decides the settings of agents that do not set their own.
     if (meshChanged) for (const node of this.#nodes) node.refresh();
-    return { allocation: allocated.allocation, stateChanged: allocated.stateChanged, viewsChanged };
+    return {
+      allocation: allocated.allocation,
+      stateChanged: allocated.stateChanged,
+      viewsChanged,
+      hostsRebuilt,
+    };
   }
 
   /**

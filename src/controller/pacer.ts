@@ -70,3 +70,55 @@ export class BuildPacer {
     this.#timer = setTimeout(() => this.flush(), Math.max(0, at - this.#now()));
   }
 }
+
+/**
+ * When the controller's own status writes may start (issue 10: the start-up writes 10,000; each costs the
+ * event loop its request, its response and the entry read back through the watch). A change agents may see
+ * closes the gate for a short while, so its build and its pushes have the loop to themselves; writes
+ * already started carry on, and each opening lets the writer start its next few, so a steady stream of
+ * changes slows the writes but never stops them.
+ */
+export class StatusGate {
+  readonly #now: () => number;
+  #openAt = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #opened: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  /** Closes the gate for `ms` from now; a hold while closed ends at the later of the two. */
+  hold(ms: number): void {
+    const until = this.#now() + ms;
+    if (until <= this.#openAt) return;
+    this.#openAt = until;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#release(), ms);
+  }
+
+  /** A promise that resolves when the gate opens, or undefined while it is open. */
+  closed(): Promise<void> | undefined {
+    if (this.#timer === undefined) return undefined;
+    this.#opened ??= new Promise<void>((resolve) => {
+      this.#open = resolve;
+    });
+    return this.#opened;
+  }
+
+  /** Opens the gate for good (the controller is closing). */
+  close(): void {
+    this.#openAt = Number.NEGATIVE_INFINITY;
+    this.#release();
+  }
+
+  #release(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const open = this.#open;
+    this.#opened = undefined;
+    this.#open = undefined;
+    open?.();
+  }
+}

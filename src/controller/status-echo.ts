@@ -6,6 +6,7 @@ import { type Allocation, allocationKey, type HostVips } from '../allocate/index
 import type { ServiceEntry } from '../model/index.js';
 import type { BuildDelta } from '../sources/index.js';
 import { desiredAddresses, sameAddresses } from './kube/index.js';
+import { sameSpec } from './status-only.js';
 
 /**
  * True when every object in `delta` is a ServiceEntry replaced by a copy that differs only in
@@ -32,13 +33,6 @@ export function isStatusEcho(delta: BuildDelta | undefined, allocation: Allocati
 }
 
 const keyOf = (r: ServiceEntry) => `${r.meta.namespace}/${r.meta.name}`;
-
-/** Everything but the status: the same hosts, ports, labels, source place… */
-function sameSpec(a: ServiceEntry, b: ServiceEntry): boolean {
-  const { statusAddresses: _a, ...restA } = a;
-  const { statusAddresses: _b, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB);
-}
 
 function holds(allocation: Allocation, se: ServiceEntry): boolean {
   const hosts: HostVips[] = [];

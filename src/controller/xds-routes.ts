@@ -3,6 +3,7 @@
 // view's message is the concatenation of the hosts it may see (repeated fields concatenate), so an
 // edit costs the hosts it touched, not every route of the mesh for every view.
 import { type Allocation, allocationKey, type HostVips } from '../allocate/index.js';
+import type { ServiceEntry } from '../model/index.js';
 import { visibleTo } from '../nametable/index.js';
 import {
   DigestSum,
@@ -54,7 +55,11 @@ export class RouteSet {
         continue;
       }
       const bytes = encodeVipRoutes(routes);
-      if (old && Buffer.compare(old.bytes, bytes) === 0 && old.host.entry === h!.entry) continue;
+      if (old && Buffer.compare(old.bytes, bytes) === 0 && sameVisibility(old.host.entry, h!.entry)) {
+        // The same routes seen by the same namespaces (a status read back): only the objects are new.
+        old.host = h!;
+        continue;
+      }
       const digest = partDigest(bytes);
       this.#byKey.set(key, {
         host: h!,
@@ -70,6 +75,16 @@ export class RouteSet {
 }
 
 const keyOf = (h: HostVips) => allocationKey(h.namespace, h.name, h.host);
+
+/** What decides which views hold a host's routes (visibleTo). */
+function sameVisibility(a: ServiceEntry, b: ServiceEntry): boolean {
+  return (
+    a === b ||
+    (a.meta.namespace === b.meta.namespace &&
+      a.exportTo.length === b.exportTo.length &&
+      a.exportTo.every((x, i) => x === b.exportTo[i]))
+  );
+}
 
 /** One view's routes: the hosts of the set its namespace may see. */
 export class ViewRoutes {

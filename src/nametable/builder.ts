@@ -78,6 +78,11 @@ export interface ResourceChange {
   vipsChanged?: Iterable<string>;
   /** Hosts given directly (`*.suffix` for wildcards), undefined for gone: what an agent's xDS table holds. */
   hosts?: Iterable<[string, GivenHost | undefined]>;
+  /**
+   * ServiceEntries replaced by copies that give the same names the same way (only their status differs,
+   * see controller/status-echo.ts): the copy takes the old one's place, and no host is derived again.
+   */
+  replaced?: Iterable<[ServiceEntry, ServiceEntry]>;
 }
 
 /** Flat (flatName): every record of the host holds it, and a joined string is a tree of its pieces. */
@@ -151,6 +156,14 @@ function removeFrom<K, V>(index: Map<K, Bag<V>>, key: K, value: V): void {
   if (held.size === 1) index.set(key, held.values().next().value as V);
 }
 
+/** Puts `now` where `old` was, in the same place of the order. */
+function replaceIn<K, V>(index: Map<K, Bag<V>>, key: K, old: V, now: V): void {
+  const held = index.get(key);
+  if (held === old) index.set(key, now);
+  else if (held instanceof Set && held.has(old))
+    index.set(key, new Set([...held].map((v) => (v === old ? now : v))));
+}
+
 /** A bag's values, in the order they came. */
 function items<V>(held: Bag<V> | undefined): V[] {
   if (held === undefined) return [];
@@ -220,6 +233,8 @@ export class TableBuilder {
 
   /** The table as data, changed in place by `update`. */
   readonly records: TableRecords;
+  /** Hosts derived again so far, by every update (what an update cost; for the controller's log and tests). */
+  redrafts = 0;
 
   /** `perName`: which wildcards get a VIP per name asked (issue 14 item 5); only with `vips`. */
   constructor(scope: TableScope, vips?: VipLookup, perName?: PerNameRule) {
@@ -234,6 +249,7 @@ export class TableBuilder {
     const hosts = new Set<string>();
     const services = new Set<string>();
     const wild = new Set<string>();
+    for (const [old, now] of change.replaced ?? []) this.#replace(old, now);
     for (const r of change.removed ?? []) this.#index(r, false, hosts, services, wild);
     for (const r of change.added ?? []) this.#index(r, true, hosts, services, wild);
     for (const [name, given] of change.hosts ?? []) this.#give(name, given, hosts, wild);
@@ -306,6 +322,12 @@ export class TableBuilder {
     }
   }
 
+  #replace(old: ServiceEntry, now: ServiceEntry): void {
+    const { exact, wild } = entryHosts(old);
+    for (const host of exact) replaceIn(this.#entries, host, old, now);
+    for (const suffix of wild) replaceIn(this.#wildEntries, suffix, old, now);
+  }
+
   #give(name: string, given: GivenHost | undefined, hosts: Set<string>, wild: Set<string>): void {
     const fqdn = toFqdn(name);
     const isWild = fqdn.startsWith('*.');
@@ -355,6 +377,7 @@ export class TableBuilder {
 
   /** Recomputes one host's draft. */
   #redraft(host: string): void {
+    this.redrafts++;
     const before = this.#drafts.get(host);
     const after = this.#draftOf(host);
     if (before?.external !== undefined) removeFrom(this.#externalRefs, before.external, host);

@@ -39,7 +39,12 @@ export interface DeltaDiscoveryResponse {
   /** ControlPlane.identifier: which controller replica sent it. */
   controlPlane?: string;
   /** Sending only: more resources, already written as fields (resourceField), after `resources`. */
-  encoded?: Uint8Array;
+  encoded?: Uint8Array | readonly Uint8Array[];
+  /**
+   * Sending only: the whole response already encoded (wholeDeltaResponse), sent as these very bytes; the
+   * other fields describe it. Every stream that sends the same response shares one Buffer.
+   */
+  message?: Buffer;
 }
 
 export const DELTA_METHOD_PATH =
@@ -105,11 +110,13 @@ const ANY_VALUE = tag(2);
  * `encoded`, fields already written (resourceFields): a resource encoded once serves every stream.
  */
 export function encodeDeltaResponse(res: DeltaDiscoveryResponse): Buffer {
+  if (res.message) return res.message;
   const head = protobuf.Writer.create();
   if (res.systemVersionInfo) head.uint32(RES_SYSTEM_VERSION).string(res.systemVersionInfo);
   const parts: Uint8Array[] = [head.finish()];
   for (const r of res.resources) parts.push(r.wire ?? resourceField(r));
-  if (res.encoded) parts.push(res.encoded);
+  if (res.encoded instanceof Uint8Array) parts.push(res.encoded);
+  else if (res.encoded) for (const part of res.encoded) parts.push(part);
   const w = protobuf.Writer.create();
   if (res.typeUrl) w.uint32(RES_TYPE_URL).string(res.typeUrl);
   if (res.nonce) w.uint32(RES_NONCE).string(res.nonce);

@@ -22,6 +22,8 @@ export interface DiscoveryResponse {
   resources: XdsResource[];
   /** ControlPlane.identifier: which controller replica sent it. */
   controlPlane?: string;
+  /** Sending only: the whole response already encoded, sent as these very bytes (shared by streams). */
+  message?: Buffer;
 }
 
 /** gRPC INVALID_ARGUMENT, the code Envoy puts in a NACK's error_detail. */
@@ -83,6 +85,7 @@ export function decodeRequest(bytes: Buffer): DiscoveryRequest {
 }
 
 export function encodeResponse(res: DiscoveryResponse): Buffer {
+  if (res.message) return res.message;
   const { discoveryResponse: type } = xdsMessages();
   const wire: WireResponse = {
     versionInfo: res.versionInfo,

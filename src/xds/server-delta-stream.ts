@@ -7,13 +7,10 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { DEFAULTS } from '../defaults.js';
 import { DeltaInterest } from './delta-interest.js';
-import {
-  type DeltaDiscoveryRequest,
-  type DeltaDiscoveryResponse,
-  type DeltaResource,
-  resourceField,
-} from './delta-messages.js';
-import type { XdsDeltaSource, XdsNamed } from './publisher.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './delta-messages.js';
+import { dropWhole, everything, stepOf, versionsOf, wireOf } from './delta-shared.js';
+import type { XdsDeltaSource } from './publisher.js';
+import type { SendGrant } from './send-budget.js';
 import { AdsStreamBase, type AdsStreamHooks, type AdsTypeState } from './stream-base.js';
 
 interface DeltaTypeState {
@@ -133,14 +130,30 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       return;
     }
     if (changed === undefined && state.held?.size === 0 && state.nacked.size === 0 && interest.wildcard) {
-      // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent.
+      // An agent holding nothing (its first stream) gets everything: the same bytes for every such agent,
+      // the whole response included (its nonce is the content's, not the stream's: see everything()).
       const all = everything(source);
+      const message = all.message(typeUrl, this.hooks.controlPlane);
+      // Many first syncs at once wait their turn here, before anything of the stream moved on.
+      const grant = this.reserve(message.length);
+      if (!grant) return;
       this.resolve(state, source);
-      this.send(typeUrl, source.version, [], [], all.versions, all.encoded);
+      this.send(typeUrl, source.version, [], [], all.versions, grant, { nonce: all.nonce, message });
       return;
     }
     // The whole content made for first syncs is dropped once the source has moved on.
-    if (whole.get(source)?.sequence !== source.sequence) whole.delete(source);
+    dropWhole(source);
+    if (changed && !state.held && state.nacked.size === 0 && interest.wildcard && !interest.fresh.size) {
+      // The usual push: every name the commits changed, the same response for every stream of the view
+      // that was at the same sequence (200 agents, 10 views: 10 responses made per change, not 200).
+      const step = stepOf(source, state.sequence, typeUrl, this.hooks.controlPlane);
+      const first = state.first;
+      this.resolve(state, source);
+      if (!step.message && !first) return;
+      const shared = step.message ? { nonce: step.nonce, message: step.message } : undefined;
+      this.send(typeUrl, source.version, [], [], step.names, this.reserve(step.bytes, true)!, shared);
+      return;
+    }
     const out: DeltaResource[] = [];
     const removed: string[] = [];
     const names = new Map<string, string | undefined>();
@@ -177,7 +190,9 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     const first = state.first;
     this.resolve(state, source);
     if (out.length === 0 && removed.length === 0 && !first) return;
-    this.send(typeUrl, source.version, out, removed, names);
+    let bytes = 0;
+    for (const r of out) bytes += r.wire?.length ?? 0;
+    this.send(typeUrl, source.version, out, removed, names, this.reserve(bytes, true)!);
   }
 
   /** The agent is now at the source's sequence. */
@@ -195,23 +210,27 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
     resources: DeltaResource[],
     removed: string[],
     names: ReadonlyMap<string, string | undefined>,
-    encoded?: Uint8Array,
+    grant: SendGrant,
+    shared?: { nonce: string; message: Buffer },
   ): void {
-    const nonce = String(++this.nonce);
+    const nonce = shared?.nonce ?? String(++this.nonce);
     this.pending.set(nonce, { typeUrl, version, names });
     // An agent that never answers cannot grow this without bound: its oldest responses are forgotten.
     if (this.pending.size > DEFAULTS.xdsMaxPendingResponses)
       this.pending.delete(this.pending.keys().next().value!);
     this.delta.get(typeUrl)!.record.sent = { version, nonce };
-    const flowing = this.call.write({
-      systemVersionInfo: version,
-      typeUrl,
-      nonce,
-      resources,
-      removedResources: removed,
-      controlPlane: this.hooks.controlPlane,
-      ...(encoded ? { encoded } : {}),
-    });
+    const flowing = this.writeGranted(
+      {
+        systemVersionInfo: version,
+        typeUrl,
+        nonce,
+        resources,
+        removedResources: removed,
+        controlPlane: this.hooks.controlPlane,
+        ...(shared ? { message: shared.message } : {}),
+      },
+      grant,
+    );
     if (!flowing) this.hold();
   }
 
@@ -229,39 +248,4 @@ export class DeltaStream extends AdsStreamBase<DeltaDiscoveryRequest, DeltaDisco
       for (const typeUrl of this.delta.keys()) this.push(typeUrl);
     });
   }
-}
-
-/** Each resource encoded once, for every stream that sends it (dropped with the resource). */
-const wires = new WeakMap<XdsNamed, Uint8Array>();
-
-function wireOf(name: string, named: XdsNamed): Uint8Array {
-  let wire = wires.get(named);
-  if (!wire) {
-    wire = resourceField({ name, version: named.version, resource: named.resource });
-    wires.set(named, wire);
-  }
-  return wire;
-}
-
-/** A source's whole content as written fields and its versions, made once per sequence (agents' first sync). */
-const whole = new WeakMap<
-  XdsDeltaSource,
-  { sequence: number; encoded: Uint8Array; versions: Map<string, string> }
->();
-
-function everything(source: XdsDeltaSource): { encoded: Uint8Array; versions: Map<string, string> } {
-  let all = whole.get(source);
-  if (all?.sequence !== source.sequence) {
-    const parts: Uint8Array[] = [];
-    for (const [name, named] of source.resources) parts.push(wireOf(name, named));
-    all = { sequence: source.sequence, encoded: Buffer.concat(parts), versions: versionsOf(source) };
-    whole.set(source, all);
-  }
-  return all;
-}
-
-function versionsOf(source: XdsDeltaSource, wanted?: (name: string) => boolean): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [name, r] of source.resources) if (!wanted || wanted(name)) out.set(name, r.version);
-  return out;
 }

@@ -1,7 +1,8 @@
 // One agent's state-of-the-world ADS stream on the server: each new snapshot of a subscribed type is sent
 // whole; ACKs and NACKs are recorded, and a NACKed version is never sent again on the stream.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { DiscoveryRequest, DiscoveryResponse } from './messages.js';
+import { type DiscoveryRequest, type DiscoveryResponse, encodeResponse } from './messages.js';
+import type { XdsSnapshot } from './publisher.js';
 import { AdsStreamBase, type AdsStreamHooks } from './stream-base.js';
 
 export type { AdsStreamHooks, AdsStreamInfo, AdsTypeState } from './stream-base.js';
@@ -41,14 +42,45 @@ export class AdsStream extends AdsStreamBase<DiscoveryRequest, DiscoveryResponse
     const snapshot = this.subscription?.current(typeUrl);
     if (this.ended || !state || !snapshot || state.sent?.version === snapshot.version) return;
     if (state.nack?.version === snapshot.version) return;
-    const nonce = String(++this.nonce);
+    const { nonce, message } = sharedResponse(snapshot, typeUrl, this.hooks.controlPlane);
+    const grant = this.reserve(message.length);
+    if (!grant) return;
     state.sent = { version: snapshot.version, nonce };
-    this.call.write({
-      versionInfo: snapshot.version,
-      typeUrl,
-      nonce,
-      resources: [...snapshot.resources],
-      controlPlane: this.hooks.controlPlane,
-    });
+    this.writeGranted(
+      {
+        versionInfo: snapshot.version,
+        typeUrl,
+        nonce,
+        resources: [...snapshot.resources],
+        controlPlane: this.hooks.controlPlane,
+        message,
+      },
+      grant,
+    );
   }
+}
+
+/**
+ * Each snapshot's response, encoded once for every stream that sends it: encoded per stream, a whole table
+ * was one more copy per agent (gRPC copies it into its frame anyway). The nonce names the snapshot, not the
+ * stream: a stream sends a snapshot at most once (a version already sent is not sent again), and a later
+ * snapshot of the same content is another object with another nonce.
+ */
+const responses = new WeakMap<XdsSnapshot, { nonce: string; key: string; message: Buffer }>();
+let snapshots = 0;
+
+function sharedResponse(
+  snapshot: XdsSnapshot,
+  typeUrl: string,
+  controlPlane: string,
+): { nonce: string; message: Buffer } {
+  const key = `${typeUrl}\0${controlPlane}`;
+  let made = responses.get(snapshot);
+  if (made?.key !== key) {
+    const nonce = made?.nonce ?? `s${++snapshots}`;
+    const res = { versionInfo: snapshot.version, typeUrl, nonce, resources: [...snapshot.resources] };
+    made = { nonce, key, message: encodeResponse({ ...res, controlPlane }) };
+    responses.set(snapshot, made);
+  }
+  return made;
 }

@@ -22,6 +22,7 @@ import {
   type XdsPerNameTouch,
 } from './per-name.js';
 import type { XdsSubscription } from './publisher.js';
+import { SendBudget, type SendBudgetOptions } from './send-budget.js';
 import { DeltaStream } from './server-delta-stream.js';
 import { AdsStream, type AdsStreamInfo } from './server-stream.js';
 import type { AdsStreamBase, AdsStreamHooks } from './stream-base.js';
@@ -57,6 +58,8 @@ export interface AdsServerOptions {
   onStreamEnd?: (stream: AdsStreamInfo) => void;
   /** Per-name VIPs (issue 14 item 5): offer `meshdns.v1.PerNameVips` beside ADS. */
   perName?: PerNameService;
+  /** Bytes of large responses in flight at once (send-budget.ts). Default: DEFAULTS.xdsSendBudget. */
+  sendBudget?: Partial<SendBudgetOptions>;
 }
 
 /** Time close() leaves streams to finish before it cuts them. */
@@ -68,10 +71,13 @@ export class AdsServer {
   /** Open streams by client address (the peer without its port). */
   private readonly perClient = new Map<string, number>();
   private nextId = 0;
+  /** Shared by every stream: first syncs of many agents at once take turns past it. */
+  readonly sendBudget: SendBudget;
   private port: number | undefined;
   private host = '';
 
   constructor(private readonly options: AdsServerOptions) {
+    this.sendBudget = new SendBudget({ ...DEFAULTS.xdsSendBudget, ...options.sendBudget });
     const max = options.maxMessageBytes ?? DEFAULTS.xdsMaxMessageBytes;
     this.server = new Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
     const sotw = (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
@@ -175,6 +181,7 @@ export class AdsServer {
     const stream = make(++this.nextId, {
       subscribe: this.options.subscribe,
       controlPlane: this.options.controlPlane ?? hostname(),
+      budget: this.sendBudget,
       onAck: (info, typeUrl, version) => {
         log?.debug({ node: info.node.id, typeUrl, version }, 'xds ack');
         this.options.onAck?.(info, typeUrl, version);

@@ -3,6 +3,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { Metadata, status } from '@grpc/grpc-js';
 import type { XdsSubscription } from './publisher.js';
+import type { SendBudget, SendGrant } from './send-budget.js';
 import type { XdsNode } from './types.js';
 
 export interface AdsTypeState {
@@ -30,6 +31,8 @@ export interface AdsStreamHooks {
   onAck(stream: AdsStreamInfo, typeUrl: string, version: string): void;
   onNack(stream: AdsStreamInfo, typeUrl: string, version: string, message: string): void;
   onEnd(stream: AdsStreamBase<unknown, unknown>): void;
+  /** The server's bytes of large responses in flight; none: nothing is counted. */
+  budget?: SendBudget;
 }
 
 export abstract class AdsStreamBase<Req, Res> {
@@ -39,6 +42,10 @@ export abstract class AdsStreamBase<Req, Res> {
   protected nonce = 0;
   protected ended = false;
   private unwatch: (() => void) | undefined;
+  /** Counted sends not yet flushed: given back when the stream ends, however it ends. */
+  private readonly grants = new Set<SendGrant>();
+  /** Cancels this stream's wait for room in the budget, while it waits. */
+  private unwait: (() => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -66,6 +73,31 @@ export abstract class AdsStreamBase<Req, Res> {
 
   protected abstract request(req: Req): void;
   protected abstract push(typeUrl: string): void;
+
+  /**
+   * Room in the server's budget for a response of `bytes`: a grant to write it with, or undefined when it
+   * must wait; every type is then pushed again once there may be room. `force`: counted, never refused.
+   */
+  protected reserve(bytes: number, force = false): SendGrant | undefined {
+    const budget = this.hooks.budget;
+    if (!budget) return { release: () => {} };
+    const grant = budget.take(bytes, force);
+    if (grant || this.unwait) return grant;
+    this.unwait = budget.wait(() => {
+      this.unwait = undefined;
+      for (const typeUrl of this.types.keys()) if (!this.ended) this.push(typeUrl);
+    });
+    return undefined;
+  }
+
+  /** Writes a response under its grant, given back once gRPC has flushed it; false: gRPC holds back. */
+  protected writeGranted(res: Res, grant: SendGrant): boolean {
+    this.grants.add(grant);
+    return this.call.write(res, () => {
+      grant.release();
+      this.grants.delete(grant);
+    });
+  }
 
   /** The first request: its node picks the subscription. False when the stream was refused. */
   protected open(node: XdsNode | undefined): boolean {
@@ -105,6 +137,11 @@ export abstract class AdsStreamBase<Req, Res> {
     if (this.ended) return;
     this.ended = true;
     this.unwatch?.();
+    this.unwait?.();
+    this.unwait = undefined;
+    // A frame the agent never read is not freed before the stream is; it no longer holds others back.
+    for (const grant of this.grants) grant.release();
+    this.grants.clear();
     this.hooks.onEnd(this as AdsStreamBase<unknown, unknown>);
   }
 }

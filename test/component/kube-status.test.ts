@@ -241,6 +241,26 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
     assert.deepEqual(patches, [2, 1, 1]);
   });
 
+  it('starts no write while its gate is closed (pushes to agents go first), and writes all once it opens', async () => {
+    for (const n of ['g1', 'g2', 'g3']) api.put(entry(n, [`${n}.example.com`]));
+    let open: () => void = () => {};
+    let closed: Promise<void> | undefined = new Promise<void>((resolve) => {
+      open = () => {
+        closed = undefined;
+        resolve();
+      };
+    });
+    const { w } = writer({ maxInFlight: 2, gate: { closed: () => closed } });
+    const patches = api.count({ verb: 'patch' });
+    assert.equal(w.sync((await allocation()).hosts), 3);
+    assert.equal(w.inFlight, 0);
+    assert.equal(api.count({ verb: 'patch' }), patches);
+    open();
+    await w.idle();
+    for (const n of ['g1', 'g2', 'g3']) assert.ok(stored(api, n), `${n} written`);
+    assert.deepEqual(w.counts, { ...w.counts, written: 3 });
+  });
+
   it('writes each entry with one PATCH that tests what the informer showed, no GET, over kept-alive connections', async () => {
     const names = Array.from({ length: 40 }, (_, i) => `many${i}`);
     // Half with an IPv4 VIP only (they get an IPv6 one), half never written.

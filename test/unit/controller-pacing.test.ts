@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { vipRanges } from '../../src/allocate/index.js';
 import { MeshViews } from '../../src/controller/index.js';
-import { BuildPacer } from '../../src/controller/pacer.js';
+import { BuildPacer, StatusGate } from '../../src/controller/pacer.js';
 import { PendingSnapshot } from '../../src/controller/pending-snapshot.js';
 import { isStatusEcho } from '../../src/controller/status-echo.js';
 import { emptyResources, type Resource, type ServiceEntry } from '../../src/model/index.js';
@@ -145,5 +145,39 @@ describe('isStatusEcho', () => {
     }
     assert.equal(isStatusEcho(delta([db], [written]), undefined), false, 'no allocation yet');
     assert.equal(isStatusEcho(undefined, allocation), false, 'no delta');
+  });
+});
+
+describe('StatusGate', () => {
+  it('is open until held; a hold closes it until its end, and a later hold extends it', async () => {
+    let now = 0;
+    const gate = new StatusGate(() => now);
+    assert.equal(gate.closed(), undefined);
+    gate.hold(20);
+    const first = gate.closed();
+    assert.ok(first, 'closed while held');
+    assert.equal(gate.closed(), first, 'one promise for every waiter');
+    now = 5;
+    gate.hold(1); // ends before the first hold: no change
+    now = 10;
+    gate.hold(30); // ends after it: extends
+    let opened = false;
+    void first.then(() => {
+      opened = true;
+    });
+    await first;
+    assert.ok(opened);
+    assert.equal(gate.closed(), undefined, 'open once the last hold ended');
+    gate.close();
+  });
+
+  it('opens at once on close', async () => {
+    const gate = new StatusGate();
+    gate.hold(600_000);
+    const closed = gate.closed();
+    assert.ok(closed);
+    gate.close();
+    await closed;
+    assert.equal(gate.closed(), undefined);
   });
 });

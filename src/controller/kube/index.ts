@@ -19,6 +19,7 @@ export {
   SERVICE_ENTRY_PLURAL,
   StatusWriter,
   type StatusWriterOptions,
+  type WriteGate,
   type WriteOutcome,
 } from './status-writer.js';
 export { KubeStatusStore, type KubeStoreOptions } from './store.js';

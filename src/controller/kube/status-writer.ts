@@ -53,6 +53,16 @@ export interface StatusWriterOptions {
    * state file). Without it, status holds exactly the allocation.
    */
   ranges?: VipRanges;
+  /**
+   * Checked before each write starts: a promise while writes must wait (the controller is pushing a change
+   * to its agents, which goes first), undefined when they may go. Writes already started carry on.
+   */
+  gate?: WriteGate;
+}
+
+/** When status writes may start (controller/pacer.ts's StatusGate). */
+export interface WriteGate {
+  closed(): Promise<void> | undefined;
 }
 
 /**
@@ -76,8 +86,8 @@ interface Job {
   seen: StatusAddress[];
 }
 
-type Settings = Required<Omit<StatusWriterOptions, 'isLeader' | 'ranges'>> &
-  Pick<StatusWriterOptions, 'isLeader' | 'ranges'>;
+type Settings = Required<Omit<StatusWriterOptions, 'isLeader' | 'ranges' | 'gate'>> &
+  Pick<StatusWriterOptions, 'isLeader' | 'ranges' | 'gate'>;
 
 export class StatusWriter {
   private readonly api: CustomObjectsApi;
@@ -89,6 +99,8 @@ export class StatusWriter {
   /** One set of kept-alive connections for every write (client-node would open one per request). */
   private readonly agent: KeepAliveAgent;
   private idleWaiters: (() => void)[] = [];
+  /** Waiting for the gate to open (one wait, however many writes are queued). */
+  private gated = false;
   /** How many writes ended each way, for metrics and tests. */
   readonly counts: Record<WriteOutcome, number> = {
     written: 0,
@@ -116,6 +128,7 @@ export class StatusWriter {
       random: options.random ?? Math.random,
       isLeader: options.isLeader,
       ranges: options.ranges,
+      gate: options.gate,
     };
     this.agent = new KeepAliveAgent(this.settings.maxInFlight);
     for (const field of ['maxInFlight', 'maxAttempts'] as const) {
@@ -166,6 +179,11 @@ export class StatusWriter {
     return queued;
   }
 
+  /** Writes started and not yet ended. */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
   /** Resolves once nothing is queued or in flight. */
   idle(): Promise<void> {
     if (this.pending.size === 0 && this.running.size === 0) return Promise.resolve();
@@ -181,6 +199,16 @@ export class StatusWriter {
   }
 
   private pump(): void {
+    if (this.gated || this.pending.size === 0) return;
+    const closed = this.settings.gate?.closed();
+    if (closed) {
+      this.gated = true;
+      void closed.then(() => {
+        this.gated = false;
+        this.pump();
+      });
+      return;
+    }
     for (const [k, job] of this.pending) {
       if (this.running.size >= this.settings.maxInFlight) break;
       if (this.running.has(k)) continue; // one write per entry at a time; the newer one waits its turn

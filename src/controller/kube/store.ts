@@ -12,7 +12,7 @@ import type { AllocationStore, StoredState } from '../index.js';
 import { EventRecorder } from './event-recorder.js';
 import { HoldbackConfigMap } from './holdback-configmap.js';
 import { LeaderElector } from './leader-elector.js';
-import { StatusWriter } from './status-writer.js';
+import { StatusWriter, type WriteGate } from './status-writer.js';
 
 export interface KubeStoreOptions {
   kubeConfig: KubeConfig;
@@ -40,6 +40,7 @@ export class KubeStatusStore implements AllocationStore {
   readonly #elector: LeaderElector | undefined;
   readonly #holdback: HoldbackConfigMap;
   #last: Allocation | undefined;
+  #gate: WriteGate | undefined;
 
   constructor(opts: KubeStoreOptions) {
     this.#opts = opts;
@@ -90,6 +91,10 @@ export class KubeStatusStore implements AllocationStore {
     return state;
   }
 
+  pace(gate: WriteGate): void {
+    this.#gate = gate;
+  }
+
   observe(allocation: Allocation): void {
     this.#last = allocation;
   }
@@ -122,6 +127,7 @@ export class KubeStatusStore implements AllocationStore {
       status: new StatusWriter(kc, logger, {
         version,
         ranges: this.#opts.ranges,
+        gate: { closed: () => this.#gate?.closed() },
         ...(elector ? { isLeader: () => elector.isLeader } : {}),
       }),
       events: new EventRecorder(kc, logger, { instance: identity, version }),
