@@ -45,6 +45,7 @@ import {
   encodePerNameTouch,
   PER_NAME_ASK_PATH,
   PER_NAME_TOUCH_PATH,
+  unaryCall,
   type XdsPerNameAsk,
   type XdsPerNameReply,
   type XdsPerNameTouch,
@@ -168,17 +169,7 @@ export class AdsClient {
   ): Promise<Res> {
     const grpc = this.grpc;
     if (!grpc || this.closed) return Promise.reject(new Error('no stream to the controller'));
-    return new Promise<Res>((resolve, reject) => {
-      grpc.makeUnaryRequest(
-        path,
-        encode,
-        decode,
-        req,
-        new Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err, res) => (err || res === undefined ? reject(err ?? new Error('no reply')) : resolve(res)),
-      );
-    });
+    return unaryCall(grpc, path, encode, decode, req, timeoutMs);
   }
 
   async close(): Promise<void> {

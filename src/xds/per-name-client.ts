@@ -3,7 +3,7 @@
 // advertises in the Lease. Replicas of one Deployment share one certificate: with TLS the follower shows
 // it as its client certificate and checks the leader's against the CA, under the certificate's own name.
 import { X509Certificate } from 'node:crypto';
-import { type ChannelOptions, Client, credentials, Metadata } from '@grpc/grpc-js';
+import { type ChannelOptions, Client, credentials } from '@grpc/grpc-js';
 import { DEFAULTS } from '../defaults.js';
 import {
   decodePerNameReply,
@@ -11,6 +11,7 @@ import {
   encodePerNameTouch,
   PER_NAME_ASK_PATH,
   PER_NAME_TOUCH_PATH,
+  unaryCall,
   type XdsPerNameAsk,
   type XdsPerNameReply,
   type XdsPerNameTouch,
@@ -66,17 +67,7 @@ export class PerNameForwarder {
     req: Req,
     timeoutMs: number,
   ): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      this.#client.makeUnaryRequest(
-        path,
-        encode,
-        decode,
-        req,
-        new Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err, res) => (err || res === undefined ? reject(err ?? new Error('no reply')) : resolve(res)),
-      );
-    });
+    return unaryCall(this.#client, path, encode, decode, req, timeoutMs);
   }
 }
 

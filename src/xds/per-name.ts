@@ -7,7 +7,7 @@
 // the agent's stream is delta or state-of-the-world, carries its own deadline, and leaves the ADS stream
 // an Istio agent reads exactly as it was. The VIP itself reaches every agent as any host's does: in its
 // NameTable and its VipRoutes.
-import type { MethodDefinition } from '@grpc/grpc-js';
+import { type Client, Metadata, type MethodDefinition } from '@grpc/grpc-js';
 import { MeshdnsError } from '../errors.js';
 import { xdsMessages } from './proto.js';
 
@@ -195,3 +195,25 @@ export const PER_NAME_TOUCH_METHOD: MethodDefinition<XdsPerNameTouch, Record<str
   responseSerialize: encodeTouched,
   responseDeserialize: decodeTouched,
 };
+
+/** One unary call of PerNameVips on `client` (an agent's channel, or a follower's to the leader). */
+export function unaryCall<Req, Res>(
+  client: Pick<Client, 'makeUnaryRequest'>,
+  path: string,
+  encode: (req: Req) => Buffer,
+  decode: (bytes: Buffer) => Res,
+  req: Req,
+  timeoutMs: number,
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    client.makeUnaryRequest(
+      path,
+      encode,
+      decode,
+      req,
+      new Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => (err || res === undefined ? reject(err ?? new Error('no reply')) : resolve(res)),
+    );
+  });
+}
