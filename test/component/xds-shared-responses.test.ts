@@ -95,33 +95,35 @@ async function until(what: string, cond: () => boolean): Promise<void> {
   }
 }
 
+/** A delta request for every resource of `typeUrl`, ACKing `responseNonce` when given. */
+const deltaRequest = (typeUrl: string, responseNonce = ''): DeltaDiscoveryRequest => ({
+  node,
+  typeUrl,
+  resourceNamesSubscribe: [],
+  resourceNamesUnsubscribe: [],
+  initialResourceVersions: {},
+  responseNonce,
+});
+
 describe('xds responses shared by streams', () => {
   it('delta: the first sync of one content is the same bytes on every stream, and each ACK is taken', async () => {
     const pub = publisher();
     const acks: string[] = [];
     const port = await startServer(pub, acks);
-    const req = (typeUrl: string, responseNonce = ''): DeltaDiscoveryRequest => ({
-      node,
-      typeUrl,
-      resourceNamesSubscribe: [],
-      resourceNamesUnsubscribe: [],
-      initialResourceVersions: {},
-      responseNonce,
-    });
     const a = new RawStream(port, DELTA_METHOD_PATH, encodeDeltaRequest);
     // Stream a has had a response of its own first: its own count of responses is ahead of b's.
-    a.write(req(VIP_ROUTES_TYPE_URL));
+    a.write(deltaRequest(VIP_ROUTES_TYPE_URL));
     const routes = decodeDeltaResponse(await a.response(1));
-    a.write(req(VIP_ROUTES_TYPE_URL, routes.nonce));
-    a.write(req(NAME_TABLE_TYPE_URL));
+    a.write(deltaRequest(VIP_ROUTES_TYPE_URL, routes.nonce));
+    a.write(deltaRequest(NAME_TABLE_TYPE_URL));
     const b = new RawStream(port, DELTA_METHOD_PATH, encodeDeltaRequest);
-    b.write(req(NAME_TABLE_TYPE_URL));
+    b.write(deltaRequest(NAME_TABLE_TYPE_URL));
     const [fromA, fromB] = [await a.response(2), await b.response(1)];
     assert.equal(decodeDeltaResponse(fromA).resources.length, 50);
     assert.ok(fromA.equals(fromB), 'both streams got the same bytes');
     const { nonce } = decodeDeltaResponse(fromA);
-    a.write(req(NAME_TABLE_TYPE_URL, nonce));
-    b.write(req(NAME_TABLE_TYPE_URL, nonce));
+    a.write(deltaRequest(NAME_TABLE_TYPE_URL, nonce));
+    b.write(deltaRequest(NAME_TABLE_TYPE_URL, nonce));
     const version = pub.named(NAME_TABLE_TYPE_URL)!.version;
     await until(
       'both ACKs',
@@ -133,21 +135,13 @@ describe('xds responses shared by streams', () => {
     const pub = publisher();
     const acks: string[] = [];
     const port = await startServer(pub, acks);
-    const req = (typeUrl: string, responseNonce = ''): DeltaDiscoveryRequest => ({
-      node,
-      typeUrl,
-      resourceNamesSubscribe: [],
-      resourceNamesUnsubscribe: [],
-      initialResourceVersions: {},
-      responseNonce,
-    });
     const a = new RawStream(port, DELTA_METHOD_PATH, encodeDeltaRequest);
     // A reconnect that holds a route no longer there: a response of a's own (its own count moves on).
-    a.write({ ...req(VIP_ROUTES_TYPE_URL), initialResourceVersions: { gone: 'v0' } });
+    a.write({ ...deltaRequest(VIP_ROUTES_TYPE_URL), initialResourceVersions: { gone: 'v0' } });
     assert.deepEqual(decodeDeltaResponse(await a.response(1)).removedResources, ['gone']);
-    a.write(req(NAME_TABLE_TYPE_URL));
+    a.write(deltaRequest(NAME_TABLE_TYPE_URL));
     const b = new RawStream(port, DELTA_METHOD_PATH, encodeDeltaRequest);
-    b.write(req(NAME_TABLE_TYPE_URL));
+    b.write(deltaRequest(NAME_TABLE_TYPE_URL));
     await Promise.all([a.response(2), b.response(1)]);
     const value = encodeNameEntry('h1.example', { ips: ['10.9.9.9'], registry: 'External', altHosts: [] });
     pub.set(NAME_TABLE_TYPE_URL, 'h1.example', { typeUrl: NAME_TABLE_TYPE_URL, value }, 'v1-edited');
@@ -161,8 +155,8 @@ describe('xds responses shared by streams', () => {
       ['h1.example'],
     );
     assert.deepEqual(change.removedResources, ['h2.example']);
-    a.write(req(NAME_TABLE_TYPE_URL, change.nonce));
-    b.write(req(NAME_TABLE_TYPE_URL, change.nonce));
+    a.write(deltaRequest(NAME_TABLE_TYPE_URL, change.nonce));
+    b.write(deltaRequest(NAME_TABLE_TYPE_URL, change.nonce));
     const version = pub.named(NAME_TABLE_TYPE_URL)!.version;
     await until(
       'both ACKs',

@@ -63,6 +63,28 @@ const HOSTS = [`${BACKENDS.A} a.db.example.com`, `${BACKENDS.B} b.db.example.com
   .concat([...NAMES, 'past-cap.db.example.com'].map((n) => `${BACKENDS.A} ${n}`))
   .join('\n');
 
+/**
+ * What both scenarios run beside meshdns in `ns`: the manifests in `dir`, the VIP range routed to the
+ * namespace's own loopback (a connection to a VIP reaches the proxy's listener), dnsmasq as the upstream
+ * (NXDOMAIN for the names under example.com it does not know) and the two backends; resolves once the
+ * upstream answers.
+ */
+async function startMesh(ns: Netns, dir: string, spawnIn: (argv: string[]) => unknown): Promise<void> {
+  await mkdir(join(dir, 'manifests'));
+  await writeFile(join(dir, 'manifests', 'dbs.yaml'), MANIFEST);
+  await writeFile(join(dir, 'hosts'), `${HOSTS}\n`);
+  await ns.exec(['ip', 'route', 'add', 'local', '240.240.0.0/16', 'dev', 'lo']);
+  spawnIn([dnsmasqPath()!, ...dnsmasqArgs({ domain: 'example.com' }, UPSTREAM, 53, join(dir, 'hosts'))]);
+  spawnIn([process.execPath, '-e', BACKEND_SERVERS]);
+  await waitFor(
+    async () =>
+      (
+        await ns.exec(['dig', `@${UPSTREAM}`, '+short', '+time=1', '+tries=1', 'a.db.example.com'])
+      ).stdout.trim(),
+    (r) => r === BACKENDS.A,
+  );
+}
+
 for (const workers of [1, 3])
   describe(`two names under one wildcard on one port, each through its own VIP (--workers ${workers})`, {
     skip: why,
@@ -118,18 +140,7 @@ for (const workers of [1, 3])
     before(async () => {
       ns = await createNetns('mdns-wild');
       dir = await mkdtemp(join(tmpdir(), 'meshdns-wildcard-e2e-'));
-      await mkdir(join(dir, 'manifests'));
-      await writeFile(join(dir, 'manifests', 'dbs.yaml'), MANIFEST);
-      await writeFile(join(dir, 'hosts'), `${HOSTS}\n`);
-      // The VIP range is this namespace's own: a connection to a VIP reaches the proxy's listener.
-      await ns.exec(['ip', 'route', 'add', 'local', '240.240.0.0/16', 'dev', 'lo']);
-      // NXDOMAIN for the names under example.com it does not know.
-      spawnIn([dnsmasqPath()!, ...dnsmasqArgs({ domain: 'example.com' }, UPSTREAM, 53, join(dir, 'hosts'))]);
-      spawnIn([process.execPath, '-e', BACKEND_SERVERS]);
-      await waitFor(
-        () => run(['dig', `@${UPSTREAM}`, '+short', '+time=1', '+tries=1', 'a.db.example.com']),
-        (r) => r === BACKENDS.A,
-      );
+      await startMesh(ns, dir, spawnIn);
       await startServe();
     });
 
@@ -255,16 +266,7 @@ describe('two names under one wildcard on one port through meshdns controller an
   before(async () => {
     ns = await createNetns('mdns-wildc');
     dir = await mkdtemp(join(tmpdir(), 'meshdns-wildcard-cluster-e2e-'));
-    await mkdir(join(dir, 'manifests'));
-    await writeFile(join(dir, 'manifests', 'dbs.yaml'), MANIFEST);
-    await writeFile(join(dir, 'hosts'), `${HOSTS}\n`);
-    await ns.exec(['ip', 'route', 'add', 'local', '240.240.0.0/16', 'dev', 'lo']);
-    spawnIn([dnsmasqPath()!, ...dnsmasqArgs({ domain: 'example.com' }, UPSTREAM, 53, join(dir, 'hosts'))]);
-    spawnIn([process.execPath, '-e', BACKEND_SERVERS]);
-    await waitFor(
-      () => run(['dig', `@${UPSTREAM}`, '+short', '+time=1', '+tries=1', 'a.db.example.com']),
-      (r) => r === BACKENDS.A,
-    );
+    await startMesh(ns, dir, (argv) => spawnIn(argv));
     spawnIn([
       ...[process.execPath, BIN, 'controller', '--manifests', join(dir, 'manifests')],
       ...['--state-file', join(dir, 'state.json'), '--xds-listen', '127.0.0.1:15010'],
