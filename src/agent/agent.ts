@@ -163,7 +163,7 @@ export class Agent {
   /** SPEC §6: set once started, with `--vip-proxy` (the proxy or the NAT rules). */
   vipDataplane: VipDataplane | undefined;
   /** The VIP lists last given (setVips), each made when first read. */
-  readonly #vips = new AgentVips((routes) => this.vipDataplane?.setRoutes(routes));
+  readonly #vips = new AgentVips((routes) => this.vipDataplane?.setRoutes(routes()));
   private v6Server: DnsServer | undefined;
   /** The answering workers (`--workers` > 1), once listening. */
   workers: AnsweringWorkers | undefined;
