@@ -29,6 +29,7 @@ import {
   type UdpStats,
   udpReusePort,
   udpSettings,
+  upstreamLink,
 } from '../server/index.js';
 import {
   type CacheRestore,
@@ -226,6 +227,8 @@ export class Agent {
         }
       },
       random: opts.random,
+      // Upstream sockets on the listener's I/O path: batched (sendmmsg/recvmmsg) where it is native.
+      udpPool: { link: upstreamLink(this.udp.io) },
       observe: (seconds, result) => {
         // An overflow never left the process: Istio's counters are of queries sent upstream, so it is
         // counted as dropped (meshdns_upstream_dropped_total) and in the failure table only.

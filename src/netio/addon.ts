@@ -39,6 +39,8 @@ export interface NetioBinding {
   info(h: NetioHandle): [rcvbuf: number, sndbuf: number, sendErrors: number];
   close(h: NetioHandle): void;
   leave(h: NetioHandle): void;
+  /** The socket's one peer (an upstream server): sends may then leave the address out. */
+  connect(h: NetioHandle, host: string, port: number): void;
   tcpSocket(host: string, port: number, reusePort: boolean): number;
   readonly maxBatch: number;
   readonly addrStride: number;

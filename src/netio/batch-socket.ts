@@ -86,7 +86,33 @@ export interface BatchSocketOptions {
   onBatch(batch: RecvBatch, socket: BatchSocket): void;
   /** Told of each reply dropped because the send queue was full (counted in `stats().dropped` too). */
   onDrop?(): void;
+  /**
+   * Told of a receive error (counted in `stats().recvErrors` too) with its errno, e.g. ECONNREFUSED on a
+   * connected socket. `dead`: libuv stopped polling the socket (it reports a socket error so), so it
+   * receives nothing more and should be closed.
+   */
+  onError?(errno: number, dead: boolean): void;
+  /** Smaller slabs than a listener's (an upstream socket lives for a few hundred queries). */
+  size?: { batch?: number; outMessages?: number; outBytes?: number };
 }
+
+/** A socket with one peer (`BatchSocket.connect`): an upstream server, for the forwarder's queries. */
+export interface ConnectedSocketOptions {
+  /** The peer: an IP address and port. */
+  host: string;
+  port: number;
+  onBatch: BatchSocketOptions['onBatch'];
+  onError: NonNullable<BatchSocketOptions['onError']>;
+}
+
+/**
+ * A connected socket's slabs: 8 replies per recvmmsg (32 KiB) and 32 queries or 16 KiB waiting to be
+ * sent. An upstream socket is retired after a few hundred queries: a listener's 768 KiB each time was
+ * most of the collector's work.
+ */
+const CONNECTED_SIZE = { batch: 8, outMessages: 32, outBytes: 16 * 1024 };
+/** An address record of length 0: the connected peer (netio.c `send`). */
+const CONNECTED_PEER = Buffer.alloc(ADDR_STRIDE) as Peer;
 
 export interface BatchSocketStats {
   received: number;
@@ -112,13 +138,18 @@ export class BatchSocket {
   private readonly handle: NetioHandle;
   private readonly onBatch: BatchSocketOptions['onBatch'];
   private readonly onDrop: (() => void) | undefined;
+  private readonly onError: BatchSocketOptions['onError'];
   private readonly batch: RecvBatch;
+  /** Messages one recvmmsg reads; the send queue's size in messages and bytes. */
+  private readonly maxBatch: number;
+  private readonly outMessages: number;
+  private readonly outBytes: number;
   /** The send slab: claim() hands out room in it for a reply written in place. */
-  readonly outData = Buffer.allocUnsafeSlow(OUT_BYTES);
-  private readonly outOffs = new Int32Array(OUT_MESSAGES);
-  private readonly outLens = new Int32Array(OUT_MESSAGES);
-  private readonly outAddrWords = new Int32Array((OUT_MESSAGES * ADDR_STRIDE) / 4);
-  private readonly outAddrs = Buffer.from(this.outAddrWords.buffer);
+  readonly outData: Buffer;
+  private readonly outOffs: Int32Array;
+  private readonly outLens: Int32Array;
+  private readonly outAddrWords: Int32Array;
+  private readonly outAddrs: Buffer;
   /** Replies queued, of which [0, sentUpTo) are gone; bytes of outData in use. */
   private queued = 0;
   private sentUpTo = 0;
@@ -137,6 +168,44 @@ export class BatchSocket {
     recvErrors: 0,
   };
 
+  /**
+   * A socket on a port the kernel picks at random (RFC 5452), connected to one peer: it receives only that
+   * peer's datagrams, `send()` needs no address, and ICMP port unreachable comes back through `onError`.
+   * Throws when the addon is missing or has no `connect` (an addon built before it).
+   */
+  static connect(opts: ConnectedSocketOptions): BatchSocket {
+    const state = loadAddon();
+    if (state.binding === undefined) throw new Error(`native batch socket unavailable: ${state.reason}`);
+    if (typeof state.binding.connect !== 'function')
+      throw new Error('the native addon has no connect: rebuild it');
+    const family = isIP(opts.host);
+    if (family === 0) throw new Error(`not an IP address: ${opts.host}`);
+    const socket = new BatchSocket(state.binding, family === 6 ? '::' : '0.0.0.0', {
+      host: opts.host,
+      port: 0,
+      onBatch: opts.onBatch,
+      onError: opts.onError,
+      size: CONNECTED_SIZE,
+    });
+    try {
+      state.binding.connect(socket.handle, opts.host, opts.port);
+    } catch (err) {
+      void socket.close();
+      throw err;
+    }
+    return socket;
+  }
+
+  /** Whether `BatchSocket.connect` works here (the addon is loaded and has it), or why not. */
+  static connectSupport(): { available: true } | { available: false; reason: string } {
+    const state = loadAddon();
+    if (state.binding === undefined) return { available: false, reason: state.reason };
+    if (typeof state.binding.connect !== 'function') {
+      return { available: false, reason: `${state.file} has no connect: rebuild it (npm run build)` };
+    }
+    return { available: true };
+  }
+
   /** Binds the socket; throws what bind(2) and setsockopt(2) said (e.g. EADDRINUSE), as an Error. */
   static async open(opts: BatchSocketOptions): Promise<BatchSocket> {
     const state = loadAddon();
@@ -149,7 +218,17 @@ export class BatchSocket {
     this.binding = binding;
     this.onBatch = opts.onBatch;
     this.onDrop = opts.onDrop;
-    this.batch = new RecvBatch(binding.maxBatch);
+    this.onError = opts.onError;
+    const size = opts.size ?? {};
+    this.maxBatch = Math.min(binding.maxBatch, size.batch ?? binding.maxBatch);
+    this.outMessages = size.outMessages ?? OUT_MESSAGES;
+    this.outBytes = size.outBytes ?? OUT_BYTES;
+    this.outData = Buffer.allocUnsafeSlow(this.outBytes);
+    this.outOffs = new Int32Array(this.outMessages);
+    this.outLens = new Int32Array(this.outMessages);
+    this.outAddrWords = new Int32Array((this.outMessages * ADDR_STRIDE) / 4);
+    this.outAddrs = Buffer.from(this.outAddrWords.buffer);
+    this.batch = new RecvBatch(this.maxBatch);
     const [handle, port] = binding.open(
       host,
       opts.port,
@@ -190,6 +269,11 @@ export class BatchSocket {
     for (let k = 0; k < WORDS; k++) dst[to + k] = src[from + k];
   }
 
+  /** A connected socket's datagram to its peer; sent within this turn of the event loop. */
+  send(msg: Buffer): void {
+    this.replyTo(msg, CONNECTED_PEER);
+  }
+
   /** Queues a reply to a peer kept from an earlier batch; sent within this turn of the event loop. */
   replyTo(msg: Buffer, peer: Peer): void {
     const q = this.enqueue(msg.length);
@@ -224,7 +308,7 @@ export class BatchSocket {
     if (this.closed) return;
     this.binding.leave(this.handle);
     // The queue is finite once nothing new arrives: each round reads up to maxBatch of it.
-    while (!this.closed && this.drain() === this.binding.maxBatch * BATCHES_PER_WAKE) {}
+    while (!this.closed && this.drain() === this.maxBatch * BATCHES_PER_WAKE) {}
   }
 
   /** Replies queued and not yet handed to the kernel. */
@@ -241,9 +325,19 @@ export class BatchSocket {
 
   private onEvent(events: number): void {
     if (this.closed) return;
-    // A negative value is a libuv error for the fd; the socket stays, the next readiness retries.
+    // A negative value is a libuv error for the fd: libuv has stopped polling it (a socket error, e.g. a
+    // connected socket's ICMP port unreachable). What the kernel has to say is read once more.
     if (events < 0) {
       this.counts.recvErrors++;
+      const n = this.binding.recv(
+        this.handle,
+        this.batch.data,
+        SLOT_BYTES,
+        this.batch.lens,
+        this.batch.addrs,
+        1,
+      );
+      this.onError?.(n < 0 ? -n : -events, true);
       return;
     }
     if (events & WRITABLE && this.blocked) {
@@ -257,12 +351,15 @@ export class BatchSocket {
   /** Reads up to BATCHES_PER_WAKE batches; returns the datagrams read. */
   private drain(): number {
     const { binding, batch } = this;
-    const max = binding.maxBatch;
+    const max = this.maxBatch;
     let read = 0;
     for (let turn = 0; turn < BATCHES_PER_WAKE && !this.closed; turn++) {
       const n = binding.recv(this.handle, batch.data, SLOT_BYTES, batch.lens, batch.addrs, max);
       if (n <= 0) {
-        if (n < 0) this.counts.recvErrors++;
+        if (n < 0) {
+          this.counts.recvErrors++;
+          this.onError?.(-n, false);
+        }
         return read;
       }
       read += n;
@@ -286,9 +383,9 @@ export class BatchSocket {
   /** Room for `len` bytes in the send slab: the reply's index (the caller writes it and its address), or -1 if dropped. */
   private enqueue(len: number): number {
     if (this.closed) return -1;
-    if (this.queued === OUT_MESSAGES || this.used + len > OUT_BYTES) {
+    if (this.queued === this.outMessages || this.used + len > this.outBytes) {
       this.flush();
-      if (this.queued === OUT_MESSAGES || this.used + len > OUT_BYTES) {
+      if (this.queued === this.outMessages || this.used + len > this.outBytes) {
         this.counts.dropped++;
         this.onDrop?.();
         return -1;

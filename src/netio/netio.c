@@ -357,7 +357,8 @@ static napi_value netio_send(napi_env env, napi_callback_info info) {
       iov[k].iov_len = (size_t)lens[i + k];
       msgs[k].msg_hdr.msg_iov = &iov[k];
       msgs[k].msg_hdr.msg_iovlen = 1;
-      msgs[k].msg_hdr.msg_name = a;
+      // An address record of length 0: the socket's connected peer (connect() below).
+      msgs[k].msg_hdr.msg_name = a[ADDR_LEN_AT] ? a : NULL;
       msgs[k].msg_hdr.msg_namelen = a[ADDR_LEN_AT];
     }
     int n = sendmmsg(s->fd, msgs, (unsigned)count, MSG_DONTWAIT);
@@ -453,6 +454,33 @@ static napi_value netio_leave(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// connect(handle, host, port): the socket's one peer (an upstream server). The kernel then delivers only
+// that peer's datagrams, a send may leave out the address (length 0), and an ICMP port unreachable
+// comes back as ECONNREFUSED from recv (libuv first reports the socket's error as UV_EBADF and stops
+// polling it: the socket is done).
+static napi_value netio_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t hostLen = 0;
+  int32_t port = 0;
+  CHECK(napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hostLen));
+  CHECK(napi_get_value_int32(env, argv[2], &port));
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  if (parse_address(host, port, &ss, &sslen) < 0 || port <= 0 || port > 65535)
+    return throw_errno(env, "connect: not an IP address and port", EINVAL);
+  if (s->closing) return NULL;
+  int rc;
+  do rc = connect(s->fd, (struct sockaddr*)&ss, sslen);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) return throw_errno(env, "connect", errno);
+  return NULL;
+}
+
 // tcpSocket(host, port, reusePort) -> fd: a TCP socket bound (not listening) with SO_REUSEADDR and, when
 // asked, SO_REUSEPORT, for node:net's listen({fd}); Node before 22.12 cannot set SO_REUSEPORT itself.
 static napi_value netio_tcp_socket(napi_env env, napi_callback_info info) {
@@ -491,6 +519,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"info", NULL, netio_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, netio_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"leave", NULL, netio_leave, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connect", NULL, netio_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tcpSocket", NULL, netio_tcp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value batch, stride;

@@ -50,3 +50,4 @@ export {
   udpReusePort,
   udpSettings,
 } from './udp.js';
+export { nativeLink, upstreamLink } from './upstream-link.js';

@@ -55,3 +55,10 @@ export {
   readResolvConf,
   type UpstreamServer,
 } from './resolvconf.js';
+export {
+  type DatagramLink,
+  type DatagramLinkFactory,
+  dgramLink,
+  type LinkEvents,
+  type UdpPoolSettings,
+} from './udp-pool.js';

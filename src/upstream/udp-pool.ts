@@ -2,7 +2,7 @@
 // on a port the kernel picks at random, retired after a bounded number of queries or seconds so the
 // source port keeps moving (RFC 5452 §9.2), and replies matched by (socket, ID, question). Creating,
 // binding, connecting and closing a socket per query was 11% of a cache miss's CPU.
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { isCheckedIPv6 } from '../dns/index.js';
 import { type ExchangeHooks, errorOutcome, type Outcome } from './exchange.js';
 import { type Mismatch, matchReply, replyId } from './message.js';
@@ -15,6 +15,8 @@ export interface UdpPoolSettings {
   maxQueries: number;
   /** Milliseconds a socket is used for before it is retired. */
   maxAgeMs: number;
+  /** The sockets' kind: node:dgram's (the default), or another (server/upstream-link.ts). */
+  link?: DatagramLinkFactory;
 }
 
 /** IDs of queries that timed out, kept per socket so their late replies are not taken for forgeries. */
@@ -30,50 +32,105 @@ interface Pending {
   resolve(outcome: Outcome): void;
 }
 
+/** What a pooled socket's link reports. */
+export interface LinkEvents {
+  /** A datagram from the server; `msg` is the receiver's to keep. */
+  message(msg: Buffer): void;
+  /** A datagram from another address or port: a connected socket has none, so the rule holds on its own. */
+  stray(): void;
+  /** One query could not be sent. */
+  sendFailed(packet: Buffer, err: Error): void;
+  /** The socket failed (ICMP port unreachable: ECONNREFUSED); it is retired. */
+  error(err: Error): void;
+}
+
+/**
+ * One socket connected to the server, as the pool uses it: node:dgram's (here), or the native batch
+ * socket's (server/upstream-link.ts), which sends a turn's queries in one sendmmsg and reads replies in
+ * batches.
+ */
+export interface DatagramLink {
+  /** Sends one query (queued until the socket is connected). */
+  send(packet: Buffer): void;
+  close(): void;
+  readonly closed: Promise<void>;
+}
+
+export type DatagramLinkFactory = (server: UpstreamServer, events: LinkEvents) => DatagramLink;
+
+/** The pool's link on node:dgram: a connected socket, bound implicitly to a random ephemeral port. */
+export const dgramLink: DatagramLinkFactory = (server, events) => {
+  const socket = createSocket(isCheckedIPv6(server.host) ? 'udp6' : 'udp4');
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  let remote: { address: string; port: number } | undefined;
+  /** Sends waiting for connect(). */
+  let queue: Buffer[] | undefined = [];
+  let isClosed = false;
+  const send = (packet: Buffer) => {
+    if (queue !== undefined) {
+      queue.push(packet);
+      return;
+    }
+    socket.send(packet, (err) => {
+      if (err) events.sendFailed(packet, err);
+    });
+  };
+  socket.on('error', (err) => events.error(err));
+  socket.on('message', (msg, rinfo) => {
+    // The kernel filters a connected socket already; the check stays so the rule holds on its own.
+    if (remote === undefined || rinfo.address !== remote.address || rinfo.port !== remote.port)
+      events.stray();
+    else events.message(msg);
+  });
+  // Connected, as unbound's udp-connect: the kernel delivers only the server's datagrams and reports
+  // ICMP port unreachable as ECONNREFUSED.
+  socket.connect(server.port, server.host, () => {
+    if (isClosed) return;
+    // remoteAddress() is the normalised form rinfo uses too ("::1", never "0::1").
+    remote = socket.remoteAddress();
+    const queued = queue ?? [];
+    queue = undefined;
+    for (const packet of queued) send(packet);
+  });
+  return {
+    send,
+    closed,
+    close() {
+      if (isClosed) return;
+      isClosed = true;
+      try {
+        socket.close();
+      } catch {
+        // close() throws only if the socket is closed already: nothing left to release.
+      }
+    },
+  };
+};
+
 class PooledSocket {
-  readonly socket: Socket;
+  readonly link: DatagramLink;
   readonly pending = new Map<number, Pending>();
   readonly expired = new Set<number>();
-  readonly closed: Promise<void>;
   readonly born: number;
-  remote: { address: string; port: number } | undefined;
-  /** Sends waiting for connect(). */
-  queue: Buffer[] | undefined = [];
   sent = 0;
   retired = false;
-  private isClosed = false;
 
   constructor(
     server: UpstreamServer,
     now: number,
-    onMessage: (s: PooledSocket, msg: Buffer, from: string, port: number) => void,
-    onError: (s: PooledSocket, err: Error) => void,
+    makeLink: DatagramLinkFactory,
+    events: (s: PooledSocket) => LinkEvents,
   ) {
     this.born = now;
-    this.socket = createSocket(isCheckedIPv6(server.host) ? 'udp6' : 'udp4');
-    this.closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
-    this.socket.on('error', (err) => onError(this, err));
-    this.socket.on('message', (msg, rinfo) => onMessage(this, msg, rinfo.address, rinfo.port));
-    // Connected, as unbound's udp-connect: the kernel delivers only the server's datagrams and reports
-    // ICMP port unreachable as ECONNREFUSED. Bound implicitly to a random ephemeral port.
-    this.socket.connect(server.port, server.host, () => {
-      if (this.isClosed) return;
-      // remoteAddress() is the normalised form rinfo uses too ("::1", never "0::1").
-      this.remote = this.socket.remoteAddress();
-      const queued = this.queue ?? [];
-      this.queue = undefined;
-      for (const packet of queued) this.send(packet);
-    });
+    this.link = makeLink(server, events(this));
+  }
+
+  get closed(): Promise<void> {
+    return this.link.closed;
   }
 
   send(packet: Buffer): void {
-    if (this.queue !== undefined) {
-      this.queue.push(packet);
-      return;
-    }
-    this.socket.send(packet, (err) => {
-      if (err) this.fail(packet.readUInt16BE(0), errorOutcome(err));
-    });
+    this.link.send(packet);
   }
 
   fail(id: number, outcome: Outcome): void {
@@ -85,13 +142,7 @@ class PooledSocket {
   }
 
   close(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    try {
-      this.socket.close();
-    } catch {
-      // close() throws only if the socket is closed already: nothing left to release.
-    }
+    this.link.close();
   }
 }
 
@@ -199,12 +250,12 @@ export class UdpSocketPool {
   }
 
   private create(): PooledSocket {
-    const s = new PooledSocket(
-      this.server,
-      this.now(),
-      (from, msg, address, port) => this.receive(from, msg, address, port),
-      (from, err) => this.failed(from, err),
-    );
+    const s = new PooledSocket(this.server, this.now(), this.settings.link ?? dgramLink, (from) => ({
+      message: (msg) => this.receive(from, msg),
+      stray: () => this.rejectAll(from, 'source'),
+      sendFailed: (packet, err) => from.fail(packet.readUInt16BE(0), errorOutcome(err)),
+      error: (err) => this.failed(from, err),
+    }));
     this.open.add(s);
     void s.closed.then(() => this.open.delete(s));
     return s;
@@ -221,13 +272,7 @@ export class UdpSocketPool {
     if (s.retired && s.pending.size === 0) s.close();
   }
 
-  private receive(s: PooledSocket, msg: Buffer, address: string, port: number): void {
-    // The kernel filters a connected socket already; the check stays so the rule holds on its own.
-    const remote = s.remote;
-    if (remote === undefined || address !== remote.address || port !== remote.port) {
-      this.rejectAll(s, 'source');
-      return;
-    }
+  private receive(s: PooledSocket, msg: Buffer): void {
     const id = replyId(msg);
     // A late reply to a query that timed out is no forgery: dropped, not counted.
     if (!s.pending.has(id) && s.expired.delete(id)) return;

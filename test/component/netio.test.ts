@@ -261,6 +261,63 @@ describe('netio: sending', { skip: NO_ADDON }, () => {
   });
 });
 
+describe('netio: a socket connected to one peer (the upstream path)', { skip: NO_ADDON }, () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    it(`on ${host}: a turn's sends leave from one random port; only the peer's replies come in`, async () => {
+      const peer = await client(host);
+      const sources = new Set<number>();
+      // The peer echoes each datagram back to its source.
+      peer.socket.on('message', (m, from) => {
+        sources.add(from.port);
+        peer.socket.send(Buffer.concat([Buffer.from('re:'), m]), from.port, from.address);
+      });
+      const got: string[] = [];
+      const errors: number[] = [];
+      const s = BatchSocket.connect({
+        host,
+        port: peer.port,
+        onBatch(batch) {
+          for (let i = 0; i < batch.count; i++) got.push(batch.message(i)!.toString());
+        },
+        onError: (errno) => errors.push(errno),
+      });
+      after(() => s.close());
+      for (let i = 0; i < 20; i++) s.send(Buffer.from(`q${i}`));
+      await until(() => got.length === 20, '20 echoes');
+      const asked = Array.from({ length: 20 }, (_, i) => `re:q${i}`);
+      assert.deepEqual([...got].sort(), asked.sort());
+      assert.equal(sources.size, 1, 'every send from the one connected socket');
+      // A stranger writing to the connected socket's port: the kernel does not deliver it.
+      const stranger = await client(host);
+      stranger.socket.send('stranger', [...sources][0]!, host);
+      s.send(Buffer.from('last'));
+      await until(() => got.includes('re:last'), 'the last echo');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(!got.includes('stranger'), 'a datagram from another port is not delivered');
+      assert.deepEqual(errors, []);
+    });
+  }
+
+  it('a peer with nothing listening: the send fails the socket with ECONNREFUSED at once', async () => {
+    // A port that was just free: bound, read, closed.
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', () => resolve()));
+    const port = probe.address().port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const errors: [number, boolean][] = [];
+    const s = BatchSocket.connect({
+      host: '127.0.0.1',
+      port,
+      onBatch() {},
+      onError: (errno, dead) => errors.push([errno, dead]),
+    });
+    after(() => s.close());
+    s.send(Buffer.from('anyone?'));
+    await until(() => errors.length > 0, 'an error');
+    assert.equal(errors[0]![0], 111, 'ECONNREFUSED');
+  });
+});
+
 describe('netio: closing while reading', { skip: NO_ADDON }, () => {
   it('closed by its handler mid-batch: the rest is not handled, replies are dropped, the port is free at once', async () => {
     let handled = 0;
