@@ -289,6 +289,46 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
     }
   });
 
+  it('sends the kubeconfig credentials and keeps its connections when the kubeconfig carries CA and client-certificate data', async () => {
+    // An API server that refuses requests without its bearer token; the CA and certificate are base64 in
+    // the kubeconfig, which client-node decodes into new Buffers on every resolution (plain http ignores them).
+    const secured = await startKubeApi();
+    opened.push(secured);
+    const config = JSON.parse(secured.kubeconfig()) as {
+      clusters: { cluster: Record<string, unknown> }[];
+      users: { user: Record<string, unknown> }[];
+    };
+    const pem = (what: string) =>
+      Buffer.from(`-----BEGIN ${what}-----\n-----END ${what}-----\n`).toString('base64');
+    config.clusters[0]!.cluster['certificate-authority-data'] = pem('CERTIFICATE');
+    config.users[0]!.user['client-certificate-data'] = pem('CERTIFICATE');
+    config.users[0]!.user['client-key-data'] = pem('PRIVATE KEY');
+    const kcTls = new KubeConfig();
+    kcTls.loadFromString(JSON.stringify(config));
+    const names = Array.from({ length: 24 }, (_, i) => `tls${i}`);
+    for (const n of names) secured.put(entry(n, [`${n}.example.com`]));
+    const list = secured.list(SE_V1, 'ServiceEntry');
+    const entries = list.map((o, doc) => toResource(o, { file: 'k8s', doc }).resource as ServiceEntry);
+    const allocated = allocate(entries, [], vipRanges('240.240.0.0/16', '2001:2::/48'), {
+      now: Date.now(),
+      graceMs: 600_000,
+    });
+    const logs = captureLogs();
+    // client-node resolves the kubeconfig for every request: each brings new Buffers of the same bytes.
+    const w = new StatusWriter(kcTls, logs.logger, { maxInFlight: 3 });
+    opened.push(w);
+    w.sync(allocated.hosts);
+    await w.idle();
+    assert.deepEqual(w.counts, { ...w.counts, written: names.length, failed: 0 });
+    const requests = secured.requests.filter((r) => r.path.endsWith('/status'));
+    assert.equal(requests.length, names.length);
+    assert.ok(new Set(requests.map((r) => r.connection)).size <= 3, 'connections reused');
+    for (const n of names) {
+      const held = secured.get(SE_V1, 'ServiceEntry', 'default', n)?.status as { addresses: unknown[] };
+      assert.equal(held.addresses.length, 2);
+    }
+  });
+
   it('keeps addresses outside a changed VIP range in status, after the new ones, and reports them once', async () => {
     // Written while the ranges were 240.241.0.0/16 and 2001:3::/48 (issue 8: kept aside, never served).
     const old = [

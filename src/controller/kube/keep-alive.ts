@@ -13,6 +13,19 @@ type TlsOptions = Pick<
 
 const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'rejectUnauthorized', 'servername'] as const;
 
+/**
+ * client-node reads the CA, certificate and key again for every request (a new Buffer each time, from the
+ * file or the kubeconfig's base64): compared by identity, every request got a new agent, which destroyed
+ * the connections of the writes in flight.
+ */
+function sameSetting(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => sameSetting(x, b[i]));
+  return false;
+}
+
 export class KeepAliveAgent {
   readonly #maxSockets: number;
   #agent: http.Agent | undefined;
@@ -32,7 +45,7 @@ export class KeepAliveAgent {
       made.constructor === https.Agent ? 'https' : made.constructor === http.Agent ? 'http' : undefined;
     if (!kind) return;
     const options = (made as http.Agent & { options: https.AgentOptions }).options;
-    if (!this.#agent || TLS_FIELDS.some((f) => options[f] !== this.#tls[f])) {
+    if (!this.#agent || TLS_FIELDS.some((f) => !sameSetting(options[f], this.#tls[f]))) {
       this.#agent?.destroy();
       const shared = { ...options, keepAlive: true, maxSockets: this.#maxSockets };
       this.#agent = kind === 'https' ? new https.Agent(shared) : new http.Agent(shared);
