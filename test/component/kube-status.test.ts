@@ -314,8 +314,8 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
       graceMs: 600_000,
     });
     const logs = captureLogs();
-    // client-node resolves the kubeconfig for every request: each brings new Buffers of the same bytes.
-    const w = new StatusWriter(kcTls, logs.logger, { maxInFlight: 3 });
+    // A resolution per request, as client-node makes one: each brings new Buffers of the same bytes.
+    const w = new StatusWriter(kcTls, logs.logger, { maxInFlight: 3, resolveTtlMs: 0 });
     opened.push(w);
     w.sync(allocated.hosts);
     await w.idle();

@@ -1,10 +1,9 @@
-// client-node gives every request an agent of its own without keep-alive (KubeConfig.createAgent on each
-// call), so each status write paid a TCP (and TLS) handshake: 10,000 writes at start-up were 10,000
-// connections. This swaps in one keep-alive agent with the same TLS settings, made from the first
-// request's agent, so writes reuse a few connections. Proxy agents (socks, http(s) proxies) are left alone.
+// client-node makes an agent of its own without keep-alive for every request (KubeConfig.createAgent on
+// each call), so each status write would pay a TCP (and TLS) handshake: 10,000 writes at start-up would be
+// 10,000 connections. This stands one keep-alive agent with the same TLS settings in for the agent
+// client-node made, so writes reuse a few connections. Proxy agents (socks, http(s) proxies) are left alone.
 import http from 'node:http';
 import https from 'node:https';
-import type { RequestContext } from '@kubernetes/client-node';
 
 type TlsOptions = Pick<
   https.AgentOptions,
@@ -37,13 +36,15 @@ export class KeepAliveAgent {
     this.#maxSockets = maxSockets;
   }
 
-  /** Puts the shared agent on `ctx` in place of the one client-node made for this request. */
-  apply(ctx: RequestContext): void {
-    const made = ctx.getAgent();
-    if (!made) return;
+  /**
+   * The shared agent standing in for `made`, the agent client-node made for one request (its TLS settings
+   * are the kubeconfig's); undefined for none or a proxy agent, which is used as made.
+   */
+  agentFor(made: http.Agent | undefined): http.Agent | undefined {
+    if (!made) return undefined;
     const kind =
       made.constructor === https.Agent ? 'https' : made.constructor === http.Agent ? 'http' : undefined;
-    if (!kind) return;
+    if (!kind) return undefined;
     const options = (made as http.Agent & { options: https.AgentOptions }).options;
     if (!this.#agent || TLS_FIELDS.some((f) => !sameSetting(options[f], this.#tls[f]))) {
       this.#agent?.destroy();
@@ -51,7 +52,7 @@ export class KeepAliveAgent {
       this.#agent = kind === 'https' ? new https.Agent(shared) : new http.Agent(shared);
       this.#tls = Object.fromEntries(TLS_FIELDS.map((f) => [f, options[f]])) as TlsOptions;
     }
-    ctx.setAgent(this.#agent);
+    return this.#agent;
   }
 
   /** Closes the kept connections. */
