@@ -2,6 +2,9 @@
 // Kubernetes API test server, and Warning Events for what could not be allocated. The entries are read back
 // from the API and allocated by the real allocator, as the controller does.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type Allocation, allocate, vipRanges } from '../../src/allocate/index.js';
@@ -29,6 +32,12 @@ function entry(name: string, hosts: string[], status?: unknown): KubeObject {
     spec: { hosts, ports: [{ number: 5432, name: 'tcp', protocol: 'TCP' }], resolution: 'DNS' },
     ...(status === undefined ? {} : { status }),
   };
+}
+
+/** The parts of a kubeconfig the tests edit. */
+interface KubeconfigDoc {
+  clusters: { cluster: Record<string, unknown> }[];
+  users: { user: Record<string, unknown> }[];
 }
 
 function stored(api: KubeApiServer, name: string): KubeObject['status'] {
@@ -286,6 +295,97 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
       assert.equal(held.length, 2);
       // An entry that had a VIP keeps it (status is the allocator's store).
       if (i % 2 === 0) assert.equal(held[0], `240.240.1.${i + 1}`);
+    }
+  });
+
+  /** An API server that refuses requests without its token, and a kubeconfig for it as `configure` edits it. */
+  async function securedApi(configure: (config: KubeconfigDoc, token: string) => void) {
+    const secured = await startKubeApi();
+    opened.push(secured);
+    const config = JSON.parse(secured.kubeconfig()) as KubeconfigDoc;
+    configure(config, secured.token);
+    const kcSecured = new KubeConfig();
+    kcSecured.loadFromString(JSON.stringify(config));
+    return { secured, kcSecured };
+  }
+
+  /** Entries `names`, allocated as the controller would from what `api` holds. */
+  function entriesIn(api: KubeApiServer, names: string[]): Allocation {
+    for (const n of names) api.put(entry(n, [`${n}.example.com`]));
+    const list = api.list(SE_V1, 'ServiceEntry');
+    const entries = list.map((o, doc) => toResource(o, { file: 'k8s', doc }).resource as ServiceEntry);
+    return allocate(entries, [], vipRanges('240.240.0.0/16', '2001:2::/48'), {
+      now: Date.now(),
+      graceMs: 600_000,
+    });
+  }
+
+  it('sends the kubeconfig credentials and keeps its connections when the kubeconfig carries CA and client-certificate data', async () => {
+    // The CA and certificate are base64 in the kubeconfig, which client-node decodes into new Buffers on
+    // every resolution (plain http ignores them).
+    const pem = (what: string) =>
+      Buffer.from(`-----BEGIN ${what}-----\n-----END ${what}-----\n`).toString('base64');
+    const { secured, kcSecured } = await securedApi((config) => {
+      config.clusters[0]!.cluster['certificate-authority-data'] = pem('CERTIFICATE');
+      config.users[0]!.user['client-certificate-data'] = pem('CERTIFICATE');
+      config.users[0]!.user['client-key-data'] = pem('PRIVATE KEY');
+    });
+    const names = Array.from({ length: 24 }, (_, i) => `tls${i}`);
+    const allocated = entriesIn(secured, names);
+    const logs = captureLogs();
+    // A resolution per request, as client-node makes one: each brings new Buffers of the same bytes.
+    const w = new StatusWriter(kcSecured, logs.logger, { maxInFlight: 3, resolveTtlMs: 0 });
+    opened.push(w);
+    w.sync(allocated.hosts);
+    await w.idle();
+    assert.deepEqual(w.counts, { ...w.counts, written: names.length, failed: 0 });
+    const requests = secured.requests.filter((r) => r.path.endsWith('/status'));
+    assert.equal(requests.length, names.length);
+    assert.ok(new Set(requests.map((r) => r.connection)).size <= 3, 'connections reused');
+    for (const n of names) {
+      const held = secured.get(SE_V1, 'ServiceEntry', 'default', n)?.status as { addresses: unknown[] };
+      assert.equal(held.addresses.length, 2);
+    }
+  });
+
+  it('resolves the kubeconfig again after a 401 and sends the request once more (a token that expired)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'meshdns-exec-'));
+    try {
+      const ran = path.join(dir, 'ran');
+      const { secured, kcSecured } = await securedApi((config, token) => {
+        // An exec credential plugin whose token has always expired, so client-node runs it for every
+        // resolution: a stale token the first time, the server's after.
+        const script = [
+          `const fs = require('node:fs');`,
+          `const first = !fs.existsSync(${JSON.stringify(ran)});`,
+          `fs.writeFileSync(${JSON.stringify(ran)}, '');`,
+          `const status = { token: first ? 'stale' : ${JSON.stringify(token)}, expirationTimestamp: new Date(0).toISOString() };`,
+          `process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status }));`,
+        ].join('\n');
+        config.users[0]!.user = {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: process.execPath,
+            args: ['-e', script],
+          },
+        };
+      });
+      const allocated = entriesIn(secured, ['expired']);
+      const logs = captureLogs();
+      // The default resolveTtlMs: without the 401 rule, the stale token would be used for 10 s.
+      const w = new StatusWriter(kcSecured, logs.logger, { maxInFlight: 1 });
+      opened.push(w);
+      w.sync(allocated.hosts);
+      await w.idle();
+      assert.deepEqual(w.counts, { ...w.counts, written: 1, failed: 0 });
+      assert.equal(
+        secured.count({ verb: 'patch', path: statusPath('expired') }),
+        2,
+        'refused once, then sent',
+      );
+      assert.ok(stored(secured, 'expired'), 'written');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

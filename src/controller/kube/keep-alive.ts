@@ -1,10 +1,9 @@
-// client-node gives every request an agent of its own without keep-alive (KubeConfig.createAgent on each
-// call), so each status write paid a TCP (and TLS) handshake: 10,000 writes at start-up were 10,000
-// connections. This swaps in one keep-alive agent with the same TLS settings, made from the first
-// request's agent, so writes reuse a few connections. Proxy agents (socks, http(s) proxies) are left alone.
+// client-node makes an agent of its own without keep-alive for every request (KubeConfig.createAgent on
+// each call), so each status write would pay a TCP (and TLS) handshake: 10,000 writes at start-up would be
+// 10,000 connections. This stands one keep-alive agent with the same TLS settings in for the agent
+// client-node made, so writes reuse a few connections. Proxy agents (socks, http(s) proxies) are left alone.
 import http from 'node:http';
 import https from 'node:https';
-import type { RequestContext } from '@kubernetes/client-node';
 
 type TlsOptions = Pick<
   https.AgentOptions,
@@ -12,6 +11,19 @@ type TlsOptions = Pick<
 >;
 
 const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'rejectUnauthorized', 'servername'] as const;
+
+/**
+ * client-node reads the CA, certificate and key again for every request (a new Buffer each time, from the
+ * file or the kubeconfig's base64): compared by identity, every request got a new agent, which destroyed
+ * the connections of the writes in flight.
+ */
+function sameSetting(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => sameSetting(x, b[i]));
+  return false;
+}
 
 export class KeepAliveAgent {
   readonly #maxSockets: number;
@@ -24,21 +36,23 @@ export class KeepAliveAgent {
     this.#maxSockets = maxSockets;
   }
 
-  /** Puts the shared agent on `ctx` in place of the one client-node made for this request. */
-  apply(ctx: RequestContext): void {
-    const made = ctx.getAgent();
-    if (!made) return;
+  /**
+   * The shared agent standing in for `made`, the agent client-node made for one request (its TLS settings
+   * are the kubeconfig's); undefined for none or a proxy agent, which is used as made.
+   */
+  agentFor(made: http.Agent | undefined): http.Agent | undefined {
+    if (!made) return undefined;
     const kind =
       made.constructor === https.Agent ? 'https' : made.constructor === http.Agent ? 'http' : undefined;
-    if (!kind) return;
+    if (!kind) return undefined;
     const options = (made as http.Agent & { options: https.AgentOptions }).options;
-    if (!this.#agent || TLS_FIELDS.some((f) => options[f] !== this.#tls[f])) {
+    if (!this.#agent || TLS_FIELDS.some((f) => !sameSetting(options[f], this.#tls[f]))) {
       this.#agent?.destroy();
       const shared = { ...options, keepAlive: true, maxSockets: this.#maxSockets };
       this.#agent = kind === 'https' ? new https.Agent(shared) : new http.Agent(shared);
       this.#tls = Object.fromEntries(TLS_FIELDS.map((f) => [f, options[f]])) as TlsOptions;
     }
-    ctx.setAgent(this.#agent);
+    return this.#agent;
   }
 
   /** Closes the kept connections. */

@@ -8,18 +8,16 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import type { KeepAliveAgent } from './keep-alive.js';
 
 /**
  * Request options that abort the request after `timeoutMs` (client-node sets none: a request to an API
  * server that stopped answering would wait forever) or when `cancel` aborts, and, if given, set the
- * Content-Type of a patch and send it through a kept-alive connection of `agent`.
+ * Content-Type of a patch.
  */
 export function requestOptions(
   timeoutMs: number,
   contentType?: string,
   cancel?: AbortSignal,
-  agent?: KeepAliveAgent,
 ): ConfigurationOptions {
   return {
     middleware: [
@@ -28,7 +26,6 @@ export function requestOptions(
           const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))); // an integer, or it throws
           ctx.setSignal(cancel ? AbortSignal.any([timeout, cancel]) : timeout);
           if (contentType !== undefined) ctx.setHeaderParam('Content-Type', contentType);
-          agent?.apply(ctx);
           return new Observable(Promise.resolve(ctx));
         },
         post: (res: ResponseContext) => new Observable(Promise.resolve(res)),

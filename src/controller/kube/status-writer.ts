@@ -12,14 +12,13 @@
 //     landed between our read and our patch) or a 409 starts over with a fresh read, a bounded number of
 //     times with jittered backoff.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { HostVips, VipRanges } from '../../allocate/index.js';
 import { DEFAULTS } from '../../defaults.js';
 import { MeshdnsError } from '../../errors.js';
 import { backoffDelay } from '../../xds/index.js';
-import { KeepAliveAgent } from './keep-alive.js';
-import { failureText, httpCode, JSON_PATCH, pause, requestOptions, retryable } from './requests.js';
+import { KubeHttp } from './api-http.js';
+import { failureText, httpCode, JSON_PATCH, pause, retryable } from './requests.js';
 import {
   addressesOf,
   addressesPatch,
@@ -44,6 +43,11 @@ export interface StatusWriterOptions {
   retryInitialMs?: number;
   retryMaxMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * How long the credentials and TLS settings client-node resolved from the kubeconfig are used before
+   * they are resolved again (a 401 resolves them at once). Default 10 s; tests pass 0.
+   */
+  resolveTtlMs?: number;
   /** Checked before every patch: only the Lease holder writes (DESIGN.md: one writer per store). */
   isLeader?: () => boolean;
   /** For the backoff's jitter; Math.random by default. */
@@ -86,18 +90,20 @@ interface Job {
   seen: StatusAddress[];
 }
 
-type Settings = Required<Omit<StatusWriterOptions, 'isLeader' | 'ranges' | 'gate'>> &
-  Pick<StatusWriterOptions, 'isLeader' | 'ranges' | 'gate'>;
+type Settings = Required<Omit<StatusWriterOptions, 'isLeader' | 'ranges' | 'gate' | 'resolveTtlMs'>> &
+  Pick<StatusWriterOptions, 'isLeader' | 'ranges' | 'gate' | 'resolveTtlMs'>;
 
 export class StatusWriter {
-  private readonly api: CustomObjectsApi;
+  /**
+   * Plain requests with the kubeconfig's credentials over kept-alive connections: client-node's
+   * ObservableAPI cost the event loop that pushes a user's change 100-200 ms a second of writes.
+   */
+  private readonly http: KubeHttp;
   private readonly settings: Settings;
   /** Latest write per entry not started yet, in arrival order: a newer sync replaces it (latest wins). */
   private readonly pending = new Map<string, Job>();
   private readonly running = new Set<string>();
   private readonly stop = new AbortController();
-  /** One set of kept-alive connections for every write (client-node would open one per request). */
-  private readonly agent: KeepAliveAgent;
   private idleWaiters: (() => void)[] = [];
   /** Waiting for the gate to open (one wait, however many writes are queued). */
   private gated = false;
@@ -116,7 +122,6 @@ export class StatusWriter {
     private readonly logger: Logger,
     options: StatusWriterOptions = {},
   ) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
     const d = DEFAULTS.kube;
     this.settings = {
       version: options.version ?? 'v1',
@@ -129,8 +134,14 @@ export class StatusWriter {
       isLeader: options.isLeader,
       ranges: options.ranges,
       gate: options.gate,
+      resolveTtlMs: options.resolveTtlMs,
     };
-    this.agent = new KeepAliveAgent(this.settings.maxInFlight);
+    this.http = new KubeHttp(kc, {
+      maxSockets: this.settings.maxInFlight,
+      timeoutMs: this.settings.requestTimeoutMs,
+      signal: this.stop.signal,
+      ...(this.settings.resolveTtlMs === undefined ? {} : { resolveTtlMs: this.settings.resolveTtlMs }),
+    });
     for (const field of ['maxInFlight', 'maxAttempts'] as const) {
       const v = this.settings[field];
       if (!Number.isInteger(v) || v < 1) {
@@ -195,7 +206,7 @@ export class StatusWriter {
     this.stop.abort();
     this.pending.clear();
     await this.idle();
-    this.agent.close();
+    this.http.close();
   }
 
   private pump(): void {
@@ -246,9 +257,7 @@ export class StatusWriter {
       if (s.isLeader && !s.isLeader()) return 'not-leader';
       try {
         if (!read) {
-          read = readStatus(
-            await this.api.getNamespacedCustomObjectStatus(this.target(job), this.options(undefined)),
-          );
+          read = readStatus(await this.http.get(this.statusPath(job)));
           const stored = addressesOf(read);
           if (sameAddresses(stored, job.desired)) return 'unchanged';
           if (!sameAddresses(stored, job.seen)) {
@@ -260,13 +269,10 @@ export class StatusWriter {
           }
           if (s.isLeader && !s.isLeader()) return 'not-leader';
         }
-        await this.api.patchNamespacedCustomObjectStatus(
-          {
-            ...this.target(job),
-            body: addressesPatch(read, job.desired),
-            fieldManager: 'meshdns-controller',
-          },
-          this.options(JSON_PATCH),
+        await this.http.patch(
+          `${this.statusPath(job)}?fieldManager=meshdns-controller`,
+          addressesPatch(read, job.desired),
+          JSON_PATCH,
         );
         log.debug({ addresses: job.desired }, `${where} written`);
         return 'written';
@@ -291,17 +297,10 @@ export class StatusWriter {
     return 'failed';
   }
 
-  private options(contentType: string | undefined) {
-    return requestOptions(this.settings.requestTimeoutMs, contentType, this.stop.signal, this.agent);
-  }
-
-  private target(job: Job) {
-    return {
-      group: SERVICE_ENTRY_GROUP,
-      version: this.settings.version,
-      namespace: job.namespace,
-      plural: SERVICE_ENTRY_PLURAL,
-      name: job.name,
-    };
+  private statusPath(job: Job): string {
+    const { version } = this.settings;
+    const ns = encodeURIComponent(job.namespace);
+    const name = encodeURIComponent(job.name);
+    return `/apis/${SERVICE_ENTRY_GROUP}/${version}/namespaces/${ns}/${SERVICE_ENTRY_PLURAL}/${name}/status`;
   }
 }
