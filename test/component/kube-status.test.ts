@@ -2,6 +2,7 @@
 // Kubernetes API test server, and Warning Events for what could not be allocated. The entries are read back
 // from the API and allocated by the real allocator, as the controller does.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import {
   startKubeApi,
 } from '../helpers/kube/index.js';
 import { captureLogs } from '../helpers/log-capture.js';
+import { ROOT } from '../helpers/meshdns.js';
 
 const GROUP = 'networking.istio.io';
 const SE_V1 = `${GROUP}/v1`;
@@ -387,6 +389,32 @@ describe('StatusWriter: VIPs in ServiceEntry status.addresses', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("over HTTPS: the kubeconfig's CA verifies the API server; with another CA nothing is written", async () => {
+    const tlsFile = (name: string) => readFileSync(path.join(ROOT, 'test/fixtures/tls', name), 'utf8');
+    const tls = { key: tlsFile('server.key'), cert: tlsFile('server.crt'), ca: tlsFile('ca.crt') };
+    const run = async (ca: string) => {
+      const api = await startKubeApi({ tls: { ...tls, ca } });
+      opened.push(api);
+      const allocated = entriesIn(api, ['tls-a', 'tls-b', 'tls-c']);
+      const kcTls = new KubeConfig();
+      kcTls.loadFromString(api.kubeconfig());
+      const logs = captureLogs();
+      const w = new StatusWriter(kcTls, logs.logger, { maxInFlight: 2, maxAttempts: 1 });
+      opened.push(w);
+      w.sync(allocated.hosts);
+      await w.idle();
+      return { api, w, logs };
+    };
+    const good = await run(tls.ca);
+    assert.ok(good.api.url.startsWith('https://'));
+    assert.deepEqual(good.w.counts, { ...good.w.counts, written: 3, failed: 0 });
+    for (const n of ['tls-a', 'tls-b', 'tls-c']) assert.ok(stored(good.api, n), `${n} written over TLS`);
+    const bad = await run(tlsFile('other-ca.crt'));
+    assert.deepEqual(bad.w.counts, { ...bad.w.counts, written: 0, failed: 3 });
+    assert.equal(stored(bad.api, 'tls-a'), undefined, 'a server the CA does not vouch for gets nothing');
+    assert.match(JSON.stringify(bad.logs.lines), /certificate/i);
   });
 
   it('keeps addresses outside a changed VIP range in status, after the new ones, and reports them once', async () => {

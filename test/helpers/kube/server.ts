@@ -3,6 +3,7 @@
 // controls a test needs: seed objects, compact history, drop watches, count requests, inject failures.
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as handlers from './handlers.js';
@@ -30,6 +31,11 @@ export interface KubeApiOptions {
   resources?: ResourceType[];
   /** Replaces the built-in list (e.g. ServiceEntry served in v1beta1 only, as before Istio 1.22). */
   builtins?: readonly ResourceType[];
+  /**
+   * Serve HTTPS with this key and certificate; `ca` (PEM) goes into kubeconfig() as the cluster's
+   * certificate-authority-data (test/fixtures/tls has a set).
+   */
+  tls?: { key: string; cert: string; ca: string };
 }
 
 const DEFAULT_TOKEN = 'meshdns-test-token';
@@ -44,6 +50,7 @@ export class KubeApiServer {
   private readonly catalog: ResourceCatalog;
   private readonly bookmarkIntervalMs: number;
   private readonly anonymous: boolean;
+  private readonly tls: KubeApiOptions['tls'];
   private readonly watches = new Set<OpenWatch>();
   private readonly hooks: { path: string | RegExp; verb?: Verb; act: () => void }[] = [];
   private server: Server | undefined;
@@ -61,16 +68,23 @@ export class KubeApiServer {
     ]);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
     this.anonymous = options.anonymous ?? false;
+    this.tls = options.tls;
   }
 
-  /** `http://127.0.0.1:<port>`; valid after start(). */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`); valid after start(). */
   get url(): string {
-    return `http://${this.address}`;
+    return `${this.tls ? 'https' : 'http'}://${this.address}`;
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => this.handle(req, res));
-    server.on('connection', (socket) => this.connectionIds.set(socket, ++this.connectionsAccepted));
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const server = this.tls
+      ? createHttpsServer({ key: this.tls.key, cert: this.tls.cert }, handle)
+      : createServer(handle);
+    // Over TLS a request's socket is the TLS socket, not the TCP one 'connection' gives.
+    server.on(this.tls ? 'secureConnection' : 'connection', (socket) =>
+      this.connectionIds.set(socket, ++this.connectionsAccepted),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -191,7 +205,14 @@ export class KubeApiServer {
       apiVersion: 'v1',
       kind: 'Config',
       // client-node refuses plain http unless TLS verification is declared off; kubectl accepts it too.
-      clusters: [{ name: CONTEXT, cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      clusters: [
+        {
+          name: CONTEXT,
+          cluster: this.tls
+            ? { server: this.url, 'certificate-authority-data': Buffer.from(this.tls.ca).toString('base64') }
+            : { server: this.url, 'insecure-skip-tls-verify': true },
+        },
+      ],
       users: [{ name: CONTEXT, user: { token: this.token } }],
       contexts: [{ name: CONTEXT, context: { cluster: CONTEXT, user: CONTEXT, namespace } }],
       'current-context': CONTEXT,
