@@ -258,30 +258,22 @@ function format(result: WildcardResult): string {
     `${l.p99Ms.toFixed(2)} ms`,
     `${l.maxMs.toFixed(1)} ms`,
   ];
+  /** One run's three lines: a new name, the same name again, a name outside the wildcard. */
+  const runRows = (label: string, r: (typeof result.runs)[number]) => [
+    [
+      label,
+      String(r.heldBefore),
+      'new name (first query)',
+      ...ms(r.first),
+      (r.rssAfterMiB - r.rssBeforeMiB).toFixed(1),
+    ],
+    ['', '', 'same name again (table)', ...ms(r.again), ''],
+    ['', '', 'outside the wildcard (fwd)', ...ms(r.forwarded), ''],
+  ];
   const rows = [
     ['run', 'names held', 'query', 'p50', 'p99', 'max', 'RSS +MiB per 1,024 names'],
-    ...result.runs.flatMap((r, i) => [
-      [
-        String(i + 1),
-        String(r.heldBefore),
-        'new name (first query)',
-        ...ms(r.first),
-        (r.rssAfterMiB - r.rssBeforeMiB).toFixed(1),
-      ],
-      ['', '', 'same name again (table)', ...ms(r.again), ''],
-      ['', '', 'outside the wildcard (fwd)', ...ms(r.forwarded), ''],
-    ]),
-    ...[result.cluster].flatMap((r) => [
-      [
-        'cluster',
-        String(r.heldBefore),
-        'new name (first query)',
-        ...ms(r.first),
-        (r.rssAfterMiB - r.rssBeforeMiB).toFixed(1),
-      ],
-      ['', '', 'same name again (table)', ...ms(r.again), ''],
-      ['', '', 'outside the wildcard (fwd)', ...ms(r.forwarded), ''],
-    ]),
+    ...result.runs.flatMap((r, i) => runRows(String(i + 1), r)),
+    ...runRows('cluster', result.cluster),
   ];
   return [
     `${result.scenario}: ${result.description}`,
