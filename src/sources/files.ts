@@ -135,6 +135,11 @@ export class ManifestFiles {
     return this.#files.delete(file);
   }
 
+  /** How many files it holds. */
+  get size(): number {
+    return this.#files.size;
+  }
+
   files(): string[] {
     return [...this.#files.keys()];
   }

@@ -1,15 +1,15 @@
 // Reading a manifests folder into ManifestFiles: a full scan (list, stat, re-read only what
 // changed) or a refresh of the paths file events named. Either way a read that raced a writer does
 // not count, and the work is paced so the event loop keeps turning.
-import { statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import { type Build, ManifestFiles } from './files.js';
-import { errorText, isManifestName, type Listing, listManifestFiles } from './listing.js';
+import { errorText, FolderLister, isManifestName, type Listing } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
-import { type ReadRules, readManifestFile, stampOf } from './read.js';
+import { type ReadRules, readManifestFile } from './read.js';
 import { EMPTY_SETTLE_MS, FS_CONCURRENCY } from './tuning.js';
 
 export interface ScanResult {
@@ -27,35 +27,46 @@ export class ManifestFolder {
   readonly files = new ManifestFiles();
   /** The folders walked and their inodes, for a watcher to follow. */
   dirs = new Map<string, bigint>();
-  readonly #stamps = new Map<string, string>();
+  /** Each file's stat when it was last read: a file whose stat still matches is not read again. */
+  readonly #stamps = new Map<string, Stamp>();
   readonly #pacer = new Pacer();
+  readonly #lister: FolderLister;
 
   constructor(
     readonly dir: string,
     readonly rules: ReadRules,
     readonly logger?: Logger,
-  ) {}
+  ) {
+    this.#lister = new FolderLister(logger, this.#pacer);
+  }
 
   /** The snapshot of the files as they are, built in slices. */
   build(): Promise<Build> {
     return this.files.buildPaced(() => this.#pacer.pace());
   }
 
-  /** Lists the whole folder and re-reads every file whose stat changed. Throws MESHDNS_MANIFESTS_DIR. */
+  /**
+   * Lists the whole folder and re-reads every file whose stat changed. Throws MESHDNS_MANIFESTS_DIR.
+   * Runs every few seconds: when nothing changed it allocates next to nothing (a stat per file), so
+   * that 50,000 files cost neither the heap a copy of their paths nor the GC that follows.
+   */
   async scan(): Promise<ScanResult> {
-    const listed = await listManifestFiles(this.dir, this.logger, this.#pacer);
-    const present = new Set<string>();
-    for (const file of listed.files) {
-      await this.#pacer.pace();
-      present.add(file);
-    }
+    const listed = await this.#lister.list(this.dir);
     let changed = false;
-    for (const file of this.files.files()) {
-      await this.#pacer.pace();
-      if (!present.has(file)) changed = this.#forget(file) || changed;
+    if (!listed.reused || listed.files.length !== this.files.size) {
+      const present = new Set(listed.files);
+      for (const file of this.files.files()) {
+        if (this.#pacer.due()) await this.#pacer.pace();
+        if (!present.has(file)) changed = this.#forget(file) || changed;
+      }
     }
     this.dirs = listed.dirs;
-    return this.#refreshFiles(listed.files, changed);
+    const stale: string[] = [];
+    for (const file of listed.files) {
+      if (this.#pacer.due()) await this.#pacer.pace();
+      if (!this.#unchanged(file)) stale.push(file);
+    }
+    return this.#refreshFiles(stale, changed);
   }
 
   /**
@@ -72,7 +83,7 @@ export class ManifestFolder {
       if (named === 'everything') return this.scan();
       if (named === 'file') files.add(path);
       else if (named === 'folder') {
-        const listed = await listManifestFiles(path, this.logger, this.#pacer).catch(() => undefined);
+        const listed = await this.#lister.list(path).catch(() => undefined);
         if (listed) {
           changed = this.#replaceUnder(path, listed) || changed;
           for (const file of listed.files) files.add(file);
@@ -155,9 +166,9 @@ export class ManifestFolder {
   async #refresh(file: string): Promise<{ changed: boolean; changing?: boolean }> {
     try {
       // Synchronous, like the read: the source runs on the controller's thread (see read.ts).
-      const s = statSync(file, { bigint: true });
+      const s = statSync(file);
       if (!s.isFile()) return { changed: this.#forget(file) };
-      if (this.#stamps.get(file) === stampOf(s)) return { changed: false };
+      if (this.#stamps.get(file)?.matches(s)) return { changed: false };
       // Only a file that had content is held back while it settles: a new file's early read loses nothing.
       const known = this.files.has(file);
       const settleMs = known ? this.rules.settleMs : 0;
@@ -166,7 +177,8 @@ export class ManifestFolder {
       const read = await readManifestFile(file, { ...this.rules, settleMs, emptySettleMs });
       if (read.kind === 'changing') return { changed: this.files.setChanging(file), changing: true };
       if (read.kind === 'not-a-file') return { changed: this.#forget(file) };
-      this.#stamps.set(file, read.stamp);
+      // The stat from before the read: a change since then differs from it, and is read next time.
+      this.#stamps.set(file, new Stamp(s));
       if (read.kind === 'too-big') {
         const limit = this.rules.maxBytes;
         const message = `${file}: ${read.size} bytes is over the limit of ${limit} (--max-manifest-bytes); split it or raise the limit`;
@@ -185,6 +197,37 @@ export class ManifestFolder {
       const error = new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message, { cause: e });
       return { changed: this.files.setUnusable(file, error) };
     }
+  }
+
+  /** The file's stat matches the one it was last read with (a file to read, gone or not a file does not). */
+  #unchanged(file: string): boolean {
+    try {
+      const s = statSync(file, { throwIfNoEntry: false });
+      return s !== undefined && this.#stamps.get(file)?.matches(s) === true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** What a stat says of a file's content: inode, size and times (ctime also moves on renames and `touch -d`). */
+class Stamp {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+
+  constructor(s: Stats) {
+    this.ino = s.ino;
+    this.size = s.size;
+    this.mtimeMs = s.mtimeMs;
+    this.ctimeMs = s.ctimeMs;
+  }
+
+  matches(s: Stats): boolean {
+    return (
+      s.ino === this.ino && s.size === this.size && s.mtimeMs === this.mtimeMs && s.ctimeMs === this.ctimeMs
+    );
   }
 }
 

@@ -1,8 +1,7 @@
 // Which files of a manifests folder are manifests: the walk shared by full scans and by the partial
 // refreshes that follow file events, so both see the same set.
-import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import type { Pacer } from './pacing.js';
@@ -23,66 +22,127 @@ export interface Listing {
   files: string[];
   /** Every folder walked, with its inode: a folder deleted and made again must be watched afresh. */
   dirs: Map<string, bigint>;
+  /** Every folder's entries were known from before (none changed): `files` is the same set as last time. */
+  reused: boolean;
+}
+
+/** One folder's own entries, as of its stat. */
+interface FolderEntries {
+  ino: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** The folder had not changed for a while when it was read: a same-stat folder has the same entries. */
+  trusted: boolean;
+  files: string[];
+  links: string[];
+  subdirs: string[];
 }
 
 /**
- * Every manifest under `dir` (in no set order: a snapshot sorts them once), and the folders walked. Dot-files and dot-folders are skipped
- * (editor swap files, `.git`, and the `..data` folders of a mounted ConfigMap, whose files are
- * reached through the top-level symlinks). Symlinked folders are not followed, so no loops.
- * Throws MESHDNS_MANIFESTS_DIR when `dir` itself cannot be read.
+ * A folder changed less than this before it was read may change again without its times moving (file
+ * times come from a coarse clock): such a listing is not reused, however the stat compares.
  */
-export async function listManifestFiles(dir: string, logger?: Logger, pacer?: Pacer): Promise<Listing> {
-  const out: Listing = { files: [], dirs: new Map() };
-  const errors: MeshdnsError[] = [];
-  await walk(dir, true, out, errors, pacer);
-  // Folders below the top that cannot be read drop out like deleted ones; say so.
-  for (const e of errors) logger?.warn({ code: e.code }, e.message);
-  return out;
+const RACY_NS = 1_000_000_000n;
+
+/**
+ * Walks a manifests folder, reading again only the folders whose stat changed. Adding, removing or
+ * renaming an entry moves its folder's mtime and ctime (POSIX), so an unchanged folder has the same
+ * entries: a rescan of a folder of 50,000 files lists nothing, and keeps no new copy of their paths.
+ */
+export class FolderLister {
+  readonly #known = new Map<string, FolderEntries>();
+
+  constructor(
+    readonly logger?: Logger,
+    readonly pacer?: Pacer,
+  ) {}
+
+  /**
+   * Every manifest under `dir` (in no set order: a snapshot sorts them once), and the folders walked.
+   * Dot-files and dot-folders are skipped (editor swap files, `.git`, and the `..data` folders of a
+   * mounted ConfigMap, whose files are reached through the top-level symlinks). Symlinked folders are
+   * not followed, so no loops. Throws MESHDNS_MANIFESTS_DIR when `dir` itself cannot be read.
+   */
+  async list(dir: string): Promise<Listing> {
+    const out: Listing = { files: [], dirs: new Map(), reused: true };
+    const errors: MeshdnsError[] = [];
+    await this.#walk(dir, true, out, errors);
+    // What was known under `dir` and not walked now is gone.
+    for (const known of this.#known.keys()) {
+      if ((known === dir || known.startsWith(dir + sep)) && !out.dirs.has(known)) this.#known.delete(known);
+    }
+    // Folders below the top that cannot be read drop out like deleted ones; say so.
+    for (const e of errors) this.logger?.warn({ code: e.code }, e.message);
+    return out;
+  }
+
+  async #walk(dir: string, top: boolean, out: Listing, errors: MeshdnsError[]): Promise<void> {
+    let entries: FolderEntries;
+    try {
+      entries = await this.#entries(dir);
+    } catch (e) {
+      const error = new MeshdnsError(
+        'MESHDNS_MANIFESTS_DIR',
+        `${dir}: cannot read the manifests folder (${errorText(e)}); check the path given to --manifests`,
+        { cause: e },
+      );
+      if (top) throw error;
+      errors.push(error);
+      return;
+    }
+    out.dirs.set(dir, entries.ino);
+    if (this.#known.get(dir) !== entries) out.reused = false;
+    this.#known.set(dir, entries);
+    // A folder of 50,000 files and nothing else: its list as it is, not a copy (nothing is added to it).
+    if (top && entries.links.length === 0 && entries.subdirs.length === 0) out.files = entries.files;
+    else for (const file of entries.files) out.files.push(file);
+    // A symlink counts when it leads to a file (ConfigMap volumes are symlinks through ..data). One that
+    // cannot be followed (a loop, EACCES) is listed too, so reading it reports it naming the file; a
+    // dangling one (ENOENT) is a file that is not there, and one to a folder is not a manifest. Where
+    // it leads may change without its folder changing: followed on every walk.
+    for (const path of entries.links) {
+      const listed = await stat(path).then(
+        (s) => s.isFile(),
+        (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
+      );
+      if (listed) out.files.push(path);
+    }
+    for (const sub of entries.subdirs) await this.#walk(sub, false, out, errors);
+  }
+
+  /** The folder's entries: the known ones when its stat says nothing changed, else read afresh. */
+  async #entries(dir: string): Promise<FolderEntries> {
+    // The stat comes first: a change after it moves the times the next walk compares.
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const s = await stat(dir, { bigint: true });
+    const known = this.#known.get(dir);
+    if (known?.trusted && known.ino === s.ino && known.mtimeNs === s.mtimeNs && known.ctimeNs === s.ctimeNs) {
+      return known;
+    }
+    const listed = await readdir(dir, { withFileTypes: true });
+    const entries: FolderEntries = {
+      ino: s.ino,
+      mtimeNs: s.mtimeNs,
+      ctimeNs: s.ctimeNs,
+      trusted: now - s.mtimeNs > RACY_NS && now - s.ctimeNs > RACY_NS,
+      files: [],
+      links: [],
+      subdirs: [],
+    };
+    for (const entry of listed) {
+      if (this.pacer?.due()) await this.pacer.pace();
+      if (entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) entries.subdirs.push(path);
+      else if (!isManifestName(entry.name)) continue;
+      else if (entry.isFile()) entries.files.push(path);
+      else if (entry.isSymbolicLink()) entries.links.push(path);
+    }
+    return entries;
+  }
 }
 
-async function walk(
-  dir: string,
-  top: boolean,
-  out: Listing,
-  errors: MeshdnsError[],
-  pacer?: Pacer,
-): Promise<void> {
-  let entries: Dirent[];
-  let ino: bigint;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-    ino = (await stat(dir, { bigint: true })).ino;
-  } catch (e) {
-    const error = new MeshdnsError(
-      'MESHDNS_MANIFESTS_DIR',
-      `${dir}: cannot read the manifests folder (${errorText(e)}); check the path given to --manifests`,
-      { cause: e },
-    );
-    if (top) throw error;
-    errors.push(error);
-    return;
-  }
-  out.dirs.set(dir, ino);
-  const subdirs: string[] = [];
-  const links: string[] = [];
-  for (const entry of entries) {
-    await pacer?.pace();
-    if (entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) subdirs.push(path);
-    else if (!isManifestName(entry.name)) continue;
-    else if (entry.isFile()) out.files.push(path);
-    else if (entry.isSymbolicLink()) links.push(path);
-  }
-  // A symlink counts when it leads to a file (ConfigMap volumes are symlinks through ..data). One that
-  // cannot be followed (a loop, EACCES) is listed too, so reading it reports it naming the file; a
-  // dangling one (ENOENT) is a file that is not there, and one to a folder is not a manifest.
-  for (const path of links) {
-    const listed = await stat(path).then(
-      (s) => s.isFile(),
-      (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
-    );
-    if (listed) out.files.push(path);
-  }
-  for (const sub of subdirs) await walk(sub, false, out, errors, pacer);
+/** `FolderLister.list` once, with nothing kept. Throws MESHDNS_MANIFESTS_DIR. */
+export function listManifestFiles(dir: string, logger?: Logger, pacer?: Pacer): Promise<Listing> {
+  return new FolderLister(logger, pacer).list(dir);
 }

@@ -8,6 +8,11 @@ export class Pacer {
   #sliceStart = performance.now();
   #turn: Promise<void> | undefined;
 
+  /** The current slice is used up: `pace()` would wait. A loop over 50,000 items asks this instead of awaiting each. */
+  due(): boolean {
+    return performance.now() - this.#sliceStart >= SLICE_MS;
+  }
+
   /**
    * Resolves at once inside the current slice, else after a turn of the event loop. Waiters resume
    * in order and each re-checks, so however many are waiting, one turn runs about one slice of work.

@@ -5,13 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { READ_ATTEMPTS, READ_RETRY_MS } from './tuning.js';
 
 /** Size, inode and times: a rewrite, a rename over the file, or a ConfigMap symlink swap changes it. */
-export function stampOf(s: BigIntStats): string {
+function stampOf(s: BigIntStats): string {
   return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
 export type FileRead =
-  | { kind: 'text'; text: string; stamp: string }
-  | { kind: 'too-big'; size: bigint; stamp: string }
+  | { kind: 'text'; text: string }
+  | { kind: 'too-big'; size: bigint }
   /** Changed during every try, or changed less than `settleMs` ago: not to be trusted yet. */
   | { kind: 'changing' }
   /** Replaced by a folder, a FIFO or a device since it was listed. */
@@ -51,11 +51,11 @@ export async function readManifestFile(file: string, rules: ReadRules): Promise<
       const age = ageMs(before);
       const settle = before.size === 0n ? Math.max(rules.settleMs, rules.emptySettleMs ?? 0) : rules.settleMs;
       if (age >= 0 && age < settle) return { kind: 'changing' };
-      if (before.size > BigInt(rules.maxBytes)) return { kind: 'too-big', size: before.size, stamp };
+      if (before.size > BigInt(rules.maxBytes)) return { kind: 'too-big', size: before.size };
       const bytes = readUpTo(fd, Number(before.size) + 1);
       const after = fstatSync(fd, { bigint: true });
       if (bytes.length === Number(before.size) && stampOf(after) === stamp) {
-        return { kind: 'text', text: bytes.toString('utf8'), stamp };
+        return { kind: 'text', text: bytes.toString('utf8') };
       }
       if (attempt >= READ_ATTEMPTS) return { kind: 'changing' };
       await sleep(READ_RETRY_MS);

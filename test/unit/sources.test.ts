@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { link, mkdir, mkdtemp, open as openFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  link,
+  mkdir,
+  mkdtemp,
+  open as openFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,6 +21,7 @@ import { pino } from 'pino';
 import type { MeshdnsError } from '../../src/errors.js';
 import { formatError, type Resource, type Resources } from '../../src/model/index.js';
 import { loadManifests, ManifestFiles, ManifestSource } from '../../src/sources/index.js';
+import { FolderLister } from '../../src/sources/listing.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
@@ -99,6 +111,88 @@ describe('loadManifests', () => {
       assert.match(errors[0]!.message, /big\.yaml: \d+ bytes is over the limit of 10/);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('FolderLister (the walk a rescan repeats)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshdns-list-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  /** Past the racy window: a folder read now has not changed for over a second. */
+  const settle = () => sleep(1100);
+  const names = (files: string[]) => files.map((f) => f.slice(dir.length + 1)).sort();
+
+  it('reads a folder again only when its stat changed; an unchanged one gives the same list, not a copy', async () => {
+    await writeFile(join(dir, 'a.yaml'), 'x');
+    await writeFile(join(dir, 'b.yaml'), 'x');
+    await settle();
+    const lister = new FolderLister();
+    const first = await lister.list(dir);
+    assert.equal(first.reused, false);
+    const again = await lister.list(dir);
+    assert.equal(again.reused, true);
+    assert.equal(again.files, first.files, 'the same array: nothing listed, nothing copied');
+    await writeFile(join(dir, 'c.yaml'), 'x');
+    const added = await lister.list(dir);
+    assert.equal(added.reused, false);
+    assert.deepEqual(names(added.files), ['a.yaml', 'b.yaml', 'c.yaml']);
+    await rm(join(dir, 'a.yaml'));
+    assert.deepEqual(names((await lister.list(dir)).files), ['b.yaml', 'c.yaml']);
+  });
+
+  it('a folder changed less than a second before it was read is read again, however its stat compares', async () => {
+    await writeFile(join(dir, 'a.yaml'), 'x');
+    const lister = new FolderLister();
+    await lister.list(dir);
+    // File times come from a coarse clock: an entry added in the same tick as the read may leave them as they were.
+    assert.equal((await lister.list(dir)).reused, false);
+    await settle();
+    await lister.list(dir);
+    assert.equal((await lister.list(dir)).reused, true);
+  });
+
+  it('an entry added behind a folder whose mtime was set back is still seen (ctime cannot be set back)', async () => {
+    await writeFile(join(dir, 'a.yaml'), 'x');
+    await settle();
+    const lister = new FolderLister();
+    await lister.list(dir);
+    const before = await stat(dir);
+    await writeFile(join(dir, 'b.yaml'), 'x');
+    await utimes(dir, before.atime, before.mtime);
+    assert.deepEqual(names((await lister.list(dir)).files), ['a.yaml', 'b.yaml']);
+  });
+
+  it('follows sub-folders added and removed, and symlinks whose target appears without their folder changing', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'meshdns-list-out-'));
+    try {
+      await mkdir(join(dir, 'sub'));
+      await writeFile(join(dir, 'sub', 'a.yaml'), 'x');
+      await symlink(join(outside, 'target.yaml'), join(dir, 'link.yaml'));
+      await settle();
+      const lister = new FolderLister();
+      assert.deepEqual(names((await lister.list(dir)).files), ['sub/a.yaml']);
+      await writeFile(join(outside, 'target.yaml'), 'x');
+      const linked = await lister.list(dir);
+      assert.equal(linked.reused, true, 'no folder changed');
+      assert.deepEqual(names(linked.files), ['link.yaml', 'sub/a.yaml']);
+      await mkdir(join(dir, 'sub', 'deeper'));
+      await writeFile(join(dir, 'sub', 'deeper', 'b.yaml'), 'x');
+      assert.deepEqual(names((await lister.list(dir)).files), [
+        'link.yaml',
+        'sub/a.yaml',
+        'sub/deeper/b.yaml',
+      ]);
+      await rm(join(dir, 'sub'), { recursive: true });
+      const gone = await lister.list(dir);
+      assert.deepEqual(names(gone.files), ['link.yaml']);
+      assert.deepEqual([...gone.dirs.keys()], [dir]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
     }
   });
 });
