@@ -1,17 +1,37 @@
 // Reading one manifest file so that a read racing a writer never counts (issue 8 finding 1):
 // `open('w')` empties the file before the new text lands, and a writer may pause between chunks.
-import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { READ_ATTEMPTS, READ_RETRY_MS } from './tuning.js';
 
-/** Size, inode and times: a rewrite, a rename over the file, or a ConfigMap symlink swap changes it. */
-function stampOf(s: BigIntStats): string {
-  return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+/**
+ * What a stat says of a file's content: inode, size and times. A rewrite, a rename over the file, or a
+ * ConfigMap symlink swap changes it (ctime also moves on renames and `touch -d`). Numbers, compared
+ * field by field: a folder's rescan compares 50,000 of them and makes no string or BigInt doing so.
+ */
+export class Stamp {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+
+  constructor(s: Stats) {
+    this.ino = s.ino;
+    this.size = s.size;
+    this.mtimeMs = s.mtimeMs;
+    this.ctimeMs = s.ctimeMs;
+  }
+
+  matches(s: Stats): boolean {
+    return (
+      s.ino === this.ino && s.size === this.size && s.mtimeMs === this.mtimeMs && s.ctimeMs === this.ctimeMs
+    );
+  }
 }
 
 export type FileRead =
-  | { kind: 'text'; text: string }
-  | { kind: 'too-big'; size: bigint }
+  | { kind: 'text'; text: string; stamp: Stamp }
+  | { kind: 'too-big'; size: number; stamp: Stamp }
   /** Changed during every try, or changed less than `settleMs` ago: not to be trusted yet. */
   | { kind: 'changing' }
   /** Replaced by a folder, a FIFO or a device since it was listed. */
@@ -29,8 +49,8 @@ export interface ReadRules {
 }
 
 /** Milliseconds since the file last changed (ctime: also moved by renames, never set by `touch -d`). */
-function ageMs(s: BigIntStats): number {
-  return Date.now() - Number(s.ctimeNs / 1_000_000n);
+function ageMs(s: Stats): number {
+  return Date.now() - s.ctimeMs;
 }
 
 /**
@@ -44,18 +64,17 @@ export async function readManifestFile(file: string, rules: ReadRules): Promise<
   const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     for (let attempt = 1; ; attempt++) {
-      const before = fstatSync(fd, { bigint: true });
+      const before = fstatSync(fd);
       if (!before.isFile()) return { kind: 'not-a-file' };
-      const stamp = stampOf(before);
+      const stamp = new Stamp(before);
       // A clock set back makes the age negative: such a file counts as settled, not as changing forever.
       const age = ageMs(before);
-      const settle = before.size === 0n ? Math.max(rules.settleMs, rules.emptySettleMs ?? 0) : rules.settleMs;
+      const settle = before.size === 0 ? Math.max(rules.settleMs, rules.emptySettleMs ?? 0) : rules.settleMs;
       if (age >= 0 && age < settle) return { kind: 'changing' };
-      if (before.size > BigInt(rules.maxBytes)) return { kind: 'too-big', size: before.size };
-      const bytes = readUpTo(fd, Number(before.size) + 1);
-      const after = fstatSync(fd, { bigint: true });
-      if (bytes.length === Number(before.size) && stampOf(after) === stamp) {
-        return { kind: 'text', text: bytes.toString('utf8') };
+      if (before.size > rules.maxBytes) return { kind: 'too-big', size: before.size, stamp };
+      const bytes = readUpTo(fd, before.size + 1);
+      if (bytes.length === before.size && stamp.matches(fstatSync(fd))) {
+        return { kind: 'text', text: bytes.toString('utf8'), stamp };
       }
       if (attempt >= READ_ATTEMPTS) return { kind: 'changing' };
       await sleep(READ_RETRY_MS);
@@ -66,13 +85,15 @@ export async function readManifestFile(file: string, rules: ReadRules): Promise<
 }
 
 // Reads from the start until `limit` bytes or the end; one byte past the size shows a file that grew.
+// A regular file's read returns less than asked only at its end: no second read to see nothing come.
 function readUpTo(fd: number, limit: number): Buffer {
   const buffer = Buffer.allocUnsafe(limit);
   let length = 0;
   while (length < limit) {
-    const bytesRead = readSync(fd, buffer, length, limit - length, length);
-    if (bytesRead === 0) break;
+    const asked = limit - length;
+    const bytesRead = readSync(fd, buffer, length, asked, length);
     length += bytesRead;
+    if (bytesRead < asked) break;
   }
   return buffer.subarray(0, length);
 }
