@@ -140,12 +140,13 @@ export class SnapshotKeeper {
     let table: string | number = 'none';
     let vips: string | number = 'none';
     if (s.table !== undefined) {
-      const problem = tableSnapshotProblem(s.table);
+      const slicer = timeSlicer(SLICE_MS);
+      const problem = await tableSnapshotProblem(s.table, slicer);
       if (problem !== undefined) table = `ignored: ${problem}`;
       else if (agent.table() !== undefined && !agent.tableFromSnapshot)
         table = 'not needed: a fresh one is in';
       else {
-        const restored = await restoreTable(s.table, timeSlicer(SLICE_MS));
+        const restored = await restoreTable(s.table, slicer);
         table = agent.setSnapshotTable(restored) ? restored.size : 'not needed: a fresh one is in';
         if (typeof table === 'number') vips = this.#loadVips(s.vips);
       }
