@@ -80,7 +80,7 @@ export class SnapshotKeeper {
       ...(vips && vips.hosts.length + vips.routes.length > 0 ? { vips } : {}),
     };
     try {
-      await writeSnapshot(file, snapshot);
+      await writeSnapshot(file, snapshot, timeSlicer(SLICE_MS, 1));
       logger.info(
         { snapshotFile: file, cacheEntries: cache.length, table: table !== undefined },
         'snapshot written',
@@ -115,7 +115,8 @@ export class SnapshotKeeper {
     if (id === this.#seen || id === '' || this.#closed) return;
     this.#seen = id;
     try {
-      const read = await readSnapshot(file);
+      // A line is up to a few hundred kB: the clock is read after every one.
+      const read = await readSnapshot(file, timeSlicer(SLICE_MS, 1));
       if (read === undefined || read.snapshot.pid === process.pid || this.#closed) return;
       await this.#load(read.snapshot, read.badEntries);
     } catch (err) {
@@ -125,9 +126,8 @@ export class SnapshotKeeper {
   }
 
   /** The snapshot's VIPs and routes, with its table: routes this many, or why not. */
-  #loadVips(v: Snapshot['vips']): string | number {
+  #useVips(v: Snapshot['vips'], problem: string | undefined): string | number {
     if (v === undefined) return 'none';
-    const problem = vipsSnapshotProblem(v);
     if (problem !== undefined) return `ignored: ${problem}`;
     return this.#opts.agent.setSnapshotVips(v.hosts, v.routes)
       ? v.routes.length
@@ -147,8 +147,10 @@ export class SnapshotKeeper {
         table = 'not needed: a fresh one is in';
       else {
         const restored = await restoreTable(s.table, slicer);
+        // Checked before the table answers: its VIPs' routes are up from the moment it does.
+        const vipsProblem = s.vips && (await vipsSnapshotProblem(s.vips, slicer));
         table = agent.setSnapshotTable(restored) ? restored.size : 'not needed: a fresh one is in';
-        if (typeof table === 'number') vips = this.#loadVips(s.vips);
+        if (typeof table === 'number') vips = this.#useVips(s.vips, vipsProblem);
       }
     }
     const cache = await agent.restoreCache(s.cache, ageMs);

@@ -3,6 +3,7 @@ import { ipFamily } from '../dns/index.js';
 import type { Resolution } from '../model/index.js';
 // The list alone (no imports): the agent checks a snapshot's routes without loading the model.
 import { RESOLUTIONS } from '../model/types.js';
+import type { Slicer } from '../nametable/table.js';
 
 export interface VipBackend {
   /** An IP address, or a host name to resolve through the upstream resolvers. */
@@ -61,11 +62,13 @@ function routeProblem(r: unknown): string | undefined {
 
 /**
  * What is wrong with routes read back from a file (a restart's snapshot), or undefined when sound: as
- * strict as the xDS decoder, since the proxy listens on each VIP and connects to each endpoint.
+ * strict as the xDS decoder, since the proxy listens on each VIP and connects to each endpoint. In
+ * `slicer`'s slices: 25,000 routes take 25 ms, on the thread that answers.
  */
-export function routesProblem(routes: unknown): string | undefined {
+export async function routesProblem(routes: unknown, slicer?: Slicer): Promise<string | undefined> {
   if (!Array.isArray(routes)) return 'routes: not a list';
   for (const [i, r] of routes.entries()) {
+    if (slicer?.due()) await slicer.pause();
     const problem = routeProblem(r);
     if (problem !== undefined) return `routes[${i}]: ${problem}`;
   }

@@ -2,11 +2,11 @@
 // answers mesh names from its predecessor's table before it hears from its controller answers them with
 // VIPs, and without the routes a connection to one of them would reach nothing. Fresh ones always win.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
-import { Agent, SnapshotKeeper } from '../../src/agent/index.js';
+import { Agent, parseSnapshot, type Snapshot, SnapshotKeeper, writeSnapshot } from '../../src/agent/index.js';
 import { buildTableRecords, NameTable, type TableScope } from '../../src/nametable/index.js';
 import type { VipRoute } from '../../src/vip/index.js';
 import { tempFolder } from '../helpers/manifests.js';
@@ -61,15 +61,16 @@ describe('restart snapshot: VIPs and routes', () => {
     );
     await keeper(file, old).save();
     // As another process wrote it: a process never loads its own snapshot back.
-    const s = JSON.parse(await readFile(file, 'utf8'));
-    await writeFile(file, JSON.stringify({ ...s, pid: process.pid + 1 }), { mode: 0o600 });
+    await writeSnapshot(file, { ...(await saved(file)), pid: process.pid + 1 });
     return file;
   }
 
+  const saved = async (file: string): Promise<Snapshot> =>
+    (await parseSnapshot(await readFile(file), file)).snapshot;
+
   it('come back with the table, and are used until fresh ones come', async () => {
     const file = await written();
-    const saved = JSON.parse(await readFile(file, 'utf8'));
-    assert.deepEqual(saved.vips, { hosts: [HOST], routes: [ROUTE] });
+    assert.deepEqual((await saved(file)).vips, { hosts: [HOST], routes: [ROUTE] });
 
     const next = await agent();
     const k = keeper(file, next);
@@ -96,9 +97,9 @@ describe('restart snapshot: VIPs and routes', () => {
   ] as const) {
     it(`are ignored, table kept, with ${what}`, async () => {
       const file = await written();
-      const s = JSON.parse(await readFile(file, 'utf8'));
-      s.vips.routes = [{ ...ROUTE, ...bad }];
-      await writeFile(file, JSON.stringify(s), { mode: 0o600 });
+      const s = await saved(file);
+      s.vips!.routes = [{ ...ROUTE, ...bad } as VipRoute];
+      await writeSnapshot(file, s);
       const next = await agent();
       const k = keeper(file, next);
       await k.start();

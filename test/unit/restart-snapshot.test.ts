@@ -11,6 +11,7 @@ import {
   readSnapshot,
   SNAPSHOT_VERSION,
   type Snapshot,
+  snapshotLines,
   writeSnapshot,
 } from '../../src/agent/index.js';
 import { snapshotBeside } from '../../src/cli/snapshot-setup.js';
@@ -256,35 +257,107 @@ describe('restart snapshot: the file', () => {
     assert.equal(await readSnapshot(join(dir, 'none.json')), undefined, 'a missing file is no snapshot');
   });
 
+  /** The lines `snapshotLines` makes of `s`, as the file holds them. */
+  const linesOf = async (s: Snapshot) => {
+    let text = '';
+    for await (const line of snapshotLines(s)) text += line;
+    return text;
+  };
+  /** A snapshot of every part, each over one line's worth: the cache, 3 parts of names, VIPs and routes. */
+  const big = (): Snapshot => {
+    const table = buildNameTable(sampleMesh(), {
+      namespace: 'default',
+      clusterDomain: 'cluster.local',
+      searchDomains: [],
+    }).toDiff()!;
+    const route = { vip: '240.240.0.1', port: 3306, host: 'db.example.com', hostPort: 3306, endpoints: [] };
+    return {
+      ...sample(),
+      cache: Array.from({ length: 1201 }, (_, i) => ({ body: 'AA==', do: i % 2 === 0, ageMs: i, hits: 1 })),
+      table: { diff: table.diff, packed: [...table.packed, ...table.packed, ...table.packed] },
+      vips: {
+        hosts: Array.from({ length: 700 }, (_, i) => ({
+          namespace: 'ns',
+          name: `se-${i}`,
+          host: `h${i}.example.com`,
+          state: 'allocated',
+        })) as never,
+        routes: Array.from({ length: 600 }, () => route) as never,
+      },
+    };
+  };
+
+  it('is lines of a few hundred records each, read back whole, a slice at a time', async () => {
+    const text = await linesOf(big());
+    const lines = text.split('\n').slice(0, -1);
+    // header, 3 of cache, 3 of names, 2 of hosts, 2 of routes
+    assert.equal(lines.length, 11);
+    assert.equal(JSON.parse(lines[0]!).lines, 10);
+    let pauses = 0;
+    const everyLine = {
+      due: () => true,
+      pause: async () => {
+        pauses++;
+      },
+    };
+    const read = await parseSnapshot(text, 'f.json', everyLine);
+    assert.deepEqual(read.snapshot, big());
+    assert.equal(pauses, 10, 'a turn of the event loop before each line');
+  });
+
+  it('a version 1 file (one JSON document) is still read', async () => {
+    const old = { ...big(), version: 1 };
+    const read = await parseSnapshot(JSON.stringify(old), 'f.json');
+    assert.deepEqual(read.snapshot, old);
+  });
+
   // [what, the file's text, the problem]
-  const bad: [string, string, RegExp][] = [
-    ['not JSON', '{"version": 1, "cache": [', /not JSON/],
+  const bad: [string, () => Promise<string>, RegExp][] = [
+    ['not JSON', async () => '{"version": 2, "cache": [', /the header: not JSON/],
     [
       'another version',
-      JSON.stringify({ ...sample(), version: 2 }),
-      /version 2, this meshdns reads version 1/,
+      async () => JSON.stringify({ ...sample(), version: SNAPSHOT_VERSION + 1 }),
+      new RegExp(`version ${SNAPSHOT_VERSION + 1}, this meshdns reads version ${SNAPSHOT_VERSION}`),
     ],
-    ['no cache', JSON.stringify({ version: 1, writtenAt: 1, pid: 1 }), /cache missing/],
+    [
+      'no cache (version 1)',
+      async () => JSON.stringify({ version: 1, writtenAt: 1, pid: 1 }),
+      /cache missing/,
+    ],
+    ['no line count', async () => JSON.stringify({ version: 2, writtenAt: 1, pid: 1 }), /lines missing/],
+    [
+      'cut short',
+      async () => (await linesOf(big())).split('\n').slice(0, 5).join('\n'),
+      /4 of 10 lines: cut short/,
+    ],
+    [
+      'a damaged line',
+      async () => (await linesOf(big())).replace('\n["cache",[{', '\n["cache",[{{'),
+      /line 2: not JSON/,
+    ],
+    [
+      'a line of another kind',
+      async () => (await linesOf(big())).replace('\n["hosts"', '\n["mystery"'),
+      /line 8: not a \[what, part\] pair/,
+    ],
+    ['a line too many', async () => `${await linesOf(big())}["cache",[]]\n`, /more than the 10 lines/],
   ];
   for (const [what, text, problem] of bad) {
-    it(`${what}: reported with MESHDNS_SNAPSHOT_INVALID`, () => {
-      assert.throws(
-        () => parseSnapshot(text, 'f.json'),
-        (e: Error & { code?: string }) => {
-          assert.equal(e.code, 'MESHDNS_SNAPSHOT_INVALID');
-          assert.match(e.message, problem);
-          return true;
-        },
-      );
+    it(`${what}: reported with MESHDNS_SNAPSHOT_INVALID`, async () => {
+      await assert.rejects(parseSnapshot(await text(), 'f.json'), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'MESHDNS_SNAPSHOT_INVALID');
+        assert.match(e.message, problem);
+        return true;
+      });
     });
   }
 
-  it('bad cache entries are counted and left out, the rest kept', () => {
-    const text = JSON.stringify({
+  it('bad cache entries are counted and left out, the rest kept', async () => {
+    const text = await linesOf({
       ...sample(),
-      cache: [...sample().cache, { body: 1 }, { body: 'AA==', do: false, ageMs: -1, hits: 0 }],
+      cache: [...sample().cache, { body: 1 }, { body: 'AA==', do: false, ageMs: -1, hits: 0 }] as never,
     });
-    const read = parseSnapshot(text, 'f.json');
+    const read = await parseSnapshot(text, 'f.json');
     assert.equal(read.badEntries, 2);
     assert.equal(read.snapshot.cache.length, 1);
   });
