@@ -137,6 +137,7 @@ function rows(t: ScaleTargets, edits: number, deadlineS: number, editDeadlineS: 
     // Not the figures (it asks for a start on a folder): what a restart costs with the snapshot.
     { label: 'restart: first answer', value: (r) => r.restartFirstAnswerMs, ...ms },
     { label: 'restart: full table (snapshot)', value: (r) => r.restartFullTableMs, ...ms },
+    { label: 'restart: longest stall inside', value: (r) => r.restartStallMs ?? null, ...ms },
   ];
 }
 

@@ -84,6 +84,8 @@ export interface ScaleRun {
    */
   restartFirstAnswerMs: number | null;
   restartFullTableMs: number | null;
+  /** From the restart to its full table: the event loop's longest stall (it loads the snapshot meanwhile). */
+  restartStallMs: number | null;
   /** What stopped the run early, if anything: the deadline, an exit, a wrong answer. */
   stopped?: string;
   warnings: string[];
@@ -250,6 +252,7 @@ export async function measureRun(
     editSilence: null,
     restartFirstAnswerMs: null,
     restartFullTableMs: null,
+    restartStallMs: null,
     warnings: [],
   };
   if (await isReady(t.admin)) throw new Error(`something already answers on ${t.admin.host}:${t.admin.port}`);
@@ -290,6 +293,9 @@ async function restart(
       run.warnings.push(`restart: ${second.stopped}`);
     run.restartFirstAnswerMs = second.firstAnswerMs;
     run.restartFullTableMs = second.fullTableMs;
+    if (again.running) {
+      run.restartStallMs = secondsToMs(await scrapeGauge(t.admin, LAG_MAX, scrapeTimeout(deadline)));
+    }
   } finally {
     await again.stop();
   }
