@@ -86,14 +86,8 @@ const PER_LINE = 500;
 /** A line after the header: what it holds, and its part of that. */
 type Line = ['cache', unknown[]] | ['names', string] | ['hosts', unknown[]] | ['routes', unknown[]];
 
-/** Pauses between lines, so a big snapshot is read or written in slices. */
-export interface LinePacer {
-  due(): boolean;
-  pause(): Promise<void>;
-}
-
-/** The snapshot as version 2's lines, each made only when the one before has been taken. */
-export async function* snapshotLines(snapshot: Snapshot, pacer?: LinePacer): AsyncGenerator<string> {
+/** The snapshot as version 2's lines, each made only when the one before has been taken; `pacer` pauses between them. */
+export async function* snapshotLines(snapshot: Snapshot, pacer?: Slicer): AsyncGenerator<string> {
   const lines: (() => Line)[] = [];
   const inParts = (what: 'cache' | 'hosts' | 'routes', list: unknown[]) => {
     for (let i = 0; i < list.length; i += PER_LINE) lines.push(() => [what, list.slice(i, i + PER_LINE)]);
@@ -125,7 +119,7 @@ export async function* snapshotLines(snapshot: Snapshot, pacer?: LinePacer): Asy
 export async function parseSnapshot(
   text: string | Buffer,
   file: string,
-  pacer?: LinePacer,
+  pacer?: Slicer,
 ): Promise<ReadSnapshot> {
   const buf = typeof text === 'string' ? Buffer.from(text) : text;
   const lineAt = (start: number) => {
@@ -212,7 +206,7 @@ function fromDocument(o: Record<string, unknown>, file: string): ReadSnapshot {
  * that another user could have written is not trusted: it must be owned by this user (or root) and
  * writable by no one else.
  */
-export async function readSnapshot(file: string, pacer?: LinePacer): Promise<ReadSnapshot | undefined> {
+export async function readSnapshot(file: string, pacer?: Slicer): Promise<ReadSnapshot | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(await stateTarget(file, ROLE), 'r');
@@ -239,7 +233,7 @@ export async function readSnapshot(file: string, pacer?: LinePacer): Promise<Rea
 }
 
 /** Writes `snapshot` to `file` whole (through its symlinks), readable by this user only; in slices with `pacer`. */
-export async function writeSnapshot(file: string, snapshot: Snapshot, pacer?: LinePacer): Promise<void> {
+export async function writeSnapshot(file: string, snapshot: Snapshot, pacer?: Slicer): Promise<void> {
   try {
     const target = await stateTarget(file, ROLE);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });

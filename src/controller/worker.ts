@@ -79,8 +79,9 @@ const GROWTH = 0.25;
 
 /**
  * A full garbage collection: once the agent's thread has applied the first table (issue 8: RSS after
- * load), and after edits (collectIfGrown). The first is run only then: run while it still applied, the collection's helper threads took the cores it needed. Reading the
- * folder leaves every file's text and YAML tree behind; V8's memory reducer collects them only after
+ * load), and after edits (collectIfGrown). The first runs only then: run while the agent's thread still
+ * applied, the collection's helper threads took the cores it needed. Reading the folder leaves every
+ * file's text and YAML tree behind; V8's memory reducer collects them only after
  * about 30 s of quiet (50,000 objects: RSS 320 MiB, 289 MiB right after this collection). Node offers
  * no collection without `--expose-gc`, which a worker cannot take (V8 flags are per process): the flag
  * is set now and `gc` read from a new context, as test runners do. It runs on this thread, never on
@@ -125,7 +126,7 @@ const controller = new Controller({
     send({ type: 'view', diff, vips, routes, capture, autoAllocate, errors: errors.length });
     if (collected) {
       clearTimeout(quietTimer);
-      quietTimer = setTimeout(collectIfGrown, QUIET_MS);
+      quietTimer = setTimeout(collectIfGrown, QUIET_MS).unref();
     }
   },
 });
