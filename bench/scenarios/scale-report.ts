@@ -101,6 +101,13 @@ function rows(t: ScaleTargets, edits: number, deadlineS: number, editDeadlineS: 
     { label: 'RSS after load', value: (r) => r.rssAfterLoadMiB, ...mib, target: t.rssMiB },
     { label: 'peak RSS, load', value: (r) => r.peakRssLoadMiB, ...mib, target: t.rssMiB },
     { label: `peak RSS, ${edits} edits`, value: (r) => r.peakRssEditsMiB, ...mib, target: t.rssMiB },
+    // Not the issue's figures: what the rescans cost once nothing happens.
+    {
+      label: 'idle: CPU, 10 s (rescans)',
+      value: (r) => r.idleCpuPercent ?? null,
+      show: (v: number) => `${v.toFixed(1)} %`,
+    },
+    { label: 'idle: RSS after 10 s', value: (r) => r.idleRssMiB ?? null, ...mib },
     {
       label: 'edit-to-answer p50',
       value: (r) => percentile(r.editMs, 50),
