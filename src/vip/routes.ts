@@ -3,7 +3,7 @@ import { ipFamily } from '../dns/index.js';
 import type { Resolution } from '../model/index.js';
 // The list alone (no imports): the agent checks a snapshot's routes without loading the model.
 import { RESOLUTIONS } from '../model/types.js';
-import type { Slicer } from '../nametable/table.js';
+import type { Slicer } from '../nametable/index.js';
 
 export interface VipBackend {
   /** An IP address, or a host name to resolve through the upstream resolvers. */
