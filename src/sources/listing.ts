@@ -40,9 +40,10 @@ interface FolderEntries {
 
 /**
  * A folder changed less than this before it was read may change again without its times moving (file
- * times come from a coarse clock): such a listing is not reused, however the stat compares.
+ * times come from a coarse clock: a few ms on ext4, xfs and tmpfs, 2 s on FAT): such a listing is not
+ * reused, however the stat compares.
  */
-const RACY_NS = 1_000_000_000n;
+const RACY_MS = 3000;
 
 /**
  * Walks a manifests folder, reading again only the folders whose stat changed. Adding, removing or
@@ -51,11 +52,15 @@ const RACY_NS = 1_000_000_000n;
  */
 export class FolderLister {
   readonly #known = new Map<string, FolderEntries>();
+  readonly #racyNs: bigint;
 
   constructor(
     readonly logger?: Logger,
     readonly pacer?: Pacer,
-  ) {}
+    racyMs = RACY_MS,
+  ) {
+    this.#racyNs = BigInt(racyMs) * 1_000_000n;
+  }
 
   /**
    * Every manifest under `dir` (in no set order: a snapshot sorts them once), and the folders walked.
@@ -124,7 +129,7 @@ export class FolderLister {
       ino: s.ino,
       mtimeNs: s.mtimeNs,
       ctimeNs: s.ctimeNs,
-      trusted: now - s.mtimeNs > RACY_NS && now - s.ctimeNs > RACY_NS,
+      trusted: now - s.mtimeNs > this.#racyNs && now - s.ctimeNs > this.#racyNs,
       files: [],
       links: [],
       subdirs: [],

@@ -123,15 +123,16 @@ describe('FolderLister (the walk a rescan repeats)', () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  /** Past the racy window: a folder read now has not changed for over a second. */
-  const settle = () => sleep(1100);
+  /** The racy window these tests use (3 s by default), and a wait past it. */
+  const RACY_MS = 500;
+  const settle = () => sleep(RACY_MS + 100);
   const names = (files: string[]) => files.map((f) => f.slice(dir.length + 1)).sort();
 
   it('reads a folder again only when its stat changed; an unchanged one gives the same list, not a copy', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
     await writeFile(join(dir, 'b.yaml'), 'x');
     await settle();
-    const lister = new FolderLister();
+    const lister = new FolderLister(undefined, undefined, RACY_MS);
     const first = await lister.list(dir);
     assert.equal(first.reused, false);
     const again = await lister.list(dir);
@@ -145,9 +146,9 @@ describe('FolderLister (the walk a rescan repeats)', () => {
     assert.deepEqual(names((await lister.list(dir)).files), ['b.yaml', 'c.yaml']);
   });
 
-  it('a folder changed less than a second before it was read is read again, however its stat compares', async () => {
+  it('a folder changed within the racy window before it was read is read again, however its stat compares', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
-    const lister = new FolderLister();
+    const lister = new FolderLister(undefined, undefined, RACY_MS);
     await lister.list(dir);
     // File times come from a coarse clock: an entry added in the same tick as the read may leave them as they were.
     assert.equal((await lister.list(dir)).reused, false);
@@ -159,7 +160,7 @@ describe('FolderLister (the walk a rescan repeats)', () => {
   it('an entry added behind a folder whose mtime was set back is still seen (ctime cannot be set back)', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
     await settle();
-    const lister = new FolderLister();
+    const lister = new FolderLister(undefined, undefined, RACY_MS);
     await lister.list(dir);
     const before = await stat(dir);
     await writeFile(join(dir, 'b.yaml'), 'x');
@@ -174,7 +175,7 @@ describe('FolderLister (the walk a rescan repeats)', () => {
       await writeFile(join(dir, 'sub', 'a.yaml'), 'x');
       await symlink(join(outside, 'target.yaml'), join(dir, 'link.yaml'));
       await settle();
-      const lister = new FolderLister();
+      const lister = new FolderLister(undefined, undefined, RACY_MS);
       assert.deepEqual(names((await lister.list(dir)).files), ['sub/a.yaml']);
       await writeFile(join(outside, 'target.yaml'), 'x');
       const linked = await lister.list(dir);
