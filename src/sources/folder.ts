@@ -10,7 +10,7 @@ import { type Build, ManifestFiles } from './files.js';
 import { errorText, FolderLister, isManifestName, type Listing } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
 import { type ReadRules, readManifestFile, type Stamp } from './read.js';
-import { EMPTY_SETTLE_MS, FS_CONCURRENCY } from './tuning.js';
+import { EMPTY_SETTLE_MS, FS_CONCURRENCY, RELIST_EVERY_SCANS } from './tuning.js';
 
 export interface ScanResult {
   /** Some file's contribution, errors or failed state changed: a new snapshot is due. */
@@ -31,13 +31,14 @@ export class ManifestFolder {
   readonly #stamps = new Map<string, Stamp>();
   readonly #pacer = new Pacer();
   readonly #lister: FolderLister;
+  #scans = 0;
 
   constructor(
     readonly dir: string,
     readonly rules: ReadRules,
     readonly logger?: Logger,
   ) {
-    this.#lister = new FolderLister(logger, this.#pacer);
+    this.#lister = new FolderLister({ ...(logger ? { logger } : {}), pacer: this.#pacer });
   }
 
   /** The snapshot of the files as they are, built in slices. */
@@ -51,7 +52,9 @@ export class ManifestFolder {
    * that 50,000 files cost neither the heap a copy of their paths nor the GC that follows.
    */
   async scan(): Promise<ScanResult> {
-    const listed = await this.#lister.list(this.dir);
+    // Folders whose times do not move (some FUSE mounts) still have their new files seen, in a minute.
+    const fresh = ++this.#scans % RELIST_EVERY_SCANS === 0;
+    const listed = await this.#lister.list(this.dir, fresh);
     let changed = false;
     if (!listed.reused || listed.files.length !== this.files.size) {
       const present = new Set(listed.files);

@@ -1,6 +1,5 @@
 export { type Build, type BuildDelta, ManifestFiles } from './files.js';
 export { ManifestFolder } from './folder.js';
-export { listManifestFiles } from './listing.js';
 export {
   loadManifests,
   ManifestSource,

@@ -5,6 +5,7 @@ import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import type { Pacer } from './pacing.js';
+import { RACY_MS } from './tuning.js';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
@@ -19,7 +20,8 @@ export function errorText(e: unknown): string {
 }
 
 export interface Listing {
-  files: string[];
+  /** Possibly a folder's cached list itself: never changed by a caller. */
+  files: readonly string[];
   /** Every folder walked, with its inode: a folder deleted and made again must be watched afresh. */
   dirs: Map<string, bigint>;
   /** Every folder's entries were known from before (none changed): `files` is the same set as last time. */
@@ -35,15 +37,19 @@ interface FolderEntries {
   trusted: boolean;
   files: string[];
   links: string[];
+  /** Which of `links` led to a file at the last walk: a change there changes the listing too. */
+  linked: boolean[];
   subdirs: string[];
 }
 
-/**
- * A folder changed less than this before it was read may change again without its times moving (file
- * times come from a coarse clock: a few ms on ext4, xfs and tmpfs, 2 s on FAT): such a listing is not
- * reused, however the stat compares.
- */
-const RACY_MS = 3000;
+export interface FolderListerOptions {
+  logger?: Logger;
+  pacer?: Pacer;
+  /** A folder changed less than this before it was read is read again at the next walk (RACY_MS). */
+  racyMs?: number;
+  /** Wall-clock milliseconds, compared with the folders' times; injectable for tests. */
+  now?: () => number;
+}
 
 /**
  * Walks a manifests folder, reading again only the folders whose stat changed. Adding, removing or
@@ -52,14 +58,14 @@ const RACY_MS = 3000;
  */
 export class FolderLister {
   readonly #known = new Map<string, FolderEntries>();
+  readonly #opts: FolderListerOptions;
   readonly #racyNs: bigint;
+  readonly #now: () => number;
 
-  constructor(
-    readonly logger?: Logger,
-    readonly pacer?: Pacer,
-    racyMs = RACY_MS,
-  ) {
-    this.#racyNs = BigInt(racyMs) * 1_000_000n;
+  constructor(opts: FolderListerOptions = {}) {
+    this.#opts = opts;
+    this.#racyNs = BigInt(opts.racyMs ?? RACY_MS) * 1_000_000n;
+    this.#now = opts.now ?? Date.now;
   }
 
   /**
@@ -67,24 +73,32 @@ export class FolderLister {
    * Dot-files and dot-folders are skipped (editor swap files, `.git`, and the `..data` folders of a
    * mounted ConfigMap, whose files are reached through the top-level symlinks). Symlinked folders are
    * not followed, so no loops. Throws MESHDNS_MANIFESTS_DIR when `dir` itself cannot be read.
+   * `fresh`: every folder read again, whatever its stat says (a file system whose folders' times do
+   * not move, some FUSE mounts, still has its new files seen).
    */
-  async list(dir: string): Promise<Listing> {
-    const out: Listing = { files: [], dirs: new Map(), reused: true };
+  async list(dir: string, fresh = false): Promise<Listing> {
+    const out = { files: [] as string[], dirs: new Map<string, bigint>(), reused: true };
     const errors: MeshdnsError[] = [];
-    await this.#walk(dir, true, out, errors);
+    await this.#walk(dir, true, out, errors, fresh);
     // What was known under `dir` and not walked now is gone.
     for (const known of this.#known.keys()) {
       if ((known === dir || known.startsWith(dir + sep)) && !out.dirs.has(known)) this.#known.delete(known);
     }
     // Folders below the top that cannot be read drop out like deleted ones; say so.
-    for (const e of errors) this.logger?.warn({ code: e.code }, e.message);
+    for (const e of errors) this.#opts.logger?.warn({ code: e.code }, e.message);
     return out;
   }
 
-  async #walk(dir: string, top: boolean, out: Listing, errors: MeshdnsError[]): Promise<void> {
+  async #walk(
+    dir: string,
+    top: boolean,
+    out: { files: string[]; dirs: Map<string, bigint>; reused: boolean },
+    errors: MeshdnsError[],
+    fresh: boolean,
+  ): Promise<void> {
     let entries: FolderEntries;
     try {
-      entries = await this.#entries(dir);
+      entries = await this.#entries(dir, fresh);
     } catch (e) {
       const error = new MeshdnsError(
         'MESHDNS_MANIFESTS_DIR',
@@ -105,23 +119,31 @@ export class FolderLister {
     // cannot be followed (a loop, EACCES) is listed too, so reading it reports it naming the file; a
     // dangling one (ENOENT) is a file that is not there, and one to a folder is not a manifest. Where
     // it leads may change without its folder changing: followed on every walk.
-    for (const path of entries.links) {
+    for (const [i, path] of entries.links.entries()) {
       const listed = await stat(path).then(
         (s) => s.isFile(),
         (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
       );
       if (listed) out.files.push(path);
+      if (entries.linked[i] !== listed) out.reused = false;
+      entries.linked[i] = listed;
     }
-    for (const sub of entries.subdirs) await this.#walk(sub, false, out, errors);
+    for (const sub of entries.subdirs) await this.#walk(sub, false, out, errors, fresh);
   }
 
   /** The folder's entries: the known ones when its stat says nothing changed, else read afresh. */
-  async #entries(dir: string): Promise<FolderEntries> {
+  async #entries(dir: string, fresh: boolean): Promise<FolderEntries> {
     // The stat comes first: a change after it moves the times the next walk compares.
-    const now = BigInt(Date.now()) * 1_000_000n;
+    const now = BigInt(Math.floor(this.#now())) * 1_000_000n;
     const s = await stat(dir, { bigint: true });
     const known = this.#known.get(dir);
-    if (known?.trusted && known.ino === s.ino && known.mtimeNs === s.mtimeNs && known.ctimeNs === s.ctimeNs) {
+    if (
+      !fresh &&
+      known?.trusted &&
+      known.ino === s.ino &&
+      known.mtimeNs === s.mtimeNs &&
+      known.ctimeNs === s.ctimeNs
+    ) {
       return known;
     }
     const listed = await readdir(dir, { withFileTypes: true });
@@ -132,10 +154,12 @@ export class FolderLister {
       trusted: now - s.mtimeNs > this.#racyNs && now - s.ctimeNs > this.#racyNs,
       files: [],
       links: [],
+      linked: [],
       subdirs: [],
     };
+    const pacer = this.#opts.pacer;
     for (const entry of listed) {
-      if (this.pacer?.due()) await this.pacer.pace();
+      if (pacer?.due()) await pacer.pace();
       if (entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) entries.subdirs.push(path);
@@ -145,9 +169,4 @@ export class FolderLister {
     }
     return entries;
   }
-}
-
-/** `FolderLister.list` once, with nothing kept. Throws MESHDNS_MANIFESTS_DIR. */
-export function listManifestFiles(dir: string, logger?: Logger, pacer?: Pacer): Promise<Listing> {
-  return new FolderLister(logger, pacer).list(dir);
 }

@@ -21,3 +21,11 @@ export const FS_CONCURRENCY = 16;
 export const SLICE_MS = 4;
 /** Files or objects gathered into a snapshot between two turns of the event loop. */
 export const BUILD_SLICE = 2000;
+/**
+ * A folder changed less than this before it was read may change again without its times moving (file
+ * times come from a coarse clock: a few ms on ext4, xfs and tmpfs, 2 s on FAT): its listing is not
+ * reused, however its stat compares.
+ */
+export const RACY_MS = 3000;
+/** Every this many rescans, every folder is listed again whatever its stat says (one minute at the default 2 s). */
+export const RELIST_EVERY_SCANS = 30;

@@ -123,74 +123,89 @@ describe('FolderLister (the walk a rescan repeats)', () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  /** The racy window these tests use (3 s by default), and a wait past it. */
-  const RACY_MS = 500;
-  const settle = () => sleep(RACY_MS + 100);
-  const names = (files: string[]) => files.map((f) => f.slice(dir.length + 1)).sort();
+  /** The lister's clock: `later` puts it past the racy window (3 s) after the folder's last change. */
+  let clock = 0;
+  const later = () => {
+    clock = Date.now() + 10_000;
+  };
+  const now = () => {
+    clock = Date.now();
+  };
+  const lister = () => new FolderLister({ now: () => clock });
+  const names = (files: readonly string[]) => files.map((f) => f.slice(dir.length + 1)).sort();
 
   it('reads a folder again only when its stat changed; an unchanged one gives the same list, not a copy', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
     await writeFile(join(dir, 'b.yaml'), 'x');
-    await settle();
-    const lister = new FolderLister(undefined, undefined, RACY_MS);
-    const first = await lister.list(dir);
+    later();
+    const l = lister();
+    const first = await l.list(dir);
     assert.equal(first.reused, false);
-    const again = await lister.list(dir);
+    const again = await l.list(dir);
     assert.equal(again.reused, true);
     assert.equal(again.files, first.files, 'the same array: nothing listed, nothing copied');
     await writeFile(join(dir, 'c.yaml'), 'x');
-    const added = await lister.list(dir);
+    later();
+    const added = await l.list(dir);
     assert.equal(added.reused, false);
     assert.deepEqual(names(added.files), ['a.yaml', 'b.yaml', 'c.yaml']);
     await rm(join(dir, 'a.yaml'));
-    assert.deepEqual(names((await lister.list(dir)).files), ['b.yaml', 'c.yaml']);
+    later();
+    assert.deepEqual(names((await l.list(dir)).files), ['b.yaml', 'c.yaml']);
+    const fresh = await l.list(dir, true);
+    assert.equal(fresh.reused, false, 'fresh: read again whatever the stat says');
+    assert.deepEqual(names(fresh.files), ['b.yaml', 'c.yaml']);
   });
 
   it('a folder changed within the racy window before it was read is read again, however its stat compares', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
-    const lister = new FolderLister(undefined, undefined, RACY_MS);
-    await lister.list(dir);
+    now();
+    const l = lister();
+    await l.list(dir);
     // File times come from a coarse clock: an entry added in the same tick as the read may leave them as they were.
-    assert.equal((await lister.list(dir)).reused, false);
-    await settle();
-    await lister.list(dir);
-    assert.equal((await lister.list(dir)).reused, true);
+    assert.equal((await l.list(dir)).reused, false);
+    later();
+    await l.list(dir);
+    assert.equal((await l.list(dir)).reused, true);
   });
 
   it('an entry added behind a folder whose mtime was set back is still seen (ctime cannot be set back)', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
-    await settle();
-    const lister = new FolderLister(undefined, undefined, RACY_MS);
-    await lister.list(dir);
+    later();
+    const l = lister();
+    await l.list(dir);
     const before = await stat(dir);
     await writeFile(join(dir, 'b.yaml'), 'x');
     await utimes(dir, before.atime, before.mtime);
-    assert.deepEqual(names((await lister.list(dir)).files), ['a.yaml', 'b.yaml']);
+    assert.deepEqual(names((await l.list(dir)).files), ['a.yaml', 'b.yaml']);
   });
 
-  it('follows sub-folders added and removed, and symlinks whose target appears without their folder changing', async () => {
+  it('follows sub-folders added and removed, and symlinks whose target appears or goes without their folder changing', async () => {
     const outside = await mkdtemp(join(tmpdir(), 'meshdns-list-out-'));
     try {
       await mkdir(join(dir, 'sub'));
       await writeFile(join(dir, 'sub', 'a.yaml'), 'x');
       await symlink(join(outside, 'target.yaml'), join(dir, 'link.yaml'));
-      await settle();
-      const lister = new FolderLister(undefined, undefined, RACY_MS);
-      assert.deepEqual(names((await lister.list(dir)).files), ['sub/a.yaml']);
+      later();
+      const l = lister();
+      assert.deepEqual(names((await l.list(dir)).files), ['sub/a.yaml']);
+      assert.equal((await l.list(dir)).reused, true, 'nothing changed');
       await writeFile(join(outside, 'target.yaml'), 'x');
-      const linked = await lister.list(dir);
-      assert.equal(linked.reused, true, 'no folder changed');
+      const linked = await l.list(dir);
+      assert.equal(linked.reused, false, 'no folder changed, but what the listing holds did');
       assert.deepEqual(names(linked.files), ['link.yaml', 'sub/a.yaml']);
+      await rm(join(outside, 'target.yaml'));
+      const unlinked = await l.list(dir);
+      assert.equal(unlinked.reused, false);
+      assert.deepEqual(names(unlinked.files), ['sub/a.yaml']);
       await mkdir(join(dir, 'sub', 'deeper'));
       await writeFile(join(dir, 'sub', 'deeper', 'b.yaml'), 'x');
-      assert.deepEqual(names((await lister.list(dir)).files), [
-        'link.yaml',
-        'sub/a.yaml',
-        'sub/deeper/b.yaml',
-      ]);
+      later();
+      assert.deepEqual(names((await l.list(dir)).files), ['sub/a.yaml', 'sub/deeper/b.yaml']);
       await rm(join(dir, 'sub'), { recursive: true });
-      const gone = await lister.list(dir);
-      assert.deepEqual(names(gone.files), ['link.yaml']);
+      later();
+      const gone = await l.list(dir);
+      assert.deepEqual(names(gone.files), []);
       assert.deepEqual([...gone.dirs.keys()], [dir]);
     } finally {
       await rm(outside, { recursive: true, force: true });
@@ -400,6 +415,27 @@ describe('ManifestSource (watched folder)', () => {
       await waitFor(`rename ${i} seen`, () => services()[0] === `a=10.0.1.${i}`, BOUND_MS);
       await writeFile(file, service('a', `10.0.2.${i}`));
       await waitFor(`in-place write ${i} seen`, () => services()[0] === `a=10.0.2.${i}`, BOUND_MS);
+    }
+  });
+
+  it('symlinks whose targets come and go outside the folder are followed by the rescan, the folder unchanged', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'meshdns-src-out-'));
+    try {
+      await writeFile(join(outside, 'a.yaml'), service('a', '10.0.0.1'));
+      await symlink(join(outside, 'a.yaml'), join(dir, 'a.yaml'));
+      await symlink(join(outside, 'b.yaml'), join(dir, 'b.yaml'));
+      await open({ rescanIntervalMs: 200 });
+      assert.deepEqual(services(), ['a=10.0.0.1']);
+      // Past the 3 s in which a folder just changed is listed again on every rescan anyway.
+      await sleep(3200);
+      // One link's file gone, another's come: as many files as before, and no event in the folder.
+      await rm(join(outside, 'a.yaml'));
+      await writeFile(join(outside, 'b.yaml'), service('b', '10.0.0.2'));
+      await waitFor('the links followed', () => services().join() === 'b=10.0.0.2', BOUND_MS);
+      // In one rescan: a's link counted as gone in the same pass that found b's.
+      assert.deepEqual(history.at(-2), ['a=10.0.0.1']);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
     }
   });
 
