@@ -148,7 +148,7 @@ export class SnapshotKeeper {
       else {
         const restored = await restoreTable(s.table, slicer);
         // Checked before the table answers: its VIPs' routes are up from the moment it does.
-        const vipsProblem = s.vips && (await vipsSnapshotProblem(s.vips, slicer));
+        const vipsProblem = s.vips === undefined ? undefined : await vipsSnapshotProblem(s.vips, slicer);
         table = agent.setSnapshotTable(restored) ? restored.size : 'not needed: a fresh one is in';
         if (typeof table === 'number') vips = this.#useVips(s.vips, vipsProblem);
       }

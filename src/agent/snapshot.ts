@@ -86,8 +86,8 @@ const PER_LINE = 500;
 /** A line after the header: what it holds, and its part of that. */
 type Line = ['cache', unknown[]] | ['names', string] | ['hosts', unknown[]] | ['routes', unknown[]];
 
-/** The snapshot as version 2's lines, each made only when the one before has been taken; `pacer` pauses between them. */
-export async function* snapshotLines(snapshot: Snapshot, pacer?: Slicer): AsyncGenerator<string> {
+/** The snapshot as version 2's lines, each made only when the one before has been taken; `slicer` pauses between them. */
+export async function* snapshotLines(snapshot: Snapshot, slicer?: Slicer): AsyncGenerator<string> {
   const lines: (() => Line)[] = [];
   const inParts = (what: 'cache' | 'hosts' | 'routes', list: unknown[]) => {
     for (let i = 0; i < list.length; i += PER_LINE) lines.push(() => [what, list.slice(i, i + PER_LINE)]);
@@ -107,19 +107,19 @@ export async function* snapshotLines(snapshot: Snapshot, pacer?: Slicer): AsyncG
   };
   yield `${JSON.stringify({ ...header, ...(table ? { table } : {}), ...(snapshot.vips ? { vips: true } : {}) })}\n`;
   for (const line of lines) {
-    if (pacer?.due()) await pacer.pause();
+    if (slicer?.due()) await slicer.pause();
     yield `${JSON.stringify(line())}\n`;
   }
 }
 
 /**
- * Parses a snapshot's text, a line at a time with `pacer`'s pauses between; throws
+ * Parses a snapshot's text, a line at a time with `slicer`'s pauses between; throws
  * MESHDNS_SNAPSHOT_INVALID for one that cannot be used at all.
  */
 export async function parseSnapshot(
   text: string | Buffer,
   file: string,
-  pacer?: Slicer,
+  slicer?: Slicer,
 ): Promise<ReadSnapshot> {
   const buf = typeof text === 'string' ? Buffer.from(text) : text;
   const lineAt = (start: number) => {
@@ -143,9 +143,11 @@ export async function parseSnapshot(
   if (
     !Number.isFinite(header.writtenAt) ||
     !Number.isInteger(header.pid) ||
-    !Number.isInteger(header.lines)
+    !Number.isInteger(header.lines) ||
+    (header.lines as number) < 0 ||
+    (header.vips !== undefined && header.vips !== true)
   ) {
-    throw invalid(file, 'writtenAt, pid or lines missing');
+    throw invalid(file, 'writtenAt, pid, lines or vips missing or wrong');
   }
   const cache: unknown[] = [];
   const packed: string[] = [];
@@ -153,14 +155,14 @@ export async function parseSnapshot(
   const routes: unknown[] = [];
   for (let n = 1; n <= (header.lines as number); n++) {
     if (next >= buf.length) throw invalid(file, `${n - 1} of ${header.lines} lines: cut short`);
-    if (pacer?.due()) await pacer.pause();
+    if (slicer?.due()) await slicer.pause();
     ({ line, next } = lineAt(next));
     const l = parseJson(line, file, `line ${n + 1}`);
     if (!Array.isArray(l)) throw invalid(file, `line ${n + 1}: not a [what, part] pair`);
     const [what, part] = l as Line;
     const list = what === 'cache' ? cache : what === 'hosts' ? hosts : what === 'routes' ? routes : undefined;
     if (what === 'names' && typeof part === 'string') packed.push(part);
-    else if (list !== undefined && Array.isArray(part)) list.push(...part);
+    else if (list !== undefined && Array.isArray(part)) for (const item of part) list.push(item);
     else throw invalid(file, `line ${n + 1}: not a [what, part] pair`);
   }
   if (next < buf.length) throw invalid(file, `more than the ${header.lines} lines its header counts`);
@@ -206,7 +208,7 @@ function fromDocument(o: Record<string, unknown>, file: string): ReadSnapshot {
  * that another user could have written is not trusted: it must be owned by this user (or root) and
  * writable by no one else.
  */
-export async function readSnapshot(file: string, pacer?: Slicer): Promise<ReadSnapshot | undefined> {
+export async function readSnapshot(file: string, slicer?: Slicer): Promise<ReadSnapshot | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(await stateTarget(file, ROLE), 'r');
@@ -226,18 +228,18 @@ export async function readSnapshot(file: string, pacer?: Slicer): Promise<ReadSn
     }
     if (st.size > MAX_SNAPSHOT_BYTES)
       throw invalid(file, `${st.size} bytes, more than ${MAX_SNAPSHOT_BYTES}`);
-    return await parseSnapshot(await handle.readFile(), file, pacer);
+    return await parseSnapshot(await handle.readFile(), file, slicer);
   } finally {
     await handle.close();
   }
 }
 
-/** Writes `snapshot` to `file` whole (through its symlinks), readable by this user only; in slices with `pacer`. */
-export async function writeSnapshot(file: string, snapshot: Snapshot, pacer?: Slicer): Promise<void> {
+/** Writes `snapshot` to `file` whole (through its symlinks), readable by this user only; in slices with `slicer`. */
+export async function writeSnapshot(file: string, snapshot: Snapshot, slicer?: Slicer): Promise<void> {
   try {
     const target = await stateTarget(file, ROLE);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    await replaceFile(target, snapshotLines(snapshot, pacer), 0o600);
+    await replaceFile(target, snapshotLines(snapshot, slicer), 0o600);
   } catch (err) {
     const why = `${file}: cannot write the agent's snapshot (${(err as Error).message}); the next process starts cold`;
     throw new MeshdnsError('MESHDNS_SNAPSHOT_WRITE', why, { cause: err });

@@ -87,10 +87,15 @@ const GROWTH = 0.25;
  * is set now and `gc` read from a new context, as test runners do. It runs on this thread, never on
  * the one that answers. Where that fails, the memory reducer's later collection stands.
  */
+let gc: (() => void) | undefined;
+
 function collectGarbage(): void {
   try {
-    setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
+    if (gc === undefined) {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    }
+    gc();
   } catch (err) {
     logger.debug({ err: (err as Error).message }, 'no garbage collection on the controller thread');
   }

@@ -99,6 +99,9 @@ export function* unpackSet(packed: PackedSet): Generator<[string, string]> {
  * operations (a power of two): 64 for small steps, 1 for steps of a millisecond (a snapshot's lines).
  */
 export function timeSlicer(budgetMs: number, checkEvery = 64): Slicer {
+  if (checkEvery < 1 || (checkEvery & (checkEvery - 1)) !== 0) {
+    throw new RangeError(`timeSlicer: checkEvery ${checkEvery} is not a power of two`);
+  }
   let start = performance.now();
   let ops = 0;
   const mask = checkEvery - 1;

@@ -2,7 +2,7 @@
 // answers mesh names from its predecessor's table before it hears from its controller answers them with
 // VIPs, and without the routes a connection to one of them would reach nothing. Fresh ones always win.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
@@ -87,6 +87,18 @@ describe('restart snapshot: VIPs and routes', () => {
     assert.ok(!next.vipsFromSnapshot);
     assert.equal(next.setSnapshotVips([HOST as never], [ROUTE]), false, 'a snapshot never overrides a view');
     assert.deepEqual(next.routes, []);
+  });
+
+  it("come back from a version 1 snapshot (an older release's: one JSON document)", async () => {
+    const file = await written();
+    await writeFile(file, JSON.stringify({ ...(await saved(file)), version: 1 }), { mode: 0o600 });
+    const next = await agent();
+    const k = keeper(file, next);
+    await k.start();
+    await k.close();
+    assert.ok(next.tableFromSnapshot);
+    assert.deepEqual(next.routes, [ROUTE]);
+    assert.deepEqual(next.vips, [HOST]);
   });
 
   for (const [what, bad] of [

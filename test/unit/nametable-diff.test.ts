@@ -146,3 +146,16 @@ describe('table diffs', () => {
     assert.deepEqual([...unpackSet(packSet([]))], []);
   });
 });
+
+describe('timeSlicer', () => {
+  it('reads the clock every checkEvery operations, a power of two', () => {
+    // A budget already spent: every reading of the clock finds the slice used up.
+    const every = (n: number) => {
+      const slicer = timeSlicer(-1, n);
+      return Array.from({ length: 8 }, () => slicer.due());
+    };
+    assert.deepEqual(every(1), [true, true, true, true, true, true, true, true]);
+    assert.deepEqual(every(4), [false, false, false, true, false, false, false, true]);
+    assert.throws(() => timeSlicer(4, 3), /not a power of two/);
+  });
+});

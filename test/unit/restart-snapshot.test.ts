@@ -324,7 +324,21 @@ describe('restart snapshot: the file', () => {
       async () => JSON.stringify({ version: 1, writtenAt: 1, pid: 1 }),
       /cache missing/,
     ],
-    ['no line count', async () => JSON.stringify({ version: 2, writtenAt: 1, pid: 1 }), /lines missing/],
+    [
+      'no line count',
+      async () => JSON.stringify({ version: 2, writtenAt: 1, pid: 1 }),
+      /lines or vips missing/,
+    ],
+    [
+      'a negative line count',
+      async () => JSON.stringify({ version: 2, writtenAt: 1, pid: 1, lines: -1 }),
+      /lines or vips missing or wrong/,
+    ],
+    [
+      'VIPs that are not the lines',
+      async () => JSON.stringify({ version: 2, writtenAt: 1, pid: 1, lines: 0, vips: { hosts: [] } }),
+      /lines or vips missing or wrong/,
+    ],
     [
       'cut short',
       async () => (await linesOf(big())).split('\n').slice(0, 5).join('\n'),
