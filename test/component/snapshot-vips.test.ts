@@ -68,14 +68,20 @@ describe('restart snapshot: VIPs and routes', () => {
   const saved = async (file: string): Promise<Snapshot> =>
     (await parseSnapshot(await readFile(file), file)).snapshot;
 
-  it('come back with the table, and are used until fresh ones come', async () => {
-    const file = await written();
-    assert.deepEqual((await saved(file)).vips, { hosts: [HOST], routes: [ROUTE] });
-
+  /** A new agent that loaded `file` as a restarted one does. */
+  async function restored(file: string): Promise<Agent> {
     const next = await agent();
     const k = keeper(file, next);
     await k.start();
     await k.close();
+    return next;
+  }
+
+  it('come back with the table, and are used until fresh ones come', async () => {
+    const file = await written();
+    assert.deepEqual((await saved(file)).vips, { hosts: [HOST], routes: [ROUTE] });
+
+    const next = await restored(file);
     assert.ok(next.tableFromSnapshot);
     assert.deepEqual(next.routes, [ROUTE]);
     assert.deepEqual(next.vips, [HOST]);
@@ -92,10 +98,7 @@ describe('restart snapshot: VIPs and routes', () => {
   it("come back from a version 1 snapshot (an older release's: one JSON document)", async () => {
     const file = await written();
     await writeFile(file, JSON.stringify({ ...(await saved(file)), version: 1 }), { mode: 0o600 });
-    const next = await agent();
-    const k = keeper(file, next);
-    await k.start();
-    await k.close();
+    const next = await restored(file);
     assert.ok(next.tableFromSnapshot);
     assert.deepEqual(next.routes, [ROUTE]);
     assert.deepEqual(next.vips, [HOST]);
@@ -112,10 +115,7 @@ describe('restart snapshot: VIPs and routes', () => {
       const s = await saved(file);
       s.vips!.routes = [{ ...ROUTE, ...bad } as VipRoute];
       await writeSnapshot(file, s);
-      const next = await agent();
-      const k = keeper(file, next);
-      await k.start();
-      await k.close();
+      const next = await restored(file);
       assert.ok(next.tableFromSnapshot, 'the table still came back');
       assert.deepEqual(next.routes, []);
       assert.equal(next.vipsFromSnapshot, false);
