@@ -52,7 +52,9 @@ export interface ReadRules {
 
 /** Milliseconds since the file last changed (ctime: also moved by renames, never set by `touch -d`). */
 function ageMs(s: Stats): number {
-  return Date.now() - s.ctimeMs;
+  // Whole milliseconds, as Date.now() counts: a change in this very millisecond has a ctime a fraction
+  // past now, and a negative age would pass it as settled (a clock set back).
+  return Date.now() - Math.floor(s.ctimeMs);
 }
 
 /**
