@@ -98,14 +98,16 @@ export async function* snapshotLines(snapshot: Snapshot, slicer?: Slicer): Async
     inParts('hosts', snapshot.vips.hosts);
     inParts('routes', snapshot.vips.routes);
   }
-  const table = snapshot.table && { diff: snapshot.table.diff };
   const header = {
     version: SNAPSHOT_VERSION,
     writtenAt: snapshot.writtenAt,
     pid: snapshot.pid,
     lines: lines.length,
+    // The table's names are lines of their own; the VIPs are all lines, which `true` announces.
+    ...(snapshot.table ? { table: { diff: snapshot.table.diff } } : {}),
+    ...(snapshot.vips ? { vips: true } : {}),
   };
-  yield `${JSON.stringify({ ...header, ...(table ? { table } : {}), ...(snapshot.vips ? { vips: true } : {}) })}\n`;
+  yield `${JSON.stringify(header)}\n`;
   for (const line of lines) {
     if (slicer?.due()) await slicer.pause();
     yield `${JSON.stringify(line())}\n`;
