@@ -2,7 +2,7 @@
 # docker build -t meshdns:latest .
 
 # Build: the TypeScript compiler and esbuild, from the locked dev dependencies; only src/ is
-# compiled, then bundled (scripts/bundle.mjs: bin/meshdns runs the bundle).
+# compiled, then bundled (scripts/bundle.mjs: bin/meshdns runs the bundle, from its code cache).
 FROM node:20-bookworm-slim AS build
 # A C compiler for the native UDP batch socket (src/netio/, built against this Node's headers); without
 # it the build says so and meshdns answers UDP on node:dgram.
@@ -20,6 +20,9 @@ RUN --mount=type=secret,id=npm-ca \
 COPY tsconfig.json ./
 COPY src ./src
 COPY scripts ./scripts
+# bin/ and examples/ for the bundle's training run, which writes each bundle's V8 code cache.
+COPY bin ./bin
+COPY examples ./examples
 RUN npx tsc -p tsconfig.json && node dist/src/netio/build.js && node scripts/bundle.mjs
 
 # Runtime: production dependencies, the compiled code, the CLI and the .proto files the xDS code

@@ -1,6 +1,7 @@
 // The admin HTTP API (SPEC §8, §10): metrics, readiness and debug views, JSON, GET only. It binds
 // loopback unless `allowRemote`: the debug views show every name and upstream of the workload.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { MeshdnsError } from '../errors.js';
 import { checkAdminExposure } from './loopback.js';
@@ -42,7 +43,9 @@ export class AdminServer {
 
   async start(): Promise<void> {
     // Loaded here: the agent imports this module before its DNS listeners are up, node:http after.
-    const { createServer } = await import('node:http');
+    // `require`, not `import()`: Node 20 loses a script's import() callback when V8 runs it from a
+    // code cache (scripts/bundle.mjs refuses a bundle with one).
+    const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
     const headersTimeout = this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     const server = createServer(
       {

@@ -5,6 +5,7 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { packSet } from '../nametable/index.js';
@@ -12,18 +13,7 @@ import { Controller } from './controller.js';
 import type { ToAgent, ToController, ViewPart, WorkerOptions } from './messages.js';
 
 const port = parentPort!;
-/** Started ahead of its options (PRELOADED_WORKER): the modules above loaded while it waited for them. */
-const opts: WorkerOptions = (workerData as { preload?: boolean } | undefined)?.preload
-  ? await new Promise<WorkerOptions>((resolve) => {
-      const take = (m: ToController) => {
-        if (m.type !== 'init') return;
-        port.off('message', take);
-        resolve(m.opts);
-      };
-      port.on('message', take);
-    })
-  : (workerData as WorkerOptions);
-const logger = createLogger(opts.logLevel);
+let logger: Logger;
 /** Names per message (about 0.2 MB): the agent's thread decodes one message in a few milliseconds. */
 const PART = 1000;
 
@@ -93,7 +83,13 @@ function collectGarbage(): void {
   try {
     if (gc === undefined) {
       setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
+      try {
+        gc = runInNewContext('gc') as () => void;
+      } finally {
+        // The function stays; the flag goes back. V8 refuses a code cache made under other flags
+        // (src/cli/run-bundle.ts): one left set would refuse every bundle's cache loaded after it.
+        setFlagsFromString('--no-expose-gc');
+      }
     }
     gc();
   } catch (err) {
@@ -119,47 +115,60 @@ function sendAhead<T>(list: T[], part: (slice: T[]) => ViewPart): T[] {
   return start === 0 ? list : list.slice(start);
 }
 
-const controller = new Controller({
-  ...opts,
-  logger,
-  onView: (view, errors, { diff, vips, routes }) => {
-    const { capture, autoAllocate } = view.config;
-    // The receiving thread decodes each message in one go: many small messages keep each decode short.
-    diff.set = sendAhead(diff.set, (set) => ({ type: 'view-part', set }));
-    vips.set = sendAhead(vips.set, (part) => ({ type: 'view-part', vips: part }));
-    routes.set = sendAhead(routes.set, (part) => ({ type: 'view-part', routes: part }));
-    send({ type: 'view', diff, vips, routes, capture, autoAllocate, errors: errors.length });
-    if (collected) {
-      clearTimeout(quietTimer);
-      quietTimer = setTimeout(collectIfGrown, QUIET_MS).unref();
+function run(opts: WorkerOptions): void {
+  logger = createLogger(opts.logLevel);
+  const controller = new Controller({
+    ...opts,
+    logger,
+    onView: (view, errors, { diff, vips, routes }) => {
+      const { capture, autoAllocate } = view.config;
+      // The receiving thread decodes each message in one go: many small messages keep each decode short.
+      diff.set = sendAhead(diff.set, (set) => ({ type: 'view-part', set }));
+      vips.set = sendAhead(vips.set, (part) => ({ type: 'view-part', vips: part }));
+      routes.set = sendAhead(routes.set, (part) => ({ type: 'view-part', routes: part }));
+      send({ type: 'view', diff, vips, routes, capture, autoAllocate, errors: errors.length });
+      if (collected) {
+        clearTimeout(quietTimer);
+        quietTimer = setTimeout(collectIfGrown, QUIET_MS).unref();
+      }
+    },
+  });
+
+  port.on('message', (m: ToController) => {
+    if (m.type === 'ack') {
+      unacked--;
+      pump();
+    } else if (m.type === 'applied') {
+      if (!collected) setImmediate(collectGarbage);
+      collected = true;
+    } else if (m.type === 'per-name') {
+      // Through the outbox: the answer follows the view that holds the name.
+      send({ type: 'per-name', id: m.id, outcome: controller.askPerName(m.name, m.wildcard) });
+    } else if (m.type === 'per-name-touched') controller.touchPerName(m.names);
+    else if (m.type === 'reload') controller.reload(m.update);
+    else if (m.type === 'close') {
+      void controller.close().finally(() => {
+        logger.flush();
+        send({ type: 'closed' });
+      });
     }
-  },
-});
+  });
 
-port.on('message', (m: ToController) => {
-  if (m.type === 'ack') {
-    unacked--;
-    pump();
-  } else if (m.type === 'applied') {
-    if (!collected) setImmediate(collectGarbage);
-    collected = true;
-  } else if (m.type === 'per-name') {
-    // Through the outbox: the answer follows the view that holds the name.
-    send({ type: 'per-name', id: m.id, outcome: controller.askPerName(m.name, m.wildcard) });
-  } else if (m.type === 'per-name-touched') controller.touchPerName(m.names);
-  else if (m.type === 'reload') controller.reload(m.update);
-  else if (m.type === 'close') {
-    void controller.close().finally(() => {
-      logger.flush();
-      send({ type: 'closed' });
-    });
-  }
-});
+  controller.start().then(
+    () => send({ type: 'started' }),
+    (err: unknown) => {
+      const e = err instanceof MeshdnsError ? err : undefined;
+      send({ type: 'failed', code: e?.code, message: err instanceof Error ? err.message : String(err) });
+    },
+  );
+}
 
-controller.start().then(
-  () => send({ type: 'started' }),
-  (err: unknown) => {
-    const e = err instanceof MeshdnsError ? err : undefined;
-    send({ type: 'failed', code: e?.code, message: err instanceof Error ? err.message : String(err) });
-  },
-);
+/** Started ahead of its options (PRELOADED_WORKER): the modules above loaded while it waited for them. */
+if ((workerData as { preload?: boolean } | undefined)?.preload) {
+  const take = (m: ToController) => {
+    if (m.type !== 'init') return;
+    port.off('message', take);
+    run(m.opts);
+  };
+  port.on('message', take);
+} else run(workerData as WorkerOptions);

@@ -1,15 +1,17 @@
 // checked.ts on first use. `require` keeps the callers synchronous (Node loads an ES module
-// through it since 20.19); the path is relative to this code, which is dist/src/model/ or, bundled,
-// dist/bundle/, where scripts/bundle.mjs puts checked.js as an entry of its own.
+// through it since 20.19); the path is relative to this code in dist/src/model/.
 import { createRequire } from 'node:module';
 
 type Checked = typeof import('./checked.js');
 
-const require = createRequire(import.meta.url);
 let loaded: Checked | undefined;
 
 export function checked(): Checked {
-  loaded ??= require('./checked.js') as Checked;
+  // In dist/bundle's CommonJS bundles `require` is the bundle's own: esbuild sees this call and puts
+  // checked.js in the bundle, initialised on this first call. As ES modules (dist/src) there is none.
+  loaded ??= (
+    typeof require === 'function' ? require('./checked.js') : createRequire(import.meta.url)('./checked.js')
+  ) as Checked;
   return loaded;
 }
 

@@ -163,7 +163,8 @@ describe('Dockerfile', () => {
   it('copies what bin/meshdns and the xDS code load, and the tools the capture runs', () => {
     const bin = readFileSync(join(ROOT, 'bin/meshdns'), 'utf8');
     assert.match(bin, /'\.\.\/dist\/src\/cli\/main\.js'/);
-    assert.match(bin, /'\.\.\/dist\/bundle\/main\.js'/);
+    assert.match(bin, /'\.\.\/dist\/bundle\/main\.cjs'/);
+    assert.match(bin, /'\.\.\/dist\/src\/cli\/run-bundle\.js'/);
     assert.match(text, /node scripts\/bundle\.mjs/);
     for (const copy of [
       'COPY --from=build /app/dist/src ./dist/src',
