@@ -36,11 +36,15 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['@kubernetes/client-node', '@grpc/grpc-js', 'protobufjs'],
+  // zod is 600 KB of each bundle's text, and only the slow path of a manifest's checks uses it
+  // (src/model/lazy.ts): required from node_modules when that path first runs.
+  external: ['@kubernetes/client-node', '@grpc/grpc-js', 'protobufjs', 'zod'],
   // remote.ts starts `new URL('./worker.js', import.meta.url)`, and the addons are found the same way:
   // relative to the bundle, which is where they all are.
   define: { 'import.meta.url': '__meshdnsUrl' },
   banner: { js: "const __meshdnsUrl = require('node:url').pathToFileURL(__filename).href;" },
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
 
@@ -98,12 +102,14 @@ const WRITE_AFTER_MS = 2500;
 const caches = (names) => names.map((n) => join(OUT, `${n}.cjs.cache`));
 try {
   await train([], caches(['main', 'worker']));
-  if (existsSync(join(OUT, 'netio.node'))) await train(['--workers', '2'], caches(['answering-worker']));
+  // Only where the native socket shares the port (SO_REUSEPORT): else `serve` answers on one thread.
+  await train(['--workers', '2'], caches(['answering-worker']), (log) => /"running":1\b/.test(log));
 } catch (err) {
   console.warn(`bundle: no code cache (${err.message}); meshdns works without one, only slower to start`);
 }
 
-async function train(extraArgs, wanted) {
+/** `skip(log)`: the start's log says the threads that would write `wanted` did not start. */
+async function train(extraArgs, wanted, skip = () => false) {
   const dir = mkdtempSync(join(tmpdir(), 'meshdns-code-cache-'));
   const child = spawn(
     process.execPath,
@@ -121,7 +127,8 @@ async function train(extraArgs, wanted) {
     },
   );
   try {
-    const port = await listeningPort(child);
+    const { port, log } = await listening(child);
+    if (skip(log)) return;
     await askAll(port);
     const deadline = Date.now() + WRITE_AFTER_MS + 10_000;
     while (!wanted.every((f) => existsSync(f))) {
@@ -135,8 +142,8 @@ async function train(extraArgs, wanted) {
   }
 }
 
-/** The DNS port from `serve`'s "serving DNS" log line. */
-function listeningPort(child) {
+/** The DNS port from `serve`'s "serving DNS" log line, and the log up to it. */
+function listening(child) {
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error('serve did not start within 10 s')), 10_000);
@@ -146,7 +153,7 @@ function listeningPort(child) {
       const m = /"listen":"127\.0\.0\.1:(\d+)".*"msg":"serving DNS"/.exec(text);
       if (m) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve({ port: Number(m[1]), log: text });
       }
     });
   });

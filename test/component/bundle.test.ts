@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { batchSocketSupport } from '../../src/netio/index.js';
 import { answersOf, ask } from '../helpers/dns-client.js';
 import { BIN, ROOT, runCli, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
@@ -36,7 +37,9 @@ describe('the bundled CLI', () => {
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), ['used', 'used', 'used']);
+    // The answering worker runs (and is trained) only where the native socket shares the port.
+    const workers = batchSocketSupport().available ? 'used' : 'absent';
+    assert.deepEqual(JSON.parse(r.stdout), ['used', 'used', workers]);
   });
 
   it('prints the same table as the modules it was built from', async () => {
