@@ -42,33 +42,33 @@ await build({
   // remote.ts starts `new URL('./worker.js', import.meta.url)`, and the addons are found the same way:
   // relative to the bundle, which is where they all are.
   define: { 'import.meta.url': '__meshdnsUrl' },
-  banner: { js: "const __meshdnsUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // "use strict" first: esbuild puts its own after the banner, where it is no directive, and the
+  // modules were written as ES modules, which are always strict.
+  banner: { js: "'use strict';const __meshdnsUrl = require('node:url').pathToFileURL(__filename).href;" },
   minifyWhitespace: true,
   minifySyntax: true,
+  // The packages' licence comments go to <bundle>.LEGAL.txt beside each bundle: the bundles keep no
+  // comment, so that any character past ASCII is a mistake (below).
+  legalComments: 'external',
   logLevel: 'warning',
 });
 
 // Node 20 loses a vm.Script's import() callback when V8 runs the script from its code cache: an
-// `import("x")` left in a bundle would fail ("A dynamic import callback was not specified") only where
+// `import(x)` left in a bundle would fail ("A dynamic import callback was not specified") only where
 // the cache is used. esbuild turns ours into lazy inits; one of a package kept outside would stay.
 //
 // And ASCII only: one character past it makes the whole source a two-byte string, which takes twice the
-// memory and twice as long to read (main.cjs: 8 ms against 4). esbuild escapes every other character
-// but leaves comments as they are; in those, it becomes "?".
+// memory and twice as long to read (main.cjs: 8 ms against 4), and src/cli/run-bundle.ts reads it as
+// latin1. esbuild escapes every such character in code (its default charset), and no comment is kept.
 for (const name of Object.keys(ENTRIES)) {
-  const file = join(OUT, `${name}.cjs`);
-  const text = readFileSync(file, 'utf8');
-  const found = /[^\w$.]import\(["'`][^\n]*/.exec(text);
-  if (found)
-    throw new Error(`${name}.cjs keeps a dynamic import, which fails from a code cache: ${found[0]}`);
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
-    if (!/[^\x00-\x7f]/.test(line)) return;
-    if (!/^\s*(\/\/|\/\*|\*)/.test(line))
-      throw new Error(`${name}.cjs:${i + 1}: non-ASCII outside a comment`);
-    lines[i] = line.replace(/[^\x00-\x7f]/g, '?');
-  });
-  writeFileSync(file, lines.join('\n'));
+  const text = readFileSync(join(OUT, `${name}.cjs`), 'latin1');
+  const found = /(?:^|[^\w$.])import\(/.exec(text);
+  if (found) {
+    const around = text.slice(found.index, found.index + 80);
+    throw new Error(`${name}.cjs keeps a dynamic import, which fails from a code cache: ${around}`);
+  }
+  const wide = /[^\x00-\x7f]/.exec(text);
+  if (wide) throw new Error(`${name}.cjs: a character past ASCII at ${wide.index}`);
 }
 
 // The workers are started by URL as `./worker.js` and `./answering-worker.js` (the names tsc gives
@@ -95,22 +95,34 @@ for (const addon of ['netio/netio.node', 'netio/relay.node']) {
 }
 
 // The training run: `serve` on the examples, asked a few questions, each thread writing its bundle's
-// code cache once it has answered them, so that the cache holds the start's functions compiled, not only
-// the bundle's top level. Then once more with an answering worker, whose bundle only `--workers 2` runs.
-// Loopback only; a run that fails leaves a bundle without a cache, which works, only slower to start.
+// code cache WRITE_AFTER_MS after it started (the questions are answered well before), so that the
+// cache holds the start's functions compiled, not only the bundle's top level. The first run answers on
+// the main thread alone; the second with an answering worker, whose bundle only `--workers` above 1 runs.
+// Loopback only; a run that fails leaves its bundles without a cache, which work, only slower to start.
 const WRITE_AFTER_MS = 2500;
 const caches = (names) => names.map((n) => join(OUT, `${n}.cjs.cache`));
-try {
-  await train([], caches(['main', 'worker']));
-  // Only where the native socket shares the port (SO_REUSEPORT): else `serve` answers on one thread.
-  await train(['--workers', '2'], caches(['answering-worker']), (log) => /"running":1\b/.test(log));
-} catch (err) {
-  console.warn(`bundle: no code cache (${err.message}); meshdns works without one, only slower to start`);
+for (const [args, names, skip] of [
+  [
+    ['--workers', '1'],
+    ['main', 'worker'],
+  ],
+  // Only where the port can be shared (SO_REUSEPORT): else `serve` answers on one thread.
+  [['--workers', '2'], ['answering-worker'], (log) => /"running":1\b/.test(log)],
+]) {
+  try {
+    await train(args, caches(names), skip);
+  } catch (err) {
+    console.warn(
+      `bundle: no code cache for ${names.join(', ')} (${err.message}); it works without, only slower to start`,
+    );
+  }
 }
 
 /** `skip(log)`: the start's log says the threads that would write `wanted` did not start. */
 async function train(extraArgs, wanted, skip = () => false) {
   const dir = mkdtempSync(join(tmpdir(), 'meshdns-code-cache-'));
+  // Without NODE_OPTIONS: V8 refuses a cache made under other flags, and meshdns runs without them.
+  const { NODE_OPTIONS: _, ...env } = process.env;
   const child = spawn(
     process.execPath,
     [
@@ -122,12 +134,13 @@ async function train(extraArgs, wanted, skip = () => false) {
       ...['--upstream', '127.0.0.1:9', '--log-level', 'info', ...extraArgs],
     ],
     {
-      env: { ...process.env, [WRITE_CODE_CACHE_ENV]: String(WRITE_AFTER_MS), NODE_V8_COVERAGE: '' },
+      env: { ...env, [WRITE_CODE_CACHE_ENV]: String(WRITE_AFTER_MS), NODE_V8_COVERAGE: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    const { port, log } = await listening(child);
+    const { port, log } = await listening(child, exited);
     if (skip(log)) return;
     await askAll(port);
     const deadline = Date.now() + WRITE_AFTER_MS + 10_000;
@@ -137,17 +150,22 @@ async function train(extraArgs, wanted, skip = () => false) {
     }
   } finally {
     child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killer);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** The DNS port from `serve`'s "serving DNS" log line, and the log up to it. */
-function listening(child) {
+function listening(child, exited) {
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error('serve did not start within 10 s')), 10_000);
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${text.slice(-300)}`)));
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code ?? child.signalCode}): ${text.slice(-300)}`));
+    });
     child.stderr.on('data', (chunk) => {
       text += chunk;
       const m = /"listen":"127\.0\.0\.1:(\d+)".*"msg":"serving DNS"/.exec(text);
@@ -159,26 +177,26 @@ function listening(child) {
   });
 }
 
-/** Table names, a ServiceEntry's VIP, AAAA, a forwarded name: each asked until it is answered. */
+/**
+ * Table names, a ServiceEntry's VIP, AAAA, a forwarded name, each asked until answered 8 times: from 8
+ * sockets a round, since the kernel gives each source port to one of the threads sharing the port.
+ */
 async function askAll(port) {
-  const socket = createSocket('udp4');
   const questions = [
     ['productpage.default.svc.cluster.local', 1],
     ['productpage.default.svc.cluster.local', 28],
     ['db-a.example.com', 1],
     ['nothing.example.invalid', 1],
   ];
-  const answered = new Set();
-  socket.on('message', (m) => answered.add(m.readUInt16BE(0)));
-  try {
-    for (let round = 0; round < 50 && answered.size < questions.length; round++) {
-      questions.forEach(([name, type], id) => {
-        if (!answered.has(id)) socket.send(query(id, name, type), port, '127.0.0.1');
-      });
-      await new Promise((r) => setTimeout(r, 20));
+  const answers = questions.map(() => 0);
+  for (let round = 0; round < 50 && answers.some((n) => n < 8); round++) {
+    const sockets = Array.from({ length: 8 }, () => createSocket('udp4'));
+    for (const socket of sockets) {
+      socket.on('message', (m) => answers[m.readUInt16BE(0)]++);
+      questions.forEach(([name, type], id) => socket.send(query(id, name, type), port, '127.0.0.1'));
     }
-  } finally {
-    socket.close();
+    await new Promise((r) => setTimeout(r, 20));
+    for (const socket of sockets) socket.close();
   }
 }
 

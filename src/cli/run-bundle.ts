@@ -3,11 +3,13 @@
 // compile cache of its own (module.enableCompileCache is Node 22), and loading ES modules (resolve,
 // compile, link) was most of what `serve` spent between Node's own start and its first answer (SPEC
 // §4: forward from the first moment; issue 8: first answer < 100 ms). A cache V8 refuses (another
-// Node, other V8 flags, a changed bundle) costs nothing but the compile it would have saved.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Node, other V8 flags, a bundle of another length), or one older than its bundle, costs nothing but
+// the compile it would have saved.
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { constants, Script } from 'node:vm';
+import { threadId } from 'node:worker_threads';
 
 /**
  * Set only by the build's training run (scripts/bundle.mjs): this many milliseconds after a bundle
@@ -35,8 +37,13 @@ export function compileBundle(bundle: string): { script: Script; cache: CacheUse
   // text in half the time of UTF-8 decoding.
   const source = readFileSync(bundle, 'latin1');
   let cachedData: Buffer | undefined;
+  let stale = false;
   try {
-    cachedData = readFileSync(codeCacheFile(bundle));
+    const file = codeCacheFile(bundle);
+    // V8 checks a cache against its source's length only: one older than the bundle is not offered
+    // (a bundle changed after the build, to the same length, would run the code of before).
+    stale = statSync(file).mtimeMs < statSync(bundle).mtimeMs;
+    if (!stale) cachedData = readFileSync(file);
   } catch {
     // No cache (a build without its training run): compiled from the source alone.
   }
@@ -48,8 +55,13 @@ export function compileBundle(bundle: string): { script: Script; cache: CacheUse
     // the build refuses a bundle that keeps one (scripts/bundle.mjs).
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  const cache: CacheUse =
-    cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used';
+  const cache: CacheUse = stale
+    ? 'rejected'
+    : cachedData === undefined
+      ? 'absent'
+      : script.cachedDataRejected
+        ? 'rejected'
+        : 'used';
   return { script, cache };
 }
 
@@ -58,10 +70,23 @@ export function runBundle(bundle: string): CacheUse {
   const { script, cache } = compileBundle(bundle);
   const writeAfterMs = Number(process.env[WRITE_CODE_CACHE_ENV] ?? 0);
   if (writeAfterMs > 0 && cache !== 'used') {
-    setTimeout(() => writeFileSync(codeCacheFile(bundle), script.createCachedData()), writeAfterMs).unref();
+    setTimeout(() => writeCache(bundle, script), writeAfterMs).unref();
   }
   const module = { exports: {} };
   const wrapper = script.runInThisContext() as Wrapper;
   wrapper.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   return cache;
+}
+
+/** Whole or not at all (the build waits for the file to appear); a failure only leaves no cache. */
+function writeCache(bundle: string, script: Script): void {
+  const file = codeCacheFile(bundle);
+  try {
+    // Several answering workers run one bundle: each writes a file of its own, then renames it.
+    const tmp = `${file}.${process.pid}-${threadId}.tmp`;
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, file);
+  } catch (err) {
+    process.emitWarning(`meshdns: no code cache written for ${bundle}: ${(err as Error).message}`);
+  }
 }

@@ -81,6 +81,9 @@ let gc: (() => void) | undefined;
 
 function collectGarbage(): void {
   try {
+    // Started with --expose-gc, the process has it already; else the flag is set for as long as it
+    // takes to read it.
+    gc ??= (globalThis as { gc?: () => void }).gc;
     if (gc === undefined) {
       setFlagsFromString('--expose-gc');
       try {

@@ -3,7 +3,7 @@
 // flags and coverage are per process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -55,6 +55,19 @@ describe('runBundle', () => {
     const second = run(file);
     assert.equal(second.cache, 'used');
     assert.equal(second.stdout, '2\n');
+  });
+
+  it('does not offer V8 a cache older than its bundle: V8 checks the length only', () => {
+    const file = bundle('same-length.cjs', 'console.log("old");\nsetTimeout(() => {}, 300);');
+    run(file, { [WRITE_CODE_CACHE_ENV]: '50' });
+    assert.ok(existsSync(codeCacheFile(file)));
+    writeFileSync(file, 'console.log("new");\nsetTimeout(() => {}, 300);');
+    // A second later than the cache, whatever the file system's time resolution.
+    const later = new Date(statSync(codeCacheFile(file)).mtimeMs + 1000);
+    utimesSync(file, later, later);
+    const r = run(file);
+    assert.equal(r.stdout, 'new\n');
+    assert.equal(r.cache, 'rejected');
   });
 
   it('runs the source when the cache is of another text, and says so', () => {
