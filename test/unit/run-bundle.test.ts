@@ -57,25 +57,34 @@ describe('runBundle', () => {
     assert.equal(second.stdout, '2\n');
   });
 
-  it('does not offer V8 a cache older than its bundle: V8 checks the length only', () => {
-    const file = bundle('same-length.cjs', 'console.log("old");\nsetTimeout(() => {}, 300);');
+  /** A bundle trained on one text, then given `text`, its time `shiftMs` past its cache's; the next run. */
+  function changedAfterTraining(
+    name: string,
+    text: string,
+    shiftMs: number,
+  ): { stdout: string; cache: string } {
+    const file = bundle(name, 'console.log("old");\nsetTimeout(() => {}, 300);');
     run(file, { [WRITE_CODE_CACHE_ENV]: '50' });
     assert.ok(existsSync(codeCacheFile(file)));
-    writeFileSync(file, 'console.log("new");\nsetTimeout(() => {}, 300);');
-    // A second later than the cache, whatever the file system's time resolution.
-    const later = new Date(statSync(codeCacheFile(file)).mtimeMs + 1000);
-    utimesSync(file, later, later);
-    const r = run(file);
+    writeFileSync(file, text);
+    const at = new Date(statSync(codeCacheFile(file)).mtimeMs + shiftMs);
+    utimesSync(file, at, at);
+    return run(file);
+  }
+
+  it('does not offer V8 a cache older than its bundle: V8 checks the length only', () => {
+    // The same length; a second later than the cache, whatever the file system's time resolution.
+    const r = changedAfterTraining(
+      'same-length.cjs',
+      'console.log("new");\nsetTimeout(() => {}, 300);',
+      1000,
+    );
     assert.equal(r.stdout, 'new\n');
     assert.equal(r.cache, 'rejected');
   });
 
-  it('runs the source when the cache is of another text, and says so', () => {
-    const file = bundle('changed.cjs', 'console.log("old");\nsetTimeout(() => {}, 300);');
-    run(file, { [WRITE_CODE_CACHE_ENV]: '50' });
-    assert.ok(existsSync(codeCacheFile(file)));
-    writeFileSync(file, 'console.log("a new text");');
-    const r = run(file);
+  it('runs the source when V8 refuses the cache (another length), and says so', () => {
+    const r = changedAfterTraining('changed.cjs', 'console.log("a new text");', -1000);
     assert.equal(r.stdout, 'a new text\n');
     assert.equal(r.cache, 'rejected');
   });
