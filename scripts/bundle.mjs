@@ -13,6 +13,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+// tsc has run: the training uses the code it trains (the cache's name and switch, the query builder).
+import { codeCacheFile, WRITE_CODE_CACHE_ENV } from '../dist/src/cli/run-bundle.js';
+import { buildQuery } from '../dist/src/upstream/index.js';
 
 const OUT = 'dist/bundle';
 const ENTRIES = {
@@ -20,8 +23,6 @@ const ENTRIES = {
   worker: 'dist/src/controller/worker.js',
   'answering-worker': 'dist/src/agent/answering-worker.js',
 };
-/** The same as WRITE_CODE_CACHE_ENV in src/cli/run-bundle.ts. */
-const WRITE_CODE_CACHE_ENV = 'MESHDNS_WRITE_CODE_CACHE_MS';
 
 rmSync(OUT, { recursive: true, force: true });
 
@@ -100,7 +101,7 @@ for (const addon of ['netio/netio.node', 'netio/relay.node']) {
 // the main thread alone; the second with an answering worker, whose bundle only `--workers` above 1 runs.
 // Loopback only; a run that fails leaves its bundles without a cache, which work, only slower to start.
 const WRITE_AFTER_MS = 2500;
-const caches = (names) => names.map((n) => join(OUT, `${n}.cjs.cache`));
+const caches = (names) => names.map((n) => codeCacheFile(join(OUT, `${n}.cjs`)));
 for (const [args, names, skip] of [
   [
     ['--workers', '1'],
@@ -193,21 +194,11 @@ async function askAll(port) {
     const sockets = Array.from({ length: 8 }, () => createSocket('udp4'));
     for (const socket of sockets) {
       socket.on('message', (m) => answers[m.readUInt16BE(0)]++);
-      questions.forEach(([name, type], id) => socket.send(query(id, name, type), port, '127.0.0.1'));
+      for (const [id, [name, type]] of questions.entries()) {
+        socket.send(buildQuery(name, type, id), port, '127.0.0.1');
+      }
     }
     await new Promise((r) => setTimeout(r, 20));
     for (const socket of sockets) socket.close();
   }
-}
-
-function query(id, name, type) {
-  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  const head = Buffer.alloc(12);
-  head.writeUInt16BE(id, 0);
-  head.writeUInt16BE(0x0100, 2); // RD
-  head.writeUInt16BE(1, 4); // QDCOUNT
-  const tail = Buffer.alloc(5);
-  tail.writeUInt16BE(type, 1);
-  tail.writeUInt16BE(1, 3); // IN
-  return Buffer.concat([head, ...labels, tail]);
 }
