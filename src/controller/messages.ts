@@ -76,3 +76,13 @@ export type ToController =
  * until ControllerWorker takes it and sends it its options (`init`).
  */
 export const PRELOADED_WORKER = Symbol.for('meshdns.preloadedControllerWorker');
+
+/**
+ * The controller's worker gets a young generation of 8 MB instead of V8's default 48. Parsing and
+ * allocating keep most of what they make, so a larger young generation only copies the survivors
+ * more often before they are promoted, and its semi-spaces stay committed after the load. Measured
+ * with `serve` on 10,000 and 50,000 objects (issue 8): about 20 MB less RSS after load and at peak,
+ * no slower to the full table; 4 MB was slower. `bin/meshdns` spells the same limits for the worker
+ * it starts ahead.
+ */
+export const CONTROLLER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 } as const;

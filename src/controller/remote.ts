@@ -14,6 +14,7 @@ import {
 } from '../nametable/index.js';
 import type { VipRoute } from '../vip/index.js';
 import {
+  CONTROLLER_RESOURCE_LIMITS,
   type KeyedDiff,
   PRELOADED_WORKER,
   type ServedVips,
@@ -95,7 +96,11 @@ export class ControllerWorker {
   start(): Promise<void> {
     const { onView: _onView, onError: _onError, sliceMs: _sliceMs, ...workerData } = this.#opts;
     const worker =
-      takePreloaded(workerData) ?? new Worker(new URL('./worker.js', import.meta.url), { workerData });
+      takePreloaded(workerData) ??
+      new Worker(new URL('./worker.js', import.meta.url), {
+        workerData,
+        resourceLimits: CONTROLLER_RESOURCE_LIMITS,
+      });
     this.#worker = worker;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToAgent) => {
