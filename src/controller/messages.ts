@@ -40,7 +40,7 @@ export interface ViewPart {
   type: 'view-part';
   /** Names, packed just before the part is posted. */
   set?: TableDiff['set'] | PackedSet;
-  /** VIPs and routes, as JSON once the part is posted (a string crosses threads ~15x cheaper than objects). */
+  /** VIPs and routes, packed once the part is posted (packed-entries.ts; a string crosses threads ~15x cheaper than objects). */
   vips?: KeyedDiff<ServedVips>['set'] | string;
   routes?: KeyedDiff<VipRoute[]>['set'] | string;
 }

@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
 import { packSet } from '../nametable/index.js';
 import { Controller } from './controller.js';
 import type { ToAgent, ToController, ViewPart, WorkerOptions } from './messages.js';
+import { packEntries } from './packed-entries.js';
 
 const port = parentPort!;
 let logger: Logger;
@@ -21,7 +22,7 @@ const PART = 1000;
  * Messages leave in order, and at most IN_FLIGHT view parts wait unacknowledged: a port delivers
  * every message waiting in it in one go. Parts that were objects cost the agent's thread 2-3 ms each
  * to receive (1,000 VIPs or routes), so 100 of them held its loop for 300 ms (50,000 objects), and
- * they went one at a time. Every part is a string now (names packed, VIPs and routes as JSON), about
+ * they went one at a time. Every part is a string now (names and VIPs and routes packed), about
  * 0.2 ms to receive, decoded later in the agent's time slices; one round trip per part had become the
  * cost instead: on a busy machine each took 25-50 ms, 0.4-0.8 s of a 10,000-object start (issue 8).
  */
@@ -40,8 +41,8 @@ function encode(m: ToAgent): void {
   // Records become JSON only now, a part at a time (see TableDiff.set and packSet).
   if (m.type === 'view-part') {
     if (Array.isArray(m.set)) m.set = packSet(m.set);
-    if (Array.isArray(m.vips)) m.vips = JSON.stringify(m.vips);
-    if (Array.isArray(m.routes)) m.routes = JSON.stringify(m.routes);
+    if (Array.isArray(m.vips)) m.vips = packEntries(m.vips);
+    if (Array.isArray(m.routes)) m.routes = packEntries(m.routes);
   } else if (m.type === 'view') {
     m.packed = packSet(m.diff.set);
     m.diff.set = [];
