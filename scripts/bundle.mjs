@@ -90,7 +90,7 @@ for (const name of ['worker', 'answering-worker']) {
 
 // A native addon is found beside the code that loads it (`new URL('./x.node', import.meta.url)`): in the
 // bundle that is dist/bundle/, so the ones the build made are copied there.
-for (const addon of ['netio/netio.node', 'netio/relay.node']) {
+for (const addon of ['netio/netio.node', 'netio/relay.node', 'netio/fsio.node']) {
   const from = `dist/src/${addon}`;
   if (existsSync(from)) copyFileSync(from, join(OUT, addon.split('/').pop()));
 }

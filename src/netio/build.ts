@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON_FILE } from './addon.js';
+import { FSIO_ADDON_FILE } from './fsio-addon.js';
 import { RELAY_ADDON_FILE } from './relay-addon.js';
 
 export interface AddonBuild {
@@ -81,6 +82,17 @@ export function relayBuild(): AddonBuild {
   };
 }
 
+/** The manifests source's batch file reader: src/netio/fsio.c to dist/src/netio/fsio.node. */
+export function fsioBuild(): AddonBuild {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return {
+    ...defaultBuild(),
+    source: path.resolve(here, '../../../src/netio/fsio.c'),
+    out: path.join(here, FSIO_ADDON_FILE),
+    name: 'meshdns_fsio',
+  };
+}
+
 /** The compiler's arguments: position-independent, warnings as errors, only the module's init exported. */
 export function compilerArgs(b: AddonBuild & { includeDir: string }, out: string): string[] {
   return [
@@ -105,7 +117,10 @@ function stampOf(b: AddonBuild): string {
 
 export function buildAddon(b: AddonBuild): BuildResult {
   if (process.platform !== 'linux')
-    return { built: false, reason: `recvmmsg/sendmmsg are Linux's; this is ${process.platform}` };
+    return {
+      built: false,
+      reason: `the native addons are Linux's (recvmmsg, splice); this is ${process.platform}`,
+    };
   if (typeof b.includeDir !== 'string') return { built: false, reason: b.includeDir.reason };
   const header = path.join(b.includeDir, 'node_api.h');
   if (!existsSync(header)) return { built: false, reason: `no Node-API headers at ${header}` };
@@ -144,10 +159,11 @@ function buildOne(b: AddonBuild, what: string, instead: string): void {
   }
 }
 
-/** `node dist/src/netio/build.js`: the UDP batch socket and the TCP relay. */
+/** `node dist/src/netio/build.js`: the UDP batch socket, the TCP relay and the batch file reader. */
 function main(): void {
   buildOne(defaultBuild(), 'native UDP batch I/O', 'meshdns will answer UDP on node:dgram');
   buildOne(relayBuild(), 'native VIP relay (splice)', 'the VIP proxy will relay with node:net');
+  buildOne(fsioBuild(), 'native batch file reader', 'manifests will be read with node:fs');
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -1,4 +1,4 @@
-// What both native addons (netio.c, relay.c) need alike, included by each: each is one translation unit,
+// What the native addons (netio.c, relay.c, fsio.c) need alike, included by each: each is one translation unit,
 // built alone by src/netio/build.ts. ADDON_ERROR_CODE names the addon in the errors it throws.
 #ifndef MESHDNS_NETIO_COMMON_H
 #define MESHDNS_NETIO_COMMON_H
@@ -34,7 +34,7 @@ static napi_value throw_last(napi_env env) {
   } while (0)
 
 // host (IPv4 or IPv6 literal, an IPv6 one with an optional %scope) and port to a sockaddr.
-static int parse_address(const char* host, int port, struct sockaddr_storage* ss, socklen_t* len) {
+static inline int parse_address(const char* host, int port, struct sockaddr_storage* ss, socklen_t* len) {
   memset(ss, 0, sizeof *ss);
   struct sockaddr_in* v4 = (struct sockaddr_in*)ss;
   if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {

@@ -10,6 +10,7 @@ import { type Build, ManifestFiles } from './files.js';
 import { errorText, FolderLister, isManifestName, type Listing } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
 import { type ReadRules, readManifestFile, type Stamp } from './read.js';
+import { ReadAhead } from './read-ahead.js';
 import { EMPTY_SETTLE_MS, FS_CONCURRENCY, RELIST_EVERY_SCANS } from './tuning.js';
 
 export interface ScanResult {
@@ -104,8 +105,9 @@ export class ManifestFolder {
   async #refreshFiles(files: string[], changedBefore: boolean): Promise<ScanResult> {
     let changed = changedBefore;
     const changing: string[] = [];
+    const ahead = ReadAhead.of(files, this.rules.maxBytes);
     await eachLimited(files, FS_CONCURRENCY, async (file) => {
-      const r = await this.#refresh(file);
+      const r = await this.#refresh(file, ahead);
       changed = r.changed || changed;
       if (r.changing) changing.push(file);
     });
@@ -166,7 +168,7 @@ export class ManifestFolder {
     return this.files.delete(file);
   }
 
-  async #refresh(file: string): Promise<{ changed: boolean; changing?: boolean }> {
+  async #refresh(file: string, ahead?: ReadAhead): Promise<{ changed: boolean; changing?: boolean }> {
     try {
       // Synchronous, like the read: the source runs on the controller's thread (see read.ts).
       // A file read before is read again only when its stat changed; a new one is read at once (the read
@@ -182,7 +184,8 @@ export class ManifestFolder {
       const settleMs = known ? this.rules.settleMs : 0;
       // An emptied file whose objects stand in its place waits longer: a truncating writer may pause.
       const emptySettleMs = known && this.files.hasObjects(file) && settleMs > 0 ? EMPTY_SETTLE_MS : 0;
-      const read = await readManifestFile(file, { ...this.rules, settleMs, emptySettleMs });
+      const rules = { ...this.rules, settleMs, emptySettleMs };
+      const read = (await ahead?.take(file, rules)) ?? (await readManifestFile(file, rules));
       if (read.kind === 'changing') return { changed: this.files.setChanging(file), changing: true };
       if (read.kind === 'not-a-file') return { changed: this.#forget(file) };
       this.#stamps.set(file, read.stamp);

@@ -17,7 +17,8 @@ export class Stamp {
   readonly mtimeMs: number;
   readonly ctimeMs: number;
 
-  constructor(s: Stats) {
+  /** From a Stats, or from the same four numbers read elsewhere (read-ahead.ts). */
+  constructor(s: Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>) {
     this.ino = s.ino;
     this.size = s.size;
     this.mtimeMs = s.mtimeMs;
@@ -50,11 +51,17 @@ export interface ReadRules {
   emptySettleMs?: number;
 }
 
-/** Milliseconds since the file last changed (ctime: also moved by renames, never set by `touch -d`). */
-function ageMs(s: Stats): number {
+/**
+ * Whether a file stat'ed at `nowMs` (Date.now()) changed too recently for its read to count: less than
+ * the rules' settle time before (ctime: also moved by renames, never set by `touch -d`). A clock set
+ * back makes the age negative: such a file counts as settled, not as changing forever.
+ */
+export function tooFresh(stamp: Stamp, nowMs: number, rules: ReadRules): boolean {
   // Whole milliseconds, as Date.now() counts: a change in this very millisecond has a ctime a fraction
   // past now, and a negative age would pass it as settled (a clock set back).
-  return Date.now() - Math.floor(s.ctimeMs);
+  const age = nowMs - Math.floor(stamp.ctimeMs);
+  const settle = stamp.size === 0 ? Math.max(rules.settleMs, rules.emptySettleMs ?? 0) : rules.settleMs;
+  return age >= 0 && age < settle;
 }
 
 /**
@@ -71,10 +78,7 @@ export async function readManifestFile(file: string, rules: ReadRules): Promise<
       const before = fstatSync(fd);
       if (!before.isFile()) return { kind: 'not-a-file' };
       const stamp = new Stamp(before);
-      // A clock set back makes the age negative: such a file counts as settled, not as changing forever.
-      const age = ageMs(before);
-      const settle = before.size === 0 ? Math.max(rules.settleMs, rules.emptySettleMs ?? 0) : rules.settleMs;
-      if (age >= 0 && age < settle) return { kind: 'changing' };
+      if (tooFresh(stamp, Date.now(), rules)) return { kind: 'changing' };
       if (before.size > rules.maxBytes) return { kind: 'too-big', size: before.size, stamp };
       const bytes = readUpTo(fd, before.size + 1);
       if (bytes.length === before.size && stamp.matches(fstatSync(fd))) {

@@ -26,6 +26,11 @@ describe('the bundled CLI', () => {
   it('is built with its worker entries beside it, each with a code cache this Node takes', () => {
     for (const entry of ['worker.js', 'answering-worker.js'])
       assert.ok(existsSync(join(ROOT, 'dist/bundle', entry)), entry);
+    // An addon is loaded from beside the code: each one the build made must be there too.
+    for (const addon of ['netio.node', 'relay.node', 'fsio.node']) {
+      if (existsSync(join(ROOT, 'dist/src/netio', addon)))
+        assert.ok(existsSync(join(ROOT, 'dist/bundle', addon)), `${addon} beside the bundles`);
+    }
     // Strict, as the ES modules they were built from: the directive counts only as the first statement.
     for (const b of ['main', 'worker', 'answering-worker']) {
       const head = readFileSync(join(ROOT, 'dist/bundle', `${b}.cjs`), 'latin1').slice(0, 14);

@@ -1,0 +1,38 @@
+// Loads the native batch file reader built by build.ts (fsio.c), once. Where it is absent (no compiler at
+// build time, another OS) or fails to load, the manifests source reads each file with node:fs.
+import { fileURLToPath } from 'node:url';
+import { requireAddon } from './addon.js';
+
+/** The addon's file name, beside this module in dist/src/netio/. */
+export const FSIO_ADDON_FILE = 'fsio.node';
+
+/** Points the loader at another file (a test names a missing one to see the fallback). */
+export const FSIO_ADDON_PATH_ENV = 'MESHDNS_FSIO_ADDON';
+
+/** What fsio.c says of each file (its first field). Below 0: -errno. */
+export const FSIO_STATUS = { read: 0, notAFile: 1, tooBig: 2, changed: 3, skipped: 4 } as const;
+
+/** fsio.c's function; its contract is written beside it in the C source. */
+export interface FsioBinding {
+  /**
+   * Reads the files in order on libuv's thread pool until their bytes reach `batchBytes`. Per file,
+   * `fields` numbers in the first array: status, ino, size, mtimeMs, ctimeMs, readAtMs, and the offset
+   * of its bytes in the buffer (status `read`).
+   */
+  readFiles(paths: readonly string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>;
+  readonly fields: number;
+}
+
+export type FsioAddonState = { binding: FsioBinding; file: string } | { binding: undefined; reason: string };
+
+let state: FsioAddonState | undefined;
+
+export function fsioAddonFile(): string {
+  return process.env[FSIO_ADDON_PATH_ENV] || fileURLToPath(new URL(`./${FSIO_ADDON_FILE}`, import.meta.url));
+}
+
+/** The reader addon, or why there is none. Loaded on first use, then the same answer for the process. */
+export function loadFsioAddon(): FsioAddonState {
+  state ??= requireAddon<FsioBinding>(fsioAddonFile());
+  return state;
+}

@@ -1,0 +1,250 @@
+// Reading many small files off the JavaScript thread (issue 8): a manifests folder of one file per
+// object costs five system calls per file (open, fstat, read, fstat, close). Through node:fs each is a
+// call from JavaScript and a Stats object, on the controller's thread; here a batch of files is read
+// in one work item on libuv's thread pool, so the controller parses one batch while the next is read.
+// The same checks as src/sources/read.ts: a regular file, read whole between two stats that agree.
+// Anything else is reported, not decided: JavaScript reads such a file again itself.
+#define ADDON_ERROR_CODE "MESHDNS_FSIO"
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+// Per file, FIELDS doubles: status, ino, size, mtimeMs, ctimeMs, readAtMs, offset of its bytes.
+#define FIELDS 7
+enum {
+  ST_READ = 0,       // read whole, unchanged while read: `size` bytes at `offset`
+  ST_NOT_A_FILE = 1, // a folder, a FIFO, a device
+  ST_TOO_BIG = 2,    // over maxBytes: not read (its stat is given)
+  ST_CHANGED = 3,    // its size or times moved while it was read
+  ST_SKIPPED = 4,    // the batch's bytes were used up before it: not read
+  // below 0: -errno of open, fstat or read
+};
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char** paths;
+  uint32_t count;
+  double max_bytes;
+  size_t batch_bytes;
+  double* meta;
+  char* data;
+  size_t used;
+  size_t cap;
+} Batch;
+
+// Milliseconds as Node computes a Stats' mtimeMs from the same two numbers, so that a stamp made
+// from this read compares equal to a later fs.statSync of the same file.
+static double ms_of(struct timespec t) {
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static bool same_stat(const struct stat* a, const struct stat* b) {
+  return a->st_ino == b->st_ino && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+         a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+         a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static bool reserve(Batch* b, size_t more) {
+  if (b->used + more <= b->cap) return true;
+  size_t cap = b->cap == 0 ? 65536 : b->cap;
+  while (cap < b->used + more) cap *= 2;
+  char* grown = realloc(b->data, cap);
+  if (grown == NULL) return false;
+  b->data = grown;
+  b->cap = cap;
+  return true;
+}
+
+// One file into meta[0..FIELDS) and, when read, its bytes at the end of b->data.
+static void read_one(Batch* b, const char* path, double* m) {
+  m[0] = ST_SKIPPED;
+  if (b->used >= b->batch_bytes) return;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    m[0] = -errno;
+    return;
+  }
+  struct stat before;
+  if (fstat(fd, &before) != 0) {
+    m[0] = -errno;
+    close(fd);
+    return;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  m[1] = (double)before.st_ino;
+  m[2] = (double)before.st_size;
+  m[3] = ms_of(before.st_mtim);
+  m[4] = ms_of(before.st_ctim);
+  m[5] = ms_of(now);
+  m[6] = (double)b->used;
+  if (!S_ISREG(before.st_mode)) {
+    m[0] = ST_NOT_A_FILE;
+  } else if ((double)before.st_size > b->max_bytes) {
+    m[0] = ST_TOO_BIG;
+  } else {
+    // One byte past the size shows a file that grew; a regular file's read is short only at its end.
+    size_t want = (size_t)before.st_size + 1;
+    if (!reserve(b, want)) {
+      m[0] = -ENOMEM;
+      close(fd);
+      return;
+    }
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n = pread(fd, b->data + b->used + got, want - got, (off_t)got);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        m[0] = -errno;
+        close(fd);
+        return;
+      }
+      got += (size_t)n;
+      if (n == 0) break;
+    }
+    struct stat after;
+    if (got != (size_t)before.st_size || fstat(fd, &after) != 0 || !same_stat(&before, &after)) {
+      m[0] = ST_CHANGED;
+    } else {
+      m[0] = ST_READ;
+      b->used += got;
+    }
+  }
+  close(fd);
+}
+
+static void execute(napi_env env, void* data) {
+  (void)env;
+  Batch* b = data;
+  for (uint32_t i = 0; i < b->count; i++) read_one(b, b->paths[i], b->meta + (size_t)i * FIELDS);
+}
+
+static void free_batch(Batch* b) {
+  if (b->paths != NULL)
+    for (uint32_t i = 0; i < b->count; i++) free(b->paths[i]);
+  free(b->paths);
+  free(b->meta);
+  free(b->data);
+  free(b);
+}
+
+static void free_bytes(napi_env env, void* bytes, void* hint) {
+  (void)env;
+  (void)hint;
+  free(bytes);
+}
+
+// Resolves with [meta: Float64Array, bytes: Buffer]; the buffer takes b->data over.
+static void complete(napi_env env, napi_status status, void* data) {
+  Batch* b = data;
+  napi_value result = NULL;
+  napi_value meta_ab, meta, bytes, pair;
+  void* meta_mem = NULL;
+  size_t meta_len = (size_t)b->count * FIELDS;
+  bool ok = status == napi_ok &&
+            napi_create_arraybuffer(env, meta_len * sizeof(double), &meta_mem, &meta_ab) == napi_ok;
+  if (ok) {
+    if (meta_len > 0) memcpy(meta_mem, b->meta, meta_len * sizeof(double));
+    ok = napi_create_typedarray(env, napi_float64_array, meta_len, meta_ab, 0, &meta) == napi_ok;
+  }
+  if (ok && b->used > 0) {
+    ok = napi_create_external_buffer(env, b->used, b->data, free_bytes, NULL, &bytes) == napi_ok;
+    if (ok) b->data = NULL;
+  } else if (ok) {
+    ok = napi_create_buffer(env, 0, NULL, &bytes) == napi_ok;
+  }
+  if (ok) ok = napi_create_array_with_length(env, 2, &pair) == napi_ok;
+  if (ok) ok = napi_set_element(env, pair, 0, meta) == napi_ok && napi_set_element(env, pair, 1, bytes) == napi_ok;
+  if (ok) {
+    result = pair;
+    napi_resolve_deferred(env, b->deferred, result);
+  } else {
+    napi_value message, error;
+    napi_create_string_utf8(env, "fsio: the batch's results could not be handed over", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, b->deferred, error);
+  }
+  napi_delete_async_work(env, b->work);
+  free_batch(b);
+}
+
+// readFiles(paths: string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>.
+// Files are read in order until their bytes reach batchBytes; the rest are ST_SKIPPED.
+static napi_value read_files(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles(paths, maxBytes, batchBytes)");
+    return NULL;
+  }
+  uint32_t count = 0;
+  CHECK(napi_get_array_length(env, argv[0], &count));
+  double max_bytes = 0, batch_bytes = 0;
+  CHECK(napi_get_value_double(env, argv[1], &max_bytes));
+  CHECK(napi_get_value_double(env, argv[2], &batch_bytes));
+  Batch* b = calloc(1, sizeof *b);
+  if (b == NULL) {
+    napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
+    return NULL;
+  }
+  b->max_bytes = max_bytes;
+  b->batch_bytes = batch_bytes < 1 ? 1 : (size_t)batch_bytes;
+  b->paths = calloc(count > 0 ? count : 1, sizeof(char*));
+  b->meta = calloc(count > 0 ? (size_t)count * FIELDS : 1, sizeof(double));
+  if (b->paths == NULL || b->meta == NULL) {
+    free_batch(b);
+    napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value p;
+    size_t len = 0;
+    if (napi_get_element(env, argv[0], i, &p) != napi_ok ||
+        napi_get_value_string_utf8(env, p, NULL, 0, &len) != napi_ok) {
+      free_batch(b);
+      napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles: every path must be a string");
+      return NULL;
+    }
+    b->paths[i] = malloc(len + 1);
+    if (b->paths[i] == NULL) {
+      free_batch(b);
+      napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
+      return NULL;
+    }
+    napi_get_value_string_utf8(env, p, b->paths[i], len + 1, &len);
+    // A path with a NUL in it would name another file: report it as not found, never open it.
+    if (strlen(b->paths[i]) != len) b->paths[i][0] = '\0';
+  }
+  b->count = count;
+  napi_value promise, name;
+  if (napi_create_promise(env, &b->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "meshdns:readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, b, &b->work) != napi_ok) {
+    free_batch(b);
+    return throw_last(env);
+  }
+  if (napi_queue_async_work(env, b->work) != napi_ok) {
+    napi_delete_async_work(env, b->work);
+    free_batch(b);
+    return throw_last(env);
+  }
+  return promise;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn, fields;
+  CHECK(napi_create_function(env, "readFiles", NAPI_AUTO_LENGTH, read_files, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "readFiles", fn));
+  CHECK(napi_create_uint32(env, FIELDS, &fields));
+  CHECK(napi_set_named_property(env, exports, "fields", fields));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,137 @@
+// The batch file reader (src/netio/fsio.c) and the read-ahead of big scans built on it (issue 8): what
+// it reads must be what readManifestFile reads, with the same stamp, and anything it cannot vouch for
+// (not a file, gone, too big, too fresh, changed) is left to readManifestFile.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FSIO_STATUS, loadFsioAddon } from '../../src/netio/index.js';
+import { ManifestFolder } from '../../src/sources/index.js';
+import { readManifestFile } from '../../src/sources/read.js';
+import { READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
+
+const addon = loadFsioAddon();
+const NO_ADDON = addon.binding ? undefined : `native file reader unavailable: ${addon.reason}`;
+
+function folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'meshdns-fsio-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const manifest = (i: number) =>
+  `apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-${i}\n  namespace: ns\nspec:\n  clusterIP: 10.96.0.${(i % 250) + 1}\n  ports:\n    - port: 80\n`;
+
+/** `n` manifests, named in order. */
+function manifests(dir: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const file = join(dir, `m-${String(i).padStart(4, '0')}.yaml`);
+    writeFileSync(file, manifest(i));
+    return file;
+  });
+}
+
+const fields = (meta: Float64Array, i: number, n: number) => [...meta.subarray(i * n, i * n + n)];
+
+describe('fsio: readFiles', { skip: NO_ADDON }, () => {
+  const b = addon.binding!;
+
+  it('reads files whole, with the stat node:fs gives (stamps compare equal)', async () => {
+    const dir = folder();
+    const files = manifests(dir, 3);
+    writeFileSync(join(dir, 'empty.yaml'), '');
+    files.push(join(dir, 'empty.yaml'));
+    const [meta, bytes] = await b.readFiles(files, 1 << 20, 1 << 20);
+    for (const [i, file] of files.entries()) {
+      const [status, ino, size, mtimeMs, ctimeMs, readAtMs, at] = fields(meta, i, b.fields);
+      const s = statSync(file);
+      assert.deepEqual(
+        [status, ino, size, mtimeMs, ctimeMs],
+        [FSIO_STATUS.read, s.ino, s.size, s.mtimeMs, s.ctimeMs],
+      );
+      assert.ok(Math.abs(readAtMs! - Date.now()) < 5000, 'read time is wall-clock milliseconds');
+      assert.equal(bytes.toString('utf8', at, at! + size!), i < 3 ? manifest(i) : '');
+    }
+  });
+
+  it('says what it did not read, and why', async () => {
+    const dir = folder();
+    const [small] = manifests(dir, 1);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, 'x'.repeat(5000));
+    const fifo = join(dir, 'fifo.yaml');
+    const mk = spawnSync('mkfifo', [fifo]);
+    const paths = [dir, join(dir, 'gone.yaml'), big, 'with\0nul', small!, ...(mk.status === 0 ? [fifo] : [])];
+    const [meta] = await b.readFiles(paths, 4096, 1 << 20);
+    const status = (i: number) => meta[i * b.fields];
+    assert.equal(status(0), FSIO_STATUS.notAFile);
+    assert.equal(status(1), -2, 'ENOENT');
+    assert.equal(status(2), FSIO_STATUS.tooBig);
+    assert.equal(meta[2 * b.fields + 2], 5000, 'a file too big still has its size');
+    assert.equal(status(3), -2, 'a path with a NUL names no file');
+    assert.equal(status(4), FSIO_STATUS.read);
+    if (mk.status === 0) assert.equal(status(5), FSIO_STATUS.notAFile, 'a FIFO, without hanging');
+  });
+
+  it('stops reading once a batch has its bytes, and says which files it skipped', async () => {
+    const files = manifests(folder(), 10);
+    const [meta, bytes] = await b.readFiles(files, 1 << 20, 1);
+    assert.equal(meta[0], FSIO_STATUS.read);
+    for (let i = 1; i < 10; i++) assert.equal(meta[i * b.fields], FSIO_STATUS.skipped);
+    assert.equal(bytes.length, manifest(0).length);
+    const [none] = await b.readFiles([], 1 << 20, 1 << 20);
+    assert.equal(none.length, 0);
+  });
+});
+
+describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
+  const rules = { maxBytes: 1 << 20, settleMs: 0 };
+
+  it('gives what readManifestFile gives', async () => {
+    const files = manifests(folder(), READ_AHEAD_MIN + 300);
+    const ahead = ReadAhead.of(files, rules.maxBytes)!;
+    assert.ok(ahead, 'a read-ahead for a scan this big');
+    for (const file of files)
+      assert.deepEqual(await ahead.take(file, rules), await readManifestFile(file, rules));
+    assert.equal(await ahead.take('/not/in/the/scan.yaml', rules), undefined);
+    assert.equal(
+      ReadAhead.of(files.slice(0, READ_AHEAD_MIN - 1), rules.maxBytes),
+      undefined,
+      'a small scan reads file by file',
+    );
+  });
+
+  it('leaves to readManifestFile what it cannot vouch for', async () => {
+    const dir = folder();
+    const files = manifests(dir, READ_AHEAD_MIN);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(2000)}\n`);
+    const sub = join(dir, 'sub.yaml');
+    mkdirSync(sub);
+    const gone = join(dir, 'gone.yaml');
+    const small = { maxBytes: 1000, settleMs: 0 };
+    const ahead = ReadAhead.of([...files, big, sub, gone], small.maxBytes)!;
+    assert.equal((await ahead.take(files[0]!, small))?.kind, 'text');
+    for (const file of [big, sub, gone]) assert.equal(await ahead.take(file, small), undefined, file);
+    // Changed less than the settle time before it was read (all of them, a minute): not to be trusted.
+    const settling = { ...small, settleMs: 60_000 };
+    assert.equal(await ahead.take(files[1]!, settling), undefined);
+    assert.equal((await readManifestFile(files[1]!, settling)).kind, 'changing');
+  });
+
+  it('loads a folder the same as file by file', async () => {
+    const dir = folder();
+    manifests(dir, 200);
+    const big = new ManifestFolder(dir, rules);
+    const result = await big.scan();
+    assert.equal(result.changed, true);
+    const build = await big.build();
+    assert.deepEqual(
+      build.resources.services.map((s) => s.meta.name).sort(),
+      Array.from({ length: 200 }, (_, i) => `svc-${i}`).sort(),
+    );
+    assert.deepEqual(build.errors, []);
+  });
+});
