@@ -172,42 +172,47 @@ export function entryAge(se: ServiceEntry): number {
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
 }
 
-/** Where Kubernetes' timestamps (`YYYY-MM-DDTHH:MM:SSZ`) have what is not a digit. */
-const SEPARATORS: readonly [number, string][] = [
-  [4, '-'],
-  [7, '-'],
-  [10, 'T'],
-  [13, ':'],
-  [16, ':'],
-  [19, 'Z'],
-];
+/** Where Kubernetes' timestamps (`YYYY-MM-DDTHH:MM:SSZ`) have what is not a digit, and what. */
+const SEPARATOR_AT = [4, 7, 10, 13, 16, 19];
+const SEPARATOR_CODE = [0x2d, 0x2d, 0x54, 0x3a, 0x3a, 0x5a];
+
+/** The number written in `len` digits at `at`; NaN where one is not a digit. */
+function digits(text: string, at: number, len: number): number {
+  let v = 0;
+  for (let i = at; i < at + len; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return Number.NaN;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
 
 /**
  * Milliseconds of a timestamp written as Kubernetes writes them, read digit by digit: Date.parse took a
- * microsecond each, for every entry on every full allocation. Anything else: undefined (Date.parse reads it).
+ * microsecond each, for every entry on every full allocation. Anything else: undefined (Date.parse reads
+ * it), and so are years before 100, which Date.UTC would read as 19xx.
  */
 function utcSeconds(text: string): number | undefined {
   if (text.length !== 20) return undefined;
-  for (const [at, c] of SEPARATORS) if (text[at] !== c) return undefined;
-  const num = (at: number, len: number) => {
-    let v = 0;
-    for (let i = at; i < at + len; i++) {
-      const c = text.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) return Number.NaN;
-      v = v * 10 + c;
-    }
-    return v;
-  };
-  const mon = num(5, 2);
-  const day = num(8, 2);
-  const hour = num(11, 2);
-  const min = num(14, 2);
-  const sec = num(17, 2);
-  // Out-of-range fields (month 13, hour 24, second 60) are Date.parse's to judge; NaN fails every test.
-  if (!(mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hour <= 23 && min <= 59 && sec <= 59))
+  for (let i = 0; i < SEPARATOR_AT.length; i++)
+    if (text.charCodeAt(SEPARATOR_AT[i]!) !== SEPARATOR_CODE[i]) return undefined;
+  const year = digits(text, 0, 4);
+  const mon = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const min = digits(text, 14, 2);
+  const sec = digits(text, 17, 2);
+  // Out-of-range fields (month 13, hour 24, second 60, 30 February) are Date.parse's to judge; NaN
+  // fails every test.
+  if (!(year >= 100 && mon >= 1 && mon <= 12 && day >= 1 && hour <= 23 && min <= 59 && sec <= 59))
     return undefined;
-  const ms = Date.UTC(num(0, 4), mon - 1, day, hour, min, sec);
-  return new Date(ms).getUTCDate() === day ? ms : undefined;
+  if (day > daysInMonth(year, mon)) return undefined;
+  return Date.UTC(year, mon - 1, day, hour, min, sec);
 }
 
 /** A host of the snapshot, with what the allocator needs about its entry computed once. */

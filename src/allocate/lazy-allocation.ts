@@ -13,8 +13,13 @@ export interface AllocationTables {
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const byKey = (a: StoredAllocation, b: StoredAllocation) =>
-  cmp(lookupKey(a.namespace, a.name, a.host), lookupKey(b.namespace, b.name, b.host));
+
+/** By allocationKey(), each record's key made once, not in every comparison (12,500 records: 350,000 keys). */
+function byKey(records: StoredAllocation[]): StoredAllocation[] {
+  const keyed = records.map((r) => ({ r, key: lookupKey(r.namespace, r.name, r.host) }));
+  keyed.sort((a, b) => cmp(a.key, b.key));
+  return keyed.map((k) => k.r);
+}
 
 /** `live(what)` throws once the tables have moved on: a list read late would describe a later snapshot. */
 export function lazyAllocation(t: AllocationTables, live: (what: string) => void): Allocation {
@@ -34,13 +39,13 @@ export function lazyAllocation(t: AllocationTables, live: (what: string) => void
     get state() {
       if (state) return state;
       live('state');
-      state = [...t.records.values(), ...t.held.values()].sort(byKey);
+      state = byKey([...t.records.values(), ...t.held.values()]);
       return state;
     },
     get held() {
       if (held) return held;
       live('held');
-      held = [...t.held.values()].sort(byKey);
+      held = byKey([...t.held.values()]);
       return held;
     },
     get holdback() {

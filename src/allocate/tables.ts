@@ -250,7 +250,7 @@ export function arrive(
   }
   // What no arriving host took back is held back before anyone is given a new address (as in allocate()).
   beforeGiving();
-  missing.sort((a, b) => byAge(a.h, b.h));
+  sortByAge(missing);
   const given = new Set(missing.map((m) => m.h));
   for (const { h, families } of missing) {
     const kept: Partial<Record<Family, bigint>> = {};
@@ -300,9 +300,22 @@ export function keyFor(se: ServiceEntry, host: string): string {
 }
 
 /** allocate()'s order for handing out addresses: oldest entry first, then by name. */
-function byAge(a: HostVips, b: HostVips): number {
-  const d = entryAge(a.entry) - entryAge(b.entry);
-  return d || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);
+/**
+ * Oldest entry first, then by name, in place. Each entry's age is read from its timestamp once, not in
+ * every comparison (12,500 hosts: 350,000 readings at 50,000 objects).
+ */
+function sortByAge<T extends { h: HostVips }>(missing: T[]): void {
+  const keyed = missing.map((m) => ({ m, age: entryAge(m.h.entry) }));
+  keyed.sort((x, y) => {
+    const a = x.m.h;
+    const b = y.m.h;
+    // Two entries without a timestamp give Infinity - Infinity = NaN, which is falsy like a tie.
+    const d = x.age - y.age;
+    return d || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);
+  });
+  keyed.forEach((k, i) => {
+    missing[i] = k.m;
+  });
 }
 
 function stored(h: HostVips): StoredAllocation {

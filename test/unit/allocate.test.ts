@@ -543,6 +543,14 @@ describe('entry age (the oldest entry keeps a contested VIP)', () => {
       '2024-01-01 00:00:00Z',
       '2024-01-01T00:00:0xZ',
       'yesterday',
+      '1900-02-29T00:00:00Z',
+      '2000-02-29T00:00:00Z',
+      '2100-02-29T00:00:00Z',
+      '0050-01-01T00:00:00Z',
+      '0000-02-29T00:00:00Z',
+      '1970-01-01T00:00:00Z',
+      '2024-00-10T00:00:00Z',
+      '2024-06-00T00:00:00Z',
     ];
     for (const text of texts) {
       const se = entry('a', ['a.example.com']);
