@@ -88,6 +88,7 @@ export async function serve(flags: ServeFlags, cmd?: Command): Promise<void> {
     maxManifestBytes,
     stateLockWaitMs,
     logLevel: flags.logLevel,
+    parseRoutes: extra.vipProxy !== undefined,
     onView: (view) => useView(agent, view, logger),
     onError: (err) => logger.error({ err: (err as Error).message }, 'a new view could not be applied'),
   });

@@ -3,6 +3,7 @@
 // the part) until something reads it. Parsing 37,500 VIPs and routes as they arrived (50,000 objects)
 // made half of the answering thread's garbage-collection pauses while it applied the first table, and
 // could set off a mark-compact of 40-65 ms; without a VIP proxy nothing on that thread reads routes.
+import { flatName } from '../dns/index.js';
 
 /** The set's entries packed; keys (allocation keys: namespace/name/host) hold neither \0 nor \n. */
 export function packEntries(set: readonly (readonly [string, unknown])[]): string {
@@ -14,13 +15,17 @@ export function packEntries(set: readonly (readonly [string, unknown])[]): strin
   return out.join('');
 }
 
-/** The entries of a packed part: each key and its value's JSON, slices of `packed`. */
+/**
+ * The entries of a packed part: each key, a string of its own (a map keeps it for as long as the entry
+ * lives, and a slice would keep the whole part with it), and its value's JSON, a slice of `packed`
+ * until it is parsed.
+ */
 export function* unpackEntries(packed: string): Generator<[string, string]> {
   for (let at = 0; at < packed.length; ) {
     const keyEnd = packed.indexOf('\0', at);
     const end = keyEnd === -1 ? -1 : packed.indexOf('\n', keyEnd);
     if (end === -1) throw new Error(`malformed packed entries at ${at}`);
-    yield [packed.slice(at, keyEnd), packed.slice(keyEnd + 1, end)];
+    yield [flatName(packed.slice(at, keyEnd)), packed.slice(keyEnd + 1, end)];
     at = end + 1;
   }
 }

@@ -47,6 +47,11 @@ export interface ControllerWorkerOptions extends WorkerOptions {
   onError: (err: unknown) => void;
   /** How long one slice of applying a diff may hold the event loop. */
   sliceMs?: number;
+  /**
+   * A VIP data plane reads the routes with every view: parse them as they arrive, in slices, rather
+   * than all at once when read (13,000 routes: about 16 ms in one turn). Without one they stay JSON.
+   */
+  parseRoutes?: boolean;
 }
 
 /**
@@ -102,7 +107,13 @@ export class ControllerWorker {
 
   /** Starts the worker; resolves once the first view is applied. Throws what the controller's start threw. */
   start(): Promise<void> {
-    const { onView: _onView, onError: _onError, sliceMs: _sliceMs, ...workerData } = this.#opts;
+    const {
+      onView: _onView,
+      onError: _onError,
+      sliceMs: _sliceMs,
+      parseRoutes: _parseRoutes,
+      ...workerData
+    } = this.#opts;
     const worker =
       takePreloaded(workerData) ??
       new Worker(new URL('./worker.js', import.meta.url), {
@@ -209,6 +220,7 @@ export class ControllerWorker {
           ahead(parts, 'routes'),
           update.routes,
           this.#slicer,
+          this.#opts.parseRoutes === true,
         );
         if (!this.#appliedOnce) {
           this.#appliedOnce = true;
@@ -236,20 +248,21 @@ function ahead<K extends 'vips' | 'routes'>(parts: ViewPart[], kind: K): NonNull
 
 /**
  * Applies a keyed diff (and its entries sent ahead) to the agent's copy; true when anything changed.
- * A packed entry is kept as its JSON: it is parsed when read (readAll), not here.
+ * A packed entry is kept as its JSON, parsed when read (readAll), unless `parse`.
  */
 async function applyKeyed<T>(
   into: Map<string, T | string>,
   setsAhead: readonly (string | [string, T][])[],
   diff: KeyedDiff<T>,
   slicer: Slicer,
+  parse = false,
 ): Promise<boolean> {
   let changed = diff.remove.length > 0;
   for (const key of diff.remove) into.delete(key);
   for (const part of [...setsAhead, diff.set]) {
     for (const [key, value] of typeof part === 'string' ? unpackEntries(part) : part) {
       changed = true;
-      into.set(key, value);
+      into.set(key, parse && typeof value === 'string' ? (JSON.parse(value) as T) : value);
       if (slicer.due()) await slicer.pause();
     }
   }

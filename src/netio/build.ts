@@ -98,7 +98,7 @@ export function compilerArgs(b: AddonBuild & { includeDir: string }, out: string
   return [
     ...['-O2', '-fPIC', '-shared', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden'],
     // Version 8 brings napi_add_async_cleanup_hook (Node >= 14.10, 12.19), so a worker's exit closes the socket.
-    ...['-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=meshdns_netio', `-I${b.includeDir}`],
+    ...['-DNAPI_VERSION=8', `-DNODE_GYP_MODULE_NAME=${b.name ?? 'meshdns_netio'}`, `-I${b.includeDir}`],
     ...[b.source, '-o', out],
   ];
 }

@@ -20,6 +20,8 @@ export interface FsioBinding {
    * of its bytes in the buffer (status `read`).
    */
   readFiles(paths: readonly string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>;
+  /** Stats the paths (symlinks followed), reading nothing: status (`read` for a regular file), ino, size, mtimeMs, ctimeMs. */
+  statFiles(paths: readonly string[]): Promise<[Float64Array, Buffer]>;
   readonly fields: number;
 }
 

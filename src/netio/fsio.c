@@ -1,9 +1,11 @@
 // Reading many small files off the JavaScript thread (issue 8): a manifests folder of one file per
-// object costs five system calls per file (open, fstat, read, fstat, close). Through node:fs each is a
-// call from JavaScript and a Stats object, on the controller's thread; here a batch of files is read
-// in one work item on libuv's thread pool, so the controller parses one batch while the next is read.
+// object costs five system calls per file (open, fstat, read, fstat, close; a file that fills the read
+// to its size needs no read past it). Through node:fs each is a call from JavaScript and a Stats
+// object, on the controller's thread; here a batch of files is read in one work item on libuv's thread
+// pool, so the controller parses one batch while the next is read.
 // The same checks as src/sources/read.ts: a regular file, read whole between two stats that agree.
-// Anything else is reported, not decided: JavaScript reads such a file again itself.
+// Anything else is reported, not decided: JavaScript reads such a file again itself. The folder's
+// periodic rescan stats every file the same way (statFiles), in batches, off the controller's thread.
 #define ADDON_ERROR_CODE "MESHDNS_FSIO"
 #include "common.h"
 
@@ -28,6 +30,8 @@ enum {
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
+  // statFiles: stat each path (following symlinks), read nothing.
+  bool stat_only;
   char** paths;
   uint32_t count;
   double max_bytes;
@@ -78,11 +82,13 @@ static void read_one(Batch* b, const char* path, double* m) {
   }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
+  // Whole milliseconds, as Date.now() gives them: the settle check compares them with a ctime.
+  double now_ms = (double)now.tv_sec * 1000.0 + (double)(now.tv_nsec / 1000000);
   m[1] = (double)before.st_ino;
   m[2] = (double)before.st_size;
   m[3] = ms_of(before.st_mtim);
   m[4] = ms_of(before.st_ctim);
-  m[5] = ms_of(now);
+  m[5] = now_ms;
   m[6] = (double)b->used;
   if (!S_ISREG(before.st_mode)) {
     m[0] = ST_NOT_A_FILE;
@@ -98,7 +104,8 @@ static void read_one(Batch* b, const char* path, double* m) {
     }
     size_t got = 0;
     while (got < want) {
-      ssize_t n = pread(fd, b->data + b->used + got, want - got, (off_t)got);
+      size_t asked = want - got;
+      ssize_t n = pread(fd, b->data + b->used + got, asked, (off_t)got);
       if (n < 0) {
         if (errno == EINTR) continue;
         m[0] = -errno;
@@ -106,7 +113,8 @@ static void read_one(Batch* b, const char* path, double* m) {
         return;
       }
       got += (size_t)n;
-      if (n == 0) break;
+      // A regular file's read is short only at its end: no second read to see nothing come.
+      if ((size_t)n < asked) break;
     }
     struct stat after;
     if (got != (size_t)before.st_size || fstat(fd, &after) != 0 || !same_stat(&before, &after)) {
@@ -119,10 +127,28 @@ static void read_one(Batch* b, const char* path, double* m) {
   close(fd);
 }
 
+// One path's stat into m, as statSync gives it (symlinks followed): no bytes are read.
+static void stat_one(const char* path, double* m) {
+  struct stat s;
+  if (stat(path, &s) != 0) {
+    m[0] = -errno;
+    return;
+  }
+  m[0] = S_ISREG(s.st_mode) ? ST_READ : ST_NOT_A_FILE;
+  m[1] = (double)s.st_ino;
+  m[2] = (double)s.st_size;
+  m[3] = ms_of(s.st_mtim);
+  m[4] = ms_of(s.st_ctim);
+}
+
 static void execute(napi_env env, void* data) {
   (void)env;
   Batch* b = data;
-  for (uint32_t i = 0; i < b->count; i++) read_one(b, b->paths[i], b->meta + (size_t)i * FIELDS);
+  for (uint32_t i = 0; i < b->count; i++) {
+    double* m = b->meta + (size_t)i * FIELDS;
+    if (b->stat_only) stat_one(b->paths[i], m);
+    else read_one(b, b->paths[i], m);
+  }
 }
 
 static void free_batch(Batch* b) {
@@ -154,6 +180,9 @@ static void complete(napi_env env, napi_status status, void* data) {
     ok = napi_create_typedarray(env, napi_float64_array, meta_len, meta_ab, 0, &meta) == napi_ok;
   }
   if (ok && b->used > 0) {
+    // Handed over at its size: the buffer's owner counts only what it is told.
+    char* fitted = b->used < b->cap ? realloc(b->data, b->used) : NULL;
+    if (fitted != NULL) b->data = fitted;
     ok = napi_create_external_buffer(env, b->used, b->data, free_bytes, NULL, &bytes) == napi_ok;
     if (ok) b->data = NULL;
   } else if (ok) {
@@ -174,26 +203,20 @@ static void complete(napi_env env, napi_status status, void* data) {
   free_batch(b);
 }
 
-// readFiles(paths: string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>.
-// Files are read in order until their bytes reach batchBytes; the rest are ST_SKIPPED.
-static napi_value read_files(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles(paths, maxBytes, batchBytes)");
+// A work item for `paths`, queued; its promise. Throws (returns NULL) on bad arguments.
+static napi_value start(napi_env env, napi_value paths, bool stat_only, double max_bytes, double batch_bytes) {
+  uint32_t count = 0;
+  CHECK(napi_get_array_length(env, paths, &count));
+  if (!(max_bytes >= 0 && max_bytes <= 9007199254740992.0 && batch_bytes >= 0 && batch_bytes <= 9007199254740992.0)) {
+    napi_throw_type_error(env, ADDON_ERROR_CODE, "fsio: maxBytes and batchBytes must be numbers from 0 to 2^53");
     return NULL;
   }
-  uint32_t count = 0;
-  CHECK(napi_get_array_length(env, argv[0], &count));
-  double max_bytes = 0, batch_bytes = 0;
-  CHECK(napi_get_value_double(env, argv[1], &max_bytes));
-  CHECK(napi_get_value_double(env, argv[2], &batch_bytes));
   Batch* b = calloc(1, sizeof *b);
   if (b == NULL) {
     napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
     return NULL;
   }
+  b->stat_only = stat_only;
   b->max_bytes = max_bytes;
   b->batch_bytes = batch_bytes < 1 ? 1 : (size_t)batch_bytes;
   b->paths = calloc(count > 0 ? count : 1, sizeof(char*));
@@ -203,10 +226,12 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
     napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
     return NULL;
   }
+  // Set now: free_batch frees the paths copied so far (the rest are NULL) if one fails below.
+  b->count = count;
   for (uint32_t i = 0; i < count; i++) {
     napi_value p;
     size_t len = 0;
-    if (napi_get_element(env, argv[0], i, &p) != napi_ok ||
+    if (napi_get_element(env, paths, i, &p) != napi_ok ||
         napi_get_value_string_utf8(env, p, NULL, 0, &len) != napi_ok) {
       free_batch(b);
       napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles: every path must be a string");
@@ -222,7 +247,6 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
     // A path with a NUL in it would name another file: report it as not found, never open it.
     if (strlen(b->paths[i]) != len) b->paths[i][0] = '\0';
   }
-  b->count = count;
   napi_value promise, name;
   if (napi_create_promise(env, &b->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "meshdns:readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
@@ -238,10 +262,41 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// readFiles(paths: string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>.
+// Files are read in order until their bytes reach batchBytes; the rest are ST_SKIPPED.
+static napi_value read_files(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles(paths, maxBytes, batchBytes)");
+    return NULL;
+  }
+  double max_bytes = 0, batch_bytes = 0;
+  CHECK(napi_get_value_double(env, argv[1], &max_bytes));
+  CHECK(napi_get_value_double(env, argv[2], &batch_bytes));
+  return start(env, argv[0], false, max_bytes, batch_bytes);
+}
+
+// statFiles(paths: string[]): Promise<[Float64Array, Buffer]>: per path the first five fields of
+// readFiles (ST_READ for a regular file, ST_NOT_A_FILE, or -errno), as statSync sees it; nothing read.
+static napi_value stat_files(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, ADDON_ERROR_CODE, "statFiles(paths)");
+    return NULL;
+  }
+  return start(env, argv[0], true, 0, 1);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, fields;
   CHECK(napi_create_function(env, "readFiles", NAPI_AUTO_LENGTH, read_files, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "readFiles", fn));
+  CHECK(napi_create_function(env, "statFiles", NAPI_AUTO_LENGTH, stat_files, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "statFiles", fn));
   CHECK(napi_create_uint32(env, FIELDS, &fields));
   CHECK(napi_set_named_property(env, exports, "fields", fields));
   return exports;

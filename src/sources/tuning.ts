@@ -29,3 +29,16 @@ export const BUILD_SLICE = 2000;
 export const RACY_MS = 3000;
 /** Every this many rescans, every folder is listed again whatever its stat says (one minute at the default 2 s). */
 export const RELIST_EVERY_SCANS = 30;
+/** Scans that read fewer files read them one by one (read-ahead.ts): the thread pool's round trip is not worth it. */
+export const READ_AHEAD_MIN = 32;
+/** Files per work item of a read-ahead. */
+export const READ_AHEAD_BATCH = 128;
+/** Bytes per work item at most (the files after are read by readManifestFile). */
+export const READ_AHEAD_BATCH_BYTES = 8 << 20;
+/**
+ * Work items started ahead of the one being taken from: with the one being read, two of libuv's four
+ * threads, which the whole process shares (state-file writes, snapshots).
+ */
+export const READ_AHEAD = 1;
+/** Paths per work item of a rescan's stats. */
+export const STAT_BATCH = 4096;

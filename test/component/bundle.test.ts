@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { CONTROLLER_RESOURCE_LIMITS } from '../../src/controller/messages.js';
 import { batchSocketSupport } from '../../src/netio/index.js';
 import { answersOf, ask } from '../helpers/dns-client.js';
 import { BIN, ROOT, runCli, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
@@ -26,6 +27,9 @@ describe('the bundled CLI', () => {
   it('is built with its worker entries beside it, each with a code cache this Node takes', () => {
     for (const entry of ['worker.js', 'answering-worker.js'])
       assert.ok(existsSync(join(ROOT, 'dist/bundle', entry)), entry);
+    // bin/meshdns starts the controller's worker before any module loads, with the same limits.
+    const limits = /resourceLimits: \{ maxYoungGenerationSizeMb: (\d+) \}/.exec(readFileSync(BIN, 'utf8'));
+    assert.equal(Number(limits?.[1]), CONTROLLER_RESOURCE_LIMITS.maxYoungGenerationSizeMb);
     // An addon is loaded from beside the code: each one the build made must be there too.
     for (const addon of ['netio.node', 'relay.node', 'fsio.node']) {
       if (existsSync(join(ROOT, 'dist/src/netio', addon)))

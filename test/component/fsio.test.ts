@@ -3,14 +3,14 @@
 // (not a file, gone, too big, too fresh, changed) is left to readManifestFile.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FSIO_STATUS, loadFsioAddon } from '../../src/netio/index.js';
 import { ManifestFolder } from '../../src/sources/index.js';
-import { readManifestFile } from '../../src/sources/read.js';
-import { READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
+import { readManifestFile, type Stamp } from '../../src/sources/read.js';
+import { changedFiles, READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
 
 const addon = loadFsioAddon();
 const NO_ADDON = addon.binding ? undefined : `native file reader unavailable: ${addon.reason}`;
@@ -86,6 +86,31 @@ describe('fsio: readFiles', { skip: NO_ADDON }, () => {
   });
 });
 
+describe('fsio: statFiles', { skip: NO_ADDON }, () => {
+  const b = addon.binding!;
+
+  it('stats as statSync does, symlinks followed, and says what is not a file', async () => {
+    const dir = folder();
+    const [file] = manifests(dir, 1);
+    const link = join(dir, 'link.yaml');
+    symlinkSync(file!, link);
+    const [meta, bytes] = await b.statFiles([file!, link, dir, join(dir, 'gone.yaml')]);
+    assert.equal(bytes.length, 0, 'nothing read');
+    const s = statSync(file!);
+    for (const i of [0, 1]) {
+      assert.deepEqual(fields(meta, i, b.fields).slice(0, 5), [
+        FSIO_STATUS.read,
+        s.ino,
+        s.size,
+        s.mtimeMs,
+        s.ctimeMs,
+      ]);
+    }
+    assert.equal(meta[2 * b.fields], FSIO_STATUS.notAFile);
+    assert.equal(meta[3 * b.fields], -2, 'ENOENT');
+  });
+});
+
 describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
   const rules = { maxBytes: 1 << 20, settleMs: 0 };
 
@@ -119,6 +144,54 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
     const settling = { ...small, settleMs: 60_000 };
     assert.equal(await ahead.take(files[1]!, settling), undefined);
     assert.equal((await readManifestFile(files[1]!, settling)).kind, 'changing');
+  });
+
+  it("finds the files changed since they were read, stat'ing only those read before", async () => {
+    const dir = folder();
+    const files = manifests(dir, READ_AHEAD_MIN + 10);
+    const stamps = new Map<string, Stamp>();
+    for (const file of files.slice(1)) {
+      const read = await readManifestFile(file, rules);
+      assert.equal(read.kind, 'text');
+      if (read.kind === 'text') stamps.set(file, read.stamp);
+    }
+    writeFileSync(files[2]!, `${manifest(2)}# edited, longer\n`);
+    unlinkSync(files[3]!);
+    mkdirSync(files[3]!);
+    unlinkSync(files[4]!);
+    let paced = 0;
+    const pace = async () => {
+      paced++;
+    };
+    const changed = await changedFiles(files, (f) => stamps.get(f), pace);
+    // files[0] was never read: changed without a stat; the others as they were edited, replaced, removed.
+    assert.deepEqual(changed?.sort(), [files[0], files[2], files[3], files[4]].sort());
+    assert.ok(paced > 0, 'the caller gets its turns');
+    assert.equal(
+      await changedFiles(files.slice(0, READ_AHEAD_MIN - 1), (f) => stamps.get(f), pace),
+      undefined,
+    );
+  });
+
+  it('rescans a folder and sees an edit', async () => {
+    const dir = folder();
+    const files = manifests(dir, 100);
+    const big = new ManifestFolder(dir, rules);
+    await big.scan();
+    assert.deepEqual(await big.scan(), { changed: false, changing: [] }, 'nothing changed');
+    writeFileSync(files[7]!, manifest(7).replace('svc-7', 'svc-7-renamed'));
+    const result = await big.scan();
+    assert.equal(result.changed, true);
+    const names = (await big.build()).resources.services.map((s) => s.meta.name);
+    assert.ok(names.includes('svc-7-renamed') && !names.includes('svc-7'), 'the edit is seen');
+    assert.equal(names.length, 100);
+  });
+
+  it("leaves the files past a work item's bytes to readManifestFile", async () => {
+    const files = manifests(folder(), READ_AHEAD_MIN);
+    const ahead = ReadAhead.of(files, rules.maxBytes, 1)!;
+    assert.equal((await ahead.take(files[0]!, rules))?.kind, 'text', 'the first is read whatever the bytes');
+    assert.equal(await ahead.take(files[1]!, rules), undefined);
   });
 
   it('loads a folder the same as file by file', async () => {

@@ -2,6 +2,8 @@
 // them on arrival made half of that thread's collector pauses while it applied a 50,000-object table).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { packEntries, readAll, unpackEntries } from '../../src/controller/packed-entries.js';
 
 describe('packed entries', () => {
@@ -22,6 +24,27 @@ describe('packed entries', () => {
     const packed = packEntries([['k', { a: 1 }]]);
     assert.throws(() => [...unpackEntries(packed.slice(0, -1))], /malformed packed entries at 0/);
     assert.throws(() => [...unpackEntries('k{}\n')], /malformed/);
+  });
+
+  it('keeps no part alive through the keys it gave (a map keeps them as long as their entries)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    setFlagsFromString('--no-expose-gc');
+    const held = new Map<string, number>();
+    gc();
+    const before = getHeapStatistics().used_heap_size;
+    // 20 parts of 1 MB each, of which only the keys are kept.
+    for (let p = 0; p < 20; p++) {
+      const set = Array.from({ length: 100 }, (_, i): [string, string] => [
+        `namespace-${p}/name-${i}/host-${i}.example.com`,
+        'x'.repeat(10_000),
+      ]);
+      for (const [key] of unpackEntries(packEntries(set))) held.set(key, p);
+    }
+    gc();
+    const grown = getHeapStatistics().used_heap_size - before;
+    assert.equal(held.size, 2000);
+    assert.ok(grown < 5 << 20, `${(grown / 1048576).toFixed(1)} MiB kept for 2,000 keys`);
   });
 
   it('parses a value the first time it is read and keeps it parsed, in the map order', () => {
