@@ -33,6 +33,20 @@ static napi_value throw_last(napi_env env) {
     if ((call) != napi_ok) return throw_last(env);   \
   } while (0)
 
+// The call's first `n` arguments into argv; false, with a TypeError naming `usage` thrown, when fewer came.
+static inline bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value* argv, const char* usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_last(env);
+    return false;
+  }
+  if (argc < n) {
+    napi_throw_type_error(env, ADDON_ERROR_CODE, usage);
+    return false;
+  }
+  return true;
+}
+
 // host (IPv4 or IPv6 literal, an IPv6 one with an optional %scope) and port to a sockaddr.
 static inline int parse_address(const char* host, int port, struct sockaddr_storage* ss, socklen_t* len) {
   memset(ss, 0, sizeof *ss);

@@ -265,13 +265,8 @@ static napi_value start(napi_env env, napi_value paths, bool stat_only, double m
 // readFiles(paths: string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>.
 // Files are read in order until their bytes reach batchBytes; the rest are ST_SKIPPED.
 static napi_value read_files(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles(paths, maxBytes, batchBytes)");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "readFiles(paths, maxBytes, batchBytes)")) return NULL;
   double max_bytes = 0, batch_bytes = 0;
   CHECK(napi_get_value_double(env, argv[1], &max_bytes));
   CHECK(napi_get_value_double(env, argv[2], &batch_bytes));
@@ -281,13 +276,8 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
 // statFiles(paths: string[]): Promise<[Float64Array, Buffer]>: per path the first five fields of
 // readFiles (ST_READ for a regular file, ST_NOT_A_FILE, or -errno), as statSync sees it; nothing read.
 static napi_value stat_files(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, ADDON_ERROR_CODE, "statFiles(paths)");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv, "statFiles(paths)")) return NULL;
   return start(env, argv[0], true, 0, 1);
 }
 

@@ -75,6 +75,15 @@ describe('fsio: readFiles', { skip: NO_ADDON }, () => {
     if (mk.status === 0) assert.equal(status(5), FSIO_STATUS.notAFile, 'a FIFO, without hanging');
   });
 
+  it('refuses arguments it cannot use, before reading anything', () => {
+    const call = b.readFiles as unknown as (...args: unknown[]) => unknown;
+    assert.throws(() => call(['/x']), /readFiles\(paths, maxBytes, batchBytes\)/);
+    assert.throws(() => call(['/x'], Number.NaN, 1), /numbers from 0 to 2\^53/);
+    assert.throws(() => call(['/x'], 1, Number.POSITIVE_INFINITY), /numbers from 0 to 2\^53/);
+    assert.throws(() => call([42], 1, 1), /every path must be a string/);
+    assert.throws(() => (b.statFiles as unknown as () => unknown)(), /statFiles\(paths\)/);
+  });
+
   it('stops reading once a batch has its bytes, and says which files it skipped', async () => {
     const files = manifests(folder(), 10);
     const [meta, bytes] = await b.readFiles(files, 1 << 20, 1);
