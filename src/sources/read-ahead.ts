@@ -1,9 +1,9 @@
 // The files of a big scan read ahead, a batch at a time, on libuv's thread pool (src/netio/fsio.c), while
 // the controller's thread parses the batch before (issue 8: 50,000 files of one object each spent
-// about a second of that thread in open, fstat, read and close). A file read ahead counts only when
-// readManifestFile would have taken the same read; anything else (changed while read, too fresh, too
-// big, not a file, an error) is read again by readManifestFile, which decides it as always. Without the addon
-// there is no read-ahead and every file is read by readManifestFile.
+// about half a second of that thread in open, fstat, read and close). A file read ahead counts only
+// when readManifestFile would have taken the same read; anything else (changed while read, too fresh,
+// too big, not a file, an error) is read again by readManifestFile, which decides it as always.
+// Without the addon there is no read-ahead and every file is read by readManifestFile.
 import { FSIO_STATUS, type FsioBinding, loadFsioAddon } from '../netio/index.js';
 import { type FileRead, type ReadRules, Stamp, tooFresh } from './read.js';
 import {
