@@ -60,37 +60,31 @@ export function nodeIncludeDir(
   return { reason: `no headers of Node ${version} at ${seen}` };
 }
 
-/** This checkout's build: src/netio/netio.c to dist/src/netio/netio.node (beside the compiled loader). */
-export function defaultBuild(): AddonBuild {
+/** An addon of this checkout: src/netio/<source> to dist/src/netio/<file> (beside the compiled loader). */
+function checkoutBuild(source: string, file: string, name?: string): AddonBuild {
   const here = path.dirname(fileURLToPath(import.meta.url));
   return {
-    source: path.resolve(here, '../../../src/netio/netio.c'),
-    out: path.join(here, ADDON_FILE),
+    source: path.resolve(here, '../../../src/netio', source),
+    out: path.join(here, file),
     cc: process.env.CC || 'cc',
     includeDir: nodeIncludeDir(),
+    ...(name ? { name } : {}),
   };
+}
+
+/** The UDP batch socket: src/netio/netio.c to dist/src/netio/netio.node. */
+export function defaultBuild(): AddonBuild {
+  return checkoutBuild('netio.c', ADDON_FILE);
 }
 
 /** The native TCP relay of the VIP proxy: src/netio/relay.c to dist/src/netio/relay.node. */
 export function relayBuild(): AddonBuild {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return {
-    ...defaultBuild(),
-    source: path.resolve(here, '../../../src/netio/relay.c'),
-    out: path.join(here, RELAY_ADDON_FILE),
-    name: 'meshdns_relay',
-  };
+  return checkoutBuild('relay.c', RELAY_ADDON_FILE, 'meshdns_relay');
 }
 
 /** The manifests source's batch file reader: src/netio/fsio.c to dist/src/netio/fsio.node. */
 export function fsioBuild(): AddonBuild {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return {
-    ...defaultBuild(),
-    source: path.resolve(here, '../../../src/netio/fsio.c'),
-    out: path.join(here, FSIO_ADDON_FILE),
-    name: 'meshdns_fsio',
-  };
+  return checkoutBuild('fsio.c', FSIO_ADDON_FILE, 'meshdns_fsio');
 }
 
 /** The compiler's arguments: position-independent, warnings as errors, only the module's init exported. */
