@@ -224,7 +224,16 @@ interface Candidate extends HostVips {
   outside: string[];
 }
 
-function byAge(a: Candidate, b: Candidate): number {
+/** A host with its entry's age (entryAge), read once before a sort. */
+export interface AgedHost {
+  age: number;
+  namespace: string;
+  name: string;
+  host: string;
+}
+
+/** Oldest entry first, then by namespace, name and host: the order in which hosts get addresses. */
+export function byAge(a: AgedHost, b: AgedHost): number {
   // Two entries without a timestamp give Infinity - Infinity = NaN, which is falsy like a tie.
   const d = a.age - b.age;
   return d || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);

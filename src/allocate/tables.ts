@@ -5,6 +5,7 @@ import { flatName, type ServiceEntry } from '../model/index.js';
 import {
   type AllocateOptions,
   allocationKey,
+  byAge,
   entryAge,
   type HostVips,
   type StoredAllocation,
@@ -21,7 +22,6 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const FAMILIES = [4, 6] as const;
 const field = (f: Family) => (f === 4 ? 'v4' : 'v6');
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * An entry's name in the fast path's tables, flat (see allocationKey); a per-name copy (per-name.ts)
  * adds its one host.
@@ -299,20 +299,16 @@ export function keyFor(se: ServiceEntry, host: string): string {
   return allocationKey(se.meta.namespace, se.meta.name, host);
 }
 
-/** allocate()'s order for handing out addresses: oldest entry first, then by name. */
 /**
- * Oldest entry first, then by name, in place. Each entry's age is read from its timestamp once, not in
+ * allocate()'s order for handing out addresses (byAge), in place. Each entry's age is read from its timestamp once, not in
  * every comparison (12,500 hosts: 350,000 readings at 50,000 objects).
  */
 function sortByAge<T extends { h: HostVips }>(missing: T[]): void {
-  const keyed = missing.map((m) => ({ m, age: entryAge(m.h.entry) }));
-  keyed.sort((x, y) => {
-    const a = x.m.h;
-    const b = y.m.h;
-    // Two entries without a timestamp give Infinity - Infinity = NaN, which is falsy like a tie.
-    const d = x.age - y.age;
-    return d || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.host, b.host);
+  const keyed = missing.map((m) => {
+    const { h } = m;
+    return { m, age: entryAge(h.entry), namespace: h.namespace, name: h.name, host: h.host };
   });
+  keyed.sort(byAge);
   keyed.forEach((k, i) => {
     missing[i] = k.m;
   });
