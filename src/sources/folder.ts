@@ -9,7 +9,7 @@ import { MeshdnsError } from '../errors.js';
 import { type Build, ManifestFiles } from './files.js';
 import { errorText, FolderLister, isManifestName, type Listing } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
-import { type ReadRules, readManifestFile, type Stamp } from './read.js';
+import { type FileRead, type ReadRules, readManifestFile, type Stamp } from './read.js';
 import { changedFiles, ReadAhead } from './read-ahead.js';
 import { EMPTY_SETTLE_MS, FS_CONCURRENCY, RELIST_EVERY_SCANS } from './tuning.js';
 
@@ -18,6 +18,12 @@ export interface ScanResult {
   changed: boolean;
   /** Files that were still being written: read them again once they may have settled. */
   changing: string[];
+}
+
+/** What reading a file again did: its contribution changed; it was still being written. */
+interface Refreshed {
+  changed: boolean;
+  changing?: boolean;
 }
 
 /** What a path named by a file event is, as far as the folder is concerned. */
@@ -110,12 +116,27 @@ export class ManifestFolder {
   async #refreshFiles(files: string[], changedBefore: boolean): Promise<ScanResult> {
     let changed = changedBefore;
     const changing: string[] = [];
-    const ahead = ReadAhead.of(files, this.rules.maxBytes);
-    await eachLimited(files, FS_CONCURRENCY, async (file) => {
-      const r = await this.#refresh(file, ahead);
+    const note = (file: string, r: Refreshed) => {
       changed = r.changed || changed;
       if (r.changing) changing.push(file);
-    });
+    };
+    // Read ahead, a batch is taken in one go; what it cannot vouch for is read one by one after.
+    const ahead = ReadAhead.of(files, this.rules.maxBytes);
+    const rest: string[] = ahead ? [] : files;
+    for await (const batch of ahead?.batches() ?? []) {
+      for (const [i, file] of batch.files.entries()) {
+        if (this.#pacer.due()) await this.#pacer.pace();
+        const before = this.#toRead(file);
+        if (!('rules' in before)) {
+          note(file, before);
+          continue;
+        }
+        const read = batch.take(i, before.rules);
+        if (read) note(file, this.#take(file, read));
+        else rest.push(file);
+      }
+    }
+    await eachLimited(rest, FS_CONCURRENCY, async (file) => note(file, await this.#refresh(file)));
     return { changed, changing: changing.sort() };
   }
 
@@ -173,45 +194,74 @@ export class ManifestFolder {
     return this.files.delete(file);
   }
 
-  async #refresh(file: string, ahead?: ReadAhead): Promise<{ changed: boolean; changing?: boolean }> {
+  async #refresh(file: string): Promise<Refreshed> {
+    const before = this.#toRead(file);
+    if (!('rules' in before)) return before;
     try {
-      // Synchronous, like the read: the source runs on the controller's thread (see read.ts).
-      // A file read before is read again only when its stat changed; a new one is read at once (the read
-      // stats it: one stat less for each of 50,000 files at start).
+      const read = await readManifestFile(file, before.rules);
+      await this.#pacer.pace();
+      return this.#take(file, read);
+    } catch (e) {
+      return this.#failed(file, e);
+    }
+  }
+
+  /**
+   * What a file needs: nothing when its stat says it is as last read (or gone, or not a file), else
+   * the rules to read it under. A file read before is read again only when its stat changed; a new one
+   * is read at once (the read stats it: one stat less for each of 50,000 files at start). Synchronous,
+   * like the read: the source runs on the controller's thread (see read.ts).
+   */
+  #toRead(file: string): Refreshed | { rules: ReadRules } {
+    try {
       const stamp = this.#stamps.get(file);
       if (stamp) {
         const s = statSync(file);
         if (!s.isFile()) return { changed: this.#forget(file) };
         if (stamp.matches(s)) return { changed: false };
       }
-      // Only a file that had content is held back while it settles: a new file's early read loses nothing.
-      const known = this.files.has(file);
-      const settleMs = known ? this.rules.settleMs : 0;
-      // An emptied file whose objects stand in its place waits longer: a truncating writer may pause.
-      const emptySettleMs = known && this.files.hasObjects(file) && settleMs > 0 ? EMPTY_SETTLE_MS : 0;
-      const rules = { ...this.rules, settleMs, emptySettleMs };
-      const read = (await ahead?.take(file, rules)) ?? (await readManifestFile(file, rules));
-      if (read.kind === 'changing') return { changed: this.files.setChanging(file), changing: true };
-      if (read.kind === 'not-a-file') return { changed: this.#forget(file) };
-      this.#stamps.set(file, read.stamp);
-      if (read.kind === 'too-big') {
-        const limit = this.rules.maxBytes;
-        const message = `${file}: ${read.size} bytes is over the limit of ${limit} (--max-manifest-bytes); split it or raise the limit`;
-        return {
-          changed: this.files.setUnusable(file, new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message)),
-        };
-      }
-      await this.#pacer.pace();
-      const { changed, ignored } = this.files.setText(file, read.text);
-      for (const what of ignored) this.logger?.debug(`ignored ${what}: not a kind meshdns reads`);
-      return { changed };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { changed: this.#forget(file) };
-      // Not stamped: the next scan tries again (an EIO or EACCES may pass).
-      const message = `${file}: cannot read (${errorText(e)})`;
-      const error = new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message, { cause: e });
-      return { changed: this.files.setUnusable(file, error) };
+      return this.#failed(file, e);
     }
+    // Only a file that had content is held back while it settles: a new file's early read loses nothing.
+    const known = this.files.has(file);
+    const settleMs = known ? this.rules.settleMs : 0;
+    // An emptied file whose objects stand in its place waits longer: a truncating writer may pause.
+    const emptySettleMs = known && this.files.hasObjects(file) && settleMs > 0 ? EMPTY_SETTLE_MS : 0;
+    return { rules: { maxBytes: this.rules.maxBytes, settleMs, emptySettleMs } };
+  }
+
+  /** The file's new content (or that it is being written, gone, too big) taken in. */
+  #take(file: string, read: FileRead): Refreshed {
+    try {
+      return this.#taken(file, read);
+    } catch (e) {
+      return this.#failed(file, e);
+    }
+  }
+
+  #taken(file: string, read: FileRead): Refreshed {
+    if (read.kind === 'changing') return { changed: this.files.setChanging(file), changing: true };
+    if (read.kind === 'not-a-file') return { changed: this.#forget(file) };
+    this.#stamps.set(file, read.stamp);
+    if (read.kind === 'too-big') {
+      const limit = this.rules.maxBytes;
+      const message = `${file}: ${read.size} bytes is over the limit of ${limit} (--max-manifest-bytes); split it or raise the limit`;
+      return {
+        changed: this.files.setUnusable(file, new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message)),
+      };
+    }
+    const { changed, ignored } = this.files.setText(file, read.text);
+    for (const what of ignored) this.logger?.debug(`ignored ${what}: not a kind meshdns reads`);
+    return { changed };
+  }
+
+  #failed(file: string, e: unknown): Refreshed {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { changed: this.#forget(file) };
+    // Not stamped: the next scan tries again (an EIO or EACCES may pass).
+    const message = `${file}: cannot read (${errorText(e)})`;
+    const error = new MeshdnsError('MESHDNS_MANIFEST_UNREADABLE', message, { cause: e });
+    return { changed: this.files.setUnusable(file, error) };
   }
 
   /** The file's stat matches the one it was last read with (a file to read, gone or not a file does not). */

@@ -30,14 +30,21 @@ function settled<T>(call: () => Promise<T>): Promise<T | undefined> {
 
 type Batch = Promise<[Float64Array, Buffer] | undefined>;
 
+/** One work item's files, read: what readManifestFile would give for each, where the read can stand for it. */
+export interface ReadBatch {
+  readonly files: readonly string[];
+  /**
+   * What readManifestFile would give for `files[i]` under `rules`; undefined when this read cannot
+   * stand for it, and the caller reads the file itself.
+   */
+  take(i: number, rules: ReadRules): FileRead | undefined;
+}
+
 export class ReadAhead {
   readonly #binding: FsioBinding;
   readonly #files: readonly string[];
   readonly #maxBytes: number;
   readonly #batchBytes: number;
-  readonly #index = new Map<string, number>();
-  /** Each work item: not started (undefined), started, or let go (null) once its files were taken. */
-  readonly #batches: (Batch | null | undefined)[] = [];
 
   /** A read-ahead of `files` (in the order they will be taken), or undefined where it does not pay or cannot be. */
   static of(
@@ -55,24 +62,28 @@ export class ReadAhead {
     this.#files = files;
     this.#maxBytes = maxBytes;
     this.#batchBytes = batchBytes;
-    for (let i = 0; i < files.length; i++) this.#index.set(files[i]!, i);
   }
 
   /**
-   * What readManifestFile would give for `file` under `rules`, from the read done ahead; undefined
-   * when that read cannot stand for it, and the caller reads the file itself.
+   * The work items in order, each once read; READ_AHEAD more are being read meanwhile. A whole batch is
+   * then taken without a promise per file (50,000 files: a tenth of a second of the controller's thread).
    */
-  async take(file: string, rules: ReadRules): Promise<FileRead | undefined> {
-    const i = this.#index.get(file);
-    if (i === undefined) return undefined;
-    const k = Math.floor(i / READ_AHEAD_BATCH);
-    for (let j = k; j <= k + READ_AHEAD && j * READ_AHEAD_BATCH < this.#files.length; j++) this.#start(j);
-    // Files are taken about in order, a few at a time: two items back, none is left to take.
-    if (k >= 2) this.#batches[k - 2] = null;
-    const batch = await this.#batches[k];
-    if (!batch) return undefined;
-    const [meta, bytes] = batch;
-    const at = (i - k * READ_AHEAD_BATCH) * this.#binding.fields;
+  async *batches(): AsyncGenerator<ReadBatch> {
+    const count = Math.ceil(this.#files.length / READ_AHEAD_BATCH);
+    const started: Batch[] = [];
+    for (let k = 0; k < count; k++) {
+      for (let j = started.length; j <= Math.min(k + READ_AHEAD, count - 1); j++)
+        started.push(this.#start(j));
+      const files = this.#files.slice(k * READ_AHEAD_BATCH, (k + 1) * READ_AHEAD_BATCH);
+      const read = await started[k]!;
+      // Let go of the bytes once taken: the next items hold the pool's reads, not this one.
+      started[k] = Promise.resolve(undefined);
+      yield { files, take: (i, rules) => (read ? this.#take(read, i, rules) : undefined) };
+    }
+  }
+
+  #take([meta, bytes]: [Float64Array, Buffer], i: number, rules: ReadRules): FileRead | undefined {
+    const at = i * this.#binding.fields;
     if (meta[at] !== FSIO_STATUS.read) return undefined;
     const stamp = new Stamp({
       ino: meta[at + 1]!,
@@ -87,10 +98,9 @@ export class ReadAhead {
     return { kind: 'text', text: bytes.toString('utf8', from, from + stamp.size), stamp };
   }
 
-  #start(k: number): void {
-    if (this.#batches[k] !== undefined) return;
+  #start(k: number): Batch {
     const files = this.#files.slice(k * READ_AHEAD_BATCH, (k + 1) * READ_AHEAD_BATCH);
-    this.#batches[k] = settled(() => this.#binding.readFiles(files, this.#maxBytes, this.#batchBytes));
+    return settled(() => this.#binding.readFiles(files, this.#maxBytes, this.#batchBytes));
   }
 }
 

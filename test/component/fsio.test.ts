@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FSIO_STATUS, loadFsioAddon } from '../../src/netio/index.js';
 import { ManifestFolder } from '../../src/sources/index.js';
-import { readManifestFile, type Stamp } from '../../src/sources/read.js';
+import { type FileRead, type ReadRules, readManifestFile, type Stamp } from '../../src/sources/read.js';
 import { changedFiles, READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
 
 const addon = loadFsioAddon();
@@ -123,13 +123,21 @@ describe('fsio: statFiles', { skip: NO_ADDON }, () => {
 describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
   const rules = { maxBytes: 1 << 20, settleMs: 0 };
 
+  /** Every file of the read-ahead, in order, with what it gives under `under`. */
+  async function takeAll(ahead: ReadAhead, under: ReadRules): Promise<Map<string, FileRead | undefined>> {
+    const out = new Map<string, FileRead | undefined>();
+    for await (const batch of ahead.batches())
+      for (const [i, file] of batch.files.entries()) out.set(file, batch.take(i, under));
+    return out;
+  }
+
   it('gives what readManifestFile gives', async () => {
     const files = manifests(folder(), READ_AHEAD_MIN + 300);
     const ahead = ReadAhead.of(files, rules.maxBytes)!;
     assert.ok(ahead, 'a read-ahead for a scan this big');
-    for (const file of files)
-      assert.deepEqual(await ahead.take(file, rules), await readManifestFile(file, rules));
-    assert.equal(await ahead.take('/not/in/the/scan.yaml', rules), undefined);
+    const taken = await takeAll(ahead, rules);
+    assert.deepEqual([...taken.keys()], files, 'every file once, in order');
+    for (const file of files) assert.deepEqual(taken.get(file), await readManifestFile(file, rules));
     assert.equal(
       ReadAhead.of(files.slice(0, READ_AHEAD_MIN - 1), rules.maxBytes),
       undefined,
@@ -146,12 +154,13 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
     mkdirSync(sub);
     const gone = join(dir, 'gone.yaml');
     const small = { maxBytes: 1000, settleMs: 0 };
-    const ahead = ReadAhead.of([...files, big, sub, gone], small.maxBytes)!;
-    assert.equal((await ahead.take(files[0]!, small))?.kind, 'text');
-    for (const file of [big, sub, gone]) assert.equal(await ahead.take(file, small), undefined, file);
+    const all = [...files, big, sub, gone];
+    const taken = await takeAll(ReadAhead.of(all, small.maxBytes)!, small);
+    assert.equal(taken.get(files[0]!)?.kind, 'text');
+    for (const file of [big, sub, gone]) assert.equal(taken.get(file), undefined, file);
     // Changed less than the settle time before it was read (all of them, a minute): not to be trusted.
     const settling = { ...small, settleMs: 60_000 };
-    assert.equal(await ahead.take(files[1]!, settling), undefined);
+    assert.equal((await takeAll(ReadAhead.of(all, small.maxBytes)!, settling)).get(files[1]!), undefined);
     assert.equal((await readManifestFile(files[1]!, settling)).kind, 'changing');
   });
 
@@ -198,9 +207,9 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
 
   it("leaves the files past a work item's bytes to readManifestFile", async () => {
     const files = manifests(folder(), READ_AHEAD_MIN);
-    const ahead = ReadAhead.of(files, rules.maxBytes, 1)!;
-    assert.equal((await ahead.take(files[0]!, rules))?.kind, 'text', 'the first is read whatever the bytes');
-    assert.equal(await ahead.take(files[1]!, rules), undefined);
+    const taken = await takeAll(ReadAhead.of(files, rules.maxBytes, 1)!, rules);
+    assert.equal(taken.get(files[0]!)?.kind, 'text', 'the first is read whatever the bytes');
+    assert.equal(taken.get(files[1]!), undefined);
   });
 
   it('loads a folder the same as file by file', async () => {
