@@ -61,11 +61,15 @@ export function gaugeFrom(
 
 /**
  * The process's own figures under prom-client's standard names (RSS, heap, GC), among them
- * `nodejs_eventloop_lag_max_seconds`: the longest event-loop stall since the last scrape
- * (monitorEventLoopDelay), which is how "never stall" (DESIGN.md invariants) is checked from outside.
- * Once per process: it starts a monitor that lives as long as the process.
+ * `nodejs_eventloop_lag_max_seconds`: the longest time between two ticks of an event-loop monitor
+ * (monitorEventLoopDelay) since the last scrape, which is how "never stall" (DESIGN.md invariants) is
+ * checked from outside. A tick comes every `resolutionMs`, so a stall of S ms reads as S ms to
+ * S + `resolutionMs`. Once per process: it starts a monitor that lives as long as the process.
  */
-export function processMetrics(registry: Registry): Registry {
-  collectDefaultMetrics({ register: registry });
+export function processMetrics(registry: Registry, resolutionMs?: number): Registry {
+  collectDefaultMetrics({
+    register: registry,
+    ...(resolutionMs === undefined ? {} : { eventLoopMonitoringPrecision: resolutionMs }),
+  });
   return registry;
 }

@@ -92,6 +92,15 @@ describe('serve limit flags', () => {
     { args: ['--tcp-max-queued-bytes', '10'], error: /--tcp-max-queued-bytes "10": .* from 1024/ },
     { args: ['--upstream-max-in-flight', '0'], error: /--upstream-max-in-flight "0"/ },
     { args: ['--upstream-max-in-flight', '1e3'], error: /--upstream-max-in-flight "1e3"/ },
+    {
+      args: ['--metrics-eventloop-resolution', '0'],
+      error: /--metrics-eventloop-resolution "0": expected a whole number from 1 to 1000/,
+    },
+    // Checked even where nothing is counted: a typo should not wait for the day metrics are turned on.
+    {
+      args: ['--no-metrics', '--metrics-eventloop-resolution', '2.5'],
+      error: /--metrics-eventloop-resolution "2\.5"/,
+    },
   ];
   for (const c of bad) {
     it(`${c.args.join(' ')} → ${c.error.source.split('"')[0]}… refused`, () => {
