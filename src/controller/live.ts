@@ -130,11 +130,16 @@ export class LiveView {
       const h = withVips ? allocation.host(key) : undefined;
       return h && allocation.vips(h.entry, h.host) ? h : undefined;
     };
-    // Both mirrors take every key on a whole rebuild: the list is made once.
-    let allKeys: string[] | undefined;
-    const all = () => (allKeys ??= this.#allKeys());
-    const vips = this.#sentVips.diff(touched, (key) => plain(served(key)), all);
-    const routes = this.#sentRoutes.diff(touched, (key) => routesOf(served(key)), all);
+    const vips: KeyedDiff<ServedVips> = { set: [], remove: [] };
+    const routes: KeyedDiff<VipRoute[]> = { set: [], remove: [] };
+    // A host's routes are sent only with its VIPs, and go with them: #sentVips holds every key sent.
+    const keys = touched === 'all' ? new Set([...this.#sentVips.keys(), ...this.#allKeys()]) : touched;
+    for (const key of keys) {
+      // Looked up once for both: each lookup builds the key's string again.
+      const h = served(key);
+      this.#sentVips.put(key, plain(h), vips);
+      this.#sentRoutes.put(key, routesOf(h), routes);
+    }
 
     return {
       view: workloadView(config, allocation, this.#builder.records),

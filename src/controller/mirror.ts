@@ -32,28 +32,20 @@ export class KeyedMirror<T> {
     return this.#sent.size;
   }
 
-  /**
-   * The change at `keys` (every key, sent or not, for 'all'), given each key's value now (undefined:
-   * gone); remembers the values as sent.
-   */
-  diff(
-    keys: Iterable<string> | 'all',
-    current: (key: string) => T | undefined,
-    all: () => Iterable<string>,
-  ): KeyedDiff<T> {
-    const out: KeyedDiff<T> = { set: [], remove: [] };
-    const look = keys === 'all' ? new Set([...this.#sent.keys(), ...all()]) : keys;
-    for (const key of look) {
-      const value = current(key);
-      if (value === undefined) {
-        if (this.#sent.delete(key)) out.remove.push(key);
-        continue;
-      }
-      const before = this.#sent.get(key);
-      if (before !== undefined && samePlain(before, value)) continue;
-      this.#sent.set(key, value);
-      out.set.push([key, value]);
+  /** The keys sent and not removed since. */
+  keys(): IterableIterator<string> {
+    return this.#sent.keys();
+  }
+
+  /** `key`'s value now (undefined: gone), into `out` where it differs from the value last sent. */
+  put(key: string, value: T | undefined, out: KeyedDiff<T>): void {
+    if (value === undefined) {
+      if (this.#sent.delete(key)) out.remove.push(key);
+      return;
     }
-    return out;
+    const before = this.#sent.get(key);
+    if (before !== undefined && samePlain(before, value)) return;
+    this.#sent.set(key, value);
+    out.set.push([key, value]);
   }
 }
