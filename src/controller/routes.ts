@@ -39,5 +39,7 @@ export function hostRoutes(h: HostVips): VipRoute[] {
       });
     }
   }
-  return routes;
+  // Copied to its size: an array grown by pushes keeps room for 16 more (12,500 hosts: 1.5 MB kept by
+  // the routes' mirror).
+  return routes.length > 0 ? routes.slice() : routes;
 }
