@@ -92,6 +92,8 @@ export class ManifestSource {
   #running: Promise<void> | undefined;
   #closed = false;
   #lost = false;
+  /** The first read of the folder, started by readAhead(). */
+  #first: Promise<ScanResult> | undefined;
 
   constructor(opts: ManifestSourceOptions) {
     this.#opts = opts;
@@ -106,9 +108,21 @@ export class ManifestSource {
     });
   }
 
+  /**
+   * Starts the first read of the folder now, for `start()` to take: the caller's own waits (the state
+   * file's lock and load) then overlap it. Its error, if any, is thrown by `start()`.
+   */
+  readAhead(): void {
+    if (this.#first) return;
+    this.#first = this.#folder.scan();
+    // Settled by start(); a start that never comes (the lock refused) must not leave it unhandled.
+    this.#first.catch(() => undefined);
+  }
+
   /** Reads the folder, publishes the first snapshot, then watches. Throws MESHDNS_MANIFESTS_DIR. */
   async start(): Promise<void> {
-    const first = await this.#folder.scan();
+    const first = await (this.#first ?? this.#folder.scan());
+    this.#first = undefined;
     await this.#publish();
     this.#after(first, true);
     this.#watch.follow(this.#folder.dirs);
