@@ -70,15 +70,15 @@ export class ReadAhead {
    */
   async *batches(): AsyncGenerator<ReadBatch> {
     const count = Math.ceil(this.#files.length / READ_AHEAD_BATCH);
-    const started: Batch[] = [];
+    /** Each work item's files and its read; let go of (undefined) once its files were taken. */
+    const started: ({ files: string[]; read: Batch } | undefined)[] = [];
     for (let k = 0; k < count; k++) {
       for (let j = started.length; j <= Math.min(k + READ_AHEAD, count - 1); j++)
         started.push(this.#start(j));
-      const files = this.#files.slice(k * READ_AHEAD_BATCH, (k + 1) * READ_AHEAD_BATCH);
-      const read = await started[k]!;
-      // Let go of the bytes once taken: the next items hold the pool's reads, not this one.
-      started[k] = Promise.resolve(undefined);
-      yield { files, take: (i, rules) => (read ? this.#take(read, i, rules) : undefined) };
+      const { files, read } = started[k]!;
+      started[k] = undefined;
+      const got = await read;
+      yield { files, take: (i, rules) => (got ? this.#take(got, i, rules) : undefined) };
     }
   }
 
@@ -98,9 +98,9 @@ export class ReadAhead {
     return { kind: 'text', text: bytes.toString('utf8', from, from + stamp.size), stamp };
   }
 
-  #start(k: number): Batch {
+  #start(k: number): { files: string[]; read: Batch } {
     const files = this.#files.slice(k * READ_AHEAD_BATCH, (k + 1) * READ_AHEAD_BATCH);
-    return settled(() => this.#binding.readFiles(files, this.#maxBytes, this.#batchBytes));
+    return { files, read: settled(() => this.#binding.readFiles(files, this.#maxBytes, this.#batchBytes)) };
   }
 }
 
