@@ -22,6 +22,12 @@ export interface FsioBinding {
   readFiles(paths: readonly string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>;
   /** Stats the paths (symlinks followed), reading nothing: status (`read` for a regular file), ino, size, mtimeMs, ctimeMs. */
   statFiles(paths: readonly string[]): Promise<[Float64Array, Buffer]>;
+  /**
+   * Lists the folders, keeping no names: per folder, status (`read` when listed), the count of its
+   * entries that are not dot-names, and (field 6) the offset in the buffer of 16 bytes that are the
+   * same whenever the set of those entries' names and types is, in any order.
+   */
+  listDirs(paths: readonly string[]): Promise<[Float64Array, Buffer]>;
   readonly fields: number;
 }
 

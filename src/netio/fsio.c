@@ -5,10 +5,13 @@
 // pool, so the controller parses one batch while the next is read.
 // The same checks as src/sources/read.ts: a regular file, read whole between two stats that agree.
 // Anything else is reported, not decided: JavaScript reads such a file again itself. The folder's
-// periodic rescan stats every file the same way (statFiles), in batches, off the controller's thread.
+// periodic rescan stats every file the same way (statFiles), in batches, off the controller's thread,
+// and tells a folder whose times moved but whose entries are the same by a digest of them (listDirs).
+#define _DEFAULT_SOURCE
 #define ADDON_ERROR_CODE "MESHDNS_FSIO"
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -27,11 +30,13 @@ enum {
   // below 0: -errno of open, fstat or read
 };
 
+typedef enum { READ_FILES, STAT_FILES, LIST_DIRS } Mode;
+
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  // statFiles: stat each path (following symlinks), read nothing.
-  bool stat_only;
+  // STAT_FILES: stat each path (following symlinks), read nothing; LIST_DIRS: digest each folder.
+  Mode mode;
   char** paths;
   uint32_t count;
   double max_bytes;
@@ -141,12 +146,72 @@ static void stat_one(const char* path, double* m) {
   m[4] = ms_of(s.st_ctim);
 }
 
+// splitmix64's finalizer: every bit of the name's hash reaches every bit of the result.
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// FNV-1a over the entry's type and name from `seed`, mixed.
+static uint64_t entry_hash(uint64_t seed, char type, const char* name) {
+  uint64_t h = (seed ^ (unsigned char)type) * 0x100000001b3ULL;
+  for (const unsigned char* c = (const unsigned char*)name; *c != '\0'; c++) h = (h ^ *c) * 0x100000001b3ULL;
+  return mix64(h);
+}
+
+// One folder's entries, dot-names left out as the walk leaves them out (src/sources/listing.ts): their
+// count in m[1], and 16 bytes at m[6] that are the same whenever the set of (name, type) pairs is the
+// same, in whatever order readdir gives them (the sums of two 64-bit hashes of each pair). The type is
+// what node's Dirent reports: d_type, or lstat's where the file system gives none.
+static void list_one(Batch* b, const char* path, double* m) {
+  DIR* dir = opendir(path);
+  if (dir == NULL) {
+    m[0] = -errno;
+    return;
+  }
+  uint64_t sum_a = 0, sum_b = 0;
+  double count = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent* e = readdir(dir);
+    if (e == NULL) break;
+    if (e->d_name[0] == '.') continue;
+    unsigned char t = e->d_type;
+    struct stat s;
+    if (t == DT_UNKNOWN && fstatat(dirfd(dir), e->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0) t = IFTODT(s.st_mode);
+    char type = t == DT_REG ? 'f' : t == DT_DIR ? 'd' : t == DT_LNK ? 'l' : t == DT_UNKNOWN ? '?' : 'o';
+    sum_a += entry_hash(0xcbf29ce484222325ULL, type, e->d_name);
+    sum_b += entry_hash(0x6a09e667f3bcc909ULL, type, e->d_name);
+    count++;
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) {
+    m[0] = -err;
+    return;
+  }
+  if (!reserve(b, 16)) {
+    m[0] = -ENOMEM;
+    return;
+  }
+  memcpy(b->data + b->used, &sum_a, 8);
+  memcpy(b->data + b->used + 8, &sum_b, 8);
+  m[0] = ST_READ;
+  m[1] = count;
+  m[6] = (double)b->used;
+  b->used += 16;
+}
+
 static void execute(napi_env env, void* data) {
   (void)env;
   Batch* b = data;
   for (uint32_t i = 0; i < b->count; i++) {
     double* m = b->meta + (size_t)i * FIELDS;
-    if (b->stat_only) stat_one(b->paths[i], m);
+    if (b->mode == STAT_FILES) stat_one(b->paths[i], m);
+    else if (b->mode == LIST_DIRS) list_one(b, b->paths[i], m);
     else read_one(b, b->paths[i], m);
   }
 }
@@ -204,7 +269,7 @@ static void complete(napi_env env, napi_status status, void* data) {
 }
 
 // A work item for `paths`, queued; its promise. Throws (returns NULL) on bad arguments.
-static napi_value start(napi_env env, napi_value paths, bool stat_only, double max_bytes, double batch_bytes) {
+static napi_value start(napi_env env, napi_value paths, Mode mode, double max_bytes, double batch_bytes) {
   uint32_t count = 0;
   CHECK(napi_get_array_length(env, paths, &count));
   if (!(max_bytes >= 0 && max_bytes <= 9007199254740992.0 && batch_bytes >= 0 && batch_bytes <= 9007199254740992.0)) {
@@ -216,7 +281,7 @@ static napi_value start(napi_env env, napi_value paths, bool stat_only, double m
     napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
     return NULL;
   }
-  b->stat_only = stat_only;
+  b->mode = mode;
   b->max_bytes = max_bytes;
   b->batch_bytes = batch_bytes < 1 ? 1 : (size_t)batch_bytes;
   b->paths = calloc(count > 0 ? count : 1, sizeof(char*));
@@ -234,7 +299,7 @@ static napi_value start(napi_env env, napi_value paths, bool stat_only, double m
     if (napi_get_element(env, paths, i, &p) != napi_ok ||
         napi_get_value_string_utf8(env, p, NULL, 0, &len) != napi_ok) {
       free_batch(b);
-      napi_throw_type_error(env, ADDON_ERROR_CODE, "readFiles: every path must be a string");
+      napi_throw_type_error(env, ADDON_ERROR_CODE, "fsio: every path must be a string");
       return NULL;
     }
     b->paths[i] = malloc(len + 1);
@@ -270,7 +335,7 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   double max_bytes = 0, batch_bytes = 0;
   CHECK(napi_get_value_double(env, argv[1], &max_bytes));
   CHECK(napi_get_value_double(env, argv[2], &batch_bytes));
-  return start(env, argv[0], false, max_bytes, batch_bytes);
+  return start(env, argv[0], READ_FILES, max_bytes, batch_bytes);
 }
 
 // statFiles(paths: string[]): Promise<[Float64Array, Buffer]>: per path the first five fields of
@@ -278,7 +343,16 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
 static napi_value stat_files(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv, "statFiles(paths)")) return NULL;
-  return start(env, argv[0], true, 0, 1);
+  return start(env, argv[0], STAT_FILES, 0, 1);
+}
+
+// listDirs(paths: string[]): Promise<[Float64Array, Buffer]>: per folder, in readFiles' layout, status
+// (ST_READ when listed, or -errno), the count of its entries that are not dot-names, and the offset of
+// their 16-byte digest in the buffer (list_one).
+static napi_value list_dirs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "listDirs(paths)")) return NULL;
+  return start(env, argv[0], LIST_DIRS, 0, 1);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -287,6 +361,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "readFiles", fn));
   CHECK(napi_create_function(env, "statFiles", NAPI_AUTO_LENGTH, stat_files, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "statFiles", fn));
+  CHECK(napi_create_function(env, "listDirs", NAPI_AUTO_LENGTH, list_dirs, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "listDirs", fn));
   CHECK(napi_create_uint32(env, FIELDS, &fields));
   CHECK(napi_set_named_property(env, exports, "fields", fields));
   return exports;

@@ -5,6 +5,7 @@ import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import type { Pacer } from './pacing.js';
+import { folderDigest } from './read-ahead.js';
 import { RACY_MS } from './tuning.js';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
@@ -35,6 +36,8 @@ interface FolderEntries {
   ctimeNs: bigint;
   /** The folder had not changed for a while when it was read: a same-stat folder has the same entries. */
   trusted: boolean;
+  /** folderDigest's, taken before the entries were read; undefined without the addon. */
+  digest: string | undefined;
   files: string[];
   links: string[];
   /** Which of `links` led to a file at the last walk: a change there changes the listing too. */
@@ -49,23 +52,29 @@ export interface FolderListerOptions {
   racyMs?: number;
   /** Wall-clock milliseconds, compared with the folders' times; injectable for tests. */
   now?: () => number;
+  /** What tells a folder's entries apart without listing them in JavaScript (folderDigest); injectable for tests. */
+  digest?: (dir: string) => Promise<string | undefined>;
 }
 
 /**
  * Walks a manifests folder, reading again only the folders whose stat changed. Adding, removing or
  * renaming an entry moves its folder's mtime and ctime (POSIX), so an unchanged folder has the same
  * entries: a rescan of a folder of 50,000 files lists nothing, and keeps no new copy of their paths.
+ * A folder whose stat changed is compared by its digest first (with the addon): a file saved by rename
+ * over itself leaves the entries, and so the list, as they were.
  */
 export class FolderLister {
   readonly #known = new Map<string, FolderEntries>();
   readonly #opts: FolderListerOptions;
   readonly #racyNs: bigint;
   readonly #now: () => number;
+  readonly #digest: (dir: string) => Promise<string | undefined>;
 
   constructor(opts: FolderListerOptions = {}) {
     this.#opts = opts;
     this.#racyNs = BigInt(opts.racyMs ?? RACY_MS) * 1_000_000n;
     this.#now = opts.now ?? Date.now;
+    this.#digest = opts.digest ?? folderDigest;
   }
 
   /**
@@ -146,12 +155,27 @@ export class FolderLister {
     ) {
       return known;
     }
+    // Its times moved (a file saved by rename over it moves them too: every edit in an editor) or are
+    // too recent to trust. The digest tells whether its entries did, without a string or an object per
+    // entry (50,000 files: about 10 MB that lived long enough to be promoted, at every rescan after an
+    // edit). Taken before readdir: an entry that changes in between makes the next digest differ, and
+    // the folder is read again then.
+    const digest = await this.#digest(dir);
+    const trusted = now - s.mtimeNs > this.#racyNs && now - s.ctimeNs > this.#racyNs;
+    if (known && digest !== undefined && digest === known.digest) {
+      known.ino = s.ino;
+      known.mtimeNs = s.mtimeNs;
+      known.ctimeNs = s.ctimeNs;
+      known.trusted = trusted;
+      return known;
+    }
     const listed = await readdir(dir, { withFileTypes: true });
     const entries: FolderEntries = {
       ino: s.ino,
       mtimeNs: s.mtimeNs,
       ctimeNs: s.ctimeNs,
-      trusted: now - s.mtimeNs > this.#racyNs && now - s.ctimeNs > this.#racyNs,
+      trusted,
+      digest,
       files: [],
       links: [],
       linked: [],

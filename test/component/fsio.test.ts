@@ -3,7 +3,16 @@
 // (not a file, gone, too big, too fresh, changed) is left to readManifestFile.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -117,6 +126,72 @@ describe('fsio: statFiles', { skip: NO_ADDON }, () => {
     }
     assert.equal(meta[2 * b.fields], FSIO_STATUS.notAFile);
     assert.equal(meta[3 * b.fields], -2, 'ENOENT');
+  });
+});
+
+describe('fsio: listDirs', { skip: NO_ADDON }, () => {
+  const b = addon.binding!;
+  const digestOf = async (dir: string) => {
+    const [meta, bytes] = await b.listDirs([dir]);
+    assert.equal(meta[0], FSIO_STATUS.read);
+    return { count: meta[1], digest: bytes.toString('hex', meta[6], meta[6]! + 16) };
+  };
+
+  it('gives the same digest for the same names and types in any order, dot-names left out', async () => {
+    const one = folder();
+    const two = folder();
+    for (const name of ['a.yaml', 'b.yaml', 'c.json']) writeFileSync(join(one, name), 'x');
+    mkdirSync(join(one, 'sub'));
+    mkdirSync(join(two, 'sub'));
+    for (const name of ['c.json', 'a.yaml', 'b.yaml']) writeFileSync(join(two, name), 'other bytes');
+    writeFileSync(join(two, '.b.yaml.swp'), 'x');
+    mkdirSync(join(two, '.git'));
+    const first = await digestOf(one);
+    assert.equal(first.count, 4);
+    assert.deepEqual(await digestOf(two), first);
+    // Saved by rename over itself: the folder's times move, its entries do not.
+    writeFileSync(join(one, '.a.yaml.tmp'), 'new');
+    renameSync(join(one, '.a.yaml.tmp'), join(one, 'a.yaml'));
+    assert.deepEqual(await digestOf(one), first);
+  });
+
+  it('differs when an entry is added, removed, renamed or changes type', async () => {
+    const dir = folder();
+    writeFileSync(join(dir, 'a.yaml'), 'x');
+    writeFileSync(join(dir, 'b.yaml'), 'x');
+    const seen = new Set([(await digestOf(dir)).digest]);
+    const step = async (what: string, change: () => void) => {
+      change();
+      const { digest } = await digestOf(dir);
+      assert.ok(!seen.has(digest), `${what}: a digest seen before`);
+      seen.add(digest);
+    };
+    await step('added', () => writeFileSync(join(dir, 'c.yaml'), 'x'));
+    await step('removed', () => unlinkSync(join(dir, 'a.yaml')));
+    await step('renamed', () => renameSync(join(dir, 'b.yaml'), join(dir, 'd.yaml')));
+    await step('a file made a folder', () => {
+      unlinkSync(join(dir, 'd.yaml'));
+      mkdirSync(join(dir, 'd.yaml'));
+    });
+    await step('a folder made a symlink', () => {
+      rmSync(join(dir, 'd.yaml'), { recursive: true });
+      symlinkSync(join(dir, 'c.yaml'), join(dir, 'd.yaml'));
+    });
+  });
+
+  it('reports a folder it cannot list by errno, and refuses what is not a list of paths', async () => {
+    const dir = folder();
+    const [file] = manifests(dir, 1);
+    const [meta] = await b.listDirs([join(dir, 'gone'), file!, dir]);
+    assert.equal(meta[0], -2, 'ENOENT');
+    assert.equal(meta[b.fields], -20, 'ENOTDIR');
+    assert.equal(meta[2 * b.fields], FSIO_STATUS.read);
+    assert.equal(meta[2 * b.fields + 1], 1);
+    assert.throws(
+      () => (b.listDirs as unknown as (x: unknown) => unknown)([7]),
+      /every path must be a string/,
+    );
+    assert.throws(() => (b.listDirs as unknown as () => unknown)(), /listDirs\(paths\)/);
   });
 });
 

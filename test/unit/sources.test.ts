@@ -20,9 +20,13 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { MeshdnsError } from '../../src/errors.js';
 import { formatError, type Resource, type Resources } from '../../src/model/index.js';
+import { loadFsioAddon } from '../../src/netio/index.js';
 import { loadManifests, ManifestFiles, ManifestSource } from '../../src/sources/index.js';
 import { FolderLister } from '../../src/sources/listing.js';
+import { folderDigest } from '../../src/sources/read-ahead.js';
 
+const fsio = loadFsioAddon();
+const NO_FSIO = fsio.binding ? undefined : `native file reader unavailable: ${fsio.reason}`;
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
 const BAD = join(ROOT, 'test/fixtures/manifests-bad');
@@ -131,7 +135,8 @@ describe('FolderLister (the walk a rescan repeats)', () => {
   const now = () => {
     clock = Date.now();
   };
-  const lister = () => new FolderLister({ now: () => clock });
+  /** Without the addon's digest: every folder whose stat changed is listed again in JavaScript. */
+  const lister = () => new FolderLister({ now: () => clock, digest: async () => undefined });
   const names = (files: readonly string[]) => files.map((f) => f.slice(dir.length + 1)).sort();
 
   it('reads a folder again only when its stat changed; an unchanged one gives the same list, not a copy', async () => {
@@ -178,6 +183,48 @@ describe('FolderLister (the walk a rescan repeats)', () => {
     await writeFile(join(dir, 'b.yaml'), 'x');
     await utimes(dir, before.atime, before.mtime);
     assert.deepEqual(names((await l.list(dir)).files), ['a.yaml', 'b.yaml']);
+  });
+
+  it('with a digest, a folder whose times moved but whose entries did not keeps its list (a rename over a file)', {
+    skip: NO_FSIO,
+  }, async () => {
+    await writeFile(join(dir, 'a.yaml'), 'x');
+    await writeFile(join(dir, 'b.yaml'), 'x');
+    later();
+    const asked: string[] = [];
+    const l = new FolderLister({
+      now: () => clock,
+      digest: async (d) => {
+        asked.push(d);
+        return folderDigest(d);
+      },
+    });
+    const first = await l.list(dir);
+    assert.deepEqual(asked, [dir]);
+    assert.equal((await l.list(dir)).files, first.files, 'stat unchanged: not even the digest is taken');
+    assert.equal(asked.length, 1);
+    // An editor's save: a dot-file written beside, renamed over the file. The folder's times move.
+    const before = await stat(dir, { bigint: true });
+    await writeFile(join(dir, '.a.yaml.tmp'), 'y');
+    await rename(join(dir, '.a.yaml.tmp'), join(dir, 'a.yaml'));
+    assert.notEqual((await stat(dir, { bigint: true })).ctimeNs, before.ctimeNs);
+    later();
+    const saved = await l.list(dir);
+    assert.equal(asked.length, 2, 'the digest was taken');
+    assert.equal(saved.reused, true);
+    assert.equal(saved.files, first.files, 'the same entries: the same list, no string made');
+    await writeFile(join(dir, 'c.yaml'), 'x');
+    later();
+    const added = await l.list(dir);
+    assert.equal(added.reused, false);
+    assert.deepEqual(names(added.files), ['a.yaml', 'b.yaml', 'c.yaml']);
+    // A file and a folder of the same name are different entries.
+    await rm(join(dir, 'c.yaml'));
+    await mkdir(join(dir, 'c.yaml'));
+    later();
+    const typed = await l.list(dir);
+    assert.equal(typed.reused, false);
+    assert.deepEqual(names(typed.files), ['a.yaml', 'b.yaml']);
   });
 
   it('follows sub-folders added and removed, and symlinks whose target appears or goes without their folder changing', async () => {
