@@ -1,6 +1,7 @@
 // Runs the real CLI (`bin/meshdns`) as a child process, as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,25 @@ export function serveExamples(name: string): { args: (upstream?: string) => stri
   return { args, state };
 }
 
+let snapshots: string | undefined;
+let agents = 0;
+
+/**
+ * An agent's snapshot by default goes to the system's temporary folder, named by its DNS port
+ * (agentSnapshotFile): one left by an earlier test's agent on the same port would give a new agent
+ * that test's table before its controller sends one. Each agent started here gets a file of its own
+ * unless the test names one.
+ */
+function ownSnapshot(args: string[]): string[] {
+  if (args[0] !== 'agent' || args.includes('--snapshot-file') || args.includes('--no-snapshot')) return [];
+  if (snapshots === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-test-snapshots-'));
+    snapshots = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return ['--snapshot-file', join(snapshots, `agent-${++agents}.snapshot.json`)];
+}
+
 export interface Running {
   child: ChildProcess;
   output(): string;
@@ -50,7 +70,7 @@ export function startCli(
   // Several agents run at once in some tests: each gets its own admin port unless the test picks one.
   const daemon = ['serve', 'agent', 'controller'].includes(args[0] ?? '');
   const admin = daemon && !args.includes('--admin-listen') ? ['--admin-listen', '127.0.0.1:0'] : [];
-  const child = spawn(cmd, [...pre, ...args, ...admin], {
+  const child = spawn(cmd, [...pre, ...args, ...admin, ...ownSnapshot(args)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached,
