@@ -23,9 +23,10 @@ export interface FsioBinding {
   /** Stats the paths (symlinks followed), reading nothing: status (`read` for a regular file), ino, size, mtimeMs, ctimeMs. */
   statFiles(paths: readonly string[]): Promise<[Float64Array, Buffer]>;
   /**
-   * Lists the folders, keeping no names: per folder, status (`read` when listed), the count of its
-   * entries that are not dot-names, and (field 6) the offset in the buffer of 16 bytes that are the
-   * same whenever the set of those entries' names and types is, in any order.
+   * Lists the folders: per folder, status (`read` when listed), the count of its entries that are not
+   * dot-names, their bytes, and (field 6) the offset in the buffer of 16 bytes that are the same
+   * whenever the set of those entries' names and types is, in any order; the entries follow them, each
+   * a type byte (`f`, `d`, `l`, `o`, `?`), the name and a NUL.
    */
   listDirs(paths: readonly string[]): Promise<[Float64Array, Buffer]>;
   readonly fields: number;

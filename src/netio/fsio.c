@@ -6,8 +6,9 @@
 // The same checks as src/sources/read.ts: a regular file, read whole between two stats that agree.
 // Anything else is reported, not decided: JavaScript reads such a file again itself. The folder's
 // periodic rescan stats every file the same way (statFiles), in batches, off the controller's thread,
-// and tells a folder whose times moved but whose entries are the same by a digest of them (listDirs).
-#define _DEFAULT_SOURCE
+// and lists a folder with a digest of its entries (listDirs), so that one whose times moved but whose
+// entries did not is known as such without a string made per entry.
+#define _GNU_SOURCE
 #define ADDON_ERROR_CODE "MESHDNS_FSIO"
 #include "common.h"
 
@@ -162,47 +163,94 @@ static uint64_t entry_hash(uint64_t seed, char type, const char* name) {
   return mix64(h);
 }
 
-// One folder's entries, dot-names left out as the walk leaves them out (src/sources/listing.ts): their
-// count in m[1], and 16 bytes at m[6] that are the same whenever the set of (name, type) pairs is the
-// same, in whatever order readdir gives them (the sums of two 64-bit hashes of each pair). The type is
-// what node's Dirent reports: d_type, or lstat's where the file system gives none.
+// Orders entries (offsets into `names`, each a type byte then the name) by name, as strcmp does.
+static int by_name(const void* a, const void* b, void* names) {
+  return strcmp((const char*)names + *(const size_t*)a + 1, (const char*)names + *(const size_t*)b + 1);
+}
+
+// One folder's entries, dot-names left out as the walk leaves them out (src/sources/listing.ts), from one
+// readdir: at m[6] 16 bytes that are the same whenever the set of (name, type) pairs is the same, in
+// whatever order readdir gives them (the sums of two 64-bit hashes of each pair), then the entries
+// themselves in name order (as node's readdir gives them: libuv sorts scandir's), each its type byte, its
+// name and a NUL (m[2] bytes, m[1] entries). The type is what node's Dirent reports: d_type, or lstat's
+// where the file system gives none ('f', 'd', 'l', 'o'ther, '?').
 static void list_one(Batch* b, const char* path, double* m) {
   DIR* dir = opendir(path);
   if (dir == NULL) {
     m[0] = -errno;
     return;
   }
+  char* names = NULL;
+  size_t used = 0, cap = 0;
+  size_t* offsets = NULL;
+  size_t count = 0, slots = 0;
   uint64_t sum_a = 0, sum_b = 0;
-  double count = 0;
+  int err = 0;
   for (;;) {
     errno = 0;
     struct dirent* e = readdir(dir);
-    if (e == NULL) break;
+    if (e == NULL) {
+      err = errno;
+      break;
+    }
     if (e->d_name[0] == '.') continue;
     unsigned char t = e->d_type;
     struct stat s;
     if (t == DT_UNKNOWN && fstatat(dirfd(dir), e->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0) t = IFTODT(s.st_mode);
     char type = t == DT_REG ? 'f' : t == DT_DIR ? 'd' : t == DT_LNK ? 'l' : t == DT_UNKNOWN ? '?' : 'o';
+    size_t len = strlen(e->d_name);
+    if (used + len + 2 > cap) {
+      size_t grown_cap = cap == 0 ? 65536 : cap;
+      while (grown_cap < used + len + 2) grown_cap *= 2;
+      char* grown = realloc(names, grown_cap);
+      if (grown == NULL) {
+        err = ENOMEM;
+        break;
+      }
+      names = grown;
+      cap = grown_cap;
+    }
+    if (count == slots) {
+      size_t more = slots == 0 ? 1024 : slots * 2;
+      size_t* grown = realloc(offsets, more * sizeof *offsets);
+      if (grown == NULL) {
+        err = ENOMEM;
+        break;
+      }
+      offsets = grown;
+      slots = more;
+    }
+    offsets[count++] = used;
+    names[used++] = type;
+    memcpy(names + used, e->d_name, len + 1);
+    used += len + 1;
     sum_a += entry_hash(0xcbf29ce484222325ULL, type, e->d_name);
     sum_b += entry_hash(0x6a09e667f3bcc909ULL, type, e->d_name);
-    count++;
   }
-  int err = errno;
   closedir(dir);
+  if (err == 0 && !reserve(b, 16 + used)) err = ENOMEM;
   if (err != 0) {
     m[0] = -err;
+    free(names);
+    free(offsets);
     return;
   }
-  if (!reserve(b, 16)) {
-    m[0] = -ENOMEM;
-    return;
-  }
-  memcpy(b->data + b->used, &sum_a, 8);
-  memcpy(b->data + b->used + 8, &sum_b, 8);
-  m[0] = ST_READ;
-  m[1] = count;
-  m[6] = (double)b->used;
+  if (count > 1) qsort_r(offsets, count, sizeof *offsets, by_name, names);
+  size_t at = b->used;
+  memcpy(b->data + at, &sum_a, 8);
+  memcpy(b->data + at + 8, &sum_b, 8);
   b->used += 16;
+  for (size_t i = 0; i < count; i++) {
+    size_t len = strlen(names + offsets[i] + 1) + 2;
+    memcpy(b->data + b->used, names + offsets[i], len);
+    b->used += len;
+  }
+  free(names);
+  free(offsets);
+  m[0] = ST_READ;
+  m[1] = (double)count;
+  m[2] = (double)(b->used - at - 16);
+  m[6] = (double)at;
 }
 
 static void execute(napi_env env, void* data) {
@@ -347,8 +395,8 @@ static napi_value stat_files(napi_env env, napi_callback_info info) {
 }
 
 // listDirs(paths: string[]): Promise<[Float64Array, Buffer]>: per folder, in readFiles' layout, status
-// (ST_READ when listed, or -errno), the count of its entries that are not dot-names, and the offset of
-// their 16-byte digest in the buffer (list_one).
+// (ST_READ when listed, or -errno), the count of its entries that are not dot-names, their bytes, and
+// the offset in the buffer of their 16-byte digest, the entries after it (list_one).
 static napi_value list_dirs(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv, "listDirs(paths)")) return NULL;

@@ -1,11 +1,12 @@
 // Which files of a manifests folder are manifests: the walk shared by full scans and by the partial
 // refreshes that follow file events, so both see the same set.
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
+import { FSIO_STATUS, loadFsioAddon } from '../netio/index.js';
 import type { Pacer } from './pacing.js';
-import { folderDigest } from './read-ahead.js';
 import { RACY_MS } from './tuning.js';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
@@ -36,7 +37,7 @@ interface FolderEntries {
   ctimeNs: bigint;
   /** The folder had not changed for a while when it was read: a same-stat folder has the same entries. */
   trusted: boolean;
-  /** folderDigest's, taken before the entries were read; undefined without the addon. */
+  /** FolderRead's, of the listing these entries come from; undefined without the addon. */
   digest: string | undefined;
   files: string[];
   links: string[];
@@ -52,8 +53,47 @@ export interface FolderListerOptions {
   racyMs?: number;
   /** Wall-clock milliseconds, compared with the folders' times; injectable for tests. */
   now?: () => number;
-  /** What tells a folder's entries apart without listing them in JavaScript (folderDigest); injectable for tests. */
-  digest?: (dir: string) => Promise<string | undefined>;
+  /** How a folder is listed with a digest (readFolder; undefined: with node:fs); injectable for tests. */
+  read?: (dir: string) => Promise<FolderRead | undefined>;
+}
+
+/** A folder as one readdir saw it: a digest of its entries, and the entries, decoded only when asked. */
+export interface FolderRead {
+  /** The same whenever the names and types of the entries that are not dot-names are, in any order. */
+  digest: string;
+  /** Those entries: name, and type (`f` file, `d` folder, `l` symlink, `o` other, `?` gone while read). */
+  entries(): Iterable<[name: string, type: string]>;
+}
+
+/** The folder listed by the addon (fsio.c's listDirs) on libuv's pool; undefined without it or on an error. */
+export async function readFolder(dir: string): Promise<FolderRead | undefined> {
+  const { binding } = loadFsioAddon();
+  if (!binding) return undefined;
+  let meta: Float64Array;
+  let bytes: Buffer;
+  try {
+    [meta, bytes] = await binding.listDirs([dir]);
+  } catch {
+    return undefined;
+  }
+  if (meta[0] !== FSIO_STATUS.read) return undefined;
+  const at = meta[6]!;
+  const end = at + 16 + meta[2]!;
+  return {
+    digest: `${meta[1]}:${bytes.toString('hex', at, at + 16)}`,
+    *entries() {
+      for (let i = at + 16; i < end; ) {
+        const nul = bytes.indexOf(0, i + 1);
+        yield [bytes.toString('utf8', i + 1, nul), String.fromCharCode(bytes[i]!)];
+        i = nul + 1;
+      }
+    },
+  };
+}
+
+/** A node:fs Dirent's type, as FolderRead gives it. */
+function direntType(entry: Dirent): string {
+  return entry.isDirectory() ? 'd' : entry.isFile() ? 'f' : entry.isSymbolicLink() ? 'l' : 'o';
 }
 
 /**
@@ -68,13 +108,13 @@ export class FolderLister {
   readonly #opts: FolderListerOptions;
   readonly #racyNs: bigint;
   readonly #now: () => number;
-  readonly #digest: (dir: string) => Promise<string | undefined>;
+  readonly #read: (dir: string) => Promise<FolderRead | undefined>;
 
   constructor(opts: FolderListerOptions = {}) {
     this.#opts = opts;
     this.#racyNs = BigInt(opts.racyMs ?? RACY_MS) * 1_000_000n;
     this.#now = opts.now ?? Date.now;
-    this.#digest = opts.digest ?? folderDigest;
+    this.#read = opts.read ?? readFolder;
   }
 
   /**
@@ -140,7 +180,10 @@ export class FolderLister {
     for (const sub of entries.subdirs) await this.#walk(sub, false, out, errors, fresh);
   }
 
-  /** The folder's entries: the known ones when its stat says nothing changed, else read afresh. */
+  /**
+   * The folder's entries: the known ones when its stat says nothing changed, or when it is listed again
+   * and its digest says the same; else those of the listing.
+   */
   async #entries(dir: string, fresh: boolean): Promise<FolderEntries> {
     // The stat comes first: a change after it moves the times the next walk compares.
     const now = BigInt(Math.floor(this.#now())) * 1_000_000n;
@@ -155,41 +198,39 @@ export class FolderLister {
     ) {
       return known;
     }
-    // Its times moved (a file saved by rename over it moves them too: every edit in an editor) or are
-    // too recent to trust. The digest tells whether its entries did, without a string or an object per
-    // entry (50,000 files: about 10 MB that lived long enough to be promoted, at every rescan after an
-    // edit). Taken before readdir: an entry that changes in between makes the next digest differ, and
-    // the folder is read again then.
-    const digest = await this.#digest(dir);
     const trusted = now - s.mtimeNs > this.#racyNs && now - s.ctimeNs > this.#racyNs;
-    if (known && digest !== undefined && digest === known.digest) {
+    // Its times moved (a file saved by rename over itself moves them: every edit in an editor) or are
+    // too recent to trust. The same digest keeps the known entries: at 50,000 files no string per entry.
+    const read = await this.#read(dir);
+    if (known && read && read.digest === known.digest) {
       known.ino = s.ino;
       known.mtimeNs = s.mtimeNs;
       known.ctimeNs = s.ctimeNs;
       known.trusted = trusted;
       return known;
     }
-    const listed = await readdir(dir, { withFileTypes: true });
     const entries: FolderEntries = {
       ino: s.ino,
       mtimeNs: s.mtimeNs,
       ctimeNs: s.ctimeNs,
       trusted,
-      digest,
+      digest: read?.digest,
       files: [],
       links: [],
       linked: [],
       subdirs: [],
     };
+    const listed: Iterable<[string, string]> =
+      read?.entries() ?? (await readdir(dir, { withFileTypes: true })).map((e) => [e.name, direntType(e)]);
     const pacer = this.#opts.pacer;
-    for (const entry of listed) {
+    for (const [name, type] of listed) {
       if (pacer?.due()) await pacer.pace();
-      if (entry.name.startsWith('.')) continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) entries.subdirs.push(path);
-      else if (!isManifestName(entry.name)) continue;
-      else if (entry.isFile()) entries.files.push(path);
-      else if (entry.isSymbolicLink()) entries.links.push(path);
+      if (name.startsWith('.')) continue;
+      const path = join(dir, name);
+      if (type === 'd') entries.subdirs.push(path);
+      else if (!isManifestName(name)) continue;
+      else if (type === 'f') entries.files.push(path);
+      else if (type === 'l') entries.links.push(path);
     }
     return entries;
   }

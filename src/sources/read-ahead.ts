@@ -144,17 +144,3 @@ export async function changedFiles(
   }
   return changed;
 }
-
-/**
- * What a folder holds, as a string that is the same whenever the names and types of its entries that
- * are not dot-names are (fsio.c's listDirs): a rename over a file moves the folder's times and leaves
- * this as it was. Undefined without the addon or when the folder cannot be listed.
- */
-export async function folderDigest(dir: string): Promise<string | undefined> {
-  const { binding } = loadFsioAddon();
-  if (!binding) return undefined;
-  const got = await settled(() => binding.listDirs([dir]));
-  if (!got || got[0][0] !== FSIO_STATUS.read) return undefined;
-  const [meta, bytes] = got;
-  return `${meta[1]}:${bytes.toString('hex', meta[6], meta[6]! + 16)}`;
-}

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -13,11 +14,12 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FSIO_STATUS, loadFsioAddon } from '../../src/netio/index.js';
 import { ManifestFolder } from '../../src/sources/index.js';
+import { readFolder } from '../../src/sources/listing.js';
 import { type FileRead, type ReadRules, readManifestFile, type Stamp } from '../../src/sources/read.js';
 import { changedFiles, READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
 
@@ -131,38 +133,65 @@ describe('fsio: statFiles', { skip: NO_ADDON }, () => {
 
 describe('fsio: listDirs', { skip: NO_ADDON }, () => {
   const b = addon.binding!;
-  const digestOf = async (dir: string) => {
-    const [meta, bytes] = await b.listDirs([dir]);
-    assert.equal(meta[0], FSIO_STATUS.read);
-    return { count: meta[1], digest: bytes.toString('hex', meta[6], meta[6]! + 16) };
+  const listing = async (dir: string) => {
+    const read = await readFolder(dir);
+    assert.ok(read, `${dir} listed`);
+    return { digest: read.digest, entries: [...read.entries()].sort(([x], [y]) => (x < y ? -1 : 1)) };
   };
 
-  it('gives the same digest for the same names and types in any order, dot-names left out', async () => {
+  it('lists the entries that are not dot-names with their types, as readdir does', async () => {
+    const dir = folder();
+    writeFileSync(join(dir, 'a.yaml'), 'x');
+    writeFileSync(join(dir, 'ünïcode-名前.yaml'), 'x');
+    mkdirSync(join(dir, 'sub'));
+    symlinkSync(join(dir, 'a.yaml'), join(dir, 'link.yaml'));
+    assert.equal(spawnSync('mkfifo', [join(dir, 'pipe')]).status, 0, 'mkfifo');
+    writeFileSync(join(dir, '.hidden.yaml'), 'x');
+    mkdirSync(join(dir, '.git'));
+    const { entries } = await listing(dir);
+    assert.deepEqual(entries, [
+      ['a.yaml', 'f'],
+      ['link.yaml', 'l'],
+      ['pipe', 'o'],
+      ['sub', 'd'],
+      ['ünïcode-名前.yaml', 'f'],
+    ]);
+    // In node's order too: libuv sorts what scandir gives (the folder source walks the files in it).
+    const node = readdirSync(dir).filter((n) => !n.startsWith('.'));
+    assert.deepEqual(
+      [...(await readFolder(dir))!.entries()].map(([n]) => n),
+      node,
+    );
+  });
+
+  it('gives the same digest for the same names and types in any order', async () => {
     const one = folder();
     const two = folder();
-    for (const name of ['a.yaml', 'b.yaml', 'c.json']) writeFileSync(join(one, name), 'x');
-    mkdirSync(join(one, 'sub'));
-    mkdirSync(join(two, 'sub'));
-    for (const name of ['c.json', 'a.yaml', 'b.yaml']) writeFileSync(join(two, name), 'other bytes');
-    writeFileSync(join(two, '.b.yaml.swp'), 'x');
-    mkdirSync(join(two, '.git'));
-    const first = await digestOf(one);
-    assert.equal(first.count, 4);
-    assert.deepEqual(await digestOf(two), first);
+    const names = Array.from({ length: 200 }, (_, i) => `m-${i}.yaml`);
+    for (const name of names) writeFileSync(join(one, name), 'x');
+    for (const name of [...names].reverse()) writeFileSync(join(two, name), 'other bytes');
+    writeFileSync(join(two, '.m-1.yaml.swp'), 'x');
+    const first = await listing(one);
+    const order = (dir: string) => readdirSync(dir).filter((n) => !n.startsWith('.'));
+    // tmpfs lists the newest first, ext4 by hash: either way both are compared whatever the order.
+    assert.deepEqual(order(one).sort(), order(two).sort());
+    assert.equal((await listing(two)).digest, first.digest);
+    const entries = async (dir: string) => [...(await readFolder(dir))!.entries()].map(([n]) => n);
+    assert.deepEqual(await entries(two), order(two), "in node's order");
     // Saved by rename over itself: the folder's times move, its entries do not.
-    writeFileSync(join(one, '.a.yaml.tmp'), 'new');
-    renameSync(join(one, '.a.yaml.tmp'), join(one, 'a.yaml'));
-    assert.deepEqual(await digestOf(one), first);
+    writeFileSync(join(one, '.m-7.yaml.tmp'), 'new');
+    renameSync(join(one, '.m-7.yaml.tmp'), join(one, 'm-7.yaml'));
+    assert.equal((await listing(one)).digest, first.digest);
   });
 
   it('differs when an entry is added, removed, renamed or changes type', async () => {
     const dir = folder();
     writeFileSync(join(dir, 'a.yaml'), 'x');
     writeFileSync(join(dir, 'b.yaml'), 'x');
-    const seen = new Set([(await digestOf(dir)).digest]);
+    const seen = new Set([(await listing(dir)).digest]);
     const step = async (what: string, change: () => void) => {
       change();
-      const { digest } = await digestOf(dir);
+      const { digest } = await listing(dir);
       assert.ok(!seen.has(digest), `${what}: a digest seen before`);
       seen.add(digest);
     };
@@ -183,10 +212,11 @@ describe('fsio: listDirs', { skip: NO_ADDON }, () => {
     const dir = folder();
     const [file] = manifests(dir, 1);
     const [meta] = await b.listDirs([join(dir, 'gone'), file!, dir]);
-    assert.equal(meta[0], -2, 'ENOENT');
-    assert.equal(meta[b.fields], -20, 'ENOTDIR');
+    assert.equal(meta[0], -constants.errno.ENOENT);
+    assert.equal(meta[b.fields], -constants.errno.ENOTDIR);
     assert.equal(meta[2 * b.fields], FSIO_STATUS.read);
     assert.equal(meta[2 * b.fields + 1], 1);
+    assert.equal(await readFolder(join(dir, 'gone')), undefined);
     assert.throws(
       () => (b.listDirs as unknown as (x: unknown) => unknown)([7]),
       /every path must be a string/,

@@ -4,6 +4,7 @@ import {
   mkdir,
   mkdtemp,
   open as openFile,
+  readdir,
   rename,
   rm,
   stat,
@@ -20,13 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { MeshdnsError } from '../../src/errors.js';
 import { formatError, type Resource, type Resources } from '../../src/model/index.js';
-import { loadFsioAddon } from '../../src/netio/index.js';
 import { loadManifests, ManifestFiles, ManifestSource } from '../../src/sources/index.js';
-import { FolderLister } from '../../src/sources/listing.js';
-import { folderDigest } from '../../src/sources/read-ahead.js';
+import { FolderLister, type FolderRead } from '../../src/sources/listing.js';
 
-const fsio = loadFsioAddon();
-const NO_FSIO = fsio.binding ? undefined : `native file reader unavailable: ${fsio.reason}`;
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
 const BAD = join(ROOT, 'test/fixtures/manifests-bad');
@@ -135,8 +132,24 @@ describe('FolderLister (the walk a rescan repeats)', () => {
   const now = () => {
     clock = Date.now();
   };
-  /** Without the addon's digest: every folder whose stat changed is listed again in JavaScript. */
-  const lister = () => new FolderLister({ now: () => clock, digest: async () => undefined });
+  /** Without the addon's listing: every folder whose stat changed is listed again with node:fs. */
+  const lister = () => new FolderLister({ now: () => clock, read: async () => undefined });
+  /** A listing with a digest made from its own entries, as the addon's (fsio.c): names and types, sorted. */
+  const fakeRead =
+    (asked: string[]) =>
+    async (d: string): Promise<FolderRead> => {
+      asked.push(d);
+      const entries = (await readdir(d, { withFileTypes: true }))
+        .filter((e) => !e.name.startsWith('.'))
+        .map((e): [string, string] => [e.name, e.isDirectory() ? 'd' : e.isFile() ? 'f' : 'l']);
+      return {
+        digest: entries
+          .map(([n, t]) => `${t}${n}`)
+          .sort()
+          .join('/'),
+        entries: () => entries,
+      };
+    };
   const names = (files: readonly string[]) => files.map((f) => f.slice(dir.length + 1)).sort();
 
   it('reads a folder again only when its stat changed; an unchanged one gives the same list, not a copy', async () => {
@@ -185,34 +198,31 @@ describe('FolderLister (the walk a rescan repeats)', () => {
     assert.deepEqual(names((await l.list(dir)).files), ['a.yaml', 'b.yaml']);
   });
 
-  it('with a digest, a folder whose times moved but whose entries did not keeps its list (a rename over a file)', {
-    skip: NO_FSIO,
-  }, async () => {
+  it('with a digest, a folder whose times moved but whose entries did not keeps its list (a rename over a file)', async () => {
     await writeFile(join(dir, 'a.yaml'), 'x');
     await writeFile(join(dir, 'b.yaml'), 'x');
     later();
     const asked: string[] = [];
-    const l = new FolderLister({
-      now: () => clock,
-      digest: async (d) => {
-        asked.push(d);
-        return folderDigest(d);
-      },
-    });
+    const l = new FolderLister({ now: () => clock, read: fakeRead(asked) });
     const first = await l.list(dir);
     assert.deepEqual(asked, [dir]);
-    assert.equal((await l.list(dir)).files, first.files, 'stat unchanged: not even the digest is taken');
+    assert.equal((await l.list(dir)).files, first.files, 'stat unchanged: not even listed');
     assert.equal(asked.length, 1);
-    // An editor's save: a dot-file written beside, renamed over the file. The folder's times move.
+    // An editor's save: a dot-file written beside, renamed over the file; the folder's times move (a
+    // coarse clock tick later than the writes above).
+    await sleep(20);
     const before = await stat(dir, { bigint: true });
     await writeFile(join(dir, '.a.yaml.tmp'), 'y');
     await rename(join(dir, '.a.yaml.tmp'), join(dir, 'a.yaml'));
     assert.notEqual((await stat(dir, { bigint: true })).ctimeNs, before.ctimeNs);
     later();
     const saved = await l.list(dir);
-    assert.equal(asked.length, 2, 'the digest was taken');
+    assert.equal(asked.length, 2, 'listed again');
     assert.equal(saved.reused, true);
-    assert.equal(saved.files, first.files, 'the same entries: the same list, no string made');
+    assert.equal(saved.files, first.files, 'the same entries: the same list');
+    const fresh = await l.list(dir, true);
+    assert.equal(asked.length, 3, 'fresh: listed whatever the stat says');
+    assert.equal(fresh.files, first.files);
     await writeFile(join(dir, 'c.yaml'), 'x');
     later();
     const added = await l.list(dir);
@@ -225,6 +235,13 @@ describe('FolderLister (the walk a rescan repeats)', () => {
     const typed = await l.list(dir);
     assert.equal(typed.reused, false);
     assert.deepEqual(names(typed.files), ['a.yaml', 'b.yaml']);
+    // The entries come from the listing that gave the digest: what it saw is what the list holds.
+    await rm(join(dir, 'b.yaml'));
+    later();
+    assert.deepEqual(names((await l.list(dir)).files), ['a.yaml']);
+    await writeFile(join(dir, 'b.yaml'), 'x');
+    later();
+    assert.deepEqual(names((await l.list(dir)).files), ['a.yaml', 'b.yaml']);
   });
 
   it('follows sub-folders added and removed, and symlinks whose target appears or goes without their folder changing', async () => {
