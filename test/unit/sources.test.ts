@@ -241,7 +241,19 @@ describe('FolderLister (the walk a rescan repeats)', () => {
     assert.deepEqual(names((await l.list(dir)).files), ['a.yaml']);
     await writeFile(join(dir, 'b.yaml'), 'x');
     later();
-    assert.deepEqual(names((await l.list(dir)).files), ['a.yaml', 'b.yaml']);
+    const again = await l.list(dir);
+    assert.deepEqual(names(again.files), ['a.yaml', 'b.yaml']);
+    // A folder replaced by another with the same entries: the same list, the new folder's inode.
+    await rename(dir, `${dir}.old`);
+    await mkdir(dir);
+    for (const f of ['a.yaml', 'b.yaml']) await writeFile(join(dir, f), 'x');
+    await mkdir(join(dir, 'c.yaml'));
+    later();
+    const replaced = await l.list(dir);
+    assert.equal(replaced.reused, true);
+    assert.deepEqual(names(replaced.files), ['a.yaml', 'b.yaml']);
+    assert.equal(replaced.dirs.get(dir), (await stat(dir, { bigint: true })).ino);
+    await rm(`${dir}.old`, { recursive: true });
   });
 
   it('follows sub-folders added and removed, and symlinks whose target appears or goes without their folder changing', async () => {
