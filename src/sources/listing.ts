@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { MeshdnsError } from '../errors.js';
 import { FSIO_STATUS, loadFsioAddon } from '../netio/index.js';
 import type { Pacer } from './pacing.js';
+import { settled } from './read-ahead.js';
 import { RACY_MS } from './tuning.js';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
@@ -69,14 +70,9 @@ export interface FolderRead {
 export async function readFolder(dir: string): Promise<FolderRead | undefined> {
   const { binding } = loadFsioAddon();
   if (!binding) return undefined;
-  let meta: Float64Array;
-  let bytes: Buffer;
-  try {
-    [meta, bytes] = await binding.listDirs([dir]);
-  } catch {
-    return undefined;
-  }
-  if (meta[0] !== FSIO_STATUS.read) return undefined;
+  const got = await settled(() => binding.listDirs([dir]));
+  if (!got || got[0][0] !== FSIO_STATUS.read) return undefined;
+  const [meta, bytes] = got;
   const at = meta[6]!;
   const end = at + 16 + meta[2]!;
   return {

@@ -18,9 +18,9 @@ export { READ_AHEAD_MIN };
 
 /**
  * The addon's call, its promise settling to undefined on any failure: a throw (out of memory, a bad
- * argument) as much as a rejection. Undefined sends every file of the batch back to node:fs.
+ * argument) as much as a rejection. Undefined sends the work back to node:fs.
  */
-function settled<T>(call: () => Promise<T>): Promise<T | undefined> {
+export function settled<T>(call: () => Promise<T>): Promise<T | undefined> {
   try {
     return call().catch(() => undefined);
   } catch {
