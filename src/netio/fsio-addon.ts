@@ -20,8 +20,13 @@ export interface FsioBinding {
    * of its bytes in the buffer (status `read`).
    */
   readFiles(paths: readonly string[], maxBytes: number, batchBytes: number): Promise<[Float64Array, Buffer]>;
-  /** Stats the paths (symlinks followed), reading nothing: status (`read` for a regular file), ino, size, mtimeMs, ctimeMs. */
-  statFiles(paths: readonly string[]): Promise<[Float64Array, Buffer]>;
+  /**
+   * Stats the first `count` paths of `paths` (each ended by a NUL; symlinks followed, as statSync) and
+   * compares each with its four numbers in `stamps` (ino, size, mtimeMs, ctimeMs; ino NaN: not
+   * checked): the indices of those that changed, are gone or are not regular files. Neither buffer
+   * may be written to until it settles.
+   */
+  checkStamps(paths: Buffer, stamps: Float64Array, count: number): Promise<Uint32Array>;
   /**
    * Lists the folders: per folder, status (`read` when listed), the count of its entries that are not
    * dot-names, their bytes, and (field 6) the offset in the buffer of 16 bytes that are the same

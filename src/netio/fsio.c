@@ -5,15 +5,17 @@
 // pool, so the controller parses one batch while the next is read.
 // The same checks as src/sources/read.ts: a regular file, read whole between two stats that agree.
 // Anything else is reported, not decided: JavaScript reads such a file again itself. The folder's
-// periodic rescan stats every file the same way (statFiles), in batches, off the controller's thread,
-// and lists a folder with a digest of its entries (listDirs), so that one whose times moved but whose
-// entries did not is known as such without a string made per entry.
+// periodic rescan compares every file's stat with the one it was read with (checkStamps), off the
+// controller's thread, from paths and stamps kept in two buffers between rescans, and lists a folder
+// with a digest of its entries (listDirs), so that one whose times moved but whose entries did not is
+// known as such without a string made per entry.
 #define _GNU_SOURCE
 #define ADDON_ERROR_CODE "MESHDNS_FSIO"
 #include "common.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>  // isnan: a macro, no libm
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -31,12 +33,12 @@ enum {
   // below 0: -errno of open, fstat or read
 };
 
-typedef enum { READ_FILES, STAT_FILES, LIST_DIRS } Mode;
+typedef enum { READ_FILES, LIST_DIRS } Mode;
 
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  // STAT_FILES: stat each path (following symlinks), read nothing; LIST_DIRS: digest each folder.
+  // LIST_DIRS: list and digest each folder, read no file.
   Mode mode;
   char** paths;
   uint32_t count;
@@ -131,20 +133,6 @@ static void read_one(Batch* b, const char* path, double* m) {
     }
   }
   close(fd);
-}
-
-// One path's stat into m, as statSync gives it (symlinks followed): no bytes are read.
-static void stat_one(const char* path, double* m) {
-  struct stat s;
-  if (stat(path, &s) != 0) {
-    m[0] = -errno;
-    return;
-  }
-  m[0] = S_ISREG(s.st_mode) ? ST_READ : ST_NOT_A_FILE;
-  m[1] = (double)s.st_ino;
-  m[2] = (double)s.st_size;
-  m[3] = ms_of(s.st_mtim);
-  m[4] = ms_of(s.st_ctim);
 }
 
 // splitmix64's finalizer: every bit of the name's hash reaches every bit of the result.
@@ -258,8 +246,7 @@ static void execute(napi_env env, void* data) {
   Batch* b = data;
   for (uint32_t i = 0; i < b->count; i++) {
     double* m = b->meta + (size_t)i * FIELDS;
-    if (b->mode == STAT_FILES) stat_one(b->paths[i], m);
-    else if (b->mode == LIST_DIRS) list_one(b, b->paths[i], m);
+    if (b->mode == LIST_DIRS) list_one(b, b->paths[i], m);
     else read_one(b, b->paths[i], m);
   }
 }
@@ -386,14 +373,6 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   return start(env, argv[0], READ_FILES, max_bytes, batch_bytes);
 }
 
-// statFiles(paths: string[]): Promise<[Float64Array, Buffer]>: per path the first five fields of
-// readFiles (ST_READ for a regular file, ST_NOT_A_FILE, or -errno), as statSync sees it; nothing read.
-static napi_value stat_files(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv, "statFiles(paths)")) return NULL;
-  return start(env, argv[0], STAT_FILES, 0, 1);
-}
-
 // listDirs(paths: string[]): Promise<[Float64Array, Buffer]>: per folder, in readFiles' layout, status
 // (ST_READ when listed, or -errno), the count of its entries that are not dot-names, their bytes, and
 // the offset in the buffer of their 16-byte digest, the entries after it (list_one).
@@ -403,12 +382,139 @@ static napi_value list_dirs(napi_env env, napi_callback_info info) {
   return start(env, argv[0], LIST_DIRS, 0, 1);
 }
 
+// checkStamps(paths: Buffer, stamps: Float64Array, count: number): Promise<Uint32Array>. `paths` holds
+// `count` paths, each ended by a NUL; `stamps` four numbers per path: the ino, size, mtimeMs and
+// ctimeMs it was read with (ino NaN: none, not checked). Resolves with the indices of the paths whose
+// stat (symlinks followed, as statSync) no longer matches: changed, gone, not a regular file. The two
+// buffers are held until it settles; the caller must not write to them meanwhile.
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref paths_ref;
+  napi_ref stamps_ref;
+  const char* paths;
+  size_t paths_len;
+  const double* stamps;
+  uint32_t count;
+  uint32_t* changed;
+  uint32_t n_changed;
+  int err;
+} Check;
+
+static bool stamp_matches(const char* path, const double* s) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (double)st.st_ino == s[0] && (double)st.st_size == s[1] &&
+         ms_of(st.st_mtim) == s[2] && ms_of(st.st_ctim) == s[3];
+}
+
+static void check_execute(napi_env env, void* data) {
+  (void)env;
+  Check* c = data;
+  c->changed = malloc((c->count > 0 ? c->count : 1) * sizeof *c->changed);
+  if (c->changed == NULL) {
+    c->err = ENOMEM;
+    return;
+  }
+  const char* p = c->paths;
+  const char* end = c->paths + c->paths_len;
+  for (uint32_t i = 0; i < c->count; i++) {
+    const char* nul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
+    if (nul == NULL) {
+      c->err = EINVAL;
+      return;
+    }
+    const double* s = c->stamps + (size_t)i * 4;
+    if (!isnan(s[0]) && !stamp_matches(p, s)) c->changed[c->n_changed++] = i;
+    p = nul + 1;
+  }
+}
+
+static void check_complete(napi_env env, napi_status status, void* data) {
+  Check* c = data;
+  napi_value ab, indices, error, message;
+  void* mem = NULL;
+  bool ok = status == napi_ok && c->err == 0 &&
+            napi_create_arraybuffer(env, (size_t)c->n_changed * sizeof(uint32_t), &mem, &ab) == napi_ok;
+  if (ok) {
+    if (c->n_changed > 0) memcpy(mem, c->changed, (size_t)c->n_changed * sizeof(uint32_t));
+    ok = napi_create_typedarray(env, napi_uint32_array, c->n_changed, ab, 0, &indices) == napi_ok;
+  }
+  if (ok) {
+    napi_resolve_deferred(env, c->deferred, indices);
+  } else {
+    const char* why = c->err == EINVAL ? "fsio: checkStamps: fewer paths than count" : "fsio: checkStamps failed";
+    napi_create_string_utf8(env, why, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, c->deferred, error);
+  }
+  napi_delete_reference(env, c->paths_ref);
+  napi_delete_reference(env, c->stamps_ref);
+  napi_delete_async_work(env, c->work);
+  free(c->changed);
+  free(c);
+}
+
+static napi_value check_stamps(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "checkStamps(paths, stamps, count)")) return NULL;
+  bool is_buffer = false, is_typed = false;
+  CHECK(napi_is_buffer(env, argv[0], &is_buffer));
+  CHECK(napi_is_typedarray(env, argv[1], &is_typed));
+  napi_typedarray_type type = napi_int8_array;
+  size_t stamps_len = 0;
+  void* stamps = NULL;
+  if (is_typed) CHECK(napi_get_typedarray_info(env, argv[1], &type, &stamps_len, &stamps, NULL, NULL));
+  double count = -1;
+  if (napi_get_value_double(env, argv[2], &count) != napi_ok) count = -1;
+  if (!is_buffer || !is_typed || type != napi_float64_array || !(count >= 0 && count <= 4294967295.0) ||
+      (double)(uint32_t)count != count || (double)stamps_len < count * 4) {
+    napi_throw_type_error(env, ADDON_ERROR_CODE,
+                          "fsio: checkStamps(paths: Buffer, stamps: Float64Array of 4 per path, count: integer)");
+    return NULL;
+  }
+  Check* c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    napi_throw_error(env, ADDON_ERROR_CODE, "fsio: out of memory");
+    return NULL;
+  }
+  void* paths = NULL;
+  napi_value promise, name;
+  if (napi_get_buffer_info(env, argv[0], &paths, &c->paths_len) != napi_ok) {
+    free(c);
+    return throw_last(env);
+  }
+  c->paths = paths;
+  c->stamps = stamps;
+  c->count = (uint32_t)count;
+  if (napi_create_reference(env, argv[0], 1, &c->paths_ref) != napi_ok) {
+    free(c);
+    return throw_last(env);
+  }
+  if (napi_create_reference(env, argv[1], 1, &c->stamps_ref) != napi_ok) {
+    napi_delete_reference(env, c->paths_ref);
+    free(c);
+    return throw_last(env);
+  }
+  if (napi_create_promise(env, &c->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "meshdns:checkStamps", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, check_execute, check_complete, c, &c->work) != napi_ok ||
+      napi_queue_async_work(env, c->work) != napi_ok) {
+    // A promise made and never settled is left to the collector; nothing was queued.
+    if (c->work != NULL) napi_delete_async_work(env, c->work);
+    napi_delete_reference(env, c->paths_ref);
+    napi_delete_reference(env, c->stamps_ref);
+    free(c);
+    return throw_last(env);
+  }
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, fields;
   CHECK(napi_create_function(env, "readFiles", NAPI_AUTO_LENGTH, read_files, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "readFiles", fn));
-  CHECK(napi_create_function(env, "statFiles", NAPI_AUTO_LENGTH, stat_files, NULL, &fn));
-  CHECK(napi_set_named_property(env, exports, "statFiles", fn));
+  CHECK(napi_create_function(env, "checkStamps", NAPI_AUTO_LENGTH, check_stamps, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "checkStamps", fn));
   CHECK(napi_create_function(env, "listDirs", NAPI_AUTO_LENGTH, list_dirs, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "listDirs", fn));
   CHECK(napi_create_uint32(env, FIELDS, &fields));

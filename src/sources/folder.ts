@@ -9,8 +9,9 @@ import { MeshdnsError } from '../errors.js';
 import { type Build, ManifestFiles } from './files.js';
 import { errorText, FolderLister, isManifestName, type Listing } from './listing.js';
 import { eachLimited, Pacer } from './pacing.js';
-import { type FileRead, type ReadRules, readManifestFile, type Stamp } from './read.js';
-import { changedFiles, ReadAhead } from './read-ahead.js';
+import { type FileRead, type ReadRules, readManifestFile } from './read.js';
+import { ReadAhead } from './read-ahead.js';
+import { Stamps } from './stamps.js';
 import { EMPTY_SETTLE_MS, FS_CONCURRENCY, RELIST_EVERY_SCANS } from './tuning.js';
 
 export interface ScanResult {
@@ -35,7 +36,7 @@ export class ManifestFolder {
   /** The folders walked and their inodes, for a watcher to follow. */
   dirs = new Map<string, bigint>();
   /** Each file's stat when it was last read: a file whose stat still matches is not read again. */
-  readonly #stamps = new Map<string, Stamp>();
+  readonly #stamps = new Stamps();
   readonly #pacer = new Pacer();
   readonly #lister: FolderLister;
   #scans = 0;
@@ -56,8 +57,8 @@ export class ManifestFolder {
   /**
    * Lists the whole folder and re-reads every file whose stat changed. Throws MESHDNS_MANIFESTS_DIR.
    * Runs every few seconds: when nothing changed it keeps nothing and allocates little (the listing is
-   * reused; with the addon, a list of the paths and their stats in batches, no Stats object per file),
-   * so that 50,000 files cost neither the heap a copy of their paths for long nor much of a GC.
+   * reused; with the addon, the stats are compared on the thread pool from buffers kept between scans,
+   * stamps.ts), so that 50,000 files cost neither the heap a copy of their paths nor much of a GC.
    */
   async scan(): Promise<ScanResult> {
     // Folders whose times do not move (some FUSE mounts) still have their new files seen, in a minute.
@@ -73,7 +74,7 @@ export class ManifestFolder {
     }
     this.dirs = listed.dirs;
     const pace = () => this.#pacer.pace();
-    let stale = await changedFiles(listed.files, (file) => this.#stamps.get(file), pace);
+    let stale = await this.#stamps.changed(listed.files, pace);
     if (stale === undefined) {
       stale = [];
       for (const file of listed.files) {
@@ -214,11 +215,10 @@ export class ManifestFolder {
    */
   #toRead(file: string): Refreshed | { rules: ReadRules } {
     try {
-      const stamp = this.#stamps.get(file);
-      if (stamp) {
+      if (this.#stamps.has(file)) {
         const s = statSync(file);
         if (!s.isFile()) return { changed: this.#forget(file) };
-        if (stamp.matches(s)) return { changed: false };
+        if (this.#stamps.matches(file, s)) return { changed: false };
       }
     } catch (e) {
       return this.#failed(file, e);
@@ -266,11 +266,10 @@ export class ManifestFolder {
 
   /** The file's stat matches the one it was last read with (a file to read, gone or not a file does not). */
   #unchanged(file: string): boolean {
-    const stamp = this.#stamps.get(file);
-    if (!stamp) return false;
+    if (!this.#stamps.has(file)) return false;
     try {
       const s = statSync(file, { throwIfNoEntry: false });
-      return s !== undefined && stamp.matches(s);
+      return s !== undefined && this.#stamps.matches(file, s);
     } catch {
       return false;
     }

@@ -6,13 +6,7 @@
 // Without the addon there is no read-ahead and every file is read by readManifestFile.
 import { FSIO_STATUS, type FsioBinding, loadFsioAddon } from '../netio/index.js';
 import { type FileRead, type ReadRules, Stamp, tooFresh } from './read.js';
-import {
-  READ_AHEAD,
-  READ_AHEAD_BATCH,
-  READ_AHEAD_BATCH_BYTES,
-  READ_AHEAD_MIN,
-  STAT_BATCH,
-} from './tuning.js';
+import { READ_AHEAD, READ_AHEAD_BATCH, READ_AHEAD_BATCH_BYTES, READ_AHEAD_MIN } from './tuning.js';
 
 export { READ_AHEAD_MIN };
 
@@ -102,45 +96,4 @@ export class ReadAhead {
     const files = this.#files.slice(k * READ_AHEAD_BATCH, (k + 1) * READ_AHEAD_BATCH);
     return { files, read: settled(() => this.#binding.readFiles(files, this.#maxBytes, this.#batchBytes)) };
   }
-}
-
-/**
- * Which of `files` changed since they were read (`stampOf`: the stamp each was read with), stat'ed in
- * batches on libuv's thread pool: the rescan of a folder, every few seconds, costs the controller's
- * thread a comparison per file instead of a statSync and its Stats object. 50,000 files: that thread's
- * CPU while idle went from about 10 % of a core to 3.5 %; the system calls cost the same, now on the
- * pool's threads. Undefined where it does not pay or cannot be: the caller stats each file itself. A
- * file gone, not a file, or not stat'ed counts as changed, as there; one never read is not stat'ed.
- */
-export async function changedFiles(
-  files: readonly string[],
-  stampOf: (file: string) => Stamp | undefined,
-  pace: () => Promise<void>,
-): Promise<string[] | undefined> {
-  if (files.length < READ_AHEAD_MIN) return undefined;
-  const { binding } = loadFsioAddon();
-  if (!binding) return undefined;
-  // A file never read (the first scan: all of them) has nothing to compare with: no stat for it.
-  const changed: string[] = [];
-  const known: string[] = [];
-  for (const file of files) (stampOf(file) ? known : changed).push(file);
-  const stat = (k: number) => settled(() => binding.statFiles(known.slice(k, k + STAT_BATCH)));
-  let next = known.length > 0 ? stat(0) : undefined;
-  for (let k = 0; k < known.length; k += STAT_BATCH) {
-    const got = await next;
-    if (k + STAT_BATCH < known.length) next = stat(k + STAT_BATCH);
-    const n = Math.min(STAT_BATCH, known.length - k);
-    for (let i = 0; i < n; i++) {
-      const file = known[k + i]!;
-      const m = got?.[0];
-      const at = i * binding.fields;
-      const same =
-        m !== undefined &&
-        m[at] === FSIO_STATUS.read &&
-        stampOf(file)!.same(m[at + 1]!, m[at + 2]!, m[at + 3]!, m[at + 4]!);
-      if (!same) changed.push(file);
-    }
-    await pace();
-  }
-  return changed;
 }

@@ -26,11 +26,9 @@ export class Stamp {
   }
 
   matches(s: Stats): boolean {
-    return this.same(s.ino, s.size, s.mtimeMs, s.ctimeMs);
-  }
-
-  same(ino: number, size: number, mtimeMs: number, ctimeMs: number): boolean {
-    return ino === this.ino && size === this.size && mtimeMs === this.mtimeMs && ctimeMs === this.ctimeMs;
+    return (
+      s.ino === this.ino && s.size === this.size && s.mtimeMs === this.mtimeMs && s.ctimeMs === this.ctimeMs
+    );
   }
 }
 

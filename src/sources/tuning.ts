@@ -40,5 +40,3 @@ export const READ_AHEAD_BATCH_BYTES = 8 << 20;
  * threads, which the whole process shares (state-file writes, snapshots).
  */
 export const READ_AHEAD = 1;
-/** Paths per work item of a rescan's stats. */
-export const STAT_BATCH = 4096;

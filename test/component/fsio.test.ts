@@ -9,6 +9,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  type Stats,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -20,8 +21,9 @@ import { after, describe, it } from 'node:test';
 import { FSIO_STATUS, loadFsioAddon } from '../../src/netio/index.js';
 import { ManifestFolder } from '../../src/sources/index.js';
 import { readFolder } from '../../src/sources/listing.js';
-import { type FileRead, type ReadRules, readManifestFile, type Stamp } from '../../src/sources/read.js';
-import { changedFiles, READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
+import { type FileRead, type ReadRules, readManifestFile, Stamp } from '../../src/sources/read.js';
+import { READ_AHEAD_MIN, ReadAhead } from '../../src/sources/read-ahead.js';
+import { Stamps } from '../../src/sources/stamps.js';
 
 const addon = loadFsioAddon();
 const NO_ADDON = addon.binding ? undefined : `native file reader unavailable: ${addon.reason}`;
@@ -92,7 +94,6 @@ describe('fsio: readFiles', { skip: NO_ADDON }, () => {
     assert.throws(() => call(['/x'], Number.NaN, 1), /numbers from 0 to 2\^53/);
     assert.throws(() => call(['/x'], 1, Number.POSITIVE_INFINITY), /numbers from 0 to 2\^53/);
     assert.throws(() => call([42], 1, 1), /every path must be a string/);
-    assert.throws(() => (b.statFiles as unknown as () => unknown)(), /statFiles\(paths\)/);
   });
 
   it('stops reading once a batch has its bytes, and says which files it skipped', async () => {
@@ -106,28 +107,59 @@ describe('fsio: readFiles', { skip: NO_ADDON }, () => {
   });
 });
 
-describe('fsio: statFiles', { skip: NO_ADDON }, () => {
+describe('fsio: checkStamps', { skip: NO_ADDON }, () => {
   const b = addon.binding!;
+  const stampOf = (s: Stats) => [s.ino, s.size, s.mtimeMs, s.ctimeMs];
 
-  it('stats as statSync does, symlinks followed, and says what is not a file', async () => {
+  it('compares each stat with its stamp as statSync sees it, symlinks followed', async () => {
     const dir = folder();
-    const [file] = manifests(dir, 1);
+    const [file, edited] = manifests(dir, 2);
     const link = join(dir, 'link.yaml');
     symlinkSync(file!, link);
-    const [meta, bytes] = await b.statFiles([file!, link, dir, join(dir, 'gone.yaml')]);
-    assert.equal(bytes.length, 0, 'nothing read');
+    const paths = [file!, link, dir, join(dir, 'gone.yaml'), edited!, join(dir, 'unstamped.yaml')];
     const s = statSync(file!);
-    for (const i of [0, 1]) {
-      assert.deepEqual(fields(meta, i, b.fields).slice(0, 5), [
-        FSIO_STATUS.read,
-        s.ino,
-        s.size,
-        s.mtimeMs,
-        s.ctimeMs,
-      ]);
+    const stamps = new Float64Array([
+      ...stampOf(s),
+      ...stampOf(s),
+      ...stampOf(statSync(dir)),
+      ...stampOf(s),
+      ...stampOf(statSync(edited!)),
+      Number.NaN,
+      0,
+      0,
+      0,
+    ]);
+    writeFileSync(edited!, `${manifest(1)}# edited\n`);
+    const changed = await b.checkStamps(Buffer.from(`${paths.join('\0')}\0`), stamps, paths.length);
+    // The file and the link to it match; a folder is not a file; gone; edited; NaN: not checked.
+    assert.deepEqual([...changed], [2, 3, 4]);
+    assert.deepEqual([...(await b.checkStamps(Buffer.from(`${file}\0`), stamps, 1))], []);
+    assert.deepEqual([...(await b.checkStamps(Buffer.alloc(0), new Float64Array(0), 0))], []);
+  });
+
+  it('sees a change of any one field: inode, size, mtime, ctime', async () => {
+    const [file] = manifests(folder(), 1);
+    const base = stampOf(statSync(file!));
+    const paths = Buffer.from(`${file}\0`.repeat(4));
+    const stamps = new Float64Array(16);
+    for (let f = 0; f < 4; f++) {
+      stamps.set(base, f * 4);
+      stamps[f * 4 + f]! += 1;
     }
-    assert.equal(meta[2 * b.fields], FSIO_STATUS.notAFile);
-    assert.equal(meta[3 * b.fields], -2, 'ENOENT');
+    assert.deepEqual([...(await b.checkStamps(paths, stamps, 4))], [0, 1, 2, 3]);
+  });
+
+  it('refuses arguments it cannot use, and a buffer with fewer paths than its count', async () => {
+    const call = b.checkStamps as unknown as (...args: unknown[]) => unknown;
+    const one = Buffer.from('/x\0');
+    assert.throws(() => call(one, new Float64Array(4)), /checkStamps\(paths, stamps, count\)/);
+    assert.throws(() => call('/x\0', new Float64Array(4), 1), /checkStamps\(paths: Buffer/);
+    assert.throws(() => call(one, new Float32Array(4), 1), /Float64Array of 4 per path/);
+    assert.throws(() => call(one, new Float64Array(3), 1), /Float64Array of 4 per path/);
+    assert.throws(() => call(one, new Float64Array(8), 1.5), /count: integer/);
+    assert.throws(() => call(one, new Float64Array(8), -1), /count: integer/);
+    await assert.rejects(b.checkStamps(one, new Float64Array(8), 2), /fewer paths than count/);
+    await assert.rejects(b.checkStamps(Buffer.from('/x'), new Float64Array(4), 1), /fewer paths than count/);
   });
 });
 
@@ -269,10 +301,10 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
     assert.equal((await readManifestFile(files[1]!, settling)).kind, 'changing');
   });
 
-  it("finds the files changed since they were read, stat'ing only those read before", async () => {
+  it('finds the files changed since they were read; one never read counts without a stat', async () => {
     const dir = folder();
     const files = manifests(dir, READ_AHEAD_MIN + 10);
-    const stamps = new Map<string, Stamp>();
+    const stamps = new Stamps();
     for (const file of files.slice(1)) {
       const read = await readManifestFile(file, rules);
       assert.equal(read.kind, 'text');
@@ -282,18 +314,40 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
     unlinkSync(files[3]!);
     mkdirSync(files[3]!);
     unlinkSync(files[4]!);
-    let paced = 0;
-    const pace = async () => {
-      paced++;
-    };
-    const changed = await changedFiles(files, (f) => stamps.get(f), pace);
+    const pace = async () => {};
     // files[0] was never read: changed without a stat; the others as they were edited, replaced, removed.
-    assert.deepEqual(changed?.sort(), [files[0], files[2], files[3], files[4]].sort());
-    assert.ok(paced > 0, 'the caller gets its turns');
-    assert.equal(
-      await changedFiles(files.slice(0, READ_AHEAD_MIN - 1), (f) => stamps.get(f), pace),
-      undefined,
-    );
+    assert.deepEqual(await stamps.changed(files, pace), [files[0], files[2], files[3], files[4]]);
+    assert.equal(await stamps.changed(files.slice(0, READ_AHEAD_MIN - 1), pace), undefined);
+    // Forgotten, the last file takes a forgotten one's place: still checked, under its own name.
+    const last = files.at(-1)!;
+    assert.ok(stamps.delete(files[1]!));
+    writeFileSync(last, `${manifest(9)}# edited too\n`);
+    assert.deepEqual(await stamps.changed(files.slice(2), pace), [files[2], files[3], files[4], last]);
+    assert.equal(stamps.has(files[1]!), false);
+    assert.equal(stamps.delete(files[1]!), false);
+  });
+
+  it('answers a check for the stamps it started with while files are stamped and forgotten', async () => {
+    const dir = folder();
+    const files = manifests(dir, READ_AHEAD_MIN + 4);
+    const stamps = new Stamps();
+    for (const file of files) stamps.set(file, new Stamp(statSync(file)));
+    writeFileSync(files[5]!, `${manifest(5)}# edited\n`);
+    const check = stamps.changed(files, async () => {});
+    // While the check runs: the edited file read again, the first forgotten (the last moves into its
+    // place), a new one stamped. The check answers for the stamps it started with; the forgotten file,
+    // still listed, is one to read again.
+    stamps.set(files[5]!, new Stamp(statSync(files[5]!)));
+    stamps.delete(files[0]!);
+    const extra = join(dir, 'extra.yaml');
+    writeFileSync(extra, manifest(99));
+    stamps.set(extra, new Stamp(statSync(extra)));
+    assert.deepEqual(await check, [files[0], files[5]]);
+    assert.equal(stamps.size, files.length);
+    assert.ok(stamps.matches(files[5]!, statSync(files[5]!)));
+    assert.equal(stamps.matches(files[0]!, statSync(files[0]!)), false);
+    // The next check sees the stamps as they are now: nothing changed, the forgotten file never read.
+    assert.deepEqual(await stamps.changed([...files, extra], async () => {}), [files[0]]);
   });
 
   it('rescans a folder and sees an edit', async () => {

@@ -1,0 +1,131 @@
+// Each file's stat when it was last read, and which files no longer match it: the folder's rescan,
+// every few seconds. With the fsio addon the paths and their stamps are kept between rescans in the
+// two buffers that the addon's check reads on libuv's thread pool (src/netio/fsio.c, checkStamps), so
+// that a rescan of 50,000 files costs the controller's thread one call rather than a path string
+// handed over, a result and a comparison per file (issue 8: at 50,000 files, one per object, that was
+// 2.5 % of a core while idle, and the garbage of every rescan). Without the addon the caller stats
+// each file and asks `matches`.
+import type { Stats } from 'node:fs';
+import { loadFsioAddon } from '../netio/index.js';
+import type { Stamp } from './read.js';
+import { settled } from './read-ahead.js';
+import { READ_AHEAD_MIN } from './tuning.js';
+
+/** Numbers per file in the stamps' buffer: ino, size, mtimeMs, ctimeMs. */
+const FIELDS = 4;
+
+export class Stamps {
+  /** Each stamped file's place in #paths and (times FIELDS) in #values. */
+  readonly #index = new Map<string, number>();
+  #paths: string[] = [];
+  #values = new Float64Array(FIELDS * 64);
+  /** #paths, each ended by a NUL, as the addon reads them; undefined once a file came or went. */
+  #packed: Buffer | undefined;
+  /** The arrays a check in flight reads: a write copies them first. */
+  #lent: Float64Array | undefined;
+  #checking: Promise<unknown> | undefined;
+
+  get size(): number {
+    return this.#paths.length;
+  }
+
+  has(file: string): boolean {
+    return this.#index.has(file);
+  }
+
+  /** Whether `s` is the stat the file was last read with; false for a file not stamped. */
+  matches(file: string, s: Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>): boolean {
+    const i = this.#index.get(file);
+    if (i === undefined) return false;
+    const v = this.#values;
+    const at = i * FIELDS;
+    return v[at] === s.ino && v[at + 1] === s.size && v[at + 2] === s.mtimeMs && v[at + 3] === s.ctimeMs;
+  }
+
+  set(file: string, stamp: Stamp): void {
+    this.#own();
+    let i = this.#index.get(file);
+    if (i === undefined) {
+      i = this.#paths.length;
+      this.#index.set(file, i);
+      this.#paths.push(file);
+      this.#packed = undefined;
+      if ((i + 1) * FIELDS > this.#values.length) {
+        const grown = new Float64Array(this.#values.length * 2);
+        grown.set(this.#values);
+        this.#values = grown;
+      }
+    }
+    const v = this.#values;
+    const at = i * FIELDS;
+    v[at] = stamp.ino;
+    v[at + 1] = stamp.size;
+    v[at + 2] = stamp.mtimeMs;
+    v[at + 3] = stamp.ctimeMs;
+  }
+
+  /** Forgets the file's stamp; the last file takes its place. */
+  delete(file: string): boolean {
+    const i = this.#index.get(file);
+    if (i === undefined) return false;
+    this.#own();
+    const last = this.#paths.length - 1;
+    if (i !== last) {
+      const moved = this.#paths[last]!;
+      this.#paths[i] = moved;
+      this.#index.set(moved, i);
+      this.#values.copyWithin(i * FIELDS, last * FIELDS, (last + 1) * FIELDS);
+    }
+    this.#paths.pop();
+    this.#index.delete(file);
+    this.#packed = undefined;
+    return true;
+  }
+
+  /**
+   * The files of `listed` never stamped (in their order), then every stamped file whose stat no longer
+   * matches (gone, not a file, or changed; sorted). Undefined where the addon is missing or failed, or
+   * for fewer than READ_AHEAD_MIN files (a round trip to the pool is not worth it): the caller then
+   * stats each file and asks `matches`.
+   */
+  async changed(listed: readonly string[], pace: () => Promise<void>): Promise<string[] | undefined> {
+    if (listed.length < READ_AHEAD_MIN) return undefined;
+    const { binding } = loadFsioAddon();
+    if (!binding) return undefined;
+    // One check at a time: the arrays lent to it are the ones it answers for.
+    while (this.#checking) await this.#checking.catch(() => undefined);
+    const paths = this.#paths;
+    const values = this.#values;
+    let stale: Uint32Array | undefined = new Uint32Array(0);
+    if (paths.length > 0) {
+      this.#packed ??= Buffer.from(`${paths.join('\0')}\0`);
+      const packed = this.#packed;
+      this.#lent = values;
+      const check = settled(() => binding.checkStamps(packed, values, paths.length));
+      this.#checking = check;
+      try {
+        stale = await check;
+      } finally {
+        this.#checking = undefined;
+        if (this.#lent === values) this.#lent = undefined;
+      }
+      if (stale === undefined) return undefined;
+    }
+    const changed: string[] = [];
+    for (let i = 0; i < listed.length; i++) {
+      if ((i & 4095) === 4095) await pace();
+      if (!this.#index.has(listed[i]!)) changed.push(listed[i]!);
+    }
+    const moved = Array.from(stale, (i) => paths[i]!).sort();
+    for (const file of moved) changed.push(file);
+    return changed;
+  }
+
+  /** Before a write: the arrays a check in flight reads are left to it, and copies written instead. */
+  #own(): void {
+    if (this.#lent === undefined || this.#lent !== this.#values) return;
+    this.#values = this.#values.slice();
+    this.#paths = this.#paths.slice();
+    this.#lent = undefined;
+  }
+}
