@@ -79,6 +79,10 @@ export class Stamps {
     this.#paths.pop();
     this.#index.delete(file);
     this.#packed = undefined;
+    // A folder emptied gives its memory back: the buffer shrinks to half once three quarters are unused.
+    if (this.#values.length > FIELDS * 64 && this.#paths.length * FIELDS * 4 <= this.#values.length) {
+      this.#values = this.#values.slice(0, this.#values.length / 2);
+    }
     return true;
   }
 

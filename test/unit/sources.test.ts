@@ -23,6 +23,8 @@ import type { MeshdnsError } from '../../src/errors.js';
 import { formatError, type Resource, type Resources } from '../../src/model/index.js';
 import { loadManifests, ManifestFiles, ManifestSource } from '../../src/sources/index.js';
 import { FolderLister, type FolderRead } from '../../src/sources/listing.js';
+import { Stamp } from '../../src/sources/read.js';
+import { Stamps } from '../../src/sources/stamps.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
@@ -286,6 +288,33 @@ describe('FolderLister (the walk a rescan repeats)', () => {
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Stamps (each file as it was read)', () => {
+  const stampOf = (i: number) =>
+    new Stamp({ ino: i, size: 100 + i, mtimeMs: 1e12 + i + 0.5, ctimeMs: 2e12 + i });
+
+  it('keeps every stamp through moves, growth and shrinking, and forgets only what it is told', () => {
+    const stamps = new Stamps();
+    const file = (i: number) => `/m/f-${i}.yaml`;
+    for (let i = 0; i < 1000; i++) stamps.set(file(i), stampOf(i));
+    stamps.set(file(7), stampOf(70));
+    assert.equal(stamps.size, 1000);
+    // Forgetting moves the last file into each hole; most of them gone, the buffer shrinks.
+    for (let i = 0; i < 1000; i += 1) if (i % 50 !== 0) assert.ok(stamps.delete(file(i)));
+    assert.equal(stamps.size, 20);
+    for (let i = 0; i < 1000; i++) {
+      const kept = i % 50 === 0;
+      assert.equal(stamps.has(file(i)), kept, file(i));
+      assert.equal(stamps.matches(file(i), stampOf(i)), kept, file(i));
+    }
+    assert.equal(stamps.matches(file(50), stampOf(51)), false, 'another stat');
+    assert.equal(stamps.delete(file(1)), false);
+    for (let i = 0; i < 1000; i += 50) stamps.delete(file(i));
+    assert.equal(stamps.size, 0);
+    stamps.set(file(3), stampOf(3));
+    assert.ok(stamps.matches(file(3), stampOf(3)));
   });
 });
 
