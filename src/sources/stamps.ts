@@ -24,6 +24,13 @@ export class Stamps {
   /** The arrays a check in flight reads: a write copies them first. */
   #lent: Float64Array | undefined;
   #checking: Promise<unknown> | undefined;
+  /**
+   * The list (a listing reused as it was) whose files were all stamped at the last check: while no
+   * stamp is forgotten they still are, and a rescan of it has no file of its own to look up.
+   */
+  #allStamped: readonly string[] | undefined;
+  /** Stamps forgotten so far: one forgotten while a list is looked through leaves it unproven. */
+  #forgotten = 0;
 
   get size(): number {
     return this.#paths.length;
@@ -79,6 +86,8 @@ export class Stamps {
     this.#paths.pop();
     this.#index.delete(file);
     this.#packed = undefined;
+    this.#allStamped = undefined;
+    this.#forgotten++;
     // A folder emptied gives its memory back: the buffer shrinks to half once three quarters are unused.
     if (this.#values.length > FIELDS * 64 && this.#paths.length * FIELDS * 4 <= this.#values.length) {
       this.#values = this.#values.slice(0, this.#values.length / 2);
@@ -116,9 +125,13 @@ export class Stamps {
       if (stale === undefined) return undefined;
     }
     const changed: string[] = [];
-    for (let i = 0; i < listed.length; i++) {
-      if ((i & 4095) === 4095) await pace();
-      if (!this.#index.has(listed[i]!)) changed.push(listed[i]!);
+    if (listed !== this.#allStamped) {
+      const forgotten = this.#forgotten;
+      for (let i = 0; i < listed.length; i++) {
+        if ((i & 4095) === 4095) await pace();
+        if (!this.#index.has(listed[i]!)) changed.push(listed[i]!);
+      }
+      this.#allStamped = changed.length === 0 && forgotten === this.#forgotten ? listed : undefined;
     }
     const moved = Array.from(stale, (i) => paths[i]!).sort();
     for (const file of moved) changed.push(file);

@@ -350,6 +350,21 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
     assert.deepEqual(await stamps.changed([...files, extra], async () => {}), [files[0]]);
   });
 
+  it('looks a listing it saw whole stamped through again once a stamp is forgotten', async () => {
+    const files = manifests(folder(), READ_AHEAD_MIN);
+    const stamps = new Stamps();
+    for (const file of files) stamps.set(file, new Stamp(statSync(file)));
+    const pace = async () => {};
+    // The same list, as a listing reused as it was gives it: the second time it is not looked through.
+    assert.deepEqual(await stamps.changed(files, pace), []);
+    assert.deepEqual(await stamps.changed(files, pace), []);
+    stamps.delete(files[3]!);
+    assert.deepEqual(await stamps.changed(files, pace), [files[3]]);
+    assert.deepEqual(await stamps.changed(files, pace), [files[3]], 'still not stamped');
+    stamps.set(files[3]!, new Stamp(statSync(files[3]!)));
+    assert.deepEqual(await stamps.changed(files, pace), []);
+  });
+
   it('rescans a folder and sees an edit', async () => {
     const dir = folder();
     const files = manifests(dir, 100);
