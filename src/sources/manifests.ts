@@ -1,7 +1,8 @@
 // The manifests folder as a source of resources: read once, then followed. File events are hints:
 // each names a path that is stat'ed and read again if it changed; a periodic rescan of the whole
 // folder is the truth, so every change is seen within debounce + rescan interval however it was
-// made (in place, by rename, through a ConfigMap's ..data symlink swap, through a hard link).
+// made (in place, by rename, through a ConfigMap's ..data symlink swap, through a hard link). A folder
+// whose rescan takes more than a tenth of the interval is rescanned less often, and says so.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -9,7 +10,12 @@ import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
 import { formatError, type Resources } from '../model/index.js';
 import type { Build, BuildDelta } from './files.js';
-import { DEBOUNCE_MAX_PERIODS, LOAD_SETTLE_ATTEMPTS, WATCH_RETRY_MS } from './tuning.js';
+import {
+  DEBOUNCE_MAX_PERIODS,
+  LOAD_SETTLE_ATTEMPTS,
+  RESCAN_WAIT_PER_PASS,
+  WATCH_RETRY_MS,
+} from './tuning.js';
 
 /** Snapshot `seq`, and its change from snapshot `delta.base`. */
 export interface SnapshotChange {
@@ -88,6 +94,8 @@ export class ManifestSource {
   #pendingSince: number | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
+  /** The longer wait between rescans last logged (#rescanWait). */
+  #loggedWaitMs: number | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -124,7 +132,8 @@ export class ManifestSource {
     const first = await (this.#first ?? this.#folder.scan());
     this.#first = undefined;
     await this.#publish();
-    this.#after(first, true);
+    // The first read is a load, not a rescan: the interval starts as the flag says.
+    this.#after(first, true, 0);
     this.#watch.follow(this.#folder.dirs);
     // Changes made between the first scan and the watches would otherwise wait for the rescan.
     this.#full = true;
@@ -193,6 +202,7 @@ export class ManifestSource {
       this.#full = false;
       this.#dirty.clear();
       let result: ScanResult;
+      const started = performance.now();
       try {
         result = full ? await this.#folder.scan() : await this.#folder.refresh(paths);
       } catch (e) {
@@ -203,7 +213,7 @@ export class ManifestSource {
       if (this.#closed) return;
       if (result.changed) await this.#publish();
       if (this.#closed) return;
-      this.#after(result, full);
+      this.#after(result, full, performance.now() - started);
       // Folders that appeared get a watch; what landed in them before it is read by listing them.
       for (const dir of this.#watch.follow(this.#folder.dirs)) {
         this.#dirty.add(dir);
@@ -212,14 +222,14 @@ export class ManifestSource {
     }
   }
 
-  #after(result: ScanResult, full: boolean): void {
+  #after(result: ScanResult, full: boolean, passMs: number): void {
     if (full) {
       this.#lost = false;
       clearTimeout(this.#rescanTimer);
       this.#rescanTimer = setTimeout(() => {
         this.#full = true;
         this.#kick();
-      }, this.#rescanMs);
+      }, this.#rescanWait(passMs));
     }
     if (result.changing.length === 0) return;
     for (const file of result.changing) this.#settling.add(file);
@@ -229,6 +239,28 @@ export class ManifestSource {
       this.#settling.clear();
       this.#kick();
     }, this.#debounceMs);
+  }
+
+  /**
+   * How long to wait for the next rescan after one that took `passMs`: the flag's interval, or longer
+   * for a folder so big that rescanning at that pace would take more than a tenth of the time. The
+   * bound on when a change is seen grows with it, so the longer wait is logged: the first time, and
+   * again only when it has doubled or halved since it was last logged (pass times vary; a log line
+   * per rescan would say nothing new).
+   */
+  #rescanWait(passMs: number): number {
+    const tookMs = Math.round(passMs);
+    const waitMs = Math.max(this.#rescanMs, tookMs * RESCAN_WAIT_PER_PASS);
+    const logged = this.#loggedWaitMs;
+    if (waitMs > this.#rescanMs && (logged === undefined || waitMs >= logged * 2 || waitMs * 2 <= logged)) {
+      this.#loggedWaitMs = waitMs;
+      const files = this.#folder.files.size;
+      this.#opts.logger?.info(
+        { dir: this.#opts.dir, files, rescanMs: tookMs, everyMs: waitMs },
+        `a rescan of ${files} files took ${tookMs} ms: rescanning every ${waitMs} ms, not every ${this.#rescanMs} ms (--manifests-rescan-interval), so that rescans take at most a tenth of the time; file events are still followed at once`,
+      );
+    }
+    return waitMs;
   }
 
   // Keep the last snapshot, and keep trying; say so once per outage, not once per retry.

@@ -722,6 +722,29 @@ describe('ManifestSource (watched folder)', () => {
     await s.close();
   });
 
+  it('rescans a folder whose rescan takes more than a tenth of the interval less often, and says so', async () => {
+    for (let i = 0; i < 40; i++)
+      await writeFile(join(dir, `s${i}.yaml`), service(`s${i}`, `10.0.1.${i + 1}`));
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    // An interval of 1 ms: any rescan takes more than a tenth of it.
+    await open({ rescanIntervalMs: 1, logger: pino({ level: 'info' }, sink) });
+    await waitFor('the longer interval logged', () => lines.some((l) => l.everyMs !== undefined));
+    const line = lines.find((l) => l.everyMs !== undefined)!;
+    assert.equal(line.files, 40);
+    assert.ok(Number(line.rescanMs) >= 1, String(line.msg));
+    assert.equal(line.everyMs, 9 * Number(line.rescanMs), String(line.msg));
+    assert.match(String(line.msg), /rescanning every \d+ ms, not every 1 ms \(--manifests-rescan-interval\)/);
+    // Still rescanned, and still following events: a new file is in.
+    await writeFile(join(dir, 'new.yaml'), service('new', '10.0.2.1'));
+    await waitFor('the new file', () => services().includes('new=10.0.2.1'));
+  });
+
   it('calls nothing after close', async () => {
     const s = await open({ rescanIntervalMs: 50 });
     await s.close();
