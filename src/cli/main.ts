@@ -69,7 +69,7 @@ const serveCommand = program
   .option('--dns-listen <addr:port>', 'UDP and TCP address to answer on', DEFAULTS.dnsListen)
   .option(
     '--manifests-rescan-interval <ms>',
-    're-check every file this often, file events or not (a change is seen within this + 100 ms); a folder whose rescan takes more than a tenth of this is rescanned every 9 rescan-times, logged',
+    're-check every file this often, file events or not (a change is seen within this + 100 ms); a folder whose rescan takes more than a ninth of this waits 9 rescan-times instead, logged',
     String(DEFAULTS.manifestsRescanIntervalMs),
   )
   .option(
@@ -163,7 +163,7 @@ const controllerCommand = program
   )
   .option(
     '--manifests-rescan-interval <ms>',
-    're-check every file this often, file events or not (less often for a folder whose rescan takes more than a tenth of this, logged)',
+    're-check every file this often, file events or not (a folder whose rescan takes more than a ninth of this waits 9 rescan-times instead, logged)',
     String(DEFAULTS.manifestsRescanIntervalMs),
   )
   .option(

@@ -19,6 +19,11 @@ export interface ScanResult {
   changed: boolean;
   /** Files that were still being written: read them again once they may have settled. */
   changing: string[];
+  /**
+   * A full scan: how long listing the folder and comparing every file's stat took, reading nothing
+   * (what a rescan costs however little changed; the rescan's pace follows it, manifests.ts).
+   */
+  checkMs?: number;
 }
 
 /** What reading a file again did: its contribution changed; it was still being written. */
@@ -61,6 +66,7 @@ export class ManifestFolder {
    * stamps.ts), so that 50,000 files cost neither the heap a copy of their paths nor much of a GC.
    */
   async scan(): Promise<ScanResult> {
+    const started = performance.now();
     // Folders whose times do not move (some FUSE mounts) still have their new files seen, in a minute.
     const fresh = ++this.#scans % RELIST_EVERY_SCANS === 0;
     const listed = await this.#lister.list(this.dir, fresh);
@@ -82,7 +88,8 @@ export class ManifestFolder {
         if (!this.#unchanged(file)) stale.push(file);
       }
     }
-    return this.#refreshFiles(stale, changed);
+    const checkMs = performance.now() - started;
+    return { ...(await this.#refreshFiles(stale, changed)), checkMs };
   }
 
   /**

@@ -133,7 +133,7 @@ export class ManifestSource {
     this.#first = undefined;
     await this.#publish();
     // The first read is a load, not a rescan: the interval starts as the flag says.
-    this.#after(first, true, 0);
+    this.#after({ ...first, checkMs: 0 }, true);
     this.#watch.follow(this.#folder.dirs);
     // Changes made between the first scan and the watches would otherwise wait for the rescan.
     this.#full = true;
@@ -202,7 +202,6 @@ export class ManifestSource {
       this.#full = false;
       this.#dirty.clear();
       let result: ScanResult;
-      const started = performance.now();
       try {
         result = full ? await this.#folder.scan() : await this.#folder.refresh(paths);
       } catch (e) {
@@ -213,7 +212,7 @@ export class ManifestSource {
       if (this.#closed) return;
       if (result.changed) await this.#publish();
       if (this.#closed) return;
-      this.#after(result, full, performance.now() - started);
+      this.#after(result, full);
       // Folders that appeared get a watch; what landed in them before it is read by listing them.
       for (const dir of this.#watch.follow(this.#folder.dirs)) {
         this.#dirty.add(dir);
@@ -222,14 +221,17 @@ export class ManifestSource {
     }
   }
 
-  #after(result: ScanResult, full: boolean, passMs: number): void {
+  #after(result: ScanResult, full: boolean): void {
     if (full) {
       this.#lost = false;
       clearTimeout(this.#rescanTimer);
-      this.#rescanTimer = setTimeout(() => {
-        this.#full = true;
-        this.#kick();
-      }, this.#rescanWait(passMs));
+      this.#rescanTimer = setTimeout(
+        () => {
+          this.#full = true;
+          this.#kick();
+        },
+        this.#rescanWait(result.checkMs ?? 0),
+      );
     }
     if (result.changing.length === 0) return;
     for (const file of result.changing) this.#settling.add(file);
@@ -242,23 +244,28 @@ export class ManifestSource {
   }
 
   /**
-   * How long to wait for the next rescan after one that took `passMs`: the flag's interval, or longer
-   * for a folder so big that rescanning at that pace would take more than a tenth of the time. The
-   * bound on when a change is seen grows with it, so the longer wait is logged: the first time, and
-   * again only when it has doubled or halved since it was last logged (pass times vary; a log line
-   * per rescan would say nothing new).
+   * How long to wait for the next rescan after one whose listing and stat comparison took `checkMs`
+   * (not the reading of what changed: a burst of edits does not space the rescans out): the flag's
+   * interval, or nine times that check when it is longer, so that rescans of a very big folder take a
+   * tenth of the time. The bound on when a change is seen grows with it, so the longer wait is logged:
+   * the first time, when it has doubled or halved since it was last logged (check times vary; a line
+   * per rescan would say nothing new), and when it is back to the flag's.
    */
-  #rescanWait(passMs: number): number {
-    const tookMs = Math.round(passMs);
+  #rescanWait(checkMs: number): number {
+    const tookMs = Math.round(checkMs);
     const waitMs = Math.max(this.#rescanMs, tookMs * RESCAN_WAIT_PER_PASS);
     const logged = this.#loggedWaitMs;
+    const files = this.#folder.files.size;
+    const fields = { dir: this.#opts.dir, files, tookMs, everyMs: waitMs };
     if (waitMs > this.#rescanMs && (logged === undefined || waitMs >= logged * 2 || waitMs * 2 <= logged)) {
       this.#loggedWaitMs = waitMs;
-      const files = this.#folder.files.size;
       this.#opts.logger?.info(
-        { dir: this.#opts.dir, files, rescanMs: tookMs, everyMs: waitMs },
-        `a rescan of ${files} files took ${tookMs} ms: rescanning every ${waitMs} ms, not every ${this.#rescanMs} ms (--manifests-rescan-interval), so that rescans take at most a tenth of the time; file events are still followed at once`,
+        fields,
+        `a rescan of ${files} files took ${tookMs} ms to list and stat: rescanning every ${waitMs} ms, not every ${this.#rescanMs} ms (--manifests-rescan-interval), so that rescans take a tenth of the time; what file events report is still read as it comes`,
       );
+    } else if (waitMs === this.#rescanMs && logged !== undefined) {
+      this.#loggedWaitMs = undefined;
+      this.#opts.logger?.info(fields, `rescanning every ${waitMs} ms again (--manifests-rescan-interval)`);
     }
     return waitMs;
   }

@@ -26,7 +26,8 @@ export class Stamps {
   #checking: Promise<unknown> | undefined;
   /**
    * The list (a listing reused as it was) whose files were all stamped at the last check: while no
-   * stamp is forgotten they still are, and a rescan of it has no file of its own to look up.
+   * stamp is forgotten they still are, and a rescan of it has no file of its own to look up. Only a
+   * flat folder's listing is the same list twice (listing.ts); any other is looked through each time.
    */
   #allStamped: readonly string[] | undefined;
   /** Stamps forgotten so far: one forgotten while a list is looked through leaves it unproven. */
@@ -97,7 +98,7 @@ export class Stamps {
 
   /**
    * The files of `listed` never stamped (in their order), then every stamped file whose stat no longer
-   * matches (gone, not a file, or changed; sorted). Undefined where the addon is missing or failed, or
+   * matches (gone, not a file, or changed; in no set order). Undefined where the addon is missing or failed, or
    * for fewer than READ_AHEAD_MIN files (a round trip to the pool is not worth it): the caller then
    * stats each file and asks `matches`.
    */
@@ -133,8 +134,9 @@ export class Stamps {
       }
       this.#allStamped = changed.length === 0 && forgotten === this.#forgotten ? listed : undefined;
     }
-    const moved = Array.from(stale, (i) => paths[i]!).sort();
-    for (const file of moved) changed.push(file);
+    // In stamp order: nothing after needs another (a sort of 200,000 paths would hold this thread).
+    // One forgotten meanwhile is either listed above or gone: not twice.
+    for (const i of stale) if (this.#index.has(paths[i]!)) changed.push(paths[i]!);
     return changed;
   }
 

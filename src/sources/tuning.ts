@@ -1,10 +1,10 @@
 // The manifests source's internal tuning: no flag or option sets these, and nothing outside
 // sources/ uses them. The defaults a user can see or change live in src/defaults.ts.
 /**
- * After a rescan, the next waits at least this many times as long as it took (the flag
- * --manifests-rescan-interval is the least wait): the rescans stay under a tenth of the time however
- * big the folder is. At 200,000 files a rescan's stats take about half a second of the thread pool,
- * which every 2 s was a quarter of a core while nothing changed.
+ * After a rescan, the next waits at least this many times as long as its listing and stat comparison
+ * took (the flag --manifests-rescan-interval is the least wait): rescans take at most a tenth of the
+ * time however big the folder is. At 200,000 files that check takes about a second on this machine,
+ * which every 2 s kept a quarter of a core busy while nothing changed.
  */
 export const RESCAN_WAIT_PER_PASS = 9;
 /** A folder that never goes quiet (a file rewritten in a loop) is still re-read this often, in debounce periods. */

@@ -41,7 +41,7 @@ export class FolderWatch {
         if (!this.#unwatched.has(path)) {
           this.opts.logger?.warn(
             { dir: path },
-            `cannot watch ${path} (${errorText(e)}); its changes are seen by the rescan every ${this.opts.rescanIntervalMs} ms (raise fs.inotify.max_user_watches if the limit was reached)`,
+            `cannot watch ${path} (${errorText(e)}); its changes are seen by the periodic rescan (every ${this.opts.rescanIntervalMs} ms, or longer for a folder whose rescan takes more than a ninth of that) (raise fs.inotify.max_user_watches if the limit was reached)`,
           );
         }
         this.#unwatched.add(path);
