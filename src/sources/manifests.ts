@@ -2,7 +2,8 @@
 // each names a path that is stat'ed and read again if it changed; a periodic rescan of the whole
 // folder is the truth, so every change is seen within debounce + rescan interval however it was
 // made (in place, by rename, through a ConfigMap's ..data symlink swap, through a hard link). A folder
-// whose rescan takes more than a tenth of the interval is rescanned less often, and says so.
+// whose listing and stat check takes more than a ninth of the interval is rescanned less often, and
+// says so.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
