@@ -16,6 +16,14 @@ import { freePort } from '../helpers/ports.js';
 const examples = serveExamples('bundle-test');
 const BUNDLED = { NODE_V8_COVERAGE: '' };
 
+/** The node flags of bin/meshdns's second line, the one sh runs: `exec node FLAGS "$0" "$@"`. */
+function launcherFlags(): string[] {
+  const line = readFileSync(BIN, 'utf8').split('\n')[1]!;
+  const m = /^':' \/\/; exec node ((?:--[\w-]+=\w+ )+)"\$0" "\$@"$/.exec(line);
+  assert.ok(m, `bin/meshdns line 2: ${line}`);
+  return m[1]!.trim().split(' ');
+}
+
 /** The CLI's output through `script`; fails the test on a non-zero exit. */
 async function run(script: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const r = await runCli(args, { script, env });
@@ -40,13 +48,14 @@ describe('the bundled CLI', () => {
       const head = readFileSync(join(ROOT, 'dist/bundle', `${b}.cjs`), 'latin1').slice(0, 14);
       assert.equal(head, "'use strict';c", b);
     }
-    // In a child without coverage: V8 flags and coverage are the process's. The build's training run
-    // wrote the caches (scripts/bundle.mjs); a flag it left set (--expose-gc once did) refuses them.
+    // In a child without coverage, under the V8 flags bin/meshdns starts node with: flags and coverage
+    // are the process's. The build's training run wrote the caches (scripts/bundle.mjs); a flag it
+    // left set (--expose-gc once did), or one bin/meshdns does not pass, refuses them.
     const loader = join(ROOT, 'dist/src/cli/run-bundle.js');
     const bundles = ['main', 'worker', 'answering-worker'].map((b) => join(ROOT, 'dist/bundle', `${b}.cjs`));
     const script = `import { compileBundle } from ${JSON.stringify(loader)};
       console.log(JSON.stringify(${JSON.stringify(bundles)}.map((b) => compileBundle(b).cache)));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    const r = spawnSync(process.execPath, [...launcherFlags(), '--input-type=module', '-e', script], {
       env: { ...process.env, ...BUNDLED },
       encoding: 'utf8',
     });
@@ -80,6 +89,9 @@ describe('the bundled CLI', () => {
     const serve = startCli([...examples.args(), '--dns-listen', `127.0.0.1:${port}`], { env: BUNDLED });
     try {
       await waitForOutput(serve, /serving DNS/);
+      // Started as a program, bin/meshdns became node with its flags, in the same process.
+      const argv = readFileSync(`/proc/${serve.child.pid}/cmdline`, 'utf8').split('\0');
+      assert.deepEqual(argv.slice(1, 1 + launcherFlags().length + 2), [...launcherFlags(), BIN, 'serve']);
       const reply = await ask('udp', port, 'productpage.default.svc.cluster.local', 'A');
       assert.equal(reply.flags! & 0x400, 0x400, 'authoritative: from the table');
       assert.equal(answersOf(reply).length, 1);
