@@ -1,15 +1,15 @@
 // Each file's stat when it was last read, and which files no longer match it: the folder's rescan,
-// every few seconds. With the fsio addon the paths and their stamps are kept between rescans in the
-// two buffers that the addon's check reads on libuv's thread pool (src/netio/fsio.c, checkStamps), so
-// that a rescan of 50,000 files costs the controller's thread one call rather than a path string
-// handed over, a result and a comparison per file (issue 8: at 50,000 files, one per object, that was
-// 2.5 % of a core while idle, and the garbage of every rescan). Without the addon the caller stats
-// each file and asks `matches`.
+// every few seconds. With the fsio addon the paths and their stamps are kept between rescans in
+// buffers that the addon's check reads on libuv's thread pool (src/netio/fsio.c, checkStamps), so
+// that a rescan of 50,000 files costs the controller's thread a call per STAMP_CHECK_BATCH files
+// rather than a path string handed over, a result and a comparison per file (issue 8: at 50,000
+// files, one per object, that was 2.5 % of a core while idle, and the garbage of every rescan).
+// Without the addon the caller stats each file and asks `matches`.
 import type { Stats } from 'node:fs';
 import { loadFsioAddon } from '../netio/index.js';
 import type { Stamp } from './read.js';
 import { settled } from './read-ahead.js';
-import { READ_AHEAD_MIN } from './tuning.js';
+import { READ_AHEAD_MIN, STAMP_CHECK_BATCH } from './tuning.js';
 
 /** Numbers per file in the stamps' buffer: ino, size, mtimeMs, ctimeMs. */
 const FIELDS = 4;
@@ -19,8 +19,14 @@ export class Stamps {
   readonly #index = new Map<string, number>();
   #paths: string[] = [];
   #values = new Float64Array(FIELDS * 64);
-  /** #paths, each ended by a NUL, as the addon reads them; undefined once a file came or went. */
-  #packed: Buffer | undefined;
+  /** Files per check of the addon's (one work item on the thread pool). */
+  readonly #batch: number;
+  /**
+   * #paths in batches, each path ended by a NUL, as the addon reads them: batch k holds paths
+   * k × #batch onwards. Undefined for a batch where a file was stamped at a new place, or moved into
+   * a forgotten one's, since it was packed: a file that comes or goes packs one or two batches again.
+   */
+  #packed: (Buffer | undefined)[] = [];
   /** The arrays a check in flight reads: a write copies them first. */
   #lent: Float64Array | undefined;
   #checking: Promise<unknown> | undefined;
@@ -32,6 +38,10 @@ export class Stamps {
   #allStamped: readonly string[] | undefined;
   /** Stamps forgotten so far: one forgotten while a list is looked through leaves it unproven. */
   #forgotten = 0;
+
+  constructor(opts: { batch?: number } = {}) {
+    this.#batch = opts.batch ?? STAMP_CHECK_BATCH;
+  }
 
   get size(): number {
     return this.#paths.length;
@@ -57,7 +67,7 @@ export class Stamps {
       i = this.#paths.length;
       this.#index.set(file, i);
       this.#paths.push(file);
-      this.#packed = undefined;
+      this.#repack(i);
       if ((i + 1) * FIELDS > this.#values.length) {
         const grown = new Float64Array(this.#values.length * 2);
         grown.set(this.#values);
@@ -86,7 +96,10 @@ export class Stamps {
     }
     this.#paths.pop();
     this.#index.delete(file);
-    this.#packed = undefined;
+    // The place the last file left needs no repack: a batch's check reads as many paths as the batch
+    // has places, and a file stamped there later repacks it.
+    this.#repack(i);
+    this.#packed.length = Math.ceil(last / this.#batch);
     this.#allStamped = undefined;
     this.#forgotten++;
     // A folder emptied gives its memory back: the buffer shrinks to half once three quarters are unused.
@@ -110,21 +123,35 @@ export class Stamps {
     while (this.#checking) await this.#checking.catch(() => undefined);
     const paths = this.#paths;
     const values = this.#values;
-    let stale: Uint32Array | undefined = new Uint32Array(0);
-    if (paths.length > 0) {
-      this.#packed ??= Buffer.from(`${paths.join('\0')}\0`);
-      const packed = this.#packed;
-      this.#lent = values;
-      const check = settled(() => binding.checkStamps(packed, values, paths.length));
-      this.#checking = check;
-      try {
-        stale = await check;
-      } finally {
-        this.#checking = undefined;
-        if (this.#lent === values) this.#lent = undefined;
+    const size = this.#batch;
+    // Packed now, for the paths as they are: a file that comes or goes meanwhile repacks the live
+    // list's batches, never these.
+    const batches = Array.from(
+      { length: Math.ceil(paths.length / size) },
+      (_, k) => (this.#packed[k] ??= Buffer.from(`${paths.slice(k * size, (k + 1) * size).join('\0')}\0`)),
+    );
+    this.#lent = values;
+    const check = (async () => {
+      const found: number[] = [];
+      for (const [k, packed] of batches.entries()) {
+        const from = k * size;
+        const count = Math.min(size, paths.length - from);
+        const own = values.subarray(from * FIELDS, (from + count) * FIELDS);
+        const stale = await settled(() => binding.checkStamps(packed, own, count));
+        if (stale === undefined) return undefined;
+        for (const i of stale) found.push(from + i);
       }
-      if (stale === undefined) return undefined;
+      return found;
+    })();
+    this.#checking = check;
+    let stale: number[] | undefined;
+    try {
+      stale = await check;
+    } finally {
+      this.#checking = undefined;
+      if (this.#lent === values) this.#lent = undefined;
     }
+    if (stale === undefined) return undefined;
     const changed: string[] = [];
     if (listed !== this.#allStamped) {
       const forgotten = this.#forgotten;
@@ -138,6 +165,12 @@ export class Stamps {
     // One forgotten meanwhile is either listed above or gone: not twice.
     for (const i of stale) if (this.#index.has(paths[i]!)) changed.push(paths[i]!);
     return changed;
+  }
+
+  /** The packed batch that holds place `i` is packed again at the next check. */
+  #repack(i: number): void {
+    const k = Math.floor(i / this.#batch);
+    if (k < this.#packed.length) this.#packed[k] = undefined;
   }
 
   /** Before a write: the arrays a check in flight reads are left to it, and copies written instead. */

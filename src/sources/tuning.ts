@@ -47,3 +47,9 @@ export const READ_AHEAD_BATCH_BYTES = 8 << 20;
  * threads, which the whole process shares (state-file writes, snapshots).
  */
 export const READ_AHEAD = 1;
+/**
+ * Files per work item of a rescan's stat check (stamps.ts): one of libuv's threads, which the whole
+ * process shares, is held for one item's stats at most (about 20 ms here; 200,000 files in one item
+ * held it for up to 1.2 s), and a file that comes or goes packs its item's paths again, not all.
+ */
+export const STAMP_CHECK_BATCH = 4096;

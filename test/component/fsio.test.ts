@@ -397,6 +397,43 @@ describe('fsio: read-ahead of a scan', { skip: NO_ADDON }, () => {
     assert.equal(second?.[0], files[0]);
   });
 
+  it('checks in batches, and finds each change under its name after files come and go', async () => {
+    const dir = folder();
+    const files = manifests(dir, 60);
+    // Eight batches of eight (the last of four): each one work item of the addon's.
+    const stamps = new Stamps({ batch: 8 });
+    const stamp = (file: string) => stamps.set(file, new Stamp(statSync(file)));
+    const edit = (file: string, n: number) => writeFileSync(file, `${manifest(n)}# edit ${n}\n`);
+    for (const file of files) stamp(file);
+    const pace = async () => {};
+    // In the first, third and last batches; found in stamp order.
+    for (const i of [1, 17, 59]) edit(files[i]!, i);
+    assert.deepEqual(await stamps.changed(files, pace), [files[1], files[17], files[59]]);
+    for (const i of [1, 17, 59]) stamp(files[i]!);
+    assert.deepEqual(await stamps.changed(files, pace), []);
+    // The last file moves into the forgotten one's place, in the second batch; the fourth, packed
+    // before, is unchanged. Both edits are found under their own names.
+    assert.ok(stamps.delete(files[9]!));
+    const listed = files.filter((_, i) => i !== 9);
+    edit(files[59]!, 590);
+    edit(files[31]!, 310);
+    assert.deepEqual(await stamps.changed(listed, pace), [files[59], files[31]]);
+    stamp(files[59]!);
+    stamp(files[31]!);
+    // A new file takes the last place again; the batch it joins is packed anew.
+    const extra = join(dir, 'extra.yaml');
+    writeFileSync(extra, manifest(77));
+    stamp(extra);
+    edit(extra, 78);
+    assert.deepEqual(await stamps.changed([...listed, extra], pace), [extra]);
+    stamp(extra);
+    // Down to fewer batches: the ones left still name their own files.
+    for (const file of files.slice(40)) stamps.delete(file);
+    edit(files[19]!, 190);
+    const left = listed.filter((f) => stamps.has(f));
+    assert.deepEqual(await stamps.changed([...left, extra], pace), [files[19]]);
+  });
+
   it('rescans a folder and sees an edit', async () => {
     const dir = folder();
     const files = manifests(dir, 100);
