@@ -24,7 +24,7 @@ export class Stamps {
   /**
    * #paths in batches, each path ended by a NUL, as the addon reads them: batch k holds paths
    * k × #batch onwards. Undefined for a batch where a file was stamped at a new place, or moved into
-   * a forgotten one's, since it was packed: a file that comes or goes packs one or two batches again.
+   * a forgotten one's, since it was packed: a file that comes or goes packs one batch again.
    */
   #packed: (Buffer | undefined)[] = [];
   /** The arrays a check in flight reads: a write copies them first. */

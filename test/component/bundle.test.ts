@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { launcherFlags as launcherFlagsOf } from '../../bench/servers/meshdns.js';
 import { CONTROLLER_RESOURCE_LIMITS } from '../../src/controller/messages.js';
 import { batchSocketSupport } from '../../src/netio/index.js';
 import { answersOf, ask } from '../helpers/dns-client.js';
@@ -16,12 +17,11 @@ import { freePort } from '../helpers/ports.js';
 const examples = serveExamples('bundle-test');
 const BUNDLED = { NODE_V8_COVERAGE: '' };
 
-/** The node flags of bin/meshdns's second line, the one sh runs: `exec node FLAGS "$0" "$@"`. */
+/** The node flags bin/meshdns starts node with, run as a program (its second line, which sh runs). */
 function launcherFlags(): string[] {
-  const line = readFileSync(BIN, 'utf8').split('\n')[1]!;
-  const m = /^':' \/\/; exec node ((?:--[\w-]+=\w+ )+)"\$0" "\$@"$/.exec(line);
-  assert.ok(m, `bin/meshdns line 2: ${line}`);
-  return m[1]!.trim().split(' ');
+  const flags = launcherFlagsOf(BIN);
+  assert.ok(flags.length > 0, `bin/meshdns line 2: ${readFileSync(BIN, 'utf8').split('\n')[1]}`);
+  return flags;
 }
 
 /** The CLI's output through `script`; fails the test on a non-zero exit. */

@@ -17,7 +17,7 @@ export const BIN = `${ROOT}bin/meshdns`;
  * The environment BIN runs in as a program: its first lines start the `node` found first on the PATH
  * (with meshdns' V8 flags), which is this test's own.
  */
-export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
