@@ -83,7 +83,7 @@ export function toServiceEntry(obj: unknown, source: SourceRef): ConvertResult {
       name: p.name ?? '',
       ...(p.targetPort ? { targetPort: p.targetPort } : {}),
     })),
-    location: s.location ?? 'MESH_EXTERNAL',
+    location: s.location === 'MESH_INTERNAL' ? ('MESH_INTERNAL' as const) : ('MESH_EXTERNAL' as const),
     resolution: s.resolution ?? 'NONE',
     endpoints: (s.endpoints ?? []).map((e) => ({
       address: e.address,
