@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 // tsc has run: the training uses the code it trains (the cache's name and switch, the query builder).
 import { codeCacheFile, WRITE_CODE_CACHE_ENV } from '../dist/src/cli/run-bundle.js';
@@ -122,12 +122,10 @@ for (const [args, names, skip] of [
 /** `skip(log)`: the start's log says the threads that would write `wanted` did not start. */
 async function train(extraArgs, wanted, skip = () => false) {
   const dir = mkdtempSync(join(tmpdir(), 'meshdns-code-cache-'));
-  // Through bin/meshdns's own first lines, which start node with the V8 flags meshdns runs under (V8
-  // refuses a cache made under others); this node first on the PATH they find it on. Without
-  // NODE_OPTIONS, for the same reason.
+  // Without NODE_OPTIONS: V8 refuses a cache made under other flags, and meshdns runs without them.
   const { NODE_OPTIONS: _, ...env } = process.env;
   const child = spawn(
-    '/bin/sh',
+    process.execPath,
     [
       'bin/meshdns',
       'serve',
@@ -137,12 +135,7 @@ async function train(extraArgs, wanted, skip = () => false) {
       ...['--upstream', '127.0.0.1:9', '--log-level', 'info', ...extraArgs],
     ],
     {
-      env: {
-        ...env,
-        PATH: `${dirname(process.execPath)}${delimiter}${env.PATH ?? ''}`,
-        [WRITE_CODE_CACHE_ENV]: String(WRITE_AFTER_MS),
-        NODE_V8_COVERAGE: '',
-      },
+      env: { ...env, [WRITE_CODE_CACHE_ENV]: String(WRITE_AFTER_MS), NODE_V8_COVERAGE: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );

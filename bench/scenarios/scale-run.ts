@@ -17,7 +17,7 @@ import { type PolledReply, pollUntil, StallProbe, type StallReport } from '../li
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
 import { peakRssMiB, resetPeakRss, rssMiB } from '../lib/proc-memory.js';
 import type { BenchProcess, ProcessGroup } from '../lib/processes.js';
-import { meshdnsNodeArgs, REPO_ROOT } from '../servers/meshdns.js';
+import { REPO_ROOT } from '../servers/meshdns.js';
 
 /** How often the start-up and edit pollers ask (the brief's "every ~2 ms"). */
 const POLL_MS = 2;
@@ -112,7 +112,8 @@ const stallMs = (s: number | undefined) =>
 
 function serveArgs(fixtureDir: string, stateFile: string, t: RunTarget): string[] {
   return [
-    ...meshdnsNodeArgs(REPO_ROOT, t.nodeFlags),
+    ...t.nodeFlags,
+    path.join(REPO_ROOT, 'bin', 'meshdns'),
     'serve',
     ...['--manifests', fixtureDir],
     ...['--dns-listen', `${t.dns.host}:${t.dns.port}`],

@@ -16,7 +16,7 @@ import { freeDnsPort, freeTcpPort } from '../lib/ports.js';
 import { rssMiB } from '../lib/proc-memory.js';
 import { benchEnv, type ProcessGroup } from '../lib/processes.js';
 import { formatRows } from '../lib/report.js';
-import { meshdnsNodeArgs, REPO_ROOT, startMeshdns } from '../servers/meshdns.js';
+import { REPO_ROOT, startMeshdns } from '../servers/meshdns.js';
 import { START_DEADLINE_MS } from '../servers/server.js';
 import { startSyntheticUpstream } from '../servers/synthetic-upstream.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
@@ -128,14 +128,14 @@ async function runCluster(
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'wild.yaml'), MANIFEST);
   await writeFile(path.join(dir, 'ready.yaml'), READY);
-  const bin = meshdnsNodeArgs(REPO_ROOT);
+  const bin = path.join(REPO_ROOT, 'bin', 'meshdns');
   const xds = { host: '127.0.15.20', port: await freeTcpPort('127.0.15.20') };
   const limits = ['--wildcard-vip-rate', '100000', '--wildcard-vip-cap', String(NAMES * 8)];
   const controller = group.spawn(
     'meshdns controller',
     process.execPath,
     [
-      ...[...bin, 'controller', '--manifests', dir, '--xds-listen', `${xds.host}:${xds.port}`],
+      ...[bin, 'controller', '--manifests', dir, '--xds-listen', `${xds.host}:${xds.port}`],
       ...['--state-file', path.join(ctx.workDir, 'cluster-state.json'), '--admin-listen', '127.0.0.1:0'],
       ...['--log-level', 'warn', ...limits],
     ],
@@ -146,7 +146,7 @@ async function runCluster(
     'meshdns agent',
     process.execPath,
     [
-      ...[...bin, 'agent', '--controller', `${xds.host}:${xds.port}`],
+      ...[bin, 'agent', '--controller', `${xds.host}:${xds.port}`],
       ...['--dns-listen', `${listen.host}:${listen.port}`, '--upstream', `${upstream.host}:${upstream.port}`],
       ...['--no-cache', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn'],
     ],

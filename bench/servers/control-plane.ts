@@ -3,13 +3,14 @@
 import path from 'node:path';
 import type { ServerAddress } from '../lib/dns-probe.js';
 import type { BenchProcess, ProcessGroup } from '../lib/processes.js';
-import { meshdnsNodeArgs, REPO_ROOT } from './meshdns.js';
+import { REPO_ROOT } from './meshdns.js';
 
+const MESHDNS = path.join(REPO_ROOT, 'bin', 'meshdns');
 /**
  * BENCH_CP_CONTROLLER_ROOT: another built checkout whose `meshdns controller` is measured instead, with
  * this checkout's agents, API server and figures (an A/B of the controller alone).
  */
-const CONTROLLER_ROOT = process.env.BENCH_CP_CONTROLLER_ROOT || REPO_ROOT;
+const CONTROLLER = path.join(process.env.BENCH_CP_CONTROLLER_ROOT || REPO_ROOT, 'bin', 'meshdns');
 const DIST_BENCH = path.join(REPO_ROOT, 'dist', 'bench');
 
 /** One "tables built" log line of the controller: when it was read, and what it says. */
@@ -78,14 +79,14 @@ export function startController(
       ? ['--manifests', source.dir, '--state-file', source.stateFile]
       : ['--kube', '--kubeconfig', source.kubeconfig, '--no-leader-elect'];
   const args = [
-    ...meshdnsNodeArgs(CONTROLLER_ROOT, nodeFlags),
+    ...nodeFlags,
+    CONTROLLER,
     'controller',
     ...from,
     ...['--xds-listen', `${xds.host}:${xds.port}`, '--admin-listen', '127.0.0.1:0', '--log-level', 'info'],
   ];
-  return new LoggedProcess(
-    group.spawn('meshdns controller', process.execPath, args, { cwd: CONTROLLER_ROOT }),
-  );
+  const cwd = path.dirname(path.dirname(CONTROLLER));
+  return new LoggedProcess(group.spawn('meshdns controller', process.execPath, args, { cwd }));
 }
 
 /**
@@ -95,7 +96,7 @@ export function startController(
  */
 export async function kubeSourceWorks(group: ProcessGroup, workDir: string): Promise<boolean> {
   const proc = group.spawn('meshdns controller --kube probe', process.execPath, [
-    ...meshdnsNodeArgs(REPO_ROOT),
+    MESHDNS,
     'controller',
     ...['--kube', '--kubeconfig', path.join(workDir, 'no-such-kubeconfig')],
     ...['--xds-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--no-leader-elect'],
@@ -169,7 +170,7 @@ export function startRealAgent(
   opts: { controller: ServerAddress; dns: ServerAddress; namespace: string },
 ): LoggedProcess {
   const args = [
-    ...meshdnsNodeArgs(REPO_ROOT),
+    MESHDNS,
     'agent',
     ...['--controller', `${opts.controller.host}:${opts.controller.port}`],
     ...['--dns-listen', `${opts.dns.host}:${opts.dns.port}`, '--admin-listen', '127.0.0.1:0'],

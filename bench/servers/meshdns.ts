@@ -29,26 +29,6 @@ export interface MeshdnsOptions {
   root?: string;
 }
 
-/**
- * The node flags bin/meshdns starts node with when run as a program: its second line, which sh runs
- * (`exec node FLAGS "$0" "$@"`); none for a checkout from before it had one.
- */
-export function launcherFlags(bin: string): string[] {
-  const line = readFileSync(bin, 'utf8').split('\n')[1] ?? '';
-  const flags = /^':' \/\/; exec node ((?:--\S+ )*)"\$0" "\$@"$/.exec(line)?.[1] ?? '';
-  return flags.split(' ').filter(Boolean);
-}
-
-/**
- * node's arguments for a checkout's `bin/meshdns`: its launcher's flags, then `extra`
- * (BENCH_MESHDNS_NODE_FLAGS). Run on this node, as the user's `meshdns` would run on theirs, and under
- * the flags its code caches were written with (V8 refuses them under other V8 flags).
- */
-export function meshdnsNodeArgs(root: string, extra: readonly string[] = []): string[] {
-  const bin = path.join(root, 'bin', 'meshdns');
-  return [...launcherFlags(bin), ...extra, bin];
-}
-
 export function meshdnsVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
@@ -61,7 +41,8 @@ function stateFileOf(opts: MeshdnsOptions): string {
 
 export async function startMeshdns(group: ProcessGroup, opts: MeshdnsOptions): Promise<DnsServer> {
   const args = [
-    ...meshdnsNodeArgs(opts.root ?? REPO_ROOT, opts.nodeFlags),
+    ...(opts.nodeFlags ?? []),
+    path.join(opts.root ?? REPO_ROOT, 'bin', 'meshdns'),
     'serve',
     ['--manifests', opts.manifestsDir],
     ['--dns-listen', `${opts.listen.host}:${opts.listen.port}`],

@@ -79,13 +79,12 @@ export const PRELOADED_WORKER = Symbol.for('meshdns.preloadedControllerWorker');
 
 /**
  * The controller's worker gets a young generation of 16 MB instead of V8's default (48 MB on these
- * machines: V8 sizes it from the host's memory); --max-semi-space-size, where given, overrides it
- * (bin/meshdns gives 8 MB semi-spaces to every thread: the same 16 MB young generation). Parsing and
- * allocating keep most of what they make, so a larger young generation mostly copies survivors before
- * they are promoted, and its semi-spaces stay committed after the load. Measured with `serve` (issue 8,
- * alternated runs): 50,000 files of one object, RSS after load 274-276 MiB against 289-292, no slower
- * to the full table; 10,000 objects, 122-124 against 135. 8 MB saved a few MiB more but cost 0.1 s of
- * the controller's CPU at 50,000 objects. `bin/meshdns` spells the same limits for the worker it starts
- * ahead.
+ * machines: V8 sizes it from the host's memory); a --max-semi-space-size given to node overrides it.
+ * Parsing and allocating keep most of what they make, so a larger young generation mostly copies
+ * survivors before they are promoted, and its semi-spaces stay committed after the load. Measured with
+ * `serve` (issue 8, alternated runs): 50,000 files of one object, RSS after load 274-276 MiB against
+ * 289-292, no slower to the full table; 10,000 objects, 122-124 against 135. 8 MB saved a few MiB more
+ * but cost 0.1 s of the controller's CPU at 50,000 objects. `bin/meshdns` spells the same limits for
+ * the worker it starts ahead.
  */
 export const CONTROLLER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 16 } as const;

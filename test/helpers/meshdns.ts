@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { snapshotBeside } from '../../src/cli/snapshot-setup.js';
@@ -12,18 +12,6 @@ import { encodeQuery } from './dns-client.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = `${ROOT}bin/meshdns`;
-
-/**
- * The environment BIN runs in as a program: its first lines start the `node` found first on the PATH
- * (with meshdns' V8 flags), which is this test's own.
- */
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
-    ...extra,
-  };
-}
 
 /**
  * `serve` of the examples with a state file of the test file's own (kept out of the checkout's
@@ -78,7 +66,7 @@ export function startCli(
   args: string[],
   opts: { detached?: boolean; command?: string[]; env?: Record<string, string> } = {},
 ): Running {
-  const [cmd, ...pre] = opts.command ?? [BIN];
+  const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
   // Several agents run at once in some tests: each gets its own admin port unless the test picks one.
   const daemon = ['serve', 'agent', 'controller'].includes(args[0] ?? '');
   const admin = daemon && !args.includes('--admin-listen') ? ['--admin-listen', '127.0.0.1:0'] : [];
@@ -86,7 +74,7 @@ export function startCli(
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached,
-    env: cliEnv(opts.env),
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
   });
   let out = '';
   child.stdout?.on('data', (d) => {
@@ -156,11 +144,10 @@ export function runCli(
   opts: { script?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const [cmd, ...pre] = opts.script ? [process.execPath, opts.script] : [BIN];
-    const child = spawn(cmd, [...pre, ...args], {
+    const child = spawn(process.execPath, [opts.script ?? BIN, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: cliEnv(opts.env),
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
     let stdout = '';
     let stderr = '';
