@@ -5,7 +5,7 @@
 import { fitsWire, keyToName, nameToKey, parentKey } from '../dns/index.js';
 import type { TableRecords, TableScope } from './build.js';
 import { Derivation, firstName } from './derive.js';
-import { type PackedSet, packSet, type TableDiff, unpackSet } from './diff.js';
+import { type PackedSet, packSet, type TableDiff } from './diff.js';
 import { type Rotation, TableEntry, type TableRecord } from './entry.js';
 
 /** A wildcard reached through the search-domain shortcut: its CNAME target depends on the question. */
@@ -19,9 +19,14 @@ const SHARDS = 256;
 
 /** The shard of a key: a hash of its length and first label, the part that tells names apart. */
 function shardOf(key: string): number {
-  let h = key.length;
-  const end = Math.min(key.length, key.charCodeAt(0) + 1, 32);
-  for (let i = 1; i < end; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return shardAt(key, 0, key.length);
+}
+
+/** shardOf of the key `text.slice(at, end)`, without the slice. */
+function shardAt(text: string, at: number, end: number): number {
+  let h = end - at;
+  const stop = at + Math.min(end - at, text.charCodeAt(at) + 1, 32);
+  for (let i = at + 1; i < stop; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return (h ^ (h >>> 15)) & (SHARDS - 1);
 }
 
@@ -39,6 +44,51 @@ export interface Slicer {
  * 200,000 answers on the thread that answers, and names never asked cost no more than their record.
  */
 type Shard = Map<string, TableEntry | TableRecord | string>;
+
+/**
+ * A shard whose names arrived packed (diff.ts) into a shard that was empty, the whole first table
+ * among them: where each name starts in its packed part, made into the shard's map when one of them is
+ * first asked for, once for every table that shares it. Until then a name costs the thread that
+ * answers a place in an array, not two strings and a map entry: 50,000 names were 12 MiB of its old
+ * generation, and made V8 grow its young generation to the largest size (32 MiB) for good.
+ */
+class PackedShard {
+  readonly size: number;
+  #parts: readonly PackedSet[];
+  /** Pairs: the index of a part in #parts, where the name starts in it. */
+  #refs: number[];
+  #map: Shard | undefined;
+
+  constructor(parts: readonly PackedSet[], refs: number[]) {
+    this.#parts = parts;
+    this.#refs = refs;
+    this.size = refs.length / 2;
+  }
+
+  get map(): Shard {
+    if (this.#map !== undefined) return this.#map;
+    const map: Shard = new Map();
+    addPacked(map, this.#parts, this.#refs);
+    this.#map = map;
+    this.#parts = [];
+    this.#refs = [];
+    return map;
+  }
+}
+
+type AnyShard = Shard | PackedShard;
+
+/** The names `refs` point at (pairs: part, start), as unpackSet gives them, set into `map`. */
+function addPacked(map: Shard, parts: readonly PackedSet[], refs: readonly number[]): void {
+  for (let j = 0; j < refs.length; j += 2) {
+    const packed = parts[refs[j]!]!;
+    const at = refs[j + 1]!;
+    const keyEnd = packed.indexOf('\x00', at) + 1;
+    map.set(packed.slice(at, keyEnd), packed.slice(keyEnd, packed.indexOf('\n', keyEnd)));
+  }
+}
+
+const mapOf = (shard: AnyShard): Shard => (shard instanceof PackedShard ? shard.map : shard);
 
 /**
  * A search-path wildcard as the table holds it: one rotation for every name it answers, and the
@@ -73,7 +123,8 @@ function entryOf(shard: Shard, key: string, hit: TableEntry | TableRecord | stri
 }
 
 export class NameTable {
-  private readonly shards: readonly Shard[];
+  /** A packed shard is replaced by its map once asked (the array is this table's own). */
+  private readonly shards: AnyShard[];
   private readonly wildcards: Map<string, TableEntry>;
   private readonly searchWildcards: Map<string, HeldSearchWildcard>;
   readonly #exactSize: number;
@@ -85,7 +136,7 @@ export class NameTable {
   readonly #derived = new Map<string, TableEntry>();
 
   private constructor(
-    shards: readonly Shard[],
+    shards: AnyShard[],
     wildcards: Map<string, TableEntry>,
     searchWildcards: Map<string, HeldSearchWildcard>,
     scope: TableScope | undefined,
@@ -149,7 +200,9 @@ export class NameTable {
   }
 
   #own(key: string): TableEntry | undefined {
-    const shard = this.shards[shardOf(key)]!;
+    const i = shardOf(key);
+    let shard = this.shards[i]!;
+    if (shard instanceof PackedShard) this.shards[i] = shard = shard.map;
     const hit = shard.get(key);
     return hit === undefined ? undefined : entryOf(shard, key, hit);
   }
@@ -187,7 +240,7 @@ export class NameTable {
 
   /** Every name with its answers and origin, derived ones too, sorted by name (for `meshdns table`). */
   records(): TableRecord[] {
-    const all = this.shards.flatMap((s) => [...s.values()].map(recordOf));
+    const all = this.shards.flatMap((s) => [...mapOf(s).values()].map(recordOf));
     if (this.#derive !== undefined) all.push(...this.#derivedRecords(all));
     all.push(...[...this.wildcards.values()].map((e) => e.record));
     all.push(...[...this.searchWildcards.values()].map((s) => s.record));
@@ -208,25 +261,45 @@ export class NameTable {
     // A shard is copied the first time the diff touches it; the others stay shared with this table.
     const shards = [...this.shards];
     const copied = new Set<number>();
-    const own = (key: string): Shard => {
-      const i = shardOf(key);
+    // Names of parts sent ahead bound for a shard that was empty: kept where they are (PackedShard).
+    const refs = new Map<number, number[]>();
+    const own = (i: number): Shard => {
       if (!copied.has(i)) {
         copied.add(i);
-        shards[i] = new Map(shards[i]);
+        const map = new Map(mapOf(shards[i]!));
+        const packed = refs.get(i);
+        if (packed !== undefined) addPacked(map, packedAhead, packed);
+        refs.delete(i);
+        shards[i] = map;
       }
-      return shards[i]!;
+      return shards[i] as Shard;
     };
     for (const key of diff.remove) {
-      own(key).delete(key);
+      own(shardOf(key)).delete(key);
       if (slicer.due()) await slicer.pause();
     }
     // Parts sent ahead are read where they are, a name at a time: nothing is gathered first.
-    for (const set of [...packedAhead.map(unpackSet), diff.set]) {
-      for (const [key, r] of set) {
-        own(key).set(key, r);
+    for (const [p, packed] of packedAhead.entries()) {
+      for (let at = 0; at < packed.length; ) {
+        const keyEnd = packed.indexOf('\x00', at) + 1;
+        const end = packed.indexOf('\n', keyEnd);
+        if (keyEnd === 0 || end === -1) throw new Error(`malformed packed name set at ${at}`);
+        const i = shardAt(packed, at, keyEnd);
+        const old = shards[i]!;
+        if (!copied.has(i) && old instanceof Map && old.size === 0) {
+          let list = refs.get(i);
+          if (list === undefined) refs.set(i, (list = []));
+          list.push(p, at);
+        } else own(i).set(packed.slice(at, keyEnd), packed.slice(keyEnd, end));
+        at = end + 1;
         if (slicer.due()) await slicer.pause();
       }
     }
+    for (const [key, r] of diff.set) {
+      own(shardOf(key)).set(key, r);
+      if (slicer.due()) await slicer.pause();
+    }
+    for (const [i, list] of refs) shards[i] = new PackedShard(packedAhead, list);
     const wild = diff.wildcards
       ? new Map(diff.wildcards.map(([k, r]) => [k, new TableEntry(r)]))
       : this.wildcards;
@@ -244,7 +317,7 @@ export class NameTable {
     const packed: PackedSet[] = [];
     let set: TableDiff['set'] = [];
     for (const shard of this.shards) {
-      for (const [key, e] of shard) {
+      for (const [key, e] of mapOf(shard)) {
         set.push([key, e instanceof TableEntry ? e.record : e]);
         if (set.length >= part) {
           packed.push(packSet(set));

@@ -128,6 +128,49 @@ describe('table diffs', () => {
     assert.deepEqual(view(edited), view(NameTable.fromRecords(after)));
   });
 
+  it('a table whose names came packed into empty shards answers each name, and later diffs apply on it', async () => {
+    // Names whose keys hold a line feed (a label of 10 characters) among them.
+    const before = buildTableRecords(
+      mesh((r) => r.services.push(service('default', 'abcdefghij', ['10.8.0.1']))),
+      scope,
+    );
+    const init = diffTables(undefined, before);
+    const parts = [packSet(init.set.slice(0, 200)), packSet(init.set.slice(200))];
+    const packed = await NameTable.empty().withDiff({ ...init, set: [] }, everyStep, parts);
+    const whole = NameTable.fromRecords(before);
+    assert.equal(packed.size, whole.size);
+    // Asked one at a time (each first question makes its shard's map), every name as built.
+    for (const [key, record] of before.exact) {
+      assert.deepEqual(packed.lookup(key)?.record, record, JSON.stringify(key));
+    }
+    assert.equal(packed.lookup(nameToKey('nothing.example.')), undefined);
+    // A second table from the same parts, none of its names asked yet: an edit applies on it, and the
+    // first table is unchanged by it.
+    const fresh = await NameTable.empty().withDiff({ ...init, set: [] }, everyStep, parts);
+    const after = buildTableRecords(
+      mesh((r) => {
+        r.services.splice(3, 40);
+        r.services[60]!.clusterIPs = ['10.9.9.8'];
+      }),
+      scope,
+    );
+    const edit = diffTables(before, after);
+    const edited = await fresh.withDiff({ ...edit, set: edit.set.slice(1) }, everyStep, [
+      packSet(edit.set.slice(0, 1)),
+    ]);
+    assert.deepEqual(view(edited), view(NameTable.fromRecords(after)));
+    assert.equal(edited.size, NameTable.fromRecords(after).size);
+    assert.deepEqual(view(fresh), view(whole));
+    // The same edit, packed, on the table whose names were all asked (each shard a map of names now).
+    const onAsked = await packed.withDiff({ ...edit, set: [] }, everyStep, [packSet(edit.set)]);
+    assert.deepEqual(view(onAsked), view(NameTable.fromRecords(after)));
+    // Handed on whole (an answering worker, the snapshot) with shards never asked.
+    const again = await NameTable.empty().withDiff({ ...init, set: [] }, everyStep, parts);
+    const handed = again.toDiff(50)!;
+    const copy = await NameTable.empty(scope).withDiff(handed.diff, everyStep, handed.packed);
+    assert.deepEqual(view(copy), view(whole));
+  });
+
   it('a packed set gives back every key and record, whatever bytes a key holds', () => {
     // A label of 10 characters has the length byte 0x0a, a line feed; a record may hold one escaped.
     const set: [string, TableRecord][] = [
