@@ -289,9 +289,9 @@ export class NameTable {
         const i = shardAt(packed, at, keyEnd);
         const old = shards[i]!;
         if (!copied.has(i) && old instanceof Map && old.size === 0) {
-          let list = refs.get(i);
-          if (list === undefined) refs.set(i, (list = []));
-          list.push(p, at);
+          const list = refs.get(i);
+          if (list === undefined) refs.set(i, [p, at]);
+          else list.push(p, at);
         } else own(i).set(packed.slice(at, keyEnd), packed.slice(keyEnd, end));
         at = end + 1;
         if (slicer.due()) await slicer.pause();
