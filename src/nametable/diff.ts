@@ -83,12 +83,18 @@ export function packSet(set: TableDiff['set']): PackedSet {
   return out.join('');
 }
 
+/** The name packed at `at`: where its key ends (past its NUL) and where its record ends (its line feed). */
+export function packedNameAt(packed: PackedSet, at: number): [keyEnd: number, end: number] {
+  const keyEnd = packed.indexOf('\x00', at) + 1;
+  const end = packed.indexOf('\n', keyEnd);
+  if (keyEnd === 0 || end === -1) throw new Error(`malformed packed name set at ${at}`);
+  return [keyEnd, end];
+}
+
 /** The names of a packed set: wire key and record JSON, each a slice of `packed`. */
 export function* unpackSet(packed: PackedSet): Generator<[string, string]> {
   for (let at = 0; at < packed.length; ) {
-    const keyEnd = packed.indexOf('\x00', at) + 1;
-    const end = packed.indexOf('\n', keyEnd);
-    if (keyEnd === 0 || end === -1) throw new Error(`malformed packed name set at ${at}`);
+    const [keyEnd, end] = packedNameAt(packed, at);
     yield [packed.slice(at, keyEnd), packed.slice(keyEnd, end)];
     at = end + 1;
   }

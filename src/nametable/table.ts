@@ -5,7 +5,7 @@
 import { fitsWire, keyToName, nameToKey, parentKey } from '../dns/index.js';
 import type { TableRecords, TableScope } from './build.js';
 import { Derivation, firstName } from './derive.js';
-import { type PackedSet, packSet, type TableDiff } from './diff.js';
+import { type PackedSet, packedNameAt, packSet, type TableDiff } from './diff.js';
 import { type Rotation, TableEntry, type TableRecord } from './entry.js';
 
 /** A wildcard reached through the search-domain shortcut: its CNAME target depends on the question. */
@@ -85,8 +85,8 @@ function addPacked(map: Shard, parts: readonly PackedSet[], refs: readonly numbe
   for (let j = 0; j < refs.length; j += 2) {
     const packed = parts[refs[j]!]!;
     const at = refs[j + 1]!;
-    const keyEnd = packed.indexOf('\x00', at) + 1;
-    map.set(packed.slice(at, keyEnd), packed.slice(keyEnd, packed.indexOf('\n', keyEnd)));
+    const [keyEnd, end] = packedNameAt(packed, at);
+    map.set(packed.slice(at, keyEnd), packed.slice(keyEnd, end));
   }
 }
 
@@ -283,9 +283,7 @@ export class NameTable {
     // Parts sent ahead are read where they are, a name at a time: nothing is gathered first.
     for (const [p, packed] of packedAhead.entries()) {
       for (let at = 0; at < packed.length; ) {
-        const keyEnd = packed.indexOf('\x00', at) + 1;
-        const end = packed.indexOf('\n', keyEnd);
-        if (keyEnd === 0 || end === -1) throw new Error(`malformed packed name set at ${at}`);
+        const [keyEnd, end] = packedNameAt(packed, at);
         const i = shardAt(packed, at, keyEnd);
         const old = shards[i]!;
         if (!copied.has(i) && old instanceof Map && old.size === 0) {
