@@ -302,6 +302,8 @@ export function allocateWithPools(
   // (spec.addresses), then with the older entry, and the other host is re-allocated below.
   for (const h of eligible) {
     const rec = before.get(h.key);
+    // Nothing held before (every host of a first start): it gets its addresses below.
+    if (rec === undefined && h.entry.statusAddresses.length === 0) continue;
     for (const f of FAMILIES) {
       const pool = pools[f];
       const { from, values } = heldBefore(h, rec, f);

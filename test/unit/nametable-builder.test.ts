@@ -17,7 +17,7 @@ import {
   snapshot,
   toResources,
 } from '../helpers/random-mesh.js';
-import { sampleMesh } from '../helpers/resources.js';
+import { endpoints, sampleMesh, service, serviceEntry } from '../helpers/resources.js';
 
 const scope: TableScope = {
   namespace: 'default',
@@ -74,5 +74,34 @@ describe('TableBuilder', () => {
         previous = now;
       }
     }
+  });
+
+  it('merges addresses in the order they came, each once, however many a host has', () => {
+    const builder = new TableBuilder(scope);
+    // A headless Service with more endpoints than a list is searched for (then a set takes over),
+    // repeating addresses across endpoints and slices, IPv6 in two cases.
+    const many = Array.from({ length: 40 }, (_, i) => ({ addresses: [`10.0.0.${i % 25}`], ready: true }));
+    const v6 = [
+      { addresses: ['FD00::1'], ready: true },
+      { addresses: ['fd00::1', '10.0.0.3'], ready: true },
+    ];
+    const few = [{ addresses: ['10.0.0.7', '10.0.0.99'], ready: true }];
+    builder.update({
+      added: [
+        service('data', 'db', [], { headless: true }),
+        endpoints('data', 'db', [...many, ...v6]),
+        endpoints('data', 'db', few),
+        // Two entries for one host: the second's addresses after the first's, the shared one once.
+        serviceEntry('ns', 'a', ['api.example.com'], { addresses: ['10.1.0.1', '10.1.0.2'] }),
+        serviceEntry('ns', 'b', ['api.example.com'], { addresses: ['10.1.0.2', '10.1.0.3', '10.1.0.1'] }),
+      ],
+    });
+    const record = (name: string) => [...builder.records.exact.values()].find((r) => r.name === name);
+    const db = record('db.data.svc.cluster.local.');
+    assert.deepEqual(db?.ipv4, [...Array.from({ length: 25 }, (_, i) => `10.0.0.${i}`), '10.0.0.99']);
+    assert.deepEqual(db?.ipv6, ['fd00::1']);
+    const api = record('api.example.com.');
+    assert.deepEqual(api?.ipv4, ['10.1.0.1', '10.1.0.2', '10.1.0.3']);
+    assert.deepEqual(api?.ipv6, []);
   });
 });
