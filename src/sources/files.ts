@@ -90,7 +90,7 @@ export class ManifestFiles {
     if (prev?.hash === hash) {
       if (!prev.changing) return { changed: false, ignored: [] };
       // Rewritten with the same text: it has settled, and is no longer a failed file.
-      this.#set(file, { ...prev, changing: false });
+      this.#set(file, { ...prev, changing: false }, prev);
       return { changed: true, ignored: [] };
     }
     const parsed = parseManifest(file, text);
@@ -115,7 +115,7 @@ export class ManifestFiles {
     }
     const errors =
       parsed.syntaxErrors.length + objectErrors.length > 0 ? [...parsed.syntaxErrors, ...objectErrors] : NONE;
-    this.#set(file, { hash, objects, errors, broken: parsed.syntaxErrors.length > 0 });
+    this.#set(file, { hash, objects, errors, broken: parsed.syntaxErrors.length > 0 }, prev);
     return { changed: true, ignored: parsed.ignored };
   }
 
@@ -123,7 +123,7 @@ export class ManifestFiles {
   setChanging(file: string): boolean {
     const prev = this.#files.get(file);
     if (prev?.changing) return false;
-    this.#set(file, { ...(prev ?? { objects: [], errors: [], broken: false }), changing: true });
+    this.#set(file, { ...(prev ?? { objects: [], errors: [], broken: false }), changing: true }, prev);
     return true;
   }
 
@@ -132,7 +132,7 @@ export class ManifestFiles {
     const prev = this.#files.get(file);
     const same = prev && prev.hash === undefined && prev.errors[0]?.message === error.message;
     if (same) return false;
-    this.#set(file, { objects: prev?.objects ?? [], errors: [error], broken: true });
+    this.#set(file, { objects: prev?.objects ?? [], errors: [error], broken: true }, prev);
     return true;
   }
 
@@ -226,15 +226,17 @@ export class ManifestFiles {
     return this.#build;
   }
 
-  #set(file: string, state: FileState): void {
-    this.#remember(file, this.#files.get(file)?.objects ?? [], state.objects);
+  /** `prev`: the file's state now (each caller has looked it up already: one lookup a file less). */
+  #set(file: string, state: FileState, prev: FileState | undefined): void {
+    this.#remember(file, prev?.objects ?? [], state.objects);
     this.#build = undefined;
-    if (!this.#files.has(file)) this.#sorted = undefined;
+    if (prev === undefined) this.#sorted = undefined;
     this.#files.set(file, state);
   }
 
   #remember(file: string, before: ManifestObject[], after: ManifestObject[]): void {
-    if (!this.#before.has(file)) this.#before.set(file, before);
+    // Before the first build there is nothing for a delta to follow (#delta): no file is noted.
+    if (this.#seq > 0 && !this.#before.has(file)) this.#before.set(file, before);
     for (const o of before) if (o.resource && o.key) this.#claim(o.key, -1);
     for (const o of after) if (o.resource && o.key) this.#claim(o.key, 1);
     if (this.#contested > 0) this.#wasContested = true;
@@ -249,9 +251,13 @@ export class ManifestFiles {
     if (was > 1 && now <= 1) this.#contested--;
   }
 
-  /** The change since the last build, from the files that changed; undefined when duplicates were about. */
+  /**
+   * The change since the last build, from the files that changed; undefined for the first build (a
+   * consumer has taken nothing it could follow: 50,000 files of one object were noted one by one for
+   * a delta that said "everything") and when duplicates were about.
+   */
   #delta(): BuildDelta | undefined {
-    const clean = !this.#wasContested && this.#contested === 0;
+    const clean = this.#seq > 0 && !this.#wasContested && this.#contested === 0;
     const delta: BuildDelta = { base: this.#seq, removed: [], added: [] };
     if (clean) {
       for (const [file, before] of this.#before) {
