@@ -65,6 +65,8 @@ function unchanged(old: ManifestObject | undefined, now: ManifestObject): boolea
   );
 }
 
+const hasResource = (o: ManifestObject) => o.resource !== undefined;
+
 /** A file without errors (nearly all of them) holds this one frozen empty list: 32 bytes less a file. */
 const NONE = Object.freeze([]) as unknown as MeshdnsError[];
 
@@ -94,11 +96,19 @@ export class ManifestFiles {
       return { changed: true, ignored: [] };
     }
     const parsed = parseManifest(file, text);
-    const objectErrors = parsed.objects.flatMap((o) => o.errors);
+    const objectErrors = parsed.objects.some((o) => o.errors.length > 0)
+      ? parsed.objects.flatMap((o) => o.errors)
+      : NONE;
     let objects: ManifestObject[];
     if (parsed.syntaxErrors.length > 0 && prev) {
       // Half-typed YAML says nothing reliable about the file: keep all it had.
       objects = prev.objects;
+    } else if (prev === undefined) {
+      // A new file (every file at start): nothing to keep from before, only its valid objects to take.
+      // A copy at its size: the list parsing grew by pushes keeps room for 16 more (see below).
+      objects = parsed.objects.every(hasResource)
+        ? parsed.objects.slice()
+        : parsed.objects.filter(hasResource);
     } else {
       const before = new Map(prev?.objects.flatMap((o) => (o.key ? [[o.key, o] as const] : [])));
       // An invalid edit of a known object keeps its last good version; a new invalid object stays out.

@@ -330,6 +330,16 @@ describe('ManifestFiles (per-file state)', () => {
     assert.equal(files.build().errors.length, 2);
   });
 
+  it('a new file holds only its valid objects: one of invalid objects has nothing to stand in for it', () => {
+    const files = new ManifestFiles();
+    files.setText('a.yaml', `${service('x', '10.0.0.1')}---\n${service('z', 'bad')}`);
+    files.setText('b.yaml', service('w', 'bad'));
+    assert.deepEqual(ips(files.build().resources), ['x=10.0.0.1']);
+    assert.equal(files.build().errors.length, 2);
+    assert.equal(files.hasObjects('a.yaml'), true);
+    assert.equal(files.hasObjects('b.yaml'), false, 'an invalid object is never a last good version');
+  });
+
   it('an unparseable file keeps all its objects; a deleted one loses them', () => {
     const files = new ManifestFiles();
     files.setText('a.yaml', service('x', '10.0.0.1'));
