@@ -110,7 +110,7 @@ export class ManifestFiles {
         ? parsed.objects.slice()
         : parsed.objects.filter(hasResource);
     } else {
-      const before = new Map(prev?.objects.flatMap((o) => (o.key ? [[o.key, o] as const] : [])));
+      const before = new Map(prev.objects.flatMap((o) => (o.key ? [[o.key, o] as const] : [])));
       // An invalid edit of a known object keeps its last good version; a new invalid object stays out.
       // An object the edit left as it was stays the same object: the change is then the objects that
       // changed, not every object of the file (issue 8: an edit of one of a file's 500 objects had the
