@@ -14,11 +14,8 @@ import type { SearchWildcard } from './table.js';
 /** The addresses one host answers with, merged from everything that names it (SPEC §3). */
 interface Draft {
   kind: EntryKind;
-  /** In the order they came, each once (addIps); NO_ADDRESSES while there is none. */
-  ipv4: readonly string[];
-  ipv6: readonly string[];
-  /** Both lists' addresses, once they are too long to search (SEARCHED_MAX). */
-  seen?: Set<string>;
+  ipv4: Set<string>;
+  ipv6: Set<string>;
   external?: string;
   origin: string;
   /** A per-name host's wildcard (TableRecord.perName). */
@@ -41,12 +38,11 @@ interface Host {
 /** Most hosts have no address of one family (a Service's IPv6): they share one frozen empty list. */
 const NO_ADDRESSES: readonly string[] = Object.freeze([]);
 
-/** A list grown by pushes keeps room for more: a kept one is copied to its size. */
-const kept = (ips: readonly string[]): readonly string[] => (ips.length > 1 ? ips.slice() : ips);
+const listOf = (ips: Set<string>): readonly string[] => (ips.size === 0 ? NO_ADDRESSES : [...ips]);
 
 function finish(d: Draft | undefined): Host | undefined {
   if (d === undefined) return undefined;
-  const host: Host = { kind: d.kind, ipv4: kept(d.ipv4), ipv6: kept(d.ipv6), origin: d.origin };
+  const host: Host = { kind: d.kind, ipv4: listOf(d.ipv4), ipv6: listOf(d.ipv6), origin: d.origin };
   if (d.external !== undefined) host.external = d.external;
   if (d.perName !== undefined) host.perName = d.perName;
   return host;
@@ -94,39 +90,18 @@ function origin(kind: string, ns: string, name: string, source: SourceRef): stri
   return flatName(`${kind} ${ns}/${name} (${source.file} doc ${source.doc})`);
 }
 
-function draft(kind: EntryKind, originText: string, ips: Iterable<string> = NO_ADDRESSES): Draft {
-  const d: Draft = { kind, ipv4: NO_ADDRESSES, ipv6: NO_ADDRESSES, origin: originText };
+function draft(kind: EntryKind, originText: string, ips: Iterable<string> = []): Draft {
+  const d: Draft = { kind, ipv4: new Set(), ipv6: new Set(), origin: originText };
   addIps(d, ips);
   return d;
 }
 
-/**
- * Addresses up to this many (both families) are merged by searching the lists; past it, a set holds
- * them (a headless Service's endpoints). Nearly every host has one or two, and two sets per host
- * were made and dropped (issue 8: a first build of 50,000 objects took 351-377 ms of CPU instead of
- * 389-413, three alternated pairs).
- */
-const SEARCHED_MAX = 16;
-
 function addIps(d: Draft, ips: Iterable<string>): void {
   for (const ip of ips) {
     const family = ipFamily(ip);
-    if (family === 4) d.ipv4 = withIp(d, d.ipv4, ip);
-    else if (family === 6) d.ipv6 = withIp(d, d.ipv6, ip.toLowerCase());
+    if (family === 4) d.ipv4.add(ip);
+    else if (family === 6) d.ipv6.add(ip.toLowerCase());
   }
-}
-
-/** `list` with `ip` last, unless the draft has it already; the draft's own list is grown in place. */
-function withIp(d: Draft, list: readonly string[], ip: string): readonly string[] {
-  if (list.length === 0) {
-    d.seen?.add(ip);
-    return [ip];
-  }
-  if (d.seen ? d.seen.has(ip) : list.includes(ip)) return list;
-  (list as string[]).push(ip);
-  if (d.seen) d.seen.add(ip);
-  else if (d.ipv4.length + d.ipv6.length > SEARCHED_MAX) d.seen = new Set([...d.ipv4, ...d.ipv6]);
-  return list;
 }
 
 /** The order of the snapshot (file, document, list item): merges follow it, as a full build would. */
@@ -433,7 +408,7 @@ export class TableBuilder {
     for (const set of this.#endpointSets(svc)) {
       for (const ep of set.endpoints) if (ep.ready || svc.publishNotReadyAddresses) addIps(d, ep.addresses);
     }
-    return d.ipv4.length + d.ipv6.length > 0 ? d : undefined;
+    return d.ipv4.size + d.ipv6.size > 0 ? d : undefined;
   }
 
   /** `pod.svc.ns.svc.cluster.local.`: the addresses of the endpoints with that hostname. */
