@@ -105,7 +105,7 @@ const knownKeys: string[] = new Array<string>(SLOTS).fill('');
 function rememberKey(key: string): void {
   const slot = slotOf(key, 0, key.length);
   // As a property name: the string V8 keeps for that name, which later stores find at once.
-  if (key !== '' && knownKeys[slot] === '') knownKeys[slot] = Object.keys({ [key]: 0 })[0]!;
+  if (knownKeys[slot] === '') knownKeys[slot] = Object.keys({ [key]: 0 })[0]!;
 }
 
 function refuse(why: string): never {
@@ -440,7 +440,7 @@ class BlockReader {
       after = colonIndicator(text, start, end);
       if (after === -1) return false;
       const keyEnd = trimSpacesEnd(text, start, after);
-      const seen = keyEnd > start ? inSlot(knownKeys, text, start, keyEnd) : undefined;
+      const seen = inSlot(knownKeys, text, start, keyEnd);
       if (seen !== undefined) key = seen;
       else {
         for (let i = start; i < keyEnd; i++) {
