@@ -1,7 +1,6 @@
 // Metrics of the upstream side: Istio's four (same names, same buckets, pkg/dns/client/monitoring.go),
 // then meshdns' own per-server and cache figures, read from stats() at scrape time.
-import { Counter, Histogram } from 'prom-client';
-import { counterFrom, gaugeFrom, type Registry } from '../metrics.js';
+import { Counter, counterFrom, gaugeFrom, Histogram, type Registry } from '../metrics.js';
 import type { CacheStats } from './cache.js';
 import type { ForwarderStats } from './forwarder.js';
 import { MISMATCHES } from './message.js';
