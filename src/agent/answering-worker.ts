@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { NameTable, timeSlicer } from '../nametable/index.js';
+import { APPLY_SLICE_MS, NameTable, timeSlicer } from '../nametable/index.js';
 import { ClientAllowList } from '../server/index.js';
 import { type CacheSnapshotEntry, dumpCache, restoreCache } from '../upstream/index.js';
 import { cacheEntry } from './admin-source.js';
@@ -23,7 +23,7 @@ const agent = new Agent({
   logger,
   answeringWorker: { counting: data.counting },
 });
-const slicer = timeSlicer(4);
+const slicer = timeSlicer(APPLY_SLICE_MS);
 let table = NameTable.empty();
 /** Tables are applied one after another, each diff on the one before. */
 let applying: Promise<void> = Promise.resolve();

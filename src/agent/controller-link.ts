@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { HostVips } from '../allocate/index.js';
 import { DEFAULTS } from '../defaults.js';
 import { nameToKey } from '../dns/index.js';
-import { NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
+import { APPLY_SLICE_MS, NameTable, type Slicer, type TableScope, timeSlicer } from '../nametable/index.js';
 import type { PerNameReply } from '../server/index.js';
 import type { VipRoute } from '../vip/index.js';
 // Types only here: gRPC and protobufjs load when a link is made (`link()`), never for `serve`, which
@@ -38,13 +38,10 @@ export interface ControllerLinkOptions {
   backoffMaxMs?: number;
 }
 
-/** Longest one slice of table work may keep the event loop from answering. */
-const SLICE_MS = 4;
-
 export class ControllerLink {
   readonly #opts: ControllerLinkOptions;
   readonly #client: AdsClient;
-  readonly #slicer: Slicer = timeSlicer(SLICE_MS);
+  readonly #slicer: Slicer = timeSlicer(APPLY_SLICE_MS);
   readonly #names: AgentNameTable;
   #table = NameTable.empty();
   #tables = 0;

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { MeshdnsError } from '../errors.js';
-import { restoreTable, tableSnapshotProblem, timeSlicer } from '../nametable/index.js';
+import { APPLY_SLICE_MS, restoreTable, tableSnapshotProblem, timeSlicer } from '../nametable/index.js';
 import type { Agent } from './agent.js';
 import {
   readSnapshot,
@@ -26,7 +26,7 @@ export interface SnapshotKeeperOptions {
   wallClock?: () => number;
 }
 
-/** Longest one slice of table work may keep the event loop from answering. */
+/** Longest one slice of reading or writing the snapshot may keep the event loop from answering. */
 const SLICE_MS = 4;
 
 export class SnapshotKeeper {
@@ -140,7 +140,7 @@ export class SnapshotKeeper {
     let table: string | number = 'none';
     let vips: string | number = 'none';
     if (s.table !== undefined) {
-      const slicer = timeSlicer(SLICE_MS);
+      const slicer = timeSlicer(APPLY_SLICE_MS);
       const problem = await tableSnapshotProblem(s.table, slicer);
       if (problem !== undefined) table = `ignored: ${problem}`;
       else if (agent.table() !== undefined && !agent.tableFromSnapshot)

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { MeshdnsError } from '../errors.js';
 import type { MeshSettings, Setting } from '../model/index.js';
 import {
+  APPLY_SLICE_MS,
   NameTable,
   type PackedSet,
   type Slicer,
@@ -68,9 +69,6 @@ function takePreloaded(opts: WorkerOptions): Worker | undefined {
   return worker;
 }
 
-/** Longest one slice of table work may keep the event loop from answering. */
-const SLICE_MS = 4;
-
 export class ControllerWorker {
   readonly #opts: ControllerWorkerOptions;
   readonly #slicer: Slicer;
@@ -102,7 +100,7 @@ export class ControllerWorker {
   constructor(opts: ControllerWorkerOptions) {
     this.#opts = opts;
     this.#scope = opts.scope;
-    this.#slicer = timeSlicer(opts.sliceMs ?? SLICE_MS);
+    this.#slicer = timeSlicer(opts.sliceMs ?? APPLY_SLICE_MS);
   }
 
   /** Starts the worker; resolves once the first view is applied. Throws what the controller's start threw. */

@@ -15,6 +15,7 @@ export {
   visible as visibleTo,
 } from './builder.js';
 export {
+  APPLY_SLICE_MS,
   changeToDiff,
   diffTables,
   type PackedSet,
