@@ -26,8 +26,14 @@ import {
 import type { CacheEntry } from '../upstream/index.js';
 import type { AnswerNote, CacheReuse, TableGeneration } from './pipeline.js';
 
-/** Module tuning: sets of WAYS templates; a full set gives up its oldest (a round-robin victim). */
-const SETS = 4096;
+/**
+ * Module tuning: sets of WAYS templates; a full set gives up its oldest (a round-robin victim). A set
+ * gets a Poisson share of the questions asked, and a question whose set overflows is answered by the
+ * pipeline and learned again each time it comes round. At 4,096 sets, 10,000 questions asked in turn
+ * (the bench's cache hits) missed 15 % of the time; at 16,384, about 0.3 % of them share a full set.
+ * The slots cost 12 bytes each (768 KiB); a template is made only for a question asked.
+ */
+const SETS = 16384;
 const WAYS = 4;
 
 export class AnswerTemplate {
