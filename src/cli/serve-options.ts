@@ -171,7 +171,11 @@ export function addServeExtraOptions(cmd: Command): Command {
       String(DEFAULTS.metricsEventLoopResolutionMs),
     )
     .option('--no-cache', 'forward every miss of the table, keep no answers')
-    .option('--cache-size <entries>', 'most answers kept (LRU)', String(DEFAULTS.cache.maxEntries))
+    .option(
+      '--cache-size <entries>',
+      'most answers kept (least recently used go first, as CLOCK does)',
+      String(DEFAULTS.cache.maxEntries),
+    )
     .option('--cache-max-bytes <bytes>', 'most bytes the cache holds', String(DEFAULTS.cache.maxBytes))
     .option('--cache-max-ttl <seconds>', 'longest a positive answer is kept', String(DEFAULTS.cache.maxTtl))
     .option(

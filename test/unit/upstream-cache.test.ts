@@ -286,6 +286,38 @@ describe('cache: bounds', () => {
     assert.equal(r.cache.stats().entries, 2);
   });
 
+  it('spares an entry hit since it was stored, and never the answer being stored', async () => {
+    const r = rig((q) => ({ answers: [a(q.name, 300)] }), { maxEntries: 3 });
+    for (const n of ['one', 'two', 'three']) await r.ask(`${n}.test`);
+    for (const n of ['one', 'two', 'three']) assert.equal((await r.ask(`${n}.test`)).source, 'cache');
+    // Every entry was hit: one of them goes for four, not four itself.
+    await r.ask('four.test');
+    assert.equal(r.cache.stats().entries, 3);
+    assert.equal((await r.ask('four.test')).source, 'cache');
+    assert.equal(r.cache.stats().evictions, 1);
+    // Four was hit since it was stored; the two spared before were not since: they go first.
+    await r.ask('five.test');
+    await r.ask('six.test');
+    const kept = r.cache.list().map((h) => h.entry.qkey.replace(/[\x00-\x1f]/g, '.'));
+    assert.deepEqual(kept, ['.six.test.', '.five.test.', '.four.test.']);
+  });
+
+  it('lists entries most recently used first', async () => {
+    const r = rig((q) => ({ answers: [a(q.name, 300)] }));
+    for (const n of ['one', 'two', 'three']) await r.ask(`${n}.test`);
+    await r.ask('one.test');
+    const names = (hits: { entry: { qkey: string } }[]) => hits.map((h) => h.entry.qkey);
+    const listed = names(r.cache.list());
+    assert.equal(listed.length, 3);
+    assert.deepEqual(
+      [...r.cache.entriesByRecency()].map((e) => e.qkey),
+      listed.slice().reverse(),
+      'the snapshot order is the reverse of the listing',
+    );
+    assert.match(listed[0]!, /one/);
+    assert.match(listed[2]!, /two/);
+  });
+
   it('evicts past maxBytes', async () => {
     const r = rig((q) => ({ answers: [a(q.name, 300)] }), { maxBytes: 600 });
     for (const n of ['one', 'two', 'three', 'four', 'five']) await r.ask(`${n}.test`);
