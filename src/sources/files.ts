@@ -273,7 +273,7 @@ export class ManifestFiles {
       for (const [file, before] of this.#before) {
         const now = this.#files.get(file)?.objects ?? [];
         if (before.length === 0) {
-          // A new file (every file of the first build): all it has came, no sets needed.
+          // A new file since the last build: all it has came, no sets needed.
           for (const o of now) if (o.resource) delta.added.push(o.resource);
           continue;
         }
