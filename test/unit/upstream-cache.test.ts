@@ -310,7 +310,7 @@ describe('cache: bounds', () => {
     const listed = names(r.cache.list());
     assert.equal(listed.length, 3);
     assert.deepEqual(
-      [...r.cache.entriesByRecency()].map((e) => e.qkey),
+      r.cache.entriesByRecency().map((e) => e.qkey),
       listed.slice().reverse(),
       'the snapshot order is the reverse of the listing',
     );
