@@ -24,6 +24,7 @@ export function sumUdp(a: UdpStats, b: UdpStats): UdpStats {
     datagrams: a.datagrams + b.datagrams,
     batches: a.batches + b.batches,
     tooLong: a.tooLong + b.tooLong,
+    inPlace: a.inPlace + b.inPlace,
   };
 }
 

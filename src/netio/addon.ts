@@ -15,6 +15,9 @@ export const ADDON_PATH_ENV = 'MESHDNS_NETIO_ADDON';
 /** The socket as the addon knows it: an opaque handle, closed by `close`. */
 export type NetioHandle = { readonly __netio: unique symbol };
 
+/** A store of answer templates in C memory (netio.c "hit path"), freed with its last reference. */
+export type TemplateStoreHandle = { readonly __templates: unique symbol };
+
 /** netio.c's functions; their contracts are written beside each in the C source. */
 export interface NetioBinding {
   open(
@@ -42,6 +45,36 @@ export interface NetioBinding {
   /** The socket's one peer (an upstream server): sends may then leave the address out. */
   connect(h: NetioHandle, host: string, port: number): void;
   tcpSocket(host: string, port: number, reusePort: boolean): number;
+  templates(sets: number, ways: number): TemplateStoreHandle;
+  put(
+    store: TemplateStoreHandle,
+    slot: number,
+    name: Uint8Array,
+    body: Uint8Array,
+    ttlOffsets: Int32Array,
+    ttls: Int32Array,
+    numbers: Int32Array,
+    storedAt: number,
+    validUntil: number,
+  ): void;
+  drop(store: TemplateStoreHandle, slot: number): void;
+  answer(
+    store: TemplateStoreHandle,
+    data: Buffer,
+    slot: number,
+    lens: Int32Array,
+    addrs: Buffer,
+    count: number,
+    outData: Buffer,
+    outOffs: Int32Array,
+    outLens: Int32Array,
+    outAddrs: Buffer,
+    state: Int32Array,
+    hits: Int32Array,
+    tableGen: number,
+    cacheGen: number,
+    now: number,
+  ): number;
   readonly maxBatch: number;
   readonly addrStride: number;
 }

@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { type AddonState, loadAddon, type NetioBinding, type NetioHandle } from './addon.js';
 import { ADDR_STRIDE, addressAt, portAt } from './peer.js';
+import { type NativeTemplates, S_MAX_BYTES, S_MAX_MESSAGES, S_QUEUED, S_USED } from './templates.js';
 
 /**
  * Module tuning. A slot holds one received datagram: DNS queries are a header, one name (at most 255
@@ -258,6 +259,45 @@ export class BatchSocket {
     if (q < 0) return -1;
     this.peerOf(q, batch, i);
     return this.outOffs[q];
+  }
+
+  /**
+   * Answers what `store`'s templates answer of `batch` in C, in place in the send slab (sent with the
+   * batch's other replies); each answered message's length becomes ANSWERED_IN_PLACE (negative: skip it),
+   * `store.hits` holds the slot of each template used. Returns how many were answered.
+   */
+  answerInPlace(
+    store: NativeTemplates,
+    batch: RecvBatch,
+    generations: { table: number; cache: number },
+    now: number,
+  ): number {
+    if (this.closed || batch.count === 0) return 0;
+    const state = store.state;
+    state[S_QUEUED] = this.queued;
+    state[S_USED] = this.used;
+    state[S_MAX_MESSAGES] = this.outMessages;
+    state[S_MAX_BYTES] = this.outBytes;
+    const n = this.binding.answer(
+      store.handle,
+      batch.data,
+      SLOT_BYTES,
+      batch.lens,
+      batch.addrs,
+      batch.count,
+      this.outData,
+      this.outOffs,
+      this.outLens,
+      this.outAddrs,
+      state,
+      store.hits,
+      generations.table,
+      generations.cache,
+      now,
+    );
+    this.queued = state[S_QUEUED];
+    this.used = state[S_USED];
+    return n;
   }
 
   private peerOf(q: number, batch: RecvBatch, i: number): void {

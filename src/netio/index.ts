@@ -27,3 +27,4 @@ export {
   type RelayHandle,
 } from './relay-addon.js';
 export { reusePortTcpSocket } from './tcp-socket.js';
+export { type NativeTemplate, NativeTemplates, type NativeValidity } from './templates.js';

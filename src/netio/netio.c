@@ -4,6 +4,7 @@
 // file keeps no pointer into JavaScript memory between calls and allocates nothing per packet.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -510,6 +511,375 @@ static napi_value netio_tcp_socket(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// ---- The hit path (issue 12 item 6) ----
+// A copy of the UDP listener's answer templates (src/server/answer-templates.ts), answered from here in
+// place into the send slab, so a repeated question costs no JavaScript. JavaScript decides everything:
+// which answers are kept, in which slot (put/drop mirror its own slots one for one), which table
+// generation is current and what time it is; this file only repeats AnswerTemplate.write() for the
+// questions it finds, and leaves every other message (and any template it may not use) to JavaScript.
+
+#define FNV_OFFSET 0x811c9dc5u
+#define FNV_PRIME 0x01000193u
+#define DNS_HEADER 12
+#define OPT_RR_SIZE 11
+#define OUR_EDNS_SIZE 1232
+#define FLAG_QR_OPCODE 0xf800
+#define FLAGS_FROM_CLIENT 0x0110  // RD and CD
+// lens[i] of a message answered here: JavaScript skips it.
+#define ANSWERED (-2)
+
+// Indexes of put()'s numbers (an Int32Array) and of answer()'s slab state.
+enum { M_HASH, M_QTYPE, M_QCLASS, M_DO, M_FLAGS, M_ARCOUNT, M_RUN_AT, M_RUN_COUNT, M_STRIDE, M_GEN, M_CACHE, M_COUNT };
+enum { S_QUEUED, S_USED, S_MAX_MESSAGES, S_MAX_BYTES, S_COUNT };
+
+// One kept template in one allocation: these fields, then nttl int32 TTL offsets, nttl int32 TTLs, the
+// name (lower-case wire bytes) and the body, so an answer reads one run of memory.
+typedef struct {
+  uint32_t body_len;
+  int32_t gen;    // the generation of the table, or of the cache's purges, it was kept in
+  uint8_t cache;  // a cache template: also bound by time
+  int32_t run_at, run_count, stride, turn, nttl;
+  uint16_t qtype, qclass, flags, arcount, name_len;
+  uint8_t do_bit;
+  double stored_at, valid_until;  // cache templates, in the cache's clock (ms)
+  uint8_t data[];
+} Tpl;
+
+// A slot: the question's hash beside the template, so a set's ways are one cache line to look through.
+typedef struct {
+  uint32_t hash;
+  Tpl* t;
+} Slot;
+
+typedef struct {
+  uint32_t sets, ways;
+  Slot* slots;
+} Store;
+
+static void store_finalize(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  Store* st = data;
+  for (uint32_t i = 0; i < st->sets * st->ways; i++) free(st->slots[i].t);
+  free(st->slots);
+  free(st);
+}
+
+static Store* store_of(napi_env env, napi_value v) {
+  void* data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "not a template store");
+    return NULL;
+  }
+  return data;
+}
+
+// templates(sets, ways) -> store: empty slots, sets a power of two (as answer-templates.ts has them).
+static napi_value netio_templates(napi_env env, napi_callback_info info) {
+  napi_value argv[2], out;
+  if (!get_args(env, info, 2, argv, "templates(sets, ways)")) return NULL;
+  uint32_t sets = 0, ways = 0;
+  CHECK(napi_get_value_uint32(env, argv[0], &sets));
+  CHECK(napi_get_value_uint32(env, argv[1], &ways));
+  if (sets == 0 || (sets & (sets - 1)) != 0 || ways == 0 || ways > 64 || sets > (1u << 20)) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "templates: sets a power of two up to 2^20, 1-64 ways");
+    return NULL;
+  }
+  Store* st = calloc(1, sizeof *st);
+  Slot* slots = calloc((size_t)sets * ways, sizeof(Slot));
+  if (st == NULL || slots == NULL) {
+    free(st);
+    free(slots);
+    return throw_errno(env, "templates", ENOMEM);
+  }
+  st->sets = sets;
+  st->ways = ways;
+  st->slots = slots;
+  CHECK(napi_create_external(env, st, store_finalize, NULL, &out));
+  return out;
+}
+
+static Slot* slot_arg(napi_env env, Store* st, napi_value v) {
+  uint32_t slot = 0;
+  if (napi_get_value_uint32(env, v, &slot) != napi_ok || slot >= st->sets * st->ways) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "template slot out of range");
+    return NULL;
+  }
+  return &st->slots[slot];
+}
+
+// put(store, slot, name, body, ttlOffsets, ttls, numbers, storedAt, validUntil): keeps a copy in `slot`
+// (the one answer-templates.ts chose), replacing what was there. `numbers` is an Int32Array indexed by M_*.
+static napi_value netio_put(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!get_args(env, info, 9, argv, "put(store, slot, name, body, ttlOffsets, ttls, numbers, storedAt, validUntil)"))
+    return NULL;
+  Store* st = store_of(env, argv[0]);
+  if (st == NULL) return NULL;
+  Slot* slot = slot_arg(env, st, argv[1]);
+  if (slot == NULL) return NULL;
+  uint8_t *name = NULL, *body = NULL, *offs = NULL, *ttls = NULL, *nums = NULL;
+  size_t nameLen = 0, bodyLen = 0, offsLen = 0, ttlsLen = 0, numsLen = 0;
+  double storedAt = 0, validUntil = 0;
+  if (!bytes_of(env, argv[2], &name, &nameLen) || !bytes_of(env, argv[3], &body, &bodyLen) ||
+      !bytes_of(env, argv[4], &offs, &offsLen) || !bytes_of(env, argv[5], &ttls, &ttlsLen) ||
+      !bytes_of(env, argv[6], &nums, &numsLen) || napi_get_value_double(env, argv[7], &storedAt) != napi_ok ||
+      napi_get_value_double(env, argv[8], &validUntil) != napi_ok) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "put: bad arguments");
+    return NULL;
+  }
+  const int32_t* m = (const int32_t*)nums;
+  size_t nttl = offsLen / 4;
+  bool ok = numsLen >= M_COUNT * 4 && offsLen == ttlsLen && nameLen >= 1 && nameLen <= 255 &&
+            bodyLen >= DNS_HEADER + nameLen + 4 && bodyLen + OPT_RR_SIZE <= 65535;
+  // Every place written per answer must lie inside the body: the rotated run and each TTL.
+  if (ok && m[M_RUN_COUNT] > 1)
+    ok = m[M_RUN_AT] >= 0 && m[M_STRIDE] > 0 &&
+         (int64_t)m[M_RUN_AT] + (int64_t)m[M_RUN_COUNT] * m[M_STRIDE] <= (int64_t)bodyLen;
+  for (size_t i = 0; ok && i < nttl; i++) {
+    int32_t at = ((const int32_t*)offs)[i];
+    ok = at >= DNS_HEADER && (size_t)at + 4 <= bodyLen;
+  }
+  if (!ok) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "put: a template that does not hold together");
+    return NULL;
+  }
+  Tpl* t = malloc(sizeof(Tpl) + nttl * 8 + nameLen + bodyLen);
+  if (t == NULL) return throw_errno(env, "put", ENOMEM);
+  memcpy(t->data, offs, nttl * 4);
+  memcpy(t->data + nttl * 4, ttls, nttl * 4);
+  memcpy(t->data + nttl * 8, name, nameLen);
+  memcpy(t->data + nttl * 8 + nameLen, body, bodyLen);
+  t->qtype = (uint16_t)m[M_QTYPE];
+  t->qclass = (uint16_t)m[M_QCLASS];
+  t->do_bit = m[M_DO] != 0;
+  t->flags = (uint16_t)m[M_FLAGS];
+  t->arcount = (uint16_t)m[M_ARCOUNT];
+  t->run_at = m[M_RUN_AT];
+  t->run_count = m[M_RUN_COUNT];
+  t->stride = m[M_STRIDE];
+  t->turn = 0;
+  t->gen = m[M_GEN];
+  t->cache = m[M_CACHE] != 0;
+  t->nttl = (int32_t)nttl;
+  t->name_len = (uint16_t)nameLen;
+  t->body_len = (uint32_t)bodyLen;
+  t->stored_at = storedAt;
+  t->valid_until = validUntil;
+  free(slot->t);
+  slot->t = t;
+  slot->hash = (uint32_t)m[M_HASH];
+  return NULL;
+}
+
+// drop(store, slot): the slot is empty again.
+static napi_value netio_drop(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "drop(store, slot)")) return NULL;
+  Store* st = store_of(env, argv[0]);
+  if (st == NULL) return NULL;
+  Slot* slot = slot_arg(env, st, argv[1]);
+  if (slot == NULL) return NULL;
+  free(slot->t);
+  slot->t = NULL;
+  slot->hash = 0;
+  return NULL;
+}
+
+// What scan_question read of a query (question-scan.ts QuestionScan, the same rules and the same hash).
+typedef struct {
+  uint32_t hash;
+  int name_end;
+  uint16_t flags, qtype, qclass;
+  int edns, udp_size, do_bit;
+} Scan;
+
+static bool scan_question(const uint8_t* b, int len, Scan* s) {
+  if (len < DNS_HEADER + 5) return false;
+  uint16_t flags = (uint16_t)(b[2] << 8 | b[3]);
+  if ((flags & FLAG_QR_OPCODE) != 0) return false;
+  if (b[4] != 0 || b[5] != 1) return false;
+  if ((b[6] | b[7] | b[8] | b[9] | b[10]) != 0) return false;
+  int arcount = b[11];
+  if (arcount > 1) return false;
+  uint32_t h = FNV_OFFSET;
+  int i = DNS_HEADER;
+  for (;;) {
+    if (i >= len) return false;
+    int n = b[i];
+    h = (h ^ (uint32_t)n) * FNV_PRIME;
+    if (n == 0) break;
+    if (n > 63 || i + 1 + n > len) return false;
+    for (int k = i + 1; k <= i + n; k++) {
+      uint8_t c = b[k];
+      h = (h ^ (uint32_t)(c >= 0x41 && c <= 0x5a ? c | 0x20 : c)) * FNV_PRIME;
+    }
+    i += n + 1;
+  }
+  int name_end = i + 1;
+  if (name_end - DNS_HEADER > 255 || name_end + 4 > len) return false;
+  const uint8_t* q = b + name_end;
+  s->qtype = (uint16_t)(q[0] << 8 | q[1]);
+  s->qclass = (uint16_t)(q[2] << 8 | q[3]);
+  s->edns = 0;
+  s->udp_size = 0;
+  s->do_bit = 0;
+  if (arcount == 1) {
+    int r = name_end + 4;
+    if (r + 11 > len || b[r] != 0 || (b[r + 1] << 8 | b[r + 2]) != 41) return false;
+    if (r + 11 + (b[r + 9] << 8 | b[r + 10]) > len) return false;
+    s->edns = 1;
+    int size = b[r + 3] << 8 | b[r + 4];
+    s->udp_size = size < 512 ? 512 : size;
+    s->do_bit = (b[r + 7] & 0x80) != 0;
+  }
+  for (int k = 0; k < 4; k++) h = (h ^ q[k]) * FNV_PRIME;
+  h = (h ^ (uint32_t)s->do_bit) * FNV_PRIME;
+  s->hash = h;
+  s->flags = flags;
+  s->name_end = name_end;
+  return true;
+}
+
+static Slot* find_template(Store* st, const uint8_t* b, const Scan* s) {
+  Slot* base = &st->slots[(size_t)(s->hash & (st->sets - 1)) * st->ways];
+  for (uint32_t w = 0; w < st->ways; w++) {
+    Tpl* t = base[w].t;
+    if (base[w].hash != s->hash || t == NULL || t->qtype != s->qtype || t->qclass != s->qclass ||
+        t->do_bit != s->do_bit || t->name_len != s->name_end - DNS_HEADER)
+      continue;
+    const uint8_t* name = t->data + (size_t)t->nttl * 8;
+    int k = 0;
+    for (; k < t->name_len; k++) {
+      uint8_t c = b[DNS_HEADER + k];
+      if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) != name[k]) break;
+    }
+    if (k == t->name_len) return &base[w];
+  }
+  return NULL;
+}
+
+static void put32(uint8_t* p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+// AnswerTemplate.write(): the body, the client's ID, RD/CD and question case, the next rotation, the
+// TTLs less `age`, and our OPT for an EDNS client.
+static void write_answer(Tpl* t, uint8_t* out, const uint8_t* q, const Scan* s, int32_t age) {
+  const int32_t* offs = (const int32_t*)t->data;
+  const int32_t* ttls = offs + t->nttl;
+  const uint8_t* body = t->data + (size_t)t->nttl * 8 + t->name_len;
+  memcpy(out, body, t->body_len);
+  out[0] = q[0];
+  out[1] = q[1];
+  uint16_t flags = t->flags | (s->flags & FLAGS_FROM_CLIENT);
+  out[2] = (uint8_t)(flags >> 8);
+  out[3] = (uint8_t)flags;
+  memcpy(out + DNS_HEADER, q + DNS_HEADER, (size_t)(s->name_end - DNS_HEADER));
+  if (t->run_count > 1) {
+    t->turn = (t->turn + 1) % t->run_count;
+    int32_t bytes = t->run_count * t->stride, shift = t->turn * t->stride;
+    memcpy(out + t->run_at, body + t->run_at + shift, (size_t)(bytes - shift));
+    memcpy(out + t->run_at + bytes - shift, body + t->run_at, (size_t)shift);
+  }
+  for (int32_t i = 0; i < t->nttl; i++) {
+    int32_t ttl = ttls[i] - age;
+    put32(out + offs[i], (uint32_t)(ttl > 0 ? ttl : 0));
+  }
+  if (!s->edns) return;
+  uint16_t arcount = (uint16_t)(t->arcount + 1);
+  out[10] = (uint8_t)(arcount >> 8);
+  out[11] = (uint8_t)arcount;
+  uint8_t* p = out + t->body_len;
+  const uint8_t opt[OPT_RR_SIZE] = {0, 0, 41, OUR_EDNS_SIZE >> 8, OUR_EDNS_SIZE & 0xff, 0, 0, 0, 0, 0, 0};
+  memcpy(p, opt, OPT_RR_SIZE);
+  if (s->do_bit) p[7] = 0x80;
+}
+
+// answer(store, data, slot, lens, addrs, count, outData, outOffs, outLens, outAddrs, state, hits,
+//        tableGen, cacheGen, now) -> hits answered.
+// For each of the batch's `count` messages (as recv() left them) that a kept template answers -- a table
+// template of generation `tableGen`, or a cache template of purge generation `cacheGen` with
+// storedAt <= now < validUntil -- writes the
+// answer at the end of the send slab (state[S_QUEUED] replies, state[S_USED] bytes, bounded by
+// state[S_MAX_*]), copies the sender's address beside it, sets lens[i] to ANSWERED and hits[k] to the
+// template's slot. Stops where the slab is full; the rest is JavaScript's, as is anything not a plain
+// query, a question without a template, an answer over the client's size, or a source port of 0.
+static napi_value netio_answer(napi_env env, napi_callback_info info) {
+  napi_value argv[15], result;
+  if (!get_args(env, info, 15, argv, "answer(store, data, slot, lens, addrs, count, outData, outOffs, outLens, "
+                                     "outAddrs, state, hits, tableGen, cacheGen, now)"))
+    return NULL;
+  Store* st = store_of(env, argv[0]);
+  if (st == NULL) return NULL;
+  uint8_t *data = NULL, *lensB = NULL, *addrs = NULL, *out = NULL, *offsB = NULL, *outLensB = NULL,
+          *outAddrs = NULL, *stateB = NULL, *hitsB = NULL;
+  size_t dataLen = 0, lensLen = 0, addrsLen = 0, outLen = 0, offsLen = 0, outLensLen = 0, outAddrsLen = 0,
+         stateLen = 0, hitsLen = 0;
+  int32_t slot = 0, count = 0, tableGen = 0, cacheGen = 0;
+  double now = 0;
+  if (!bytes_of(env, argv[1], &data, &dataLen) || napi_get_value_int32(env, argv[2], &slot) != napi_ok ||
+      !bytes_of(env, argv[3], &lensB, &lensLen) || !bytes_of(env, argv[4], &addrs, &addrsLen) ||
+      napi_get_value_int32(env, argv[5], &count) != napi_ok || !bytes_of(env, argv[6], &out, &outLen) ||
+      !bytes_of(env, argv[7], &offsB, &offsLen) || !bytes_of(env, argv[8], &outLensB, &outLensLen) ||
+      !bytes_of(env, argv[9], &outAddrs, &outAddrsLen) || !bytes_of(env, argv[10], &stateB, &stateLen) ||
+      !bytes_of(env, argv[11], &hitsB, &hitsLen) || napi_get_value_int32(env, argv[12], &tableGen) != napi_ok ||
+      napi_get_value_int32(env, argv[13], &cacheGen) != napi_ok || napi_get_value_double(env, argv[14], &now) != napi_ok) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "answer: bad arguments");
+    return NULL;
+  }
+  int32_t* state = (int32_t*)stateB;
+  if (stateLen < S_COUNT * 4 || slot <= 0 || count < 0 || (size_t)count * (size_t)slot > dataLen ||
+      (size_t)count * 4 > lensLen || (size_t)count * ADDR_STRIDE > addrsLen || (size_t)count * 4 > hitsLen ||
+      state[S_QUEUED] < 0 || state[S_USED] < 0 || state[S_MAX_MESSAGES] < state[S_QUEUED] ||
+      (size_t)state[S_MAX_MESSAGES] * 4 > offsLen || (size_t)state[S_MAX_MESSAGES] * 4 > outLensLen ||
+      (size_t)state[S_MAX_MESSAGES] * ADDR_STRIDE > outAddrsLen || (size_t)state[S_MAX_BYTES] > outLen ||
+      state[S_USED] > state[S_MAX_BYTES]) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "answer: buffers too small for the batch");
+    return NULL;
+  }
+  int32_t* lens = (int32_t*)lensB;
+  int32_t* outOffs = (int32_t*)offsB;
+  int32_t* outLens = (int32_t*)outLensB;
+  int32_t* hits = (int32_t*)hitsB;
+  int32_t queued = state[S_QUEUED], used = state[S_USED], found = 0;
+  for (int32_t i = 0; i < count; i++) {
+    if (lens[i] < 0) continue;
+    const uint8_t* q = data + (size_t)i * (size_t)slot;
+    const uint8_t* a = addrs + (size_t)i * ADDR_STRIDE;
+    Scan s;
+    if ((a[2] | a[3]) == 0 || !scan_question(q, lens[i], &s)) continue;
+    Slot* found_slot = find_template(st, q, &s);
+    if (found_slot == NULL) continue;
+    Tpl* t = found_slot->t;
+    int32_t age = 0;
+    if (!t->cache) {
+      if (t->gen != tableGen) continue;
+    } else {
+      if (t->gen != cacheGen || !(now >= t->stored_at && now < t->valid_until)) continue;
+      age = (int32_t)((now - t->stored_at) / 1000);
+    }
+    int32_t size = (int32_t)t->body_len + (s.edns ? OPT_RR_SIZE : 0);
+    if (size > (s.edns ? s.udp_size : 512)) continue;
+    if (queued == state[S_MAX_MESSAGES] || used + size > state[S_MAX_BYTES]) break;
+    write_answer(t, out + used, q, &s, age);
+    outOffs[queued] = used;
+    outLens[queued] = size;
+    memcpy(outAddrs + (size_t)queued * ADDR_STRIDE, a, ADDR_STRIDE);
+    used += size;
+    queued++;
+    lens[i] = ANSWERED;
+    hits[found++] = (int32_t)(found_slot - st->slots);
+  }
+  state[S_QUEUED] = queued;
+  state[S_USED] = used;
+  CHECK(napi_create_int32(env, found, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, netio_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -521,6 +891,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"leave", NULL, netio_leave, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connect", NULL, netio_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tcpSocket", NULL, netio_tcp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"templates", NULL, netio_templates, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"put", NULL, netio_put, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"drop", NULL, netio_drop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"answer", NULL, netio_answer, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value batch, stride;
   napi_create_int32(env, MAX_BATCH, &batch);

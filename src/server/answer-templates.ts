@@ -23,6 +23,7 @@ import {
   skipRecord,
   UDP_MIN_SIZE,
 } from '../dns/index.js';
+import { NativeTemplates } from '../netio/index.js';
 import type { CacheEntry } from '../upstream/index.js';
 import type { AnswerNote, CacheReuse, TableGeneration } from './pipeline.js';
 
@@ -63,6 +64,8 @@ export class AnswerTemplate {
   readonly ttls: Int32Array;
   /** Answers given from it in the current batch, counted when the batch ends. */
   pending = 0;
+  /** The cache's purge generation its C copy was kept under (AnswerTemplates.renew). */
+  nativeGeneration = -1;
 
   constructor(s: QuestionScan, msg: Buffer, answer: Buffer, note: AnswerNote) {
     this.hash = s.hash;
@@ -204,7 +207,11 @@ function addressRun(
   return { at, count: (off - at) / stride, stride };
 }
 
-/** The templates of one UDP listener, found by the hash of the question (set-associative, bounded). */
+/**
+ * The templates of one UDP listener, found by the hash of the question (set-associative, bounded). With
+ * `native` (the addon's hit path), each slot is copied to C as it is filled or emptied, and C answers a
+ * question whose template still holds before any of this runs (udp.ts); what C leaves is found here.
+ */
 export class AnswerTemplates {
   private readonly slots: (AnswerTemplate | undefined)[] = new Array(SETS * WAYS).fill(undefined);
   /** Each slot's hash beside it, so a lookup reads no template but the one that matches. */
@@ -213,15 +220,52 @@ export class AnswerTemplates {
   /** Templates that answered in the current batch (their `pending` counts), reused batch to batch. */
   private readonly touched: AnswerTemplate[] = [];
   private touchedCount = 0;
+  /** The table and the cache that templates were kept from: C is told their generation and clock. */
+  private table: TableGeneration | undefined;
+  private cache: CacheReuse | undefined;
+
+  constructor(readonly native?: NativeTemplates) {}
+
+  static withNative(): AnswerTemplates {
+    return new AnswerTemplates(NativeTemplates.create(SETS, WAYS));
+  }
+
+  /** The generations C may answer from: the table's (-1: none yet) and the cache's purges. */
+  private readonly generations = { table: -1, cache: 0 };
+  /** The slot `find` found its template in. */
+  private foundAt = -1;
+
+  currentGenerations(): { table: number; cache: number } {
+    this.generations.table = this.table?.generation ?? -1;
+    this.generations.cache = this.cache?.purges() ?? 0;
+    return this.generations;
+  }
+
+  /** The cache's clock now, for C's cache templates (0 before any). */
+  cacheNow(): number {
+    return this.cache?.now() ?? 0;
+  }
 
   find(buf: Uint8Array, at: number, s: QuestionScan): AnswerTemplate | undefined {
     const base = (s.hash & (SETS - 1)) * WAYS;
     for (let w = 0; w < WAYS; w++) {
       if (this.hashes[base + w] !== s.hash) continue;
       const t = this.slots[base + w];
-      if (t?.matches(buf, at, s)) return t;
+      if (t?.matches(buf, at, s)) {
+        this.foundAt = base + w;
+        return t;
+      }
     }
     return undefined;
+  }
+
+  /**
+   * `t`, just found and still fresh, answered here after C left it: a cache template kept before a purge
+   * that spared its entry. C gets it again, under the purge generation now.
+   */
+  renew(t: AnswerTemplate): void {
+    if (this.native === undefined || t.cache === undefined || t.nativeGeneration === t.cache.purges()) return;
+    if (this.slots[this.foundAt] === t) this.keep(this.foundAt, t);
   }
 
   /** Keeps `answer`, the pipeline's answer to `msg` (read into `s`), when `note` says it may be reused. */
@@ -233,19 +277,55 @@ export class AnswerTemplates {
     for (let w = 0; w < WAYS; w++) {
       const old = this.slots[base + w];
       if (old === undefined || old.matches(msg, 0, s)) {
-        this.slots[base + w] = t;
-        this.hashes[base + w] = t.hash;
+        this.keep(base + w, t);
         return;
       }
     }
     this.victim = (this.victim + 1) % WAYS;
-    this.slots[base + this.victim] = t;
-    this.hashes[base + this.victim] = t.hash;
+    this.keep(base + this.victim, t);
+  }
+
+  private keep(slot: number, t: AnswerTemplate): void {
+    this.slots[slot] = t;
+    this.hashes[slot] = t.hash;
+    const native = this.native;
+    if (native === undefined) return;
+    if (t.table !== undefined) {
+      this.table = t.table;
+      native.put(slot, t, { cache: false, generation: t.generation });
+    } else if (t.cache !== undefined && t.entry !== undefined) {
+      this.cache = t.cache;
+      const { storedAt } = t.entry;
+      const validUntil = t.cache.reusableUntil(t.entry);
+      t.nativeGeneration = t.cache.purges();
+      native.put(slot, t, { cache: true, generation: t.nativeGeneration, storedAt, validUntil });
+    } else {
+      native.drop(slot);
+    }
   }
 
   forget(t: AnswerTemplate): void {
     const base = (t.hash & (SETS - 1)) * WAYS;
-    for (let w = 0; w < WAYS; w++) if (this.slots[base + w] === t) this.slots[base + w] = undefined;
+    for (let w = 0; w < WAYS; w++) {
+      if (this.slots[base + w] !== t) continue;
+      this.slots[base + w] = undefined;
+      this.native?.drop(base + w);
+    }
+  }
+
+  /**
+   * The `count` answers C gave (their slots in `native.hits`), counted as answers from their templates
+   * are; a cache hit is noted in the cache as the JavaScript path notes it, and a template whose entry
+   * has left the cache meanwhile is forgotten, so the next question goes through the pipeline.
+   */
+  answeredInPlace(count: number): void {
+    const hits = (this.native as NativeTemplates).hits;
+    for (let h = 0; h < count; h++) {
+      const t = this.slots[hits[h]];
+      if (t === undefined) continue;
+      if (t.cache !== undefined && t.entry !== undefined && t.cache.reuse(t.entry) < 0) this.forget(t);
+      this.answered(t);
+    }
   }
 
   /** One more answer from `t` in this batch. */

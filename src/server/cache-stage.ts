@@ -93,6 +93,27 @@ export class CacheStage implements Stage, CacheReuse {
     return age;
   }
 
+  now(): number {
+    return this.cache.now();
+  }
+
+  purges(): number {
+    return this.cache.purges;
+  }
+
+  reusableUntil(entry: CacheEntry): number {
+    const s = this.cache.settings;
+    let seconds = entry.ttl;
+    if (s.prefetch && entry.ttl >= s.prefetchMinTtl) {
+      // The first whole age prefetchDue() could say yes at, as it computes it.
+      const due = entry.ttl * s.prefetchThreshold;
+      let age = Math.max(0, Math.ceil(entry.ttl - due) - 1);
+      if (entry.ttl - age > due) age++;
+      seconds = Math.min(seconds, age);
+    }
+    return entry.storedAt + seconds * 1000;
+  }
+
   private async fill(req: Request, key: string): Promise<Outcome> {
     let flight = this.flights.get(key);
     const leader = flight === undefined;

@@ -49,6 +49,15 @@ export interface TableGeneration {
 /** The cache stage's side of a kept answer: the entry's age, counted as a hit, or -1 when it may not be reused. */
 export interface CacheReuse {
   reuse(entry: CacheEntry): number;
+  /** The cache's clock (ms), which `CacheEntry.storedAt` is in. */
+  now(): number;
+  /** Moves each time entries are purged (names a new table answers): kept answers from before may be gone. */
+  purges(): number;
+  /**
+   * Until when (the cache's clock) reuse() will not refuse `entry` for its age: its expiry, or the start
+   * of its prefetch window where prefetching could take it (reuse() still decides by popularity).
+   */
+  reusableUntil(entry: CacheEntry): number;
 }
 
 /**

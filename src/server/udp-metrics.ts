@@ -22,4 +22,10 @@ export function udpMetrics(registry: Registry, stats: () => UdpStats): void {
     'DNS UDP datagrams dropped as longer than 4 KiB (--udp-io native; no DNS query is that long).',
     () => stats().tooLong,
   );
+  counterFrom(
+    registry,
+    'meshdns_udp_answered_in_place_total',
+    'DNS UDP queries answered in C from a kept answer (--udp-io native), without JavaScript.',
+    () => stats().inPlace,
+  );
 }

@@ -25,6 +25,11 @@ export interface UdpSettings {
    * spreads the clients over them. Honoured where the path has it (udpReusePort).
    */
   reusePort?: boolean;
+  /**
+   * The native path answers repeated questions from C (netio.c "hit path"; the default); false keeps
+   * that in JavaScript (answer-templates.ts alone), as before it, for tests and comparisons.
+   */
+  nativeHits?: boolean;
 }
 
 export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
@@ -33,6 +38,7 @@ export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
     recvBufferBytes: given.recvBufferBytes ?? DEFAULTS.udpRecvBufferBytes,
     sendBufferBytes: given.sendBufferBytes ?? DEFAULTS.udpSendBufferBytes,
     reusePort: given.reusePort ?? false,
+    nativeHits: given.nativeHits ?? true,
   };
 }
 
@@ -70,6 +76,8 @@ export interface UdpStats {
   datagrams: number;
   batches: number;
   tooLong: number;
+  /** Answered in C from a template (the native path's hit path), not by JavaScript. */
+  inPlace: number;
 }
 
 /** How often a hand-over looks whether the answers it waits for are out. */
@@ -89,6 +97,7 @@ export class UdpListener {
   private batch: Datagram[] = [];
   /** The dgram path's counts (the native socket keeps its own). */
   private dgramCounts = { datagrams: 0, batches: 0 };
+  private inPlace = 0;
   private scheduled = false;
   /** Answers waiting for upstream: a hand-over waits for them before it closes the socket. */
   private waiting = 0;
@@ -117,7 +126,8 @@ export class UdpListener {
 
   async start(host: string, port: number): Promise<number> {
     if (this.path.io === 'native') {
-      if (this.allow === undefined && this.pipeline.countsInBatches) this.templates = new AnswerTemplates();
+      if (this.allow === undefined && this.pipeline.countsInBatches)
+        this.templates = this.settings.nativeHits ? AnswerTemplates.withNative() : new AnswerTemplates();
       this.native = await BatchSocket.open({
         host,
         port,
@@ -198,8 +208,21 @@ export class UdpListener {
     const templates = this.templates;
     const { data, lens } = batch;
     const scan = this.scan;
+    // C answers first what its copies of the templates answer; those messages' lengths are then negative.
+    if (templates?.native !== undefined) {
+      const n = socket.answerInPlace(
+        templates.native,
+        batch,
+        templates.currentGenerations(),
+        templates.cacheNow(),
+      );
+      if (n > 0) {
+        this.inPlace += n;
+        templates.answeredInPlace(n);
+      }
+    }
     for (let i = 0; i < batch.count; i++) {
-      // Longer than a slot (4 KiB): no DNS query is, and a cut one must not be answered.
+      // Longer than a slot (4 KiB): no DNS query is, and a cut one must not be answered; or answered in C.
       if (lens[i] < 0) continue;
       const at = batch.at(i);
       if (templates !== undefined && batch.port(i) !== 0 && scanQuestion(data, at, lens[i], scan)) {
@@ -211,6 +234,7 @@ export class UdpListener {
             const o = socket.claim(size, batch, i);
             if (o >= 0) t.write(socket.outData, o, data, at, scan, age);
             templates.answered(t);
+            templates.renew(t);
             continue;
           }
           templates.forget(t);
@@ -273,9 +297,9 @@ export class UdpListener {
 
   /** Counted since start, on whichever path answers. */
   stats(): UdpStats {
-    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0 };
+    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0, inPlace: 0 };
     const { received, batches, tooLong } = this.native.stats();
-    return { datagrams: received, batches, tooLong };
+    return { datagrams: received, batches, tooLong, inPlace: this.inPlace };
   }
 
   /**

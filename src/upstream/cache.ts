@@ -106,7 +106,9 @@ export class DnsCache {
    * answering cache hits (issue 12).
    */
   private readonly entries = new Map<string, CacheEntry>();
-  private readonly now: () => number;
+  /** The clock entries are stored and aged by (ms). */
+  readonly now: () => number;
+  #purges = 0;
   private bytes = 0;
   /** Stores and hits so far: an entry's usedAt. */
   private uses = 0;
@@ -257,7 +259,13 @@ export class DnsCache {
         n++;
       }
     }
+    if (n > 0) this.#purges++;
     return n;
+  }
+
+  /** Purges that dropped something, counted: an answer kept elsewhere from before one may be gone. */
+  get purges(): number {
+    return this.#purges;
   }
 
   /** Entries from the most recently used, optionally only those for one name ("foo.example."). */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { loadAddon, type NetioBinding } from '../../src/netio/addon.js';
 import { buildAddon, defaultBuild, nodeIncludeDir } from '../../src/netio/build.js';
 import { BatchSocket, batchSocketSupport, type Peer, type RecvBatch } from '../../src/netio/index.js';
 
@@ -395,5 +396,56 @@ describe('netio: a worker thread that dies', { skip: NO_ADDON }, () => {
     await worker.terminate();
     const left = await round(40);
     assert.deepEqual(new Set(left), new Set(['re:q']), 'every client answered by the socket left');
+  });
+});
+
+describe('netio: the template store (the hit path in C)', { skip: NO_ADDON }, () => {
+  const binding = loadAddon().binding as NetioBinding;
+  const numbers = (runAt = 0, runCount = 0, stride = 0) =>
+    Int32Array.from([1, 1, 1, 0, 0x8180, 0, runAt, runCount, stride, 0, 0]);
+  const name = Buffer.from([1, 0x61, 0]);
+  const body = Buffer.alloc(12 + name.length + 4 + 16);
+
+  it('refuses a slot past the store and a template whose patched places lie outside its body', () => {
+    const store = binding.templates(4, 2);
+    const none = new Int32Array(0);
+    binding.put(store, 7, name, body, none, none, numbers(), 0, 0);
+    assert.throws(() => binding.put(store, 8, name, body, none, none, numbers(), 0, 0), /slot out of range/);
+    assert.throws(
+      () => binding.put(store, 0, name, body, none, none, numbers(20, 2, 16), 0, 0),
+      /does not hold together/,
+    );
+    assert.throws(
+      () =>
+        binding.put(
+          store,
+          0,
+          name,
+          body,
+          Int32Array.from([body.length - 2]),
+          Int32Array.from([60]),
+          numbers(),
+          0,
+          0,
+        ),
+      /does not hold together/,
+    );
+    assert.throws(() => binding.templates(3, 2), /power of two/);
+    binding.drop(store, 7);
+  });
+
+  it('refuses an answer() whose arrays are smaller than the batch it names', () => {
+    const store = binding.templates(4, 2);
+    const small = new Int32Array(1);
+    const args = [Buffer.alloc(4096 * 2), 4096, new Int32Array(2), Buffer.alloc(64), 2] as const;
+    const out = [Buffer.alloc(1024), new Int32Array(4), new Int32Array(4), Buffer.alloc(128)] as const;
+    const state = Int32Array.from([0, 0, 4, 1024]);
+    assert.equal(binding.answer(store, ...args, ...out, state, new Int32Array(2), 0, 0, 0), 0);
+    assert.throws(() => binding.answer(store, ...args, ...out, state, small, 0, 0, 0), /too small/);
+    assert.throws(
+      () =>
+        binding.answer(store, ...args, ...out, Int32Array.from([0, 0, 8, 1024]), new Int32Array(2), 0, 0, 0),
+      /too small/,
+    );
   });
 });

@@ -1,6 +1,7 @@
-// The native UDP hit path (issue 12 item 3): table and cache answers given again from wire templates,
-// written in place into the send batch. Every reply must be what node:dgram, which always goes through
-// the pipeline, sends for the same query at the same moment, and be counted the same. One difference is
+// The native UDP hit path (issue 12 items 3 and 6): table and cache answers given again from wire
+// templates, written in place into the send batch, by C (netio.c) or, with `nativeHits: false`, by
+// JavaScript. Every reply must be what node:dgram, which always goes through the pipeline, sends for the
+// same query at the same moment, and be counted the same. One difference is
 // allowed: a template rotates its addresses per question, where the table rotates per name (a name's A,
 // AAAA and EDNS questions share one turn), so address records are compared in order only within a path.
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import pino from 'pino';
 import { Agent } from '../../src/agent/index.js';
 import { Registry } from '../../src/metrics.js';
 import { buildNameTable } from '../../src/nametable/index.js';
+import type { UdpSettings } from '../../src/server/index.js';
 import { DnsServer } from '../../src/server/index.js';
 import { encodeQuery, sendUdp } from '../helpers/dns-client.js';
 import { sampleMesh, serviceEntry } from '../helpers/resources.js';
@@ -35,9 +37,18 @@ function query(
   return q;
 }
 
+/** The hit path in C, the same in JavaScript, and node:dgram (no templates), each its own agent. */
+type Path = UdpPathName | 'native-js';
+const SETTINGS: Record<Path, Partial<UdpSettings>> = {
+  native: { io: 'native' },
+  'native-js': { io: 'native', nativeHits: false },
+  dgram: { io: 'dgram' },
+};
+const TEMPLATE_PATHS = ['native', 'native-js'] as const;
+
 describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIVE }, () => {
   let clock = 1_000_000;
-  const agents = new Map<UdpPathName, Agent>();
+  const agents = new Map<Path, Agent>();
   let upstream: StubDns;
 
   before(async () => {
@@ -47,12 +58,12 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
         { name: q.name, type: 'A', ttl: 90, data: '198.51.100.8' },
       ],
     }));
-    for (const io of ['native', 'dgram'] as const) {
+    for (const path of Object.keys(SETTINGS) as Path[]) {
       const agent = new Agent({
         listen: { host: '127.0.0.1', port: 0 },
         upstreams: [upstream],
         upstreamTimeoutMs: 3000,
-        udp: { io },
+        udp: SETTINGS[path],
         logger: pino({ level: 'silent' }),
         registry: new Registry(),
         now: () => clock,
@@ -60,7 +71,7 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
       });
       agent.setTable(buildNameTable(sampleMesh(), SCOPE));
       await agent.start();
-      agents.set(io, agent);
+      agents.set(path, agent);
     }
   });
 
@@ -69,15 +80,20 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     await upstream.close();
   });
 
-  /** Asks both agents, one after the other, and asserts the same reply up to the order of addresses. */
+  const agent = (path: Path) => agents.get(path) as Agent;
+
+  /** Asks every agent, one after the other, and asserts the same reply up to the order of addresses. */
   async function same(q: Buffer, what: string): Promise<Buffer> {
-    const native = await sendUdp((agents.get('native') as Agent).port, q);
-    const dgram = await sendUdp((agents.get('dgram') as Agent).port, q);
-    assert.equal(native.length, dgram.length, what);
-    // A truncated answer keeps the records that fit from where the rotation is: the header only.
-    if (dgram.readUInt16BE(2) & 0x0200)
-      assert.equal(native.subarray(0, 12).toString('hex'), dgram.subarray(0, 12).toString('hex'), what);
-    else assert.equal(canonical(native), canonical(dgram), what);
+    const dgram = await sendUdp(agent('dgram').port, q);
+    let native = dgram;
+    for (const path of TEMPLATE_PATHS) {
+      native = await sendUdp(agent(path).port, q);
+      assert.equal(native.length, dgram.length, `${what} (${path})`);
+      // A truncated answer keeps the records that fit from where the rotation is: the header only.
+      if (dgram.readUInt16BE(2) & 0x0200)
+        assert.equal(native.subarray(0, 12).toString('hex'), dgram.subarray(0, 12).toString('hex'), what);
+      else assert.equal(canonical(native), canonical(dgram), `${what} (${path})`);
+    }
     return native;
   }
 
@@ -88,15 +104,16 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     return `${reply.subarray(0, 12).toString('hex')} ${dnsPacket.encode(p).toString('hex')}`;
   }
 
-  /** The first address of each answer to `n` queries for `name` on the native path (dgram is asked too, for the counts). */
-  async function firsts(name: string, n: number, edns?: number): Promise<string[]> {
+  /**
+   * The first address of each answer to `n` queries for `name` on a template path (the other agents are
+   * asked too, for the counts).
+   */
+  async function firsts(path: Path, name: string, n: number, edns?: number): Promise<string[]> {
     const out: string[] = [];
     for (let id = 0; id < n; id++) {
       const q = query(name, 'A', 600 + id, { edns });
-      const [reply] = await Promise.all([
-        sendUdp((agents.get('native') as Agent).port, q),
-        sendUdp((agents.get('dgram') as Agent).port, q),
-      ]);
+      const replies = await Promise.all([...agents.keys()].map((p) => sendUdp(agent(p).port, q)));
+      const reply = replies[[...agents.keys()].indexOf(path)] as Buffer;
       const first = dnsPacket.decode(reply).answers?.[0] as { data: string } | undefined;
       out.push(first?.data ?? 'none');
     }
@@ -123,14 +140,16 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     for (const [what, q] of cases) await same(q, what);
   });
 
-  it('rotation: each answer from a template starts one address further', async () => {
-    const two = await firsts('legacy.internal', 4);
-    assert.notEqual(two[0], two[1]);
-    assert.equal(two[0], two[2]);
-    assert.equal(two[1], two[3]);
-    const forty = (await firsts('many.example.com', 4, 4096)).map((ip) => Number(ip.split('.')[3]));
-    for (let i = 1; i < 4; i++) assert.equal((forty[i] - forty[i - 1] + 40) % 40, 1, `${forty}`);
-  });
+  for (const path of TEMPLATE_PATHS) {
+    it(`rotation: each answer from a template starts one address further (${path})`, async () => {
+      const two = await firsts(path, 'legacy.internal', 4);
+      assert.notEqual(two[0], two[1]);
+      assert.equal(two[0], two[2]);
+      assert.equal(two[1], two[3]);
+      const forty = (await firsts(path, 'many.example.com', 4, 4096)).map((ip) => Number(ip.split('.')[3]));
+      for (let i = 1; i < 4; i++) assert.equal((forty[i] - forty[i - 1] + 40) % 40, 1, `${forty}`);
+    });
+  }
 
   it('a table swapped in answers at once, also for a question answered from a template before', async () => {
     const q = (id: number) => query('legacy.internal', 'A', id);
@@ -141,7 +160,7 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     mesh.serviceEntries.push(
       serviceEntry('default', 'legacy-c', ['legacy.internal'], { addresses: ['192.0.2.99'] }),
     );
-    for (const agent of agents.values()) agent.setTable(buildNameTable(mesh, SCOPE));
+    for (const a of agents.values()) a.setTable(buildNameTable(mesh, SCOPE));
     const reply = await same(q(402), 'after the swap');
     assert.ok(reply.includes(Buffer.from([192, 0, 2, 99])), 'the new address');
   });
@@ -158,19 +177,49 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     clock += 61_000;
     const asked = upstream.queries.length;
     await same(query(name, 'A', 520), 'expired: asked again');
-    assert.equal(upstream.queries.length, asked + 2, 'each agent asked upstream again');
+    assert.equal(upstream.queries.length, asked + agents.size, 'each agent asked upstream again');
     await same(query(name, 'A', 521), 'the new entry');
   });
 
-  it('counts the same requests, responses and cache hits on both paths', () => {
-    const [native, dgram] = [agents.get('native') as Agent, agents.get('dgram') as Agent];
+  it('a cached name the new table answers is answered from the table at once; other cache hits go on in C', async () => {
+    const q = (name: string, id: number) => query(name, 'A', id);
+    for (let id = 0; id < 4; id++) {
+      await same(q('soon.example.org', 700 + id), `soon, before #${id}`);
+      await same(q('stays.example.org', 710 + id), `stays, before #${id}`);
+    }
+    const mesh = sampleMesh();
+    mesh.serviceEntries.push(
+      serviceEntry('default', 'soon', ['soon.example.org'], { addresses: ['192.0.2.55'] }),
+    );
+    for (const a of agents.values()) a.setTable(buildNameTable(mesh, SCOPE));
+    const reply = await same(q('soon.example.org', 720), 'soon, from the new table');
+    assert.ok(reply.includes(Buffer.from([192, 0, 2, 55])), 'the table address');
+    assert.ok(reply.readUInt16BE(2) & 0x0400, 'authoritative');
+    await same(
+      q('stays.example.org', 721),
+      'stays, after the purge (answered in JavaScript, kept for C again)',
+    );
+    const before = agent('native').udpStats().inPlace;
+    await same(q('stays.example.org', 722), 'stays, in C again');
+    assert.equal(agent('native').udpStats().inPlace, before + 1);
+  });
+
+  it('counts the same requests, responses and cache hits on every path', () => {
     const samples = (a: Agent) => ({
       requests: a.queryCounts?.requestSamples(),
       responses: a.queryCounts?.responseSamples(),
       cache: a.cache?.stats(),
     });
-    assert.deepEqual(samples(native), samples(dgram));
-    assert.ok((native.cache?.stats().hits ?? 0) >= 6);
+    for (const path of TEMPLATE_PATHS) assert.deepEqual(samples(agent(path)), samples(agent('dgram')), path);
+    assert.ok((agent('native').cache?.stats().hits ?? 0) >= 6);
+  });
+
+  it('the hit path in C answered, and only where it is on', () => {
+    const inPlace = (path: Path) => agent(path).udpStats().inPlace;
+    // Table and cache repeats: legacy.internal, the NODATA and shortcut repeats, the cache hits.
+    assert.ok(inPlace('native') >= 20, `answered in C: ${inPlace('native')}`);
+    assert.equal(inPlace('native-js'), 0);
+    assert.equal(inPlace('dgram'), 0);
   });
 });
 
@@ -196,4 +245,50 @@ describe('UDP hit path: IPv6 peers', { skip: NO_NATIVE }, () => {
       await server.close();
     }
   });
+});
+
+describe('UDP hit path: prefetch still starts for a name answered from a template', {
+  skip: NO_NATIVE,
+}, () => {
+  for (const path of TEMPLATE_PATHS) {
+    it(`a popular entry in its last tenth of TTL is refreshed from upstream (${path})`, async () => {
+      let clock = 5_000_000;
+      const upstream = await startStubDns((q) => ({
+        answers: [{ name: q.name, type: 'A', ttl: 100, data: '198.51.100.9' }],
+      }));
+      const agent = new Agent({
+        listen: { host: '127.0.0.1', port: 0 },
+        upstreams: [upstream],
+        upstreamTimeoutMs: 3000,
+        udp: SETTINGS[path],
+        logger: pino({ level: 'silent' }),
+        registry: new Registry(),
+        now: () => clock,
+        // The defaults: prefetch after 2 hits, in the last 10% of a TTL of at least 10 s.
+      });
+      agent.setTable(buildNameTable(sampleMesh(), SCOPE));
+      await agent.start();
+      try {
+        const ask = async (id: number) =>
+          dnsPacket.decode(await sendUdp(agent.port, query('hot.example.org', 'A', id)));
+        for (let id = 1; id <= 6; id++) await ask(id);
+        assert.equal(upstream.queries.length, 1, 'one miss, then hits');
+        clock += 92_000;
+        const late = await ask(7);
+        assert.equal(
+          (late.answers?.[0] as { ttl: number } | undefined)?.ttl,
+          8,
+          'still the cached answer, 92 s older',
+        );
+        // The refresh goes out in the background.
+        for (let i = 0; i < 50 && upstream.queries.length < 2; i++)
+          await new Promise((r) => setTimeout(r, 10));
+        assert.equal(upstream.queries.length, 2, 'prefetched');
+        if (path === 'native') assert.ok(agent.udpStats().inPlace >= 3, `in C: ${agent.udpStats().inPlace}`);
+      } finally {
+        await agent.close();
+        await upstream.close();
+      }
+    });
+  }
 });
