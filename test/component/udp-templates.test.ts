@@ -46,6 +46,28 @@ const SETTINGS: Record<Path, Partial<UdpSettings>> = {
 };
 const TEMPLATE_PATHS = ['native', 'native-js'] as const;
 
+/** An agent on `path` with the sample mesh's table, `upstream` behind it and time from `now`. */
+async function startAgent(
+  path: Path,
+  upstream: StubDns,
+  now: () => number,
+  cache?: { prefetch: boolean },
+): Promise<Agent> {
+  const agent = new Agent({
+    listen: { host: '127.0.0.1', port: 0 },
+    upstreams: [upstream],
+    upstreamTimeoutMs: 3000,
+    udp: SETTINGS[path],
+    logger: pino({ level: 'silent' }),
+    registry: new Registry(),
+    now,
+    cache,
+  });
+  agent.setTable(buildNameTable(sampleMesh(), SCOPE));
+  await agent.start();
+  return agent;
+}
+
 describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIVE }, () => {
   let clock = 1_000_000;
   const agents = new Map<Path, Agent>();
@@ -58,21 +80,8 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
         { name: q.name, type: 'A', ttl: 90, data: '198.51.100.8' },
       ],
     }));
-    for (const path of Object.keys(SETTINGS) as Path[]) {
-      const agent = new Agent({
-        listen: { host: '127.0.0.1', port: 0 },
-        upstreams: [upstream],
-        upstreamTimeoutMs: 3000,
-        udp: SETTINGS[path],
-        logger: pino({ level: 'silent' }),
-        registry: new Registry(),
-        now: () => clock,
-        cache: { prefetch: false },
-      });
-      agent.setTable(buildNameTable(sampleMesh(), SCOPE));
-      await agent.start();
-      agents.set(path, agent);
-    }
+    for (const path of Object.keys(SETTINGS) as Path[])
+      agents.set(path, await startAgent(path, upstream, () => clock, { prefetch: false }));
   });
 
   after(async () => {
@@ -256,18 +265,8 @@ describe('UDP hit path: prefetch still starts for a name answered from a templat
       const upstream = await startStubDns((q) => ({
         answers: [{ name: q.name, type: 'A', ttl: 100, data: '198.51.100.9' }],
       }));
-      const agent = new Agent({
-        listen: { host: '127.0.0.1', port: 0 },
-        upstreams: [upstream],
-        upstreamTimeoutMs: 3000,
-        udp: SETTINGS[path],
-        logger: pino({ level: 'silent' }),
-        registry: new Registry(),
-        now: () => clock,
-        // The defaults: prefetch after 2 hits, in the last 10% of a TTL of at least 10 s.
-      });
-      agent.setTable(buildNameTable(sampleMesh(), SCOPE));
-      await agent.start();
+      // The cache's defaults: prefetch after 2 hits, in the last 10% of a TTL of at least 10 s.
+      const agent = await startAgent(path, upstream, () => clock);
       try {
         const ask = async (id: number) =>
           dnsPacket.decode(await sendUdp(agent.port, query('hot.example.org', 'A', id)));
