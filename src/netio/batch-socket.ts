@@ -263,7 +263,7 @@ export class BatchSocket {
 
   /**
    * Answers what `store`'s templates answer of `batch` in C, in place in the send slab (sent with the
-   * batch's other replies); each answered message's length becomes ANSWERED_IN_PLACE (negative: skip it),
+   * batch's other replies); each answered message's length becomes -2 (negative: skip it), and
    * `store.hits` holds the slot of each template used. Returns how many were answered.
    */
   answerInPlace(
