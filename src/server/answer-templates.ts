@@ -232,8 +232,6 @@ export class AnswerTemplates {
 
   /** The generations C may answer from: the table's (-1: none yet) and the cache's purges. */
   private readonly generations = { table: -1, cache: 0 };
-  /** The slot `find` found its template in. */
-  private foundAt = -1;
 
   currentGenerations(): { table: number; cache: number } {
     this.generations.table = this.table?.generation ?? -1;
@@ -251,10 +249,7 @@ export class AnswerTemplates {
     for (let w = 0; w < WAYS; w++) {
       if (this.hashes[base + w] !== s.hash) continue;
       const t = this.slots[base + w];
-      if (t?.matches(buf, at, s)) {
-        this.foundAt = base + w;
-        return t;
-      }
+      if (t?.matches(buf, at, s)) return t;
     }
     return undefined;
   }
@@ -265,7 +260,8 @@ export class AnswerTemplates {
    */
   renew(t: AnswerTemplate): void {
     if (this.native === undefined || t.cache === undefined || t.nativeGeneration === t.cache.purges()) return;
-    if (this.slots[this.foundAt] === t) this.keep(this.foundAt, t);
+    const base = (t.hash & (SETS - 1)) * WAYS;
+    for (let w = 0; w < WAYS; w++) if (this.slots[base + w] === t) this.keep(base + w, t);
   }
 
   /** Keeps `answer`, the pipeline's answer to `msg` (read into `s`), when `note` says it may be reused. */
