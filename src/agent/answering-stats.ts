@@ -25,6 +25,7 @@ export function sumUdp(a: UdpStats, b: UdpStats): UdpStats {
     batches: a.batches + b.batches,
     tooLong: a.tooLong + b.tooLong,
     inPlace: a.inPlace + b.inPlace,
+    batchesInC: a.batchesInC + b.batchesInC,
   };
 }
 

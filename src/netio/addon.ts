@@ -26,7 +26,7 @@ export interface NetioBinding {
     rcvbuf: number,
     sndbuf: number,
     reusePort: boolean,
-    onEvent: (events: number) => void,
+    onEvent: (events: number, pending: number, adopt: number) => void,
   ): [NetioHandle, number];
   recv(h: NetioHandle, data: Buffer, slot: number, lens: Int32Array, addrs: Buffer, max: number): number;
   send(
@@ -75,6 +75,26 @@ export interface NetioBinding {
     cacheGen: number,
     now: number,
   ): number;
+  /** Arms the wakes answered in C (netio.c `fast`); absent from an addon built before it. */
+  fast?(
+    h: NetioHandle,
+    store: TemplateStoreHandle,
+    data: Buffer,
+    slot: number,
+    lens: Int32Array,
+    addrs: Buffer,
+    max: number,
+    outData: Buffer,
+    outOffs: Int32Array,
+    outLens: Int32Array,
+    outAddrs: Buffer,
+    outMessages: number,
+    outBytes: number,
+    tableGeneration: Int32Array,
+    control: Int32Array,
+    counts: Float64Array,
+    deferred: Int32Array,
+  ): void;
   readonly maxBatch: number;
   readonly addrStride: number;
 }

@@ -23,6 +23,23 @@ const READABLE = 1;
 /** 32-bit words per address record. */
 const WORDS = ADDR_STRIDE / 4;
 const WRITABLE = 2;
+/** netio.c's control cells (F_*) and counts (K_*) of the wakes answered in C. */
+const F_GATE = 0;
+const F_DEFERRED = 1;
+const F_QUEUED = 2;
+const F_USED = 3;
+const F_SENT = 4;
+const F_CONTROL = 5;
+const K_RECEIVED = 0;
+const K_BATCHES = 1;
+const K_SENT = 2;
+const K_RECV_ERRORS = 3;
+const K_COUNTS = 4;
+/**
+ * Answers C may give before JavaScript takes their counts in: past it, C leaves the next batch to
+ * JavaScript, which takes them in first. 64 full batches; 16 KiB.
+ */
+const DEFERRED_ANSWERS = 4096;
 
 /** A copy of one message's source, for a reply sent after its batch is gone (see RecvBatch.peer). */
 export type Peer = Buffer & { readonly __peer: unique symbol };
@@ -125,6 +142,15 @@ export interface BatchSocketStats {
   /** Replies dropped because the send queue was full while the socket buffer was. */
   dropped: number;
   recvErrors: number;
+  /** Of `batches`: answered whole in C, without a call into JavaScript (`answerWakesInC`). */
+  batchesInC: number;
+}
+
+/** What C and this side share for the wakes answered in C (netio.c "Wakes answered in C"). */
+interface WakesInC {
+  readonly control: Int32Array;
+  readonly counts: Float64Array;
+  readonly deferred: Int32Array;
 }
 
 /** Whether the native batch socket is there, or why not. */
@@ -167,7 +193,9 @@ export class BatchSocket {
     sent: 0,
     dropped: 0,
     recvErrors: 0,
+    batchesInC: 0,
   };
+  private wakes: WakesInC | undefined;
 
   /**
    * A socket on a port the kernel picks at random (RFC 5452), connected to one peer: it receives only that
@@ -235,7 +263,7 @@ export class BatchSocket {
       opts.recvBufferBytes ?? 0,
       opts.sendBufferBytes ?? 0,
       opts.reusePort ?? false,
-      (events) => this.onEvent(events),
+      (events, pending, adopt) => this.onEvent(events, pending, adopt),
     );
     this.handle = handle;
     this.port = port;
@@ -300,6 +328,61 @@ export class BatchSocket {
     return n;
   }
 
+  /**
+   * From now on, a wake whose every datagram one of `store`'s table templates answers (a generation of
+   * `tableGeneration[0]`) is answered in C, with no call into JavaScript; see netio.c "Wakes answered in
+   * C". The slot of each template C answered from waits for `takeAnsweredInC`. False where the addon has
+   * no such path (built before it) or the socket is closed; once per socket.
+   */
+  answerWakesInC(store: NativeTemplates, tableGeneration: Int32Array): boolean {
+    if (this.closed || this.wakes !== undefined || typeof this.binding.fast !== 'function') return false;
+    // ArrayBuffers of their own: their memory never moves, and C keeps pointers into it.
+    const wakes: WakesInC = {
+      control: new Int32Array(new ArrayBuffer(F_CONTROL * 4)),
+      counts: new Float64Array(new ArrayBuffer(K_COUNTS * 8)),
+      deferred: new Int32Array(new ArrayBuffer(DEFERRED_ANSWERS * 4)),
+    };
+    const b = this.batch;
+    this.binding.fast(
+      this.handle,
+      store.handle,
+      b.data,
+      SLOT_BYTES,
+      b.lens,
+      b.addrs,
+      this.maxBatch,
+      this.outData,
+      this.outOffs,
+      this.outLens,
+      this.outAddrs,
+      this.outMessages,
+      this.outBytes,
+      tableGeneration,
+      wakes.control,
+      wakes.counts,
+      wakes.deferred,
+    );
+    this.wakes = wakes;
+    this.gate();
+    return true;
+  }
+
+  /** The slots of the templates C answered from since the last call, one per answer, handed to `use`. */
+  takeAnsweredInC(use: (slots: Int32Array, count: number) => void): void {
+    const control = this.wakes?.control;
+    if (control === undefined || control[F_DEFERRED] === 0) return;
+    const n = control[F_DEFERRED];
+    control[F_DEFERRED] = 0;
+    use((this.wakes as WakesInC).deferred, n);
+  }
+
+  /** C may answer a wake only while the send queue is empty: it writes its replies from the slab's start. */
+  private gate(): void {
+    const wakes = this.wakes;
+    if (wakes !== undefined)
+      wakes.control[F_GATE] = !this.closed && !this.blocked && this.queued === 0 ? 1 : 0;
+  }
+
   private peerOf(q: number, batch: RecvBatch, i: number): void {
     const from = i * WORDS;
     const to = q * WORDS;
@@ -329,7 +412,17 @@ export class BatchSocket {
   }
 
   stats(): BatchSocketStats {
-    return { ...this.counts };
+    const c = this.wakes?.counts;
+    if (c === undefined) return { ...this.counts };
+    const own = this.counts;
+    return {
+      ...own,
+      received: own.received + c[K_RECEIVED],
+      batches: own.batches + c[K_BATCHES],
+      sent: own.sent + c[K_SENT],
+      recvErrors: own.recvErrors + c[K_RECV_ERRORS],
+      batchesInC: c[K_BATCHES],
+    };
   }
 
   /** The kernel's SO_RCVBUF and SO_SNDBUF (doubled from what was asked), and sends it refused. */
@@ -359,10 +452,16 @@ export class BatchSocket {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.gate();
     this.binding.close(this.handle);
   }
 
-  private onEvent(events: number): void {
+  /**
+   * libuv's events for the socket. Where C answered part of a wake: `pending` datagrams it received and
+   * left in the batch slab (handled first), and `adopt`: the send queue C could not finish (the socket
+   * buffer was full), which this side takes over.
+   */
+  private onEvent(events: number, pending = 0, adopt = 0): void {
     if (this.closed) return;
     // A negative value is a libuv error for the fd: libuv has stopped polling it (a socket error, e.g. a
     // connected socket's ICMP port unreachable). What the kernel has to say is read once more.
@@ -378,6 +477,11 @@ export class BatchSocket {
       );
       this.onError?.(n < 0 ? -n : -events, true);
       return;
+    }
+    if (adopt !== 0) this.adopt();
+    if (pending > 0) {
+      this.take(pending);
+      if (pending < this.maxBatch) return;
     }
     if (events & WRITABLE && this.blocked) {
       this.blocked = false;
@@ -402,21 +506,37 @@ export class BatchSocket {
         return read;
       }
       read += n;
-      batch.count = n;
-      this.counts.batches++;
-      this.counts.received += n;
-      for (let i = 0; i < n; i++) if (batch.lens[i] < 0) this.counts.tooLong++;
-      this.draining = true;
-      try {
-        this.onBatch(batch, this);
-      } finally {
-        this.draining = false;
-      }
-      this.flush();
+      this.take(n);
       // Fewer than asked: the socket is empty (recvmmsg with MSG_DONTWAIT stops at EAGAIN).
       if (n < max) return read;
     }
     return read;
+  }
+
+  /** The batch slab's `n` datagrams, just received: counted, handed to onBatch, and the replies sent. */
+  private take(n: number): void {
+    const batch = this.batch;
+    batch.count = n;
+    this.counts.batches++;
+    this.counts.received += n;
+    for (let i = 0; i < n; i++) if (batch.lens[i] < 0) this.counts.tooLong++;
+    this.draining = true;
+    try {
+      this.onBatch(batch, this);
+    } finally {
+      this.draining = false;
+    }
+    this.flush();
+  }
+
+  /** The replies C queued and could not all send: the rest goes when the socket is writable. */
+  private adopt(): void {
+    const control = (this.wakes as WakesInC).control;
+    this.queued = control[F_QUEUED];
+    this.used = control[F_USED];
+    this.sentUpTo = control[F_SENT];
+    this.blocked = true;
+    this.binding.watch(this.handle, true);
   }
 
   /** Room for `len` bytes in the send slab: the reply's index (the caller writes it and its address), or -1 if dropped. */
@@ -435,6 +555,7 @@ export class BatchSocket {
     this.outLens[q] = len;
     this.used += len;
     this.queued = q + 1;
+    if (q === 0) this.gate();
     return q;
   }
 
@@ -455,11 +576,13 @@ export class BatchSocket {
       this.queued = 0;
       this.sentUpTo = 0;
       this.used = 0;
+      this.gate();
       return;
     }
     // The socket buffer is full: the rest goes when libuv says it is writable again.
     this.sentUpTo = done;
     this.blocked = true;
+    this.gate();
     this.binding.watch(this.handle, true);
   }
 }

@@ -40,7 +40,11 @@ typedef struct {
   int closed;     // libuv has released the poll handle
   int finalized;  // the JavaScript handle is gone
   double send_errors;
+  struct Fast* fast;  // wakes answered in C (fast_wake), once JavaScript has armed them
 } Sock;
+
+static bool fast_wake(Sock* s, int* pending, int* adopt);
+static void fast_release(napi_env env, struct Fast* f);
 
 
 static napi_value throw_errno(napi_env env, const char* what, int err) {
@@ -79,6 +83,10 @@ static void begin_close(Sock* s) {
   uv_poll_stop(&s->poll);
   close(s->fd);
   s->fd = -1;
+  if (s->fast != NULL) {
+    fast_release(s->env, s->fast);
+    s->fast = NULL;
+  }
   if (s->callback != NULL) {
     napi_delete_reference(s->env, s->callback);
     s->callback = NULL;
@@ -105,19 +113,26 @@ static void on_finalize(napi_env env, void* data, void* hint) {
   maybe_free(s);
 }
 
-// libuv says the fd is readable and/or writable: tell JavaScript, which calls recv()/send().
+// libuv says the fd is readable and/or writable. Where C may answer a wake whole (fast_wake), JavaScript
+// is not called; else it is told the events, a batch C received and left to it (`pending` messages in its
+// slab), and whether it must take over a send queue C could not finish (`adopt`).
 static void on_poll(uv_poll_t* handle, int status, int events) {
   Sock* s = (Sock*)handle->data;
+  if (s->closing || s->callback == NULL) return;
+  int pending = 0, adopt = 0;
+  if (status == 0 && events == UV_READABLE && s->fast != NULL && fast_wake(s, &pending, &adopt)) return;
   if (s->closing || s->callback == NULL) return;
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, argv[1];
+  napi_value cb, recv, argv[3];
   napi_get_reference_value(env, s->callback, &cb);
   napi_get_global(env, &recv);
   napi_create_int32(env, status < 0 ? status : events, &argv[0]);
+  napi_create_int32(env, pending, &argv[1]);
+  napi_create_int32(env, adopt, &argv[2]);
   // make_callback runs the microtasks and nextTick queue afterwards, as Node's own I/O callbacks do.
-  napi_status st = napi_make_callback(env, s->async, recv, cb, 1, argv, NULL);
+  napi_status st = napi_make_callback(env, s->async, recv, cb, 3, argv, NULL);
   if (st == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
@@ -243,6 +258,7 @@ static bool bytes_of(napi_env env, napi_value v, uint8_t** data, size_t* len) {
       case napi_uint8_clamped_array: width = 1; break;
       case napi_int32_array:
       case napi_uint32_array: width = 4; break;
+      case napi_float64_array: width = 8; break;
       default: return false;
     }
     *data = p;
@@ -250,6 +266,71 @@ static bool bytes_of(napi_env env, napi_value v, uint8_t** data, size_t* len) {
     return true;
   }
   return false;
+}
+
+// One recvmmsg into `max` slots of `slot` bytes at `data`, lengths into `lens` (-1: cut, longer than a
+// slot) and address records into `addrs`: the count received, 0 when nothing waits, or -errno.
+static int recv_batch(int fd, uint8_t* data, int32_t slot, int32_t* lens, uint8_t* addrs, int max) {
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[MAX_BATCH];
+  memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
+  for (int i = 0; i < max; i++) {
+    iov[i].iov_base = data + (size_t)i * (size_t)slot;
+    iov[i].iov_len = (size_t)slot;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_STRIDE;
+    msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+  }
+  int n;
+  do n = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    uint8_t* a = addrs + (size_t)i * ADDR_STRIDE;
+    lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
+    a[ADDR_FAMILY_AT] = ((struct sockaddr*)a)->sa_family == AF_INET6 ? 6 : 4;
+    a[ADDR_LEN_AT] = (uint8_t)msgs[i].msg_hdr.msg_namelen;
+  }
+  return n;
+}
+
+// Sends messages from..to-1 (message i: lens[i] bytes at data[offs[i]], to the address record i). A
+// partial sendmmsg is retried from where it stopped; a message the kernel refuses (a bad address) is
+// skipped and counted. Returns the index reached: below `to` only when the socket buffer is full.
+static int32_t send_range(Sock* s, uint8_t* data, const int32_t* offs, const int32_t* lens, uint8_t* addrs,
+                          int32_t from, int32_t to) {
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[MAX_BATCH];
+  int32_t i = from;
+  // Each turn sends at least one message, skips one, or stops: at most 2*(to-from) turns, EINTR aside.
+  for (int turns = 0; i < to && turns < 4 * (to - from) + 8; turns++) {
+    int count = to - i > MAX_BATCH ? MAX_BATCH : to - i;
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int k = 0; k < count; k++) {
+      uint8_t* a = addrs + (size_t)(i + k) * ADDR_STRIDE;
+      iov[k].iov_base = data + offs[i + k];
+      iov[k].iov_len = (size_t)lens[i + k];
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+      // An address record of length 0: the socket's connected peer (connect() below).
+      msgs[k].msg_hdr.msg_name = a[ADDR_LEN_AT] ? a : NULL;
+      msgs[k].msg_hdr.msg_namelen = a[ADDR_LEN_AT];
+    }
+    int n = sendmmsg(s->fd, msgs, (unsigned)count, MSG_DONTWAIT);
+    if (n > 0) {
+      i += n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+      break;
+    } else {
+      // The first message of this call failed on its own (EINVAL, EACCES, ENETUNREACH...): skip it.
+      s->send_errors++;
+      i++;
+    }
+  }
+  return i;
 }
 
 // recv(handle, data, slot, lens: Int32Array, addrs, max) -> count received (0: nothing waiting), or -errno.
@@ -279,32 +360,7 @@ static napi_value netio_recv(napi_env env, napi_callback_info info) {
     CHECK(napi_create_int32(env, -EBADF, &result));
     return result;
   }
-  struct mmsghdr msgs[MAX_BATCH];
-  struct iovec iov[MAX_BATCH];
-  memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
-  for (int i = 0; i < max; i++) {
-    iov[i].iov_base = data + (size_t)i * (size_t)slot;
-    iov[i].iov_len = (size_t)slot;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = addrs + (size_t)i * ADDR_STRIDE;
-    msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
-  }
-  int n;
-  do n = recvmmsg(s->fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    CHECK(napi_create_int32(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno, &result));
-    return result;
-  }
-  int32_t* lens = (int32_t*)lensBytes;
-  for (int i = 0; i < n; i++) {
-    uint8_t* a = addrs + (size_t)i * ADDR_STRIDE;
-    lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
-    a[ADDR_FAMILY_AT] = ((struct sockaddr*)a)->sa_family == AF_INET6 ? 6 : 4;
-    a[ADDR_LEN_AT] = (uint8_t)msgs[i].msg_hdr.msg_namelen;
-  }
-  CHECK(napi_create_int32(env, n, &result));
+  CHECK(napi_create_int32(env, recv_batch(s->fd, data, slot, (int32_t*)lensBytes, addrs, max), &result));
   return result;
 }
 
@@ -345,37 +401,7 @@ static napi_value netio_send(napi_env env, napi_callback_info info) {
     CHECK(napi_create_int32(env, to, &result));
     return result;
   }
-  struct mmsghdr msgs[MAX_BATCH];
-  struct iovec iov[MAX_BATCH];
-  int32_t i = from;
-  // Each turn sends at least one message, skips one, or stops: at most 2*(to-from) turns, EINTR aside.
-  for (int turns = 0; i < to && turns < 4 * (to - from) + 8; turns++) {
-    int count = to - i > MAX_BATCH ? MAX_BATCH : to - i;
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
-    for (int k = 0; k < count; k++) {
-      uint8_t* a = addrs + (size_t)(i + k) * ADDR_STRIDE;
-      iov[k].iov_base = data + offs[i + k];
-      iov[k].iov_len = (size_t)lens[i + k];
-      msgs[k].msg_hdr.msg_iov = &iov[k];
-      msgs[k].msg_hdr.msg_iovlen = 1;
-      // An address record of length 0: the socket's connected peer (connect() below).
-      msgs[k].msg_hdr.msg_name = a[ADDR_LEN_AT] ? a : NULL;
-      msgs[k].msg_hdr.msg_namelen = a[ADDR_LEN_AT];
-    }
-    int n = sendmmsg(s->fd, msgs, (unsigned)count, MSG_DONTWAIT);
-    if (n > 0) {
-      i += n;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-      break;
-    } else {
-      // The first message of this call failed on its own (EINVAL, EACCES, ENETUNREACH...): skip it.
-      s->send_errors++;
-      i++;
-    }
-  }
-  CHECK(napi_create_int32(env, i, &result));
+  CHECK(napi_create_int32(env, send_range(s, data, offs, lens, addrs, from, to), &result));
   return result;
 }
 
@@ -799,6 +825,28 @@ static void write_answer(Tpl* t, uint8_t* out, const uint8_t* q, const Scan* s, 
   if (s->do_bit) p[7] = 0x80;
 }
 
+// The slot whose template answers message `q` (`len` bytes, from address record `a`) as the pipeline
+// would: a table template of generation `tableGen`, or a cache template of purge generation `cacheGen`
+// with storedAt <= now < validUntil (cacheGen < 0: none). NULL for anything not a plain query, a
+// question without such a template, an answer over the client's size, or a source port of 0. Fills `s`,
+// the answer's `size` and the cache answer's `age` (seconds).
+static Slot* usable_template(Store* st, const uint8_t* q, int32_t len, const uint8_t* a, Scan* s, int32_t tableGen,
+                             int32_t cacheGen, double now, int32_t* size, int32_t* age) {
+  if (len < 0 || (a[2] | a[3]) == 0 || !scan_question(q, len, s)) return NULL;
+  Slot* slot = find_template(st, q, s);
+  if (slot == NULL) return NULL;
+  Tpl* t = slot->t;
+  *age = 0;
+  if (!t->cache) {
+    if (t->gen != tableGen) return NULL;
+  } else {
+    if (cacheGen < 0 || t->gen != cacheGen || !(now >= t->stored_at && now < t->valid_until)) return NULL;
+    *age = (int32_t)((now - t->stored_at) / 1000);
+  }
+  *size = (int32_t)t->body_len + (s->edns ? OPT_RR_SIZE : 0);
+  return *size > (s->edns ? s->udp_size : 512) ? NULL : slot;
+}
+
 // answer(store, data, slot, lens, addrs, count, outData, outOffs, outLens, outAddrs, state, hits,
 //        tableGen, cacheGen, now) -> hits answered.
 // For each of the batch's `count` messages (as recv() left them) that a kept template answers -- a table
@@ -851,19 +899,10 @@ static napi_value netio_answer(napi_env env, napi_callback_info info) {
     const uint8_t* q = data + (size_t)i * (size_t)slot;
     const uint8_t* a = addrs + (size_t)i * ADDR_STRIDE;
     Scan s;
-    if ((a[2] | a[3]) == 0 || !scan_question(q, lens[i], &s)) continue;
-    Slot* found_slot = find_template(st, q, &s);
+    int32_t size = 0, age = 0;
+    Slot* found_slot = usable_template(st, q, lens[i], a, &s, tableGen, cacheGen, now, &size, &age);
     if (found_slot == NULL) continue;
     Tpl* t = found_slot->t;
-    int32_t age = 0;
-    if (!t->cache) {
-      if (t->gen != tableGen) continue;
-    } else {
-      if (t->gen != cacheGen || !(now >= t->stored_at && now < t->valid_until)) continue;
-      age = (int32_t)((now - t->stored_at) / 1000);
-    }
-    int32_t size = (int32_t)t->body_len + (s.edns ? OPT_RR_SIZE : 0);
-    if (size > (s.edns ? s.udp_size : 512)) continue;
     if (queued == state[S_MAX_MESSAGES] || used + size > state[S_MAX_BYTES]) break;
     write_answer(t, out + used, q, &s, age);
     outOffs[queued] = used;
@@ -878,6 +917,179 @@ static napi_value netio_answer(napi_env env, napi_callback_info info) {
   state[S_USED] = used;
   CHECK(napi_create_int32(env, found, &result));
   return result;
+}
+
+
+// ---- Wakes answered in C ----
+// Once JavaScript arms it (`fast`), a readable wake is first tried here: each batch received whose every
+// message a table template answers (usable_template) is answered and sent without calling JavaScript.
+// The first batch with anything else is left in the receive slab for JavaScript (`pending`), which then
+// goes on as before. JavaScript keeps the count of each template's answers: C notes the slot of each
+// answer it gave (`deferred`), and JavaScript takes them in on its next batch or when it reads its counts.
+// Table templates only: a cache hit is noted in the cache (CLOCK, popularity) by JavaScript as it comes.
+
+// The control cells both sides write: C may use the send slab from its start (JavaScript's queue is empty
+// and not blocked: 1); answers noted in `deferred`; and a send queue C leaves to JavaScript (adopt).
+enum { F_GATE, F_DEFERRED, F_QUEUED, F_USED, F_SENT, F_CONTROL };
+// What C counts of the batches it answered whole (a Float64Array): datagrams, batches, replies sent.
+enum { K_RECEIVED, K_BATCHES, K_SENT, K_RECV_ERRORS, K_COUNTS };
+#define FAST_REFS 12
+// recvmmsg calls per wake, as batch-socket.ts's BATCHES_PER_WAKE.
+#define BATCHES_PER_WAKE 4
+
+struct Fast {
+  napi_ref refs[FAST_REFS];  // the arrays below, kept alive while C holds pointers into them
+  Store* store;
+  uint8_t* data;
+  int32_t* lens;
+  uint8_t* addrs;
+  int32_t slot, max;
+  uint8_t* out;
+  int32_t* out_offs;
+  int32_t* out_lens;
+  uint8_t* out_addrs;
+  int32_t out_messages, out_bytes;
+  const int32_t* table_gen;
+  int32_t* control;
+  double* counts;
+  int32_t* deferred;
+  int32_t deferred_cap;
+};
+
+static void fast_release(napi_env env, struct Fast* f) {
+  for (int i = 0; i < FAST_REFS; i++)
+    if (f->refs[i] != NULL) napi_delete_reference(env, f->refs[i]);
+  free(f);
+}
+
+static bool fast_wake(Sock* s, int* pending, int* adopt) {
+  struct Fast* f = s->fast;
+  int32_t* control = f->control;
+  if (control[F_GATE] != 1) return false;
+  Scan scans[MAX_BATCH];
+  Slot* found[MAX_BATCH];
+  int32_t sizes[MAX_BATCH];
+  for (int turn = 0; turn < BATCHES_PER_WAKE; turn++) {
+    int n = recv_batch(s->fd, f->data, f->slot, f->lens, f->addrs, f->max);
+    if (n <= 0) {
+      if (n < 0) f->counts[K_RECV_ERRORS]++;
+      return true;
+    }
+    int32_t used = 0, age = 0;
+    bool whole = n <= f->out_messages && control[F_DEFERRED] + n <= f->deferred_cap;
+    for (int i = 0; whole && i < n; i++) {
+      const uint8_t* q = f->data + (size_t)i * (size_t)f->slot;
+      found[i] = usable_template(f->store, q, f->lens[i], f->addrs + (size_t)i * ADDR_STRIDE, &scans[i],
+                                 *f->table_gen, -1, 0, &sizes[i], &age);
+      whole = found[i] != NULL && used + sizes[i] <= f->out_bytes;
+      if (whole) used += sizes[i];
+    }
+    if (!whole) {
+      *pending = n;
+      return false;
+    }
+    int32_t d = control[F_DEFERRED];
+    used = 0;
+    for (int i = 0; i < n; i++) {
+      write_answer(found[i]->t, f->out + used, f->data + (size_t)i * (size_t)f->slot, &scans[i], 0);
+      f->out_offs[i] = used;
+      f->out_lens[i] = sizes[i];
+      memcpy(f->out_addrs + (size_t)i * ADDR_STRIDE, f->addrs + (size_t)i * ADDR_STRIDE, ADDR_STRIDE);
+      used += sizes[i];
+      f->deferred[d++] = (int32_t)(found[i] - f->store->slots);
+    }
+    control[F_DEFERRED] = d;
+    f->counts[K_RECEIVED] += n;
+    f->counts[K_BATCHES]++;
+    int32_t sent = send_range(s, f->out, f->out_offs, f->out_lens, f->out_addrs, 0, n);
+    f->counts[K_SENT] += sent;
+    if (sent < n) {
+      // The socket buffer is full: JavaScript takes the rest of the queue and waits for writability.
+      control[F_QUEUED] = n;
+      control[F_USED] = used;
+      control[F_SENT] = sent;
+      control[F_GATE] = 0;
+      *adopt = 1;
+      return false;
+    }
+    if (n < f->max) return true;
+  }
+  return true;
+}
+
+// fast(handle, store, data, slot, lens, addrs, max, outData, outOffs, outLens, outAddrs, outMessages,
+//      outBytes, tableGen: Int32Array, control: Int32Array, counts: Float64Array, deferred: Int32Array)
+// Arms the wakes answered in C on this socket: the receive slab (`max` slots of `slot` bytes), the send
+// slab (room for `outMessages` replies and `outBytes` bytes), the table generation's cell, the control
+// cells (F_*), the counts (K_*) and the list of slots answered from. C keeps a reference to each, so their
+// memory stays put (ArrayBuffers, not on V8's heap) until the socket closes. Once per socket.
+static napi_value netio_fast(napi_env env, napi_callback_info info) {
+  napi_value argv[17];
+  if (!get_args(env, info, 17, argv,
+                "fast(handle, store, data, slot, lens, addrs, max, outData, outOffs, outLens, outAddrs, "
+                "outMessages, outBytes, tableGen, control, counts, deferred)"))
+    return NULL;
+  Sock* s = sock_of(env, argv[0]);
+  if (s == NULL) return NULL;
+  Store* st = store_of(env, argv[1]);
+  if (st == NULL) return NULL;
+  uint8_t *data = NULL, *lens = NULL, *addrs = NULL, *out = NULL, *offs = NULL, *outLens = NULL,
+          *outAddrs = NULL, *gen = NULL, *control = NULL, *counts = NULL, *deferred = NULL;
+  size_t dataLen = 0, lensLen = 0, addrsLen = 0, outLen = 0, offsLen = 0, outLensLen = 0, outAddrsLen = 0,
+         genLen = 0, controlLen = 0, countsLen = 0, deferredLen = 0;
+  int32_t slot = 0, max = 0, outMessages = 0, outBytes = 0;
+  if (!bytes_of(env, argv[2], &data, &dataLen) || napi_get_value_int32(env, argv[3], &slot) != napi_ok ||
+      !bytes_of(env, argv[4], &lens, &lensLen) || !bytes_of(env, argv[5], &addrs, &addrsLen) ||
+      napi_get_value_int32(env, argv[6], &max) != napi_ok || !bytes_of(env, argv[7], &out, &outLen) ||
+      !bytes_of(env, argv[8], &offs, &offsLen) || !bytes_of(env, argv[9], &outLens, &outLensLen) ||
+      !bytes_of(env, argv[10], &outAddrs, &outAddrsLen) ||
+      napi_get_value_int32(env, argv[11], &outMessages) != napi_ok ||
+      napi_get_value_int32(env, argv[12], &outBytes) != napi_ok || !bytes_of(env, argv[13], &gen, &genLen) ||
+      !bytes_of(env, argv[14], &control, &controlLen) || !bytes_of(env, argv[15], &counts, &countsLen) ||
+      !bytes_of(env, argv[16], &deferred, &deferredLen)) {
+    napi_throw_type_error(env, "MESHDNS_NETIO", "fast: bad arguments");
+    return NULL;
+  }
+  if (slot <= 0 || max <= 0 || max > MAX_BATCH || (size_t)slot * (size_t)max > dataLen ||
+      (size_t)max * 4 > lensLen || (size_t)max * ADDR_STRIDE > addrsLen || outMessages <= 0 || outBytes <= 0 ||
+      (size_t)outBytes > outLen || (size_t)outMessages * 4 > offsLen || (size_t)outMessages * 4 > outLensLen ||
+      (size_t)outMessages * ADDR_STRIDE > outAddrsLen || genLen < 4 || controlLen < F_CONTROL * 4 ||
+      countsLen < K_COUNTS * 8 || deferredLen < 4) {
+    napi_throw_range_error(env, "MESHDNS_NETIO", "fast: buffers too small for the batch");
+    return NULL;
+  }
+  if (s->fast != NULL || s->closing) {
+    napi_throw_error(env, "MESHDNS_NETIO", "fast: already armed, or closed");
+    return NULL;
+  }
+  struct Fast* f = calloc(1, sizeof *f);
+  if (f == NULL) return throw_errno(env, "fast", ENOMEM);
+  const int held[FAST_REFS] = {1, 2, 4, 5, 7, 8, 9, 10, 13, 14, 15, 16};
+  for (int i = 0; i < FAST_REFS; i++) {
+    if (napi_create_reference(env, argv[held[i]], 1, &f->refs[i]) != napi_ok) {
+      fast_release(env, f);
+      return throw_last(env);
+    }
+  }
+  f->store = st;
+  f->data = data;
+  f->lens = (int32_t*)lens;
+  f->addrs = addrs;
+  f->slot = slot;
+  f->max = max;
+  f->out = out;
+  f->out_offs = (int32_t*)offs;
+  f->out_lens = (int32_t*)outLens;
+  f->out_addrs = outAddrs;
+  f->out_messages = outMessages;
+  f->out_bytes = outBytes;
+  f->table_gen = (const int32_t*)gen;
+  f->control = (int32_t*)control;
+  f->counts = (double*)counts;
+  f->deferred = (int32_t*)deferred;
+  f->deferred_cap = (int32_t)(deferredLen / 4);
+  s->fast = f;
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -895,6 +1107,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"put", NULL, netio_put, NULL, NULL, NULL, napi_enumerable, NULL},
       {"drop", NULL, netio_drop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"answer", NULL, netio_answer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fast", NULL, netio_fast, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value batch, stride;
   napi_create_int32(env, MAX_BATCH, &batch);

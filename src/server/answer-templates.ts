@@ -239,6 +239,11 @@ export class AnswerTemplates {
     return this.generations;
   }
 
+  /** The table's generation as C reads it, once a table template is kept (BatchSocket.answerWakesInC). */
+  get tableCell(): Int32Array | undefined {
+    return this.table?.cell;
+  }
+
   /** The cache's clock now, for C's cache templates (0 before any). */
   cacheNow(): number {
     return this.cache?.now() ?? 0;
@@ -310,12 +315,11 @@ export class AnswerTemplates {
   }
 
   /**
-   * The `count` answers C gave (their slots in `native.hits`), counted as answers from their templates
-   * are; a cache hit is noted in the cache as the JavaScript path notes it, and a template whose entry
-   * has left the cache meanwhile is forgotten, so the next question goes through the pipeline.
+   * The `count` answers C gave (their slots in `hits`, by default `native.hits`), counted as answers from
+   * their templates are; a cache hit is noted in the cache as the JavaScript path notes it, and a template
+   * whose entry has left the cache meanwhile is forgotten, so the next question goes through the pipeline.
    */
-  answeredInPlace(count: number): void {
-    const hits = (this.native as NativeTemplates).hits;
+  answeredInPlace(count: number, hits = (this.native as NativeTemplates).hits): void {
     for (let h = 0; h < count; h++) {
       const t = this.slots[hits[h]];
       if (t === undefined) continue;

@@ -44,6 +44,8 @@ export interface Request {
 /** A table swapped whole: its generation moves on every swap (TableStage), so a kept answer can tell. */
 export interface TableGeneration {
   readonly generation: number;
+  /** The same number in memory C can read (a one-element array of its own), where there is one. */
+  readonly cell?: Int32Array;
 }
 
 /** The cache stage's side of a kept answer: the entry's age, counted as a hit, or -1 when it may not be reused. */
@@ -125,6 +127,11 @@ export interface PipelineObserver {
     n: number,
   ) => void;
   rejected(transport: Transport, problem: 'formerr' | 'notimp' | 'drop'): void;
+  /**
+   * `settle` runs before each read of the counts: a listener that counts some answers later (udp.ts, the
+   * wakes answered in C) adds them then. Returns what takes it away.
+   */
+  settleWith?(settle: () => void): () => void;
 }
 
 /** Makes `req.msg` the request's own (a copy) if it was lent; then it may be kept past an await. */
@@ -180,6 +187,11 @@ export class Pipeline {
   /** Whether answers may be counted in batches (countMany) rather than one by one through answer(). */
   get countsInBatches(): boolean {
     return this.observer === undefined || this.observer.answeredMany !== undefined;
+  }
+
+  /** `settle` adds answers counted late before the counts are read (PipelineObserver.settleWith). */
+  settleCountsWith(settle: () => void): () => void {
+    return this.observer?.settleWith?.(settle) ?? (() => {});
   }
 
   /** Counts `n` answers alike that a listener gave without answer() (see countsInBatches). */

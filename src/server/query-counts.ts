@@ -77,6 +77,8 @@ export class QueryCounts {
   private readonly log: QueryCountsOptions['logQueries'];
   /** Counts kept on other threads, added to every read (`include`). */
   private more: () => readonly QueryCountsSnapshot[] = () => [];
+  /** Run before every read: listeners that count some answers late add them (settleWith). */
+  private readonly settlers = new Set<() => void>();
 
   /** Undefined while queries are logged: a sample is drawn per query, so each must be seen (pipeline.ts). */
   readonly answeredMany: PipelineObserver['answeredMany'];
@@ -120,7 +122,13 @@ export class QueryCounts {
     this.malformed[transport === 'udp' ? 0 : 1]++;
   };
 
+  readonly settleWith = (settle: () => void): (() => void) => {
+    this.settlers.add(settle);
+    return () => this.settlers.delete(settle);
+  };
+
   snapshot(): QueryCountsSnapshot {
+    for (const settle of this.settlers) settle();
     return {
       requests: Array.from(this.requests),
       responses: Array.from(this.responses),
@@ -140,6 +148,7 @@ export class QueryCounts {
     malformed: ArrayLike<number>;
   } {
     const more = this.more();
+    for (const settle of this.settlers) settle();
     if (more.length === 0)
       return { requests: this.requests, responses: this.responses, malformed: this.malformed };
     const sum = this.snapshot();

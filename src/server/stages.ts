@@ -42,8 +42,11 @@ export function forwardFor(upstream: UpstreamClient, req: Request): Promise<Forw
 export class TableStage implements Stage, TableGeneration {
   readonly name = 'table';
   private table: NameTable | undefined;
-  /** Moves on every swap: answers kept as templates (AnswerNote) hold only while it stays. */
-  generation = 0;
+  /**
+   * Moves on every swap: answers kept as templates (AnswerNote) hold only while it stays. It lives in
+   * `cell`, where C reads it too (the wakes netio.c answers without JavaScript).
+   */
+  readonly cell = new Int32Array(new ArrayBuffer(4));
   private readonly upstream: UpstreamClient | undefined;
   private readonly servfailBeforeTable: boolean;
   /** Per-name VIPs (issue 14 item 5); absent, a per-name wildcard answers as a plain one. */
@@ -56,7 +59,11 @@ export class TableStage implements Stage, TableGeneration {
 
   set(table: NameTable): void {
     this.table = table;
-    this.generation++;
+    this.cell[0]++;
+  }
+
+  get generation(): number {
+    return this.cell[0];
   }
 
   current(): NameTable | undefined {

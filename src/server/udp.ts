@@ -30,6 +30,12 @@ export interface UdpSettings {
    * that in JavaScript (answer-templates.ts alone), as before it, for tests and comparisons.
    */
   nativeHits?: boolean;
+  /**
+   * With nativeHits: a wake whose every datagram a table template answers is answered in C without
+   * calling JavaScript (netio.c "Wakes answered in C"; the default). False: C answers only when
+   * JavaScript hands it each batch, for tests and comparisons.
+   */
+  wakesInC?: boolean;
 }
 
 export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
@@ -39,6 +45,7 @@ export function udpSettings(given: Partial<UdpSettings> = {}): UdpSettings {
     sendBufferBytes: given.sendBufferBytes ?? DEFAULTS.udpSendBufferBytes,
     reusePort: given.reusePort ?? false,
     nativeHits: given.nativeHits ?? true,
+    wakesInC: given.wakesInC ?? true,
   };
 }
 
@@ -78,6 +85,8 @@ export interface UdpStats {
   tooLong: number;
   /** Answered in C from a template (the native path's hit path), not by JavaScript. */
   inPlace: number;
+  /** Of `batches`: answered whole in C, without a call into JavaScript. */
+  batchesInC: number;
 }
 
 /** How often a hand-over looks whether the answers it waits for are out. */
@@ -112,6 +121,10 @@ export class UdpListener {
    * Off with an allow list (it reads each source address as text) and while queries are logged one by one.
    */
   private templates: AnswerTemplates | undefined;
+  /** Wakes answered in C are armed on the native socket (once a table template is kept). */
+  private wakesInC = false;
+  /** Takes this listener's late counts out of the pipeline's reads (Pipeline.settleCountsWith). */
+  private unsettle: (() => void) | undefined;
   private readonly scan = new QuestionScan();
   private readonly note: AnswerNote = answerNote();
 
@@ -208,6 +221,8 @@ export class UdpListener {
     const templates = this.templates;
     const { data, lens } = batch;
     const scan = this.scan;
+    // The answers C gave in wakes of its own are counted with this batch's.
+    if (this.wakesInC) this.takeAnsweredInC(socket, templates as AnswerTemplates);
     // C answers first what its copies of the templates answer; those messages' lengths are then negative.
     if (templates?.native !== undefined) {
       const n = socket.answerInPlace(
@@ -244,7 +259,35 @@ export class UdpListener {
       }
       this.answerOne(batch, i, socket, undefined);
     }
-    templates?.endBatch(this.countTemplates);
+    if (templates === undefined) return;
+    templates.endBatch(this.countTemplates);
+    if (!this.wakesInC && templates.native !== undefined && this.settings.wakesInC)
+      this.armWakesInC(socket, templates);
+  }
+
+  /** Once a table template is kept (its generation's cell is known), C may answer whole wakes. */
+  private armWakesInC(socket: BatchSocket, templates: AnswerTemplates): void {
+    const cell = templates.tableCell;
+    if (cell === undefined || templates.native === undefined) return;
+    this.wakesInC = socket.answerWakesInC(templates.native, cell);
+    // Reads of the counts take in what C answered since this side last looked.
+    if (this.wakesInC) this.unsettle = this.pipeline.settleCountsWith(() => this.settle());
+  }
+
+  /** C's answers since the last look, counted as template answers are (before a batch changes a slot). */
+  private takeAnsweredInC(socket: BatchSocket, templates: AnswerTemplates): void {
+    socket.takeAnsweredInC((slots, n) => {
+      this.inPlace += n;
+      templates.answeredInPlace(n, slots);
+    });
+  }
+
+  /** Counts C's answers now: before the counts are read. */
+  private settle(): void {
+    const { native, templates } = this;
+    if (native === undefined || templates === undefined) return;
+    this.takeAnsweredInC(native, templates);
+    templates.endBatch(this.countTemplates);
   }
 
   private readonly countTemplates = (t: AnswerTemplate, n: number): void =>
@@ -297,9 +340,10 @@ export class UdpListener {
 
   /** Counted since start, on whichever path answers. */
   stats(): UdpStats {
-    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0, inPlace: 0 };
-    const { received, batches, tooLong } = this.native.stats();
-    return { datagrams: received, batches, tooLong, inPlace: this.inPlace };
+    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0, inPlace: 0, batchesInC: 0 };
+    this.settle();
+    const { received, batches, tooLong, batchesInC } = this.native.stats();
+    return { datagrams: received, batches, tooLong, inPlace: this.inPlace, batchesInC };
   }
 
   /**
@@ -320,6 +364,9 @@ export class UdpListener {
   async close(): Promise<void> {
     const socket = this.socket;
     const native = this.native;
+    // C's last answers are counted before the socket goes.
+    this.settle();
+    this.unsettle?.();
     this.socket = undefined;
     this.native = undefined;
     await native?.close();

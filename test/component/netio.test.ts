@@ -10,9 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import dnsPacket from 'dns-packet';
+import { QuestionScan, scanQuestion } from '../../src/dns/index.js';
 import { loadAddon, type NetioBinding } from '../../src/netio/addon.js';
 import { buildAddon, defaultBuild, nodeIncludeDir } from '../../src/netio/build.js';
 import { BatchSocket, batchSocketSupport, type Peer, type RecvBatch } from '../../src/netio/index.js';
+import { NativeTemplates } from '../../src/netio/templates.js';
+import { encodeQuery } from '../helpers/dns-client.js';
 
 const native = batchSocketSupport();
 const NO_ADDON = native.available ? undefined : `native batch socket unavailable: ${native.reason}`;
@@ -148,6 +152,7 @@ describe('netio: batches', { skip: NO_ADDON }, () => {
         sent: N,
         dropped: 0,
         recvErrors: 0,
+        batchesInC: 0,
       },
     );
   });
@@ -447,5 +452,102 @@ describe('netio: the template store (the hit path in C)', { skip: NO_ADDON }, ()
         binding.answer(store, ...args, ...out, Int32Array.from([0, 0, 8, 1024]), new Int32Array(2), 0, 0, 0),
       /too small/,
     );
+  });
+});
+
+describe('netio: wakes answered in C', { skip: NO_ADDON }, () => {
+  /** A store holding one table template that answers `a.example A` (generation 1) in `slot`. */
+  function storeFor(q: Buffer): { store: NativeTemplates; slot: number } {
+    const store = NativeTemplates.create(16, 2) as NativeTemplates;
+    const scan = new QuestionScan();
+    assert.ok(scanQuestion(q, 0, q.length, scan));
+    const body = dnsPacket.encode({
+      type: 'response',
+      id: 0,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER,
+      questions: [{ name: 'a.example', type: 'A' }],
+      answers: [{ name: 'a.example', type: 'A', ttl: 30, data: '192.0.2.1' }],
+    });
+    const slot = (scan.hash & 15) * 2;
+    const none = new Int32Array(0);
+    // The name as templates keep it: lower-case wire bytes.
+    const name = Buffer.from(q.subarray(12, scan.nameEnd).toString('latin1').toLowerCase(), 'latin1');
+    const template = { hash: scan.hash, name, qtype: 1, qclass: 1, do: false };
+    const shape = { runAt: 0, runCount: 0, stride: 0, ttlOffsets: none, ttls: none };
+    const flags = body.readUInt16BE(2);
+    store.put(slot, { ...template, ...shape, body, flags, arcount: 0 }, { cache: false, generation: 1 });
+    return { store, slot };
+  }
+
+  it('a wake of table hits is answered in C without onBatch; any other datagram, or a newer table, goes to onBatch', async () => {
+    const { socket, sizes } = await echo('127.0.0.1');
+    const q = encodeQuery('A.example', 'A', { id: 7 });
+    const { store, slot } = storeFor(q);
+    const generation = new Int32Array(new ArrayBuffer(4));
+    generation[0] = 1;
+    assert.ok(socket.answerWakesInC(store, generation));
+    assert.equal(socket.answerWakesInC(store, generation), false, 'once per socket');
+    const c = await client();
+    c.socket.send(q, socket.port, '127.0.0.1');
+    await until(() => c.replies.length === 1, 'the answer from C');
+    const reply = dnsPacket.decode(c.replies[0] as Buffer);
+    assert.equal(reply.id, 7);
+    assert.equal(reply.questions?.[0]?.name, 'A.example', 'the question as asked');
+    assert.deepEqual(
+      reply.answers?.map((a) => (a as { data: string }).data),
+      ['192.0.2.1'],
+    );
+    assert.deepEqual(sizes, [], 'onBatch was not called');
+    assert.equal(socket.stats().batchesInC, 1);
+    const taken: number[] = [];
+    socket.takeAnsweredInC((slots, n) => taken.push(...slots.subarray(0, n)));
+    socket.takeAnsweredInC((slots, n) => taken.push(...slots.subarray(0, n)));
+    assert.deepEqual(taken, [slot], 'each answer taken once');
+
+    c.socket.send('hello', socket.port, '127.0.0.1');
+    await until(() => c.replies.length === 2, 'the echo');
+    assert.equal((c.replies[1] as Buffer).toString(), 're:hello');
+    generation[0] = 2;
+    c.socket.send(q, socket.port, '127.0.0.1');
+    await until(() => c.replies.length === 3, 'the echo of the query');
+    assert.equal((c.replies[2] as Buffer).subarray(0, 3).toString(), 're:', 'a newer table: onBatch answers');
+    assert.deepEqual(sizes, [1, 1]);
+    assert.equal(socket.stats().batchesInC, 1);
+    assert.equal(socket.stats().received, 3);
+  });
+
+  it('refuses arrays smaller than the batch and a second arming', () => {
+    const binding = loadAddon().binding as NetioBinding;
+    const [handle] = binding.open('127.0.0.1', 0, 0, 0, false, () => {});
+    after(() => binding.close(handle));
+    const store = binding.templates(4, 2);
+    const recv = [Buffer.alloc(4096 * 2), 4096, new Int32Array(2), Buffer.alloc(64), 2] as const;
+    const out = [
+      Buffer.alloc(1024),
+      new Int32Array(4),
+      new Int32Array(4),
+      Buffer.alloc(128),
+      4,
+      1024,
+    ] as const;
+    const cells = () =>
+      [
+        new Int32Array(new ArrayBuffer(4)),
+        new Int32Array(new ArrayBuffer(20)),
+        new Float64Array(new ArrayBuffer(32)),
+        new Int32Array(new ArrayBuffer(64)),
+      ] as const;
+    const fast = binding.fast as NonNullable<NetioBinding['fast']>;
+    const [gen, control, counts, deferred] = cells();
+    assert.throws(
+      () => fast(handle, store, ...recv, ...out, new Int32Array(0), control, counts, deferred),
+      /too small/,
+    );
+    assert.throws(
+      () => fast(handle, store, ...recv, ...out, gen, control, new Float64Array(2), deferred),
+      /too small/,
+    );
+    fast(handle, store, ...recv, ...out, gen, control, counts, deferred);
+    assert.throws(() => fast(handle, store, ...recv, ...out, ...cells()), /already armed/);
   });
 });

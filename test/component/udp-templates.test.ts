@@ -5,6 +5,7 @@
 // allowed: a template rotates its addresses per question, where the table rotates per name (a name's A,
 // AAAA and EDNS questions share one turn), so address records are compared in order only within a path.
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import pino from 'pino';
@@ -229,6 +230,11 @@ describe('UDP hit path: templates answer as the pipeline does', { skip: NO_NATIV
     assert.ok(inPlace('native') >= 20, `answered in C: ${inPlace('native')}`);
     assert.equal(inPlace('native-js'), 0);
     assert.equal(inPlace('dgram'), 0);
+    // A lone table repeat is a wake of its own, answered whole in C.
+    const inC = (path: Path) => agent(path).udpStats().batchesInC;
+    assert.ok(inC('native') >= 5, `wakes answered in C: ${inC('native')}`);
+    assert.equal(inC('native-js'), 0);
+    assert.equal(inC('dgram'), 0);
   });
 });
 
@@ -290,4 +296,102 @@ describe('UDP hit path: prefetch still starts for a name answered from a templat
       }
     });
   }
+});
+
+describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
+  // Table repeats arrive alone or in bursts of their own (answered whole in C, their counts taken in
+  // later) and mixed with cache hits and misses (C leaves the batch to JavaScript).
+  const PATHS = ['native', 'dgram'] as const;
+  const agents = new Map<Path, Agent>();
+  let upstream: StubDns;
+
+  before(async () => {
+    upstream = await startStubDns((q) => ({
+      answers: [{ name: q.name, type: 'A', ttl: 300, data: '198.51.100.20' }],
+    }));
+    for (const path of PATHS) agents.set(path, await startAgent(path, upstream, () => 2_000_000));
+  });
+
+  after(async () => {
+    for (const agent of agents.values()) await agent.close();
+    await upstream.close();
+  });
+
+  /** Sends `queries` at once from one socket; the replies by ID (all of them, or the test fails). */
+  async function burst(port: number, queries: Buffer[]): Promise<Map<number, Buffer>> {
+    const socket = dgram.createSocket('udp4');
+    const replies = new Map<number, Buffer>();
+    try {
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+      const all = new Promise<void>((resolve) =>
+        socket.on('message', (m) => {
+          replies.set(m.readUInt16BE(0), m);
+          if (replies.size === queries.length) resolve();
+        }),
+      );
+      for (const q of queries) socket.send(q, port, '127.0.0.1');
+      const late = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
+      await Promise.race([all, late]);
+      assert.equal(replies.size, queries.length, `replies to a burst of ${queries.length}`);
+      return replies;
+    } finally {
+      socket.close();
+    }
+  }
+
+  /** The sorted answer addresses of a reply, and its rcode. */
+  const gist = (reply: Buffer) => {
+    const p = dnsPacket.decode(reply);
+    const data = (p.answers ?? []).map((a) => String((a as { data: unknown }).data)).sort();
+    return `${reply[3] & 0x0f} ${data.join(',')}`;
+  };
+
+  async function sameOnBoth(queries: Buffer[]): Promise<void> {
+    const [native, plain] = await Promise.all(
+      PATHS.map((path) => burst((agents.get(path) as Agent).port, queries)),
+    );
+    for (const q of queries) {
+      const id = q.readUInt16BE(0);
+      assert.equal(gist(native.get(id) as Buffer), gist(plain.get(id) as Buffer), `query ${id}`);
+    }
+  }
+
+  const counts = (path: Path) => {
+    const a = agents.get(path) as Agent;
+    return { requests: a.queryCounts?.requestSamples(), responses: a.queryCounts?.responseSamples() };
+  };
+
+  it('bursts of table repeats, and bursts mixing them with cache hits and misses: the same answers as node:dgram', async () => {
+    let id = 1;
+    const table = () => query('legacy.internal', 'A', id++);
+    const cached = (n: number) => query(`c${n % 4}.example.org`, 'A', id++);
+    const fresh = () => query(`f${id}.example.org`, 'A', id++);
+    // Learned first: the table template and four cache entries.
+    await sameOnBoth([table(), cached(0), cached(1), cached(2), cached(3)]);
+    for (let round = 0; round < 10; round++) {
+      await sameOnBoth(Array.from({ length: 20 }, table));
+      await sameOnBoth(
+        Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? fresh() : i % 2 ? table() : cached(i))),
+      );
+    }
+    // Last, a burst C answers whole: its counts wait for the read below.
+    await sameOnBoth(Array.from({ length: 20 }, table));
+    assert.deepEqual(counts('native'), counts('dgram'));
+    const native = agents.get('native') as Agent;
+    assert.ok(native.udpStats().batchesInC > 0, `wakes answered in C: ${native.udpStats().batchesInC}`);
+  });
+
+  it('more answers in C than it notes before JavaScript looks (4,096): every one counted', async () => {
+    const native = agents.get('native') as Agent;
+    const before = native.udpStats();
+    let id = 1;
+    for (let round = 0; round < 100; round++)
+      await sameOnBoth(Array.from({ length: 50 }, () => query('legacy.internal', 'A', id++)));
+    // The counts first: reading them takes in what C answered since JavaScript last looked.
+    assert.deepEqual(counts('native'), counts('dgram'));
+    const after = native.udpStats();
+    assert.equal(after.datagrams - before.datagrams, 5000);
+    assert.ok(after.batchesInC > before.batchesInC, 'answered in C');
+    assert.ok(after.inPlace - before.inPlace >= 4096, `answered in C: ${after.inPlace - before.inPlace}`);
+  });
 });
