@@ -45,6 +45,8 @@ const SETTINGS: Record<Path, Partial<UdpSettings>> = {
   'native-js': { io: 'native', nativeHits: false },
   dgram: { io: 'dgram' },
 };
+/** C answers only the batches JavaScript hands it: no wake is answered in C alone. */
+const BATCHES_ONLY: Partial<UdpSettings> = { io: 'native', wakesInC: false };
 const TEMPLATE_PATHS = ['native', 'native-js'] as const;
 
 /** An agent on `path` with the sample mesh's table, `upstream` behind it and time from `now`. */
@@ -53,12 +55,13 @@ async function startAgent(
   upstream: StubDns,
   now: () => number,
   cache?: { prefetch: boolean },
+  udp: Partial<UdpSettings> = SETTINGS[path],
 ): Promise<Agent> {
   const agent = new Agent({
     listen: { host: '127.0.0.1', port: 0 },
     upstreams: [upstream],
     upstreamTimeoutMs: 3000,
-    udp: SETTINGS[path],
+    udp,
     logger: pino({ level: 'silent' }),
     registry: new Registry(),
     now,
@@ -301,15 +304,19 @@ describe('UDP hit path: prefetch still starts for a name answered from a templat
 describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
   // Table repeats arrive alone or in bursts of their own (answered whole in C, their counts taken in
   // later) and mixed with cache hits and misses (C leaves the batch to JavaScript).
-  const PATHS = ['native', 'dgram'] as const;
-  const agents = new Map<Path, Agent>();
+  const PATHS = ['native', 'batches', 'dgram'] as const;
+  type Name = (typeof PATHS)[number];
+  const agents = new Map<Name, Agent>();
   let upstream: StubDns;
 
   before(async () => {
     upstream = await startStubDns((q) => ({
       answers: [{ name: q.name, type: 'A', ttl: 300, data: '198.51.100.20' }],
     }));
-    for (const path of PATHS) agents.set(path, await startAgent(path, upstream, () => 2_000_000));
+    for (const path of PATHS) {
+      const udp = path === 'batches' ? BATCHES_ONLY : SETTINGS[path];
+      agents.set(path, await startAgent('native', upstream, () => 2_000_000, undefined, udp));
+    }
   });
 
   after(async () => {
@@ -346,17 +353,20 @@ describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
     return `${reply[3] & 0x0f} ${data.join(',')}`;
   };
 
-  async function sameOnBoth(queries: Buffer[]): Promise<void> {
-    const [native, plain] = await Promise.all(
-      PATHS.map((path) => burst((agents.get(path) as Agent).port, queries)),
-    );
-    for (const q of queries) {
-      const id = q.readUInt16BE(0);
-      assert.equal(gist(native.get(id) as Buffer), gist(plain.get(id) as Buffer), `query ${id}`);
+  /** The same queries to each agent: each reply as node:dgram's. */
+  async function sameOnAll(queries: Buffer[]): Promise<void> {
+    const replies = await Promise.all(PATHS.map((path) => burst((agents.get(path) as Agent).port, queries)));
+    const plain = replies[PATHS.indexOf('dgram')] as Map<number, Buffer>;
+    for (const [k, path] of PATHS.entries()) {
+      for (const q of queries) {
+        const id = q.readUInt16BE(0);
+        const reply = replies[k]?.get(id) as Buffer;
+        assert.equal(gist(reply), gist(plain.get(id) as Buffer), `query ${id} (${path})`);
+      }
     }
   }
 
-  const counts = (path: Path) => {
+  const counts = (path: Name) => {
     const a = agents.get(path) as Agent;
     return { requests: a.queryCounts?.requestSamples(), responses: a.queryCounts?.responseSamples() };
   };
@@ -367,18 +377,21 @@ describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
     const cached = (n: number) => query(`c${n % 4}.example.org`, 'A', id++);
     const fresh = () => query(`f${id}.example.org`, 'A', id++);
     // Learned first: the table template and four cache entries.
-    await sameOnBoth([table(), cached(0), cached(1), cached(2), cached(3)]);
+    await sameOnAll([table(), cached(0), cached(1), cached(2), cached(3)]);
     for (let round = 0; round < 10; round++) {
-      await sameOnBoth(Array.from({ length: 20 }, table));
-      await sameOnBoth(
+      await sameOnAll(Array.from({ length: 20 }, table));
+      await sameOnAll(
         Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? fresh() : i % 2 ? table() : cached(i))),
       );
     }
     // Last, a burst C answers whole: its counts wait for the read below.
-    await sameOnBoth(Array.from({ length: 20 }, table));
+    await sameOnAll(Array.from({ length: 20 }, table));
     assert.deepEqual(counts('native'), counts('dgram'));
-    const native = agents.get('native') as Agent;
-    assert.ok(native.udpStats().batchesInC > 0, `wakes answered in C: ${native.udpStats().batchesInC}`);
+    assert.deepEqual(counts('batches'), counts('dgram'));
+    const inC = (path: Name) => (agents.get(path) as Agent).udpStats();
+    assert.ok(inC('native').batchesInC > 0, `wakes answered in C: ${inC('native').batchesInC}`);
+    assert.equal(inC('batches').batchesInC, 0);
+    assert.ok(inC('batches').inPlace > 0, 'C answered within the batches JavaScript handed it');
   });
 
   it('more answers in C than it notes before JavaScript looks (4,096): every one counted', async () => {
@@ -386,9 +399,10 @@ describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
     const before = native.udpStats();
     let id = 1;
     for (let round = 0; round < 100; round++)
-      await sameOnBoth(Array.from({ length: 50 }, () => query('legacy.internal', 'A', id++)));
+      await sameOnAll(Array.from({ length: 50 }, () => query('legacy.internal', 'A', id++)));
     // The counts first: reading them takes in what C answered since JavaScript last looked.
     assert.deepEqual(counts('native'), counts('dgram'));
+    assert.deepEqual(counts('batches'), counts('dgram'));
     const after = native.udpStats();
     assert.equal(after.datagrams - before.datagrams, 5000);
     assert.ok(after.batchesInC > before.batchesInC, 'answered in C');
