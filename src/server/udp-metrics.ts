@@ -28,4 +28,10 @@ export function udpMetrics(registry: Registry, stats: () => UdpStats): void {
     'DNS UDP queries answered in C from a kept answer (--udp-io native), without JavaScript.',
     () => stats().inPlace,
   );
+  counterFrom(
+    registry,
+    'meshdns_udp_batches_in_c_total',
+    'Batches of DNS UDP queries answered whole in C (--udp-io native), with no call into JavaScript.',
+    () => stats().batchesInC,
+  );
 }

@@ -56,6 +56,7 @@ async function startAgent(
   now: () => number,
   cache?: { prefetch: boolean },
   udp: Partial<UdpSettings> = SETTINGS[path],
+  registry = new Registry(),
 ): Promise<Agent> {
   const agent = new Agent({
     listen: { host: '127.0.0.1', port: 0 },
@@ -63,7 +64,7 @@ async function startAgent(
     upstreamTimeoutMs: 3000,
     udp,
     logger: pino({ level: 'silent' }),
-    registry: new Registry(),
+    registry,
     now,
     cache,
   });
@@ -307,6 +308,7 @@ describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
   const PATHS = ['native', 'batches', 'dgram'] as const;
   type Name = (typeof PATHS)[number];
   const agents = new Map<Name, Agent>();
+  const registry = new Registry();
   let upstream: StubDns;
 
   before(async () => {
@@ -315,7 +317,8 @@ describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
     }));
     for (const path of PATHS) {
       const udp = path === 'batches' ? BATCHES_ONLY : SETTINGS[path];
-      agents.set(path, await startAgent('native', upstream, () => 2_000_000, undefined, udp));
+      const own = path === 'native' ? registry : new Registry();
+      agents.set(path, await startAgent('native', upstream, () => 2_000_000, undefined, udp, own));
     }
   });
 
@@ -392,6 +395,10 @@ describe('UDP hit path: wakes answered in C', { skip: NO_NATIVE }, () => {
     assert.ok(inC('native').batchesInC > 0, `wakes answered in C: ${inC('native').batchesInC}`);
     assert.equal(inC('batches').batchesInC, 0);
     assert.ok(inC('batches').inPlace > 0, 'C answered within the batches JavaScript handed it');
+    const text = await registry.metrics();
+    const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(sample('meshdns_udp_batches_in_c_total'), inC('native').batchesInC);
+    assert.equal(sample('meshdns_udp_answered_in_place_total'), inC('native').inPlace);
   });
 
   it('more answers in C than it notes before JavaScript looks (4,096): every one counted', async () => {
