@@ -71,6 +71,8 @@ export interface CompareOptions {
   mode?: 'udp' | 'tcp';
   /** Replaces the default warm-up, a timed run of BENCH_WARMUP_SECONDS (none when 0). */
   warmUp?: (server: DnsServer) => Promise<void>;
+  /** dnsperf -Q: every run offers this many queries a second (an equal load, see equalRate). */
+  qps?: number;
 }
 
 /**
@@ -84,6 +86,27 @@ const pct = (share: number) => `${Math.round(share * 100)}%`;
 /** One contender's runs further apart than this (best/worst − 1): the machine was busy. */
 const NOISY_SPREAD = 0.15;
 
+/**
+ * Of the slowest contender's median qps: an offered rate every contender answers in full. At 0.8,
+ * dnsmasq kept up in one run of three on this drifting machine; a server that does not is warned of.
+ */
+const EQUAL_RATE_SHARE = 0.7;
+/** At a fixed rate, a median below this share of it: the server did not keep up. */
+const KEPT_UP = 0.97;
+
+/**
+ * The rate for comparing CPU per query at an equal load: a share of the slowest of `labels` in
+ * `measured` (their saturating runs). At full speed on two cores dnsperf's core is often the limit, so a
+ * fast server idles part of the time and its batches are smaller: its CPU per query reads high. At one
+ * offered rate that all of them answer, each server does the same work in the same time.
+ */
+export function equalRate(measured: Comparison, labels: string[]): number {
+  const slowest = Math.min(
+    ...measured.contenders.filter((c) => labels.includes(c.label)).map((c) => c.medianQps),
+  );
+  return Math.max(1000, Math.round((slowest * EQUAL_RATE_SHARE) / 1000) * 1000);
+}
+
 export async function compareServers(group: ProcessGroup, opts: CompareOptions): Promise<Comparison> {
   const { config, log } = opts;
   const measure = async (server: DnsServer, length: number | 'once'): Promise<RunResult> => {
@@ -96,6 +119,7 @@ export async function compareServers(group: ProcessGroup, opts: CompareOptions):
       length,
       timeoutSeconds: opts.timeoutSeconds,
       mode: opts.mode,
+      qps: opts.qps,
       ...dnsperfLoad(config),
     });
     const serverCpuSeconds = cpuSeconds(server.proc.child.pid) - cpuBefore;
@@ -161,6 +185,12 @@ export async function compareServers(group: ProcessGroup, opts: CompareOptions):
       warnings.push(
         `${c.label}: used ${pct(c.medianServerCpuShare)} of its CPU while dnsperf's was ${pct(c.medianClientCoreBusy)} ` +
           'busy: the client was the limit, so its qps is understated; compare qps/server-CPU',
+      );
+    }
+    if (opts.qps !== undefined && c.medianQps < opts.qps * KEPT_UP) {
+      warnings.push(
+        `${c.label}: answered ${Math.round(c.medianQps)} of the ${opts.qps} queries/s offered: it did not keep ` +
+          'up, so its CPU per query is at a lower load than the others',
       );
     }
     if (c.spread > NOISY_SPREAD) {

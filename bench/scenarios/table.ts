@@ -4,7 +4,7 @@
 
 import { batchSocketSupport } from '../../src/netio/index.js';
 import { type ServiceFixture, writeServiceFixture } from '../fixtures/services.js';
-import { type Comparison, compareServers } from '../lib/compare.js';
+import { type Comparison, compareServers, equalRate } from '../lib/compare.js';
 import { checkAnswers, type ServerAddress } from '../lib/dns-probe.js';
 import { dnsperfArgs, dnsperfLoad } from '../lib/dnsperf.js';
 import { freeDnsPort } from '../lib/ports.js';
@@ -37,7 +37,12 @@ const BLACKHOLE_HOST = '127.0.0.23';
 /** Names checked on each server before measuring: every 50th, so all namespaces are covered. */
 const CHECK_EVERY = 50;
 
-type TableResult = ScenarioResult & Comparison & { tcp: Omit<Comparison, 'warnings'> };
+type TableResult = ScenarioResult &
+  Comparison & {
+    /** The same servers (node:dgram aside) at one offered rate: CPU per query at an equal load. */
+    equal?: Omit<Comparison, 'warnings'> & { qps: number };
+    tcp: Omit<Comparison, 'warnings'>;
+  };
 
 /**
  * Same names, same addresses on every server, and dnsmasq answers from its hosts file (aa bit),
@@ -156,6 +161,33 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
     ],
     log,
   });
+  // CPU per query at one offered rate that every server answers (equalRate); node:dgram's path, far
+  // slower, would set that rate for all, so it is left out.
+  const steady = servers.filter((s) => s.label !== 'meshdns dgram');
+  const rate = equalRate(
+    comparison,
+    steady.map((s) => s.label),
+  );
+  log(`  at an equal offered rate: ${rate} queries/s to each (dnsperf -Q), CPU per query compared`);
+  const equal = await compareServers(group, {
+    servers: steady,
+    queryFile: fixture.queryFile,
+    config,
+    qps: rate,
+    ratios: [
+      ...(native.available
+        ? [
+            { subject: 'meshdns', baseline: 'dnsmasq' },
+            { subject: 'meshdns', baseline: 'unbound' },
+          ]
+        : [
+            { subject: 'meshdns dgram', baseline: 'dnsmasq' },
+            { subject: 'meshdns dgram', baseline: 'unbound' },
+          ]),
+      ...(baseline && native.available ? [{ subject: 'meshdns', baseline: 'meshdns before' }] : []),
+    ].filter((r) => steady.some((s) => s.label === r.subject)),
+    log,
+  });
   // TCP is the same code on both UDP paths: one meshdns. dnsmasq is left out: it forks a process per
   // connection and drops pipelined queries, and dnsperf can exit on the connections it closes.
   const [first] = meshdnsServers;
@@ -186,8 +218,13 @@ async function run(ctx: ScenarioContext): Promise<TableResult> {
       meshdnsNodeFlags: nodeFlags,
     },
     ...comparison,
+    equal: { qps: rate, contenders: equal.contenders, ratios: equal.ratios },
     tcp: { contenders: tcp.contenders, ratios: tcp.ratios },
-    warnings: [...comparison.warnings, ...tcp.warnings.map((w) => `tcp: ${w}`)],
+    warnings: [
+      ...comparison.warnings,
+      ...equal.warnings.map((w) => `at ${rate} q/s: ${w}`),
+      ...tcp.warnings.map((w) => `tcp: ${w}`),
+    ],
   };
 }
 
@@ -196,6 +233,12 @@ function format(result: TableResult): string {
     `${result.scenario}: ${result.description}`,
     '  over UDP',
     ...comparisonLines(result, '    '),
+    ...(result.equal
+      ? [
+          `  over UDP at an equal offered rate, ${result.equal.qps} queries/s each: compare CPU per query (qps/server-CPU)`,
+          ...comparisonLines(result.equal, '    '),
+        ]
+      : []),
     '  over TCP, pipelined',
     ...comparisonLines(result.tcp, '    '),
     ...warningLines(result),
