@@ -186,14 +186,14 @@ export class BatchSocket {
   private draining = false;
   private flushScheduled = false;
   private closed = false;
-  private readonly counts: BatchSocketStats = {
+  /** This side's counts; C's, of the batches it answers whole, are added in stats(). */
+  private readonly counts: Omit<BatchSocketStats, 'batchesInC'> = {
     received: 0,
     batches: 0,
     tooLong: 0,
     sent: 0,
     dropped: 0,
     recvErrors: 0,
-    batchesInC: 0,
   };
   private wakes: WakesInC | undefined;
 
@@ -413,7 +413,7 @@ export class BatchSocket {
 
   stats(): BatchSocketStats {
     const c = this.wakes?.counts;
-    if (c === undefined) return { ...this.counts };
+    if (c === undefined) return { ...this.counts, batchesInC: 0 };
     const own = this.counts;
     return {
       ...own,

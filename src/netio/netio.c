@@ -825,6 +825,17 @@ static void write_answer(Tpl* t, uint8_t* out, const uint8_t* q, const Scan* s, 
   if (s->do_bit) p[7] = 0x80;
 }
 
+// Queues template t's answer (`size` bytes, for query q read into s) as reply k of the send slab, at byte
+// `used`, to the sender's address record a: returns the bytes of the slab now in use.
+static int32_t queue_answer(Tpl* t, const uint8_t* q, const Scan* s, int32_t age, const uint8_t* a, int32_t size,
+                            uint8_t* out, int32_t* offs, int32_t* lens, uint8_t* addrs, int32_t k, int32_t used) {
+  write_answer(t, out + used, q, s, age);
+  offs[k] = used;
+  lens[k] = size;
+  memcpy(addrs + (size_t)k * ADDR_STRIDE, a, ADDR_STRIDE);
+  return used + size;
+}
+
 // The slot whose template answers message `q` (`len` bytes, from address record `a`) as the pipeline
 // would: a table template of generation `tableGen`, or a cache template of purge generation `cacheGen`
 // with storedAt <= now < validUntil (cacheGen < 0: none). NULL for anything not a plain query, a
@@ -904,12 +915,7 @@ static napi_value netio_answer(napi_env env, napi_callback_info info) {
     if (found_slot == NULL) continue;
     Tpl* t = found_slot->t;
     if (queued == state[S_MAX_MESSAGES] || used + size > state[S_MAX_BYTES]) break;
-    write_answer(t, out + used, q, &s, age);
-    outOffs[queued] = used;
-    outLens[queued] = size;
-    memcpy(outAddrs + (size_t)queued * ADDR_STRIDE, a, ADDR_STRIDE);
-    used += size;
-    queued++;
+    used = queue_answer(t, q, &s, age, a, size, out, outOffs, outLens, outAddrs, queued++, used);
     lens[i] = ANSWERED;
     hits[found++] = (int32_t)(found_slot - st->slots);
   }
@@ -991,11 +997,9 @@ static bool fast_wake(Sock* s, int* pending, int* adopt) {
     int32_t d = control[F_DEFERRED];
     used = 0;
     for (int i = 0; i < n; i++) {
-      write_answer(found[i]->t, f->out + used, f->data + (size_t)i * (size_t)f->slot, &scans[i], 0);
-      f->out_offs[i] = used;
-      f->out_lens[i] = sizes[i];
-      memcpy(f->out_addrs + (size_t)i * ADDR_STRIDE, f->addrs + (size_t)i * ADDR_STRIDE, ADDR_STRIDE);
-      used += sizes[i];
+      used = queue_answer(found[i]->t, f->data + (size_t)i * (size_t)f->slot, &scans[i], 0,
+                          f->addrs + (size_t)i * ADDR_STRIDE, sizes[i], f->out, f->out_offs, f->out_lens,
+                          f->out_addrs, i, used);
       f->deferred[d++] = (int32_t)(found[i] - f->store->slots);
     }
     control[F_DEFERRED] = d;
