@@ -2,18 +2,14 @@
 // two loopback source addresses, a real dnsmasq upstream: the allowed client gets forwarded answers, the
 // other gets REFUSED for table and forwarded names alike, over UDP and TCP.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DIG_MISSING, dig, haveDig } from '../helpers/dig.js';
 import { DNSMASQ_MISSING, type Dnsmasq, dnsmasqPath, freePort, startDnsmasq } from '../helpers/dnsmasq.js';
-import { type Running, startCli, waitForOutput } from '../helpers/meshdns.js';
+import { type Running, serveExamples, startCli, waitForOutput } from '../helpers/meshdns.js';
 
 const why = !dnsmasqPath() ? DNSMASQ_MISSING : !(await haveDig()) ? DIG_MISSING : undefined;
 const S = 'default.svc.cluster.local';
-const STATE = join(tmpdir(), `meshdns-e2e-exposure-${process.pid}.json`);
-after(() => rm(STATE, { force: true }));
+const serve = serveExamples('e2e-exposure');
 
 describe('meshdns serve --dns-listen 0.0.0.0 --allow-from 127.0.0.2/32', { skip: why }, () => {
   let upstream: Dnsmasq;
@@ -28,15 +24,7 @@ describe('meshdns serve --dns-listen 0.0.0.0 --allow-from 127.0.0.2/32', { skip:
     });
     port = await freePort('127.0.0.1');
     agent = startCli([
-      'serve',
-      '--manifests',
-      'examples',
-      '--upstream',
-      `${upstream.address}:${upstream.port}`,
-      '--search',
-      S,
-      '--state-file',
-      STATE,
+      ...serve.args(`${upstream.address}:${upstream.port}`),
       '--dns-listen',
       `0.0.0.0:${port}`,
       '--allow-from',

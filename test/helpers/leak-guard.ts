@@ -1,11 +1,13 @@
 // Loaded with `node --test --import` into the process node --test starts for each test file. Once the
 // file's tests are done, anything still holding the event loop (timer, server, socket, child process,
-// watcher) fails the file with its name: the job Istio's leak.CheckMain does for goroutines.
+// watcher) fails the file with its name: the job Istio's leak.CheckMain does for goroutines. So does a
+// `meshdns-…` file or folder it leaves in the temporary folder (temp-paths.ts).
 //
 // A file that closes everything exits on its own, so the check costs it nothing: the poll below is
 // unref'd and only ever fires in a process that something else keeps alive. Without the guard such a
 // file hangs the run (node --test waits for the child) or, where it exits later, passes silently.
 import { after } from 'node:test';
+import { checkLeftovers, ourTempEntries } from './temp-paths.js';
 
 // Handles closed by a top-level `after` of the file (which runs after this one) or still closing get
 // this long, counted from the last change in the list, before they count as leaked.
@@ -21,6 +23,9 @@ if (process.env.NODE_TEST_CONTEXT !== undefined) install();
 function install(): void {
   // Stdio pipes and whatever the runner holds before the file loads are not the file's.
   const baseline = process.getActiveResourcesInfo();
+  // Files too: what the file's tests (and the processes they start) leave in the temporary folder.
+  const temp = ourTempEntries();
+  process.on('exit', () => checkLeftovers(temp));
   after(() => {
     const start = Date.now();
     let last = leaked(baseline);

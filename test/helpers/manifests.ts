@@ -1,8 +1,9 @@
 // Manifest text for tests that write a folder and run the CLI on it, and the folder to write it in.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
+import { removeAtExit } from './temp-paths.js';
 
 /** A ServiceEntry without addresses (so it gets VIPs), created on 2024-01-<day>: smaller is older. */
 export function serviceEntryYaml(name: string, day: number): string {
@@ -16,12 +17,15 @@ spec:
 `;
 }
 
-/** A temporary folder made before the file's tests and removed after them; call the result for its path. */
+/**
+ * A temporary folder made before the file's tests and removed once they and their hooks are done (a
+ * `serve` stopped in an `after` hook writes its snapshot into it as it exits); call the result for its path.
+ */
 export function tempFolder(prefix: string): () => string {
   let dir = '';
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), prefix));
+    removeAtExit(dir);
   });
-  after(() => rm(dir, { recursive: true, force: true }));
   return () => dir;
 }

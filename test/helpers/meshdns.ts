@@ -1,14 +1,13 @@
 // Runs the real CLI (`bin/meshdns`) as a child process, as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { snapshotBeside } from '../../src/cli/snapshot-setup.js';
 import { encodeQuery } from './dns-client.js';
+import { removeAtExit } from './temp-paths.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = `${ROOT}bin/meshdns`;
@@ -20,9 +19,9 @@ export const BIN = `${ROOT}bin/meshdns`;
  */
 export function serveExamples(name: string): { args: (upstream?: string) => string[]; state: string } {
   const state = join(tmpdir(), `meshdns-${name}-${process.pid}.json`);
-  // The state file, its backup, and the snapshot a stopped serve writes beside it.
-  const beside = [state, `${state}.bak`, snapshotBeside(state)];
-  after(() => Promise.all(beside.map((f) => rm(f, { force: true }))));
+  // The state file, its backup, and the snapshot a stopped serve writes beside it (as it exits: after
+  // the hook that stops it).
+  removeAtExit(state, `${state}.bak`, snapshotBeside(state));
   const args = (upstream = '127.0.0.1:9') => [
     ...['serve', '--manifests', 'examples', '--upstream', upstream],
     ...['--search', 'default.svc.cluster.local', '--state-file', state],
@@ -44,7 +43,7 @@ function ownSnapshot(args: string[]): string[] {
   if (snapshots === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'meshdns-test-snapshots-'));
     snapshots = dir;
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    removeAtExit(dir);
   }
   return ['--snapshot-file', join(snapshots, `agent-${++agents}.snapshot.json`)];
 }
