@@ -1,6 +1,9 @@
 // The CLI is a thin shell: parse flags, call the modules, format output (STYLE.md §14).
 // Every command's options are defined here, so --help lists them all; a command's code is imported
 // only when it runs, so that `serve` does not load what `table` needs and the other way round.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../defaults.js';
 import { MeshdnsError } from '../errors.js';
@@ -31,6 +34,23 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+/** The `version` of the installation's package.json, looked for above this module (or its bundle). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'meshdns' && pkg.version) return pkg.version;
+    } catch {
+      // Not here: one folder up.
+    }
+  }
+  return 'unknown (no package.json of meshdns above the CLI)';
+}
+
 /** Where the data plane forwards, and the names it derives: `serve` and `agent` alike. */
 function resolverOptions(cmd: Command): Command {
   return cmd
@@ -51,6 +71,12 @@ function resolverOptions(cmd: Command): Command {
 
 const program = new Command('meshdns')
   .description('DNS proxy for service meshes: answers mesh names locally, forwards the rest')
+  // The package's version, read only when asked for (every other start skips the file).
+  .option('-V, --version', 'print the version and exit')
+  .on('option:version', () => {
+    process.stdout.write(`${packageVersion()}\n`);
+    process.exit(0);
+  })
   .showHelpAfterError()
   // The printing commands end cleanly when stdout fails; serve's stdout is not its output (logs go
   // to stderr), so it keeps serving.

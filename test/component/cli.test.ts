@@ -1,11 +1,11 @@
 // The CLI as a user runs it: bad flags fail fast with one line; `table` prints what a workload gets.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ask } from '../helpers/dns-client.js';
-import { runCli, serveExamples, startCli, waitForDns } from '../helpers/meshdns.js';
+import { ROOT, runCli, serveExamples, startCli, waitForDns } from '../helpers/meshdns.js';
 import { freePort } from '../helpers/ports.js';
 
 const examples = serveExamples('cli-test');
@@ -183,5 +183,16 @@ describe('meshdns table', () => {
       records.some((r) => r.name === 'productpage.default.svc.cluster.local.default.svc.cluster.local.') ===
         false,
     );
+  });
+});
+
+describe('meshdns --version', () => {
+  it("prints the package's version and exits 0, as -V too", async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${version}\n`);
+    }
   });
 });
