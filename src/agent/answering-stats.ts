@@ -26,6 +26,7 @@ export function sumUdp(a: UdpStats, b: UdpStats): UdpStats {
     tooLong: a.tooLong + b.tooLong,
     inPlace: a.inPlace + b.inPlace,
     batchesInC: a.batchesInC + b.batchesInC,
+    sendBlocked: a.sendBlocked + b.sendBlocked,
   };
 }
 

@@ -141,6 +141,8 @@ export interface BatchSocketStats {
   sent: number;
   /** Replies dropped because the send queue was full while the socket buffer was. */
   dropped: number;
+  /** Sends that stopped on a full socket buffer (EAGAIN), C's included: the rest waited for writability. */
+  blocked: number;
   recvErrors: number;
   /** Of `batches`: answered whole in C, without a call into JavaScript (`answerWakesInC`). */
   batchesInC: number;
@@ -193,6 +195,7 @@ export class BatchSocket {
     tooLong: 0,
     sent: 0,
     dropped: 0,
+    blocked: 0,
     recvErrors: 0,
   };
   private wakes: WakesInC | undefined;
@@ -536,6 +539,7 @@ export class BatchSocket {
     this.used = control[F_USED];
     this.sentUpTo = control[F_SENT];
     this.blocked = true;
+    this.counts.blocked++;
     this.binding.watch(this.handle, true);
   }
 
@@ -582,6 +586,7 @@ export class BatchSocket {
     // The socket buffer is full: the rest goes when libuv says it is writable again.
     this.sentUpTo = done;
     this.blocked = true;
+    this.counts.blocked++;
     this.gate();
     this.binding.watch(this.handle, true);
   }

@@ -34,4 +34,10 @@ export function udpMetrics(registry: Registry, stats: () => UdpStats): void {
     'Batches of DNS UDP queries answered whole in C (--udp-io native), with no call into JavaScript.',
     () => stats().batchesInC,
   );
+  counterFrom(
+    registry,
+    'meshdns_udp_send_blocked_total',
+    'Sends of DNS UDP answers that found the socket buffer full (--udp-io native): the rest waited for room.',
+    () => stats().sendBlocked,
+  );
 }

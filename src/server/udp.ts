@@ -87,6 +87,8 @@ export interface UdpStats {
   inPlace: number;
   /** Of `batches`: answered whole in C, without a call into JavaScript. */
   batchesInC: number;
+  /** Sends that found the socket buffer full (native path): the replies waited for it to drain. */
+  sendBlocked: number;
 }
 
 /** How often a hand-over looks whether the answers it waits for are out. */
@@ -340,10 +342,12 @@ export class UdpListener {
 
   /** Counted since start, on whichever path answers. */
   stats(): UdpStats {
-    if (this.native === undefined) return { ...this.dgramCounts, tooLong: 0, inPlace: 0, batchesInC: 0 };
+    if (this.native === undefined) {
+      return { ...this.dgramCounts, tooLong: 0, inPlace: 0, batchesInC: 0, sendBlocked: 0 };
+    }
     this.settle();
-    const { received, batches, tooLong, batchesInC } = this.native.stats();
-    return { datagrams: received, batches, tooLong, inPlace: this.inPlace, batchesInC };
+    const { received, batches, tooLong, batchesInC, blocked } = this.native.stats();
+    return { datagrams: received, batches, tooLong, inPlace: this.inPlace, batchesInC, sendBlocked: blocked };
   }
 
   /**

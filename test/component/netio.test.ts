@@ -151,6 +151,7 @@ describe('netio: batches', { skip: NO_ADDON }, () => {
         tooLong: 0,
         sent: N,
         dropped: 0,
+        blocked: 0,
         recvErrors: 0,
         batchesInC: 0,
       },

@@ -37,7 +37,7 @@ const notShared =
 
 const running: Running[] = [];
 let upstream: Dnsmasq | undefined;
-// Before tempFolder's own `after`: the processes stop first, they may still write into it.
+// The processes stop once the file's tests are done (tempFolder's folder goes when the process exits).
 after(async () => {
   await Promise.all(running.map((r) => r.stop()));
   await upstream?.stop();
