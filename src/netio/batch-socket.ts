@@ -538,8 +538,14 @@ export class BatchSocket {
     this.queued = control[F_QUEUED];
     this.used = control[F_USED];
     this.sentUpTo = control[F_SENT];
+    this.waitForRoom();
+  }
+
+  /** The socket buffer is full (counted): the queue's rest goes when libuv says it is writable again. */
+  private waitForRoom(): void {
     this.blocked = true;
     this.counts.blocked++;
+    this.gate();
     this.binding.watch(this.handle, true);
   }
 
@@ -583,11 +589,7 @@ export class BatchSocket {
       this.gate();
       return;
     }
-    // The socket buffer is full: the rest goes when libuv says it is writable again.
     this.sentUpTo = done;
-    this.blocked = true;
-    this.counts.blocked++;
-    this.gate();
-    this.binding.watch(this.handle, true);
+    this.waitForRoom();
   }
 }

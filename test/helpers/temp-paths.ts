@@ -32,7 +32,8 @@ export function ourTempEntries(): string[] {
 
 /**
  * Fails the process (exit code 1) when it leaves `meshdns-…` entries in the temporary folder that were
- * not there at `baseline`; called from an exit listener registered after removeAtExit's.
+ * not there at `baseline`. Called from an exit listener (leak-guard.ts): it removes what removeAtExit
+ * holds first, since that listener may be registered after this one.
  */
 export function checkLeftovers(baseline: readonly string[]): void {
   removeNow();
